@@ -140,10 +140,9 @@ sc_frame_reader_next (ScFrameReader *reader,
     {
       /* Make room for the rest of this frame in one step, so the next
        * recv() can complete it. */
-      sc_frame_reader_reserve (reader,
-                               header->payload_length
-                                 - (buffered - SC_FRAME_HEADER_SIZE),
-                               NULL);
+      sc_frame_reader_reserve (
+        reader, header->payload_length - (buffered - SC_FRAME_HEADER_SIZE),
+        NULL);
       return SC_FRAME_INCOMPLETE;
     }
   *payload = head + SC_FRAME_HEADER_SIZE;

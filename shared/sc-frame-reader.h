@@ -22,13 +22,11 @@ void sc_frame_reader_free (ScFrameReader *reader);
 void sc_frame_reader_set_max_payload (ScFrameReader *reader,
                                       guint32 max_payload);
 
-guint8 *sc_frame_reader_reserve (ScFrameReader *reader,
-                                 gsize wanted,
-                                 gsize *available);
+guint8 *
+sc_frame_reader_reserve (ScFrameReader *reader, gsize wanted, gsize *available);
 void sc_frame_reader_commit (ScFrameReader *reader, gsize n);
-void sc_frame_reader_feed (ScFrameReader *reader,
-                           const guint8 *data,
-                           gsize length);
+void
+sc_frame_reader_feed (ScFrameReader *reader, const guint8 *data, gsize length);
 ScFrameStatus sc_frame_reader_next (ScFrameReader *reader,
                                     ScFrameHeader *header,
                                     const guint8 **payload,

@@ -12,7 +12,8 @@
 guint
 sc_fuzz_frames (const guint8 *data, gsize size)
 {
-  g_autoptr (ScFrameReader) reader = sc_frame_reader_new (SC_MAX_PAYLOAD_DEFAULT);
+  g_autoptr (ScFrameReader) reader =
+    sc_frame_reader_new (SC_MAX_PAYLOAD_DEFAULT);
   gsize offset = 0, slice = 1;
   guint decoded = 0;
 
@@ -27,11 +28,11 @@ sc_fuzz_frames (const guint8 *data, gsize size)
       offset += n;
       slice = slice * 3 % 1021 + 1;
 
-      while ((status = sc_frame_reader_next (reader, &header, &payload, NULL))
-             == SC_FRAME_READY)
+      while ((status = sc_frame_reader_next (reader, &header, &payload,
+                                             NULL)) == SC_FRAME_READY)
         {
-          g_autoptr (ScMessage) message = sc_message_decode (&header, payload,
-                                                             NULL);
+          g_autoptr (ScMessage) message =
+            sc_message_decode (&header, payload, NULL);
           if (message != NULL)
             {
               g_bytes_unref (sc_message_encode (message));

@@ -27,8 +27,14 @@ typedef struct
   gsize offset;
 } Field;
 
-#define F(kind, member) { FIELD_##kind, G_STRUCT_OFFSET (ScMessage, member) }
-#define END { FIELD_END, 0 }
+#define F(kind, member)                               \
+  {                                                   \
+    FIELD_##kind, G_STRUCT_OFFSET (ScMessage, member) \
+  }
+#define END      \
+  {              \
+    FIELD_END, 0 \
+  }
 
 /* The smallest encoding of one client entry: id, port, since, two empty
  * strings.  Used to bound a declared count before allocating. */
@@ -44,37 +50,40 @@ static const Field text_fields[] = { F (STRING, text), END };
 static const Field nickname_fields[] = { F (STRING, nickname), END };
 static const Field token_fields[] = { F (U64, token), END };
 static const Field ack_fields[] = { F (U64, message_id), END };
-static const Field greeting_fields[]
-  = { F (U32, client_id),   F (U8, version),      F (U32, max_payload),
-      F (U32, max_clients), F (U32, heartbeat_s), F (STRING, name),
-      END };
-static const Field message_fields[]
-  = { F (U64, message_id), F (U64, time_ms), F (U8, broadcast),
-      F (CLIENT, sender),  F (STRING, text), END };
+static const Field greeting_fields[] = { F (U32, client_id),
+                                         F (U8, version),
+                                         F (U32, max_payload),
+                                         F (U32, max_clients),
+                                         F (U32, heartbeat_s),
+                                         F (STRING, name),
+                                         END };
+static const Field message_fields[] = { F (U64, message_id), F (U64, time_ms),
+                                        F (U8, broadcast),   F (CLIENT, sender),
+                                        F (STRING, text),    END };
 static const Field receipt_fields[] = { F (U64, message_id), F (U32, peer_id),
-                                        F (STATUS, status),
-                                        F (STRING, reason), END };
+                                        F (STATUS, status), F (STRING, reason),
+                                        END };
 static const Field joined_fields[] = { F (CLIENT, sender), END };
 static const Field left_fields[] = { F (U32, client_id), F (STATUS, status),
                                      F (STRING, reason), END };
-static const Field renamed_fields[]
-  = { F (U32, client_id), F (STRING, nickname), END };
+static const Field renamed_fields[] = { F (U32, client_id),
+                                        F (STRING, nickname), END };
 static const Field reason_fields[] = { F (STRING, reason), END };
-static const Field error_fields[]
-  = { F (STATUS, status), F (STRING, reason), END };
+static const Field error_fields[] = { F (STATUS, status), F (STRING, reason),
+                                      END };
 
 /* Replies: status and reason first, then these only when status is OK. */
-static const Field hello_reply_fields[]
-  = { F (U32, client_id), F (STRING, nickname), END };
+static const Field hello_reply_fields[] = { F (U32, client_id),
+                                            F (STRING, nickname), END };
 static const Field time_reply_fields[] = { F (U64, time_ms),
                                            F (STRING, iso_time),
                                            F (STRING, timezone), END };
 static const Field name_reply_fields[] = { F (STRING, name), END };
-static const Field list_reply_fields[]
-  = { F (U32, count), F (U8, more), F (CLIENT_LIST, clients), END };
+static const Field list_reply_fields[] = { F (U32, count), F (U8, more),
+                                           F (CLIENT_LIST, clients), END };
 static const Field send_reply_fields[] = { F (U64, message_id), END };
-static const Field broadcast_reply_fields[]
-  = { F (U64, message_id), F (U32, count), END };
+static const Field broadcast_reply_fields[] = { F (U64, message_id),
+                                                F (U32, count), END };
 
 static const Field *
 fields_for_type (guint type)
@@ -131,17 +140,15 @@ sc_message_new_reply (const ScMessage *request,
   ScMessage *reply;
 
   g_return_val_if_fail (request != NULL, NULL);
-  g_return_val_if_fail (sc_message_type_kind (request->type)
-                          == SC_KIND_REQUEST,
+  g_return_val_if_fail (sc_message_type_kind (request->type) == SC_KIND_REQUEST,
                         NULL);
 
-  reply = sc_message_new (request->type | SC_MSG_REPLY_BIT,
-                          request->request_id);
+  reply =
+    sc_message_new (request->type | SC_MSG_REPLY_BIT, request->request_id);
   reply->status = status;
-  reply->reason = g_strdup (reason ? reason
-                                   : (status == SC_STATUS_OK
-                                        ? ""
-                                        : sc_status_to_string (status)));
+  reply->reason = g_strdup (
+    reason ? reason
+           : (status == SC_STATUS_OK ? "" : sc_status_to_string (status)));
   return reply;
 }
 
@@ -265,8 +272,7 @@ append_fields (const ScMessage *message, const Field *fields, GByteArray *out)
           }
           break;
         case FIELD_END:
-        default:
-          g_assert_not_reached ();
+        default: g_assert_not_reached ();
         }
     }
 }
@@ -276,8 +282,8 @@ void
 sc_message_append_frame (const ScMessage *message, GByteArray *out)
 {
   const Field *fields = fields_for_type (message->type);
-  ScFrameHeader header = { SC_PROTOCOL_VERSION, message->type,
-                           message->flags, message->request_id, 0 };
+  ScFrameHeader header = { SC_PROTOCOL_VERSION, message->type, message->flags,
+                           message->request_id, 0 };
   guint start = out->len;
 
   g_return_if_fail (fields != NULL);
@@ -315,11 +321,11 @@ read_client (ScWireReader *reader, ScClientInfo *info, GError **error)
 {
   guint64 since;
 
-  if (!sc_wire_read_u32 (reader, &info->id, error)
-      || !sc_wire_read_u16 (reader, &info->port, error)
-      || !sc_wire_read_u64 (reader, &since, error)
-      || !sc_wire_read_string (reader, &info->nickname, error)
-      || !sc_wire_read_string (reader, &info->address, error))
+  if (!sc_wire_read_u32 (reader, &info->id, error) ||
+      !sc_wire_read_u16 (reader, &info->port, error) ||
+      !sc_wire_read_u64 (reader, &since, error) ||
+      !sc_wire_read_string (reader, &info->nickname, error) ||
+      !sc_wire_read_string (reader, &info->address, error))
     return FALSE;
   info->connected_since_ms = (gint64) since;
   return TRUE;
@@ -395,12 +401,10 @@ read_field (ScWireReader *reader,
       return read_client (reader, &MEMBER (message, ScClientInfo, f->offset),
                           error);
     case FIELD_CLIENT_LIST:
-      return read_client_list (reader,
-                               &MEMBER (message, GPtrArray *, f->offset),
-                               error);
+      return read_client_list (
+        reader, &MEMBER (message, GPtrArray *, f->offset), error);
     case FIELD_END:
-    default:
-      g_assert_not_reached ();
+    default: g_assert_not_reached ();
     }
   return FALSE;
 }
@@ -427,18 +431,18 @@ check_request_id (const ScFrameHeader *header, GError **error)
 
   if (wants_id == (header->request_id != 0))
     return TRUE;
-  g_set_error (error, SC_ERROR, SC_ERROR_BAD_REQUEST_ID,
-               "%s must carry %s request id", sc_message_type_name (header->type),
-               wants_id ? "a non-zero" : "a zero");
+  g_set_error (
+    error, SC_ERROR, SC_ERROR_BAD_REQUEST_ID, "%s must carry %s request id",
+    sc_message_type_name (header->type), wants_id ? "a non-zero" : "a zero");
   return FALSE;
 }
 
 static void
 fill_missing_strings (ScMessage *message)
 {
-  char **strings[] = { &message->reason,   &message->name,
-                       &message->nickname, &message->text,
-                       &message->iso_time, &message->timezone,
+  char **strings[] = { &message->reason,          &message->name,
+                       &message->nickname,        &message->text,
+                       &message->iso_time,        &message->timezone,
                        &message->sender.nickname, &message->sender.address };
 
   for (gsize i = 0; i < G_N_ELEMENTS (strings); i++)
@@ -480,8 +484,8 @@ sc_message_decode (const ScFrameHeader *header,
     {
       if (!read_fields (&reader, message, error_fields, error))
         goto malformed;
-      if (message->status == SC_STATUS_OK
-          && !read_fields (&reader, message, fields, error))
+      if (message->status == SC_STATUS_OK &&
+          !read_fields (&reader, message, fields, error))
         goto malformed;
     }
   else if (!read_fields (&reader, message, fields, error))

@@ -3,7 +3,8 @@
  * ScMessage is a plain struct holding the union of every message's fields;
  * docs/PROTOCOL.md lists which fields each type carries, and sc-message.c
  * encodes exactly those in that order.  String fields are never NULL after
- * decoding (an absent nickname is "").
+ * decoding (an absent nickname is ""), except the optional password, where
+ * absent and empty differ.
  */
 #pragma once
 
@@ -53,8 +54,8 @@ typedef struct
   char *timezone; /* GET_TIME_REPLY */
   char *password; /* HELLO (optional trailing field) */
 
-  ScClientInfo sender;  /* MESSAGE; CLIENT_JOINED's subject */
-  GPtrArray *clients;   /* LIST_CLIENTS_REPLY: ScClientInfo* */
+  ScClientInfo sender; /* MESSAGE; CLIENT_JOINED's subject */
+  GPtrArray *clients;  /* LIST_CLIENTS_REPLY: ScClientInfo* */
 } ScMessage;
 
 ScMessage *sc_message_new (ScMessageType type, guint32 request_id);

@@ -34,10 +34,8 @@ sc_message_type_is_known (guint type)
     case SC_MSG_MESSAGE_ACK:
     case SC_MSG_PONG:
     case SC_MSG_GREETING ... SC_MSG_SERVER_PING:
-    case SC_MSG_HELLO_REPLY ... SC_MSG_PING_REPLY:
-      return TRUE;
-    default:
-      return FALSE;
+    case SC_MSG_HELLO_REPLY ... SC_MSG_PING_REPLY: return TRUE;
+    default: return FALSE;
     }
 }
 
@@ -162,11 +160,12 @@ sc_frame_header_parse (const guint8 *bytes,
                    "unknown message type 0x%02x", header->type);
       return FALSE;
     }
-  if (header->payload_length > max_payload)
+  if (header->payload_length > MIN (max_payload, SC_MAX_PAYLOAD_LIMIT))
     {
       g_set_error (error, SC_ERROR, SC_ERROR_TOO_LARGE,
                    "declared payload of %u bytes exceeds the limit of %u",
-                   header->payload_length, max_payload);
+                   header->payload_length,
+                   MIN (max_payload, SC_MAX_PAYLOAD_LIMIT));
       return FALSE;
     }
   return TRUE;
@@ -206,7 +205,6 @@ sc_frame_bytes_needed (const guint8 *bytes,
 
   if (length < SC_FRAME_HEADER_SIZE)
     return 0;
-  max_payload = MIN (max_payload, SC_MAX_PAYLOAD_LIMIT);
   if (!sc_frame_header_parse (bytes, length, max_payload, &header, error))
     return -1;
   return (gssize) SC_FRAME_HEADER_SIZE + (gssize) header.payload_length;

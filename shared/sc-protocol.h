@@ -8,17 +8,17 @@
 
 G_BEGIN_DECLS
 
-#define SC_PROTOCOL_MAGIC 0x5343 /* "SC" */
-#define SC_PROTOCOL_VERSION 1
-#define SC_FRAME_HEADER_SIZE 16
+#define SC_PROTOCOL_MAGIC      0x5343 /* "SC" */
+#define SC_PROTOCOL_VERSION    1
+#define SC_FRAME_HEADER_SIZE   16
 #define SC_MAX_PAYLOAD_DEFAULT (64 * 1024)
 /* The largest payload any peer may configure; the field is 32 bits wide
  * but nothing this big is ever legitimate. */
 #define SC_MAX_PAYLOAD_LIMIT (16 * 1024 * 1024)
 /* A text must leave room for the sender details the server adds when it
  * forwards it, so it is this much smaller than the payload limit. */
-#define SC_TEXT_RESERVE 512
-#define SC_NICKNAME_MAX 32
+#define SC_TEXT_RESERVE        512
+#define SC_NICKNAME_MAX        32
 #define SC_DEFAULT_PORT_NUMBER 5330
 
 #define SC_ERROR (sc_error_quark ())
@@ -33,10 +33,10 @@ typedef enum
   SC_ERROR_MALFORMED,
   SC_ERROR_BAD_UTF8,
   SC_ERROR_BAD_REQUEST_ID,
-  SC_ERROR_STATUS,   /* the peer answered with a non-OK status */
-  SC_ERROR_TIMEOUT,  /* a request got no response in time */
-  SC_ERROR_CLOSED,   /* the connection went away */
-  SC_ERROR_INVALID,  /* bad input from the local user */
+  SC_ERROR_STATUS,  /* the peer answered with a non-OK status */
+  SC_ERROR_TIMEOUT, /* a request got no response in time */
+  SC_ERROR_CLOSED,  /* the connection went away */
+  SC_ERROR_INVALID, /* bad input from the local user */
 } ScError;
 
 /* Message types.  Requests are 0x01-0x0F and are answered by the response

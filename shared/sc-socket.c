@@ -18,8 +18,8 @@
 static void
 set_errno_error (GError **error, int errsv, const char *what)
 {
-  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv), "%s: %s",
-               what, g_strerror (errsv));
+  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv), "%s: %s", what,
+               g_strerror (errsv));
 }
 
 gboolean
@@ -106,8 +106,8 @@ sc_socket_format_address (const struct sockaddr *address,
       if (port)
         *port = ntohs (in->sin_port);
     }
-  else if (address->sa_family == AF_INET6
-           && length >= sizeof (struct sockaddr_in6))
+  else if (address->sa_family == AF_INET6 &&
+           length >= sizeof (struct sockaddr_in6))
     {
       const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *) address;
 
@@ -150,8 +150,9 @@ sc_socket_local_port (int fd)
 static int
 listen_on (const struct addrinfo *ai, int backlog, int *errsv)
 {
-  int fd = socket (ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
-                   ai->ai_protocol);
+  int fd =
+    socket (ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+            ai->ai_protocol);
   int one = 1, zero = 0;
 
   if (fd < 0)
@@ -200,7 +201,8 @@ sc_socket_listen (const char *bind_address,
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                    "cannot use address %s: %s",
-                   bind_address ? bind_address : "(any)", gai_strerror (status));
+                   bind_address ? bind_address : "(any)",
+                   gai_strerror (status));
       return -1;
     }
   for (struct addrinfo *ai = result; ai != NULL && fd < 0; ai = ai->ai_next)
@@ -220,8 +222,9 @@ sc_socket_listen (const char *bind_address,
 static int
 connect_one (const struct addrinfo *ai, guint timeout_ms, int *errsv)
 {
-  int fd = socket (ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
-                   ai->ai_protocol);
+  int fd =
+    socket (ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+            ai->ai_protocol);
   struct pollfd pfd;
   socklen_t len = sizeof *errsv;
   int n;
@@ -310,11 +313,8 @@ sc_socket_connect (const char *host,
 
 /* Lets the kernel notice a peer that vanished without FIN or RST. */
 void
-sc_socket_set_keepalive (int fd,
-                         int idle_s,
-                         int interval_s,
-                         int count,
-                         guint user_timeout_ms)
+sc_socket_set_keepalive (
+  int fd, int idle_s, int interval_s, int count, guint user_timeout_ms)
 {
   int one = 1;
 

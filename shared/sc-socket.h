@@ -6,11 +6,11 @@
 
 G_BEGIN_DECLS
 
-gboolean sc_socket_set_nonblocking (int fd, gboolean nonblocking,
-                                    GError **error);
+gboolean
+sc_socket_set_nonblocking (int fd, gboolean nonblocking, GError **error);
 gboolean sc_socket_set_cloexec (int fd, GError **error);
-gboolean sc_socket_send_all (int fd, const void *data, gsize length,
-                             GError **error);
+gboolean
+sc_socket_send_all (int fd, const void *data, gsize length, GError **error);
 char *sc_socket_format_address (const struct sockaddr *address,
                                 socklen_t length,
                                 guint16 *port);
@@ -24,10 +24,7 @@ int sc_socket_connect (const char *host,
                        guint16 port,
                        guint timeout_ms,
                        GError **error);
-void sc_socket_set_keepalive (int fd,
-                              int idle_s,
-                              int interval_s,
-                              int count,
-                              guint user_timeout_ms);
+void sc_socket_set_keepalive (
+  int fd, int idle_s, int interval_s, int count, guint user_timeout_ms);
 
 G_END_DECLS

@@ -1,0 +1,427 @@
+/* sc-connection-requests.c: what the server does with each message a
+ * client sends (docs/PROTOCOL.md, "Messages"). */
+#include "config.h"
+
+#include <string.h>
+
+#include "sc-connection-private.h"
+
+void
+sc_connection_reply (ScConnection *connection,
+                     const ScMessage *request,
+                     ScStatus status,
+                     const char *reason)
+{
+  g_autoptr (ScMessage) reply = sc_message_new_reply (request, status, reason);
+
+  sc_connection_queue_message (connection, reply);
+}
+
+/* Tells the client why, once, and closes: the stream can no longer be
+ * trusted to be framed. */
+void
+sc_connection_protocol_error (ScConnection *connection,
+                              ScStatus status,
+                              const char *reason)
+{
+  g_autoptr (ScMessage) notice = sc_message_new (SC_MSG_PROTOCOL_ERROR, 0);
+  g_autofree char *why = g_strdup_printf ("protocol error: %s", reason);
+
+  g_message ("client %u (%s port %u): %s", connection->info.id,
+             connection->info.address, connection->info.port, why);
+  notice->status = status;
+  notice->reason = g_strdup (reason);
+  sc_connection_queue_message (connection, notice);
+  sc_connection_close (connection, SC_STATUS_PROTOCOL_ERROR, why);
+}
+
+void
+sc_connection_send_receipt (ScWorker *worker,
+                            guint32 sender_id,
+                            guint sender_worker,
+                            guint64 message_id,
+                            guint32 recipient_id,
+                            ScStatus status,
+                            const char *reason)
+{
+  g_autoptr (ScMessage) receipt = sc_message_new (SC_MSG_DELIVERY_RECEIPT, 0);
+  g_autoptr (GBytes) frame = NULL;
+
+  receipt->message_id = message_id;
+  receipt->peer_id = recipient_id;
+  receipt->status = status;
+  receipt->reason = g_strdup (status == SC_STATUS_OK ? "delivered" : reason);
+  frame = sc_message_encode (receipt);
+  sc_worker_route (worker, sender_worker,
+                   sc_work_item_new (SC_WORK_FRAME, sender_id, frame));
+}
+
+void
+sc_connection_fail_delivery (ScWorker *worker,
+                             ScWorkItem *item,
+                             ScStatus status,
+                             const char *reason)
+{
+  sc_connection_send_receipt (worker, item->sender_id, item->sender_worker,
+                              item->message_id, item->target_id, status,
+                              reason);
+}
+
+/* Queues a forwarded message for this client and remembers whom to tell
+ * once it acknowledges. */
+void
+sc_connection_deliver (ScConnection *connection, ScWorkItem *item)
+{
+  ScPendingAck *pending;
+
+  if (g_hash_table_size (connection->unacked) >=
+      connection->server->config->max_unacked)
+    {
+      sc_connection_close (connection, SC_STATUS_RECIPIENT_SLOW,
+                           "too slow: too many unacknowledged messages");
+      sc_connection_fail_delivery (connection->worker, item,
+                                   SC_STATUS_RECIPIENT_SLOW,
+                                   connection->close_reason);
+      return;
+    }
+  pending = g_new (ScPendingAck, 1);
+  pending->message_id = item->message_id;
+  pending->sender_id = item->sender_id;
+  pending->sender_worker = item->sender_worker;
+  g_hash_table_replace (connection->unacked, &pending->message_id, pending);
+  sc_connection_queue_bytes (connection, item->frame);
+}
+
+static void
+notify_everyone (ScConnection *connection, const ScMessage *message)
+{
+  g_autoptr (GBytes) frame = sc_message_encode (message);
+  ScServer *server = connection->server;
+
+  for (guint i = 0; i < server->n_workers; i++)
+    sc_worker_route (
+      connection->worker, i,
+      sc_work_item_new (SC_WORK_NOTIFY_ALL, connection->info.id, frame));
+}
+
+static gboolean
+nickname_is_valid (const char *nickname)
+{
+  gsize length = strlen (nickname);
+
+  if (length == 0 || length > SC_NICKNAME_MAX)
+    return FALSE;
+  for (const char *p = nickname; *p; p = g_utf8_next_char (p))
+    if (g_unichar_iscntrl (g_utf8_get_char (p)))
+      return FALSE;
+  return TRUE;
+}
+
+static void
+handle_hello (ScConnection *connection, const ScMessage *hello)
+{
+  g_autoptr (ScMessage) reply = NULL;
+  g_autoptr (ScMessage) joined = NULL;
+
+  if (connection->ready)
+    {
+      sc_connection_reply (connection, hello, SC_STATUS_BAD_REQUEST,
+                           "hello was already done");
+      return;
+    }
+  if (hello->version != SC_PROTOCOL_VERSION)
+    {
+      g_autofree char *why =
+        g_strdup_printf ("this server speaks protocol version %d, "
+                         "the client version %u",
+                         SC_PROTOCOL_VERSION, hello->version);
+      sc_connection_reply (connection, hello, SC_STATUS_VERSION_MISMATCH, why);
+      sc_connection_close_after_flush (connection, SC_STATUS_VERSION_MISMATCH,
+                                       why);
+      return;
+    }
+  if (hello->nickname[0] != '\0' && !nickname_is_valid (hello->nickname))
+    {
+      sc_connection_reply (connection, hello, SC_STATUS_INVALID_NICKNAME,
+                           "a nickname is 1 to 32 bytes without control "
+                           "characters");
+      return;
+    }
+  connection->ready = TRUE;
+  g_free (connection->info.nickname);
+  connection->info.nickname = g_strdup (hello->nickname);
+  sc_frame_reader_set_max_payload (connection->reader,
+                                   connection->server->config->max_payload);
+  sc_registry_set_ready (connection->server->registry, connection->info.id,
+                         connection->info.nickname);
+  g_debug ("client %u said hello as “%s” (%s)", connection->info.id,
+           hello->nickname, hello->name);
+
+  reply = sc_message_new_reply (hello, SC_STATUS_OK, NULL);
+  reply->client_id = connection->info.id;
+  reply->nickname = g_strdup (connection->info.nickname);
+  sc_connection_queue_message (connection, reply);
+
+  joined = sc_message_new (SC_MSG_CLIENT_JOINED, 0);
+  sc_client_info_copy_into (&joined->sender, &connection->info);
+  notify_everyone (connection, joined);
+}
+
+static void
+handle_get_time (ScConnection *connection, const ScMessage *request)
+{
+  g_autoptr (ScMessage) reply =
+    sc_message_new_reply (request, SC_STATUS_OK, NULL);
+  g_autoptr (GDateTime) now = g_date_time_new_now_local ();
+  g_autofree char *seconds = g_date_time_format (now, "%Y-%m-%dT%H:%M:%S");
+  g_autofree char *offset = g_date_time_format (now, "%:z");
+  int millis = g_date_time_get_microsecond (now) / 1000;
+
+  reply->time_ms = g_date_time_to_unix (now) * 1000 + millis;
+  reply->iso_time = g_strdup_printf ("%s.%03d%s", seconds, millis, offset);
+  reply->timezone = g_strdup (g_date_time_get_timezone_abbreviation (now));
+  sc_connection_queue_message (connection, reply);
+}
+
+static void
+handle_get_name (ScConnection *connection, const ScMessage *request)
+{
+  g_autoptr (ScMessage) reply =
+    sc_message_new_reply (request, SC_STATUS_OK, NULL);
+
+  reply->name = g_strdup (g_get_host_name ());
+  sc_connection_queue_message (connection, reply);
+}
+
+static void
+handle_list (ScConnection *connection, const ScMessage *request)
+{
+  ScServer *server = connection->server;
+  g_autoptr (ScMessage) reply =
+    sc_message_new_reply (request, SC_STATUS_OK, NULL);
+  gboolean more = FALSE;
+
+  /* The page must fit a frame with the reply's own fields around it. */
+  reply->clients =
+    sc_registry_list_page (server->registry, request->peer_id,
+                           server->config->max_payload - 64, &more);
+  reply->count = sc_registry_count_ready (server->registry);
+  reply->more = more;
+  sc_connection_queue_message (connection, reply);
+}
+
+/* Checks a text to forward; replies and returns FALSE when it is not. */
+static gboolean
+check_text (ScConnection *connection, const ScMessage *request)
+{
+  /* A string field holds at most 65535 bytes, whatever the payload. */
+  gsize limit = MIN (connection->server->config->max_payload - SC_TEXT_RESERVE,
+                     G_MAXUINT16);
+
+  if (request->text[0] == '\0')
+    {
+      sc_connection_reply (connection, request, SC_STATUS_BAD_REQUEST,
+                           "the message is empty");
+      return FALSE;
+    }
+  if (strlen (request->text) > limit)
+    {
+      g_autofree char *why = g_strdup_printf (
+        "the message is longer than %" G_GSIZE_FORMAT " bytes", limit);
+      sc_connection_reply (connection, request, SC_STATUS_TOO_LARGE, why);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static GBytes *
+forwarded_frame (ScConnection *connection,
+                 const ScMessage *request,
+                 guint64 message_id,
+                 gboolean broadcast)
+{
+  g_autoptr (ScMessage) message = sc_message_new (SC_MSG_MESSAGE, 0);
+
+  message->message_id = message_id;
+  message->time_ms = g_get_real_time () / 1000;
+  message->broadcast = broadcast;
+  /* The sender's identity comes from the server's own record. */
+  sc_client_info_copy_into (&message->sender, &connection->info);
+  message->text = g_strdup (request->text);
+  return sc_message_encode (message);
+}
+
+static void
+deliver_to (ScConnection *connection,
+            guint32 recipient_id,
+            guint recipient_worker,
+            guint64 message_id,
+            GBytes *frame)
+{
+  ScWorkItem *item = sc_work_item_new (SC_WORK_DELIVER, recipient_id, frame);
+
+  item->sender_id = connection->info.id;
+  item->sender_worker = sc_worker_get_index (connection->worker);
+  item->message_id = message_id;
+  sc_worker_route (connection->worker, recipient_worker, item);
+}
+
+static void
+handle_send (ScConnection *connection, const ScMessage *request)
+{
+  ScServer *server = connection->server;
+  g_autoptr (ScMessage) reply = NULL;
+  g_autoptr (GBytes) frame = NULL;
+  guint recipient_worker;
+
+  if (!check_text (connection, request))
+    return;
+  if (request->peer_id == 0 ||
+      !sc_registry_lookup_ready (server->registry, request->peer_id,
+                                 &recipient_worker))
+    {
+      g_autofree char *why =
+        g_strdup_printf ("there is no client %u", request->peer_id);
+      sc_connection_reply (connection, request, SC_STATUS_NO_SUCH_CLIENT, why);
+      return;
+    }
+  reply = sc_message_new_reply (request, SC_STATUS_OK, NULL);
+  reply->message_id = sc_server_next_message_id (server);
+  sc_connection_queue_message (connection, reply);
+
+  frame = forwarded_frame (connection, request, reply->message_id, FALSE);
+  deliver_to (connection, request->peer_id, recipient_worker, reply->message_id,
+              frame);
+}
+
+static void
+handle_broadcast (ScConnection *connection, const ScMessage *request)
+{
+  ScServer *server = connection->server;
+  g_autoptr (ScMessage) reply = NULL;
+  g_autoptr (GBytes) frame = NULL;
+  g_autoptr (GArray) targets = NULL;
+
+  if (!check_text (connection, request))
+    return;
+  targets = sc_registry_ready_ids (server->registry, connection->info.id);
+  reply = sc_message_new_reply (request, SC_STATUS_OK, NULL);
+  reply->message_id = sc_server_next_message_id (server);
+  reply->count = targets->len / 2;
+  sc_connection_queue_message (connection, reply);
+
+  frame = forwarded_frame (connection, request, reply->message_id, TRUE);
+  for (guint i = 0; i + 1 < targets->len; i += 2)
+    deliver_to (connection, g_array_index (targets, guint32, i),
+                g_array_index (targets, guint32, i + 1), reply->message_id,
+                frame);
+}
+
+static void
+handle_set_nickname (ScConnection *connection, const ScMessage *request)
+{
+  g_autoptr (ScMessage) reply = NULL;
+  g_autoptr (ScMessage) renamed = NULL;
+
+  if (!nickname_is_valid (request->nickname))
+    {
+      sc_connection_reply (connection, request, SC_STATUS_INVALID_NICKNAME,
+                           "a nickname is 1 to 32 bytes without control "
+                           "characters");
+      return;
+    }
+  g_free (connection->info.nickname);
+  connection->info.nickname = g_strdup (request->nickname);
+  sc_registry_set_ready (connection->server->registry, connection->info.id,
+                         connection->info.nickname);
+
+  reply = sc_message_new_reply (request, SC_STATUS_OK, NULL);
+  reply->nickname = g_strdup (connection->info.nickname);
+  sc_connection_queue_message (connection, reply);
+
+  renamed = sc_message_new (SC_MSG_CLIENT_RENAMED, 0);
+  renamed->client_id = connection->info.id;
+  renamed->nickname = g_strdup (connection->info.nickname);
+  notify_everyone (connection, renamed);
+}
+
+static void
+handle_ping (ScConnection *connection, const ScMessage *request)
+{
+  g_autoptr (ScMessage) reply =
+    sc_message_new_reply (request, SC_STATUS_OK, NULL);
+
+  reply->token = request->token;
+  sc_connection_queue_message (connection, reply);
+}
+
+static void
+handle_ack (ScConnection *connection, const ScMessage *ack)
+{
+  ScPendingAck *pending =
+    g_hash_table_lookup (connection->unacked, &ack->message_id);
+
+  /* A repeated or unknown acknowledgement changes nothing. */
+  if (pending == NULL)
+    {
+      g_debug ("client %u acknowledged unknown message %" G_GUINT64_FORMAT,
+               connection->info.id, ack->message_id);
+      return;
+    }
+  sc_connection_send_receipt (connection->worker, pending->sender_id,
+                              pending->sender_worker, pending->message_id,
+                              connection->info.id, SC_STATUS_OK, NULL);
+  g_hash_table_remove (connection->unacked, &ack->message_id);
+}
+
+static void
+handle_pong (ScConnection *connection, const ScMessage *pong)
+{
+  if (pong->token == connection->ping_token)
+    connection->ping_token = 0;
+}
+
+static gboolean
+allowed_before_hello (const ScMessage *message)
+{
+  return message->type == SC_MSG_HELLO || message->type == SC_MSG_PONG;
+}
+
+void
+sc_connection_handle_message (ScConnection *connection, ScMessage *message)
+{
+  ScMessageKind kind = sc_message_type_kind (message->type);
+
+  g_debug ("client %u: %s (request %u)", connection->info.id,
+           sc_message_type_name (message->type), message->request_id);
+
+  if (kind != SC_KIND_REQUEST && kind != SC_KIND_NOTICE)
+    {
+      g_autofree char *why = g_strdup_printf (
+        "clients may not send %s", sc_message_type_name (message->type));
+      sc_connection_protocol_error (connection, SC_STATUS_PROTOCOL_ERROR, why);
+      return;
+    }
+  if (!connection->ready && !allowed_before_hello (message))
+    {
+      /* Notices need no answer, and there is nothing to acknowledge yet. */
+      if (kind == SC_KIND_REQUEST)
+        sc_connection_reply (connection, message, SC_STATUS_NOT_READY,
+                             "say hello first");
+      return;
+    }
+  switch (message->type)
+    {
+    case SC_MSG_HELLO: handle_hello (connection, message); break;
+    case SC_MSG_GET_TIME: handle_get_time (connection, message); break;
+    case SC_MSG_GET_NAME: handle_get_name (connection, message); break;
+    case SC_MSG_LIST_CLIENTS: handle_list (connection, message); break;
+    case SC_MSG_SEND_MESSAGE: handle_send (connection, message); break;
+    case SC_MSG_BROADCAST: handle_broadcast (connection, message); break;
+    case SC_MSG_SET_NICKNAME: handle_set_nickname (connection, message); break;
+    case SC_MSG_PING: handle_ping (connection, message); break;
+    case SC_MSG_MESSAGE_ACK: handle_ack (connection, message); break;
+    case SC_MSG_PONG: handle_pong (connection, message); break;
+    default: g_assert_not_reached ();
+    }
+}

@@ -1,0 +1,458 @@
+/* sc-connection.c: a client connection's input, output and life cycle.
+ *
+ * Input: one recv() per readiness event into the frame reader, then at
+ * most FRAMES_PER_ROUND frames served, so a client that pipelines
+ * thousands of requests cannot starve the others on its worker.
+ * Output: frames are appended to one buffer and written at the end of the
+ * worker's round; EPOLLOUT is watched only while bytes remain.  Past the
+ * output cap the client is dropped as too slow.
+ * Closing: a connection is marked closing and freed by its worker after
+ * the round, never in the middle of serving or forwarding.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "sc-connection-private.h"
+
+#define READ_CHUNK       (16 * 1024)
+#define FRAMES_PER_ROUND 64
+/* An output buffer that grew past this is given back once it drains. */
+#define OUTPUT_KEEP_SIZE (64 * 1024)
+
+static void
+connection_clear (ScConnection *connection)
+{
+  g_assert (connection->fd < 0);
+  sc_client_info_clear (&connection->info);
+  g_clear_pointer (&connection->reader, sc_frame_reader_free);
+  g_clear_pointer (&connection->out, g_byte_array_unref);
+  g_clear_pointer (&connection->unacked, g_hash_table_unref);
+  g_free (connection->close_reason);
+}
+
+ScConnection *
+sc_connection_new (ScWorker *worker, int fd, const ScClientInfo *info)
+{
+  ScConnection *connection = g_rc_box_new0 (ScConnection);
+  ScServer *server = sc_worker_get_server (worker);
+
+  connection->worker = worker;
+  connection->server = server;
+  connection->fd = fd;
+  sc_client_info_copy_into (&connection->info, info);
+  connection->reader =
+    sc_frame_reader_new (server->config->pre_hello_max_payload);
+  connection->out = g_byte_array_new ();
+  connection->unacked =
+    g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, g_free);
+  connection->connected_at = g_get_monotonic_time ();
+  connection->last_activity = connection->connected_at;
+  return connection;
+}
+
+ScConnection *
+sc_connection_ref (ScConnection *connection)
+{
+  return g_rc_box_acquire (connection);
+}
+
+void
+sc_connection_unref (ScConnection *connection)
+{
+  g_rc_box_release_full (connection, (GDestroyNotify) connection_clear);
+}
+
+guint32
+sc_connection_get_id (ScConnection *connection)
+{
+  return connection->info.id;
+}
+
+int
+sc_connection_get_fd (ScConnection *connection)
+{
+  return connection->fd;
+}
+
+gboolean
+sc_connection_is_ready (ScConnection *connection)
+{
+  return connection->ready && !connection->closing;
+}
+
+gboolean
+sc_connection_is_closing (ScConnection *connection)
+{
+  return connection->closing;
+}
+
+/* Registers the client and greets it: the server always speaks first. */
+void
+sc_connection_start (ScConnection *connection)
+{
+  const ScServerConfig *config = connection->server->config;
+  g_autoptr (ScMessage) greeting = sc_message_new (SC_MSG_GREETING, 0);
+
+  sc_registry_add (connection->server->registry, &connection->info,
+                   sc_worker_get_index (connection->worker));
+  g_message ("client %u connected from %s port %u", connection->info.id,
+             connection->info.address, connection->info.port);
+
+  greeting->client_id = connection->info.id;
+  greeting->max_payload = config->max_payload;
+  greeting->max_clients = config->max_clients;
+  greeting->heartbeat_s = config->idle_timeout_s;
+  greeting->name = g_strdup (config->server_name);
+  sc_connection_queue_message (connection, greeting);
+}
+
+static void
+schedule_flush (ScConnection *connection)
+{
+  if (connection->flush_scheduled)
+    return;
+  connection->flush_scheduled = TRUE;
+  sc_worker_schedule_flush (connection->worker, connection);
+}
+
+static void
+after_append (ScConnection *connection)
+{
+  gsize queued = connection->out->len - connection->out_head;
+  gsize cap = connection->server->config->output_cap;
+
+  schedule_flush (connection);
+  if (queued > cap)
+    {
+      g_autofree char *reason = g_strdup_printf (
+        "too slow: more than %" G_GSIZE_FORMAT " bytes waiting to be read",
+        cap);
+      sc_connection_close (connection, SC_STATUS_RECIPIENT_SLOW, reason);
+    }
+}
+
+void
+sc_connection_queue_bytes (ScConnection *connection, GBytes *frame)
+{
+  gsize size;
+  const guint8 *data = g_bytes_get_data (frame, &size);
+
+  if (connection->closing)
+    return;
+  g_byte_array_append (connection->out, data, size);
+  after_append (connection);
+}
+
+void
+sc_connection_queue_message (ScConnection *connection, const ScMessage *message)
+{
+  if (connection->closing)
+    return;
+  sc_message_append_frame (message, connection->out);
+  after_append (connection);
+}
+
+static void
+reset_output (ScConnection *connection)
+{
+  connection->out_head = 0;
+  if (connection->out->len > OUTPUT_KEEP_SIZE)
+    {
+      g_byte_array_unref (connection->out);
+      connection->out = g_byte_array_new ();
+    }
+  else
+    g_byte_array_set_size (connection->out, 0);
+}
+
+static void
+update_events (ScConnection *connection, gboolean watch_output)
+{
+  gboolean input = !connection->peer_eof && !connection->close_after_flush;
+
+  connection->watching_output = watch_output;
+  sc_worker_set_events (connection->worker, connection, input, watch_output);
+}
+
+static void
+close_with_errno (ScConnection *connection, const char *what, int errsv)
+{
+  g_autofree char *reason =
+    g_strdup_printf ("connection lost (%s: %s)", what, g_strerror (errsv));
+
+  sc_connection_close (connection, SC_STATUS_OK, reason);
+}
+
+void
+sc_connection_flush (ScConnection *connection)
+{
+  connection->flush_scheduled = FALSE;
+  if (connection->closing)
+    return;
+  while (connection->out_head < connection->out->len)
+    {
+      ssize_t n =
+        send (connection->fd, connection->out->data + connection->out_head,
+              connection->out->len - connection->out_head,
+              MSG_NOSIGNAL | MSG_DONTWAIT);
+
+      if (n >= 0)
+        connection->out_head += (gsize) n;
+      else if (errno == EAGAIN || errno == EWOULDBLOCK)
+        {
+          if (!connection->watching_output)
+            update_events (connection, TRUE);
+          return;
+        }
+      else if (errno != EINTR)
+        {
+          close_with_errno (connection, "send", errno);
+          return;
+        }
+    }
+  reset_output (connection);
+  if (connection->watching_output)
+    update_events (connection, FALSE);
+  if (connection->close_after_flush)
+    sc_connection_close (connection, connection->close_status,
+                         connection->close_reason);
+}
+
+static ScStatus
+status_for_error (const GError *error)
+{
+  if (g_error_matches (error, SC_ERROR, SC_ERROR_TOO_LARGE))
+    return SC_STATUS_TOO_LARGE;
+  if (g_error_matches (error, SC_ERROR, SC_ERROR_BAD_VERSION))
+    return SC_STATUS_VERSION_MISMATCH;
+  return SC_STATUS_PROTOCOL_ERROR;
+}
+
+/* Serves up to FRAMES_PER_ROUND buffered frames; the rest wait for the
+ * worker's next round. */
+void
+sc_connection_serve_buffered (ScConnection *connection)
+{
+  guint served = 0;
+
+  connection->input_scheduled = FALSE;
+  while (!connection->closing && !connection->close_after_flush)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (ScMessage) message = NULL;
+      ScFrameHeader header;
+      const guint8 *payload;
+      ScFrameStatus status;
+
+      if (served == FRAMES_PER_ROUND)
+        {
+          connection->input_scheduled = TRUE;
+          sc_worker_schedule_input (connection->worker, connection);
+          return;
+        }
+      status =
+        sc_frame_reader_next (connection->reader, &header, &payload, &error);
+      if (status == SC_FRAME_INCOMPLETE)
+        break;
+      if (status == SC_FRAME_READY)
+        message = sc_message_decode (&header, payload, &error);
+      if (message == NULL)
+        {
+          sc_connection_protocol_error (connection, status_for_error (error),
+                                        error->message);
+          return;
+        }
+      served++;
+      sc_connection_handle_message (connection, message);
+    }
+  if (connection->peer_eof && !connection->closing)
+    sc_connection_close_after_flush (connection, SC_STATUS_OK, "disconnected");
+}
+
+void
+sc_connection_on_readable (ScConnection *connection)
+{
+  gsize room;
+  guint8 *buffer;
+  ssize_t n;
+
+  if (connection->peer_eof || connection->close_after_flush)
+    return;
+  buffer = sc_frame_reader_reserve (connection->reader, READ_CHUNK, &room);
+  do
+    n = recv (connection->fd, buffer, room, MSG_DONTWAIT);
+  while (n < 0 && errno == EINTR);
+
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+    return;
+  if (n < 0)
+    {
+      close_with_errno (connection, "recv", errno);
+      return;
+    }
+  if (n == 0)
+    {
+      /* The client half-closed: answer what it sent, then close. */
+      connection->peer_eof = TRUE;
+      update_events (connection, connection->watching_output);
+    }
+  else
+    {
+      sc_frame_reader_commit (connection->reader, (gsize) n);
+      connection->last_activity = g_get_monotonic_time ();
+    }
+  if (!connection->input_scheduled)
+    sc_connection_serve_buffered (connection);
+}
+
+static void
+send_ping (ScConnection *connection, gint64 now)
+{
+  g_autoptr (ScMessage) ping = sc_message_new (SC_MSG_SERVER_PING, 0);
+
+  do
+    connection->ping_token =
+      ((guint64) g_random_int () << 32) | g_random_int ();
+  while (connection->ping_token == 0);
+  connection->ping_sent_at = now;
+  ping->token = connection->ping_token;
+  sc_connection_queue_message (connection, ping);
+}
+
+/* Called once a second: hello deadline, heartbeat and its deadline. */
+void
+sc_connection_tick (ScConnection *connection, gint64 now)
+{
+  const ScServerConfig *config = connection->server->config;
+
+  if (connection->closing)
+    return;
+  if (!connection->ready && now - connection->connected_at >
+                              (gint64) config->hello_timeout_s * G_USEC_PER_SEC)
+    sc_connection_protocol_error (connection, SC_STATUS_TIMEOUT,
+                                  "no hello in time");
+  else if (connection->ping_token != 0 &&
+           now - connection->ping_sent_at >
+             (gint64) config->ping_timeout_s * G_USEC_PER_SEC)
+    sc_connection_close (connection, SC_STATUS_TIMEOUT,
+                         "timed out: no answer to ping");
+  else if (connection->ping_token == 0 &&
+           now - connection->last_activity >
+             (gint64) config->idle_timeout_s * G_USEC_PER_SEC)
+    send_ping (connection, now);
+}
+
+void
+sc_connection_close (ScConnection *connection,
+                     ScStatus status,
+                     const char *reason)
+{
+  if (connection->closing)
+    return;
+  if (reason != connection->close_reason)
+    {
+      g_free (connection->close_reason);
+      connection->close_reason = g_strdup (reason);
+    }
+  connection->closing = TRUE;
+  connection->close_status = status;
+  sc_worker_schedule_close (connection->worker, connection);
+}
+
+/* Stops reading and closes once everything queued has been written (a
+ * reply to a half-closed client, the shutdown notice). */
+void
+sc_connection_close_after_flush (ScConnection *connection,
+                                 ScStatus status,
+                                 const char *reason)
+{
+  if (connection->closing || connection->close_after_flush)
+    return;
+  connection->close_after_flush = TRUE;
+  connection->close_status = status;
+  g_free (connection->close_reason);
+  connection->close_reason = g_strdup (reason);
+  update_events (connection, connection->watching_output);
+  schedule_flush (connection);
+}
+
+/* Writes what can go without waiting, then closes.  Reading what the
+ * peer still sends after shutdown() lets the last notice arrive instead
+ * of being destroyed by a reset. */
+static void
+close_socket (ScConnection *connection)
+{
+  guint8 sink[4096];
+
+  if (connection->close_status != SC_STATUS_RECIPIENT_SLOW &&
+      connection->out_head < connection->out->len)
+    (void) send (connection->fd, connection->out->data + connection->out_head,
+                 connection->out->len - connection->out_head,
+                 MSG_NOSIGNAL | MSG_DONTWAIT);
+  shutdown (connection->fd, SHUT_WR);
+  for (int i = 0; i < 16; i++)
+    if (recv (connection->fd, sink, sizeof sink, MSG_DONTWAIT) <= 0)
+      break;
+  close (connection->fd);
+  connection->fd = -1;
+}
+
+static void
+fail_unacked (ScConnection *connection)
+{
+  gboolean slow = connection->close_status == SC_STATUS_RECIPIENT_SLOW;
+  ScStatus status = slow ? SC_STATUS_RECIPIENT_SLOW : SC_STATUS_RECIPIENT_LEFT;
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, connection->unacked);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      ScPendingAck *pending = value;
+
+      sc_connection_send_receipt (connection->worker, pending->sender_id,
+                                  pending->sender_worker, pending->message_id,
+                                  connection->info.id, status,
+                                  connection->close_reason);
+    }
+  g_hash_table_remove_all (connection->unacked);
+}
+
+static void
+announce_departure (ScConnection *connection)
+{
+  g_autoptr (ScMessage) left = sc_message_new (SC_MSG_CLIENT_LEFT, 0);
+  g_autoptr (GBytes) frame = NULL;
+  ScServer *server = connection->server;
+
+  left->client_id = connection->info.id;
+  left->status = connection->close_status;
+  left->reason = g_strdup (connection->close_reason);
+  frame = sc_message_encode (left);
+  for (guint i = 0; i < server->n_workers; i++)
+    sc_worker_route (
+      connection->worker, i,
+      sc_work_item_new (SC_WORK_NOTIFY_ALL, connection->info.id, frame));
+}
+
+/* The last step of a connection's life, run by its worker after the
+ * round in which it was closed. */
+void
+sc_connection_finish_close (ScConnection *connection)
+{
+  ScServer *server = connection->server;
+
+  g_assert (connection->closing);
+  close_socket (connection);
+  sc_registry_remove (server->registry, connection->info.id);
+  g_atomic_int_add (&server->n_clients, -1);
+  g_message ("client %u (%s port %u) disconnected: %s", connection->info.id,
+             connection->info.address, connection->info.port,
+             connection->close_reason);
+  fail_unacked (connection);
+  if (connection->ready && !sc_worker_is_stopping (connection->worker))
+    announce_departure (connection);
+}

@@ -1,0 +1,43 @@
+/* sc-connection.h: one client socket, owned by one worker for its life. */
+#pragma once
+
+#include <glib.h>
+
+#include "sc-worker.h"
+
+G_BEGIN_DECLS
+
+ScConnection *
+sc_connection_new (ScWorker *worker, int fd, const ScClientInfo *info);
+ScConnection *sc_connection_ref (ScConnection *connection);
+void sc_connection_unref (ScConnection *connection);
+
+guint32 sc_connection_get_id (ScConnection *connection);
+int sc_connection_get_fd (ScConnection *connection);
+gboolean sc_connection_is_ready (ScConnection *connection);
+gboolean sc_connection_is_closing (ScConnection *connection);
+
+void sc_connection_start (ScConnection *connection);
+void sc_connection_on_readable (ScConnection *connection);
+void sc_connection_serve_buffered (ScConnection *connection);
+void sc_connection_flush (ScConnection *connection);
+void sc_connection_tick (ScConnection *connection, gint64 now);
+
+void sc_connection_queue_bytes (ScConnection *connection, GBytes *frame);
+void sc_connection_queue_message (ScConnection *connection,
+                                  const ScMessage *message);
+void sc_connection_deliver (ScConnection *connection, ScWorkItem *item);
+void sc_connection_fail_delivery (ScWorker *worker,
+                                  ScWorkItem *item,
+                                  ScStatus status,
+                                  const char *reason);
+
+void sc_connection_close (ScConnection *connection,
+                          ScStatus status,
+                          const char *reason);
+void sc_connection_close_after_flush (ScConnection *connection,
+                                      ScStatus status,
+                                      const char *reason);
+void sc_connection_finish_close (ScConnection *connection);
+
+G_END_DECLS

@@ -1,0 +1,254 @@
+/* sc-server-config.c: option parsing and validation. */
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "sc-protocol.h"
+#include "sc-server-config.h"
+
+GQuark
+sc_server_config_error_quark (void)
+{
+  return g_quark_from_static_string ("sc-server-config-error-quark");
+}
+
+/* Options the user may set, their key in the configuration file, and the
+ * range they must fall in.  Unset command-line values stay at -1. */
+typedef struct
+{
+  const char *key;
+  gint64 min;
+  gint64 max;
+  gsize offset;
+  gboolean is_size;
+} NumericSetting;
+
+#define SETTING(key, min, max, member, is_size)                      \
+  {                                                                  \
+    key, min, max, G_STRUCT_OFFSET (ScServerConfig, member), is_size \
+  }
+
+static const NumericSetting numeric_settings[] = {
+  SETTING ("port", 0, 65535, port, FALSE),
+  SETTING ("threads", 1, 256, threads, FALSE),
+  SETTING ("max-clients", 1, 19900, max_clients, FALSE),
+  SETTING ("max-payload", 1024, SC_MAX_PAYLOAD_LIMIT, max_payload, FALSE),
+  SETTING ("idle-timeout", 1, 86400, idle_timeout_s, FALSE),
+  SETTING ("ping-timeout", 1, 3600, ping_timeout_s, FALSE),
+  SETTING ("hello-timeout", 1, 3600, hello_timeout_s, FALSE),
+  SETTING ("output-cap", 65536, G_GINT64_CONSTANT (1) << 32, output_cap, TRUE),
+};
+
+ScServerConfig *
+sc_server_config_new (void)
+{
+  ScServerConfig *config = g_new0 (ScServerConfig, 1);
+
+  config->port = SC_DEFAULT_PORT_NUMBER;
+  config->threads = MAX (1, g_get_num_processors ());
+  config->max_clients = 1024;
+  config->max_payload = SC_MAX_PAYLOAD_DEFAULT;
+  config->pre_hello_max_payload = 4096;
+  config->hello_timeout_s = 10;
+  config->idle_timeout_s = 60;
+  config->ping_timeout_s = 20;
+  config->output_cap = 1024 * 1024;
+  config->max_unacked = 65536;
+  config->shutdown_grace_ms = 2000;
+  config->server_name = g_strdup (g_get_host_name ());
+  return config;
+}
+
+void
+sc_server_config_free (ScServerConfig *config)
+{
+  if (config == NULL)
+    return;
+  g_free (config->bind_address);
+  g_free (config->server_name);
+  g_free (config);
+}
+
+static gboolean
+store_setting (ScServerConfig *config,
+               const NumericSetting *setting,
+               gint64 value,
+               const char *origin,
+               GError **error)
+{
+  guint8 *base = (guint8 *) config;
+
+  if (value < setting->min || value > setting->max)
+    {
+      g_set_error (error, SC_SERVER_CONFIG_ERROR,
+                   SC_SERVER_CONFIG_ERROR_INVALID,
+                   _ ("%s%s must be between %" G_GINT64_FORMAT
+                      " and %" G_GINT64_FORMAT ", not %" G_GINT64_FORMAT),
+                   origin, setting->key, setting->min, setting->max, value);
+      return FALSE;
+    }
+  if (setting->is_size)
+    *(gsize *) (base + setting->offset) = (gsize) value;
+  else
+    *(guint *) (base + setting->offset) = (guint) value;
+  return TRUE;
+}
+
+static const NumericSetting *
+find_setting (const char *key)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (numeric_settings); i++)
+    if (g_str_equal (numeric_settings[i].key, key))
+      return &numeric_settings[i];
+  return NULL;
+}
+
+/* Reads group [server] of a GKeyFile; keys are the long option names. */
+gboolean
+sc_server_config_load_file (ScServerConfig *config,
+                            const char *path,
+                            GError **error)
+{
+  g_autoptr (GKeyFile) file = g_key_file_new ();
+  g_auto (GStrv) keys = NULL;
+  g_autoptr (GError) local_error = NULL;
+
+  if (!g_key_file_load_from_file (file, path, G_KEY_FILE_NONE, &local_error))
+    {
+      g_set_error (error, SC_SERVER_CONFIG_ERROR, SC_SERVER_CONFIG_ERROR_FILE,
+                   _ ("cannot read configuration %s: %s"), path,
+                   local_error->message);
+      return FALSE;
+    }
+  keys = g_key_file_get_keys (file, "server", NULL, NULL);
+  for (guint i = 0; keys && keys[i]; i++)
+    {
+      const NumericSetting *setting = find_setting (keys[i]);
+      g_autofree char *origin = g_strdup_printf ("%s: ", path);
+      gint64 value;
+
+      if (g_str_equal (keys[i], "bind") || g_str_equal (keys[i], "name"))
+        {
+          char **target = g_str_equal (keys[i], "bind") ? &config->bind_address
+                                                        : &config->server_name;
+          g_free (*target);
+          *target = g_key_file_get_string (file, "server", keys[i], NULL);
+          continue;
+        }
+      if (setting == NULL)
+        {
+          g_set_error (
+            error, SC_SERVER_CONFIG_ERROR, SC_SERVER_CONFIG_ERROR_FILE,
+            _ ("%s: unknown setting “%s” in group [server]"), path, keys[i]);
+          return FALSE;
+        }
+      value = g_key_file_get_int64 (file, "server", keys[i], &local_error);
+      if (local_error != NULL)
+        {
+          g_set_error (error, SC_SERVER_CONFIG_ERROR,
+                       SC_SERVER_CONFIG_ERROR_INVALID, "%s: %s", path,
+                       local_error->message);
+          return FALSE;
+        }
+      if (!store_setting (config, setting, value, origin, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* Parses the command line.  A --config file is applied first, then every
+ * option given on the command line, so the command line wins. */
+gboolean
+sc_server_config_parse_args (ScServerConfig *config,
+                             int *argc,
+                             char ***argv,
+                             gboolean *version_only,
+                             GError **error)
+{
+  gint64 values[G_N_ELEMENTS (numeric_settings)];
+  g_autofree char *bind = NULL;
+  g_autofree char *config_path = NULL;
+  g_autofree char *port = NULL, *threads = NULL, *max_clients = NULL,
+                  *max_payload = NULL, *idle = NULL, *ping = NULL,
+                  *hello = NULL, *output_cap = NULL;
+  char **texts[] = { &port, &threads, &max_clients, &max_payload,
+                     &idle, &ping,    &hello,       &output_cap };
+  GOptionEntry entries[] = {
+    { "port", 'p', 0, G_OPTION_ARG_STRING, &port,
+      N_ ("TCP port to listen on (default 5330; 0 picks a free one)"),
+      N_ ("PORT") },
+    { "bind", 'b', 0, G_OPTION_ARG_STRING, &bind,
+      N_ ("Address to listen on (default: all, IPv6 and IPv4)"),
+      N_ ("ADDRESS") },
+    { "threads", 't', 0, G_OPTION_ARG_STRING, &threads,
+      N_ ("Worker threads (default: number of CPUs)"), "N" },
+    { "max-clients", 0, 0, G_OPTION_ARG_STRING, &max_clients,
+      N_ ("Most clients connected at once (default 1024)"), "N" },
+    { "max-payload", 0, 0, G_OPTION_ARG_STRING, &max_payload,
+      N_ ("Largest frame payload in bytes (default 65536)"), N_ ("BYTES") },
+    { "idle-timeout", 0, 0, G_OPTION_ARG_STRING, &idle,
+      N_ ("Seconds of silence before a client is pinged (default 60)"),
+      N_ ("SECONDS") },
+    { "ping-timeout", 0, 0, G_OPTION_ARG_STRING, &ping,
+      N_ ("Seconds to wait for a ping's answer (default 20)"), N_ ("SECONDS") },
+    { "hello-timeout", 0, 0, G_OPTION_ARG_STRING, &hello,
+      N_ ("Seconds a new client has to say hello (default 10)"),
+      N_ ("SECONDS") },
+    { "output-cap", 0, 0, G_OPTION_ARG_STRING, &output_cap,
+      N_ ("Bytes queued for one client before it is dropped (default 1048576)"),
+      N_ ("BYTES") },
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
+      N_ ("Read settings from a key file (group [server])"), N_ ("FILE") },
+    { "version", 'V', 0, G_OPTION_ARG_NONE, version_only,
+      N_ ("Print the version and exit"), NULL },
+    { NULL }
+  };
+  g_autoptr (GOptionContext) context = g_option_context_new (NULL);
+
+  G_STATIC_ASSERT (G_N_ELEMENTS (texts) == G_N_ELEMENTS (numeric_settings));
+
+  g_option_context_set_summary (context,
+                                _ ("The SockChat server: relays messages "
+                                   "between clients over TCP."));
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  if (!g_option_context_parse (context, argc, argv, error))
+    return FALSE;
+  if (*version_only)
+    return TRUE;
+  if (*argc > 1)
+    {
+      g_set_error (error, SC_SERVER_CONFIG_ERROR,
+                   SC_SERVER_CONFIG_ERROR_INVALID,
+                   _ ("unexpected argument “%s”"), (*argv)[1]);
+      return FALSE;
+    }
+  for (gsize i = 0; i < G_N_ELEMENTS (texts); i++)
+    {
+      char *end = NULL;
+
+      values[i] = -1;
+      if (*texts[i] == NULL)
+        continue;
+      values[i] = g_ascii_strtoll (*texts[i], &end, 10);
+      if (end == *texts[i] || *end != '\0')
+        {
+          g_set_error (error, SC_SERVER_CONFIG_ERROR,
+                       SC_SERVER_CONFIG_ERROR_INVALID,
+                       _ ("--%s wants a number, not “%s”"),
+                       numeric_settings[i].key, *texts[i]);
+          return FALSE;
+        }
+    }
+  if (config_path && !sc_server_config_load_file (config, config_path, error))
+    return FALSE;
+  for (gsize i = 0; i < G_N_ELEMENTS (texts); i++)
+    if (*texts[i] != NULL &&
+        !store_setting (config, &numeric_settings[i], values[i], "--", error))
+      return FALSE;
+  if (bind)
+    {
+      g_free (config->bind_address);
+      config->bind_address = g_steal_pointer (&bind);
+    }
+  return TRUE;
+}

@@ -1,0 +1,49 @@
+/* sc-server-config.h: the server's settings, from defaults, a GKeyFile
+ * and the command line, in that order of precedence (last wins). */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef struct
+{
+  char *bind_address; /* NULL: every address, IPv6 and IPv4 */
+  guint port;
+  guint threads;
+  guint max_clients;
+  guint max_payload;
+  guint pre_hello_max_payload;
+  guint hello_timeout_s;
+  guint idle_timeout_s; /* silence before the server pings */
+  guint ping_timeout_s; /* further wait for the answer */
+  gsize output_cap;     /* bytes queued for one client */
+  guint max_unacked;    /* messages delivered but not yet acknowledged */
+  guint shutdown_grace_ms;
+  char *server_name;
+} ScServerConfig;
+
+#define SC_SERVER_CONFIG_ERROR (sc_server_config_error_quark ())
+
+typedef enum
+{
+  SC_SERVER_CONFIG_ERROR_INVALID,
+  SC_SERVER_CONFIG_ERROR_FILE,
+} ScServerConfigError;
+
+GQuark sc_server_config_error_quark (void);
+
+ScServerConfig *sc_server_config_new (void);
+void sc_server_config_free (ScServerConfig *config);
+gboolean sc_server_config_parse_args (ScServerConfig *config,
+                                      int *argc,
+                                      char ***argv,
+                                      gboolean *version_only,
+                                      GError **error);
+gboolean sc_server_config_load_file (ScServerConfig *config,
+                                     const char *path,
+                                     GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ScServerConfig, sc_server_config_free)
+
+G_END_DECLS

@@ -1,0 +1,40 @@
+/* sc-server-private.h: what the server's workers and connections share. */
+#pragma once
+
+#include "sc-registry.h"
+#include "sc-server.h"
+#include "sc-work-item.h"
+
+G_BEGIN_DECLS
+
+typedef struct _ScWorker ScWorker;
+
+struct _ScServer
+{
+  ScServerConfig *config;
+  ScRegistry *registry;
+  ScWorker **workers;
+  guint n_workers;
+
+  int listen_fd;
+  guint16 port;
+  GThread *accept_thread;
+  GMainContext *accept_context;
+  GMainLoop *accept_loop;
+  GSource *accept_source;
+  GSource *backoff_source;
+  guint backoff_ms;
+
+  gint next_client_id;     /* atomic; ids are never reused */
+  gint n_clients;          /* atomic; every open connection */
+  gint stopping;           /* atomic */
+  guint64 next_message_id; /* atomic */
+};
+
+guint64 sc_server_next_message_id (ScServer *server);
+void sc_server_post (ScServer *server, guint worker_index, ScWorkItem *item);
+void sc_server_notify_all (ScServer *server,
+                           const ScMessage *message,
+                           guint32 except_id);
+
+G_END_DECLS

@@ -1,0 +1,295 @@
+/* sc-server.c: the listening socket, the accept thread and the workers.
+ *
+ * One thread accepts.  Each new connection gets an id (never reused) and
+ * is handed to one worker, round robin, which owns it until it closes.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <glib-unix.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "sc-server-private.h"
+#include "sc-socket.h"
+#include "sc-worker.h"
+
+#define ACCEPTS_PER_WAKEUP 64
+#define BACKOFF_MIN_MS     10
+#define BACKOFF_MAX_MS     1000
+
+static gboolean on_listen_ready (int fd, GIOCondition condition, gpointer data);
+
+ScServer *
+sc_server_new (const ScServerConfig *config)
+{
+  ScServer *server = g_new0 (ScServer, 1);
+
+  server->config = sc_server_config_new ();
+  g_free (server->config->server_name);
+  *server->config = *config;
+  server->config->bind_address = g_strdup (config->bind_address);
+  server->config->server_name = g_strdup (config->server_name);
+  server->registry = sc_registry_new ();
+  server->listen_fd = -1;
+  server->accept_context = g_main_context_new ();
+  server->accept_loop = g_main_loop_new (server->accept_context, FALSE);
+  return server;
+}
+
+guint64
+sc_server_next_message_id (ScServer *server)
+{
+  return __atomic_add_fetch (&server->next_message_id, 1, __ATOMIC_RELAXED);
+}
+
+void
+sc_server_post (ScServer *server, guint worker_index, ScWorkItem *item)
+{
+  g_assert (worker_index < server->n_workers);
+  sc_worker_post (server->workers[worker_index], item);
+}
+
+guint16
+sc_server_get_port (ScServer *server)
+{
+  return server->port;
+}
+
+guint
+sc_server_get_n_clients (ScServer *server)
+{
+  return (guint) g_atomic_int_get (&server->n_clients);
+}
+
+static void
+watch_listener (ScServer *server)
+{
+  server->accept_source = g_unix_fd_source_new (server->listen_fd, G_IO_IN);
+  g_source_set_callback (server->accept_source,
+                         (GSourceFunc) (void (*) (void)) on_listen_ready,
+                         server, NULL);
+  g_source_attach (server->accept_source, server->accept_context);
+}
+
+static gboolean
+end_backoff (gpointer data)
+{
+  ScServer *server = data;
+
+  g_clear_pointer (&server->backoff_source, g_source_unref);
+  watch_listener (server);
+  return G_SOURCE_REMOVE;
+}
+
+/* Out of descriptors: stop watching the listener for a while instead of
+ * being woken for the same pending connection in a tight loop. */
+static void
+back_off (ScServer *server, int errsv)
+{
+  server->backoff_ms = server->backoff_ms == 0
+                         ? BACKOFF_MIN_MS
+                         : MIN (server->backoff_ms * 2, BACKOFF_MAX_MS);
+  g_warning ("cannot accept connections (%s); retrying in %u ms",
+             g_strerror (errsv), server->backoff_ms);
+  g_source_destroy (server->accept_source);
+  g_clear_pointer (&server->accept_source, g_source_unref);
+  server->backoff_source = g_timeout_source_new (server->backoff_ms);
+  g_source_set_callback (server->backoff_source, end_backoff, server, NULL);
+  g_source_attach (server->backoff_source, server->accept_context);
+}
+
+/* A client beyond max-clients is told why before it is closed. */
+static void
+refuse (ScServer *server, int fd)
+{
+  g_autoptr (ScMessage) notice = sc_message_new (SC_MSG_PROTOCOL_ERROR, 0);
+  g_autoptr (GBytes) frame = NULL;
+  gsize size;
+  const void *data;
+
+  notice->status = SC_STATUS_SERVER_FULL;
+  notice->reason = g_strdup_printf ("the server is full (%u clients)",
+                                    server->config->max_clients);
+  frame = sc_message_encode (notice);
+  data = g_bytes_get_data (frame, &size);
+  (void) send (fd, data, size, MSG_NOSIGNAL | MSG_DONTWAIT);
+  shutdown (fd, SHUT_WR);
+  close (fd);
+}
+
+static void
+hand_over (ScServer *server,
+           int fd,
+           const struct sockaddr *address,
+           socklen_t length)
+{
+  ScWorkItem *item;
+  int one = 1;
+  guint32 id;
+
+  if ((guint) g_atomic_int_get (&server->n_clients) >=
+      server->config->max_clients)
+    {
+      g_message ("refused a connection: %u clients already connected",
+                 server->config->max_clients);
+      refuse (server, fd);
+      return;
+    }
+  g_atomic_int_inc (&server->n_clients);
+  id = (guint32) g_atomic_int_add (&server->next_client_id, 1) + 1;
+
+  setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  sc_socket_set_keepalive (
+    fd, 60, 20, 3,
+    (server->config->idle_timeout_s + server->config->ping_timeout_s) * 1000);
+
+  item = sc_work_item_new (SC_WORK_ADOPT, id, NULL);
+  item->fd = fd;
+  item->info.id = id;
+  item->info.address =
+    sc_socket_format_address (address, length, &item->info.port);
+  item->info.nickname = g_strdup ("");
+  item->info.connected_since_ms = g_get_real_time () / 1000;
+  sc_server_post (server, id % server->n_workers, item);
+}
+
+static gboolean
+on_listen_ready (int fd, GIOCondition condition, gpointer data)
+{
+  ScServer *server = data;
+
+  for (int i = 0; i < ACCEPTS_PER_WAKEUP; i++)
+    {
+      struct sockaddr_storage address;
+      socklen_t length = sizeof address;
+      int client = accept4 (fd, (struct sockaddr *) &address, &length,
+                            SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+      if (client >= 0)
+        {
+          server->backoff_ms = 0;
+          hand_over (server, client, (struct sockaddr *) &address, length);
+          continue;
+        }
+      if (errno == EINTR || errno == ECONNABORTED)
+        continue;
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+          errno == ENOMEM)
+        {
+          back_off (server, errno);
+          return G_SOURCE_REMOVE;
+        }
+      if (errno != EAGAIN && errno != EWOULDBLOCK)
+        g_warning ("accept failed: %s", g_strerror (errno));
+      break;
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static gpointer
+accept_thread (gpointer data)
+{
+  ScServer *server = data;
+
+  g_main_context_push_thread_default (server->accept_context);
+  g_main_loop_run (server->accept_loop);
+  g_main_context_pop_thread_default (server->accept_context);
+  return NULL;
+}
+
+gboolean
+sc_server_start (ScServer *server, GError **error)
+{
+  const ScServerConfig *config = server->config;
+
+  server->listen_fd =
+    sc_socket_listen (config->bind_address, (guint16) config->port, 511, error);
+  if (server->listen_fd < 0)
+    return FALSE;
+  server->port = sc_socket_local_port (server->listen_fd);
+
+  server->n_workers = config->threads;
+  server->workers = g_new0 (ScWorker *, server->n_workers);
+  for (guint i = 0; i < server->n_workers; i++)
+    {
+      server->workers[i] = sc_worker_new (server, i, error);
+      if (server->workers[i] == NULL)
+        return FALSE;
+    }
+  for (guint i = 0; i < server->n_workers; i++)
+    sc_worker_start (server->workers[i]);
+
+  watch_listener (server);
+  server->accept_thread = g_thread_new ("sc-accept", accept_thread, server);
+  g_message ("listening on %s port %u with %u worker thread%s; "
+             "at most %u clients, payloads up to %u bytes, "
+             "output queue up to %" G_GSIZE_FORMAT " bytes, "
+             "ping after %u s of silence",
+             config->bind_address ? config->bind_address
+                                  : "all addresses (IPv6 and IPv4)",
+             server->port, server->n_workers, server->n_workers == 1 ? "" : "s",
+             config->max_clients, config->max_payload, config->output_cap,
+             config->idle_timeout_s);
+  return TRUE;
+}
+
+static gboolean
+quit_accept_loop (gpointer data)
+{
+  ScServer *server = data;
+
+  if (server->accept_source)
+    g_source_destroy (server->accept_source);
+  if (server->backoff_source)
+    g_source_destroy (server->backoff_source);
+  g_main_loop_quit (server->accept_loop);
+  return G_SOURCE_REMOVE;
+}
+
+/* Stops accepting, tells every client the server is going, lets the
+ * workers flush for the grace period, and waits for them. */
+void
+sc_server_stop (ScServer *server)
+{
+  if (!g_atomic_int_compare_and_exchange (&server->stopping, 0, 1))
+    return;
+  if (server->accept_thread)
+    {
+      g_main_context_invoke (server->accept_context, quit_accept_loop, server);
+      g_thread_join (g_steal_pointer (&server->accept_thread));
+    }
+  if (server->listen_fd >= 0)
+    {
+      close (server->listen_fd);
+      server->listen_fd = -1;
+    }
+  for (guint i = 0; i < server->n_workers; i++)
+    if (server->workers[i])
+      sc_worker_post (server->workers[i],
+                      sc_work_item_new (SC_WORK_SHUTDOWN, 0, NULL));
+  for (guint i = 0; i < server->n_workers; i++)
+    if (server->workers[i])
+      sc_worker_join (server->workers[i]);
+  g_message ("stopped");
+}
+
+void
+sc_server_free (ScServer *server)
+{
+  if (server == NULL)
+    return;
+  sc_server_stop (server);
+  for (guint i = 0; i < server->n_workers; i++)
+    sc_worker_free (server->workers[i]);
+  g_free (server->workers);
+  g_clear_pointer (&server->accept_source, g_source_unref);
+  g_clear_pointer (&server->backoff_source, g_source_unref);
+  g_main_loop_unref (server->accept_loop);
+  g_main_context_unref (server->accept_context);
+  sc_registry_free (server->registry);
+  sc_server_config_free (server->config);
+  g_free (server);
+}

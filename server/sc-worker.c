@@ -1,0 +1,473 @@
+/* sc-worker.c: a worker thread.
+ *
+ * Each worker runs its own GMainContext with two sources: one epoll
+ * source (every client socket of this worker plus an eventfd that other
+ * threads ring when they post work) and a one-second tick for timeouts.
+ * A round of the epoll source reads what arrived, serves a bounded number
+ * of frames per connection, writes out everything that was queued during
+ * the round in one send() per connection, and only then frees the
+ * connections that closed, so no connection is freed while in use.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "sc-connection.h"
+#include "sc-epoll-source.h"
+#include "sc-worker.h"
+
+struct _ScWorker
+{
+  ScServer *server;
+  guint index;
+  GThread *thread;
+  GMainContext *context;
+  GMainLoop *loop;
+  int epoll_fd;
+  int wake_fd;
+  GSource *epoll_source;
+  GSource *tick_source;
+  GSource *deadline_source;
+
+  GMutex inbox_lock;
+  GQueue inbox; /* ScWorkItem*, posted by any thread */
+
+  GHashTable *connections; /* id -> ScConnection*, owning */
+  GPtrArray *flush_list;
+  GPtrArray *input_list;
+  GPtrArray *close_list;
+  gboolean stopping;
+};
+
+static void handle_item (ScWorker *worker, ScWorkItem *item);
+
+/* Lists of connections hold a reference each, so that a connection reaped
+ * in one round is still valid memory when a later list reaches it. */
+static GPtrArray *
+new_connection_list (void)
+{
+  return g_ptr_array_new_with_free_func ((GDestroyNotify) sc_connection_unref);
+}
+
+static void
+drain_inbox (ScWorker *worker)
+{
+  GQueue items = G_QUEUE_INIT;
+  guint64 count;
+  ScWorkItem *item;
+
+  if (read (worker->wake_fd, &count, sizeof count) < 0 && errno != EAGAIN)
+    g_warning ("worker %u: reading its wake-up descriptor failed: %s",
+               worker->index, g_strerror (errno));
+  g_mutex_lock (&worker->inbox_lock);
+  items = worker->inbox;
+  g_queue_init (&worker->inbox);
+  g_mutex_unlock (&worker->inbox_lock);
+
+  while ((item = g_queue_pop_head (&items)) != NULL)
+    {
+      handle_item (worker, item);
+      sc_work_item_free (item);
+    }
+}
+
+/* Serves connections that still had whole frames buffered when their
+ * per-round budget ran out. */
+static void
+serve_leftover_input (ScWorker *worker)
+{
+  g_autoptr (GPtrArray) list = worker->input_list;
+
+  worker->input_list = new_connection_list ();
+  for (guint i = 0; i < list->len; i++)
+    sc_connection_serve_buffered (g_ptr_array_index (list, i));
+}
+
+static void
+flush_scheduled (ScWorker *worker)
+{
+  g_autoptr (GPtrArray) list = worker->flush_list;
+
+  worker->flush_list = new_connection_list ();
+  for (guint i = 0; i < list->len; i++)
+    sc_connection_flush (g_ptr_array_index (list, i));
+}
+
+static void
+reap_closed (ScWorker *worker)
+{
+  g_autoptr (GPtrArray) list = worker->close_list;
+
+  worker->close_list = new_connection_list ();
+  for (guint i = 0; i < list->len; i++)
+    {
+      ScConnection *connection = g_ptr_array_index (list, i);
+
+      epoll_ctl (worker->epoll_fd, EPOLL_CTL_DEL,
+                 sc_connection_get_fd (connection), NULL);
+      sc_connection_finish_close (connection);
+      g_hash_table_remove (
+        worker->connections,
+        GUINT_TO_POINTER (sc_connection_get_id (connection)));
+    }
+}
+
+static void
+finish_round (ScWorker *worker)
+{
+  /* Closing can queue notices for others, and flushing can close, so go
+   * on until both lists are empty; each pass only shrinks the set of
+   * open connections, so this ends. */
+  while (worker->flush_list->len > 0 || worker->close_list->len > 0)
+    {
+      flush_scheduled (worker);
+      reap_closed (worker);
+    }
+  if (worker->stopping && g_hash_table_size (worker->connections) == 0)
+    g_main_loop_quit (worker->loop);
+}
+
+static void
+worker_dispatch (struct epoll_event *events, int n_events, gpointer user_data)
+{
+  ScWorker *worker = user_data;
+
+  for (int i = 0; i < n_events; i++)
+    {
+      ScConnection *connection;
+
+      if (events[i].data.ptr == worker)
+        {
+          drain_inbox (worker);
+          continue;
+        }
+      connection = events[i].data.ptr;
+      if (sc_connection_is_closing (connection))
+        continue;
+      if (events[i].events & EPOLLOUT)
+        sc_connection_flush (connection);
+      if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP))
+        sc_connection_on_readable (connection);
+    }
+  serve_leftover_input (worker);
+  finish_round (worker);
+}
+
+static gboolean
+worker_has_pending (gpointer user_data)
+{
+  ScWorker *worker = user_data;
+
+  return worker->input_list->len > 0 || worker->flush_list->len > 0 ||
+         worker->close_list->len > 0;
+}
+
+static gboolean
+worker_tick (gpointer user_data)
+{
+  ScWorker *worker = user_data;
+  gint64 now = g_get_monotonic_time ();
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, worker->connections);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    sc_connection_tick (value, now);
+  finish_round (worker);
+  return G_SOURCE_CONTINUE;
+}
+
+/* After the grace period, whatever has not drained is closed as is. */
+static gboolean
+worker_deadline (gpointer user_data)
+{
+  ScWorker *worker = user_data;
+  GHashTableIter iter;
+  gpointer value;
+
+  worker->deadline_source = NULL;
+  g_hash_table_iter_init (&iter, worker->connections);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    sc_connection_close (value, SC_STATUS_SHUTTING_DOWN, "server stopped");
+  finish_round (worker);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+begin_stop (ScWorker *worker)
+{
+  g_autoptr (ScMessage) notice = sc_message_new (SC_MSG_SERVER_SHUTDOWN, 0);
+  GHashTableIter iter;
+  gpointer value;
+
+  worker->stopping = TRUE;
+  notice->reason = g_strdup ("the server is shutting down");
+  g_hash_table_iter_init (&iter, worker->connections);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      sc_connection_queue_message (value, notice);
+      sc_connection_close_after_flush (value, SC_STATUS_SHUTTING_DOWN,
+                                       "server shutting down");
+    }
+  worker->deadline_source =
+    g_timeout_source_new (worker->server->config->shutdown_grace_ms);
+  g_source_set_callback (worker->deadline_source, worker_deadline, worker,
+                         NULL);
+  g_source_attach (worker->deadline_source, worker->context);
+  g_source_unref (worker->deadline_source);
+  finish_round (worker);
+}
+
+static void
+adopt (ScWorker *worker, ScWorkItem *item)
+{
+  ScConnection *connection = sc_connection_new (worker, item->fd, &item->info);
+  struct epoll_event event = { EPOLLIN | EPOLLRDHUP, { .ptr = connection } };
+
+  g_hash_table_insert (worker->connections, GUINT_TO_POINTER (item->info.id),
+                       connection);
+  if (epoll_ctl (worker->epoll_fd, EPOLL_CTL_ADD, item->fd, &event) < 0)
+    {
+      sc_connection_close (connection, SC_STATUS_INTERNAL, g_strerror (errno));
+      return;
+    }
+  sc_connection_start (connection);
+  if (worker->stopping)
+    sc_connection_close (connection, SC_STATUS_SHUTTING_DOWN,
+                         "server shutting down");
+}
+
+static ScConnection *
+lookup (ScWorker *worker, guint32 id)
+{
+  ScConnection *connection =
+    g_hash_table_lookup (worker->connections, GUINT_TO_POINTER (id));
+
+  if (connection == NULL || sc_connection_is_closing (connection))
+    return NULL;
+  return connection;
+}
+
+static void
+notify_all (ScWorker *worker, ScWorkItem *item)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  if (worker->stopping)
+    return;
+  g_hash_table_iter_init (&iter, worker->connections);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (sc_connection_is_ready (value) &&
+        sc_connection_get_id (value) != item->target_id)
+      sc_connection_queue_bytes (value, item->frame);
+}
+
+static void
+handle_item (ScWorker *worker, ScWorkItem *item)
+{
+  ScConnection *target;
+
+  switch (item->kind)
+    {
+    case SC_WORK_ADOPT:
+      adopt (worker, item);
+      item->fd = -1;
+      break;
+    case SC_WORK_DELIVER:
+      target = lookup (worker, item->target_id);
+      if (target != NULL && sc_connection_is_ready (target))
+        sc_connection_deliver (target, item);
+      else
+        sc_connection_fail_delivery (worker, item, SC_STATUS_RECIPIENT_LEFT,
+                                     "the recipient left");
+      break;
+    case SC_WORK_FRAME:
+      target = lookup (worker, item->target_id);
+      if (target != NULL)
+        sc_connection_queue_bytes (target, item->frame);
+      break;
+    case SC_WORK_NOTIFY_ALL: notify_all (worker, item); break;
+    case SC_WORK_SHUTDOWN: begin_stop (worker); break;
+    default: g_assert_not_reached ();
+    }
+}
+
+/* Hands @item to the worker that owns its target: directly when that is
+ * this worker, through its inbox otherwise.  Takes ownership of @item. */
+void
+sc_worker_route (ScWorker *worker, guint worker_index, ScWorkItem *item)
+{
+  if (worker_index == worker->index)
+    {
+      handle_item (worker, item);
+      sc_work_item_free (item);
+    }
+  else
+    sc_server_post (worker->server, worker_index, item);
+}
+
+/* Thread-safe.  The eventfd is rung only when the inbox goes from empty to
+ * non-empty, so a burst of posts costs the receiver one wake-up. */
+void
+sc_worker_post (ScWorker *worker, ScWorkItem *item)
+{
+  gboolean was_empty;
+  guint64 one = 1;
+
+  g_mutex_lock (&worker->inbox_lock);
+  was_empty = g_queue_is_empty (&worker->inbox);
+  g_queue_push_tail (&worker->inbox, item);
+  g_mutex_unlock (&worker->inbox_lock);
+  if (was_empty && write (worker->wake_fd, &one, sizeof one) < 0)
+    g_warning ("worker %u: cannot wake it: %s", worker->index,
+               g_strerror (errno));
+}
+
+void
+sc_worker_schedule_flush (ScWorker *worker, ScConnection *connection)
+{
+  g_ptr_array_add (worker->flush_list, sc_connection_ref (connection));
+}
+
+void
+sc_worker_schedule_input (ScWorker *worker, ScConnection *connection)
+{
+  g_ptr_array_add (worker->input_list, sc_connection_ref (connection));
+}
+
+void
+sc_worker_schedule_close (ScWorker *worker, ScConnection *connection)
+{
+  g_ptr_array_add (worker->close_list, sc_connection_ref (connection));
+}
+
+/* Input is watched until the peer's end of stream; output only while
+ * bytes wait for room in the socket. */
+void
+sc_worker_set_events (ScWorker *worker,
+                      ScConnection *connection,
+                      gboolean input,
+                      gboolean output)
+{
+  struct epoll_event event = { 0, { .ptr = connection } };
+
+  if (input)
+    event.events |= EPOLLIN | EPOLLRDHUP;
+  if (output)
+    event.events |= EPOLLOUT;
+  epoll_ctl (worker->epoll_fd, EPOLL_CTL_MOD, sc_connection_get_fd (connection),
+             &event);
+}
+
+guint
+sc_worker_get_index (ScWorker *worker)
+{
+  return worker->index;
+}
+
+ScServer *
+sc_worker_get_server (ScWorker *worker)
+{
+  return worker->server;
+}
+
+gboolean
+sc_worker_is_stopping (ScWorker *worker)
+{
+  return worker->stopping;
+}
+
+ScWorker *
+sc_worker_new (ScServer *server, guint index, GError **error)
+{
+  ScWorker *worker = g_new0 (ScWorker, 1);
+  struct epoll_event event = { EPOLLIN, { .ptr = worker } };
+
+  worker->server = server;
+  worker->index = index;
+  g_mutex_init (&worker->inbox_lock);
+  worker->epoll_fd = epoll_create1 (EPOLL_CLOEXEC);
+  worker->wake_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (worker->epoll_fd < 0 || worker->wake_fd < 0 ||
+      epoll_ctl (worker->epoll_fd, EPOLL_CTL_ADD, worker->wake_fd, &event) < 0)
+    {
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errno),
+                   "cannot create worker %u: %s", index, g_strerror (errno));
+      sc_worker_free (worker);
+      return NULL;
+    }
+  worker->context = g_main_context_new ();
+  worker->loop = g_main_loop_new (worker->context, FALSE);
+  worker->connections = g_hash_table_new_full (
+    NULL, NULL, NULL, (GDestroyNotify) sc_connection_unref);
+  worker->flush_list = new_connection_list ();
+  worker->input_list = new_connection_list ();
+  worker->close_list = new_connection_list ();
+
+  worker->epoll_source = sc_epoll_source_new (
+    worker->epoll_fd, worker_has_pending, worker_dispatch, worker);
+  g_source_attach (worker->epoll_source, worker->context);
+  worker->tick_source = g_timeout_source_new_seconds (1);
+  g_source_set_callback (worker->tick_source, worker_tick, worker, NULL);
+  g_source_attach (worker->tick_source, worker->context);
+  return worker;
+}
+
+static gpointer
+worker_thread (gpointer data)
+{
+  ScWorker *worker = data;
+
+  g_main_context_push_thread_default (worker->context);
+  g_main_loop_run (worker->loop);
+  g_main_context_pop_thread_default (worker->context);
+  return NULL;
+}
+
+void
+sc_worker_start (ScWorker *worker)
+{
+  g_autofree char *name = g_strdup_printf ("sc-worker-%u", worker->index);
+
+  worker->thread = g_thread_new (name, worker_thread, worker);
+}
+
+void
+sc_worker_join (ScWorker *worker)
+{
+  if (worker->thread != NULL)
+    g_thread_join (g_steal_pointer (&worker->thread));
+}
+
+void
+sc_worker_free (ScWorker *worker)
+{
+  if (worker == NULL)
+    return;
+  g_assert (worker->thread == NULL);
+  if (worker->epoll_source)
+    {
+      g_source_destroy (worker->epoll_source);
+      g_source_unref (worker->epoll_source);
+      g_source_destroy (worker->tick_source);
+      g_source_unref (worker->tick_source);
+    }
+  if (worker->deadline_source)
+    g_source_destroy (worker->deadline_source);
+  g_clear_pointer (&worker->connections, g_hash_table_unref);
+  g_queue_clear_full (&worker->inbox, (GDestroyNotify) sc_work_item_free);
+  g_clear_pointer (&worker->flush_list, g_ptr_array_unref);
+  g_clear_pointer (&worker->input_list, g_ptr_array_unref);
+  g_clear_pointer (&worker->close_list, g_ptr_array_unref);
+  g_clear_pointer (&worker->loop, g_main_loop_unref);
+  g_clear_pointer (&worker->context, g_main_context_unref);
+  if (worker->epoll_fd >= 0)
+    close (worker->epoll_fd);
+  if (worker->wake_fd >= 0)
+    close (worker->wake_fd);
+  g_mutex_clear (&worker->inbox_lock);
+  g_free (worker);
+}

@@ -1,0 +1,31 @@
+/* sc-worker.h: one worker thread with its own main context, serving the
+ * connections it was given for their whole life. */
+#pragma once
+
+#include <glib.h>
+
+#include "sc-server-private.h"
+
+G_BEGIN_DECLS
+
+typedef struct _ScConnection ScConnection;
+
+ScWorker *sc_worker_new (ScServer *server, guint index, GError **error);
+void sc_worker_start (ScWorker *worker);
+void sc_worker_post (ScWorker *worker, ScWorkItem *item);
+void sc_worker_join (ScWorker *worker);
+void sc_worker_free (ScWorker *worker);
+
+guint sc_worker_get_index (ScWorker *worker);
+ScServer *sc_worker_get_server (ScWorker *worker);
+void sc_worker_route (ScWorker *worker, guint worker_index, ScWorkItem *item);
+void sc_worker_schedule_flush (ScWorker *worker, ScConnection *connection);
+void sc_worker_schedule_input (ScWorker *worker, ScConnection *connection);
+void sc_worker_schedule_close (ScWorker *worker, ScConnection *connection);
+void sc_worker_set_events (ScWorker *worker,
+                           ScConnection *connection,
+                           gboolean input,
+                           gboolean output);
+gboolean sc_worker_is_stopping (ScWorker *worker);
+
+G_END_DECLS
