@@ -1,0 +1,261 @@
+/* sc-client-receiver.c: the receiver thread and the hand-over to the
+ * owner's main context.
+ *
+ * The receiver loops on a blocking recv(), decodes frames and pushes them
+ * on a GAsyncQueue.  Only when the queue goes from idle to busy does it
+ * wake the owner, by making one long-lived source ready; that source then
+ * drains a bounded batch per dispatch, so a flood of messages costs the
+ * owner's loop one source, not one idle callback per message, and the
+ * owner keeps repainting between batches.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "sc-client-private.h"
+#include "sc-socket.h"
+
+#define EVENTS_PER_DISPATCH 256
+#define READ_CHUNK          (16 * 1024)
+
+void
+sc_client_event_free (ScClientEvent *event)
+{
+  sc_message_free (event->message);
+  g_free (event->detail);
+  g_free (event);
+}
+
+static void
+push_event (ScClient *self, ScClientEvent *event)
+{
+  g_async_queue_push (self->events, event);
+  if (g_atomic_int_compare_and_exchange (&self->dispatch_scheduled, 0, 1))
+    g_source_set_ready_time (self->dispatch_source, 0);
+}
+
+static void
+push_message (ScClient *self, guint generation, ScMessage *message)
+{
+  ScClientEvent *event = g_new0 (ScClientEvent, 1);
+
+  event->generation = generation;
+  event->message = message;
+  push_event (self, event);
+}
+
+static void
+push_stopped (ScClient *self,
+              guint generation,
+              ScDisconnectReason reason,
+              const char *detail)
+{
+  ScClientEvent *event = g_new0 (ScClientEvent, 1);
+
+  event->generation = generation;
+  event->reason = reason;
+  event->detail = g_strdup (detail);
+  push_event (self, event);
+}
+
+/* Server pings are answered here, not by the owner, so that a busy
+ * owner does not make a live connection look dead. */
+static void
+answer_ping (ScClient *self, const ScMessage *ping)
+{
+  g_autoptr (ScMessage) pong = sc_message_new (SC_MSG_PONG, 0);
+  g_autoptr (GBytes) frame = NULL;
+  gsize size;
+  const guint8 *data;
+
+  pong->token = ping->token;
+  frame = sc_message_encode (pong);
+  data = g_bytes_get_data (frame, &size);
+  sc_client_send_frame (self, data, size, NULL);
+}
+
+/* Returns FALSE when the stream is broken, with the reason set. */
+static gboolean
+deliver_frames (ScClient *self,
+                guint generation,
+                ScDisconnectReason *reason,
+                char **detail)
+{
+  for (;;)
+    {
+      g_autoptr (GError) error = NULL;
+      ScFrameHeader header;
+      const guint8 *payload;
+      ScMessage *message;
+      ScFrameStatus status =
+        sc_frame_reader_next (self->reader, &header, &payload, &error);
+
+      if (status == SC_FRAME_INCOMPLETE)
+        return TRUE;
+      message = status == SC_FRAME_READY
+                  ? sc_message_decode (&header, payload, &error)
+                  : NULL;
+      if (message == NULL)
+        {
+          *reason = SC_DISCONNECT_PROTOCOL_ERROR;
+          *detail = g_strdup (error->message);
+          return FALSE;
+        }
+      if (message->type == SC_MSG_SERVER_PING)
+        answer_ping (self, message);
+      if (message->type == SC_MSG_SERVER_SHUTDOWN ||
+          message->type == SC_MSG_PROTOCOL_ERROR)
+        *reason = SC_DISCONNECT_BY_SERVER;
+      push_message (self, generation, message);
+    }
+}
+
+static gpointer
+receiver_thread (gpointer data)
+{
+  ScClient *self = data;
+  guint generation = (guint) g_atomic_int_get (&self->generation);
+  ScDisconnectReason reason = SC_DISCONNECT_CONNECTION_LOST;
+  g_autofree char *detail = NULL;
+
+  while (deliver_frames (self, generation, &reason, &detail))
+    {
+      gsize room;
+      guint8 *buffer =
+        sc_frame_reader_reserve (self->reader, READ_CHUNK, &room);
+      ssize_t n = recv (self->fd, buffer, room, 0);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        {
+          detail = g_strdup (n == 0 ? "the server closed the connection"
+                                    : g_strerror (errno));
+          break;
+        }
+      sc_frame_reader_commit (self->reader, (gsize) n);
+    }
+  push_stopped (self, generation, reason, detail);
+  return NULL;
+}
+
+/* Takes the handshake's frame reader (it may hold bytes that arrived
+ * after the hello reply) and the messages that came before it. */
+void
+sc_client_receiver_start (ScClient *self, GPtrArray *early_messages)
+{
+  guint generation = (guint) g_atomic_int_get (&self->generation);
+
+  for (guint i = 0; early_messages && i < early_messages->len; i++)
+    push_message (self, generation,
+                  g_steal_pointer (&early_messages->pdata[i]));
+  self->receiver = g_thread_new ("sc-receiver", receiver_thread, self);
+}
+
+/* Wakes the receiver with shutdown() and waits for it; the socket stays
+ * open until the thread is gone, so its number cannot be reused under
+ * it. */
+void
+sc_client_receiver_stop (ScClient *self)
+{
+  if (self->receiver == NULL)
+    return;
+  shutdown (self->fd, SHUT_RDWR);
+  g_thread_join (g_steal_pointer (&self->receiver));
+}
+
+gboolean
+sc_client_send_frame (ScClient *self,
+                      const guint8 *data,
+                      gsize length,
+                      GError **error)
+{
+  gboolean ok;
+
+  g_mutex_lock (&self->send_lock);
+  ok = self->fd >= 0 && sc_socket_send_all (self->fd, data, length, error);
+  g_mutex_unlock (&self->send_lock);
+  if (!ok && self->fd < 0)
+    g_set_error_literal (error, SC_ERROR, SC_ERROR_CLOSED, "not connected");
+  return ok;
+}
+
+static gboolean
+dispatch_events (gpointer data)
+{
+  ScClient *self = data;
+  guint generation = (guint) g_atomic_int_get (&self->generation);
+  ScClientEvent *event;
+  guint handled = 0;
+
+  /* Clear the flag before draining: an event pushed from now on either
+   * is drained below or schedules the next dispatch. */
+  g_source_set_ready_time (self->dispatch_source, -1);
+  g_atomic_int_set (&self->dispatch_scheduled, 0);
+
+  g_object_ref (self);
+  while (handled < EVENTS_PER_DISPATCH &&
+         (event = g_async_queue_try_pop (self->events)) != NULL)
+    {
+      handled++;
+      if (event->generation == generation && event->message)
+        sc_client_handle_message (self, g_steal_pointer (&event->message));
+      else if (event->generation == generation)
+        sc_client_handle_stopped (self, event->reason, event->detail);
+      sc_client_event_free (event);
+      generation = (guint) g_atomic_int_get (&self->generation);
+    }
+  sc_client_flush_acks (self);
+  if (g_async_queue_length (self->events) > 0 &&
+      g_atomic_int_compare_and_exchange (&self->dispatch_scheduled, 0, 1))
+    g_source_set_ready_time (self->dispatch_source, 0);
+  g_object_unref (self);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+event_source_dispatch (GSource *source, GSourceFunc callback, gpointer data)
+{
+  return callback (data);
+}
+
+static GSourceFuncs event_source_funcs = {
+  NULL, NULL, event_source_dispatch, NULL, NULL, NULL,
+};
+
+/* The source holds no reference: the client destroys it in dispose,
+ * after the receiver thread, the only other user, has been joined. */
+void
+sc_client_events_attach (ScClient *self)
+{
+  self->events = g_async_queue_new_full ((GDestroyNotify) sc_client_event_free);
+  self->dispatch_source = g_source_new (&event_source_funcs, sizeof (GSource));
+  g_source_set_callback (self->dispatch_source, dispatch_events, self, NULL);
+  g_source_set_ready_time (self->dispatch_source, -1);
+  g_source_set_name (self->dispatch_source, "sockchat client events");
+  g_source_attach (self->dispatch_source, self->owner);
+}
+
+void
+sc_client_events_detach (ScClient *self)
+{
+  if (self->dispatch_source)
+    {
+      g_source_destroy (self->dispatch_source);
+      g_clear_pointer (&self->dispatch_source, g_source_unref);
+    }
+  g_clear_pointer (&self->events, g_async_queue_unref);
+}
+
+/* Drops every queued event; called when a connection ends, so nothing of
+ * it reaches the owner afterwards. */
+void
+sc_client_events_drop (ScClient *self)
+{
+  ScClientEvent *event;
+
+  while ((event = g_async_queue_try_pop (self->events)) != NULL)
+    sc_client_event_free (event);
+}

@@ -1,0 +1,1085 @@
+/* sc-client.c: the owner's side of the client core: connecting, requests
+ * matched to responses by id, indications turned into signals, and
+ * disconnecting. */
+#include "config.h"
+
+#include <errno.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "sc-client-private.h"
+#include "sc-enums.h"
+#include "sc-socket.h"
+
+#define DEFAULT_REQUEST_TIMEOUT_MS 10000
+#define DEFAULT_HEARTBEAT_S        15
+#define CONNECT_TIMEOUT_MS         5000
+#define SEND_TIMEOUT_S             5
+
+enum
+{
+  PROP_0,
+  PROP_STATE,
+  PROP_RTT_US,
+  PROP_NICKNAME,
+  N_PROPS
+};
+
+enum
+{
+  SIGNAL_MESSAGE_RECEIVED,
+  SIGNAL_DELIVERY_RECEIPT,
+  SIGNAL_CLIENT_JOINED,
+  SIGNAL_CLIENT_LEFT,
+  SIGNAL_CLIENT_RENAMED,
+  SIGNAL_SERVER_SHUTDOWN,
+  SIGNAL_DISCONNECTED,
+  N_SIGNALS
+};
+
+static GParamSpec *properties[N_PROPS];
+static guint signals[N_SIGNALS];
+
+G_DEFINE_FINAL_TYPE (ScClient, sc_client, G_TYPE_OBJECT)
+
+/* A request waiting for its response. */
+typedef struct _PendingRequest PendingRequest;
+typedef void (*ReplyHandler) (ScClient *self,
+                              PendingRequest *pending,
+                              ScMessage *reply);
+
+struct _PendingRequest
+{
+  GTask *task;
+  guint32 request_id;
+  GSource *timeout;
+  ReplyHandler on_reply;
+  GPtrArray *pages; /* list requests: entries so far */
+  gint64 sent_at;
+};
+
+static void
+pending_request_free (PendingRequest *pending)
+{
+  if (pending->timeout)
+    {
+      g_source_destroy (pending->timeout);
+      g_source_unref (pending->timeout);
+    }
+  g_clear_pointer (&pending->pages, g_ptr_array_unref);
+  g_clear_object (&pending->task);
+  g_free (pending);
+}
+
+static void
+set_state (ScClient *self, ScClientState state)
+{
+  if (self->state == state)
+    return;
+  self->state = state;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
+}
+
+/* ------------------------------------------------------------------ */
+/* Tearing a connection down */
+
+static void
+fail_pending (ScClient *self, const char *why)
+{
+  g_autoptr (GHashTable) pending = g_steal_pointer (&self->pending);
+  GHashTableIter iter;
+  gpointer value;
+
+  self->pending = g_hash_table_new_full (NULL, NULL, NULL,
+                                         (GDestroyNotify) pending_request_free);
+  g_hash_table_iter_init (&iter, pending);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      PendingRequest *request = value;
+
+      g_task_return_new_error (request->task, SC_ERROR, SC_ERROR_CLOSED, "%s",
+                               why);
+    }
+}
+
+/* The receiver has stopped (or was stopped); release the connection,
+ * forget what it still had queued and fail what waited on it. */
+static void
+teardown (ScClient *self, ScDisconnectReason reason, const char *detail)
+{
+  g_autofree char *why = g_strdup_printf ("connection closed: %s", detail);
+
+  sc_client_receiver_stop (self);
+  g_atomic_int_inc (&self->generation);
+  sc_client_events_drop (self);
+  g_mutex_lock (&self->send_lock);
+  close (self->fd);
+  self->fd = -1;
+  g_mutex_unlock (&self->send_lock);
+  g_clear_pointer (&self->reader, sc_frame_reader_free);
+  g_byte_array_set_size (self->ack_batch, 0);
+  if (self->heartbeat_source)
+    {
+      g_source_destroy (self->heartbeat_source);
+      g_clear_pointer (&self->heartbeat_source, g_source_unref);
+    }
+  set_state (self, SC_CLIENT_STATE_DISCONNECTED);
+  fail_pending (self, why);
+  g_signal_emit (self, signals[SIGNAL_DISCONNECTED], 0, (guint) reason, detail);
+}
+
+void
+sc_client_handle_stopped (ScClient *self,
+                          ScDisconnectReason reason,
+                          const char *detail)
+{
+  if (self->state == SC_CLIENT_STATE_CONNECTED)
+    teardown (self, reason, detail);
+}
+
+void
+sc_client_disconnect (ScClient *self)
+{
+  g_return_if_fail (SC_IS_CLIENT (self));
+
+  if (self->state == SC_CLIENT_STATE_CONNECTING)
+    {
+      /* The handshake finishes on its own and finds it is not wanted. */
+      g_atomic_int_inc (&self->generation);
+      set_state (self, SC_CLIENT_STATE_DISCONNECTED);
+      return;
+    }
+  if (self->state == SC_CLIENT_STATE_CONNECTED)
+    teardown (self, SC_DISCONNECT_BY_US, "disconnected by the user");
+}
+
+/* ------------------------------------------------------------------ */
+/* Sending */
+
+static gboolean
+send_message (ScClient *self, const ScMessage *message, GError **error)
+{
+  g_autoptr (GBytes) frame = sc_message_encode (message);
+  gsize size;
+  const guint8 *data = g_bytes_get_data (frame, &size);
+
+  return sc_client_send_frame (self, data, size, error);
+}
+
+/* Acknowledgements of one batch of incoming messages go out together. */
+void
+sc_client_flush_acks (ScClient *self)
+{
+  if (self->ack_batch->len == 0)
+    return;
+  sc_client_send_frame (self, self->ack_batch->data, self->ack_batch->len,
+                        NULL);
+  g_byte_array_set_size (self->ack_batch, 0);
+}
+
+static gboolean
+on_request_timeout (gpointer data)
+{
+  PendingRequest *pending = data;
+  ScClient *self = g_task_get_source_object (pending->task);
+  g_autoptr (GTask) task = g_object_ref (pending->task);
+
+  g_clear_pointer (&pending->timeout, g_source_unref);
+  g_hash_table_steal (self->pending, GUINT_TO_POINTER (pending->request_id));
+  pending_request_free (pending);
+  g_task_return_new_error (task, SC_ERROR, SC_ERROR_TIMEOUT,
+                           "no answer from the server within %u ms",
+                           self->request_timeout_ms);
+  return G_SOURCE_REMOVE;
+}
+
+static guint32
+next_request_id (ScClient *self)
+{
+  guint32 id = self->next_request_id++;
+
+  if (self->next_request_id == 0)
+    self->next_request_id = 1;
+  return id;
+}
+
+/* Sends @request under a fresh id and files @pending to wait for its
+ * answer.  On failure the task is completed with the error. */
+static void
+submit (ScClient *self, PendingRequest *pending, ScMessage *request)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (self->state != SC_CLIENT_STATE_CONNECTED)
+    {
+      g_task_return_new_error (pending->task, SC_ERROR, SC_ERROR_CLOSED,
+                               "not connected");
+      pending_request_free (pending);
+      return;
+    }
+  request->request_id = pending->request_id = next_request_id (self);
+  pending->sent_at = g_get_monotonic_time ();
+  if (!send_message (self, request, &error))
+    {
+      g_task_return_error (pending->task, g_steal_pointer (&error));
+      pending_request_free (pending);
+      return;
+    }
+  if (pending->timeout == NULL)
+    {
+      pending->timeout = g_timeout_source_new (self->request_timeout_ms);
+      g_source_set_callback (pending->timeout, on_request_timeout, pending,
+                             NULL);
+      g_source_attach (pending->timeout, self->owner);
+    }
+  g_hash_table_insert (self->pending, GUINT_TO_POINTER (pending->request_id),
+                       pending);
+}
+
+static void
+return_reply (ScClient *self, PendingRequest *pending, ScMessage *reply)
+{
+  g_task_return_pointer (pending->task, reply,
+                         (GDestroyNotify) sc_message_free);
+}
+
+static PendingRequest *
+new_pending (ScClient *self,
+             gpointer source_tag,
+             GCancellable *cancellable,
+             GAsyncReadyCallback callback,
+             gpointer user_data)
+{
+  PendingRequest *pending = g_new0 (PendingRequest, 1);
+
+  pending->task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (pending->task, source_tag);
+  pending->on_reply = return_reply;
+  return pending;
+}
+
+static void
+handle_reply (ScClient *self, ScMessage *reply)
+{
+  PendingRequest *pending = NULL;
+  gpointer key = GUINT_TO_POINTER (reply->request_id);
+
+  if (!g_hash_table_steal_extended (self->pending, key, NULL,
+                                    (gpointer *) &pending))
+    {
+      /* The request timed out earlier; its answer is no longer wanted. */
+      sc_message_free (reply);
+      return;
+    }
+  if (reply->status != SC_STATUS_OK)
+    {
+      g_task_return_new_error (pending->task, SC_ERROR, SC_ERROR_STATUS, "%s",
+                               reply->reason);
+      sc_message_free (reply);
+      pending_request_free (pending);
+      return;
+    }
+  pending->on_reply (self, pending, reply);
+  if (g_hash_table_lookup (self->pending, key) != pending)
+    pending_request_free (pending);
+}
+
+/* ------------------------------------------------------------------ */
+/* Incoming messages */
+
+static void
+queue_ack (ScClient *self, guint64 message_id)
+{
+  g_autoptr (ScMessage) ack = sc_message_new (SC_MSG_MESSAGE_ACK, 0);
+
+  ack->message_id = message_id;
+  sc_message_append_frame (ack, self->ack_batch);
+}
+
+void
+sc_client_handle_message (ScClient *self, ScMessage *message)
+{
+  g_autoptr (ScMessage) owned = message;
+
+  switch (sc_message_type_kind (message->type))
+    {
+    case SC_KIND_RESPONSE:
+      handle_reply (self, g_steal_pointer (&owned));
+      return;
+    case SC_KIND_INDICATION: break;
+    default: return;
+    }
+  switch (message->type)
+    {
+    case SC_MSG_MESSAGE:
+      /* Acknowledged once handed to the application, so the sender's
+       * receipt means it really arrived. */
+      g_signal_emit (self, signals[SIGNAL_MESSAGE_RECEIVED], 0, message);
+      queue_ack (self, message->message_id);
+      break;
+    case SC_MSG_DELIVERY_RECEIPT:
+      g_signal_emit (self, signals[SIGNAL_DELIVERY_RECEIPT], 0,
+                     message->message_id, message->peer_id,
+                     (guint) message->status, message->reason);
+      break;
+    case SC_MSG_CLIENT_JOINED:
+      g_signal_emit (self, signals[SIGNAL_CLIENT_JOINED], 0, &message->sender);
+      break;
+    case SC_MSG_CLIENT_LEFT:
+      g_signal_emit (self, signals[SIGNAL_CLIENT_LEFT], 0, message->client_id,
+                     message->reason);
+      break;
+    case SC_MSG_CLIENT_RENAMED:
+      g_signal_emit (self, signals[SIGNAL_CLIENT_RENAMED], 0,
+                     message->client_id, message->nickname);
+      break;
+    case SC_MSG_SERVER_SHUTDOWN:
+      g_signal_emit (self, signals[SIGNAL_SERVER_SHUTDOWN], 0, message->reason);
+      break;
+    default: break;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Connecting */
+
+typedef struct
+{
+  char *host;
+  guint16 port;
+  char *nickname;
+  char *program;
+  guint generation;
+  int fd;
+  ScFrameReader *reader;
+  ScMessage *greeting;
+  ScMessage *hello_reply;
+  GPtrArray *early; /* indications that came before the hello reply */
+} Handshake;
+
+static void
+handshake_free (Handshake *hs)
+{
+  if (hs->fd >= 0)
+    close (hs->fd);
+  g_free (hs->host);
+  g_free (hs->nickname);
+  g_free (hs->program);
+  sc_frame_reader_free (hs->reader);
+  sc_message_free (hs->greeting);
+  sc_message_free (hs->hello_reply);
+  g_clear_pointer (&hs->early, g_ptr_array_unref);
+  g_free (hs);
+}
+
+static ScMessage *
+read_message (Handshake *hs, GError **error)
+{
+  for (;;)
+    {
+      ScFrameHeader header;
+      const guint8 *payload;
+      gsize room;
+      guint8 *buffer;
+      ssize_t n;
+      ScFrameStatus status =
+        sc_frame_reader_next (hs->reader, &header, &payload, error);
+
+      if (status == SC_FRAME_READY)
+        return sc_message_decode (&header, payload, error);
+      if (status == SC_FRAME_ERROR)
+        return NULL;
+      buffer = sc_frame_reader_reserve (hs->reader, 4096, &room);
+      do
+        n = recv (hs->fd, buffer, room, 0);
+      while (n < 0 && errno == EINTR);
+      if (n <= 0)
+        {
+          g_set_error (error, SC_ERROR, SC_ERROR_CLOSED, "%s",
+                       n == 0            ? "the server closed the connection"
+                       : errno == EAGAIN ? "the server did not greet in time"
+                                         : g_strerror (errno));
+          return NULL;
+        }
+      sc_frame_reader_commit (hs->reader, (gsize) n);
+    }
+}
+
+static void
+set_timeouts (int fd, int receive_s, int send_s)
+{
+  struct timeval rcv = { receive_s, 0 }, snd = { send_s, 0 };
+
+  setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &rcv, sizeof rcv);
+  setsockopt (fd, SOL_SOCKET, SO_SNDTIMEO, &snd, sizeof snd);
+}
+
+static gboolean
+read_greeting (Handshake *hs, GError **error)
+{
+  hs->greeting = read_message (hs, error);
+  if (hs->greeting == NULL)
+    return FALSE;
+  if (hs->greeting->type == SC_MSG_GREETING)
+    {
+      sc_frame_reader_set_max_payload (hs->reader, hs->greeting->max_payload);
+      return TRUE;
+    }
+  g_set_error (error, SC_ERROR, SC_ERROR_STATUS, "the server refused: %s",
+               hs->greeting->type == SC_MSG_PROTOCOL_ERROR
+                 ? hs->greeting->reason
+                 : "it did not greet");
+  return FALSE;
+}
+
+static gboolean
+say_hello (Handshake *hs, GError **error)
+{
+  g_autoptr (ScMessage) hello = sc_message_new (SC_MSG_HELLO, 1);
+  g_autoptr (GBytes) frame = NULL;
+  gsize size;
+  const guint8 *data;
+
+  hello->name = g_strdup (hs->program);
+  hello->nickname = g_strdup (hs->nickname ? hs->nickname : "");
+  frame = sc_message_encode (hello);
+  data = g_bytes_get_data (frame, &size);
+  if (!sc_socket_send_all (hs->fd, data, size, error))
+    return FALSE;
+
+  hs->early = g_ptr_array_new_with_free_func ((GDestroyNotify) sc_message_free);
+  for (;;)
+    {
+      ScMessage *message = read_message (hs, error);
+
+      if (message == NULL)
+        return FALSE;
+      if (message->type == SC_MSG_HELLO_REPLY)
+        {
+          hs->hello_reply = message;
+          break;
+        }
+      g_ptr_array_add (hs->early, message);
+    }
+  if (hs->hello_reply->status == SC_STATUS_OK)
+    return TRUE;
+  g_set_error (error, SC_ERROR, SC_ERROR_STATUS, "the server refused: %s",
+               hs->hello_reply->reason);
+  return FALSE;
+}
+
+/* Runs in a GTask thread: everything here may block, bounded by
+ * timeouts, without freezing the owner. */
+static void
+handshake_thread (GTask *task,
+                  gpointer source,
+                  gpointer data,
+                  GCancellable *cancellable)
+{
+  Handshake *hs = data;
+  GError *error = NULL;
+
+  hs->fd = sc_socket_connect (hs->host, hs->port, CONNECT_TIMEOUT_MS, &error);
+  if (hs->fd < 0)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  hs->reader = sc_frame_reader_new (SC_MAX_PAYLOAD_DEFAULT);
+  set_timeouts (hs->fd, CONNECT_TIMEOUT_MS / 1000, SEND_TIMEOUT_S);
+  if (!read_greeting (hs, &error) || !say_hello (hs, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  set_timeouts (hs->fd, 0, SEND_TIMEOUT_S);
+  sc_socket_set_keepalive (hs->fd, 60, 20, 3, 120000);
+  g_task_return_boolean (task, TRUE);
+}
+
+static gboolean
+on_heartbeat (gpointer data)
+{
+  ScClient *self = data;
+
+  sc_client_ping_async (self, NULL, NULL, NULL);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+adopt_connection (ScClient *self, Handshake *hs)
+{
+  self->fd = g_steal_fd (&hs->fd);
+  self->reader = g_steal_pointer (&hs->reader);
+  g_clear_pointer (&self->greeting, sc_message_free);
+  self->greeting = g_steal_pointer (&hs->greeting);
+  self->id = hs->hello_reply->client_id;
+  g_free (self->nickname);
+  self->nickname = g_strdup (hs->hello_reply->nickname);
+  g_free (self->host);
+  self->host = g_strdup (hs->host);
+  self->port = hs->port;
+  self->next_request_id = 2;
+
+  set_state (self, SC_CLIENT_STATE_CONNECTED);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_NICKNAME]);
+  sc_client_receiver_start (self, hs->early);
+  if (self->heartbeat_interval_s > 0)
+    {
+      self->heartbeat_source =
+        g_timeout_source_new_seconds (self->heartbeat_interval_s);
+      g_source_set_callback (self->heartbeat_source, on_heartbeat, self, NULL);
+      g_source_attach (self->heartbeat_source, self->owner);
+    }
+}
+
+static void
+on_handshake_done (GObject *source, GAsyncResult *result, gpointer data)
+{
+  ScClient *self = SC_CLIENT (source);
+  g_autoptr (GTask) outer = data;
+  Handshake *hs = g_task_get_task_data (G_TASK (result));
+  GError *error = NULL;
+
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      if (hs->generation == (guint) g_atomic_int_get (&self->generation))
+        set_state (self, SC_CLIENT_STATE_DISCONNECTED);
+      g_task_return_error (outer, error);
+      return;
+    }
+  if (hs->generation != (guint) g_atomic_int_get (&self->generation) ||
+      self->state != SC_CLIENT_STATE_CONNECTING)
+    {
+      g_task_return_new_error (outer, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                               "connecting was abandoned");
+      return;
+    }
+  adopt_connection (self, hs);
+  g_task_return_boolean (outer, TRUE);
+}
+
+void
+sc_client_connect_async (ScClient *self,
+                         const char *host,
+                         guint16 port,
+                         const char *nickname,
+                         GCancellable *cancellable,
+                         GAsyncReadyCallback callback,
+                         gpointer user_data)
+{
+  g_autoptr (GTask) outer = NULL;
+  g_autoptr (GTask) inner = NULL;
+  Handshake *hs;
+
+  g_return_if_fail (SC_IS_CLIENT (self));
+  g_return_if_fail (host != NULL);
+
+  outer = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (outer, sc_client_connect_async);
+  if (self->state != SC_CLIENT_STATE_DISCONNECTED)
+    {
+      g_task_return_new_error (outer, G_IO_ERROR, G_IO_ERROR_BUSY,
+                               "already connected or connecting");
+      return;
+    }
+  hs = g_new0 (Handshake, 1);
+  hs->host = g_strdup (host);
+  hs->port = port;
+  hs->nickname = g_strdup (nickname);
+  hs->program = g_strdup (self->program_name);
+  hs->fd = -1;
+  hs->generation = (guint) g_atomic_int_get (&self->generation);
+  set_state (self, SC_CLIENT_STATE_CONNECTING);
+
+  inner =
+    g_task_new (self, cancellable, on_handshake_done, g_steal_pointer (&outer));
+  g_task_set_task_data (inner, hs, (GDestroyNotify) handshake_free);
+  g_task_run_in_thread (inner, handshake_thread);
+}
+
+gboolean
+sc_client_connect_finish (ScClient *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* ------------------------------------------------------------------ */
+/* Requests */
+
+static void
+simple_request (ScClient *self,
+                ScMessage *request,
+                gpointer source_tag,
+                GCancellable *cancellable,
+                GAsyncReadyCallback callback,
+                gpointer user_data)
+{
+  g_autoptr (ScMessage) owned = request;
+
+  g_return_if_fail (SC_IS_CLIENT (self));
+  submit (self,
+          new_pending (self, source_tag, cancellable, callback, user_data),
+          owned);
+}
+
+static ScMessage *
+finish_reply (ScClient *self,
+              GAsyncResult *result,
+              gpointer source_tag,
+              GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == source_tag,
+                        NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+void
+sc_client_get_time_async (ScClient *self,
+                          GCancellable *cancellable,
+                          GAsyncReadyCallback callback,
+                          gpointer user_data)
+{
+  simple_request (self, sc_message_new (SC_MSG_GET_TIME, 0),
+                  sc_client_get_time_async, cancellable, callback, user_data);
+}
+
+/* Returns the GET_TIME reply: time_ms, iso_time, timezone. */
+ScMessage *
+sc_client_get_time_finish (ScClient *self, GAsyncResult *result, GError **error)
+{
+  return finish_reply (self, result, sc_client_get_time_async, error);
+}
+
+void
+sc_client_get_name_async (ScClient *self,
+                          GCancellable *cancellable,
+                          GAsyncReadyCallback callback,
+                          gpointer user_data)
+{
+  simple_request (self, sc_message_new (SC_MSG_GET_NAME, 0),
+                  sc_client_get_name_async, cancellable, callback, user_data);
+}
+
+char *
+sc_client_get_name_finish (ScClient *self, GAsyncResult *result, GError **error)
+{
+  g_autoptr (ScMessage) reply =
+    finish_reply (self, result, sc_client_get_name_async, error);
+
+  return reply ? g_steal_pointer (&reply->name) : NULL;
+}
+
+/* Collects list pages until the server says there are no more. */
+static void
+on_list_page (ScClient *self, PendingRequest *pending, ScMessage *reply)
+{
+  g_autoptr (ScMessage) owned = reply;
+  guint32 last = 0;
+
+  for (guint i = 0; i < reply->clients->len; i++)
+    {
+      ScClientInfo *info = g_ptr_array_index (reply->clients, i);
+
+      last = info->id;
+      g_ptr_array_add (pending->pages, sc_client_info_copy (info));
+    }
+  if (reply->more && reply->clients->len > 0)
+    {
+      g_autoptr (ScMessage) next = sc_message_new (SC_MSG_LIST_CLIENTS, 0);
+
+      next->peer_id = last;
+      submit (self, pending, g_steal_pointer (&next));
+      return;
+    }
+  g_task_return_pointer (pending->task, g_steal_pointer (&pending->pages),
+                         (GDestroyNotify) g_ptr_array_unref);
+}
+
+void
+sc_client_list_clients_async (ScClient *self,
+                              GCancellable *cancellable,
+                              GAsyncReadyCallback callback,
+                              gpointer user_data)
+{
+  PendingRequest *pending;
+  g_autoptr (ScMessage) request = sc_message_new (SC_MSG_LIST_CLIENTS, 0);
+
+  g_return_if_fail (SC_IS_CLIENT (self));
+  pending = new_pending (self, sc_client_list_clients_async, cancellable,
+                         callback, user_data);
+  pending->on_reply = on_list_page;
+  pending->pages =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) sc_client_info_free);
+  submit (self, pending, request);
+}
+
+/* Returns every connected client, as ScClientInfo, in id order.
+ * (transfer full) */
+GPtrArray *
+sc_client_list_clients_finish (ScClient *self,
+                               GAsyncResult *result,
+                               GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static gboolean
+check_text (GTask *task, const char *text)
+{
+  if (text != NULL && *text != '\0' && g_utf8_validate (text, -1, NULL))
+    return TRUE;
+  g_task_return_new_error (task, SC_ERROR, SC_ERROR_INVALID,
+                           "the message is empty or not valid UTF-8");
+  return FALSE;
+}
+
+void
+sc_client_send_message_async (ScClient *self,
+                              guint32 recipient_id,
+                              const char *text,
+                              GCancellable *cancellable,
+                              GAsyncReadyCallback callback,
+                              gpointer user_data)
+{
+  PendingRequest *pending;
+  g_autoptr (ScMessage) request = sc_message_new (SC_MSG_SEND_MESSAGE, 0);
+
+  g_return_if_fail (SC_IS_CLIENT (self));
+  pending = new_pending (self, sc_client_send_message_async, cancellable,
+                         callback, user_data);
+  if (!check_text (pending->task, text))
+    {
+      pending_request_free (pending);
+      return;
+    }
+  request->peer_id = recipient_id;
+  request->text = g_strdup (text);
+  submit (self, pending, request);
+}
+
+/* Returns the server's id for the accepted message; its delivery receipt
+ * arrives later through ::delivery-receipt.  0 on error. */
+guint64
+sc_client_send_message_finish (ScClient *self,
+                               GAsyncResult *result,
+                               GError **error)
+{
+  g_autoptr (ScMessage) reply =
+    finish_reply (self, result, sc_client_send_message_async, error);
+
+  return reply ? reply->message_id : 0;
+}
+
+void
+sc_client_broadcast_async (ScClient *self,
+                           const char *text,
+                           GCancellable *cancellable,
+                           GAsyncReadyCallback callback,
+                           gpointer user_data)
+{
+  PendingRequest *pending;
+  g_autoptr (ScMessage) request = sc_message_new (SC_MSG_BROADCAST, 0);
+
+  g_return_if_fail (SC_IS_CLIENT (self));
+  pending = new_pending (self, sc_client_broadcast_async, cancellable, callback,
+                         user_data);
+  if (!check_text (pending->task, text))
+    {
+      pending_request_free (pending);
+      return;
+    }
+  request->text = g_strdup (text);
+  submit (self, pending, request);
+}
+
+guint64
+sc_client_broadcast_finish (ScClient *self,
+                            GAsyncResult *result,
+                            guint *n_recipients,
+                            GError **error)
+{
+  g_autoptr (ScMessage) reply =
+    finish_reply (self, result, sc_client_broadcast_async, error);
+
+  if (n_recipients)
+    *n_recipients = reply ? reply->count : 0;
+  return reply ? reply->message_id : 0;
+}
+
+static void
+on_nickname_set (ScClient *self, PendingRequest *pending, ScMessage *reply)
+{
+  g_free (self->nickname);
+  self->nickname = g_strdup (reply->nickname);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_NICKNAME]);
+  return_reply (self, pending, reply);
+}
+
+void
+sc_client_set_nickname_async (ScClient *self,
+                              const char *nickname,
+                              GCancellable *cancellable,
+                              GAsyncReadyCallback callback,
+                              gpointer user_data)
+{
+  PendingRequest *pending;
+  g_autoptr (ScMessage) request = sc_message_new (SC_MSG_SET_NICKNAME, 0);
+
+  g_return_if_fail (SC_IS_CLIENT (self));
+  g_return_if_fail (nickname != NULL);
+  pending = new_pending (self, sc_client_set_nickname_async, cancellable,
+                         callback, user_data);
+  pending->on_reply = on_nickname_set;
+  request->nickname = g_strdup (nickname);
+  submit (self, pending, request);
+}
+
+char *
+sc_client_set_nickname_finish (ScClient *self,
+                               GAsyncResult *result,
+                               GError **error)
+{
+  g_autoptr (ScMessage) reply =
+    finish_reply (self, result, sc_client_set_nickname_async, error);
+
+  return reply ? g_steal_pointer (&reply->nickname) : NULL;
+}
+
+static void
+on_pong (ScClient *self, PendingRequest *pending, ScMessage *reply)
+{
+  g_autoptr (ScMessage) owned = reply;
+
+  self->rtt_us = g_get_monotonic_time () - pending->sent_at;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RTT_US]);
+  g_task_return_int (pending->task, self->rtt_us);
+}
+
+void
+sc_client_ping_async (ScClient *self,
+                      GCancellable *cancellable,
+                      GAsyncReadyCallback callback,
+                      gpointer user_data)
+{
+  PendingRequest *pending;
+  g_autoptr (ScMessage) request = sc_message_new (SC_MSG_PING, 0);
+
+  g_return_if_fail (SC_IS_CLIENT (self));
+  pending =
+    new_pending (self, sc_client_ping_async, cancellable, callback, user_data);
+  pending->on_reply = on_pong;
+  request->token = (guint64) g_get_monotonic_time ();
+  submit (self, pending, request);
+}
+
+/* Returns the round-trip time in microseconds, or -1 on error. */
+gint64
+sc_client_ping_finish (ScClient *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), -1);
+  return g_task_propagate_int (G_TASK (result), error);
+}
+
+/* ------------------------------------------------------------------ */
+/* Accessors and GObject boilerplate */
+
+ScClientState
+sc_client_get_state (ScClient *self)
+{
+  g_return_val_if_fail (SC_IS_CLIENT (self), SC_CLIENT_STATE_DISCONNECTED);
+  return self->state;
+}
+
+guint32
+sc_client_get_id (ScClient *self)
+{
+  g_return_val_if_fail (SC_IS_CLIENT (self), 0);
+  return self->state == SC_CLIENT_STATE_CONNECTED ? self->id : 0;
+}
+
+const char *
+sc_client_get_nickname (ScClient *self)
+{
+  g_return_val_if_fail (SC_IS_CLIENT (self), NULL);
+  return self->nickname ? self->nickname : "";
+}
+
+const char *
+sc_client_get_server_name (ScClient *self)
+{
+  g_return_val_if_fail (SC_IS_CLIENT (self), NULL);
+  return self->greeting ? self->greeting->name : NULL;
+}
+
+const char *
+sc_client_get_host (ScClient *self)
+{
+  g_return_val_if_fail (SC_IS_CLIENT (self), NULL);
+  return self->host;
+}
+
+guint16
+sc_client_get_port (ScClient *self)
+{
+  g_return_val_if_fail (SC_IS_CLIENT (self), 0);
+  return self->port;
+}
+
+const ScMessage *
+sc_client_get_greeting (ScClient *self)
+{
+  g_return_val_if_fail (SC_IS_CLIENT (self), NULL);
+  return self->greeting;
+}
+
+gint64
+sc_client_get_rtt_us (ScClient *self)
+{
+  g_return_val_if_fail (SC_IS_CLIENT (self), -1);
+  return self->rtt_us;
+}
+
+void
+sc_client_set_request_timeout (ScClient *self, guint timeout_ms)
+{
+  g_return_if_fail (SC_IS_CLIENT (self));
+  g_return_if_fail (timeout_ms > 0);
+  self->request_timeout_ms = timeout_ms;
+}
+
+/* 0 turns the client's own pings off.  Takes effect at the next
+ * connection. */
+void
+sc_client_set_heartbeat_interval (ScClient *self, guint interval_s)
+{
+  g_return_if_fail (SC_IS_CLIENT (self));
+  self->heartbeat_interval_s = interval_s;
+}
+
+ScClient *
+sc_client_new (const char *program_name)
+{
+  ScClient *self = g_object_new (SC_TYPE_CLIENT, NULL);
+
+  self->program_name = g_strdup (program_name ? program_name : "sockchat");
+  return self;
+}
+
+static void
+sc_client_dispose (GObject *object)
+{
+  ScClient *self = SC_CLIENT (object);
+
+  if (self->state == SC_CLIENT_STATE_CONNECTED)
+    teardown (self, SC_DISCONNECT_BY_US, "the client was closed");
+  self->state = SC_CLIENT_STATE_DISCONNECTED;
+  sc_client_events_detach (self);
+  G_OBJECT_CLASS (sc_client_parent_class)->dispose (object);
+}
+
+static void
+sc_client_finalize (GObject *object)
+{
+  ScClient *self = SC_CLIENT (object);
+
+  g_hash_table_unref (self->pending);
+  g_byte_array_unref (self->ack_batch);
+  g_mutex_clear (&self->send_lock);
+  g_main_context_unref (self->owner);
+  sc_message_free (self->greeting);
+  g_free (self->program_name);
+  g_free (self->host);
+  g_free (self->nickname);
+  G_OBJECT_CLASS (sc_client_parent_class)->finalize (object);
+}
+
+static void
+sc_client_get_property (GObject *object,
+                        guint prop_id,
+                        GValue *value,
+                        GParamSpec *pspec)
+{
+  ScClient *self = SC_CLIENT (object);
+
+  switch (prop_id)
+    {
+    case PROP_STATE: g_value_set_enum (value, self->state); break;
+    case PROP_RTT_US: g_value_set_int64 (value, self->rtt_us); break;
+    case PROP_NICKNAME: g_value_set_string (value, self->nickname); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+install_signals (GObjectClass *object_class)
+{
+  GType type = G_TYPE_FROM_CLASS (object_class);
+
+  /* (const ScMessage *message): a MESSAGE indication. */
+  signals[SIGNAL_MESSAGE_RECEIVED] =
+    g_signal_new ("message-received", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 1, G_TYPE_POINTER);
+  /* (guint64 message_id, guint recipient_id, guint status, reason) */
+  signals[SIGNAL_DELIVERY_RECEIPT] = g_signal_new (
+    "delivery-receipt", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+    G_TYPE_NONE, 4, G_TYPE_UINT64, G_TYPE_UINT, G_TYPE_UINT, G_TYPE_STRING);
+  /* (const ScClientInfo *info) */
+  signals[SIGNAL_CLIENT_JOINED] =
+    g_signal_new ("client-joined", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, G_TYPE_POINTER);
+  signals[SIGNAL_CLIENT_LEFT] =
+    g_signal_new ("client-left", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 2, G_TYPE_UINT, G_TYPE_STRING);
+  signals[SIGNAL_CLIENT_RENAMED] =
+    g_signal_new ("client-renamed", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 2, G_TYPE_UINT, G_TYPE_STRING);
+  signals[SIGNAL_SERVER_SHUTDOWN] =
+    g_signal_new ("server-shutdown", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+  /* (ScDisconnectReason reason, const char *detail) */
+  signals[SIGNAL_DISCONNECTED] =
+    g_signal_new ("disconnected", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 2, G_TYPE_UINT, G_TYPE_STRING);
+}
+
+static void
+sc_client_class_init (ScClientClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = sc_client_dispose;
+  object_class->finalize = sc_client_finalize;
+  object_class->get_property = sc_client_get_property;
+
+  properties[PROP_STATE] = g_param_spec_enum (
+    "state", NULL, NULL, SC_TYPE_CLIENT_STATE, SC_CLIENT_STATE_DISCONNECTED,
+    G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_RTT_US] = g_param_spec_int64 (
+    "rtt-us", NULL, NULL, -1, G_MAXINT64, -1,
+    G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_NICKNAME] = g_param_spec_string (
+    "nickname", NULL, NULL, NULL,
+    G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+  install_signals (object_class);
+}
+
+static void
+sc_client_init (ScClient *self)
+{
+  self->owner = g_main_context_ref_thread_default ();
+  self->fd = -1;
+  self->rtt_us = -1;
+  self->request_timeout_ms = DEFAULT_REQUEST_TIMEOUT_MS;
+  self->heartbeat_interval_s = DEFAULT_HEARTBEAT_S;
+  self->next_request_id = 2;
+  g_mutex_init (&self->send_lock);
+  self->pending = g_hash_table_new_full (NULL, NULL, NULL,
+                                         (GDestroyNotify) pending_request_free);
+  self->ack_batch = g_byte_array_new ();
+  sc_client_events_attach (self);
+}

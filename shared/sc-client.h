@@ -1,0 +1,112 @@
+/* sc-client.h: the client core shared by sockchat and sockchat-cli.
+ *
+ * An ScClient belongs to the thread whose thread-default GMainContext was
+ * current when it was created (its owner).  Every callback and signal is
+ * delivered there.  A receiver thread reads the socket and hands decoded
+ * messages to the owner through a queue and one coalescing source.
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "sc-message.h"
+
+G_BEGIN_DECLS
+
+#define SC_TYPE_CLIENT (sc_client_get_type ())
+G_DECLARE_FINAL_TYPE (ScClient, sc_client, SC, CLIENT, GObject)
+
+typedef enum
+{
+  SC_CLIENT_STATE_DISCONNECTED,
+  SC_CLIENT_STATE_CONNECTING,
+  SC_CLIENT_STATE_CONNECTED,
+} ScClientState;
+
+typedef enum
+{
+  SC_DISCONNECT_BY_US,
+  SC_DISCONNECT_BY_SERVER,
+  SC_DISCONNECT_CONNECTION_LOST,
+  SC_DISCONNECT_PROTOCOL_ERROR,
+} ScDisconnectReason;
+
+ScClient *sc_client_new (const char *program_name);
+
+ScClientState sc_client_get_state (ScClient *self);
+guint32 sc_client_get_id (ScClient *self);
+const char *sc_client_get_nickname (ScClient *self);
+const char *sc_client_get_server_name (ScClient *self);
+const char *sc_client_get_host (ScClient *self);
+guint16 sc_client_get_port (ScClient *self);
+const ScMessage *sc_client_get_greeting (ScClient *self);
+gint64 sc_client_get_rtt_us (ScClient *self);
+void sc_client_set_request_timeout (ScClient *self, guint timeout_ms);
+void sc_client_set_heartbeat_interval (ScClient *self, guint interval_s);
+
+void sc_client_connect_async (ScClient *self,
+                              const char *host,
+                              guint16 port,
+                              const char *nickname,
+                              GCancellable *cancellable,
+                              GAsyncReadyCallback callback,
+                              gpointer user_data);
+gboolean
+sc_client_connect_finish (ScClient *self, GAsyncResult *result, GError **error);
+void sc_client_disconnect (ScClient *self);
+
+void sc_client_get_time_async (ScClient *self,
+                               GCancellable *cancellable,
+                               GAsyncReadyCallback callback,
+                               gpointer user_data);
+ScMessage *sc_client_get_time_finish (ScClient *self,
+                                      GAsyncResult *result,
+                                      GError **error);
+void sc_client_get_name_async (ScClient *self,
+                               GCancellable *cancellable,
+                               GAsyncReadyCallback callback,
+                               gpointer user_data);
+char *sc_client_get_name_finish (ScClient *self,
+                                 GAsyncResult *result,
+                                 GError **error);
+void sc_client_list_clients_async (ScClient *self,
+                                   GCancellable *cancellable,
+                                   GAsyncReadyCallback callback,
+                                   gpointer user_data);
+GPtrArray *sc_client_list_clients_finish (ScClient *self,
+                                          GAsyncResult *result,
+                                          GError **error);
+void sc_client_send_message_async (ScClient *self,
+                                   guint32 recipient_id,
+                                   const char *text,
+                                   GCancellable *cancellable,
+                                   GAsyncReadyCallback callback,
+                                   gpointer user_data);
+guint64 sc_client_send_message_finish (ScClient *self,
+                                       GAsyncResult *result,
+                                       GError **error);
+void sc_client_broadcast_async (ScClient *self,
+                                const char *text,
+                                GCancellable *cancellable,
+                                GAsyncReadyCallback callback,
+                                gpointer user_data);
+guint64 sc_client_broadcast_finish (ScClient *self,
+                                    GAsyncResult *result,
+                                    guint *n_recipients,
+                                    GError **error);
+void sc_client_set_nickname_async (ScClient *self,
+                                   const char *nickname,
+                                   GCancellable *cancellable,
+                                   GAsyncReadyCallback callback,
+                                   gpointer user_data);
+char *sc_client_set_nickname_finish (ScClient *self,
+                                     GAsyncResult *result,
+                                     GError **error);
+void sc_client_ping_async (ScClient *self,
+                           GCancellable *cancellable,
+                           GAsyncReadyCallback callback,
+                           gpointer user_data);
+gint64
+sc_client_ping_finish (ScClient *self, GAsyncResult *result, GError **error);
+
+G_END_DECLS
