@@ -50,7 +50,7 @@ sc_connection_send_receipt (ScWorker *worker,
   receipt->message_id = message_id;
   receipt->peer_id = recipient_id;
   receipt->status = status;
-  receipt->reason = g_strdup (status == SC_STATUS_OK ? "delivered" : reason);
+  receipt->reason = g_strdup (status == SC_STATUS_OK ? "" : reason);
   frame = sc_message_encode (receipt);
   sc_worker_route (worker, sender_worker,
                    sc_work_item_new (SC_WORK_FRAME, sender_id, frame));

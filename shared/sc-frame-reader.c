@@ -115,8 +115,8 @@ sc_frame_reader_next (ScFrameReader *reader,
                       const guint8 **payload,
                       GError **error)
 {
-  const guint8 *head = reader->data + reader->start;
   gsize buffered = sc_frame_reader_buffered (reader);
+  const guint8 *head;
 
   if (reader->failed)
     {
@@ -130,6 +130,7 @@ sc_frame_reader_next (ScFrameReader *reader,
         reader->start = reader->end = 0;
       return SC_FRAME_INCOMPLETE;
     }
+  head = reader->data + reader->start;
   if (!sc_frame_header_parse (head, buffered, reader->max_payload, header,
                               error))
     {
