@@ -74,6 +74,11 @@ sc_connection_deliver (ScConnection *connection, ScWorkItem *item)
 {
   ScPendingAck *pending;
 
+  /* Created on first use: most connections of a large idle population
+   * never receive a message. */
+  if (connection->unacked == NULL)
+    connection->unacked =
+      g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, g_free);
   if (g_hash_table_size (connection->unacked) >=
       connection->server->config->max_unacked)
     {
@@ -359,7 +364,9 @@ static void
 handle_ack (ScConnection *connection, const ScMessage *ack)
 {
   ScPendingAck *pending =
-    g_hash_table_lookup (connection->unacked, &ack->message_id);
+    connection->unacked
+      ? g_hash_table_lookup (connection->unacked, &ack->message_id)
+      : NULL;
 
   /* A repeated or unknown acknowledgement changes nothing. */
   if (pending == NULL)

@@ -322,6 +322,19 @@ send_ping (ScConnection *connection, gint64 now)
   sc_connection_queue_message (connection, ping);
 }
 
+/* An idle connection keeps no buffers: the frame reader's and the output
+ * queue's memory is given back after a second without traffic. */
+static void
+trim_buffers (ScConnection *connection)
+{
+  sc_frame_reader_trim (connection->reader);
+  if (connection->out->len == 0 && !connection->flush_scheduled)
+    {
+      g_byte_array_unref (connection->out);
+      connection->out = g_byte_array_new ();
+    }
+}
+
 /* Called once a second: hello deadline, heartbeat and its deadline. */
 void
 sc_connection_tick (ScConnection *connection, gint64 now)
@@ -330,6 +343,8 @@ sc_connection_tick (ScConnection *connection, gint64 now)
 
   if (connection->closing)
     return;
+  if (now - connection->last_activity > G_USEC_PER_SEC)
+    trim_buffers (connection);
   if (!connection->ready && now - connection->connected_at >
                               (gint64) config->hello_timeout_s * G_USEC_PER_SEC)
     sc_connection_protocol_error (connection, SC_STATUS_TIMEOUT,
@@ -408,6 +423,8 @@ fail_unacked (ScConnection *connection)
   GHashTableIter iter;
   gpointer value;
 
+  if (connection->unacked == NULL)
+    return;
   g_hash_table_iter_init (&iter, connection->unacked);
   while (g_hash_table_iter_next (&iter, NULL, &value))
     {

@@ -60,6 +60,17 @@ sc_frame_reader_capacity (const ScFrameReader *reader)
   return reader->capacity;
 }
 
+/* Gives the buffer back when it holds nothing, so that thousands of idle
+ * connections cost no read buffers. */
+void
+sc_frame_reader_trim (ScFrameReader *reader)
+{
+  if (sc_frame_reader_buffered (reader) > 0)
+    return;
+  g_clear_pointer (&reader->data, g_free);
+  reader->capacity = reader->start = reader->end = 0;
+}
+
 /* Returns a place to write at least @wanted bytes (for recv()), moving
  * unconsumed bytes to the front or growing the buffer as needed.  Call
  * sc_frame_reader_commit() with what was actually written. */

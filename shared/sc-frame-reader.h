@@ -33,6 +33,7 @@ ScFrameStatus sc_frame_reader_next (ScFrameReader *reader,
                                     GError **error);
 gsize sc_frame_reader_buffered (const ScFrameReader *reader);
 gsize sc_frame_reader_capacity (const ScFrameReader *reader);
+void sc_frame_reader_trim (ScFrameReader *reader);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ScFrameReader, sc_frame_reader_free)
 
