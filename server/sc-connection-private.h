@@ -30,6 +30,7 @@ struct _ScConnection
   gboolean ready;   /* said hello */
   gboolean closing; /* no more input or output; freed after the round */
   gboolean peer_eof;
+  gboolean input_paused; /* a failed password waits out its delay */
   gboolean close_after_flush;
   gboolean watching_output;
   gboolean flush_scheduled;
@@ -45,6 +46,7 @@ struct _ScConnection
   GHashTable *unacked; /* message id -> ScPendingAck */
 };
 
+void sc_connection_pause_input (ScConnection *connection);
 void sc_connection_handle_message (ScConnection *connection,
                                    ScMessage *message);
 void sc_connection_reply (ScConnection *connection,

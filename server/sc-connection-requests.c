@@ -122,9 +122,66 @@ nickname_is_valid (const char *nickname)
   return TRUE;
 }
 
+typedef struct
+{
+  ScConnection *connection;
+  guint32 request_id;
+} AuthFailure;
+
+static void
+auth_failure_free (AuthFailure *failure)
+{
+  sc_connection_unref (failure->connection);
+  g_free (failure);
+}
+
+static gboolean
+refuse_password (gpointer data)
+{
+  AuthFailure *failure = data;
+  ScConnection *connection = failure->connection;
+  g_autoptr (ScMessage) reply = NULL;
+
+  if (connection->closing)
+    return G_SOURCE_REMOVE;
+  reply = sc_message_new (SC_MSG_HELLO_REPLY, failure->request_id);
+  reply->status = SC_STATUS_AUTH_FAILED;
+  reply->reason = g_strdup ("wrong or missing password");
+  sc_connection_queue_message (connection, reply);
+  sc_connection_close_after_flush (connection, SC_STATUS_AUTH_FAILED,
+                                   "wrong or missing password");
+  return G_SOURCE_REMOVE;
+}
+
+/* A wrong password is answered, and the connection closed, after a delay
+ * that grows with the failures from the same address. */
+static void
+fail_authentication (ScConnection *connection, const ScMessage *hello)
+{
+  ScServer *server = connection->server;
+  AuthFailure *failure = g_new0 (AuthFailure, 1);
+  guint count = sc_auth_failures_record (
+    server->auth_failures, connection->info.address, g_get_monotonic_time ());
+  guint delay_ms = sc_auth_failures_delay_ms (count);
+  g_autoptr (GSource) timer = g_timeout_source_new (delay_ms);
+
+  g_message ("client %u (%s port %u): wrong password (failure %u from this "
+             "address; answering in %u ms)",
+             connection->info.id, connection->info.address,
+             connection->info.port, count, delay_ms);
+  failure->connection = sc_connection_ref (connection);
+  failure->request_id = hello->request_id;
+  sc_connection_pause_input (connection);
+  g_source_set_callback (timer, refuse_password, failure,
+                         (GDestroyNotify) auth_failure_free);
+  g_source_attach (timer, g_main_context_get_thread_default ());
+}
+
 static void
 handle_hello (ScConnection *connection, const ScMessage *hello)
 {
+  const char *password = connection->server->config->password;
+
   g_autoptr (ScMessage) reply = NULL;
   g_autoptr (ScMessage) joined = NULL;
 
@@ -145,6 +202,11 @@ handle_hello (ScConnection *connection, const ScMessage *hello)
                                        why);
       return;
     }
+  if (password != NULL && !sc_auth_password_matches (password, hello->password))
+    {
+      fail_authentication (connection, hello);
+      return;
+    }
   if (hello->nickname[0] != '\0' && !nickname_is_valid (hello->nickname))
     {
       sc_connection_reply (connection, hello, SC_STATUS_INVALID_NICKNAME,
@@ -152,6 +214,9 @@ handle_hello (ScConnection *connection, const ScMessage *hello)
                            "characters");
       return;
     }
+  if (password != NULL)
+    sc_auth_failures_forget (connection->server->auth_failures,
+                             connection->info.address);
   connection->ready = TRUE;
   g_free (connection->info.nickname);
   connection->info.nickname = g_strdup (hello->nickname);

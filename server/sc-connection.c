@@ -171,10 +171,19 @@ reset_output (ScConnection *connection)
 static void
 update_events (ScConnection *connection, gboolean watch_output)
 {
-  gboolean input = !connection->peer_eof && !connection->close_after_flush;
+  gboolean input = !connection->peer_eof && !connection->close_after_flush &&
+                   !connection->input_paused;
 
   connection->watching_output = watch_output;
   sc_worker_set_events (connection->worker, connection, input, watch_output);
+}
+
+/* Stops reading from the client; nothing it sends is served any more. */
+void
+sc_connection_pause_input (ScConnection *connection)
+{
+  connection->input_paused = TRUE;
+  update_events (connection, connection->watching_output);
 }
 
 static void
@@ -239,7 +248,8 @@ sc_connection_serve_buffered (ScConnection *connection)
   guint served = 0;
 
   connection->input_scheduled = FALSE;
-  while (!connection->closing && !connection->close_after_flush)
+  while (!connection->closing && !connection->close_after_flush &&
+         !connection->input_paused)
     {
       g_autoptr (GError) error = NULL;
       g_autoptr (ScMessage) message = NULL;
@@ -279,7 +289,8 @@ sc_connection_on_readable (ScConnection *connection)
   guint8 *buffer;
   ssize_t n;
 
-  if (connection->peer_eof || connection->close_after_flush)
+  if (connection->peer_eof || connection->close_after_flush ||
+      connection->input_paused)
     return;
   buffer = sc_frame_reader_reserve (connection->reader, READ_CHUNK, &room);
   do

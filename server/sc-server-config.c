@@ -3,6 +3,8 @@
 
 #include <glib/gi18n.h>
 
+#include <string.h>
+
 #include "sc-protocol.h"
 #include "sc-server-config.h"
 
@@ -66,6 +68,9 @@ sc_server_config_free (ScServerConfig *config)
     return;
   g_free (config->bind_address);
   g_free (config->server_name);
+  if (config->password)
+    memset (config->password, 0, strlen (config->password));
+  g_free (config->password);
   g_free (config);
 }
 
@@ -103,6 +108,37 @@ find_setting (const char *key)
   return NULL;
 }
 
+/* The shared secret is the first line of @path; clients send it in
+ * HELLO.  An empty secret would let everyone in, so it is refused. */
+gboolean
+sc_server_config_load_password (ScServerConfig *config,
+                                const char *path,
+                                GError **error)
+{
+  g_autofree char *contents = NULL;
+  g_autoptr (GError) local_error = NULL;
+  gsize length;
+
+  if (!g_file_get_contents (path, &contents, &length, &local_error))
+    {
+      g_set_error (error, SC_SERVER_CONFIG_ERROR, SC_SERVER_CONFIG_ERROR_FILE,
+                   _ ("cannot read password file %s: %s"), path,
+                   local_error->message);
+      return FALSE;
+    }
+  contents[strcspn (contents, "\r\n")] = '\0';
+  if (contents[0] == '\0' || !g_utf8_validate (contents, -1, NULL))
+    {
+      g_set_error (
+        error, SC_SERVER_CONFIG_ERROR, SC_SERVER_CONFIG_ERROR_FILE,
+        _ ("password file %s must start with a non-empty UTF-8 line"), path);
+      return FALSE;
+    }
+  g_free (config->password);
+  config->password = g_steal_pointer (&contents);
+  return TRUE;
+}
+
 /* Reads group [server] of a GKeyFile; keys are the long option names. */
 gboolean
 sc_server_config_load_file (ScServerConfig *config,
@@ -127,6 +163,15 @@ sc_server_config_load_file (ScServerConfig *config,
       g_autofree char *origin = g_strdup_printf ("%s: ", path);
       gint64 value;
 
+      if (g_str_equal (keys[i], "password-file"))
+        {
+          g_autofree char *file_path =
+            g_key_file_get_string (file, "server", keys[i], NULL);
+
+          if (!sc_server_config_load_password (config, file_path, error))
+            return FALSE;
+          continue;
+        }
       if (g_str_equal (keys[i], "bind") || g_str_equal (keys[i], "name"))
         {
           char **target = g_str_equal (keys[i], "bind") ? &config->bind_address
@@ -168,6 +213,7 @@ sc_server_config_parse_args (ScServerConfig *config,
   gint64 values[G_N_ELEMENTS (numeric_settings)];
   g_autofree char *bind = NULL;
   g_autofree char *config_path = NULL;
+  g_autofree char *password_path = NULL;
   g_autofree char *port = NULL, *threads = NULL, *max_clients = NULL,
                   *max_payload = NULL, *idle = NULL, *ping = NULL,
                   *hello = NULL, *output_cap = NULL;
@@ -197,6 +243,9 @@ sc_server_config_parse_args (ScServerConfig *config,
     { "output-cap", 0, 0, G_OPTION_ARG_STRING, &output_cap,
       N_ ("Bytes queued for one client before it is dropped (default 1048576)"),
       N_ ("BYTES") },
+    { "password-file", 0, 0, G_OPTION_ARG_FILENAME, &password_path,
+      N_ ("Require the password on the first line of FILE in every hello"),
+      N_ ("FILE") },
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
       N_ ("Read settings from a key file (group [server])"), N_ ("FILE") },
     { "version", 'V', 0, G_OPTION_ARG_NONE, version_only,
@@ -245,6 +294,9 @@ sc_server_config_parse_args (ScServerConfig *config,
     if (*texts[i] != NULL &&
         !store_setting (config, &numeric_settings[i], values[i], "--", error))
       return FALSE;
+  if (password_path &&
+      !sc_server_config_load_password (config, password_path, error))
+    return FALSE;
   if (bind)
     {
       g_free (config->bind_address);

@@ -21,6 +21,7 @@ typedef struct
   guint max_unacked;    /* messages delivered but not yet acknowledged */
   guint shutdown_grace_ms;
   char *server_name;
+  char *password; /* NULL: no password required */
 } ScServerConfig;
 
 #define SC_SERVER_CONFIG_ERROR (sc_server_config_error_quark ())
@@ -40,6 +41,9 @@ gboolean sc_server_config_parse_args (ScServerConfig *config,
                                       char ***argv,
                                       gboolean *version_only,
                                       GError **error);
+gboolean sc_server_config_load_password (ScServerConfig *config,
+                                         const char *path,
+                                         GError **error);
 gboolean sc_server_config_load_file (ScServerConfig *config,
                                      const char *path,
                                      GError **error);

@@ -1,6 +1,7 @@
 /* sc-server-private.h: what the server's workers and connections share. */
 #pragma once
 
+#include "sc-auth-failures.h"
 #include "sc-registry.h"
 #include "sc-server.h"
 #include "sc-work-item.h"
@@ -13,6 +14,7 @@ struct _ScServer
 {
   ScServerConfig *config;
   ScRegistry *registry;
+  ScAuthFailures *auth_failures;
   ScWorker **workers;
   guint n_workers;
 

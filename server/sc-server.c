@@ -32,6 +32,8 @@ sc_server_new (const ScServerConfig *config)
   *server->config = *config;
   server->config->bind_address = g_strdup (config->bind_address);
   server->config->server_name = g_strdup (config->server_name);
+  server->config->password = g_strdup (config->password);
+  server->auth_failures = sc_auth_failures_new ();
   server->registry = sc_registry_new ();
   server->listen_fd = -1;
   server->accept_context = g_main_context_new ();
@@ -290,6 +292,7 @@ sc_server_free (ScServer *server)
   g_main_loop_unref (server->accept_loop);
   g_main_context_unref (server->accept_context);
   sc_registry_free (server->registry);
+  sc_auth_failures_free (server->auth_failures);
   sc_server_config_free (server->config);
   g_free (server);
 }

@@ -27,6 +27,7 @@ struct _ScClient
   char *host;
   guint16 port;
   char *nickname;
+  char *password; /* sent in HELLO when set */
   ScMessage *greeting;
   guint32 id;
   gint64 rtt_us;

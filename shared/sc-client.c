@@ -44,9 +44,11 @@ G_DEFINE_FINAL_TYPE (ScClient, sc_client, G_TYPE_OBJECT)
 
 /* A request waiting for its response. */
 typedef struct _PendingRequest PendingRequest;
-typedef void (*ReplyHandler) (ScClient *self,
-                              PendingRequest *pending,
-                              ScMessage *reply);
+/* Returns TRUE when it kept @pending (filed again under a new request
+ * id, or freed by a failed submit()), FALSE when the caller frees it. */
+typedef gboolean (*ReplyHandler) (ScClient *self,
+                                  PendingRequest *pending,
+                                  ScMessage *reply);
 
 struct _PendingRequest
 {
@@ -236,11 +238,12 @@ submit (ScClient *self, PendingRequest *pending, ScMessage *request)
                        pending);
 }
 
-static void
+static gboolean
 return_reply (ScClient *self, PendingRequest *pending, ScMessage *reply)
 {
   g_task_return_pointer (pending->task, reply,
                          (GDestroyNotify) sc_message_free);
+  return FALSE;
 }
 
 static PendingRequest *
@@ -279,8 +282,7 @@ handle_reply (ScClient *self, ScMessage *reply)
       pending_request_free (pending);
       return;
     }
-  pending->on_reply (self, pending, reply);
-  if (g_hash_table_lookup (self->pending, key) != pending)
+  if (!pending->on_reply (self, pending, reply))
     pending_request_free (pending);
 }
 
@@ -349,6 +351,7 @@ typedef struct
   guint16 port;
   char *nickname;
   char *program;
+  char *password;
   guint generation;
   int fd;
   ScFrameReader *reader;
@@ -365,6 +368,7 @@ handshake_free (Handshake *hs)
   g_free (hs->host);
   g_free (hs->nickname);
   g_free (hs->program);
+  g_free (hs->password);
   sc_frame_reader_free (hs->reader);
   sc_message_free (hs->greeting);
   sc_message_free (hs->hello_reply);
@@ -442,6 +446,7 @@ say_hello (Handshake *hs, GError **error)
 
   hello->name = g_strdup (hs->program);
   hello->nickname = g_strdup (hs->nickname ? hs->nickname : "");
+  hello->password = g_strdup (hs->password);
   frame = sc_message_encode (hello);
   data = g_bytes_get_data (frame, &size);
   if (!sc_socket_send_all (hs->fd, data, size, error))
@@ -588,6 +593,7 @@ sc_client_connect_async (ScClient *self,
   hs->port = port;
   hs->nickname = g_strdup (nickname);
   hs->program = g_strdup (self->program_name);
+  hs->password = g_strdup (self->password);
   hs->fd = -1;
   hs->generation = (guint) g_atomic_int_get (&self->generation);
   set_state (self, SC_CLIENT_STATE_CONNECTING);
@@ -673,7 +679,7 @@ sc_client_get_name_finish (ScClient *self, GAsyncResult *result, GError **error)
 }
 
 /* Collects list pages until the server says there are no more. */
-static void
+static gboolean
 on_list_page (ScClient *self, PendingRequest *pending, ScMessage *reply)
 {
   g_autoptr (ScMessage) owned = reply;
@@ -692,10 +698,11 @@ on_list_page (ScClient *self, PendingRequest *pending, ScMessage *reply)
 
       next->peer_id = last;
       submit (self, pending, g_steal_pointer (&next));
-      return;
+      return TRUE;
     }
   g_task_return_pointer (pending->task, g_steal_pointer (&pending->pages),
                          (GDestroyNotify) g_ptr_array_unref);
+  return FALSE;
 }
 
 void
@@ -810,13 +817,13 @@ sc_client_broadcast_finish (ScClient *self,
   return reply ? reply->message_id : 0;
 }
 
-static void
+static gboolean
 on_nickname_set (ScClient *self, PendingRequest *pending, ScMessage *reply)
 {
   g_free (self->nickname);
   self->nickname = g_strdup (reply->nickname);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_NICKNAME]);
-  return_reply (self, pending, reply);
+  return return_reply (self, pending, reply);
 }
 
 void
@@ -849,7 +856,7 @@ sc_client_set_nickname_finish (ScClient *self,
   return reply ? g_steal_pointer (&reply->nickname) : NULL;
 }
 
-static void
+static gboolean
 on_pong (ScClient *self, PendingRequest *pending, ScMessage *reply)
 {
   g_autoptr (ScMessage) owned = reply;
@@ -857,6 +864,7 @@ on_pong (ScClient *self, PendingRequest *pending, ScMessage *reply)
   self->rtt_us = g_get_monotonic_time () - pending->sent_at;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RTT_US]);
   g_task_return_int (pending->task, self->rtt_us);
+  return FALSE;
 }
 
 void
@@ -960,6 +968,15 @@ sc_client_set_heartbeat_interval (ScClient *self, guint interval_s)
   self->heartbeat_interval_s = interval_s;
 }
 
+/* For servers started with a password file; NULL sends none. */
+void
+sc_client_set_password (ScClient *self, const char *password)
+{
+  g_return_if_fail (SC_IS_CLIENT (self));
+  g_free (self->password);
+  self->password = g_strdup (password);
+}
+
 ScClient *
 sc_client_new (const char *program_name)
 {
@@ -994,6 +1011,7 @@ sc_client_finalize (GObject *object)
   g_free (self->program_name);
   g_free (self->host);
   g_free (self->nickname);
+  g_free (self->password);
   G_OBJECT_CLASS (sc_client_parent_class)->finalize (object);
 }
 

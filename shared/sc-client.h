@@ -43,6 +43,7 @@ const ScMessage *sc_client_get_greeting (ScClient *self);
 gint64 sc_client_get_rtt_us (ScClient *self);
 void sc_client_set_request_timeout (ScClient *self, guint timeout_ms);
 void sc_client_set_heartbeat_interval (ScClient *self, guint interval_s);
+void sc_client_set_password (ScClient *self, const char *password);
 
 void sc_client_connect_async (ScClient *self,
                               const char *host,
