@@ -111,6 +111,11 @@ teardown (ScClient *self, ScDisconnectReason reason, const char *detail)
 {
   g_autofree char *why = g_strdup_printf ("connection closed: %s", detail);
 
+  /* Messages already shown must still be acknowledged when we are the
+   * ones leaving (PROTOCOL.md 5.4); otherwise their senders would be told
+   * the recipient left without reading them. */
+  if (reason == SC_DISCONNECT_BY_US)
+    sc_client_flush_acks (self);
   sc_client_receiver_stop (self);
   g_atomic_int_inc (&self->generation);
   sc_client_events_drop (self);
@@ -315,9 +320,11 @@ sc_client_handle_message (ScClient *self, ScMessage *message)
     {
     case SC_MSG_MESSAGE:
       /* Acknowledged once handed to the application, so the sender's
-       * receipt means it really arrived. */
-      g_signal_emit (self, signals[SIGNAL_MESSAGE_RECEIVED], 0, message);
+       * receipt means it really arrived.  The acknowledgement is queued
+       * first, so that a handler that disconnects still has it sent; the
+       * batch goes out only after the handlers have run. */
       queue_ack (self, message->message_id);
+      g_signal_emit (self, signals[SIGNAL_MESSAGE_RECEIVED], 0, message);
       break;
     case SC_MSG_DELIVERY_RECEIPT:
       g_signal_emit (self, signals[SIGNAL_DELIVERY_RECEIPT], 0,
@@ -697,7 +704,7 @@ on_list_page (ScClient *self, PendingRequest *pending, ScMessage *reply)
       g_autoptr (ScMessage) next = sc_message_new (SC_MSG_LIST_CLIENTS, 0);
 
       next->peer_id = last;
-      submit (self, pending, g_steal_pointer (&next));
+      submit (self, pending, next);
       return TRUE;
     }
   g_task_return_pointer (pending->task, g_steal_pointer (&pending->pages),

@@ -1,0 +1,179 @@
+/* sc-cli-indications.c: what the server says unasked, printed as it
+ * arrives: messages, delivery receipts, clients joining, leaving and
+ * renaming themselves, shutdown and the end of the connection.  Every
+ * string from the network goes through sc_cli_output_sanitize() first. */
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "sc-cli-private.h"
+
+static void
+on_message_received (ScClient *client, const ScMessage *message, ScCli *self)
+{
+  const ScClientInfo *sender = &message->sender;
+  g_autofree char *endpoint =
+    sc_cli_format_endpoint (sender->address, sender->port);
+  g_autofree char *text = sc_cli_output_sanitize (message->text);
+
+  if (sender->nickname != NULL && *sender->nickname != '\0')
+    {
+      g_autofree char *nickname = sc_cli_output_sanitize (sender->nickname);
+
+      sc_cli_output_print (self->output,
+                           message->broadcast
+                             ? _ ("Message to everyone from client %u (%s) "
+                                  "at %s: %s")
+                             : _ ("Message from client %u (%s) at %s: %s"),
+                           sender->id, nickname, endpoint, text);
+    }
+  else
+    {
+      sc_cli_output_print (self->output,
+                           message->broadcast
+                             ? _ ("Message to everyone from client %u at "
+                                  "%s: %s")
+                             : _ ("Message from client %u at %s: %s"),
+                           sender->id, endpoint, text);
+    }
+}
+
+static void
+on_delivery_receipt (ScClient *client,
+                     guint64 message_id,
+                     guint recipient,
+                     guint status,
+                     const char *reason,
+                     ScCli *self)
+{
+  g_autofree char *safe_reason = NULL;
+
+  if (status == SC_STATUS_OK)
+    {
+      sc_cli_output_print (self->output,
+                           _ ("Message %llu delivered to client %u."),
+                           (unsigned long long) message_id, recipient);
+      return;
+    }
+  safe_reason = sc_cli_output_sanitize (
+    reason && *reason ? reason : sc_status_to_string (status));
+  sc_cli_output_print (self->output,
+                       _ ("Message %llu not delivered to client %u: %s."),
+                       (unsigned long long) message_id, recipient, safe_reason);
+}
+
+static void
+on_client_joined (ScClient *client, const ScClientInfo *info, ScCli *self)
+{
+  g_autofree char *endpoint =
+    sc_cli_format_endpoint (info->address, info->port);
+
+  if (info->nickname != NULL && *info->nickname != '\0')
+    {
+      g_autofree char *nickname = sc_cli_output_sanitize (info->nickname);
+
+      sc_cli_output_print (self->output, _ ("Client %u (%s) joined from %s."),
+                           info->id, nickname, endpoint);
+    }
+  else
+    {
+      sc_cli_output_print (self->output, _ ("Client %u joined from %s."),
+                           info->id, endpoint);
+    }
+}
+
+static void
+on_client_left (ScClient *client, guint id, const char *reason, ScCli *self)
+{
+  g_autofree char *safe_reason = sc_cli_output_sanitize (reason);
+
+  if (*safe_reason != '\0')
+    sc_cli_output_print (self->output, _ ("Client %u left (%s)."), id,
+                         safe_reason);
+  else
+    sc_cli_output_print (self->output, _ ("Client %u left."), id);
+}
+
+static void
+on_client_renamed (ScClient *client,
+                   guint id,
+                   const char *nickname,
+                   ScCli *self)
+{
+  g_autofree char *safe = sc_cli_output_sanitize (nickname);
+
+  sc_cli_output_print (self->output, _ ("Client %u is now called \"%s\"."), id,
+                       safe);
+}
+
+static void
+on_server_shutdown (ScClient *client, const char *reason, ScCli *self)
+{
+  g_autofree char *safe = sc_cli_output_sanitize (reason);
+
+  /* The reason is often just the news itself. */
+  if (*safe != '\0' &&
+      g_ascii_strcasecmp (safe, "the server is shutting down") != 0)
+    sc_cli_output_print (self->output, _ ("The server is shutting down: %s."),
+                         safe);
+  else
+    sc_cli_output_print (self->output, _ ("The server is shutting down."));
+}
+
+static void
+on_disconnected (ScClient *client,
+                 guint reason,
+                 const char *detail,
+                 ScCli *self)
+{
+  /* The menu on screen offers actions that need the connection: show
+   * the short one, and its prompt. */
+  gboolean menu_stale = self->step == SC_CLI_STEP_CHOICE &&
+                        self->menu_connected &&
+                        sc_cli_output_is_reading (self->output);
+
+  g_autofree char *message = NULL;
+  g_autofree char *menu = NULL;
+
+  if (reason == SC_DISCONNECT_BY_US)
+    {
+      message = g_strdup (_ ("Disconnected."));
+    }
+  else
+    {
+      g_autofree char *safe = sc_cli_output_sanitize (detail);
+
+      message = g_strdup_printf (_ ("Disconnected: %s."), safe);
+    }
+  if (!menu_stale)
+    {
+      sc_cli_output_print (self->output, "%s", message);
+      return;
+    }
+  /* One print, so that the prompt comes back once, below the menu. */
+  self->menu_connected = FALSE;
+  menu = sc_cli_format_menu (self);
+  sc_cli_output_set_prompt (self->output, sc_cli_choice_prompt (self));
+  sc_cli_output_print (self->output, "%s\n%s", message, menu);
+}
+
+static void
+connect_handler (ScCli *self, const char *signal, GCallback callback)
+{
+  gulong id = g_signal_connect (self->client, signal, callback, self);
+
+  g_array_append_val (self->handlers, id);
+}
+
+/* The handlers hold no reference; dispose disconnects them. */
+void
+sc_cli_connect_indications (ScCli *self)
+{
+  connect_handler (self, "message-received", G_CALLBACK (on_message_received));
+  connect_handler (self, "delivery-receipt", G_CALLBACK (on_delivery_receipt));
+  connect_handler (self, "client-joined", G_CALLBACK (on_client_joined));
+  connect_handler (self, "client-left", G_CALLBACK (on_client_left));
+  connect_handler (self, "client-renamed", G_CALLBACK (on_client_renamed));
+  connect_handler (self, "server-shutdown", G_CALLBACK (on_server_shutdown));
+  connect_handler (self, "disconnected", G_CALLBACK (on_disconnected));
+}
