@@ -18,6 +18,7 @@ SOCKCHAT_PACKAGES=(
   dbus-x11
   at-spi2-core
   libreadline-dev
+  tshark
 )
 
 # Succeeds when the package is installed.

@@ -51,6 +51,12 @@ main (int argc, char **argv)
   /* Every send() uses MSG_NOSIGNAL; this covers anything else. */
   signal (SIGPIPE, SIG_IGN);
 
+  /* Before the port is announced, so that a signal sent as soon as it is
+   * known already stops the server cleanly. */
+  loop = g_main_loop_new (NULL, FALSE);
+  g_unix_signal_add (SIGINT, on_stop_signal, loop);
+  g_unix_signal_add (SIGTERM, on_stop_signal, loop);
+
   server = sc_server_new (config);
   if (!sc_server_start (server, &error))
     {
@@ -62,9 +68,6 @@ main (int argc, char **argv)
            sc_server_get_port (server));
   fflush (stdout);
 
-  loop = g_main_loop_new (NULL, FALSE);
-  g_unix_signal_add (SIGINT, on_stop_signal, loop);
-  g_unix_signal_add (SIGTERM, on_stop_signal, loop);
   g_main_loop_run (loop);
 
   sc_server_stop (server);

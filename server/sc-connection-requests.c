@@ -346,8 +346,13 @@ handle_send (ScConnection *connection, const ScMessage *request)
 
   if (!check_text (connection, request))
     return;
-  if (request->peer_id == 0 ||
-      !sc_registry_lookup_ready (server->registry, request->peer_id,
+  if (request->peer_id == 0)
+    {
+      sc_connection_reply (connection, request, SC_STATUS_BAD_REQUEST,
+                           "client ids start at 1");
+      return;
+    }
+  if (!sc_registry_lookup_ready (server->registry, request->peer_id,
                                  &recipient_worker))
     {
       g_autofree char *why =

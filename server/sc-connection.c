@@ -89,6 +89,12 @@ sc_connection_is_closing (ScConnection *connection)
   return connection->closing;
 }
 
+ScStatus
+sc_connection_get_close_status (ScConnection *connection)
+{
+  return connection->close_status;
+}
+
 /* Registers the client and greets it: the server always speaks first. */
 void
 sc_connection_start (ScConnection *connection)
@@ -235,8 +241,6 @@ status_for_error (const GError *error)
 {
   if (g_error_matches (error, SC_ERROR, SC_ERROR_TOO_LARGE))
     return SC_STATUS_TOO_LARGE;
-  if (g_error_matches (error, SC_ERROR, SC_ERROR_BAD_VERSION))
-    return SC_STATUS_VERSION_MISMATCH;
   return SC_STATUS_PROTOCOL_ERROR;
 }
 

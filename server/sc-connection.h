@@ -16,6 +16,7 @@ guint32 sc_connection_get_id (ScConnection *connection);
 int sc_connection_get_fd (ScConnection *connection);
 gboolean sc_connection_is_ready (ScConnection *connection);
 gboolean sc_connection_is_closing (ScConnection *connection);
+ScStatus sc_connection_get_close_status (ScConnection *connection);
 
 void sc_connection_start (ScConnection *connection);
 void sc_connection_on_readable (ScConnection *connection);

@@ -258,6 +258,8 @@ sc_server_stop (ScServer *server)
 {
   if (!g_atomic_int_compare_and_exchange (&server->stopping, 0, 1))
     return;
+  if (server->accept_thread == NULL)
+    return; /* never started */
   if (server->accept_thread)
     {
       g_main_context_invoke (server->accept_context, quit_accept_loop, server);
@@ -291,6 +293,8 @@ sc_server_free (ScServer *server)
   g_clear_pointer (&server->backoff_source, g_source_unref);
   g_main_loop_unref (server->accept_loop);
   g_main_context_unref (server->accept_context);
+  if (server->listen_fd >= 0)
+    close (server->listen_fd);
   sc_registry_free (server->registry);
   sc_auth_failures_free (server->auth_failures);
   sc_server_config_free (server->config);

@@ -39,7 +39,14 @@ struct _ScWorker
   GPtrArray *input_list;
   GPtrArray *close_list;
   gboolean stopping;
+
+  /* Why recently closed clients went, so that a message still on its way
+   * to one of them gets the right failed receipt (too slow, or left). */
+  GHashTable *departed; /* id -> close status + 1 */
+  GQueue departed_order;
 };
+
+#define DEPARTED_REMEMBERED 4096
 
 static void handle_item (ScWorker *worker, ScWorkItem *item);
 
@@ -96,6 +103,37 @@ flush_scheduled (ScWorker *worker)
 }
 
 static void
+remember_departure (ScWorker *worker, ScConnection *connection)
+{
+  guint32 id = sc_connection_get_id (connection);
+
+  g_hash_table_insert (
+    worker->departed, GUINT_TO_POINTER (id),
+    GUINT_TO_POINTER (sc_connection_get_close_status (connection) + 1));
+  g_queue_push_tail (&worker->departed_order, GUINT_TO_POINTER (id));
+  if (g_queue_get_length (&worker->departed_order) > DEPARTED_REMEMBERED)
+    g_hash_table_remove (worker->departed,
+                         g_queue_pop_head (&worker->departed_order));
+}
+
+/* The receipt status for a message to a client that is closing or gone. */
+static ScStatus
+departure_status (ScWorker *worker, guint32 id)
+{
+  ScConnection *connection =
+    g_hash_table_lookup (worker->connections, GUINT_TO_POINTER (id));
+  guint stored;
+
+  if (connection != NULL)
+    stored = sc_connection_get_close_status (connection) + 1;
+  else
+    stored = GPOINTER_TO_UINT (
+      g_hash_table_lookup (worker->departed, GUINT_TO_POINTER (id)));
+  return stored == SC_STATUS_RECIPIENT_SLOW + 1 ? SC_STATUS_RECIPIENT_SLOW
+                                                : SC_STATUS_RECIPIENT_LEFT;
+}
+
+static void
 reap_closed (ScWorker *worker)
 {
   g_autoptr (GPtrArray) list = worker->close_list;
@@ -108,6 +146,7 @@ reap_closed (ScWorker *worker)
       epoll_ctl (worker->epoll_fd, EPOLL_CTL_DEL,
                  sc_connection_get_fd (connection), NULL);
       sc_connection_finish_close (connection);
+      remember_departure (worker, connection);
       g_hash_table_remove (
         worker->connections,
         GUINT_TO_POINTER (sc_connection_get_id (connection)));
@@ -217,7 +256,6 @@ begin_stop (ScWorker *worker)
                          NULL);
   g_source_attach (worker->deadline_source, worker->context);
   g_source_unref (worker->deadline_source);
-  finish_round (worker);
 }
 
 static void
@@ -281,8 +319,15 @@ handle_item (ScWorker *worker, ScWorkItem *item)
       if (target != NULL && sc_connection_is_ready (target))
         sc_connection_deliver (target, item);
       else
-        sc_connection_fail_delivery (worker, item, SC_STATUS_RECIPIENT_LEFT,
-                                     "the recipient left");
+        {
+          ScStatus status = departure_status (worker, item->target_id);
+
+          sc_connection_fail_delivery (
+            worker, item, status,
+            status == SC_STATUS_RECIPIENT_SLOW
+              ? "the recipient was too slow and was disconnected"
+              : "the recipient left");
+        }
       break;
     case SC_WORK_FRAME:
       target = lookup (worker, item->target_id);
@@ -406,6 +451,7 @@ sc_worker_new (ScServer *server, guint index, GError **error)
   worker->flush_list = new_connection_list ();
   worker->input_list = new_connection_list ();
   worker->close_list = new_connection_list ();
+  worker->departed = g_hash_table_new (NULL, NULL);
 
   worker->epoll_source = sc_epoll_source_new (
     worker->epoll_fd, worker_has_pending, worker_dispatch, worker);
@@ -462,6 +508,8 @@ sc_worker_free (ScWorker *worker)
   g_clear_pointer (&worker->flush_list, g_ptr_array_unref);
   g_clear_pointer (&worker->input_list, g_ptr_array_unref);
   g_clear_pointer (&worker->close_list, g_ptr_array_unref);
+  g_clear_pointer (&worker->departed, g_hash_table_unref);
+  g_queue_clear (&worker->departed_order);
   g_clear_pointer (&worker->loop, g_main_loop_unref);
   g_clear_pointer (&worker->context, g_main_context_unref);
   if (worker->epoll_fd >= 0)

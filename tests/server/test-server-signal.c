@@ -1,0 +1,334 @@
+/* test-server-signal.c: the real sockchat-server binary as a child: its
+ * command line, its exit statuses and its shutdown on SIGTERM/SIGINT.
+ *
+ * The binary comes from SC_SERVER_BINARY (set by meson).  Every wait on
+ * the child has a deadline; a child that outlives one is killed and the
+ * test fails.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sc-test-peer.h"
+#include "sc-test-server.h"
+
+typedef struct
+{
+  GPid pid;
+  int out_fd;
+  int err_fd;
+  GString *out;
+  GString *err;
+  gboolean exited;
+  int wait_status;
+} Child;
+
+static void
+child_free (Child *child)
+{
+  if (!child->exited)
+    {
+      kill (child->pid, SIGKILL);
+      waitpid (child->pid, NULL, 0);
+    }
+  if (child->out_fd >= 0)
+    close (child->out_fd);
+  if (child->err_fd >= 0)
+    close (child->err_fd);
+  g_string_free (child->out, TRUE);
+  g_string_free (child->err, TRUE);
+  g_free (child);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Child, child_free)
+
+static Child *
+child_spawn (const char *const *args)
+{
+  const char *binary = g_getenv ("SC_SERVER_BINARY");
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr (GError) error = NULL;
+  Child *child = g_new0 (Child, 1);
+
+  g_assert_nonnull (binary);
+  g_ptr_array_add (argv, (gpointer) binary);
+  for (gsize i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+  child->out = g_string_new (NULL);
+  child->err = g_string_new (NULL);
+  g_assert_true (g_spawn_async_with_pipes (
+    NULL, (char **) argv->pdata, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
+    &child->pid, NULL, &child->out_fd, &child->err_fd, &error));
+  g_assert_no_error (error);
+  return child;
+}
+
+/* Appends what one descriptor has to @buffer; closes it at its end. */
+static void
+drain_fd (int *fd, GString *buffer)
+{
+  char chunk[4096];
+  ssize_t n;
+
+  do
+    n = read (*fd, chunk, sizeof chunk);
+  while (n < 0 && errno == EINTR);
+  if (n > 0)
+    g_string_append_len (buffer, chunk, n);
+  else
+    {
+      close (*fd);
+      *fd = -1;
+    }
+}
+
+/* Waits up to @wait_ms for output, then reaps the child if it exited. */
+static void
+child_pump (Child *child, int wait_ms)
+{
+  struct pollfd pfds[2] = { { child->out_fd, POLLIN, 0 },
+                            { child->err_fd, POLLIN, 0 } };
+
+  if (poll (pfds, 2, wait_ms) > 0)
+    {
+      if (pfds[0].revents != 0 && child->out_fd >= 0)
+        drain_fd (&child->out_fd, child->out);
+      if (pfds[1].revents != 0 && child->err_fd >= 0)
+        drain_fd (&child->err_fd, child->err);
+    }
+  if (!child->exited &&
+      waitpid (child->pid, &child->wait_status, WNOHANG) == child->pid)
+    child->exited = TRUE;
+}
+
+static gboolean
+child_finished (Child *child)
+{
+  return child->exited && child->out_fd < 0 && child->err_fd < 0;
+}
+
+/* Waits for the child to exit and close its output; returns its exit
+ * status, failing the test if it is killed by a signal or is too slow. */
+static int
+child_wait_exit (Child *child, guint timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+
+  while (!child_finished (child) && g_get_monotonic_time () < deadline)
+    child_pump (child, 20);
+  if (!child_finished (child))
+    g_error ("sockchat-server did not exit within %u ms; stderr: %s",
+             timeout_ms, child->err->str);
+  if (!WIFEXITED (child->wait_status))
+    g_error ("sockchat-server died with wait status 0x%x; stderr: %s",
+             child->wait_status, child->err->str);
+  return WEXITSTATUS (child->wait_status);
+}
+
+/* Reads the "listening on port N" line the server prints at start. */
+static guint16
+child_read_port (Child *child)
+{
+  static const char prefix[] = "sockchat-server: listening on port ";
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  g_autofree char *digits = NULL;
+  guint64 port = 0;
+  const char *line;
+
+  while (strchr (child->out->str, '\n') == NULL && !child->exited &&
+         g_get_monotonic_time () < deadline)
+    child_pump (child, 20);
+  line = strstr (child->out->str, prefix);
+  if (line == NULL || strchr (line, '\n') == NULL)
+    g_error ("no port announcement; stdout: “%s”, stderr: “%s”",
+             child->out->str, child->err->str);
+  line += strlen (prefix);
+  digits = g_strndup (line, strcspn (line, "\n"));
+  g_assert_true (
+    g_ascii_string_to_unsigned (digits, 10, 1, 65535, &port, NULL));
+  return (guint16) port;
+}
+
+static char *
+threads_arg (void)
+{
+  return g_strdup_printf ("%u", sc_test_threads ());
+}
+
+static Child *
+start_server (void)
+{
+  g_autofree char *threads = threads_arg ();
+  const char *args[] = { "--port",    "0",     "--bind", "127.0.0.1",
+                         "--threads", threads, NULL };
+
+  return child_spawn (args);
+}
+
+/* ------------------------------------------------------------------ */
+
+static void
+check_stop_on_signal (int signal_number)
+{
+  g_autoptr (Child) child = start_server ();
+  guint16 port = child_read_port (child);
+  g_autoptr (ScTestPeer) a = sc_test_peer_connect (port);
+  g_autoptr (ScTestPeer) b = sc_test_peer_connect (port);
+  g_autoptr (ScMessage) notice_a = NULL;
+  g_autoptr (ScMessage) notice_b = NULL;
+  gint64 start;
+
+  sc_message_free (sc_test_peer_hello (a, "alice"));
+  sc_message_free (sc_test_peer_hello (b, "bob"));
+  start = g_get_monotonic_time ();
+  g_assert_cmpint (kill (child->pid, signal_number), ==, 0);
+
+  notice_a = sc_test_peer_expect (a, SC_MSG_SERVER_SHUTDOWN);
+  notice_b = sc_test_peer_expect (b, SC_MSG_SERVER_SHUTDOWN);
+  g_assert_cmpstr (notice_a->reason, !=, "");
+  sc_test_peer_expect_closed (a);
+  sc_test_peer_expect_closed (b);
+  g_assert_cmpint (child_wait_exit (child, 5000), ==, 0);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 5 * G_USEC_PER_SEC);
+}
+
+static void
+test_sigterm (void)
+{
+  check_stop_on_signal (SIGTERM);
+}
+
+static void
+test_sigint (void)
+{
+  check_stop_on_signal (SIGINT);
+}
+
+static void
+test_sigterm_idle (void)
+{
+  g_autoptr (Child) child = start_server ();
+
+  child_read_port (child);
+  g_assert_cmpint (kill (child->pid, SIGTERM), ==, 0);
+  g_assert_cmpint (child_wait_exit (child, 5000), ==, 0);
+}
+
+static void
+check_usage_error (const char *const *args, const char *expected)
+{
+  g_autoptr (Child) child = child_spawn (args);
+
+  g_assert_cmpint (child_wait_exit (child, 5000), ==, 2);
+  g_test_message ("stderr: %s", child->err->str);
+  g_assert_nonnull (strstr (child->err->str, expected));
+  g_assert_cmpstr (child->out->str, ==, "");
+}
+
+static void
+test_bad_port (void)
+{
+  const char *args[] = { "--port", "70000", "--bind", "127.0.0.1", NULL };
+
+  check_usage_error (args, "70000");
+  {
+    const char *negative[] = { "--port", "-1", NULL };
+
+    check_usage_error (negative, "port");
+  }
+}
+
+static void
+test_bad_threads (void)
+{
+  const char *args[] = { "--port", "0", "--threads", "abc", NULL };
+  const char *zero[] = { "--port", "0", "--threads", "0", NULL };
+
+  check_usage_error (args, "abc");
+  check_usage_error (zero, "threads");
+}
+
+static void
+test_extra_argument (void)
+{
+  const char *args[] = { "--port", "0", "surplus", NULL };
+
+  check_usage_error (args, "surplus");
+}
+
+/* A listening socket on 127.0.0.1 with an OS-chosen port. */
+static int
+listen_somewhere (guint16 *port)
+{
+  struct sockaddr_in address = { 0 };
+  socklen_t length = sizeof address;
+  int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+  g_assert_cmpint (fd, >=, 0);
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  g_assert_cmpint (bind (fd, (struct sockaddr *) &address, sizeof address), ==,
+                   0);
+  g_assert_cmpint (listen (fd, 1), ==, 0);
+  g_assert_cmpint (getsockname (fd, (struct sockaddr *) &address, &length), ==,
+                   0);
+  *port = ntohs (address.sin_port);
+  return fd;
+}
+
+static void
+test_port_in_use (void)
+{
+  guint16 port;
+  int fd = listen_somewhere (&port);
+  g_autofree char *port_text = g_strdup_printf ("%u", port);
+  const char *args[] = { "--port", port_text, "--bind", "127.0.0.1", NULL };
+  g_autoptr (Child) child = child_spawn (args);
+  const char *newline;
+
+  g_assert_cmpint (child_wait_exit (child, 5000), ==, 1);
+  close (fd);
+  g_test_message ("stderr: %s", child->err->str);
+  /* One line, naming the port. */
+  newline = strchr (child->err->str, '\n');
+  g_assert_nonnull (newline);
+  g_assert_cmpstr (newline + 1, ==, "");
+  g_assert_nonnull (strstr (child->err->str, port_text));
+  g_assert_cmpstr (child->out->str, ==, "");
+}
+
+static void
+test_version (void)
+{
+  const char *args[] = { "--version", NULL };
+  g_autoptr (Child) child = child_spawn (args);
+
+  g_assert_cmpint (child_wait_exit (child, 5000), ==, 0);
+  g_assert_cmpstr (child->out->str, ==,
+                   "sockchat-server " PACKAGE_VERSION "\n");
+}
+
+int
+main (int argc, char *argv[])
+{
+  sc_test_init (&argc, &argv);
+
+  g_test_add_func ("/server/signal/sigterm", test_sigterm);
+  g_test_add_func ("/server/signal/sigint", test_sigint);
+  g_test_add_func ("/server/signal/sigterm-idle", test_sigterm_idle);
+  g_test_add_func ("/server/cli/bad-port", test_bad_port);
+  g_test_add_func ("/server/cli/bad-threads", test_bad_threads);
+  g_test_add_func ("/server/cli/extra-argument", test_extra_argument);
+  g_test_add_func ("/server/cli/port-in-use", test_port_in_use);
+  g_test_add_func ("/server/cli/version", test_version);
+
+  return g_test_run ();
+}

@@ -1,0 +1,285 @@
+#!/usr/bin/env bash
+# test-dissector.sh: checks tools/wireshark/sockchat.lua against a capture
+# of frames made by the reference encoder.  Speaks TAP.
+#
+# Usage: test-dissector.sh GEN_FRAMES SOCKCHAT_LUA
+#
+# GEN_FRAMES (tests/wireshark/gen-frames.c) writes a text2pcap hex dump
+# of one session that uses every message type; text2pcap turns it into a
+# capture between 10.0.0.1:40000 (client) and 10.0.0.2:5330 (server), and
+# tshark decodes it once with the dissector.  Each check below names a
+# frame number of that capture (gen-frames.c numbers its packets the same
+# way) and the values its fields must have.  Several frames in one packet
+# show as values joined with '|', in wire order.
+set -u
+
+GEN_FRAMES="${1:?usage: $0 GEN_FRAMES SOCKCHAT_LUA}"
+SOCKCHAT_LUA="${2:?usage: $0 GEN_FRAMES SOCKCHAT_LUA}"
+
+for tool in tshark text2pcap; do
+  if ! command -v "$tool" >/dev/null 2>&1; then
+    echo "1..0 # SKIP $tool not installed (apt-get install tshark)"
+    exit 0
+  fi
+done
+
+TMP="$(mktemp -d)"
+trap 'rm -rf "$TMP"' EXIT
+
+# A private home: Wireshark must not load a sockchat.lua the user installed
+# as a personal plugin (the protocol would be registered twice) nor their
+# preferences.  Lua itself runs as root too: Debian's init.lua has
+# enable_lua = true, and -X lua_script: is honoured for root; tshark only
+# prints a warning, which is filtered out below.
+export HOME="$TMP/home"
+export XDG_CONFIG_HOME="$HOME/.config"
+mkdir -p "$HOME"
+
+N=0
+FAILED=0
+
+ok () {
+  N=$((N + 1))
+  echo "ok $N - $1"
+}
+
+not_ok () {
+  N=$((N + 1))
+  FAILED=$((FAILED + 1))
+  echo "not ok $N - $1"
+  shift
+  local line
+  for line in "$@"; do
+    echo "# $line"
+  done
+}
+
+bail_out () {
+  echo "Bail out! $*"
+  exit 1
+}
+
+FIELDS=(
+  frame.number _ws.col.Info _ws.expert.message
+  sockchat.magic sockchat.version sockchat.type sockchat.flags
+  sockchat.reserved sockchat.request_id sockchat.payload_length
+  sockchat.status sockchat.reason sockchat.protocol_version
+  sockchat.program sockchat.nickname sockchat.password sockchat.client_id
+  sockchat.recipient_id sockchat.after_id sockchat.message_id
+  sockchat.token sockchat.text sockchat.time_ms sockchat.time
+  sockchat.iso_time sockchat.timezone sockchat.host_name
+  sockchat.server_name sockchat.max_payload sockchat.max_clients
+  sockchat.heartbeat_s sockchat.count sockchat.more sockchat.entries
+  sockchat.recipients sockchat.broadcast sockchat.port
+  sockchat.connected_since_ms sockchat.address sockchat.trailing
+  sockchat.request_in
+)
+
+"$GEN_FRAMES" >"$TMP/session.txt" || bail_out "gen-frames failed"
+text2pcap -q -D -T 40000,5330 -4 10.0.0.1,10.0.0.2 \
+  "$TMP/session.txt" "$TMP/session.pcapng" 2>"$TMP/text2pcap.err" ||
+  bail_out "text2pcap failed: $(cat "$TMP/text2pcap.err")"
+
+# G_DEBUG from the meson test environment is for our code, not for
+# Wireshark: a GLib warning inside tshark must not abort it.
+run_tshark () {
+  env -u G_DEBUG tshark -n -r "$TMP/session.pcapng" -X lua_script:"$SOCKCHAT_LUA" "$@"
+}
+
+fargs=()
+for field in "${FIELDS[@]}"; do
+  fargs+=(-e "$field")
+done
+run_tshark -T fields -E header=y -E separator=/t -E occurrence=a \
+  -E aggregator='|' "${fargs[@]}" >"$TMP/fields.tsv" 2>"$TMP/tshark.err" ||
+  bail_out "tshark failed: $(grep -v 'Running as user' "$TMP/tshark.err")"
+run_tshark -V >"$TMP/verbose.txt" 2>>"$TMP/tshark.err" ||
+  bail_out "tshark -V failed"
+
+# VALUES["frame|field"] is the field's value in that frame.  Tabs become
+# \037 first: a whitespace IFS would merge the empty columns.
+declare -A VALUES
+{
+  IFS=$'\037' read -r -a header
+  while IFS=$'\037' read -r -a row; do
+    for i in "${!header[@]}"; do
+      VALUES["${row[0]}|${header[$i]}"]="${row[$i]:-}"
+    done
+  done
+} < <(tr '\t' '\037' <"$TMP/fields.tsv")
+
+# check DESCRIPTION FRAME FIELD=VALUE...: one TAP line; every field of the
+# frame must have exactly that value ('' for absent).
+check () {
+  local description="$1" frame="$2"
+  shift 2
+  local pair field want got
+  local -a errors=()
+  for pair in "$@"; do
+    field="${pair%%=*}"
+    want="${pair#*=}"
+    got="${VALUES["$frame|$field"]-<no such frame or field>}"
+    if [[ "$got" != "$want" ]]; then
+      errors+=("frame $frame $field: got '$got', want '$want'")
+    fi
+  done
+  if [[ ${#errors[@]} -eq 0 ]]; then
+    ok "$description"
+  else
+    not_ok "$description" "${errors[@]}"
+  fi
+}
+
+stray="$(grep -v -e 'Running as user "root"' "$TMP/tshark.err" || true)"
+if [[ -z "$stray" ]] && ! grep -q 'Lua Error' "$TMP/verbose.txt"; then
+  ok "the dissector loads and runs without Lua errors"
+else
+  not_ok "the dissector loads and runs without Lua errors" \
+    "$stray" "$(grep 'Lua Error' "$TMP/verbose.txt" | head -5)"
+fi
+
+check "GREETING: header and every field" 1 \
+  sockchat.magic=0x5343 sockchat.version=1 sockchat.type=0x40 \
+  sockchat.flags=0x0000 sockchat.reserved=0x0000 sockchat.request_id=0 \
+  sockchat.payload_length=27 sockchat.client_id=1 \
+  sockchat.protocol_version=1 sockchat.max_payload=65536 \
+  sockchat.max_clients=64 sockchat.heartbeat_s=60 \
+  sockchat.server_name=chathost \
+  '_ws.col.Info=GREETING client 1 "chathost"'
+check "HELLO without password" 2 \
+  sockchat.type=0x01 sockchat.request_id=1 sockchat.payload_length=22 \
+  sockchat.protocol_version=1 sockchat.program=sockchat-cli \
+  sockchat.nickname=alice sockchat.password= \
+  '_ws.col.Info=HELLO #1 "alice" (sockchat-cli)'
+check "HELLO_REPLY OK: client_id, nickname, link to the request" 3 \
+  sockchat.type=0x81 sockchat.request_id=1 sockchat.status=0 \
+  sockchat.reason= sockchat.client_id=1 sockchat.nickname=alice \
+  sockchat.request_in=2
+check "HELLO with empty nickname and the optional trailing password" 4 \
+  sockchat.type=0x01 sockchat.request_id=9 sockchat.program=sockchat \
+  sockchat.nickname= sockchat.password=s3cret
+check "failed HELLO_REPLY stops after status and reason" 5 \
+  sockchat.type=0x81 sockchat.status=2 \
+  'sockchat.reason=server speaks version 1' sockchat.client_id= \
+  sockchat.nickname= sockchat.request_in=4 \
+  '_ws.col.Info=HELLO_REPLY #9 VERSION_MISMATCH "server speaks version 1"'
+check "GET_TIME and GET_NAME: two frames in one segment" 6 \
+  'sockchat.type=0x02|0x03' 'sockchat.request_id=2|3' \
+  'sockchat.payload_length=0|0' '_ws.col.Info=GET_TIME #2, GET_NAME #3'
+check "GET_TIME_REPLY: time_ms, absolute time, iso_time, timezone" 7 \
+  'sockchat.type=0x82|0x83' 'sockchat.status=0|0' \
+  sockchat.time_ms=1795764379123 \
+  'sockchat.time=Nov 27, 2026 07:26:19.123000000 UTC' \
+  sockchat.iso_time=2026-11-27T15:26:19.123+08:00 sockchat.timezone=CST
+check "GET_NAME_REPLY in the same segment: host_name" 7 \
+  sockchat.host_name=chathost 'sockchat.request_in=6|6'
+check "LIST_CLIENTS: after_id" 8 \
+  sockchat.type=0x04 sockchat.request_id=4 sockchat.after_id=0 \
+  '_ws.col.Info=LIST_CLIENTS #4 after 0'
+check "first part of a split frame is left to reassembly" 9 \
+  sockchat.type=
+check "LIST_CLIENTS_REPLY reassembled from two segments: count, more" 10 \
+  sockchat.type=0x84 sockchat.payload_length=81 sockchat.status=0 \
+  sockchat.count=2 sockchat.more=0 sockchat.entries=2 \
+  '_ws.col.Info=LIST_CLIENTS_REPLY #4 OK 2 of 2'
+check "LIST_CLIENTS_REPLY: both client entries" 10 \
+  'sockchat.client_id=1|2' 'sockchat.port=50312|50418' \
+  'sockchat.connected_since_ms=1795764000000|1795764090500' \
+  'sockchat.nickname=alice|bob' 'sockchat.address=192.168.1.10|2001:db8::2a'
+check "SEND_MESSAGE: recipient_id, text, Info" 11 \
+  sockchat.type=0x05 sockchat.request_id=5 sockchat.recipient_id=2 \
+  'sockchat.text=Hello, Bob!' \
+  '_ws.col.Info=SEND_MESSAGE #5 to 2 "Hello, Bob!"'
+check "SEND_MESSAGE_REPLY: message_id" 12 \
+  sockchat.type=0x85 sockchat.status=0 sockchat.message_id=1
+check "frame split inside its header is left to reassembly" 13 \
+  sockchat.type=
+check "MESSAGE reassembled: id, time, broadcast, text" 14 \
+  sockchat.type=0x41 sockchat.request_id=0 sockchat.message_id=3 \
+  sockchat.time_ms=1795764380500 \
+  'sockchat.time=Nov 27, 2026 07:26:20.500000000 UTC' \
+  sockchat.broadcast=0 'sockchat.text=Hi Alice'
+check "MESSAGE: the sender's client-info" 14 \
+  sockchat.client_id=2 sockchat.port=50418 \
+  sockchat.connected_since_ms=1795764090500 sockchat.nickname=bob \
+  sockchat.address=2001:db8::2a
+check "MESSAGE_ACK: message_id" 15 \
+  sockchat.type=0x10 sockchat.request_id=0 sockchat.message_id=3
+check "BROADCAST: text" 16 \
+  sockchat.type=0x06 sockchat.request_id=6 'sockchat.text=Hi all'
+check "BROADCAST_REPLY: message_id, recipients" 17 \
+  sockchat.type=0x86 sockchat.status=0 sockchat.message_id=2 \
+  sockchat.recipients=1
+check "SET_NICKNAME: UTF-8 nickname" 18 \
+  sockchat.type=0x07 sockchat.request_id=7 'sockchat.nickname=Zoë'
+check "SET_NICKNAME_REPLY: nickname" 19 \
+  sockchat.type=0x87 sockchat.status=0 'sockchat.nickname=Zoë'
+check "PING: token" 20 \
+  sockchat.type=0x08 sockchat.request_id=8 sockchat.token=1
+check "PING_REPLY: token" 21 \
+  sockchat.type=0x88 sockchat.status=0 sockchat.token=1
+check "three frames and part of a fourth in one segment" 22 \
+  'sockchat.type=0x42|0x43|0x45' \
+  '_ws.col.Info=DELIVERY_RECEIPT message 1 to 2 OK, CLIENT_JOINED 3 "carol", CLIENT_RENAMED 2 "Bobby"'
+check "DELIVERY_RECEIPT, CLIENT_JOINED, CLIENT_RENAMED fields" 22 \
+  sockchat.message_id=1 sockchat.recipient_id=2 sockchat.status=0 \
+  'sockchat.client_id=3|2' sockchat.port=50500 \
+  sockchat.address=10.1.2.3 'sockchat.nickname=carol|Bobby'
+check "rest of SERVER_PING, then CLIENT_LEFT" 23 \
+  'sockchat.type=0x48|0x44' sockchat.token=7 sockchat.client_id=3 \
+  sockchat.status=12 'sockchat.reason=timed out'
+check "PONG: token" 24 \
+  sockchat.type=0x11 sockchat.request_id=0 sockchat.token=7
+check "SERVER_SHUTDOWN: reason" 25 \
+  sockchat.type=0x46 'sockchat.reason=server shutting down'
+check "PROTOCOL_ERROR: status, reason" 26 \
+  sockchat.type=0x47 sockchat.status=11 'sockchat.reason=bad magic'
+check "string count past the payload: expert info, not a Lua error" 27 \
+  sockchat.type=0x05 sockchat.recipient_id=2 sockchat.text= \
+  '_ws.expert.message=Malformed: text (string of 100 bytes) needs 102 bytes, 4 left'
+check "unknown type: expert info" 28 \
+  sockchat.type=0x09 '_ws.expert.message=Unknown message type 0x09'
+check "trailing bytes after the known fields are shown and ignored" 29 \
+  sockchat.type=0x08 sockchat.token=5 sockchat.trailing=aabbcc \
+  '_ws.expert.message=3 bytes after the last known field (ignored, PROTOCOL.md section 6)'
+check "bad magic: expert info" 30 \
+  sockchat.magic=0x4745 \
+  '_ws.expert.message=Bad magic: not a SockChat frame boundary'
+
+# Every one of the 27 message types was decoded somewhere.
+all_types=""
+for key in "${!VALUES[@]}"; do
+  [[ "$key" == *"|sockchat.type" ]] && all_types+="${VALUES[$key]}|"
+done
+missing=()
+for t in 01 02 03 04 05 06 07 08 10 11 40 41 42 43 44 45 46 47 48 \
+  81 82 83 84 85 86 87 88; do
+  [[ "|$all_types" == *"|0x$t|"* ]] || missing+=("0x$t")
+done
+if [[ ${#missing[@]} -eq 0 ]]; then
+  ok "all 27 message types decoded"
+else
+  not_ok "all 27 message types decoded" "missing: ${missing[*]}"
+fi
+
+# Type names come from the value_string, in the detail view.
+if grep -q 'Type: SET_NICKNAME_REPLY (0x87)' "$TMP/verbose.txt" &&
+  grep -q 'Status: VERSION_MISMATCH (2)' "$TMP/verbose.txt" &&
+  grep -q 'Sender: bob (id 2, 2001:db8::2a port 50418)' "$TMP/verbose.txt"; then
+  ok "detail view shows type and status names and client subtrees"
+else
+  not_ok "detail view shows type and status names and client subtrees"
+fi
+
+# Filters work on the named fields.
+filtered="$(run_tshark -Y 'sockchat.type == 0x05 && sockchat.text contains "Bob"' \
+  -T fields -e frame.number 2>/dev/null | tr '\n' ' ')"
+if [[ "$filtered" == "11 " ]]; then
+  ok "display filter on sockchat fields"
+else
+  not_ok "display filter on sockchat fields" "got frames: '$filtered'"
+fi
+
+# The plan comes last, which TAP allows, so adding a check needs no count.
+echo "1..$N"
+[[ "$FAILED" -eq 0 ]]
