@@ -1,0 +1,262 @@
+/* sc-bench-adapter-sockchat.c: the SockChat protocol (docs/PROTOCOL.md).
+ *
+ * Handshake: wait for GREETING, send HELLO, ready on an OK HELLO_REPLY;
+ * the connection's address is its client id.  A message is SEND_MESSAGE
+ * to the peer's id; every MESSAGE received is acknowledged at once with
+ * MESSAGE_ACK, and SERVER_PING is answered with PONG, as the protocol
+ * requires.  SEND_MESSAGE_REPLY and DELIVERY_RECEIPT are read and
+ * dropped (a refusal is reported).  A request is GET_TIME.
+ *
+ * The hot frames (MESSAGE, replies, receipts) are read field by field
+ * with ScWireReader instead of sc_message_decode(), which would allocate
+ * every string: the bench shares the machine with the server and must
+ * stay cheap.
+ */
+#include "sc-bench-adapter.h"
+
+#include "sc-message.h"
+#include "sc-protocol.h"
+#include "sc-wire.h"
+
+static void
+append_header (GByteArray *out,
+               guint8 type,
+               guint32 request_id,
+               guint32 payload_length)
+{
+  ScFrameHeader header = { SC_PROTOCOL_VERSION, type, 0, request_id,
+                           payload_length };
+  guint8 bytes[SC_FRAME_HEADER_SIZE];
+
+  sc_frame_header_write (&header, bytes);
+  g_byte_array_append (out, bytes, sizeof bytes);
+}
+
+static guint32
+next_request_id (ScBenchConn *conn)
+{
+  guint32 id = conn->next_request_id++;
+
+  if (conn->next_request_id == 0)
+    conn->next_request_id = 1;
+  return id;
+}
+
+static void
+sockchat_start (ScBenchConn *conn)
+{
+  /* The server speaks first (GREETING). */
+}
+
+static void
+send_hello (ScBenchConn *conn)
+{
+  g_autoptr (ScMessage) hello = sc_message_new (SC_MSG_HELLO, 0);
+  g_autofree char *nickname = g_strdup_printf ("bench%u", conn->index);
+
+  hello->request_id = next_request_id (conn);
+  hello->version = SC_PROTOCOL_VERSION;
+  hello->name = g_strdup ("sockchat-bench");
+  hello->nickname = g_steal_pointer (&nickname);
+  sc_message_append_frame (hello, sc_bench_conn_output (conn));
+}
+
+static void
+send_u64_notice (ScBenchConn *conn, guint8 type, guint64 value)
+{
+  GByteArray *out = sc_bench_conn_output (conn);
+
+  append_header (out, type, 0, 8);
+  sc_wire_append_u64 (out, value);
+}
+
+static gboolean
+skip_string (ScWireReader *reader)
+{
+  guint16 length;
+
+  if (!sc_wire_read_u16 (reader, &length, NULL) ||
+      sc_wire_reader_remaining (reader) < length)
+    return FALSE;
+  reader->pos += length;
+  return TRUE;
+}
+
+/* MESSAGE: message_id, time_ms, broadcast, sender client-info, text. */
+static gboolean
+handle_message (ScBenchConn *conn, const guint8 *payload, gsize length)
+{
+  ScWireReader reader;
+  guint64 message_id, time_ms;
+  guint32 sender_id;
+  guint16 port, text_length;
+  guint8 broadcast;
+
+  sc_wire_reader_init (&reader, payload, length);
+  if (!sc_wire_read_u64 (&reader, &message_id, NULL) ||
+      !sc_wire_read_u64 (&reader, &time_ms, NULL) ||
+      !sc_wire_read_u8 (&reader, &broadcast, NULL) ||
+      !sc_wire_read_u32 (&reader, &sender_id, NULL) ||
+      !sc_wire_read_u16 (&reader, &port, NULL) ||
+      !sc_wire_read_u64 (&reader, &time_ms, NULL) || !skip_string (&reader) ||
+      !skip_string (&reader) ||
+      !sc_wire_read_u16 (&reader, &text_length, NULL) ||
+      sc_wire_reader_remaining (&reader) < text_length)
+    return FALSE;
+  send_u64_notice (conn, SC_MSG_MESSAGE_ACK, message_id);
+  sc_bench_conn_emit (conn, SC_BENCH_EVENT_MESSAGE, payload + reader.pos,
+                      text_length);
+  return TRUE;
+}
+
+static gboolean
+read_status (const guint8 *payload, gsize length, guint16 *status)
+{
+  ScWireReader reader;
+
+  sc_wire_reader_init (&reader, payload, length);
+  return sc_wire_read_u16 (&reader, status, NULL);
+}
+
+static gboolean
+handle_frame (ScBenchConn *conn,
+              const ScFrameHeader *header,
+              const guint8 *payload)
+{
+  gsize length = header->payload_length;
+  guint16 status = 0;
+
+  switch (header->type)
+    {
+    case SC_MSG_MESSAGE: return handle_message (conn, payload, length);
+
+    case SC_MSG_SEND_MESSAGE_REPLY:
+      if (!read_status (payload, length, &status))
+        return FALSE;
+      if (status != SC_STATUS_OK)
+        sc_bench_conn_emit (conn, SC_BENCH_EVENT_SEND_FAILED, NULL, 0);
+      return TRUE;
+
+    case SC_MSG_DELIVERY_RECEIPT:
+    case SC_MSG_CLIENT_JOINED:
+    case SC_MSG_CLIENT_LEFT:
+    case SC_MSG_CLIENT_RENAMED: return TRUE;
+
+    case SC_MSG_GET_TIME_REPLY:
+      if (!read_status (payload, length, &status))
+        return FALSE;
+      sc_bench_conn_emit (conn,
+                          status == SC_STATUS_OK ? SC_BENCH_EVENT_RESPONSE
+                                                 : SC_BENCH_EVENT_SEND_FAILED,
+                          NULL, 0);
+      return TRUE;
+
+    case SC_MSG_SERVER_PING:
+      {
+        ScWireReader reader;
+        guint64 token;
+
+        sc_wire_reader_init (&reader, payload, length);
+        if (!sc_wire_read_u64 (&reader, &token, NULL))
+          return FALSE;
+        send_u64_notice (conn, SC_MSG_PONG, token);
+        return TRUE;
+      }
+
+    case SC_MSG_GREETING:
+      {
+        g_autoptr (ScMessage) greeting =
+          sc_message_decode (header, payload, NULL);
+
+        if (greeting == NULL)
+          return FALSE;
+        conn->max_payload = greeting->max_payload;
+        conn->address = greeting->client_id;
+        send_hello (conn);
+        return TRUE;
+      }
+
+    case SC_MSG_HELLO_REPLY:
+      {
+        g_autoptr (ScMessage) reply = sc_message_decode (header, payload, NULL);
+
+        if (reply == NULL || reply->status != SC_STATUS_OK)
+          {
+            g_warning ("connection %u: hello refused: %s", conn->index,
+                       reply != NULL ? reply->reason : "malformed reply");
+            return FALSE;
+          }
+        conn->address = reply->client_id;
+        sc_bench_conn_emit (conn, SC_BENCH_EVENT_READY, NULL, 0);
+        return TRUE;
+      }
+
+    case SC_MSG_PROTOCOL_ERROR:
+    case SC_MSG_SERVER_SHUTDOWN:
+      {
+        g_autoptr (ScMessage) message =
+          sc_message_decode (header, payload, NULL);
+
+        g_warning ("connection %u: %s: %s", conn->index,
+                   sc_message_type_name (header->type),
+                   message != NULL ? message->reason : "(malformed)");
+        return FALSE;
+      }
+
+    default: return TRUE;
+    }
+}
+
+static gssize
+sockchat_parse (ScBenchConn *conn, const guint8 *data, gsize length)
+{
+  gsize pos = 0;
+
+  while (length - pos >= SC_FRAME_HEADER_SIZE && !conn->dead)
+    {
+      ScFrameHeader header;
+      g_autoptr (GError) error = NULL;
+
+      if (!sc_frame_header_parse (
+            data + pos, SC_FRAME_HEADER_SIZE,
+            MAX (conn->max_payload, SC_MAX_PAYLOAD_DEFAULT), &header, &error))
+        {
+          g_warning ("connection %u: %s", conn->index, error->message);
+          return -1;
+        }
+      if (length - pos - SC_FRAME_HEADER_SIZE < header.payload_length)
+        break;
+      if (!handle_frame (conn, &header, data + pos + SC_FRAME_HEADER_SIZE))
+        return -1;
+      pos += SC_FRAME_HEADER_SIZE + header.payload_length;
+    }
+  return pos;
+}
+
+static void
+sockchat_send_message (ScBenchConn *conn, const guint8 *body, gsize length)
+{
+  GByteArray *out = sc_bench_conn_output (conn);
+
+  g_assert (conn->peer != NULL && length <= G_MAXUINT16);
+  append_header (out, SC_MSG_SEND_MESSAGE, next_request_id (conn),
+                 4 + 2 + length);
+  sc_wire_append_u32 (out, (guint32) conn->peer->address);
+  sc_wire_append_u16 (out, length);
+  g_byte_array_append (out, body, length);
+}
+
+static void
+sockchat_send_request (ScBenchConn *conn, const guint8 *body, gsize length)
+{
+  append_header (sc_bench_conn_output (conn), SC_MSG_GET_TIME,
+                 next_request_id (conn), 0);
+}
+
+const ScBenchAdapter sc_bench_adapter_sockchat = {
+  .name = "sockchat",
+  .start = sockchat_start,
+  .parse = sockchat_parse,
+  .send_message = sockchat_send_message,
+  .send_request = sockchat_send_request,
+};

@@ -1,0 +1,21 @@
+/* sc-bench-adapter.h: the systems the bench can drive.
+ *
+ * An adapter (ScBenchAdapter, in sc-bench-loop.h) is four callbacks:
+ * start the handshake, parse incoming bytes into events ("ready", "a
+ * message for me", "a response", "my message was refused"), encode a
+ * message for the peer, and encode a request.  Each lives in
+ * sc-bench-adapter-NAME.c.
+ */
+#pragma once
+
+#include "sc-bench-loop.h"
+
+G_BEGIN_DECLS
+
+extern const ScBenchAdapter sc_bench_adapter_sockchat;
+extern const ScBenchAdapter sc_bench_adapter_floor;
+
+const ScBenchAdapter *sc_bench_adapter_lookup (const char *name);
+const char *sc_bench_adapter_names (void);
+
+G_END_DECLS
