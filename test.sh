@@ -9,7 +9,9 @@
 # Usage: ./test.sh [--quick | --full]
 #   (default)  all of the above
 #   --quick    skip the sanitizer build
-#   --full     reserved for long checks added later; same as default for now
+#   --full     also: a ThreadSanitizer build of the server and client tests
+#              (_build-tsan) and the protocol, server and client tests under
+#              valgrind (meson test --setup valgrind); CI runs this
 #
 # The last line is always "N passed, M failed", counting TAP subtests of both
 # builds (a non-TAP test counts as one) plus the clang-format check. Exits
@@ -143,6 +145,40 @@ build_and_test () {
   count_results "$builddir" "$status"
 }
 
+# run_more_tests BUILDDIR [MESON_TEST_ARGS...]: runs part of the suite again
+# (another setup or another build) and counts it like the main run.
+run_more_tests () {
+  local builddir="$1" status=0
+  shift
+  section "Test $builddir $*"
+  meson test -C "$builddir" --print-errorlogs "$@" || status=$?
+  count_results "$builddir" "$status"
+}
+
+# The long checks of --full.  GUI tests are left out: GTK is not built
+# with either tool, so they would mostly report GTK itself.
+full_checks () {
+  section "Build _build-tsan"
+  rm -rf _build-tsan
+  if meson setup _build-tsan --werror -Dbuildtype=debugoptimized \
+    -Db_sanitize=thread -Db_lundef=false -Dgui=disabled &&
+    meson compile -C _build-tsan; then
+    TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$ROOT/tests/tsan.supp" \
+      run_more_tests _build-tsan --suite server --suite client \
+      --timeout-multiplier 3
+  else
+    echo "_build-tsan: build failed"
+    FAILED=$((FAILED + 1))
+  fi
+  if command -v valgrind >/dev/null 2>&1; then
+    run_more_tests _build --setup valgrind --suite protocol --suite server \
+      --suite client
+  else
+    echo "valgrind is not installed"
+    FAILED=$((FAILED + 1))
+  fi
+}
+
 clang_format_check () {
   section "clang-format check"
   if [[ ! -f "$ROOT/_build/build.ninja" ]]; then
@@ -194,6 +230,10 @@ main () {
     fi
     TEST_ARGS=(--timeout-multiplier 3)
     build_and_test _build-asan -Db_sanitize=address,undefined -Db_lundef=false
+  fi
+  if [[ "$MODE" == "full" ]]; then
+    TEST_ARGS=()
+    full_checks
   fi
 
   print_summary

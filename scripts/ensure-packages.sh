@@ -19,6 +19,7 @@ SOCKCHAT_PACKAGES=(
   at-spi2-core
   libreadline-dev
   tshark
+  valgrind
 )
 
 # Succeeds when the package is installed.

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "sc-auth-failures.h"
+#include "sc-tsan.h"
 
 /* A failure is forgotten after this long without another. */
 #define FORGET_AFTER_US (10 * 60 * G_USEC_PER_SEC)
@@ -68,6 +69,7 @@ sc_auth_failures_record (ScAuthFailures *failures,
   guint count;
 
   g_mutex_lock (&failures->lock);
+  SC_HAPPENS_AFTER (failures);
   if (g_hash_table_size (failures->by_address) >= MAX_ENTRIES)
     forget_stale (failures, now);
   entry = g_hash_table_lookup (failures->by_address, address);
@@ -86,6 +88,7 @@ sc_auth_failures_record (ScAuthFailures *failures,
   /* A table full of fresh entries means an attack from many addresses:
    * treat the unknown address as a repeat offender. */
   count = entry ? entry->count : FREE_ATTEMPTS + 4;
+  SC_HAPPENS_BEFORE (failures);
   g_mutex_unlock (&failures->lock);
   return count;
 }
@@ -94,7 +97,9 @@ void
 sc_auth_failures_forget (ScAuthFailures *failures, const char *address)
 {
   g_mutex_lock (&failures->lock);
+  SC_HAPPENS_AFTER (failures);
   g_hash_table_remove (failures->by_address, address);
+  SC_HAPPENS_BEFORE (failures);
   g_mutex_unlock (&failures->lock);
 }
 

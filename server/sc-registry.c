@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "sc-registry.h"
+#include "sc-tsan.h"
 
 typedef struct
 {
@@ -59,7 +60,9 @@ sc_registry_add (ScRegistry *registry,
   sc_client_info_copy_into (&entry->info, info);
   entry->worker_index = worker_index;
   g_rw_lock_writer_lock (&registry->lock);
+  SC_HAPPENS_AFTER (registry);
   g_hash_table_replace (registry->entries, GUINT_TO_POINTER (info->id), entry);
+  SC_HAPPENS_BEFORE (registry);
   g_rw_lock_writer_unlock (&registry->lock);
 }
 
@@ -90,10 +93,12 @@ sc_registry_remove (ScRegistry *registry, guint32 id)
   guint pos;
 
   g_rw_lock_writer_lock (&registry->lock);
+  SC_HAPPENS_AFTER (registry);
   g_hash_table_remove (registry->entries, GUINT_TO_POINTER (id));
   pos = ready_position (registry->ready_ids, id, &found);
   if (found)
     g_array_remove_index (registry->ready_ids, pos);
+  SC_HAPPENS_BEFORE (registry);
   g_rw_lock_writer_unlock (&registry->lock);
 }
 
@@ -106,6 +111,7 @@ sc_registry_set_ready (ScRegistry *registry, guint32 id, const char *nickname)
   guint pos;
 
   g_rw_lock_writer_lock (&registry->lock);
+  SC_HAPPENS_AFTER (registry);
   entry = g_hash_table_lookup (registry->entries, GUINT_TO_POINTER (id));
   if (entry != NULL)
     {
@@ -118,6 +124,7 @@ sc_registry_set_ready (ScRegistry *registry, guint32 id, const char *nickname)
           g_array_insert_val (registry->ready_ids, pos, id);
         }
     }
+  SC_HAPPENS_BEFORE (registry);
   g_rw_lock_writer_unlock (&registry->lock);
 }
 
@@ -128,12 +135,14 @@ sc_registry_lookup_ready (ScRegistry *registry, guint32 id, guint *worker_index)
   gboolean ready = FALSE;
 
   g_rw_lock_reader_lock (&registry->lock);
+  SC_HAPPENS_AFTER (registry);
   entry = g_hash_table_lookup (registry->entries, GUINT_TO_POINTER (id));
   if (entry != NULL && entry->ready)
     {
       ready = TRUE;
       *worker_index = entry->worker_index;
     }
+  SC_HAPPENS_BEFORE (registry);
   g_rw_lock_reader_unlock (&registry->lock);
   return ready;
 }
@@ -146,6 +155,7 @@ sc_registry_ready_ids (ScRegistry *registry, guint32 except_id)
   GArray *out = g_array_new (FALSE, FALSE, sizeof (guint32));
 
   g_rw_lock_reader_lock (&registry->lock);
+  SC_HAPPENS_AFTER (registry);
   g_array_set_size (out, 0);
   for (guint i = 0; i < registry->ready_ids->len; i++)
     {
@@ -159,6 +169,7 @@ sc_registry_ready_ids (ScRegistry *registry, guint32 except_id)
       g_array_append_val (out, id);
       g_array_append_val (out, worker);
     }
+  SC_HAPPENS_BEFORE (registry);
   g_rw_lock_reader_unlock (&registry->lock);
   return out;
 }
@@ -169,7 +180,9 @@ sc_registry_count_ready (ScRegistry *registry)
   guint n;
 
   g_rw_lock_reader_lock (&registry->lock);
+  SC_HAPPENS_AFTER (registry);
   n = registry->ready_ids->len;
+  SC_HAPPENS_BEFORE (registry);
   g_rw_lock_reader_unlock (&registry->lock);
   return n;
 }
@@ -195,6 +208,7 @@ sc_registry_list_page (ScRegistry *registry,
   guint i;
 
   g_rw_lock_reader_lock (&registry->lock);
+  SC_HAPPENS_AFTER (registry);
   i = ready_position (registry->ready_ids, after_id, &found);
   if (found)
     i++;
@@ -211,6 +225,7 @@ sc_registry_list_page (ScRegistry *registry,
       g_ptr_array_add (page, sc_client_info_copy (&entry->info));
     }
   *more = i < registry->ready_ids->len;
+  SC_HAPPENS_BEFORE (registry);
   g_rw_lock_reader_unlock (&registry->lock);
   return page;
 }

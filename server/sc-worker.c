@@ -16,6 +16,7 @@
 
 #include "sc-connection.h"
 #include "sc-epoll-source.h"
+#include "sc-tsan.h"
 #include "sc-worker.h"
 
 struct _ScWorker
@@ -69,8 +70,10 @@ drain_inbox (ScWorker *worker)
     g_warning ("worker %u: reading its wake-up descriptor failed: %s",
                worker->index, g_strerror (errno));
   g_mutex_lock (&worker->inbox_lock);
+  SC_HAPPENS_AFTER (&worker->inbox);
   items = worker->inbox;
   g_queue_init (&worker->inbox);
+  SC_HAPPENS_BEFORE (&worker->inbox);
   g_mutex_unlock (&worker->inbox_lock);
 
   while ((item = g_queue_pop_head (&items)) != NULL)
@@ -363,8 +366,10 @@ sc_worker_post (ScWorker *worker, ScWorkItem *item)
   guint64 one = 1;
 
   g_mutex_lock (&worker->inbox_lock);
+  SC_HAPPENS_AFTER (&worker->inbox);
   was_empty = g_queue_is_empty (&worker->inbox);
   g_queue_push_tail (&worker->inbox, item);
+  SC_HAPPENS_BEFORE (&worker->inbox);
   g_mutex_unlock (&worker->inbox_lock);
   if (was_empty && write (worker->wake_fd, &one, sizeof one) < 0)
     g_warning ("worker %u: cannot wake it: %s", worker->index,

@@ -16,6 +16,7 @@
 
 #include "sc-client-private.h"
 #include "sc-socket.h"
+#include "sc-tsan.h"
 
 #define EVENTS_PER_DISPATCH 256
 #define READ_CHUNK          (16 * 1024)
@@ -31,7 +32,11 @@ sc_client_event_free (ScClientEvent *event)
 static void
 push_event (ScClient *self, ScClientEvent *event)
 {
-  g_async_queue_push (self->events, event);
+  g_async_queue_lock (self->events);
+  SC_HAPPENS_AFTER (self->events);
+  g_async_queue_push_unlocked (self->events, event);
+  SC_HAPPENS_BEFORE (self->events);
+  g_async_queue_unlock (self->events);
   if (g_atomic_int_compare_and_exchange (&self->dispatch_scheduled, 0, 1))
     g_source_set_ready_time (self->dispatch_source, 0);
 }
@@ -175,11 +180,26 @@ sc_client_send_frame (ScClient *self,
   gboolean ok;
 
   g_mutex_lock (&self->send_lock);
+  SC_HAPPENS_AFTER (&self->send_lock);
   ok = self->fd >= 0 && sc_socket_send_all (self->fd, data, length, error);
+  SC_HAPPENS_BEFORE (&self->send_lock);
   g_mutex_unlock (&self->send_lock);
   if (!ok && self->fd < 0)
     g_set_error_literal (error, SC_ERROR, SC_ERROR_CLOSED, "not connected");
   return ok;
+}
+
+static ScClientEvent *
+pop_event (ScClient *self)
+{
+  ScClientEvent *event;
+
+  g_async_queue_lock (self->events);
+  SC_HAPPENS_AFTER (self->events);
+  event = g_async_queue_try_pop_unlocked (self->events);
+  SC_HAPPENS_BEFORE (self->events);
+  g_async_queue_unlock (self->events);
+  return event;
 }
 
 static gboolean
@@ -196,8 +216,7 @@ dispatch_events (gpointer data)
   g_atomic_int_set (&self->dispatch_scheduled, 0);
 
   g_object_ref (self);
-  while (handled < EVENTS_PER_DISPATCH &&
-         (event = g_async_queue_try_pop (self->events)) != NULL)
+  while (handled < EVENTS_PER_DISPATCH && (event = pop_event (self)) != NULL)
     {
       handled++;
       if (event->generation == generation && event->message)
@@ -256,6 +275,6 @@ sc_client_events_drop (ScClient *self)
 {
   ScClientEvent *event;
 
-  while ((event = g_async_queue_try_pop (self->events)) != NULL)
+  while ((event = pop_event (self)) != NULL)
     sc_client_event_free (event);
 }

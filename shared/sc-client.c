@@ -10,6 +10,7 @@
 #include "sc-client-private.h"
 #include "sc-enums.h"
 #include "sc-socket.h"
+#include "sc-tsan.h"
 
 #define DEFAULT_REQUEST_TIMEOUT_MS 10000
 #define DEFAULT_HEARTBEAT_S        15
@@ -120,8 +121,10 @@ teardown (ScClient *self, ScDisconnectReason reason, const char *detail)
   g_atomic_int_inc (&self->generation);
   sc_client_events_drop (self);
   g_mutex_lock (&self->send_lock);
+  SC_HAPPENS_AFTER (&self->send_lock);
   close (self->fd);
   self->fd = -1;
+  SC_HAPPENS_BEFORE (&self->send_lock);
   g_mutex_unlock (&self->send_lock);
   g_clear_pointer (&self->reader, sc_frame_reader_free);
   g_byte_array_set_size (self->ack_batch, 0);
@@ -480,6 +483,21 @@ say_hello (Handshake *hs, GError **error)
   return FALSE;
 }
 
+static gboolean
+run_handshake (Handshake *hs, GError **error)
+{
+  hs->fd = sc_socket_connect (hs->host, hs->port, CONNECT_TIMEOUT_MS, error);
+  if (hs->fd < 0)
+    return FALSE;
+  hs->reader = sc_frame_reader_new (SC_MAX_PAYLOAD_DEFAULT);
+  set_timeouts (hs->fd, CONNECT_TIMEOUT_MS / 1000, SEND_TIMEOUT_S);
+  if (!read_greeting (hs, error) || !say_hello (hs, error))
+    return FALSE;
+  set_timeouts (hs->fd, 0, SEND_TIMEOUT_S);
+  sc_socket_set_keepalive (hs->fd, 60, 20, 3, 120000);
+  return TRUE;
+}
+
 /* Runs in a GTask thread: everything here may block, bounded by
  * timeouts, without freezing the owner. */
 static void
@@ -490,23 +508,15 @@ handshake_thread (GTask *task,
 {
   Handshake *hs = data;
   GError *error = NULL;
+  gboolean ok;
 
-  hs->fd = sc_socket_connect (hs->host, hs->port, CONNECT_TIMEOUT_MS, &error);
-  if (hs->fd < 0)
-    {
-      g_task_return_error (task, error);
-      return;
-    }
-  hs->reader = sc_frame_reader_new (SC_MAX_PAYLOAD_DEFAULT);
-  set_timeouts (hs->fd, CONNECT_TIMEOUT_MS / 1000, SEND_TIMEOUT_S);
-  if (!read_greeting (hs, &error) || !say_hello (hs, &error))
-    {
-      g_task_return_error (task, error);
-      return;
-    }
-  set_timeouts (hs->fd, 0, SEND_TIMEOUT_S);
-  sc_socket_set_keepalive (hs->fd, 60, 20, 3, 120000);
-  g_task_return_boolean (task, TRUE);
+  SC_HAPPENS_AFTER (hs);
+  ok = run_handshake (hs, &error);
+  SC_HAPPENS_BEFORE (hs);
+  if (ok)
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
 }
 
 static gboolean
@@ -553,6 +563,7 @@ on_handshake_done (GObject *source, GAsyncResult *result, gpointer data)
   Handshake *hs = g_task_get_task_data (G_TASK (result));
   GError *error = NULL;
 
+  SC_HAPPENS_AFTER (hs);
   if (!g_task_propagate_boolean (G_TASK (result), &error))
     {
       if (hs->generation == (guint) g_atomic_int_get (&self->generation))
@@ -608,6 +619,7 @@ sc_client_connect_async (ScClient *self,
   inner =
     g_task_new (self, cancellable, on_handshake_done, g_steal_pointer (&outer));
   g_task_set_task_data (inner, hs, (GDestroyNotify) handshake_free);
+  SC_HAPPENS_BEFORE (hs);
   g_task_run_in_thread (inner, handshake_thread);
 }
 
