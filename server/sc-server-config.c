@@ -87,9 +87,11 @@ store_setting (ScServerConfig *config,
     {
       g_set_error (error, SC_SERVER_CONFIG_ERROR,
                    SC_SERVER_CONFIG_ERROR_INVALID,
-                   _ ("%s%s must be between %" G_GINT64_FORMAT
-                      " and %" G_GINT64_FORMAT ", not %" G_GINT64_FORMAT),
-                   origin, setting->key, setting->min, setting->max, value);
+                   /* Translators: "--port must be between 0 and 65535,
+                    * not 70000", or the same after a file name. */
+                   _ ("%s%s must be between %lld and %lld, not %lld"), origin,
+                   setting->key, (long long) setting->min,
+                   (long long) setting->max, (long long) value);
       return FALSE;
     }
   if (setting->is_size)

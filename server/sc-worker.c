@@ -245,7 +245,7 @@ begin_stop (ScWorker *worker)
   gpointer value;
 
   worker->stopping = TRUE;
-  notice->reason = g_strdup ("the server is shutting down");
+  notice->reason = g_strdup ("stopped by its operator");
   g_hash_table_iter_init (&iter, worker->connections);
   while (g_hash_table_iter_next (&iter, NULL, &value))
     {

@@ -269,7 +269,9 @@ failed:
 }
 
 /* Resolves @host and connects to the first address that answers within
- * @timeout_ms.  Returns a blocking, close-on-exec socket or -1. */
+ * @timeout_ms.  Returns a blocking, close-on-exec socket or -1.  Error
+ * messages do not repeat the host and port: callers say what they were
+ * connecting to. */
 int
 sc_socket_connect (const char *host,
                    guint16 port,
@@ -296,7 +298,7 @@ sc_socket_connect (const char *host,
   if (status != 0)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_HOST_NOT_FOUND,
-                   "unknown host %s: %s", host, gai_strerror (status));
+                   "unknown host (%s)", gai_strerror (status));
       return -1;
     }
   for (struct addrinfo *ai = result; ai != NULL && fd < 0; ai = ai->ai_next)
@@ -304,8 +306,7 @@ sc_socket_connect (const char *host,
   freeaddrinfo (result);
 
   if (fd < 0)
-    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
-                 "cannot connect to %s port %u: %s", host, port,
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv), "%s",
                  errsv == ETIMEDOUT ? "connection timed out"
                                     : g_strerror (errsv));
   return fd;

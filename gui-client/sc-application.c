@@ -1,0 +1,170 @@
+/* sc-application.c: the desktop client's GtkApplication. */
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "sc-application.h"
+#include "sc-window-private.h"
+
+struct _ScApplication
+{
+  GtkApplication parent_instance;
+};
+
+G_DEFINE_FINAL_TYPE (ScApplication, sc_application, GTK_TYPE_APPLICATION)
+
+static const GOptionEntry option_entries[] = {
+  { "host", 'H', 0, G_OPTION_ARG_STRING, NULL,
+    N_ ("Server host name or address"), N_ ("HOST") },
+  { "port", 'p', 0, G_OPTION_ARG_INT, NULL, N_ ("Server TCP port"),
+    N_ ("PORT") },
+  { "nickname", 'n', 0, G_OPTION_ARG_STRING, NULL, N_ ("Nickname to ask for"),
+    N_ ("NAME") },
+  { "connect", 'c', 0, G_OPTION_ARG_NONE, NULL,
+    N_ ("Connect as soon as the window opens"), NULL },
+  { NULL }
+};
+
+static void
+quit_activated (GSimpleAction *action, GVariant *parameter, gpointer data)
+{
+  GtkApplication *app = data;
+  GList *windows;
+
+  /* Destroying the windows disconnects their clients cleanly; the
+   * application then exits because it holds no window. */
+  while ((windows = gtk_application_get_windows (app)) != NULL)
+    gtk_widget_destroy (windows->data);
+}
+
+static const GActionEntry app_entries[] = {
+  { "quit", quit_activated, NULL, NULL, NULL },
+};
+
+static void
+set_accels (GtkApplication *app)
+{
+  static const struct
+  {
+    const char *action;
+    const char *accel;
+  } accels[] = {
+    { "app.quit", "<Primary>q" },       { "win.connect", "<Primary>n" },
+    { "win.disconnect", "<Primary>d" }, { "win.get-time", "<Primary>t" },
+    { "win.get-name", "<Primary>h" },   { "win.list-clients", "<Primary>l" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (accels); i++)
+    {
+      const char *list[] = { accels[i].accel, NULL };
+
+      gtk_application_set_accels_for_action (app, accels[i].action, list);
+    }
+}
+
+static void
+load_css (void)
+{
+  g_autoptr (GtkCssProvider) provider = gtk_css_provider_new ();
+  GdkScreen *screen = gdk_screen_get_default ();
+
+  gtk_css_provider_load_from_resource (provider,
+                                       "/io/github/sockchat/SockChat/ui/"
+                                       "style.css");
+  if (screen)
+    gtk_style_context_add_provider_for_screen (
+      screen, GTK_STYLE_PROVIDER (provider),
+      GTK_STYLE_PROVIDER_PRIORITY_APPLICATION);
+}
+
+static void
+sc_application_startup (GApplication *app)
+{
+  G_APPLICATION_CLASS (sc_application_parent_class)->startup (app);
+
+  g_action_map_add_action_entries (G_ACTION_MAP (app), app_entries,
+                                   G_N_ELEMENTS (app_entries), app);
+  set_accels (GTK_APPLICATION (app));
+  sc_window_ensure_resources ();
+  load_css ();
+}
+
+static ScWindow *
+open_window (ScApplication *self)
+{
+  ScWindow *window = sc_window_new (GTK_APPLICATION (self));
+  const char *script = g_getenv ("SOCKCHAT_DEMO_SCRIPT");
+
+  /* Test-only: scripted actions for data/screenshots/take.sh. */
+  if (script && *script)
+    sc_window_run_demo_script (window, script);
+  return window;
+}
+
+static void
+sc_application_activate (GApplication *app)
+{
+  GtkWindow *window = gtk_application_get_active_window (GTK_APPLICATION (app));
+
+  if (window == NULL)
+    window = GTK_WINDOW (open_window (SC_APPLICATION (app)));
+  gtk_window_present (window);
+}
+
+/* Every invocation opens a window, so running sockchat twice gives two
+ * clients to talk between. */
+static int
+sc_application_command_line (GApplication *app,
+                             GApplicationCommandLine *command_line)
+{
+  GVariantDict *options =
+    g_application_command_line_get_options_dict (command_line);
+  ScWindow *window = open_window (SC_APPLICATION (app));
+  const char *host = NULL, *nickname = NULL;
+  gint32 port = 0;
+  gboolean connect = FALSE;
+
+  g_variant_dict_lookup (options, "host", "&s", &host);
+  g_variant_dict_lookup (options, "nickname", "&s", &nickname);
+  g_variant_dict_lookup (options, "connect", "b", &connect);
+  if (g_variant_dict_lookup (options, "port", "i", &port) &&
+      (port < 1 || port > 65535))
+    {
+      g_application_command_line_printerr (
+        command_line, _ ("Invalid port %d: use 1 to 65535\n"), port);
+      gtk_widget_destroy (GTK_WIDGET (window));
+      return 2;
+    }
+  sc_window_set_server (window, host, (guint) port, nickname);
+  gtk_window_present (GTK_WINDOW (window));
+  if (connect)
+    sc_window_connect (window);
+  return 0;
+}
+
+ScApplication *
+sc_application_new (const char *application_id, GApplicationFlags flags)
+{
+  g_return_val_if_fail (g_application_id_is_valid (application_id), NULL);
+
+  return g_object_new (SC_TYPE_APPLICATION, "application-id", application_id,
+                       "flags", flags, NULL);
+}
+
+static void
+sc_application_class_init (ScApplicationClass *klass)
+{
+  GApplicationClass *app_class = G_APPLICATION_CLASS (klass);
+
+  app_class->startup = sc_application_startup;
+  app_class->activate = sc_application_activate;
+  app_class->command_line = sc_application_command_line;
+}
+
+static void
+sc_application_init (ScApplication *self)
+{
+  g_application_add_main_option_entries (G_APPLICATION (self), option_entries);
+  g_application_set_option_context_summary (
+    G_APPLICATION (self), _ ("Chat with the clients of a SockChat server."));
+}

@@ -1,0 +1,690 @@
+/* sc-message-log.c: the message log.
+ *
+ * Lines are not inserted one by one as they arrive: they wait in a queue
+ * and an idle source moves a bounded batch into the buffer, trims the top
+ * and scrolls once.  Because redrawing runs at a higher priority than
+ * that idle, a flood of messages costs the window a few milliseconds per
+ * frame instead of freezing it, and the queue itself never holds more
+ * lines than the log may show, so memory stays bounded too.
+ */
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "sc-message-log.h"
+
+#define DEFAULT_MAX_LINES 5000
+/* Each idle flush inserts lines for at most this long, so a backlog
+ * costs the window short slices of time between frames. */
+#define FLUSH_BUDGET_US 4000
+
+typedef enum
+{
+  TAG_STAMP,
+  TAG_SYSTEM,
+  TAG_ERROR,
+  TAG_RESPONSE_WHO,
+  TAG_RESPONSE,
+  TAG_INCOMING_WHO,
+  TAG_SENT_WHO,
+  TAG_STATE_PENDING,
+  TAG_STATE_DELIVERED,
+  TAG_STATE_FAILED,
+  N_TAGS
+} LogTag;
+
+/* A message we sent, followed until every receipt is in.  Its line may
+ * still wait in the queue (mark == NULL) or sit in the buffer, where
+ * the left-gravity mark sits at the start of the state marker. */
+typedef struct
+{
+  guint handle;
+  guint64 message_id;
+  GtkTextMark *mark;
+  GList *link; /* in sent_order, once in the buffer */
+  char *state;
+  LogTag state_tag;
+  guint expected;
+  guint delivered;
+  guint failed;
+  gboolean finished;
+} SentEntry;
+
+typedef struct
+{
+  ScLogKind kind;
+  char *stamp;
+  char *who;
+  char *text;
+  SentEntry *sent;
+} LogLine;
+
+struct _ScMessageLog
+{
+  GtkTextView parent_instance;
+
+  guint max_lines;
+  GQueue queue; /* LogLine*, not yet in the buffer */
+  guint flush_source;
+  GtkTextTag *tags[N_TAGS];
+  GtkTextMark *end_mark;
+  gboolean follow; /* the user is at the bottom: keep showing new lines */
+  GtkAdjustment *vadjustment;
+
+  guint next_handle;
+  GHashTable *sent_by_handle; /* handle -> SentEntry (owned) */
+  GHashTable *sent_by_id;     /* message id -> SentEntry */
+  GQueue sent_order;          /* SentEntry* in buffer order */
+};
+
+enum
+{
+  PROP_0,
+  PROP_MAX_LINES,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+G_DEFINE_FINAL_TYPE (ScMessageLog, sc_message_log, GTK_TYPE_TEXT_VIEW)
+
+static void
+sent_entry_free (SentEntry *entry)
+{
+  GtkTextBuffer *buffer =
+    entry->mark ? gtk_text_mark_get_buffer (entry->mark) : NULL;
+
+  if (buffer)
+    gtk_text_buffer_delete_mark (buffer, entry->mark);
+  g_free (entry->state);
+  g_free (entry);
+}
+
+static void
+log_line_free (LogLine *line)
+{
+  g_free (line->stamp);
+  g_free (line->who);
+  g_free (line->text);
+  g_free (line);
+}
+
+/* Stops following @entry: it is finished, or its line is gone. */
+static void
+forget_sent (ScMessageLog *self, SentEntry *entry)
+{
+  if (entry->message_id != 0)
+    g_hash_table_remove (self->sent_by_id, &entry->message_id);
+  if (entry->link)
+    g_queue_delete_link (&self->sent_order, entry->link);
+  entry->link = NULL;
+  g_hash_table_remove (self->sent_by_handle, GUINT_TO_POINTER (entry->handle));
+}
+
+static GtkTextBuffer *
+get_buffer (ScMessageLog *self)
+{
+  return gtk_text_view_get_buffer (GTK_TEXT_VIEW (self));
+}
+
+/* ------------------------------------------------------------------ */
+/* Moving queued lines into the buffer */
+
+static LogTag
+who_tag (ScLogKind kind)
+{
+  switch (kind)
+    {
+    case SC_LOG_RESPONSE: return TAG_RESPONSE_WHO;
+    case SC_LOG_INCOMING: return TAG_INCOMING_WHO;
+    case SC_LOG_ERROR: return TAG_ERROR;
+    case SC_LOG_SYSTEM:
+    default: return TAG_SYSTEM;
+    }
+}
+
+static GtkTextTag *
+text_tag (ScMessageLog *self, const LogLine *line)
+{
+  if (line->sent)
+    return NULL;
+  switch (line->kind)
+    {
+    case SC_LOG_RESPONSE: return self->tags[TAG_RESPONSE];
+    case SC_LOG_ERROR: return self->tags[TAG_ERROR];
+    case SC_LOG_SYSTEM: return self->tags[TAG_SYSTEM];
+    case SC_LOG_INCOMING:
+    default: return NULL;
+    }
+}
+
+static void
+insert_line (ScMessageLog *self, GtkTextIter *end, LogLine *line)
+{
+  GtkTextBuffer *buffer = get_buffer (self);
+  SentEntry *entry = line->sent;
+
+  gtk_text_buffer_insert_with_tags (buffer, end, line->stamp, -1,
+                                    self->tags[TAG_STAMP], NULL);
+  if (line->who)
+    {
+      GtkTextTag *tag = self->tags[entry ? TAG_SENT_WHO : who_tag (line->kind)];
+
+      gtk_text_buffer_insert_with_tags (buffer, end, line->who, -1, tag, NULL);
+      gtk_text_buffer_insert (buffer, end, " ", 1);
+    }
+  gtk_text_buffer_insert_with_tags (buffer, end, line->text, -1,
+                                    text_tag (self, line), NULL);
+  if (entry)
+    {
+      gtk_text_buffer_insert (buffer, end, "  ", 2);
+      if (!entry->finished)
+        {
+          entry->mark = gtk_text_buffer_create_mark (buffer, NULL, end, TRUE);
+          g_queue_push_tail (&self->sent_order, entry);
+          entry->link = self->sent_order.tail;
+        }
+      gtk_text_buffer_insert_with_tags (buffer, end, entry->state, -1,
+                                        self->tags[entry->state_tag], NULL);
+      if (entry->finished)
+        sent_entry_free (entry);
+    }
+  gtk_text_buffer_insert (buffer, end, "\n", 1);
+}
+
+/* Removes lines from the top until at most max_lines remain, forgetting
+ * the sent messages whose lines go with them. */
+static void
+trim (ScMessageLog *self)
+{
+  GtkTextBuffer *buffer = get_buffer (self);
+  int n_lines = gtk_text_buffer_get_line_count (buffer) - 1;
+  int excess = n_lines - (int) self->max_lines;
+  GtkTextIter start, cut;
+
+  if (excess <= 0)
+    return;
+  while (self->sent_order.head)
+    {
+      SentEntry *entry = self->sent_order.head->data;
+      GtkTextIter at;
+
+      gtk_text_buffer_get_iter_at_mark (buffer, &at, entry->mark);
+      if (gtk_text_iter_get_line (&at) >= excess)
+        break;
+      forget_sent (self, entry);
+    }
+  gtk_text_buffer_get_start_iter (buffer, &start);
+  gtk_text_buffer_get_iter_at_line (buffer, &cut, excess);
+  gtk_text_buffer_delete (buffer, &start, &cut);
+}
+
+/* Inserts queued lines until the queue is empty or, when @budget_us is
+ * positive, that much time has passed. */
+static void
+flush_some (ScMessageLog *self, gint64 budget_us)
+{
+  GtkTextBuffer *buffer = get_buffer (self);
+  gint64 deadline = g_get_monotonic_time () + budget_us;
+  GtkTextIter end;
+  LogLine *line;
+  guint n = 0;
+
+  if (g_queue_is_empty (&self->queue))
+    return;
+  gtk_text_buffer_get_end_iter (buffer, &end);
+  while ((line = g_queue_pop_head (&self->queue)) != NULL)
+    {
+      insert_line (self, &end, line);
+      log_line_free (line);
+      /* Reading the clock costs little next to an insertion. */
+      if (budget_us > 0 && ++n % 8 == 0 && g_get_monotonic_time () >= deadline)
+        break;
+    }
+  trim (self);
+  /* One scroll request per batch, not per line. */
+  if (self->follow)
+    gtk_text_view_scroll_mark_onscreen (GTK_TEXT_VIEW (self), self->end_mark);
+}
+
+static gboolean
+on_flush (gpointer data)
+{
+  ScMessageLog *self = data;
+
+  flush_some (self, FLUSH_BUDGET_US);
+  if (!g_queue_is_empty (&self->queue))
+    return G_SOURCE_CONTINUE;
+  self->flush_source = 0;
+  return G_SOURCE_REMOVE;
+}
+
+static void
+drop_line (ScMessageLog *self, LogLine *line)
+{
+  if (line->sent && line->sent->finished)
+    sent_entry_free (line->sent);
+  else if (line->sent)
+    forget_sent (self, line->sent);
+  log_line_free (line);
+}
+
+static void
+enqueue (ScMessageLog *self, LogLine *line)
+{
+  g_queue_push_tail (&self->queue, line);
+  /* Lines beyond the cap would be trimmed as soon as they were shown. */
+  while (self->queue.length > self->max_lines)
+    drop_line (self, g_queue_pop_head (&self->queue));
+  if (self->flush_source == 0)
+    self->flush_source =
+      g_idle_add_full (G_PRIORITY_DEFAULT_IDLE, on_flush, self, NULL);
+}
+
+static LogLine *
+new_line (ScLogKind kind, const char *who, const char *text)
+{
+  g_autoptr (GDateTime) now = g_date_time_new_now_local ();
+  LogLine *line = g_new0 (LogLine, 1);
+
+  line->kind = kind;
+  line->stamp = g_date_time_format (now, "[%H:%M:%S] ");
+  line->who = g_strdup (who);
+  line->text = g_strdup (text);
+  return line;
+}
+
+/**
+ * sc_message_log_append:
+ * @who: (nullable): the sender or subject, styled by @kind
+ *
+ * Queues one line; it shows up at the next idle.
+ */
+void
+sc_message_log_append (ScMessageLog *self,
+                       ScLogKind kind,
+                       const char *who,
+                       const char *text)
+{
+  g_return_if_fail (SC_IS_MESSAGE_LOG (self));
+  g_return_if_fail (text != NULL);
+
+  enqueue (self, new_line (kind, who, text));
+}
+
+/* ------------------------------------------------------------------ */
+/* Delivery state of sent messages */
+
+static void
+set_state (ScMessageLog *self, SentEntry *entry, LogTag tag, char *state)
+{
+  GtkTextBuffer *buffer = get_buffer (self);
+  GtkTextIter start, end;
+
+  g_free (entry->state);
+  entry->state = state;
+  entry->state_tag = tag;
+  if (entry->mark == NULL)
+    return; /* still queued: the new state is shown when it is inserted */
+  gtk_text_buffer_get_iter_at_mark (buffer, &start, entry->mark);
+  end = start;
+  if (!gtk_text_iter_ends_line (&end))
+    gtk_text_iter_forward_to_line_end (&end);
+  gtk_text_buffer_delete (buffer, &start, &end);
+  gtk_text_buffer_get_iter_at_mark (buffer, &start, entry->mark);
+  gtk_text_buffer_insert_with_tags (buffer, &start, state, -1, self->tags[tag],
+                                    NULL);
+}
+
+/* The final state is written; the entry goes now if its line is in the
+ * buffer, or when the queued line is inserted. */
+static void
+finish (ScMessageLog *self, SentEntry *entry)
+{
+  gboolean in_buffer = entry->mark != NULL;
+
+  entry->finished = TRUE;
+  if (in_buffer)
+    forget_sent (self, entry);
+  else
+    {
+      if (entry->message_id != 0)
+        g_hash_table_remove (self->sent_by_id, &entry->message_id);
+      g_hash_table_steal (self->sent_by_handle,
+                          GUINT_TO_POINTER (entry->handle));
+    }
+}
+
+/* Returns a handle for sc_message_log_sent_accepted() and
+ * sc_message_log_sent_failed(). */
+guint
+sc_message_log_append_sent (ScMessageLog *self,
+                            const char *to,
+                            const char *text)
+{
+  LogLine *line;
+  SentEntry *entry;
+
+  g_return_val_if_fail (SC_IS_MESSAGE_LOG (self), 0);
+  g_return_val_if_fail (to != NULL && text != NULL, 0);
+
+  entry = g_new0 (SentEntry, 1);
+  entry->handle = ++self->next_handle;
+  entry->state = g_strdup (_ ("sending…"));
+  entry->state_tag = TAG_STATE_PENDING;
+  g_hash_table_insert (self->sent_by_handle, GUINT_TO_POINTER (entry->handle),
+                       entry);
+  line = new_line (SC_LOG_INCOMING, to, text);
+  line->sent = entry;
+  enqueue (self, line);
+  return entry->handle;
+}
+
+static char *
+describe_progress (const SentEntry *entry)
+{
+  if (entry->expected == 1 && entry->failed == 0)
+    return g_strdup (_ ("accepted"));
+  /* Translators: a broadcast's progress: delivered to 2 of 3 clients. */
+  return g_strdup_printf (_ ("delivered %u/%u"), entry->delivered,
+                          entry->expected);
+}
+
+/* Records the server's message id; @n_recipients receipts will follow. */
+void
+sc_message_log_sent_accepted (ScMessageLog *self,
+                              guint handle,
+                              guint64 message_id,
+                              guint n_recipients)
+{
+  SentEntry *entry;
+
+  g_return_if_fail (SC_IS_MESSAGE_LOG (self));
+  entry = g_hash_table_lookup (self->sent_by_handle, GUINT_TO_POINTER (handle));
+  if (entry == NULL)
+    return; /* its line was trimmed away */
+  if (n_recipients == 0)
+    {
+      set_state (self, entry, TAG_STATE_FAILED,
+                 g_strdup (_ ("no other clients to deliver to")));
+      finish (self, entry);
+      return;
+    }
+  entry->message_id = message_id;
+  entry->expected = n_recipients;
+  g_hash_table_insert (self->sent_by_id, &entry->message_id, entry);
+  set_state (self, entry, TAG_STATE_PENDING, describe_progress (entry));
+}
+
+void
+sc_message_log_sent_failed (ScMessageLog *self,
+                            guint handle,
+                            const char *reason)
+{
+  SentEntry *entry;
+
+  g_return_if_fail (SC_IS_MESSAGE_LOG (self));
+  entry = g_hash_table_lookup (self->sent_by_handle, GUINT_TO_POINTER (handle));
+  if (entry == NULL)
+    return;
+  /* Translators: the state of a sent message that did not arrive. */
+  set_state (self, entry, TAG_STATE_FAILED,
+             g_strdup_printf (_ ("failed: %s"), reason));
+  finish (self, entry);
+}
+
+/* One recipient's receipt for a message we sent. */
+void
+sc_message_log_receipt (ScMessageLog *self,
+                        guint64 message_id,
+                        gboolean delivered,
+                        const char *reason)
+{
+  SentEntry *entry;
+
+  g_return_if_fail (SC_IS_MESSAGE_LOG (self));
+  entry = g_hash_table_lookup (self->sent_by_id, &message_id);
+  if (entry == NULL)
+    return;
+  if (delivered)
+    entry->delivered++;
+  else
+    entry->failed++;
+  if (entry->delivered + entry->failed < entry->expected)
+    set_state (self, entry, TAG_STATE_PENDING, describe_progress (entry));
+  else if (entry->failed == 0)
+    set_state (self, entry, TAG_STATE_DELIVERED,
+               entry->expected == 1
+                 ? g_strdup (_ ("delivered"))
+                 : g_strdup_printf (_ ("delivered to %u"), entry->delivered));
+  else if (entry->expected == 1)
+    set_state (self, entry, TAG_STATE_FAILED,
+               g_strdup_printf (_ ("failed: %s"), reason));
+  else
+    set_state (self, entry, TAG_STATE_FAILED,
+               g_strdup_printf (_ ("delivered %u/%u, last failure: %s"),
+                                entry->delivered, entry->expected, reason));
+  if (entry->delivered + entry->failed >= entry->expected)
+    finish (self, entry);
+}
+
+/* ------------------------------------------------------------------ */
+/* Size, scrolling and boilerplate */
+
+/* Moves every queued line into the buffer now. */
+void
+sc_message_log_flush (ScMessageLog *self)
+{
+  g_return_if_fail (SC_IS_MESSAGE_LOG (self));
+  flush_some (self, 0);
+  g_clear_handle_id (&self->flush_source, g_source_remove);
+}
+
+guint
+sc_message_log_get_n_lines (ScMessageLog *self)
+{
+  g_return_val_if_fail (SC_IS_MESSAGE_LOG (self), 0);
+  return (guint) gtk_text_buffer_get_line_count (get_buffer (self)) - 1;
+}
+
+guint
+sc_message_log_get_max_lines (ScMessageLog *self)
+{
+  g_return_val_if_fail (SC_IS_MESSAGE_LOG (self), 0);
+  return self->max_lines;
+}
+
+void
+sc_message_log_set_max_lines (ScMessageLog *self, guint max_lines)
+{
+  g_return_if_fail (SC_IS_MESSAGE_LOG (self));
+  g_return_if_fail (max_lines > 0);
+
+  if (self->max_lines == max_lines)
+    return;
+  self->max_lines = max_lines;
+  while (self->queue.length > self->max_lines)
+    drop_line (self, g_queue_pop_head (&self->queue));
+  trim (self);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_LINES]);
+}
+
+static void
+on_value_changed (ScMessageLog *self, GtkAdjustment *adjustment)
+{
+  double bottom = gtk_adjustment_get_upper (adjustment) -
+                  gtk_adjustment_get_page_size (adjustment);
+
+  /* A little slack: line heights are estimates until validated. */
+  self->follow = gtk_adjustment_get_value (adjustment) >= bottom - 24;
+}
+
+static void
+on_vadjustment_set (ScMessageLog *self, GParamSpec *pspec, gpointer unused)
+{
+  GtkAdjustment *adjustment =
+    gtk_scrollable_get_vadjustment (GTK_SCROLLABLE (self));
+
+  if (self->vadjustment)
+    g_signal_handlers_disconnect_by_data (self->vadjustment, self);
+  g_set_object (&self->vadjustment, adjustment);
+  if (adjustment)
+    g_signal_connect_object (adjustment, "value-changed",
+                             G_CALLBACK (on_value_changed), self,
+                             G_CONNECT_SWAPPED);
+}
+
+GtkWidget *
+sc_message_log_new (void)
+{
+  return g_object_new (SC_TYPE_MESSAGE_LOG, NULL);
+}
+
+static void
+free_queued_line (gpointer data)
+{
+  LogLine *line = data;
+
+  /* Entries of queued lines have no mark; the tables free the others. */
+  if (line->sent && line->sent->finished)
+    sent_entry_free (line->sent);
+  log_line_free (line);
+}
+
+static void
+sc_message_log_dispose (GObject *object)
+{
+  ScMessageLog *self = SC_MESSAGE_LOG (object);
+
+  g_clear_handle_id (&self->flush_source, g_source_remove);
+  if (self->vadjustment)
+    g_signal_handlers_disconnect_by_data (self->vadjustment, self);
+  g_clear_object (&self->vadjustment);
+  /* While the buffer still exists, so the marks can be deleted. */
+  g_queue_clear_full (&self->queue, free_queued_line);
+  g_queue_clear (&self->sent_order);
+  g_hash_table_remove_all (self->sent_by_id);
+  g_hash_table_remove_all (self->sent_by_handle);
+  G_OBJECT_CLASS (sc_message_log_parent_class)->dispose (object);
+}
+
+static void
+sc_message_log_finalize (GObject *object)
+{
+  ScMessageLog *self = SC_MESSAGE_LOG (object);
+
+  g_hash_table_unref (self->sent_by_id);
+  g_hash_table_unref (self->sent_by_handle);
+  G_OBJECT_CLASS (sc_message_log_parent_class)->finalize (object);
+}
+
+static void
+sc_message_log_get_property (GObject *object,
+                             guint prop_id,
+                             GValue *value,
+                             GParamSpec *pspec)
+{
+  ScMessageLog *self = SC_MESSAGE_LOG (object);
+
+  switch (prop_id)
+    {
+    case PROP_MAX_LINES: g_value_set_uint (value, self->max_lines); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+sc_message_log_set_property (GObject *object,
+                             guint prop_id,
+                             const GValue *value,
+                             GParamSpec *pspec)
+{
+  ScMessageLog *self = SC_MESSAGE_LOG (object);
+
+  switch (prop_id)
+    {
+    case PROP_MAX_LINES:
+      sc_message_log_set_max_lines (self, g_value_get_uint (value));
+      break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+sc_message_log_class_init (ScMessageLogClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = sc_message_log_dispose;
+  object_class->finalize = sc_message_log_finalize;
+  object_class->get_property = sc_message_log_get_property;
+  object_class->set_property = sc_message_log_set_property;
+
+  properties[PROP_MAX_LINES] = g_param_spec_uint (
+    "max-lines", NULL, NULL, 1, G_MAXUINT, DEFAULT_MAX_LINES,
+    G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+create_tags (ScMessageLog *self, GtkTextBuffer *buffer)
+{
+  self->tags[TAG_STAMP] =
+    gtk_text_buffer_create_tag (buffer, "stamp", "foreground", "#77767b", NULL);
+  self->tags[TAG_SYSTEM] =
+    gtk_text_buffer_create_tag (buffer, "system", "foreground", "#5e5c64",
+                                "style", PANGO_STYLE_ITALIC, NULL);
+  self->tags[TAG_ERROR] =
+    gtk_text_buffer_create_tag (buffer, "error", "foreground", "#c01c28", NULL);
+  self->tags[TAG_RESPONSE_WHO] =
+    gtk_text_buffer_create_tag (buffer, "response-who", "foreground", "#1a5fb4",
+                                "weight", PANGO_WEIGHT_BOLD, NULL);
+  self->tags[TAG_RESPONSE] = gtk_text_buffer_create_tag (
+    buffer, "response", "foreground", "#1a5fb4", NULL);
+  self->tags[TAG_INCOMING_WHO] =
+    gtk_text_buffer_create_tag (buffer, "incoming-who", "foreground", "#26a269",
+                                "weight", PANGO_WEIGHT_BOLD, NULL);
+  self->tags[TAG_SENT_WHO] =
+    gtk_text_buffer_create_tag (buffer, "sent-who", "foreground", "#c64600",
+                                "weight", PANGO_WEIGHT_BOLD, NULL);
+  self->tags[TAG_STATE_PENDING] =
+    gtk_text_buffer_create_tag (buffer, "state-pending", "foreground",
+                                "#77767b", "style", PANGO_STYLE_ITALIC, NULL);
+  self->tags[TAG_STATE_DELIVERED] =
+    gtk_text_buffer_create_tag (buffer, "state-delivered", "foreground",
+                                "#26a269", "weight", PANGO_WEIGHT_BOLD, NULL);
+  self->tags[TAG_STATE_FAILED] =
+    gtk_text_buffer_create_tag (buffer, "state-failed", "foreground", "#c01c28",
+                                "weight", PANGO_WEIGHT_BOLD, NULL);
+}
+
+static void
+sc_message_log_init (ScMessageLog *self)
+{
+  GtkTextView *view = GTK_TEXT_VIEW (self);
+  GtkTextBuffer *buffer = gtk_text_view_get_buffer (view);
+  GtkTextIter end;
+
+  self->max_lines = DEFAULT_MAX_LINES;
+  self->follow = TRUE;
+  g_queue_init (&self->queue);
+  g_queue_init (&self->sent_order);
+  self->sent_by_handle =
+    g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) sent_entry_free);
+  self->sent_by_id = g_hash_table_new (g_int64_hash, g_int64_equal);
+
+  gtk_text_view_set_editable (view, FALSE);
+  gtk_text_view_set_cursor_visible (view, FALSE);
+  gtk_text_view_set_wrap_mode (view, GTK_WRAP_WORD_CHAR);
+  gtk_text_view_set_left_margin (view, 6);
+  gtk_text_view_set_right_margin (view, 6);
+  gtk_text_view_set_top_margin (view, 4);
+  gtk_text_view_set_bottom_margin (view, 4);
+  gtk_style_context_add_class (gtk_widget_get_style_context (GTK_WIDGET (self)),
+                               "sc-log");
+  create_tags (self, buffer);
+  gtk_text_buffer_get_end_iter (buffer, &end);
+  self->end_mark = gtk_text_buffer_create_mark (buffer, "sc-end", &end, FALSE);
+  g_signal_connect (self, "notify::vadjustment",
+                    G_CALLBACK (on_vadjustment_set), NULL);
+}

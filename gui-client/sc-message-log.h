@@ -1,0 +1,46 @@
+/* sc-message-log.h: the message log, a read-only GtkTextView that takes
+ * lines in bursts, keeps a bounded number of them and updates the
+ * delivery state of sent messages in place. */
+#pragma once
+
+#include <gtk/gtk.h>
+
+G_BEGIN_DECLS
+
+typedef enum
+{
+  SC_LOG_SYSTEM,   /* connected, joined, left, disconnected */
+  SC_LOG_RESPONSE, /* answers to time, name and list requests */
+  SC_LOG_INCOMING, /* messages from other clients */
+  SC_LOG_ERROR,    /* failed requests */
+} ScLogKind;
+
+#define SC_TYPE_MESSAGE_LOG (sc_message_log_get_type ())
+G_DECLARE_FINAL_TYPE (
+  ScMessageLog, sc_message_log, SC, MESSAGE_LOG, GtkTextView)
+
+GtkWidget *sc_message_log_new (void);
+void sc_message_log_append (ScMessageLog *self,
+                            ScLogKind kind,
+                            const char *who,
+                            const char *text);
+guint sc_message_log_append_sent (ScMessageLog *self,
+                                  const char *to,
+                                  const char *text);
+void sc_message_log_sent_accepted (ScMessageLog *self,
+                                   guint handle,
+                                   guint64 message_id,
+                                   guint n_recipients);
+void sc_message_log_sent_failed (ScMessageLog *self,
+                                 guint handle,
+                                 const char *reason);
+void sc_message_log_receipt (ScMessageLog *self,
+                             guint64 message_id,
+                             gboolean delivered,
+                             const char *reason);
+void sc_message_log_flush (ScMessageLog *self);
+guint sc_message_log_get_n_lines (ScMessageLog *self);
+guint sc_message_log_get_max_lines (ScMessageLog *self);
+void sc_message_log_set_max_lines (ScMessageLog *self, guint max_lines);
+
+G_END_DECLS

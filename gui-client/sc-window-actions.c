@@ -1,0 +1,410 @@
+/* sc-window-actions.c: the window's actions, the seven of the lab
+ * (app.quit lives on ScApplication), their enabled state, which follows
+ * the connection, and the answers they bring back. */
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "sc-window-private.h"
+
+#define MAX_LISTED_IN_LOG 50
+
+/* Every request callback gets the window with a reference and checks
+ * that it still has its client: the window may have been destroyed
+ * while the request was out. */
+static ScWindow *
+window_if_alive (gpointer data)
+{
+  ScWindow *self = data;
+
+  if (self->client == NULL)
+    {
+      g_object_unref (self);
+      return NULL;
+    }
+  return self;
+}
+
+static void
+log_failure (ScWindow *self, const char *what, const GError *error)
+{
+  g_autofree char *text = NULL;
+
+  /* Translators: "Get time failed: not connected". */
+  text = g_strdup_printf (_ ("%s failed: %s"), what, error->message);
+  sc_message_log_append (self->log, SC_LOG_ERROR, NULL, text);
+}
+
+/* ------------------------------------------------------------------ */
+/* Connect and disconnect */
+
+static void
+connect_activated (GSimpleAction *action, GVariant *param, gpointer data)
+{
+  ScWindow *self = data;
+  g_autofree char *host =
+    g_strstrip (g_strdup (gtk_entry_get_text (self->host_entry)));
+  g_autofree char *nickname =
+    g_strstrip (g_strdup (gtk_entry_get_text (self->nick_entry)));
+  guint port = (guint) gtk_spin_button_get_value_as_int (self->port_spin);
+
+  if (*host == '\0')
+    {
+      sc_window_show_info (self, GTK_MESSAGE_ERROR, FALSE,
+                           _ ("Enter the host name or address of the server."));
+      gtk_widget_grab_focus (GTK_WIDGET (self->host_entry));
+      return;
+    }
+  sc_window_start_connect (self, host, (guint16) port,
+                           *nickname ? nickname : NULL, FALSE);
+}
+
+static void
+disconnect_activated (GSimpleAction *action, GVariant *param, gpointer data)
+{
+  ScWindow *self = data;
+
+  sc_window_cancel_retry (self);
+  sc_window_hide_info (self);
+  sc_client_disconnect (self->client);
+}
+
+/* ------------------------------------------------------------------ */
+/* Get time, get name, list clients */
+
+static void
+on_time (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (ScMessage) reply =
+    sc_client_get_time_finish (SC_CLIENT (source), result, &error);
+  g_autoptr (ScWindow) self = window_if_alive (data);
+  g_autoptr (GDateTime) local = NULL;
+  g_autofree char *local_text = NULL;
+  g_autofree char *text = NULL;
+
+  if (self == NULL)
+    return;
+  if (reply == NULL)
+    {
+      log_failure (self, _ ("Get time"), error);
+      return;
+    }
+  local = g_date_time_new_from_unix_local (reply->time_ms / 1000);
+  local_text =
+    local ? g_date_time_format (local, "%Y-%m-%d %H:%M:%S") : g_strdup ("?");
+  /* Translators: server time as sent (ISO 8601), its time zone, and the
+   * same instant in this computer's local time. */
+  text = g_strdup_printf (_ ("%s (%s); here: %s"), reply->iso_time,
+                          reply->timezone, local_text);
+  sc_message_log_append (self->log, SC_LOG_RESPONSE, _ ("Server time:"), text);
+}
+
+static void
+get_time_activated (GSimpleAction *action, GVariant *param, gpointer data)
+{
+  ScWindow *self = data;
+
+  sc_client_get_time_async (self->client, self->cancellable, on_time,
+                            g_object_ref (self));
+}
+
+static void
+on_name (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *name =
+    sc_client_get_name_finish (SC_CLIENT (source), result, &error);
+  g_autoptr (ScWindow) self = window_if_alive (data);
+
+  if (self == NULL)
+    return;
+  if (name == NULL)
+    log_failure (self, _ ("Get name"), error);
+  else
+    sc_message_log_append (self->log, SC_LOG_RESPONSE, _ ("Server name:"),
+                           name);
+}
+
+static void
+get_name_activated (GSimpleAction *action, GVariant *param, gpointer data)
+{
+  ScWindow *self = data;
+
+  sc_client_get_name_async (self->client, self->cancellable, on_name,
+                            g_object_ref (self));
+}
+
+static void
+log_client_list (ScWindow *self, GPtrArray *clients)
+{
+  g_autofree char *summary = NULL;
+  guint shown = MIN (clients->len, MAX_LISTED_IN_LOG);
+
+  summary = g_strdup_printf (
+    ngettext ("%u client connected", "%u clients connected", clients->len),
+    clients->len);
+  sc_message_log_append (self->log, SC_LOG_RESPONSE, _ ("Clients:"), summary);
+  for (guint i = 0; i < shown; i++)
+    {
+      ScClientInfo *info = g_ptr_array_index (clients, i);
+      g_autofree char *text = g_strdup_printf (
+        "#%u %s %s:%u%s", info->id, *info->nickname ? info->nickname : "—",
+        info->address, info->port,
+        info->id == sc_client_get_id (self->client) ? _ (" (you)") : "");
+
+      sc_message_log_append (self->log, SC_LOG_RESPONSE, "  ", text);
+    }
+  if (shown < clients->len)
+    {
+      g_autofree char *more = g_strdup_printf (
+        _ ("… and %u more (see the list)"), clients->len - shown);
+
+      sc_message_log_append (self->log, SC_LOG_RESPONSE, "  ", more);
+    }
+}
+
+static void
+on_list (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) clients =
+    sc_client_list_clients_finish (SC_CLIENT (source), result, &error);
+  ScWindow *self = window_if_alive (g_object_get_data (data, "window"));
+  gboolean show_in_log = GPOINTER_TO_INT (g_object_get_data (data, "show"));
+
+  g_object_unref (data);
+  if (self == NULL)
+    return;
+  if (clients == NULL)
+    log_failure (self, _ ("List clients"), error);
+  else
+    {
+      sc_client_list_replace (self->client_list, clients);
+      if (show_in_log)
+        log_client_list (self, clients);
+    }
+  g_object_unref (self);
+}
+
+/* Refreshes the client list; @show_in_log also writes it to the log. */
+void
+sc_window_request_list (ScWindow *self, gboolean show_in_log)
+{
+  /* A throwaway object carries both values and the window reference. */
+  GObject *data = g_object_new (G_TYPE_OBJECT, NULL);
+
+  g_object_set_data (data, "window", g_object_ref (self));
+  g_object_set_data (data, "show", GINT_TO_POINTER (show_in_log));
+  sc_client_list_clients_async (self->client, self->cancellable, on_list, data);
+}
+
+static void
+list_clients_activated (GSimpleAction *action, GVariant *param, gpointer data)
+{
+  sc_window_request_list (data, TRUE);
+}
+
+/* ------------------------------------------------------------------ */
+/* Send */
+
+typedef struct
+{
+  ScWindow *self;
+  guint handle;
+} SendData;
+
+static void
+on_sent (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  SendData *data = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (ScWindow) self = NULL;
+  guint handle = data->handle;
+  guint n_recipients = 1;
+  guint64 id;
+
+  if (g_async_result_is_tagged (result, sc_client_broadcast_async))
+    id = sc_client_broadcast_finish (SC_CLIENT (source), result, &n_recipients,
+                                     &error);
+  else
+    id = sc_client_send_message_finish (SC_CLIENT (source), result, &error);
+  self = window_if_alive (data->self);
+  g_free (data);
+  if (self == NULL)
+    return;
+  if (id == 0)
+    sc_message_log_sent_failed (self->log, handle, error->message);
+  else
+    sc_message_log_sent_accepted (self->log, handle, id, n_recipients);
+}
+
+static void
+send_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  ScWindow *self = user_data;
+  const char *text = gtk_entry_get_text (self->message_entry);
+  gboolean broadcast =
+    gtk_toggle_button_get_active (GTK_TOGGLE_BUTTON (self->broadcast_check));
+  guint32 to = (guint32) gtk_spin_button_get_value (self->recipient_spin);
+  g_autofree char *who = NULL;
+  SendData *data;
+
+  if (*text == '\0')
+    return;
+  if (broadcast)
+    who = g_strdup (_ ("→ everyone:"));
+  else
+    {
+      g_autofree char *peer = sc_client_list_describe (self->client_list, to);
+
+      who = g_strdup_printf (_ ("→ %s:"), peer);
+    }
+  data = g_new0 (SendData, 1);
+  data->self = g_object_ref (self);
+  data->handle = sc_message_log_append_sent (self->log, who, text);
+  if (broadcast)
+    sc_client_broadcast_async (self->client, text, self->cancellable, on_sent,
+                               data);
+  else
+    sc_client_send_message_async (self->client, to, text, self->cancellable,
+                                  on_sent, data);
+  gtk_entry_set_text (self->message_entry, "");
+}
+
+/* ------------------------------------------------------------------ */
+/* Enabled state */
+
+static const GActionEntry win_entries[] = {
+  { "connect", connect_activated, NULL, NULL, NULL },
+  { "disconnect", disconnect_activated, NULL, NULL, NULL },
+  { "get-time", get_time_activated, NULL, NULL, NULL },
+  { "get-name", get_name_activated, NULL, NULL, NULL },
+  { "list-clients", list_clients_activated, NULL, NULL, NULL },
+  { "send", send_activated, NULL, NULL, NULL },
+};
+
+void
+sc_window_actions_install (ScWindow *self)
+{
+  g_action_map_add_action_entries (G_ACTION_MAP (self), win_entries,
+                                   G_N_ELEMENTS (win_entries), self);
+}
+
+static void
+set_enabled (ScWindow *self, const char *name, gboolean enabled)
+{
+  GAction *action = g_action_map_lookup_action (G_ACTION_MAP (self), name);
+
+  g_simple_action_set_enabled (G_SIMPLE_ACTION (action), enabled);
+}
+
+/* Disconnected: only Connect (and app.quit).  Connecting: Disconnect
+ * gives up.  Connected: everything but Connect. */
+void
+sc_window_actions_update (ScWindow *self)
+{
+  ScClientState state = sc_client_get_state (self->client);
+  gboolean connected = state == SC_CLIENT_STATE_CONNECTED;
+  gboolean idle = state == SC_CLIENT_STATE_DISCONNECTED;
+
+  set_enabled (self, "connect", idle);
+  set_enabled (self, "disconnect", !idle);
+  set_enabled (self, "get-time", connected);
+  set_enabled (self, "get-name", connected);
+  set_enabled (self, "list-clients", connected);
+  set_enabled (self, "send", connected);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->host_entry), idle);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->port_spin), idle);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->nick_entry), idle);
+}
+
+/* ------------------------------------------------------------------ */
+/* Demo script (test-only, for data/screenshots/take.sh)
+ *
+ * SOCKCHAT_DEMO_SCRIPT names a file of lines "DELAY_MS ACTION [ARGS]",
+ * run one after the other, each DELAY_MS after the previous one.
+ * ACTION is a window action name (connect, get-time, …), or
+ * "send ID TEXT", "broadcast TEXT" or "select ID". */
+
+static gboolean run_next_step (gpointer data);
+
+static void
+schedule_next_step (ScWindow *self)
+{
+  const char *line = g_queue_peek_head (&self->demo_steps);
+
+  if (line)
+    self->demo_source = g_timeout_add (
+      (guint) g_ascii_strtoull (line, NULL, 10), run_next_step, self);
+}
+
+static void
+run_step (ScWindow *self, const char *action, const char *rest)
+{
+  GtkToggleButton *broadcast = GTK_TOGGLE_BUTTON (self->broadcast_check);
+
+  if (g_str_equal (action, "send") && rest)
+    {
+      g_auto (GStrv) words = g_strsplit (rest, " ", 2);
+
+      gtk_toggle_button_set_active (broadcast, FALSE);
+      gtk_spin_button_set_value (self->recipient_spin,
+                                 g_ascii_strtod (words[0], NULL));
+      gtk_entry_set_text (self->message_entry, words[1] ? words[1] : "");
+    }
+  else if (g_str_equal (action, "broadcast") && rest)
+    {
+      gtk_toggle_button_set_active (broadcast, TRUE);
+      gtk_entry_set_text (self->message_entry, rest);
+      action = "send";
+    }
+  else if (g_str_equal (action, "type") && rest)
+    {
+      gtk_entry_set_text (self->message_entry, rest);
+      return;
+    }
+  if (g_action_group_has_action (G_ACTION_GROUP (self), action))
+    g_action_group_activate_action (G_ACTION_GROUP (self), action, NULL);
+}
+
+static gboolean
+run_next_step (gpointer data)
+{
+  ScWindow *self = data;
+  g_autofree char *line = g_queue_pop_head (&self->demo_steps);
+  g_auto (GStrv) words = g_strsplit (line, " ", 3);
+
+  self->demo_source = 0;
+  if (words[0] && words[1])
+    run_step (self, words[1], words[2]);
+  schedule_next_step (self);
+  return G_SOURCE_REMOVE;
+}
+
+void
+sc_window_run_demo_script (ScWindow *self, const char *path)
+{
+  g_autofree char *contents = NULL;
+  g_auto (GStrv) lines = NULL;
+  g_autoptr (GError) error = NULL;
+
+  g_return_if_fail (SC_IS_WINDOW (self));
+  if (!g_file_get_contents (path, &contents, NULL, &error))
+    {
+      g_printerr ("%s\n", error->message);
+      return;
+    }
+  lines = g_strsplit (contents, "\n", -1);
+  for (guint i = 0; lines[i]; i++)
+    if (*lines[i] && *lines[i] != '#')
+      g_queue_push_tail (&self->demo_steps, g_strdup (lines[i]));
+  schedule_next_step (self);
+}
+
+void
+sc_window_demo_clear (ScWindow *self)
+{
+  g_clear_handle_id (&self->demo_source, g_source_remove);
+  g_queue_clear_full (&self->demo_steps, g_free);
+}

@@ -1,0 +1,87 @@
+/* sc-window-private.h: ScWindow's instance struct, shared by sc-window.c
+ * (life cycle, the core's signals, status and reconnecting) and
+ * sc-window-actions.c (the seven actions).  Tests include it to reach
+ * the template children. */
+#pragma once
+
+#include "sc-client-list.h"
+#include "sc-client.h"
+#include "sc-message-log.h"
+#include "sc-window.h"
+
+G_BEGIN_DECLS
+
+struct _ScWindow
+{
+  GtkApplicationWindow parent_instance;
+
+  /* Template children. */
+  GtkHeaderBar *header_bar;
+  GtkInfoBar *info_bar;
+  GtkLabel *info_label;
+  GtkButton *reconnect_button;
+  GtkEntry *host_entry;
+  GtkSpinButton *port_spin;
+  GtkEntry *nick_entry;
+  GtkButton *connect_button;
+  GtkButton *disconnect_button;
+  GtkButton *time_button;
+  GtkButton *name_button;
+  GtkButton *list_button;
+  GtkButton *send_button;
+  GtkButton *quit_button;
+  GtkTreeView *client_view;
+  ScClientList *client_list;
+  ScMessageLog *log;
+  GtkSpinButton *recipient_spin;
+  GtkCheckButton *broadcast_check;
+  GtkEntry *message_entry;
+  GtkSpinner *spinner;
+  GtkLabel *status_label;
+  GtkLabel *rtt_label;
+
+  GSettings *settings;
+  ScClient *client;
+  GCancellable *cancellable;
+
+  /* The server of the last connection attempt, for reconnecting. */
+  char *target_host;
+  guint16 target_port;
+  char *target_nickname;
+  char *shutdown_reason; /* set by ::server-shutdown until disconnected */
+
+  guint retry_attempt;
+  guint retry_source;
+
+  /* Coalesced notifications of messages that came while unfocused. */
+  guint notify_source;
+  guint n_unseen;
+  char *unseen_from;
+  gboolean unseen_from_many;
+  gint64 last_notified;
+
+  GQueue demo_steps;
+  guint demo_source;
+};
+
+/* sc-window-actions.c */
+void sc_window_actions_install (ScWindow *self);
+void sc_window_actions_update (ScWindow *self);
+void sc_window_request_list (ScWindow *self, gboolean show_in_log);
+void sc_window_demo_clear (ScWindow *self);
+
+/* sc-window.c */
+void sc_window_ensure_resources (void);
+void sc_window_start_connect (ScWindow *self,
+                              const char *host,
+                              guint16 port,
+                              const char *nickname,
+                              gboolean retrying);
+void sc_window_cancel_retry (ScWindow *self);
+void sc_window_show_info (ScWindow *self,
+                          GtkMessageType type,
+                          gboolean offer_reconnect,
+                          const char *text);
+void sc_window_hide_info (ScWindow *self);
+
+G_END_DECLS

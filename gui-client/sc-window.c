@@ -1,0 +1,676 @@
+/* sc-window.c: the main window.  This file holds its life cycle, what
+ * the client core reports (messages, receipts, clients coming and going,
+ * the connection ending), the status bar, reconnecting with backoff and
+ * notifications; sc-window-actions.c holds what the user asks for. */
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "sc-window-private.h"
+
+#define RETRY_MAX_S         30
+#define NOTIFY_DELAY_MS     300
+#define NOTIFY_INTERVAL_US  (5 * G_USEC_PER_SEC)
+#define INFO_RESPONSE_RETRY 1
+#define SETTINGS_SCHEMA     APPLICATION_ID
+#define RESOURCE_PATH       "/io/github/sockchat/SockChat/ui/sc-window.ui"
+
+/* From the generated sockchat-resources.c (--manual-register). */
+void sockchat_register_resource (void);
+
+G_DEFINE_FINAL_TYPE (ScWindow, sc_window, GTK_TYPE_APPLICATION_WINDOW)
+
+/* Registers the GResource (templates, CSS) once per process. */
+void
+sc_window_ensure_resources (void)
+{
+  static gsize done = 0;
+
+  if (g_once_init_enter (&done))
+    {
+      sockchat_register_resource ();
+      g_once_init_leave (&done, 1);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Info bar and status */
+
+void
+sc_window_show_info (ScWindow *self,
+                     GtkMessageType type,
+                     gboolean offer_reconnect,
+                     const char *text)
+{
+  gtk_label_set_text (self->info_label, text);
+  gtk_info_bar_set_message_type (self->info_bar, type);
+  gtk_widget_set_visible (GTK_WIDGET (self->reconnect_button), offer_reconnect);
+  gtk_info_bar_set_revealed (self->info_bar, TRUE);
+}
+
+void
+sc_window_hide_info (ScWindow *self)
+{
+  gtk_info_bar_set_revealed (self->info_bar, FALSE);
+}
+
+static void
+set_status (ScWindow *self, const char *status, const char *subtitle)
+{
+  gtk_label_set_text (self->status_label, status);
+  gtk_header_bar_set_subtitle (self->header_bar, subtitle);
+}
+
+static void
+show_connected_status (ScWindow *self)
+{
+  const char *nickname = sc_client_get_nickname (self->client);
+  g_autofree char *status = NULL;
+  g_autofree char *subtitle = NULL;
+
+  if (*nickname)
+    /* Translators: host:port, client id, nickname. */
+    status = g_strdup_printf (_ ("Connected to %s:%u as client %u (%s)"),
+                              sc_client_get_host (self->client),
+                              sc_client_get_port (self->client),
+                              sc_client_get_id (self->client), nickname);
+  else
+    status = g_strdup_printf (
+      _ ("Connected to %s:%u as client %u"), sc_client_get_host (self->client),
+      sc_client_get_port (self->client), sc_client_get_id (self->client));
+  subtitle = g_strdup_printf (
+    _ ("Client %u on %s:%u"), sc_client_get_id (self->client),
+    sc_client_get_host (self->client), sc_client_get_port (self->client));
+  set_status (self, status, subtitle);
+}
+
+static void
+on_state_changed (ScWindow *self, GParamSpec *pspec, ScClient *client)
+{
+  ScClientState state = sc_client_get_state (client);
+
+  if (state == SC_CLIENT_STATE_CONNECTING)
+    gtk_spinner_start (self->spinner);
+  else
+    gtk_spinner_stop (self->spinner);
+  if (state != SC_CLIENT_STATE_CONNECTED)
+    gtk_label_set_text (self->rtt_label, "");
+  sc_window_actions_update (self);
+}
+
+static void
+on_rtt_changed (ScWindow *self, GParamSpec *pspec, ScClient *client)
+{
+  gint64 rtt = sc_client_get_rtt_us (client);
+  g_autofree char *text = NULL;
+
+  if (rtt < 0)
+    return;
+  /* Translators: the heartbeat's round-trip time in milliseconds. */
+  text = g_strdup_printf (_ ("Round trip %.2f ms"), rtt / 1000.0);
+  gtk_label_set_text (self->rtt_label, text);
+}
+
+/* ------------------------------------------------------------------ */
+/* Connecting and reconnecting */
+
+void
+sc_window_cancel_retry (ScWindow *self)
+{
+  g_clear_handle_id (&self->retry_source, g_source_remove);
+}
+
+static gboolean
+on_retry (gpointer data)
+{
+  ScWindow *self = data;
+
+  self->retry_source = 0;
+  sc_window_start_connect (self, self->target_host, self->target_port,
+                           self->target_nickname, TRUE);
+  return G_SOURCE_REMOVE;
+}
+
+/* Waits 1 s, 2 s, 4 s … up to RETRY_MAX_S before the next attempt. */
+static void
+schedule_retry (ScWindow *self, const char *why)
+{
+  guint delay = MIN (1u << MIN (self->retry_attempt, 5u), RETRY_MAX_S);
+  g_autofree char *text = NULL;
+  g_autofree char *status = NULL;
+
+  self->retry_attempt++;
+  sc_window_cancel_retry (self);
+  self->retry_source = g_timeout_add_seconds (delay, on_retry, self);
+  text = g_strdup_printf (
+    ngettext ("%s\nReconnecting to %s:%u in %u second (attempt %u)…",
+              "%s\nReconnecting to %s:%u in %u seconds (attempt %u)…", delay),
+    why, self->target_host, self->target_port, delay, self->retry_attempt);
+  sc_window_show_info (self, GTK_MESSAGE_WARNING, TRUE, text);
+  /* The reason is in the info bar; the status line stays short. */
+  status = g_strdup_printf (
+    ngettext ("Disconnected: reconnecting in %u second (attempt %u)",
+              "Disconnected: reconnecting in %u seconds (attempt %u)", delay),
+    delay, self->retry_attempt);
+  set_status (self, status, _ ("Not connected"));
+}
+
+static void
+save_server (ScWindow *self)
+{
+  g_settings_set_string (self->settings, "host", self->target_host);
+  g_settings_set_uint (self->settings, "port", self->target_port);
+  g_settings_set_string (self->settings, "nickname",
+                         self->target_nickname ? self->target_nickname : "");
+}
+
+static void
+connect_succeeded (ScWindow *self)
+{
+  g_autofree char *text = NULL;
+  const char *server = sc_client_get_server_name (self->client);
+
+  self->retry_attempt = 0;
+  g_clear_pointer (&self->shutdown_reason, g_free);
+  sc_window_hide_info (self);
+  save_server (self);
+  show_connected_status (self);
+  text = g_strdup_printf (
+    _ ("Connected to %s:%u (server “%s”) as client %u"), self->target_host,
+    self->target_port, server ? server : "", sc_client_get_id (self->client));
+  sc_message_log_append (self->log, SC_LOG_SYSTEM, NULL, text);
+  sc_client_list_set_self_id (self->client_list,
+                              sc_client_get_id (self->client));
+  sc_window_request_list (self, FALSE);
+  gtk_widget_grab_focus (GTK_WIDGET (self->message_entry));
+}
+
+static void
+connect_failed (ScWindow *self, gboolean retrying, const GError *error)
+{
+  g_autofree char *text = NULL;
+
+  /* Translators: host:port, then the error. */
+  text = g_strdup_printf (_ ("Could not connect to %s:%u: %s"),
+                          self->target_host, self->target_port, error->message);
+  sc_message_log_append (self->log, SC_LOG_ERROR, NULL, text);
+  if (retrying)
+    {
+      schedule_retry (self, text);
+      return;
+    }
+  sc_window_show_info (self, GTK_MESSAGE_ERROR, FALSE, text);
+  set_status (self, text, _ ("Not connected"));
+}
+
+typedef struct
+{
+  ScWindow *self;
+  gboolean retrying;
+} ConnectData;
+
+static void
+on_connected (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  ConnectData *data = user_data;
+  g_autoptr (ScWindow) self = data->self;
+  gboolean retrying = data->retrying;
+  g_autoptr (GError) error = NULL;
+  gboolean ok;
+
+  g_free (data);
+  ok = sc_client_connect_finish (SC_CLIENT (source), result, &error);
+  /* The window is being destroyed, or the user gave up (Disconnect). */
+  if (self->client == NULL ||
+      g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  if (ok)
+    connect_succeeded (self);
+  else
+    connect_failed (self, retrying, error);
+}
+
+void
+sc_window_start_connect (ScWindow *self,
+                         const char *host,
+                         guint16 port,
+                         const char *nickname,
+                         gboolean retrying)
+{
+  ConnectData *data;
+  g_autofree char *status = NULL;
+
+  sc_window_cancel_retry (self);
+  if (sc_client_get_state (self->client) != SC_CLIENT_STATE_DISCONNECTED)
+    return;
+  if (host != self->target_host)
+    {
+      g_free (self->target_host);
+      self->target_host = g_strdup (host);
+    }
+  if (nickname != self->target_nickname)
+    {
+      g_free (self->target_nickname);
+      self->target_nickname = g_strdup (nickname);
+    }
+  self->target_port = port;
+  if (!retrying)
+    {
+      self->retry_attempt = 0;
+      sc_window_hide_info (self);
+    }
+  /* Translators: host:port. */
+  status = g_strdup_printf (_ ("Connecting to %s:%u…"), host, port);
+  set_status (self, status, _ ("Connecting…"));
+  data = g_new0 (ConnectData, 1);
+  data->self = g_object_ref (self);
+  data->retrying = retrying;
+  sc_client_connect_async (self->client, host, port, nickname,
+                           self->cancellable, on_connected, data);
+}
+
+/* ------------------------------------------------------------------ */
+/* What the core reports */
+
+static char *
+describe_sender (const ScClientInfo *info)
+{
+  if (info->nickname && *info->nickname)
+    return g_strdup_printf ("#%u %s (%s:%u)", info->id, info->nickname,
+                            info->address, info->port);
+  return g_strdup_printf ("#%u (%s:%u)", info->id, info->address, info->port);
+}
+
+static gboolean
+on_notify_timeout (gpointer data)
+{
+  ScWindow *self = data;
+  GApplication *app =
+    G_APPLICATION (gtk_window_get_application (GTK_WINDOW (self)));
+  g_autoptr (GNotification) notification = NULL;
+  g_autofree char *body = NULL;
+
+  self->notify_source = 0;
+  if (self->n_unseen == 0 || app == NULL)
+    return G_SOURCE_REMOVE;
+  if (self->unseen_from_many)
+    body = g_strdup_printf (ngettext ("%u new message from several clients",
+                                      "%u new messages from several clients",
+                                      self->n_unseen),
+                            self->n_unseen);
+  else
+    body =
+      g_strdup_printf (ngettext ("%u new message from %s",
+                                 "%u new messages from %s", self->n_unseen),
+                       self->n_unseen, self->unseen_from);
+  notification = g_notification_new (_ ("SockChat"));
+  g_notification_set_body (notification, body);
+  g_application_send_notification (app, "incoming-messages", notification);
+  self->last_notified = g_get_monotonic_time ();
+  self->n_unseen = 0;
+  self->unseen_from_many = FALSE;
+  g_clear_pointer (&self->unseen_from, g_free);
+  return G_SOURCE_REMOVE;
+}
+
+/* Counts a message that came while the window was not focused; a
+ * single timeout turns a burst into one notification, at most one
+ * every NOTIFY_INTERVAL_US. */
+static void
+note_unseen (ScWindow *self, const char *from)
+{
+  GtkApplication *app = gtk_window_get_application (GTK_WINDOW (self));
+  gint64 now = g_get_monotonic_time ();
+  gint64 wait_ms;
+
+  /* Without a session bus there is nobody to notify. */
+  if (gtk_window_is_active (GTK_WINDOW (self)) || app == NULL ||
+      g_application_get_dbus_connection (G_APPLICATION (app)) == NULL)
+    return;
+  self->n_unseen++;
+  if (self->unseen_from == NULL)
+    self->unseen_from = g_strdup (from);
+  else if (g_strcmp0 (self->unseen_from, from) != 0)
+    self->unseen_from_many = TRUE;
+  if (self->notify_source != 0)
+    return;
+  wait_ms = (self->last_notified + NOTIFY_INTERVAL_US - now) / 1000;
+  self->notify_source = g_timeout_add (
+    (guint) CLAMP (wait_ms, NOTIFY_DELAY_MS, NOTIFY_INTERVAL_US / 1000),
+    on_notify_timeout, self);
+}
+
+static void
+on_active_changed (ScWindow *self, GParamSpec *pspec, gpointer unused)
+{
+  GApplication *app;
+
+  if (!gtk_window_is_active (GTK_WINDOW (self)))
+    return;
+  app = G_APPLICATION (gtk_window_get_application (GTK_WINDOW (self)));
+  g_clear_handle_id (&self->notify_source, g_source_remove);
+  self->n_unseen = 0;
+  self->unseen_from_many = FALSE;
+  g_clear_pointer (&self->unseen_from, g_free);
+  if (app && g_application_get_dbus_connection (app))
+    g_application_withdraw_notification (app, "incoming-messages");
+}
+
+static void
+on_message_received (ScWindow *self, const ScMessage *message)
+{
+  g_autofree char *who = describe_sender (&message->sender);
+  g_autofree char *from = NULL;
+
+  from = g_strdup_printf (
+    message->broadcast ? _ ("← %s to everyone:") : _ ("← %s:"), who);
+  sc_message_log_append (self->log, SC_LOG_INCOMING, from, message->text);
+  note_unseen (self, who);
+}
+
+static void
+on_delivery_receipt (ScWindow *self,
+                     guint64 message_id,
+                     guint recipient,
+                     guint status,
+                     const char *reason,
+                     ScClient *client)
+{
+  sc_message_log_receipt (self->log, message_id, status == SC_STATUS_OK,
+                          reason && *reason ? reason : _ ("not delivered"));
+}
+
+static void
+on_client_joined (ScWindow *self, const ScClientInfo *info)
+{
+  g_autofree char *who = describe_sender (info);
+
+  sc_client_list_upsert (self->client_list, info);
+  sc_message_log_append (self->log, SC_LOG_SYSTEM, who, _ ("joined"));
+}
+
+static void
+on_client_left (ScWindow *self, guint id, const char *reason)
+{
+  g_autofree char *who = sc_client_list_describe (self->client_list, id);
+  g_autofree char *text = NULL;
+
+  sc_client_list_remove (self->client_list, id);
+  text = reason && *reason ? g_strdup_printf (_ ("left (%s)"), reason)
+                           : g_strdup (_ ("left"));
+  sc_message_log_append (self->log, SC_LOG_SYSTEM, who, text);
+}
+
+static void
+on_client_renamed (ScWindow *self, guint id, const char *nickname)
+{
+  g_autofree char *who = sc_client_list_describe (self->client_list, id);
+  g_autofree char *text = NULL;
+
+  sc_client_list_rename (self->client_list, id, nickname);
+  text = g_strdup_printf (_ ("is now called “%s”"), nickname);
+  sc_message_log_append (self->log, SC_LOG_SYSTEM, who, text);
+  if (id == sc_client_get_id (self->client))
+    show_connected_status (self);
+}
+
+static void
+on_server_shutdown (ScWindow *self, const char *reason)
+{
+  g_autofree char *text = NULL;
+
+  g_free (self->shutdown_reason);
+  self->shutdown_reason =
+    g_strdup (reason && *reason ? reason : _ ("no reason"));
+  text = g_strdup_printf (_ ("The server is shutting down: %s"),
+                          self->shutdown_reason);
+  sc_message_log_append (self->log, SC_LOG_SYSTEM, NULL, text);
+}
+
+static void
+on_disconnected (ScWindow *self, guint reason, const char *detail)
+{
+  g_autofree char *why = NULL;
+
+  sc_client_list_set_self_id (self->client_list, 0);
+  gtk_list_store_clear (GTK_LIST_STORE (self->client_list));
+  if (reason == SC_DISCONNECT_BY_US)
+    {
+      sc_message_log_append (self->log, SC_LOG_SYSTEM, NULL,
+                             _ ("Disconnected"));
+      set_status (self, _ ("Disconnected"), _ ("Not connected"));
+      return;
+    }
+  if (self->shutdown_reason)
+    why =
+      g_strdup_printf (_ ("The server shut down: %s"), self->shutdown_reason);
+  else if (reason == SC_DISCONNECT_PROTOCOL_ERROR)
+    why = g_strdup_printf (_ ("Protocol error: %s"), detail);
+  else
+    why = g_strdup_printf (_ ("Connection lost: %s"), detail);
+  g_clear_pointer (&self->shutdown_reason, g_free);
+  sc_message_log_append (self->log, SC_LOG_ERROR, NULL, why);
+  schedule_retry (self, why);
+}
+
+/* ------------------------------------------------------------------ */
+/* Template callbacks */
+
+static void
+on_info_bar_response (GtkInfoBar *info_bar, int response, ScWindow *self)
+{
+  if (response == INFO_RESPONSE_RETRY)
+    {
+      sc_window_start_connect (self, self->target_host, self->target_port,
+                               self->target_nickname, TRUE);
+      return;
+    }
+  /* Closing the bar also stops reconnecting. */
+  sc_window_cancel_retry (self);
+  sc_window_hide_info (self);
+  if (sc_client_get_state (self->client) == SC_CLIENT_STATE_DISCONNECTED)
+    set_status (self, _ ("Disconnected"), _ ("Not connected"));
+}
+
+static void
+on_connect_field_activate (ScWindow *self, GtkWidget *field)
+{
+  g_action_group_activate_action (G_ACTION_GROUP (self), "connect", NULL);
+}
+
+static void
+on_message_entry_activate (ScWindow *self, GtkEntry *entry)
+{
+  g_action_group_activate_action (G_ACTION_GROUP (self), "send", NULL);
+}
+
+static void
+on_broadcast_toggled (ScWindow *self, GtkToggleButton *check)
+{
+  gtk_widget_set_sensitive (GTK_WIDGET (self->recipient_spin),
+                            !gtk_toggle_button_get_active (check));
+}
+
+static void
+on_client_selection_changed (GtkTreeSelection *selection, ScWindow *self)
+{
+  GtkTreeModel *model;
+  GtkTreeIter iter;
+  guint id;
+
+  if (!gtk_tree_selection_get_selected (selection, &model, &iter))
+    return;
+  gtk_tree_model_get (model, &iter, SC_CLIENT_LIST_COLUMN_ID, &id, -1);
+  gtk_spin_button_set_value (self->recipient_spin, id);
+}
+
+/* ------------------------------------------------------------------ */
+/* Public API and boilerplate */
+
+/* Fills in the connection fields; NULL or 0 keeps what is there. */
+void
+sc_window_set_server (ScWindow *self,
+                      const char *host,
+                      guint port,
+                      const char *nickname)
+{
+  g_return_if_fail (SC_IS_WINDOW (self));
+
+  if (host)
+    gtk_entry_set_text (self->host_entry, host);
+  if (port > 0)
+    gtk_spin_button_set_value (self->port_spin, port);
+  if (nickname)
+    gtk_entry_set_text (self->nick_entry, nickname);
+}
+
+void
+sc_window_connect (ScWindow *self)
+{
+  g_return_if_fail (SC_IS_WINDOW (self));
+  g_action_group_activate_action (G_ACTION_GROUP (self), "connect", NULL);
+}
+
+ScWindow *
+sc_window_new (GtkApplication *application)
+{
+  g_return_val_if_fail (GTK_IS_APPLICATION (application), NULL);
+  return g_object_new (SC_TYPE_WINDOW, "application", application, NULL);
+}
+
+static void
+sc_window_dispose (GObject *object)
+{
+  ScWindow *self = SC_WINDOW (object);
+  g_autoptr (ScClient) client = g_steal_pointer (&self->client);
+
+  g_cancellable_cancel (self->cancellable);
+  sc_window_cancel_retry (self);
+  g_clear_handle_id (&self->notify_source, g_source_remove);
+  sc_window_demo_clear (self);
+  /* Callbacks still in flight see client == NULL and do nothing. */
+  if (client)
+    {
+      g_signal_handlers_disconnect_by_data (client, self);
+      sc_client_disconnect (client);
+    }
+  g_clear_object (&self->settings);
+  G_OBJECT_CLASS (sc_window_parent_class)->dispose (object);
+}
+
+static void
+sc_window_finalize (GObject *object)
+{
+  ScWindow *self = SC_WINDOW (object);
+
+  g_clear_object (&self->cancellable);
+  g_free (self->target_host);
+  g_free (self->target_nickname);
+  g_free (self->shutdown_reason);
+  g_free (self->unseen_from);
+  G_OBJECT_CLASS (sc_window_parent_class)->finalize (object);
+}
+
+static void
+bind_children (GtkWidgetClass *widget_class)
+{
+#define BIND(name) \
+  gtk_widget_class_bind_template_child (widget_class, ScWindow, name)
+  BIND (header_bar);
+  BIND (info_bar);
+  BIND (info_label);
+  BIND (reconnect_button);
+  BIND (host_entry);
+  BIND (port_spin);
+  BIND (nick_entry);
+  BIND (connect_button);
+  BIND (disconnect_button);
+  BIND (time_button);
+  BIND (name_button);
+  BIND (list_button);
+  BIND (send_button);
+  BIND (quit_button);
+  BIND (client_view);
+  BIND (client_list);
+  BIND (log);
+  BIND (recipient_spin);
+  BIND (broadcast_check);
+  BIND (message_entry);
+  BIND (spinner);
+  BIND (status_label);
+  BIND (rtt_label);
+#undef BIND
+}
+
+static void
+sc_window_class_init (ScWindowClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->dispose = sc_window_dispose;
+  object_class->finalize = sc_window_finalize;
+
+  sc_window_ensure_resources ();
+  g_type_ensure (SC_TYPE_CLIENT_LIST);
+  g_type_ensure (SC_TYPE_MESSAGE_LOG);
+  gtk_widget_class_set_template_from_resource (widget_class, RESOURCE_PATH);
+  bind_children (widget_class);
+  gtk_widget_class_bind_template_callback (widget_class, on_info_bar_response);
+  gtk_widget_class_bind_template_callback (widget_class,
+                                           on_connect_field_activate);
+  gtk_widget_class_bind_template_callback (widget_class,
+                                           on_message_entry_activate);
+  gtk_widget_class_bind_template_callback (widget_class, on_broadcast_toggled);
+  gtk_widget_class_bind_template_callback (widget_class,
+                                           on_client_selection_changed);
+}
+
+static void
+connect_client_signals (ScWindow *self)
+{
+  g_signal_connect_swapped (self->client, "notify::state",
+                            G_CALLBACK (on_state_changed), self);
+  g_signal_connect_swapped (self->client, "notify::rtt-us",
+                            G_CALLBACK (on_rtt_changed), self);
+  g_signal_connect_swapped (self->client, "message-received",
+                            G_CALLBACK (on_message_received), self);
+  g_signal_connect_swapped (self->client, "delivery-receipt",
+                            G_CALLBACK (on_delivery_receipt), self);
+  g_signal_connect_swapped (self->client, "client-joined",
+                            G_CALLBACK (on_client_joined), self);
+  g_signal_connect_swapped (self->client, "client-left",
+                            G_CALLBACK (on_client_left), self);
+  g_signal_connect_swapped (self->client, "client-renamed",
+                            G_CALLBACK (on_client_renamed), self);
+  g_signal_connect_swapped (self->client, "server-shutdown",
+                            G_CALLBACK (on_server_shutdown), self);
+  g_signal_connect_swapped (self->client, "disconnected",
+                            G_CALLBACK (on_disconnected), self);
+}
+
+static void
+sc_window_init (ScWindow *self)
+{
+  g_autofree char *host = NULL;
+  g_autofree char *nickname = NULL;
+
+  gtk_widget_init_template (GTK_WIDGET (self));
+
+  self->cancellable = g_cancellable_new ();
+  g_queue_init (&self->demo_steps);
+  self->settings = g_settings_new (SETTINGS_SCHEMA);
+  g_settings_bind (self->settings, "log-lines", self->log, "max-lines",
+                   G_SETTINGS_BIND_GET);
+  host = g_settings_get_string (self->settings, "host");
+  nickname = g_settings_get_string (self->settings, "nickname");
+  sc_window_set_server (self, host,
+                        g_settings_get_uint (self->settings, "port"), nickname);
+
+  self->client = sc_client_new ("sockchat");
+  connect_client_signals (self);
+  g_signal_connect (self, "notify::is-active", G_CALLBACK (on_active_changed),
+                    NULL);
+  sc_window_actions_install (self);
+  sc_window_actions_update (self);
+}

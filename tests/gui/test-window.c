@@ -1,0 +1,824 @@
+/* test-window.c: the desktop client's window, driven through its real
+ * buttons and actions against an in-process server on 127.0.0.1:0.
+ * Needs a display (Xvfb in CI); without one every test is skipped. */
+#include "config.h"
+
+#include <time.h>
+
+#include <signal.h>
+#include <string.h>
+
+#include "sc-application.h"
+#include "sc-server.h"
+#include "sc-window-private.h"
+
+#define WAIT_MS       10000
+#define FLOOD_SECONDS 5
+/* 100 every 10 ms: 10,000 messages a second.  Sanitizer builds run the
+ * whole stack (server threads, sender, window) several times slower, so
+ * there the flood is 2,000 a second and the stall is only reported:
+ * they check the memory safety of the same path, the plain build its
+ * timing. */
+#define MAX_STALL_US (100 * 1000)
+/* Wall-clock gaps include other processes' turns on a shared machine. */
+#define MAX_WALL_STALL_US (1000 * 1000)
+#if defined(__SANITIZE_ADDRESS__)
+#define FLOOD_PER_TICK    20
+#define ASSERT_STALL_TIME 0
+#else
+#define FLOOD_PER_TICK    100
+#define ASSERT_STALL_TIME 1
+#endif
+#define FLOOD_TICK_MS   10
+#define FLOOD_WAIT_MS   120000
+#define FLOOD_TOTAL     (FLOOD_SECONDS * 1000 / FLOOD_TICK_MS * FLOOD_PER_TICK)
+#define FLOOD_LOG_LINES 2000
+
+static gboolean have_display;
+static guint n_notifications;
+
+/* One application for the whole run: GTK 3 cannot register a second
+ * GtkApplication on the session bus in the same process (the second
+ * g_application_register() fails a GIO assertion), so the tests share
+ * one with an id unique to this process. */
+static ScApplication *app;
+
+typedef struct
+{
+  ScServer *server;
+  guint16 port;
+  ScApplication *app;
+  ScWindow *windows[2];
+} Fixture;
+
+/* ------------------------------------------------------------------ */
+/* A stand-in notification daemon, so GNotification has someone to talk
+ * to on the test's private session bus, and so the tests can count. */
+
+static const char notifications_xml[] =
+  "<node><interface name='org.freedesktop.Notifications'>"
+  "<method name='Notify'>"
+  "<arg type='s' direction='in'/><arg type='u' direction='in'/>"
+  "<arg type='s' direction='in'/><arg type='s' direction='in'/>"
+  "<arg type='s' direction='in'/><arg type='as' direction='in'/>"
+  "<arg type='a{sv}' direction='in'/><arg type='i' direction='in'/>"
+  "<arg type='u' direction='out'/></method>"
+  "<method name='CloseNotification'><arg type='u' direction='in'/></method>"
+  "<signal name='ActionInvoked'><arg type='u'/><arg type='s'/></signal>"
+  "<signal name='NotificationClosed'><arg type='u'/><arg type='u'/></signal>"
+  "</interface></node>";
+
+static void
+on_notifications_call (GDBusConnection *connection,
+                       const char *sender,
+                       const char *path,
+                       const char *interface,
+                       const char *method,
+                       GVariant *parameters,
+                       GDBusMethodInvocation *invocation,
+                       gpointer data)
+{
+  if (g_str_equal (method, "Notify"))
+    {
+      n_notifications++;
+      g_dbus_method_invocation_return_value (
+        invocation, g_variant_new ("(u)", n_notifications));
+      return;
+    }
+  g_dbus_method_invocation_return_value (invocation, NULL);
+}
+
+static const GDBusInterfaceVTable notifications_vtable = {
+  on_notifications_call, NULL, NULL, { 0 }
+};
+
+/* GIO holds the session bus singleton weakly: keep it open here. */
+static GDBusConnection *bus;
+
+static void
+start_notification_daemon (void)
+{
+  g_autoptr (GDBusNodeInfo) info = NULL;
+  g_autoptr (GVariant) reply = NULL;
+  g_autoptr (GError) error = NULL;
+
+  bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, NULL);
+  if (bus == NULL)
+    return; /* no session bus: the window does not notify at all */
+  info = g_dbus_node_info_new_for_xml (notifications_xml, NULL);
+  g_dbus_connection_register_object (bus, "/org/freedesktop/Notifications",
+                                     info->interfaces[0], &notifications_vtable,
+                                     NULL, NULL, NULL);
+  reply = g_dbus_connection_call_sync (
+    bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+    "org.freedesktop.DBus", "RequestName",
+    g_variant_new ("(su)", "org.freedesktop.Notifications", 0x4), NULL,
+    G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+  g_assert_no_error (error);
+}
+
+/* ------------------------------------------------------------------ */
+/* Helpers */
+
+typedef gboolean (*Condition) (gpointer data);
+
+/* Runs the main loop until @condition holds; fails after @timeout_ms. */
+static void
+wait_for_ms (Condition condition,
+             gpointer data,
+             const char *what,
+             guint timeout_ms)
+{
+  gint64 deadline =
+    g_get_monotonic_time () + timeout_ms * G_GINT64_CONSTANT (1000);
+
+  while (!condition (data))
+    {
+      if (g_get_monotonic_time () > deadline)
+        g_error ("timed out waiting for %s", what);
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (1000);
+    }
+}
+
+static void
+wait_for (Condition condition, gpointer data, const char *what)
+{
+  wait_for_ms (condition, data, what, WAIT_MS);
+}
+
+/* Runs the main loop for @ms milliseconds. */
+static void
+spin (guint ms)
+{
+  gint64 until = g_get_monotonic_time () + ms * 1000;
+
+  while (g_get_monotonic_time () < until)
+    {
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (1000);
+    }
+}
+
+static char *
+log_text (ScWindow *window)
+{
+  GtkTextBuffer *buffer =
+    gtk_text_view_get_buffer (GTK_TEXT_VIEW (window->log));
+  GtkTextIter start, end;
+
+  sc_message_log_flush (window->log);
+  gtk_text_buffer_get_bounds (buffer, &start, &end);
+  return gtk_text_buffer_get_text (buffer, &start, &end, FALSE);
+}
+
+typedef struct
+{
+  ScWindow *window;
+  const char *needle;
+} LogQuery;
+
+static gboolean
+log_contains (gpointer data)
+{
+  LogQuery *query = data;
+  g_autofree char *text = log_text (query->window);
+
+  return strstr (text, query->needle) != NULL;
+}
+
+static void
+wait_for_log (ScWindow *window, const char *needle)
+{
+  LogQuery query = { window, needle };
+  g_autofree char *what = g_strdup_printf ("“%s” in the log", needle);
+
+  wait_for (log_contains, &query, what);
+}
+
+static gboolean
+is_connected (gpointer data)
+{
+  ScWindow *window = data;
+
+  return sc_client_get_state (window->client) == SC_CLIENT_STATE_CONNECTED;
+}
+
+static gboolean
+is_disconnected (gpointer data)
+{
+  ScWindow *window = data;
+
+  return sc_client_get_state (window->client) == SC_CLIENT_STATE_DISCONNECTED;
+}
+
+static gboolean
+action_enabled (ScWindow *window, const char *name)
+{
+  return g_action_group_get_action_enabled (G_ACTION_GROUP (window), name);
+}
+
+static const char *const window_actions[] = {
+  "connect", "disconnect", "get-time", "get-name", "list-clients", "send",
+};
+
+/* Only Connect is enabled when disconnected (and app.quit, always). */
+static void
+assert_disconnected_actions (Fixture *fixture, ScWindow *window)
+{
+  g_assert_true (action_enabled (window, "connect"));
+  for (guint i = 1; i < G_N_ELEMENTS (window_actions); i++)
+    g_assert_false (action_enabled (window, window_actions[i]));
+  g_assert_true (
+    g_action_group_get_action_enabled (G_ACTION_GROUP (fixture->app), "quit"));
+}
+
+static void
+connect_window (Fixture *fixture, ScWindow *window, const char *nickname)
+{
+  g_autofree char *status = NULL;
+
+  sc_window_set_server (window, "127.0.0.1", fixture->port, nickname);
+  gtk_button_clicked (window->connect_button);
+  wait_for (is_connected, window, "the window to connect");
+  status = g_strdup_printf ("Connected to 127.0.0.1:%u as client %u",
+                            fixture->port, sc_client_get_id (window->client));
+  g_assert_nonnull (strstr (gtk_label_get_text (window->status_label), status));
+}
+
+static guint
+n_rows (ScWindow *window)
+{
+  return (guint) gtk_tree_model_iter_n_children (
+    GTK_TREE_MODEL (window->client_list), NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* Fixture */
+
+static void
+fixture_setup (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (ScServerConfig) config = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (!have_display)
+    return;
+  config = sc_server_config_new ();
+  g_free (config->bind_address);
+  config->bind_address = g_strdup ("127.0.0.1");
+  config->port = 0;
+  config->threads = 2;
+  config->shutdown_grace_ms = 200;
+  fixture->server = sc_server_new (config);
+  g_assert_true (sc_server_start (fixture->server, &error));
+  g_assert_no_error (error);
+  fixture->port = sc_server_get_port (fixture->server);
+
+  fixture->app = app;
+  for (guint i = 0; i < G_N_ELEMENTS (fixture->windows); i++)
+    {
+      fixture->windows[i] = sc_window_new (GTK_APPLICATION (fixture->app));
+      g_object_add_weak_pointer (G_OBJECT (fixture->windows[i]),
+                                 (gpointer *) &fixture->windows[i]);
+      gtk_widget_show (GTK_WIDGET (fixture->windows[i]));
+    }
+  spin (50);
+}
+
+static void
+fixture_teardown (Fixture *fixture, gconstpointer data)
+{
+  if (!have_display)
+    return;
+  for (guint i = 0; i < G_N_ELEMENTS (fixture->windows); i++)
+    if (fixture->windows[i])
+      gtk_widget_destroy (GTK_WIDGET (fixture->windows[i]));
+  spin (50);
+  for (guint i = 0; i < G_N_ELEMENTS (fixture->windows); i++)
+    g_assert_null (fixture->windows[i]);
+  g_clear_pointer (&fixture->server, sc_server_free);
+}
+
+#define SKIP_WITHOUT_DISPLAY()                                        \
+  G_STMT_START                                                        \
+  {                                                                   \
+    if (!have_display)                                                \
+      {                                                               \
+        g_test_skip ("no display: set DISPLAY (run under xvfb-run)"); \
+        return;                                                       \
+      }                                                               \
+  }                                                                   \
+  G_STMT_END
+
+/* ------------------------------------------------------------------ */
+/* Tests */
+
+static void
+test_initial_state (Fixture *fixture, gconstpointer data)
+{
+  ScWindow *window;
+  GtkButton *buttons[7];
+
+  SKIP_WITHOUT_DISPLAY ();
+  window = fixture->windows[0];
+  assert_disconnected_actions (fixture, window);
+  g_assert_cmpstr (gtk_entry_get_text (window->host_entry), ==, "127.0.0.1");
+  g_assert_cmpint (gtk_spin_button_get_value_as_int (window->port_spin), ==,
+                   5330);
+  g_assert_cmpuint (sc_message_log_get_max_lines (window->log), ==, 5000);
+
+  /* Every button has a tooltip and an accessible name. */
+  buttons[0] = window->connect_button;
+  buttons[1] = window->disconnect_button;
+  buttons[2] = window->time_button;
+  buttons[3] = window->name_button;
+  buttons[4] = window->list_button;
+  buttons[5] = window->send_button;
+  buttons[6] = window->quit_button;
+  for (guint i = 0; i < G_N_ELEMENTS (buttons); i++)
+    {
+      AtkObject *accessible =
+        gtk_widget_get_accessible (GTK_WIDGET (buttons[i]));
+      g_autofree char *tooltip =
+        gtk_widget_get_tooltip_text (GTK_WIDGET (buttons[i]));
+
+      g_assert_nonnull (tooltip);
+      g_assert_cmpstr (atk_object_get_name (accessible), !=, "");
+      g_assert_nonnull (
+        gtk_actionable_get_action_name (GTK_ACTIONABLE (buttons[i])));
+    }
+}
+
+static void
+test_connect (Fixture *fixture, gconstpointer data)
+{
+  ScWindow *window;
+  g_autoptr (GSettings) settings = NULL;
+  g_autofree char *nickname = NULL;
+
+  SKIP_WITHOUT_DISPLAY ();
+  window = fixture->windows[0];
+  connect_window (fixture, window, "alice");
+  wait_for_log (window, "Connected to 127.0.0.1");
+  g_assert_false (action_enabled (window, "connect"));
+  for (guint i = 1; i < G_N_ELEMENTS (window_actions); i++)
+    g_assert_true (action_enabled (window, window_actions[i]));
+  /* The server is remembered for the next run. */
+  settings = g_settings_new (APPLICATION_ID);
+  g_assert_cmpuint (g_settings_get_uint (settings, "port"), ==, fixture->port);
+  nickname = g_settings_get_string (settings, "nickname");
+  g_assert_cmpstr (nickname, ==, "alice");
+}
+
+static void
+test_time_and_name (Fixture *fixture, gconstpointer data)
+{
+  ScWindow *window;
+
+  SKIP_WITHOUT_DISPLAY ();
+  window = fixture->windows[0];
+  connect_window (fixture, window, NULL);
+  gtk_button_clicked (window->time_button);
+  wait_for_log (window, "Server time:");
+  gtk_button_clicked (window->name_button);
+  wait_for_log (window, "Server name:");
+  wait_for_log (window, g_get_host_name ());
+}
+
+static gboolean
+has_two_rows (gpointer data)
+{
+  return n_rows (data) == 2;
+}
+
+static void
+test_list_two_clients (Fixture *fixture, gconstpointer data)
+{
+  ScWindow *a, *b;
+  GtkTreeModel *model;
+  GtkTreeIter iter;
+  guint n_self = 0;
+
+  SKIP_WITHOUT_DISPLAY ();
+  a = fixture->windows[0];
+  b = fixture->windows[1];
+  connect_window (fixture, a, "alice");
+  connect_window (fixture, b, "bob");
+  gtk_button_clicked (a->list_button);
+  wait_for_log (a, "2 clients connected");
+  wait_for (has_two_rows, a, "two rows in the client list");
+  wait_for (has_two_rows, b, "two rows in the second window's list");
+
+  /* Exactly one row, our own, is marked. */
+  model = GTK_TREE_MODEL (a->client_list);
+  g_assert_true (gtk_tree_model_get_iter_first (model, &iter));
+  do
+    {
+      g_autofree char *shown = NULL;
+      guint id;
+      gboolean is_self;
+      int weight;
+
+      gtk_tree_model_get (model, &iter, SC_CLIENT_LIST_COLUMN_ID, &id,
+                          SC_CLIENT_LIST_COLUMN_IS_SELF, &is_self,
+                          SC_CLIENT_LIST_COLUMN_WEIGHT, &weight,
+                          SC_CLIENT_LIST_COLUMN_DISPLAY, &shown, -1);
+      if (is_self)
+        {
+          n_self++;
+          g_assert_cmpuint (id, ==, sc_client_get_id (a->client));
+          g_assert_cmpstr (shown, ==, "alice (you)");
+          g_assert_cmpint (weight, ==, PANGO_WEIGHT_BOLD);
+        }
+    }
+  while (gtk_tree_model_iter_next (model, &iter));
+  g_assert_cmpuint (n_self, ==, 1);
+
+  /* A leaving client disappears from the other window's list. */
+  gtk_button_clicked (b->disconnect_button);
+  wait_for_log (a, "left");
+  g_assert_cmpuint (n_rows (a), ==, 1);
+}
+
+static void
+test_send_delivered (Fixture *fixture, gconstpointer data)
+{
+  ScWindow *a, *b;
+
+  SKIP_WITHOUT_DISPLAY ();
+  a = fixture->windows[0];
+  b = fixture->windows[1];
+  connect_window (fixture, a, "alice");
+  connect_window (fixture, b, "bob");
+  gtk_spin_button_set_value (a->recipient_spin, sc_client_get_id (b->client));
+  gtk_entry_set_text (a->message_entry, "hello bob, how are you?");
+  gtk_button_clicked (a->send_button);
+  g_assert_cmpstr (gtk_entry_get_text (a->message_entry), ==, "");
+  wait_for_log (b, "hello bob, how are you?");
+  wait_for_log (b, "alice");
+  wait_for_log (a, "hello bob, how are you?  delivered");
+
+  /* Enter in the entry sends too, here as a broadcast. */
+  gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (b->broadcast_check), TRUE);
+  gtk_entry_set_text (b->message_entry, "hi all");
+  g_signal_emit_by_name (b->message_entry, "activate");
+  wait_for_log (a, "hi all");
+  wait_for_log (b, "hi all  delivered");
+
+  /* A message to nobody fails, with the reason on the same line. */
+  gtk_spin_button_set_value (a->recipient_spin, 999);
+  gtk_entry_set_text (a->message_entry, "anyone there?");
+  gtk_button_clicked (a->send_button);
+  wait_for_log (a, "anyone there?  failed: ");
+}
+
+static void
+test_disconnect (Fixture *fixture, gconstpointer data)
+{
+  ScWindow *window;
+
+  SKIP_WITHOUT_DISPLAY ();
+  window = fixture->windows[0];
+  connect_window (fixture, window, NULL);
+  gtk_button_clicked (window->disconnect_button);
+  wait_for (is_disconnected, window, "the window to disconnect");
+  assert_disconnected_actions (fixture, window);
+  g_assert_cmpstr (gtk_label_get_text (window->status_label), ==,
+                   "Disconnected");
+  wait_for_log (window, "Disconnected");
+  g_assert_false (gtk_info_bar_get_revealed (window->info_bar));
+  /* And it connects again. */
+  connect_window (fixture, window, NULL);
+}
+
+static void
+test_server_shutdown (Fixture *fixture, gconstpointer data)
+{
+  ScWindow *window;
+
+  SKIP_WITHOUT_DISPLAY ();
+  window = fixture->windows[0];
+  connect_window (fixture, window, NULL);
+  sc_server_stop (fixture->server);
+  wait_for (is_disconnected, window, "the window to notice the shutdown");
+  wait_for_log (window, "The server shut down");
+  assert_disconnected_actions (fixture, window);
+  g_assert_true (gtk_info_bar_get_revealed (window->info_bar));
+  g_assert_true (
+    gtk_widget_get_visible (GTK_WIDGET (window->reconnect_button)));
+  g_assert_nonnull (
+    strstr (gtk_label_get_text (window->info_label), "Reconnecting"));
+  g_assert_true (g_str_has_prefix (gtk_label_get_text (window->status_label),
+                                   "Disconnected: "));
+  g_assert_cmpuint (window->retry_source, !=, 0);
+}
+
+static void
+test_connect_refused (Fixture *fixture, gconstpointer data)
+{
+  ScWindow *window;
+  guint16 port;
+
+  SKIP_WITHOUT_DISPLAY ();
+  window = fixture->windows[0];
+  /* Nothing listens on the server's port once it is stopped. */
+  port = fixture->port;
+  sc_server_stop (fixture->server);
+  sc_window_set_server (window, "127.0.0.1", port, NULL);
+  gtk_button_clicked (window->connect_button);
+  wait_for_log (window, "Could not connect to 127.0.0.1");
+  g_assert_true (gtk_info_bar_get_revealed (window->info_bar));
+  g_assert_nonnull (
+    strstr (gtk_label_get_text (window->info_label), "Could not connect"));
+  g_assert_true (is_disconnected (window));
+  assert_disconnected_actions (fixture, window);
+  /* A failed first attempt is the user's to repeat, not retried. */
+  g_assert_cmpuint (window->retry_source, ==, 0);
+}
+
+/* --- the flood ---------------------------------------------------- */
+
+typedef struct
+{
+  guint16 port;
+  guint32 recipient;
+  GMainContext *context;
+  ScClient *client;
+  guint sent;
+  guint accepted;
+  guint failed;
+  gboolean done;
+} Flooder;
+
+static void
+on_flood_sent (GObject *source, GAsyncResult *result, gpointer data)
+{
+  Flooder *flooder = data;
+  g_autoptr (GError) error = NULL;
+
+  if (sc_client_send_message_finish (SC_CLIENT (source), result, &error))
+    flooder->accepted++;
+  else
+    flooder->failed++;
+}
+
+static gboolean
+on_flood_tick (gpointer data)
+{
+  Flooder *flooder = data;
+
+  for (guint i = 0; i < FLOOD_PER_TICK && flooder->sent < FLOOD_TOTAL; i++)
+    {
+      g_autofree char *text = g_strdup_printf ("flood %u", flooder->sent++);
+
+      sc_client_send_message_async (flooder->client, flooder->recipient, text,
+                                    NULL, on_flood_sent, flooder);
+    }
+  return flooder->sent < FLOOD_TOTAL ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+}
+
+static void
+on_flood_connected (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (sc_client_connect_finish (SC_CLIENT (source), result, &error));
+  g_assert_no_error (error);
+}
+
+/* The sender runs in its own thread and main context, as another
+ * program would, so the stalls measured are the window's alone. */
+static gpointer
+flood_thread (gpointer data)
+{
+  Flooder *flooder = data;
+  g_autoptr (GSource) tick = NULL;
+
+  g_main_context_push_thread_default (flooder->context);
+  flooder->client = sc_client_new ("flooder");
+  sc_client_set_heartbeat_interval (flooder->client, 0);
+  /* Replies may queue behind thousands of messages on a slow machine. */
+  sc_client_set_request_timeout (flooder->client, FLOOD_WAIT_MS);
+  sc_client_connect_async (flooder->client, "127.0.0.1", flooder->port,
+                           "flooder", NULL, on_flood_connected, flooder);
+  while (sc_client_get_state (flooder->client) != SC_CLIENT_STATE_CONNECTED)
+    g_main_context_iteration (flooder->context, TRUE);
+  tick = g_timeout_source_new (FLOOD_TICK_MS);
+  g_source_set_callback (tick, on_flood_tick, flooder, NULL);
+  g_source_attach (tick, flooder->context);
+  while (flooder->accepted + flooder->failed < FLOOD_TOTAL)
+    g_main_context_iteration (flooder->context, TRUE);
+  g_source_destroy (tick);
+  sc_client_disconnect (flooder->client);
+  g_clear_object (&flooder->client);
+  g_main_context_pop_thread_default (flooder->context);
+  g_atomic_int_set (&flooder->done, TRUE);
+  return NULL;
+}
+
+/* Two measures of the gaps between 10 ms ticks of the main loop: the
+ * wall-clock gap, and the main thread's own CPU time within the gap.  The
+ * second is the stall the window causes by working without returning to
+ * its loop; the first also includes time the machine gave to other
+ * processes (the flooder and the server share this process and two
+ * cores), so it gets a looser bound. */
+typedef struct
+{
+  gint64 last;
+  gint64 last_cpu;
+  gint64 max_gap;
+  gint64 max_busy_gap;
+} StallMeter;
+
+static gint64
+thread_cpu_us (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (gint64) ts.tv_sec * G_USEC_PER_SEC + ts.tv_nsec / 1000;
+}
+
+static gboolean
+on_stall_tick (gpointer data)
+{
+  StallMeter *meter = data;
+  gint64 now = g_get_monotonic_time ();
+  gint64 cpu = thread_cpu_us ();
+
+  meter->max_gap = MAX (meter->max_gap, now - meter->last);
+  meter->max_busy_gap = MAX (meter->max_busy_gap, cpu - meter->last_cpu);
+  meter->last = now;
+  meter->last_cpu = cpu;
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+flood_done (gpointer data)
+{
+  Flooder *flooder = data;
+
+  return g_atomic_int_get (&flooder->done);
+}
+
+static void
+count_received (guint *n_received)
+{
+  (*n_received)++;
+}
+
+static gboolean
+all_received (gpointer data)
+{
+  return *(guint *) data == FLOOD_TOTAL;
+}
+
+static void
+test_flood (Fixture *fixture, gconstpointer data)
+{
+  ScWindow *window;
+  g_autoptr (GSettings) settings = NULL;
+  g_autoptr (GThread) thread = NULL;
+  g_autofree char *last = g_strdup_printf ("flood %u", FLOOD_TOTAL - 1);
+  Flooder flooder = { 0 };
+  StallMeter meter = { 0 };
+  guint stall_source;
+  guint n_received = 0;
+  gint64 started;
+
+  SKIP_WITHOUT_DISPLAY ();
+  window = fixture->windows[0];
+  settings = g_settings_new (APPLICATION_ID);
+  g_settings_set_uint (settings, "log-lines", FLOOD_LOG_LINES);
+  g_assert_cmpuint (sc_message_log_get_max_lines (window->log), ==,
+                    FLOOD_LOG_LINES);
+  connect_window (fixture, window, "target");
+  n_notifications = 0;
+
+  flooder.port = fixture->port;
+  flooder.recipient = sc_client_get_id (window->client);
+  flooder.context = g_main_context_new ();
+  meter.last = started = g_get_monotonic_time ();
+  meter.last_cpu = thread_cpu_us ();
+  stall_source =
+    g_timeout_add_full (G_PRIORITY_HIGH, 10, on_stall_tick, &meter, NULL);
+  g_signal_connect_swapped (window->client, "message-received",
+                            G_CALLBACK (count_received), &n_received);
+  thread = g_thread_new ("flooder", flood_thread, &flooder);
+  /* Sanitizer builds and busy CI machines send more slowly. */
+  wait_for_ms (flood_done, &flooder, "the flood to end", FLOOD_WAIT_MS);
+  wait_for_ms (all_received, &n_received, "every message to arrive",
+               FLOOD_WAIT_MS);
+  /* Let the log catch up on its own; wait_for_log() would flush it all
+   * at once and be the stall it measures. */
+  spin (1000);
+  g_source_remove (stall_source);
+  g_signal_handlers_disconnect_by_data (window->client, &n_received);
+  wait_for_log (window, last);
+  g_thread_join (g_steal_pointer (&thread));
+  g_main_context_unref (flooder.context);
+
+  g_test_message ("%u messages in %.1f s, longest main-loop stall %.1f ms "
+                  "of the window's own work (%.1f ms wall clock), "
+                  "%u notifications",
+                  FLOOD_TOTAL, (g_get_monotonic_time () - started) / 1e6,
+                  meter.max_busy_gap / 1000.0, meter.max_gap / 1000.0,
+                  n_notifications);
+  g_assert_cmpuint (flooder.accepted, ==, FLOOD_TOTAL);
+  if (ASSERT_STALL_TIME)
+    {
+      g_assert_cmpint (meter.max_busy_gap, <, MAX_STALL_US);
+      g_assert_cmpint (meter.max_gap, <, MAX_WALL_STALL_US);
+    }
+  g_assert_cmpuint (sc_message_log_get_n_lines (window->log), <=,
+                    FLOOD_LOG_LINES);
+  /* Coalesced: at most one notification per 5 s interval, plus one. */
+  if (!gtk_window_is_active (GTK_WINDOW (window)))
+    g_assert_cmpuint (n_notifications, <=,
+                      (g_get_monotonic_time () - started) / 5000000 + 1);
+  g_assert_true (is_connected (window));
+}
+
+/* The server logs every connection with g_message(); keep the TAP output
+ * readable unless --verbose.  Warnings and worse go through, and
+ * g_test_init() makes them fatal. */
+static GLogWriterOutput
+quiet_writer (GLogLevelFlags log_level,
+              const GLogField *fields,
+              gsize n_fields,
+              gpointer user_data)
+{
+  if ((log_level &
+       (G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO | G_LOG_LEVEL_DEBUG)) != 0 &&
+      !g_test_verbose ())
+    return G_LOG_WRITER_HANDLED;
+  return g_log_writer_default (log_level, fields, n_fields, user_data);
+}
+
+/* G_TEST_OPTION_ISOLATE_DIRS points XDG_DATA_DIRS at an empty directory,
+ * but GTK needs the MIME database to load its own icons (gdk-pixbuf
+ * sniffs their type) and the icon themes for ours; without them it
+ * warns, which is fatal here.  Give both back the system's copies. */
+static void
+restore_system_data (char **system_dirs)
+{
+  g_autoptr (GPtrArray) mime_dirs = g_ptr_array_new_with_free_func (g_free);
+  GtkIconTheme *theme = gtk_icon_theme_get_default ();
+
+  for (guint i = 0; system_dirs[i]; i++)
+    {
+      g_autofree char *icons = g_build_filename (system_dirs[i], "icons", NULL);
+
+      g_ptr_array_add (mime_dirs,
+                       g_build_filename (system_dirs[i], "mime", NULL));
+      gtk_icon_theme_append_search_path (theme, icons);
+    }
+  g_ptr_array_add (mime_dirs, NULL);
+  g_content_type_set_mime_dirs ((const char *const *) mime_dirs->pdata);
+}
+
+int
+main (int argc, char *argv[])
+{
+  g_auto (GStrv) system_dirs = g_strdupv ((char **) g_get_system_data_dirs ());
+  int status;
+
+  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  signal (SIGPIPE, SIG_IGN);
+  g_log_set_writer_func (quiet_writer, NULL, NULL);
+  have_display = gtk_init_check (&argc, &argv);
+  if (have_display)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autofree char *id =
+        g_strdup_printf ("io.github.sockchat.SockChat.Test%u", getpid ());
+
+      restore_system_data (system_dirs);
+      start_notification_daemon ();
+      app = sc_application_new (id, G_APPLICATION_NON_UNIQUE);
+      g_assert_true (
+        g_application_register (G_APPLICATION (app), NULL, &error));
+      g_assert_no_error (error);
+    }
+  else
+    g_printerr ("# no display (is DISPLAY set? run under xvfb-run): "
+                "skipping\n");
+
+#define ADD(path, func) \
+  g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
+  ADD ("/gui/window/initial-state", test_initial_state);
+  ADD ("/gui/window/connect", test_connect);
+  ADD ("/gui/window/time-and-name", test_time_and_name);
+  ADD ("/gui/window/list-two-clients", test_list_two_clients);
+  ADD ("/gui/window/send-delivered", test_send_delivered);
+  ADD ("/gui/window/disconnect", test_disconnect);
+  ADD ("/gui/window/server-shutdown", test_server_shutdown);
+  ADD ("/gui/window/connect-refused", test_connect_refused);
+  ADD ("/gui/window/flood", test_flood);
+#undef ADD
+  status = g_test_run ();
+  g_clear_object (&app);
+  g_clear_object (&bus);
+  return status;
+}
