@@ -20,6 +20,7 @@ SOCKCHAT_PACKAGES=(
   libreadline-dev
   tshark
   valgrind
+  graphviz
 )
 
 # Succeeds when the package is installed.
