@@ -471,8 +471,7 @@ sc_connection_handle_message (ScConnection *connection, ScMessage *message)
 
   /* Formatting a debug line costs more than serving most requests, so it
    * is only done when debug output is on (G_MESSAGES_DEBUG). */
-  if (G_UNLIKELY (
-        !g_log_writer_default_would_drop (G_LOG_LEVEL_DEBUG, G_LOG_DOMAIN)))
+  if (G_UNLIKELY (connection->server->log_requests))
     g_debug ("client %u: %s (request %u)", connection->info.id,
              sc_message_type_name (message->type), message->request_id);
 

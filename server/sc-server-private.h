@@ -30,6 +30,7 @@ struct _ScServer
   gint next_client_id;     /* atomic; ids are never reused */
   gint n_clients;          /* atomic; every open connection */
   gint stopping;           /* atomic */
+  gboolean log_requests;   /* debug output on: log every request */
   guint64 next_message_id; /* atomic */
 };
 

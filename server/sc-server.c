@@ -212,6 +212,9 @@ sc_server_start (ScServer *server, GError **error)
   if (server->listen_fd < 0)
     return FALSE;
   server->port = sc_socket_local_port (server->listen_fd);
+  /* Decided once: asking per request reads the environment each time. */
+  server->log_requests =
+    !g_log_writer_default_would_drop (G_LOG_LEVEL_DEBUG, G_LOG_DOMAIN);
 
   server->n_workers = config->threads;
   server->workers = g_new0 (ScWorker *, server->n_workers);

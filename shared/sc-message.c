@@ -437,17 +437,28 @@ check_request_id (const ScFrameHeader *header, GError **error)
   return FALSE;
 }
 
+/* A failed response carries none of its success fields.  Their strings
+ * get the empty value, so that every string field of a decoded message's
+ * type is non-NULL whatever its status; fields of other types stay NULL
+ * and cost nothing. */
 static void
-fill_missing_strings (ScMessage *message)
+fill_absent_strings (ScMessage *message, const Field *fields)
 {
-  char **strings[] = { &message->reason,          &message->name,
-                       &message->nickname,        &message->text,
-                       &message->iso_time,        &message->timezone,
-                       &message->sender.nickname, &message->sender.address };
+  for (const Field *f = fields; f->kind != FIELD_END; f++)
+    {
+      if (f->kind == FIELD_STRING &&
+          MEMBER (message, char *, f->offset) == NULL)
+        MEMBER (message, char *, f->offset) = g_strdup ("");
+      if (f->kind == FIELD_CLIENT)
+        {
+          ScClientInfo *info = &MEMBER (message, ScClientInfo, f->offset);
 
-  for (gsize i = 0; i < G_N_ELEMENTS (strings); i++)
-    if (*strings[i] == NULL)
-      *strings[i] = g_strdup ("");
+          if (info->nickname == NULL)
+            info->nickname = g_strdup ("");
+          if (info->address == NULL)
+            info->address = g_strdup ("");
+        }
+    }
 }
 
 /* Decodes the payload that follows @header, which must already have been
@@ -487,11 +498,12 @@ sc_message_decode (const ScFrameHeader *header,
       if (message->status == SC_STATUS_OK &&
           !read_fields (&reader, message, fields, error))
         goto malformed;
+      if (message->status != SC_STATUS_OK)
+        fill_absent_strings (message, fields);
     }
   else if (!read_fields (&reader, message, fields, error))
     goto malformed;
 
-  fill_missing_strings (message);
   return g_steal_pointer (&message);
 
 malformed:

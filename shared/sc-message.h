@@ -2,9 +2,10 @@
  *
  * ScMessage is a plain struct holding the union of every message's fields;
  * docs/PROTOCOL.md lists which fields each type carries, and sc-message.c
- * encodes exactly those in that order.  String fields are never NULL after
- * decoding (an absent nickname is ""), except the optional password, where
- * absent and empty differ.
+ * encodes exactly those in that order.  After decoding, the string fields
+ * of the message's own type are never NULL (an absent nickname is ""),
+ * except the optional password, where absent and empty differ; string
+ * fields that belong to other types are NULL.
  */
 #pragma once
 

@@ -247,10 +247,13 @@ make_error_expectation (ScMessageType type, ScStatus status)
   return message;
 }
 
-/* Decoded strings are never NULL; absent ones are "". */
+/* A string the sender left unset decodes as "" when it belongs to the
+ * message's type, and stays NULL when it belongs to another type. */
 static void
 assert_string_field (const char *expected, const char *actual)
 {
+  if (expected == NULL && actual == NULL)
+    return;
   g_assert_nonnull (actual);
   g_assert_cmpstr (actual, ==, expected ? expected : "");
 }
