@@ -3,12 +3,12 @@
 
 #include <glib-unix.h>
 #include <glib/gi18n.h>
-#include <locale.h>
 #include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
 
 #include "sc-cli.h"
+#include "sc-i18n.h"
 
 static gboolean
 on_stop_signal (gpointer data)
@@ -61,10 +61,7 @@ main (int argc, char **argv)
     G_OPTION_ENTRY_NULL,
   };
 
-  setlocale (LC_ALL, "");
-  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
-  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
-  textdomain (GETTEXT_PACKAGE);
+  sc_i18n_init ();
   g_set_prgname ("sockchat-cli");
 
   context = g_option_context_new (NULL);

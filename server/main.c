@@ -3,11 +3,11 @@
 
 #include <glib-unix.h>
 #include <glib/gi18n.h>
-#include <locale.h>
 #include <signal.h>
 #include <stdio.h>
 
 #include "sc-server.h"
+#include "sc-i18n.h"
 
 static gboolean
 on_stop_signal (gpointer data)
@@ -28,10 +28,7 @@ main (int argc, char **argv)
   g_autoptr (GError) error = NULL;
   gboolean version_only = FALSE;
 
-  setlocale (LC_ALL, "");
-  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
-  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
-  textdomain (GETTEXT_PACKAGE);
+  sc_i18n_init ();
   g_set_prgname ("sockchat-server");
 
   config = sc_server_config_new ();
