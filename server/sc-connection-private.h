@@ -1,5 +1,6 @@
-/* sc-connection-private.h: shared by sc-connection.c (input, output,
- * life cycle) and sc-connection-requests.c (what each request does). */
+/* sc-connection-private.h: shared by sc-connection.c (input and life
+ * cycle), sc-connection-output.c (the output side, which any worker may
+ * use) and sc-connection-requests.c (what each request does). */
 #pragma once
 
 #include "sc-connection.h"
@@ -13,40 +14,65 @@ typedef struct
 {
   guint64 message_id;
   guint32 sender_id;
-  guint sender_worker;
 } ScPendingAck;
 
 struct _ScConnection
 {
-  ScWorker *worker;
+  /* Set at creation, then read-only. */
+  ScWorker *worker; /* the owner */
   ScServer *server;
   int fd;
+
+  /* Owner only: touched by the owning worker's thread alone. */
   ScClientInfo info;
-
   ScFrameReader *reader;
-  GByteArray *out;
-  gsize out_head; /* bytes of @out already sent */
-
   gboolean ready;   /* said hello */
-  gboolean closing; /* no more input or output; freed after the round */
+  gboolean closing; /* no more input; freed after the round */
   gboolean peer_eof;
-  gboolean input_paused; /* a failed password waits out its delay */
   gboolean close_after_flush;
-  gboolean watching_output;
-  gboolean flush_scheduled;
+  gboolean input_paused; /* a failed password waits out its delay */
   gboolean input_scheduled;
   ScStatus close_status;
   char *close_reason;
-
   gint64 connected_at;  /* monotonic, microseconds */
   gint64 last_activity; /* monotonic, microseconds */
   guint64 ping_token;   /* non-zero while a server ping is unanswered */
   gint64 ping_sent_at;
 
-  GHashTable *unacked; /* message id -> ScPendingAck */
+  /* The output side.  Any worker may queue frames for this client and
+   * write them to its socket, so all of this is guarded by out_lock.
+   * Nobody holds two connections' locks at once. */
+  GMutex out_lock;
+  gboolean output_open; /* FALSE once closing: frames are refused */
+  gboolean overflowed;  /* closed for passing the output cap */
+  gboolean want_input;  /* mirrors the owner's input state for epoll */
+  gboolean watching_output;
+  gboolean close_when_drained;
+  ScWorker *flush_by; /* the worker that will flush it next, if any */
+  GByteArray *out;
+  gsize out_head;      /* bytes of @out already sent */
+  GHashTable *unacked; /* message id -> ScPendingAck, created on use */
 };
 
+void sc_connection_output_init (ScConnection *connection);
+void sc_connection_output_clear (ScConnection *connection);
+void sc_connection_output_close (ScConnection *connection);
+void sc_connection_set_input (ScConnection *connection, gboolean want_input);
+void sc_connection_trim_output (ScConnection *connection);
+void sc_connection_close_socket (ScConnection *connection,
+                                 gboolean send_rest,
+                                 GHashTable **unacked);
+void sc_connection_set_close_when_drained (ScConnection *connection);
+
 void sc_connection_pause_input (ScConnection *connection);
+void sc_connection_send_receipt (ScWorker *current,
+                                 guint32 sender_id,
+                                 guint64 message_id,
+                                 guint32 recipient_id,
+                                 ScStatus status,
+                                 const char *reason);
+void sc_connection_notify_everyone (ScConnection *from,
+                                    const ScMessage *message);
 void sc_connection_handle_message (ScConnection *connection,
                                    ScMessage *message);
 void sc_connection_reply (ScConnection *connection,
@@ -56,12 +82,5 @@ void sc_connection_reply (ScConnection *connection,
 void sc_connection_protocol_error (ScConnection *connection,
                                    ScStatus status,
                                    const char *reason);
-void sc_connection_send_receipt (ScWorker *worker,
-                                 guint32 sender_id,
-                                 guint sender_worker,
-                                 guint64 message_id,
-                                 guint32 recipient_id,
-                                 ScStatus status,
-                                 const char *reason);
 
 G_END_DECLS

@@ -35,10 +35,22 @@ sc_connection_protocol_error (ScConnection *connection,
   sc_connection_close (connection, SC_STATUS_PROTOCOL_ERROR, why);
 }
 
+/* Sends a frame to the client with id @id, wherever it lives; a client
+ * that has gone is simply skipped. */
+static void
+send_to_client (ScServer *server, guint32 id, GBytes *frame, ScWorker *current)
+{
+  ScConnection *target = sc_registry_lookup_ready (server->registry, id);
+
+  if (target == NULL)
+    return;
+  sc_connection_send_frame (target, frame, current);
+  sc_connection_unref (target);
+}
+
 void
-sc_connection_send_receipt (ScWorker *worker,
+sc_connection_send_receipt (ScWorker *current,
                             guint32 sender_id,
-                            guint sender_worker,
                             guint64 message_id,
                             guint32 recipient_id,
                             ScStatus status,
@@ -52,61 +64,20 @@ sc_connection_send_receipt (ScWorker *worker,
   receipt->status = status;
   receipt->reason = g_strdup (status == SC_STATUS_OK ? "" : reason);
   frame = sc_message_encode (receipt);
-  sc_worker_route (worker, sender_worker,
-                   sc_work_item_new (SC_WORK_FRAME, sender_id, frame));
+  send_to_client (sc_worker_get_server (current), sender_id, frame, current);
 }
 
+/* Presence (joined, renamed, left) for every ready client but @from. */
 void
-sc_connection_fail_delivery (ScWorker *worker,
-                             ScWorkItem *item,
-                             ScStatus status,
-                             const char *reason)
-{
-  sc_connection_send_receipt (worker, item->sender_id, item->sender_worker,
-                              item->message_id, item->target_id, status,
-                              reason);
-}
-
-/* Queues a forwarded message for this client and remembers whom to tell
- * once it acknowledges. */
-void
-sc_connection_deliver (ScConnection *connection, ScWorkItem *item)
-{
-  ScPendingAck *pending;
-
-  /* Created on first use: most connections of a large idle population
-   * never receive a message. */
-  if (connection->unacked == NULL)
-    connection->unacked =
-      g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, g_free);
-  if (g_hash_table_size (connection->unacked) >=
-      connection->server->config->max_unacked)
-    {
-      sc_connection_close (connection, SC_STATUS_RECIPIENT_SLOW,
-                           "too slow: too many unacknowledged messages");
-      sc_connection_fail_delivery (connection->worker, item,
-                                   SC_STATUS_RECIPIENT_SLOW,
-                                   connection->close_reason);
-      return;
-    }
-  pending = g_new (ScPendingAck, 1);
-  pending->message_id = item->message_id;
-  pending->sender_id = item->sender_id;
-  pending->sender_worker = item->sender_worker;
-  g_hash_table_replace (connection->unacked, &pending->message_id, pending);
-  sc_connection_queue_bytes (connection, item->frame);
-}
-
-static void
-notify_everyone (ScConnection *connection, const ScMessage *message)
+sc_connection_notify_everyone (ScConnection *from, const ScMessage *message)
 {
   g_autoptr (GBytes) frame = sc_message_encode (message);
-  ScServer *server = connection->server;
+  g_autoptr (GPtrArray) targets =
+    sc_registry_ready_connections (from->server->registry, from->info.id);
 
-  for (guint i = 0; i < server->n_workers; i++)
-    sc_worker_route (
-      connection->worker, i,
-      sc_work_item_new (SC_WORK_NOTIFY_ALL, connection->info.id, frame));
+  for (guint i = 0; i < targets->len; i++)
+    sc_connection_send_frame (g_ptr_array_index (targets, i), frame,
+                              from->worker);
 }
 
 static gboolean
@@ -234,7 +205,7 @@ handle_hello (ScConnection *connection, const ScMessage *hello)
 
   joined = sc_message_new (SC_MSG_CLIENT_JOINED, 0);
   sc_client_info_copy_into (&joined->sender, &connection->info);
-  notify_everyone (connection, joined);
+  sc_connection_notify_everyone (connection, joined);
 }
 
 static void
@@ -321,19 +292,24 @@ forwarded_frame (ScConnection *connection,
   return sc_message_encode (message);
 }
 
+/* Hands a forwarded message to its recipient; when it cannot take it,
+ * the sender is told at once. */
 static void
 deliver_to (ScConnection *connection,
-            guint32 recipient_id,
-            guint recipient_worker,
+            ScConnection *recipient,
             guint64 message_id,
             GBytes *frame)
 {
-  ScWorkItem *item = sc_work_item_new (SC_WORK_DELIVER, recipient_id, frame);
+  ScStatus status = sc_connection_deliver (
+    recipient, frame, message_id, connection->info.id, connection->worker);
 
-  item->sender_id = connection->info.id;
-  item->sender_worker = sc_worker_get_index (connection->worker);
-  item->message_id = message_id;
-  sc_worker_route (connection->worker, recipient_worker, item);
+  if (status != SC_STATUS_OK)
+    sc_connection_send_receipt (
+      connection->worker, connection->info.id, message_id,
+      sc_connection_get_id (recipient), status,
+      status == SC_STATUS_RECIPIENT_SLOW
+        ? "the recipient was too slow and was disconnected"
+        : "the recipient left");
 }
 
 static void
@@ -342,7 +318,7 @@ handle_send (ScConnection *connection, const ScMessage *request)
   ScServer *server = connection->server;
   g_autoptr (ScMessage) reply = NULL;
   g_autoptr (GBytes) frame = NULL;
-  guint recipient_worker;
+  ScConnection *recipient;
 
   if (!check_text (connection, request))
     return;
@@ -352,8 +328,8 @@ handle_send (ScConnection *connection, const ScMessage *request)
                            "client ids start at 1");
       return;
     }
-  if (!sc_registry_lookup_ready (server->registry, request->peer_id,
-                                 &recipient_worker))
+  recipient = sc_registry_lookup_ready (server->registry, request->peer_id);
+  if (recipient == NULL)
     {
       g_autofree char *why =
         g_strdup_printf ("there is no client %u", request->peer_id);
@@ -365,8 +341,8 @@ handle_send (ScConnection *connection, const ScMessage *request)
   sc_connection_queue_message (connection, reply);
 
   frame = forwarded_frame (connection, request, reply->message_id, FALSE);
-  deliver_to (connection, request->peer_id, recipient_worker, reply->message_id,
-              frame);
+  deliver_to (connection, recipient, reply->message_id, frame);
+  sc_connection_unref (recipient);
 }
 
 static void
@@ -375,20 +351,20 @@ handle_broadcast (ScConnection *connection, const ScMessage *request)
   ScServer *server = connection->server;
   g_autoptr (ScMessage) reply = NULL;
   g_autoptr (GBytes) frame = NULL;
-  g_autoptr (GArray) targets = NULL;
+  g_autoptr (GPtrArray) targets = NULL;
 
   if (!check_text (connection, request))
     return;
-  targets = sc_registry_ready_ids (server->registry, connection->info.id);
+  targets =
+    sc_registry_ready_connections (server->registry, connection->info.id);
   reply = sc_message_new_reply (request, SC_STATUS_OK, NULL);
   reply->message_id = sc_server_next_message_id (server);
-  reply->count = targets->len / 2;
+  reply->count = targets->len;
   sc_connection_queue_message (connection, reply);
 
   frame = forwarded_frame (connection, request, reply->message_id, TRUE);
-  for (guint i = 0; i + 1 < targets->len; i += 2)
-    deliver_to (connection, g_array_index (targets, guint32, i),
-                g_array_index (targets, guint32, i + 1), reply->message_id,
+  for (guint i = 0; i < targets->len; i++)
+    deliver_to (connection, g_ptr_array_index (targets, i), reply->message_id,
                 frame);
 }
 
@@ -417,7 +393,7 @@ handle_set_nickname (ScConnection *connection, const ScMessage *request)
   renamed = sc_message_new (SC_MSG_CLIENT_RENAMED, 0);
   renamed->client_id = connection->info.id;
   renamed->nickname = g_strdup (connection->info.nickname);
-  notify_everyone (connection, renamed);
+  sc_connection_notify_everyone (connection, renamed);
 }
 
 static void
@@ -433,22 +409,17 @@ handle_ping (ScConnection *connection, const ScMessage *request)
 static void
 handle_ack (ScConnection *connection, const ScMessage *ack)
 {
-  ScPendingAck *pending =
-    connection->unacked
-      ? g_hash_table_lookup (connection->unacked, &ack->message_id)
-      : NULL;
+  guint32 sender_id;
 
   /* A repeated or unknown acknowledgement changes nothing. */
-  if (pending == NULL)
+  if (!sc_connection_take_pending_ack (connection, ack->message_id, &sender_id))
     {
       g_debug ("client %u acknowledged unknown message %" G_GUINT64_FORMAT,
                connection->info.id, ack->message_id);
       return;
     }
-  sc_connection_send_receipt (connection->worker, pending->sender_id,
-                              pending->sender_worker, pending->message_id,
+  sc_connection_send_receipt (connection->worker, sender_id, ack->message_id,
                               connection->info.id, SC_STATUS_OK, NULL);
-  g_hash_table_remove (connection->unacked, &ack->message_id);
 }
 
 static void

@@ -1,13 +1,12 @@
-/* sc-connection.c: a client connection's input, output and life cycle.
+/* sc-connection.c: a client connection's input and life cycle, run by
+ * its owning worker (the output side is in sc-connection-output.c).
  *
  * Input: one recv() per readiness event into the frame reader, then at
  * most FRAMES_PER_ROUND frames served, so a client that pipelines
  * thousands of requests cannot starve the others on its worker.
- * Output: frames are appended to one buffer and written at the end of the
- * worker's round; EPOLLOUT is watched only while bytes remain.  Past the
- * output cap the client is dropped as too slow.
  * Closing: a connection is marked closing and freed by its worker after
- * the round, never in the middle of serving or forwarding.
+ * the round, never in the middle of serving; other workers that still
+ * hold a reference find its output closed.
  */
 #include "config.h"
 
@@ -16,27 +15,27 @@
 #include <unistd.h>
 
 #include "sc-connection-private.h"
+#include "sc-tsan.h"
 
 #define READ_CHUNK       (16 * 1024)
 #define FRAMES_PER_ROUND 64
-/* An output buffer that grew past this is given back once it drains. */
-#define OUTPUT_KEEP_SIZE (64 * 1024)
 
 static void
 connection_clear (ScConnection *connection)
 {
+  /* Every thread that dropped a reference is done with it by now. */
+  SC_HAPPENS_AFTER (connection);
   g_assert (connection->fd < 0);
   sc_client_info_clear (&connection->info);
   g_clear_pointer (&connection->reader, sc_frame_reader_free);
-  g_clear_pointer (&connection->out, g_byte_array_unref);
-  g_clear_pointer (&connection->unacked, g_hash_table_unref);
+  sc_connection_output_clear (connection);
   g_free (connection->close_reason);
 }
 
 ScConnection *
 sc_connection_new (ScWorker *worker, int fd, const ScClientInfo *info)
 {
-  ScConnection *connection = g_rc_box_new0 (ScConnection);
+  ScConnection *connection = g_atomic_rc_box_new0 (ScConnection);
   ScServer *server = sc_worker_get_server (worker);
 
   connection->worker = worker;
@@ -45,9 +44,7 @@ sc_connection_new (ScWorker *worker, int fd, const ScClientInfo *info)
   sc_client_info_copy_into (&connection->info, info);
   connection->reader =
     sc_frame_reader_new (server->config->pre_hello_max_payload);
-  connection->out = g_byte_array_new ();
-  connection->unacked =
-    g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, g_free);
+  sc_connection_output_init (connection);
   connection->connected_at = g_get_monotonic_time ();
   connection->last_activity = connection->connected_at;
   return connection;
@@ -56,13 +53,14 @@ sc_connection_new (ScWorker *worker, int fd, const ScClientInfo *info)
 ScConnection *
 sc_connection_ref (ScConnection *connection)
 {
-  return g_rc_box_acquire (connection);
+  return g_atomic_rc_box_acquire (connection);
 }
 
 void
 sc_connection_unref (ScConnection *connection)
 {
-  g_rc_box_release_full (connection, (GDestroyNotify) connection_clear);
+  SC_HAPPENS_BEFORE (connection);
+  g_atomic_rc_box_release_full (connection, (GDestroyNotify) connection_clear);
 }
 
 guint32
@@ -77,6 +75,12 @@ sc_connection_get_fd (ScConnection *connection)
   return connection->fd;
 }
 
+ScWorker *
+sc_connection_get_worker (ScConnection *connection)
+{
+  return connection->worker;
+}
+
 gboolean
 sc_connection_is_ready (ScConnection *connection)
 {
@@ -89,12 +93,6 @@ sc_connection_is_closing (ScConnection *connection)
   return connection->closing;
 }
 
-ScStatus
-sc_connection_get_close_status (ScConnection *connection)
-{
-  return connection->close_status;
-}
-
 /* Registers the client and greets it: the server always speaks first. */
 void
 sc_connection_start (ScConnection *connection)
@@ -102,8 +100,7 @@ sc_connection_start (ScConnection *connection)
   const ScServerConfig *config = connection->server->config;
   g_autoptr (ScMessage) greeting = sc_message_new (SC_MSG_GREETING, 0);
 
-  sc_registry_add (connection->server->registry, &connection->info,
-                   sc_worker_get_index (connection->worker));
+  sc_registry_add (connection->server->registry, &connection->info, connection);
   g_message ("client %u connected from %s port %u", connection->info.id,
              connection->info.address, connection->info.port);
 
@@ -116,72 +113,11 @@ sc_connection_start (ScConnection *connection)
 }
 
 static void
-schedule_flush (ScConnection *connection)
+update_input (ScConnection *connection)
 {
-  if (connection->flush_scheduled)
-    return;
-  connection->flush_scheduled = TRUE;
-  sc_worker_schedule_flush (connection->worker, connection);
-}
-
-static void
-after_append (ScConnection *connection)
-{
-  gsize queued = connection->out->len - connection->out_head;
-  gsize cap = connection->server->config->output_cap;
-
-  schedule_flush (connection);
-  if (queued > cap)
-    {
-      g_autofree char *reason = g_strdup_printf (
-        "too slow: more than %" G_GSIZE_FORMAT " bytes waiting to be read",
-        cap);
-      sc_connection_close (connection, SC_STATUS_RECIPIENT_SLOW, reason);
-    }
-}
-
-void
-sc_connection_queue_bytes (ScConnection *connection, GBytes *frame)
-{
-  gsize size;
-  const guint8 *data = g_bytes_get_data (frame, &size);
-
-  if (connection->closing)
-    return;
-  g_byte_array_append (connection->out, data, size);
-  after_append (connection);
-}
-
-void
-sc_connection_queue_message (ScConnection *connection, const ScMessage *message)
-{
-  if (connection->closing)
-    return;
-  sc_message_append_frame (message, connection->out);
-  after_append (connection);
-}
-
-static void
-reset_output (ScConnection *connection)
-{
-  connection->out_head = 0;
-  if (connection->out->len > OUTPUT_KEEP_SIZE)
-    {
-      g_byte_array_unref (connection->out);
-      connection->out = g_byte_array_new ();
-    }
-  else
-    g_byte_array_set_size (connection->out, 0);
-}
-
-static void
-update_events (ScConnection *connection, gboolean watch_output)
-{
-  gboolean input = !connection->peer_eof && !connection->close_after_flush &&
-                   !connection->input_paused;
-
-  connection->watching_output = watch_output;
-  sc_worker_set_events (connection->worker, connection, input, watch_output);
+  sc_connection_set_input (connection, !connection->peer_eof &&
+                                         !connection->close_after_flush &&
+                                         !connection->input_paused);
 }
 
 /* Stops reading from the client; nothing it sends is served any more. */
@@ -189,7 +125,7 @@ void
 sc_connection_pause_input (ScConnection *connection)
 {
   connection->input_paused = TRUE;
-  update_events (connection, connection->watching_output);
+  update_input (connection);
 }
 
 static void
@@ -199,41 +135,6 @@ close_with_errno (ScConnection *connection, const char *what, int errsv)
     g_strdup_printf ("connection lost (%s: %s)", what, g_strerror (errsv));
 
   sc_connection_close (connection, SC_STATUS_OK, reason);
-}
-
-void
-sc_connection_flush (ScConnection *connection)
-{
-  connection->flush_scheduled = FALSE;
-  if (connection->closing)
-    return;
-  while (connection->out_head < connection->out->len)
-    {
-      ssize_t n =
-        send (connection->fd, connection->out->data + connection->out_head,
-              connection->out->len - connection->out_head,
-              MSG_NOSIGNAL | MSG_DONTWAIT);
-
-      if (n >= 0)
-        connection->out_head += (gsize) n;
-      else if (errno == EAGAIN || errno == EWOULDBLOCK)
-        {
-          if (!connection->watching_output)
-            update_events (connection, TRUE);
-          return;
-        }
-      else if (errno != EINTR)
-        {
-          close_with_errno (connection, "send", errno);
-          return;
-        }
-    }
-  reset_output (connection);
-  if (connection->watching_output)
-    update_events (connection, FALSE);
-  if (connection->close_after_flush)
-    sc_connection_close (connection, connection->close_status,
-                         connection->close_reason);
 }
 
 static ScStatus
@@ -312,7 +213,7 @@ sc_connection_on_readable (ScConnection *connection)
     {
       /* The client half-closed: answer what it sent, then close. */
       connection->peer_eof = TRUE;
-      update_events (connection, connection->watching_output);
+      update_input (connection);
     }
   else
     {
@@ -343,11 +244,7 @@ static void
 trim_buffers (ScConnection *connection)
 {
   sc_frame_reader_trim (connection->reader);
-  if (connection->out->len == 0 && !connection->flush_scheduled)
-    {
-      g_byte_array_unref (connection->out);
-      connection->out = g_byte_array_new ();
-    }
+  sc_connection_trim_output (connection);
 }
 
 /* Called once a second: hello deadline, heartbeat and its deadline. */
@@ -389,7 +286,16 @@ sc_connection_close (ScConnection *connection,
     }
   connection->closing = TRUE;
   connection->close_status = status;
+  sc_connection_output_close (connection);
   sc_worker_schedule_close (connection->worker, connection);
+}
+
+/* Its output drained after sc_connection_close_after_flush(). */
+void
+sc_connection_close_now_drained (ScConnection *connection)
+{
+  sc_connection_close (connection, connection->close_status,
+                       connection->close_reason);
 }
 
 /* Stops reading and closes once everything queued has been written (a
@@ -405,86 +311,60 @@ sc_connection_close_after_flush (ScConnection *connection,
   connection->close_status = status;
   g_free (connection->close_reason);
   connection->close_reason = g_strdup (reason);
-  update_events (connection, connection->watching_output);
-  schedule_flush (connection);
-}
-
-/* Writes what can go without waiting, then closes.  Reading what the
- * peer still sends after shutdown() lets the last notice arrive instead
- * of being destroyed by a reset. */
-static void
-close_socket (ScConnection *connection)
-{
-  guint8 sink[4096];
-
-  if (connection->close_status != SC_STATUS_RECIPIENT_SLOW &&
-      connection->out_head < connection->out->len)
-    (void) send (connection->fd, connection->out->data + connection->out_head,
-                 connection->out->len - connection->out_head,
-                 MSG_NOSIGNAL | MSG_DONTWAIT);
-  shutdown (connection->fd, SHUT_WR);
-  for (int i = 0; i < 16; i++)
-    if (recv (connection->fd, sink, sizeof sink, MSG_DONTWAIT) <= 0)
-      break;
-  close (connection->fd);
-  connection->fd = -1;
+  sc_connection_set_close_when_drained (connection);
 }
 
 static void
-fail_unacked (ScConnection *connection)
+fail_unacked (ScConnection *connection, GHashTable *unacked)
 {
-  gboolean slow = connection->close_status == SC_STATUS_RECIPIENT_SLOW;
-  ScStatus status = slow ? SC_STATUS_RECIPIENT_SLOW : SC_STATUS_RECIPIENT_LEFT;
+  ScStatus status = connection->close_status == SC_STATUS_RECIPIENT_SLOW
+                      ? SC_STATUS_RECIPIENT_SLOW
+                      : SC_STATUS_RECIPIENT_LEFT;
   GHashTableIter iter;
   gpointer value;
 
-  if (connection->unacked == NULL)
-    return;
-  g_hash_table_iter_init (&iter, connection->unacked);
+  g_hash_table_iter_init (&iter, unacked);
   while (g_hash_table_iter_next (&iter, NULL, &value))
     {
       ScPendingAck *pending = value;
 
       sc_connection_send_receipt (connection->worker, pending->sender_id,
-                                  pending->sender_worker, pending->message_id,
-                                  connection->info.id, status,
-                                  connection->close_reason);
+                                  pending->message_id, connection->info.id,
+                                  status, connection->close_reason);
     }
-  g_hash_table_remove_all (connection->unacked);
 }
 
 static void
 announce_departure (ScConnection *connection)
 {
   g_autoptr (ScMessage) left = sc_message_new (SC_MSG_CLIENT_LEFT, 0);
-  g_autoptr (GBytes) frame = NULL;
-  ScServer *server = connection->server;
 
   left->client_id = connection->info.id;
   left->status = connection->close_status;
   left->reason = g_strdup (connection->close_reason);
-  frame = sc_message_encode (left);
-  for (guint i = 0; i < server->n_workers; i++)
-    sc_worker_route (
-      connection->worker, i,
-      sc_work_item_new (SC_WORK_NOTIFY_ALL, connection->info.id, frame));
+  sc_connection_notify_everyone (connection, left);
 }
 
 /* The last step of a connection's life, run by its worker after the
- * round in which it was closed. */
+ * round in which it was closed and after its socket left the epoll set.
+ * The registry forgets it first, so no new message can be addressed to
+ * it; messages it never acknowledged are reported to their senders. */
 void
 sc_connection_finish_close (ScConnection *connection)
 {
   ScServer *server = connection->server;
+  g_autoptr (GHashTable) unacked = NULL;
 
   g_assert (connection->closing);
-  close_socket (connection);
   sc_registry_remove (server->registry, connection->info.id);
+  sc_connection_close_socket (
+    connection, connection->close_status != SC_STATUS_RECIPIENT_SLOW, &unacked);
   g_atomic_int_add (&server->n_clients, -1);
   g_message ("client %u (%s port %u) disconnected: %s", connection->info.id,
              connection->info.address, connection->info.port,
              connection->close_reason);
-  fail_unacked (connection);
+  if (unacked)
+    fail_unacked (connection, unacked);
   if (connection->ready && !sc_worker_is_stopping (connection->worker))
     announce_departure (connection);
 }

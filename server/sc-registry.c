@@ -3,14 +3,15 @@
 
 #include <string.h>
 
+#include "sc-connection.h"
 #include "sc-registry.h"
 #include "sc-tsan.h"
 
 typedef struct
 {
   ScClientInfo info;
-  guint worker_index;
-  gboolean ready; /* said hello: listed and reachable */
+  ScConnection *connection; /* a reference */
+  gboolean ready;           /* said hello: listed and reachable */
 } Entry;
 
 struct _ScRegistry
@@ -24,6 +25,7 @@ static void
 entry_free (Entry *entry)
 {
   sc_client_info_clear (&entry->info);
+  sc_connection_unref (entry->connection);
   g_free (entry);
 }
 
@@ -53,12 +55,12 @@ sc_registry_free (ScRegistry *registry)
 void
 sc_registry_add (ScRegistry *registry,
                  const ScClientInfo *info,
-                 guint worker_index)
+                 ScConnection *connection)
 {
   Entry *entry = g_new0 (Entry, 1);
 
   sc_client_info_copy_into (&entry->info, info);
-  entry->worker_index = worker_index;
+  entry->connection = sc_connection_ref (connection);
   g_rw_lock_writer_lock (&registry->lock);
   SC_HAPPENS_AFTER (registry);
   g_hash_table_replace (registry->entries, GUINT_TO_POINTER (info->id), entry);
@@ -128,46 +130,42 @@ sc_registry_set_ready (ScRegistry *registry, guint32 id, const char *nickname)
   g_rw_lock_writer_unlock (&registry->lock);
 }
 
-gboolean
-sc_registry_lookup_ready (ScRegistry *registry, guint32 id, guint *worker_index)
+/* Returns a reference to the connection of ready client @id, or NULL.
+ * (transfer full) */
+ScConnection *
+sc_registry_lookup_ready (ScRegistry *registry, guint32 id)
 {
+  ScConnection *connection = NULL;
   Entry *entry;
-  gboolean ready = FALSE;
 
   g_rw_lock_reader_lock (&registry->lock);
   SC_HAPPENS_AFTER (registry);
   entry = g_hash_table_lookup (registry->entries, GUINT_TO_POINTER (id));
   if (entry != NULL && entry->ready)
-    {
-      ready = TRUE;
-      *worker_index = entry->worker_index;
-    }
+    connection = sc_connection_ref (entry->connection);
   SC_HAPPENS_BEFORE (registry);
   g_rw_lock_reader_unlock (&registry->lock);
-  return ready;
+  return connection;
 }
 
-/* Returns pairs of (id, worker index) as guint32 for every ready client
- * but @except_id.  (transfer full) */
-GArray *
-sc_registry_ready_ids (ScRegistry *registry, guint32 except_id)
+/* Returns references to every ready client's connection but
+ * @except_id's, in id order.  (transfer full) */
+GPtrArray *
+sc_registry_ready_connections (ScRegistry *registry, guint32 except_id)
 {
-  GArray *out = g_array_new (FALSE, FALSE, sizeof (guint32));
+  GPtrArray *out =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) sc_connection_unref);
 
   g_rw_lock_reader_lock (&registry->lock);
   SC_HAPPENS_AFTER (registry);
-  g_array_set_size (out, 0);
   for (guint i = 0; i < registry->ready_ids->len; i++)
     {
       guint32 id = g_array_index (registry->ready_ids, guint32, i);
       Entry *entry =
         g_hash_table_lookup (registry->entries, GUINT_TO_POINTER (id));
-      guint32 worker = entry->worker_index;
 
-      if (id == except_id)
-        continue;
-      g_array_append_val (out, id);
-      g_array_append_val (out, worker);
+      if (id != except_id)
+        g_ptr_array_add (out, sc_connection_ref (entry->connection));
     }
   SC_HAPPENS_BEFORE (registry);
   g_rw_lock_reader_unlock (&registry->lock);

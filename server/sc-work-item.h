@@ -1,6 +1,7 @@
-/* sc-work-item.h: what one worker asks another to do.  Items carry ids,
- * never connection pointers: the receiving worker looks the id up in its
- * own table, so a client that has gone is simply not found. */
+/* sc-work-item.h: what the accept thread or another worker asks a worker
+ * to do.  Items carry ids, never connection pointers: the receiving
+ * worker looks the id up in its own table, so a client that has gone is
+ * simply not found. */
 #pragma once
 
 #include <glib.h>
@@ -12,10 +13,9 @@ G_BEGIN_DECLS
 
 typedef enum
 {
-  SC_WORK_ADOPT,      /* a new connection: fd and info */
-  SC_WORK_DELIVER,    /* a MESSAGE frame for target_id, to be acknowledged */
-  SC_WORK_FRAME,      /* any other frame for target_id (receipts) */
-  SC_WORK_NOTIFY_ALL, /* a frame for every ready client but target_id */
+  SC_WORK_ADOPT, /* a new connection: fd and info */
+  SC_WORK_CLOSE, /* close target_id: status and reason (NULL: the reason
+                    its owner chose when it asked to close once drained) */
   SC_WORK_SHUTDOWN,
 } ScWorkKind;
 
@@ -23,12 +23,11 @@ typedef struct
 {
   ScWorkKind kind;
   guint32 target_id;
-  guint32 sender_id;
-  guint sender_worker;
-  guint64 message_id;
   GBytes *frame;
   int fd;
   ScClientInfo info;
+  ScStatus status;
+  char *reason;
 } ScWorkItem;
 
 static inline ScWorkItem *
@@ -49,6 +48,7 @@ sc_work_item_free (ScWorkItem *item)
   if (item->fd >= 0)
     close (item->fd); /* an adoption that never happened */
   g_clear_pointer (&item->frame, g_bytes_unref);
+  g_free (item->reason);
   sc_client_info_clear (&item->info);
   g_free (item);
 }

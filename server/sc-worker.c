@@ -40,14 +40,7 @@ struct _ScWorker
   GPtrArray *input_list;
   GPtrArray *close_list;
   gboolean stopping;
-
-  /* Why recently closed clients went, so that a message still on its way
-   * to one of them gets the right failed receipt (too slow, or left). */
-  GHashTable *departed; /* id -> close status + 1 */
-  GQueue departed_order;
 };
-
-#define DEPARTED_REMEMBERED 4096
 
 static void handle_item (ScWorker *worker, ScWorkItem *item);
 
@@ -102,38 +95,7 @@ flush_scheduled (ScWorker *worker)
 
   worker->flush_list = new_connection_list ();
   for (guint i = 0; i < list->len; i++)
-    sc_connection_flush (g_ptr_array_index (list, i));
-}
-
-static void
-remember_departure (ScWorker *worker, ScConnection *connection)
-{
-  guint32 id = sc_connection_get_id (connection);
-
-  g_hash_table_insert (
-    worker->departed, GUINT_TO_POINTER (id),
-    GUINT_TO_POINTER (sc_connection_get_close_status (connection) + 1));
-  g_queue_push_tail (&worker->departed_order, GUINT_TO_POINTER (id));
-  if (g_queue_get_length (&worker->departed_order) > DEPARTED_REMEMBERED)
-    g_hash_table_remove (worker->departed,
-                         g_queue_pop_head (&worker->departed_order));
-}
-
-/* The receipt status for a message to a client that is closing or gone. */
-static ScStatus
-departure_status (ScWorker *worker, guint32 id)
-{
-  ScConnection *connection =
-    g_hash_table_lookup (worker->connections, GUINT_TO_POINTER (id));
-  guint stored;
-
-  if (connection != NULL)
-    stored = sc_connection_get_close_status (connection) + 1;
-  else
-    stored = GPOINTER_TO_UINT (
-      g_hash_table_lookup (worker->departed, GUINT_TO_POINTER (id)));
-  return stored == SC_STATUS_RECIPIENT_SLOW + 1 ? SC_STATUS_RECIPIENT_SLOW
-                                                : SC_STATUS_RECIPIENT_LEFT;
+    sc_connection_flush (g_ptr_array_index (list, i), worker);
 }
 
 static void
@@ -149,7 +111,6 @@ reap_closed (ScWorker *worker)
       epoll_ctl (worker->epoll_fd, EPOLL_CTL_DEL,
                  sc_connection_get_fd (connection), NULL);
       sc_connection_finish_close (connection);
-      remember_departure (worker, connection);
       g_hash_table_remove (
         worker->connections,
         GUINT_TO_POINTER (sc_connection_get_id (connection)));
@@ -189,7 +150,7 @@ worker_dispatch (struct epoll_event *events, int n_events, gpointer user_data)
       if (sc_connection_is_closing (connection))
         continue;
       if (events[i].events & EPOLLOUT)
-        sc_connection_flush (connection);
+        sc_connection_flush (connection, worker);
       if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP))
         sc_connection_on_readable (connection);
     }
@@ -280,81 +241,35 @@ adopt (ScWorker *worker, ScWorkItem *item)
                          "server shutting down");
 }
 
-static ScConnection *
-lookup (ScWorker *worker, guint32 id)
+/* Another thread found this client too slow or its socket broken, or
+ * its output drained after the owner asked to close then. */
+static void
+close_on_request (ScWorker *worker, ScWorkItem *item)
 {
-  ScConnection *connection =
-    g_hash_table_lookup (worker->connections, GUINT_TO_POINTER (id));
+  ScConnection *connection = g_hash_table_lookup (
+    worker->connections, GUINT_TO_POINTER (item->target_id));
 
   if (connection == NULL || sc_connection_is_closing (connection))
-    return NULL;
-  return connection;
-}
-
-static void
-notify_all (ScWorker *worker, ScWorkItem *item)
-{
-  GHashTableIter iter;
-  gpointer value;
-
-  if (worker->stopping)
     return;
-  g_hash_table_iter_init (&iter, worker->connections);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    if (sc_connection_is_ready (value) &&
-        sc_connection_get_id (value) != item->target_id)
-      sc_connection_queue_bytes (value, item->frame);
+  if (item->reason == NULL)
+    sc_connection_close_now_drained (connection);
+  else
+    sc_connection_close (connection, item->status, item->reason);
 }
 
 static void
 handle_item (ScWorker *worker, ScWorkItem *item)
 {
-  ScConnection *target;
-
   switch (item->kind)
     {
     case SC_WORK_ADOPT:
       adopt (worker, item);
       item->fd = -1;
       break;
-    case SC_WORK_DELIVER:
-      target = lookup (worker, item->target_id);
-      if (target != NULL && sc_connection_is_ready (target))
-        sc_connection_deliver (target, item);
-      else
-        {
-          ScStatus status = departure_status (worker, item->target_id);
-
-          sc_connection_fail_delivery (
-            worker, item, status,
-            status == SC_STATUS_RECIPIENT_SLOW
-              ? "the recipient was too slow and was disconnected"
-              : "the recipient left");
-        }
-      break;
-    case SC_WORK_FRAME:
-      target = lookup (worker, item->target_id);
-      if (target != NULL)
-        sc_connection_queue_bytes (target, item->frame);
-      break;
-    case SC_WORK_NOTIFY_ALL: notify_all (worker, item); break;
+    case SC_WORK_CLOSE: close_on_request (worker, item); break;
     case SC_WORK_SHUTDOWN: begin_stop (worker); break;
     default: g_assert_not_reached ();
     }
-}
-
-/* Hands @item to the worker that owns its target: directly when that is
- * this worker, through its inbox otherwise.  Takes ownership of @item. */
-void
-sc_worker_route (ScWorker *worker, guint worker_index, ScWorkItem *item)
-{
-  if (worker_index == worker->index)
-    {
-      handle_item (worker, item);
-      sc_work_item_free (item);
-    }
-  else
-    sc_server_post (worker->server, worker_index, item);
 }
 
 /* Thread-safe.  The eventfd is rung only when the inbox goes from empty to
@@ -456,7 +371,6 @@ sc_worker_new (ScServer *server, guint index, GError **error)
   worker->flush_list = new_connection_list ();
   worker->input_list = new_connection_list ();
   worker->close_list = new_connection_list ();
-  worker->departed = g_hash_table_new (NULL, NULL);
 
   worker->epoll_source = sc_epoll_source_new (
     worker->epoll_fd, worker_has_pending, worker_dispatch, worker);
@@ -513,8 +427,6 @@ sc_worker_free (ScWorker *worker)
   g_clear_pointer (&worker->flush_list, g_ptr_array_unref);
   g_clear_pointer (&worker->input_list, g_ptr_array_unref);
   g_clear_pointer (&worker->close_list, g_ptr_array_unref);
-  g_clear_pointer (&worker->departed, g_hash_table_unref);
-  g_queue_clear (&worker->departed_order);
   g_clear_pointer (&worker->loop, g_main_loop_unref);
   g_clear_pointer (&worker->context, g_main_context_unref);
   if (worker->epoll_fd >= 0)

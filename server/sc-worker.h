@@ -18,7 +18,6 @@ void sc_worker_free (ScWorker *worker);
 
 guint sc_worker_get_index (ScWorker *worker);
 ScServer *sc_worker_get_server (ScWorker *worker);
-void sc_worker_route (ScWorker *worker, guint worker_index, ScWorkItem *item);
 void sc_worker_schedule_flush (ScWorker *worker, ScConnection *connection);
 void sc_worker_schedule_input (ScWorker *worker, ScConnection *connection);
 void sc_worker_schedule_close (ScWorker *worker, ScConnection *connection);
