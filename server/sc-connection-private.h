@@ -65,6 +65,7 @@ void sc_connection_close_socket (ScConnection *connection,
 void sc_connection_set_close_when_drained (ScConnection *connection);
 
 void sc_connection_pause_input (ScConnection *connection);
+void sc_connection_serve_final_acks (ScConnection *connection);
 void sc_connection_send_receipt (ScWorker *current,
                                  guint32 sender_id,
                                  guint64 message_id,

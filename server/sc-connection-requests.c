@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <string.h>
+#include <sys/socket.h>
 
 #include "sc-connection-private.h"
 
@@ -73,7 +74,7 @@ sc_connection_notify_everyone (ScConnection *from, const ScMessage *message)
 {
   g_autoptr (GBytes) frame = sc_message_encode (message);
   g_autoptr (GPtrArray) targets =
-    sc_registry_ready_connections (from->server->registry, from->info.id);
+    sc_registry_presence_connections (from->server->registry, from->info.id);
 
   for (guint i = 0; i < targets->len; i++)
     sc_connection_send_frame (g_ptr_array_index (targets, i), frame,
@@ -193,6 +194,8 @@ handle_hello (ScConnection *connection, const ScMessage *hello)
   connection->info.nickname = g_strdup (hello->nickname);
   sc_frame_reader_set_max_payload (connection->reader,
                                    connection->server->config->max_payload);
+  sc_registry_set_presence (connection->server->registry, connection->info.id,
+                            !(hello->flags & SC_FLAG_NO_PRESENCE));
   sc_registry_set_ready (connection->server->registry, connection->info.id,
                          connection->info.nickname);
   g_debug ("client %u said hello as “%s” (%s)", connection->info.id,
@@ -420,6 +423,39 @@ handle_ack (ScConnection *connection, const ScMessage *ack)
     }
   sc_connection_send_receipt (connection->worker, sender_id, ack->message_id,
                               connection->info.id, SC_STATUS_OK, NULL);
+}
+
+/* Before a closing connection's unacknowledged messages are reported as
+ * lost, whatever the client still sent is read, and its acknowledgements
+ * count: a client whose socket broke may well have acknowledged them
+ * first.  Nothing else it sent is served any more. */
+void
+sc_connection_serve_final_acks (ScConnection *connection)
+{
+  for (int i = 0; i < 16; i++)
+    {
+      gsize room;
+      guint8 *buffer =
+        sc_frame_reader_reserve (connection->reader, 16384, &room);
+      ssize_t n = recv (connection->fd, buffer, room, MSG_DONTWAIT);
+
+      if (n <= 0)
+        break;
+      sc_frame_reader_commit (connection->reader, (gsize) n);
+    }
+  for (;;)
+    {
+      g_autoptr (ScMessage) message = NULL;
+      ScFrameHeader header;
+      const guint8 *payload;
+
+      if (sc_frame_reader_next (connection->reader, &header, &payload, NULL) !=
+          SC_FRAME_READY)
+        return;
+      message = sc_message_decode (&header, payload, NULL);
+      if (message && message->type == SC_MSG_MESSAGE_ACK && connection->ready)
+        handle_ack (connection, message);
+    }
 }
 
 static void

@@ -357,6 +357,8 @@ sc_connection_finish_close (ScConnection *connection)
 
   g_assert (connection->closing);
   sc_registry_remove (server->registry, connection->info.id);
+  if (connection->close_status != SC_STATUS_PROTOCOL_ERROR)
+    sc_connection_serve_final_acks (connection);
   sc_connection_close_socket (
     connection, connection->close_status != SC_STATUS_RECIPIENT_SLOW, &unacked);
   g_atomic_int_add (&server->n_clients, -1);

@@ -12,6 +12,7 @@ typedef struct
   ScClientInfo info;
   ScConnection *connection; /* a reference */
   gboolean ready;           /* said hello: listed and reachable */
+  gboolean wants_presence;  /* gets joined/left/renamed notices */
 } Entry;
 
 struct _ScRegistry
@@ -148,10 +149,24 @@ sc_registry_lookup_ready (ScRegistry *registry, guint32 id)
   return connection;
 }
 
-/* Returns references to every ready client's connection but
- * @except_id's, in id order.  (transfer full) */
-GPtrArray *
-sc_registry_ready_connections (ScRegistry *registry, guint32 except_id)
+void
+sc_registry_set_presence (ScRegistry *registry,
+                          guint32 id,
+                          gboolean wants_presence)
+{
+  Entry *entry;
+
+  g_rw_lock_writer_lock (&registry->lock);
+  SC_HAPPENS_AFTER (registry);
+  entry = g_hash_table_lookup (registry->entries, GUINT_TO_POINTER (id));
+  if (entry != NULL)
+    entry->wants_presence = wants_presence;
+  SC_HAPPENS_BEFORE (registry);
+  g_rw_lock_writer_unlock (&registry->lock);
+}
+
+static GPtrArray *
+collect_ready (ScRegistry *registry, guint32 except_id, gboolean presence_only)
 {
   GPtrArray *out =
     g_ptr_array_new_with_free_func ((GDestroyNotify) sc_connection_unref);
@@ -164,12 +179,27 @@ sc_registry_ready_connections (ScRegistry *registry, guint32 except_id)
       Entry *entry =
         g_hash_table_lookup (registry->entries, GUINT_TO_POINTER (id));
 
-      if (id != except_id)
+      if (id != except_id && (!presence_only || entry->wants_presence))
         g_ptr_array_add (out, sc_connection_ref (entry->connection));
     }
   SC_HAPPENS_BEFORE (registry);
   g_rw_lock_reader_unlock (&registry->lock);
   return out;
+}
+
+/* Returns references to every ready client's connection but
+ * @except_id's, in id order.  (transfer full) */
+GPtrArray *
+sc_registry_ready_connections (ScRegistry *registry, guint32 except_id)
+{
+  return collect_ready (registry, except_id, FALSE);
+}
+
+/* The same, only the clients that want presence notices. */
+GPtrArray *
+sc_registry_presence_connections (ScRegistry *registry, guint32 except_id)
+{
+  return collect_ready (registry, except_id, TRUE);
 }
 
 guint

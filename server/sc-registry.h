@@ -26,9 +26,14 @@ void sc_registry_add (ScRegistry *registry,
 void sc_registry_remove (ScRegistry *registry, guint32 id);
 void
 sc_registry_set_ready (ScRegistry *registry, guint32 id, const char *nickname);
+void sc_registry_set_presence (ScRegistry *registry,
+                               guint32 id,
+                               gboolean wants_presence);
 ScConnection *sc_registry_lookup_ready (ScRegistry *registry, guint32 id);
 GPtrArray *sc_registry_ready_connections (ScRegistry *registry,
                                           guint32 except_id);
+GPtrArray *sc_registry_presence_connections (ScRegistry *registry,
+                                             guint32 except_id);
 guint sc_registry_count_ready (ScRegistry *registry);
 GPtrArray *sc_registry_list_page (ScRegistry *registry,
                                   guint32 after_id,

@@ -78,6 +78,11 @@ typedef enum
 
 #define SC_MSG_REPLY_BIT 0x80
 
+/* Header flags.  HELLO: the client wants no presence indications
+ * (CLIENT_JOINED, CLIENT_LEFT, CLIENT_RENAMED), e.g. a bot or a load
+ * generator among thousands of clients. */
+#define SC_FLAG_NO_PRESENCE 0x0001
+
 typedef enum
 {
   SC_KIND_INVALID,

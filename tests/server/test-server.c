@@ -393,6 +393,42 @@ test_joined_left (Fixture *fixture, gconstpointer data)
   g_assert_cmpstr (left->reason, ==, "disconnected");
 }
 
+/* A client that says HELLO with SC_FLAG_NO_PRESENCE is never told who
+ * joins, leaves or is renamed, but is still announced and reachable. */
+static void
+test_no_presence (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (ScTestPeer) a = join (fixture, "alice");
+  g_autoptr (ScTestPeer) quiet = sc_test_peer_connect (fixture->port);
+  g_autoptr (ScTestPeer) c = NULL;
+  ScMessage *hello = sc_message_new (SC_MSG_HELLO, 0);
+  g_autoptr (ScMessage) reply = NULL;
+  g_autoptr (ScMessage) joined = NULL;
+  g_autoptr (ScMessage) send = sc_message_new (SC_MSG_SEND_MESSAGE, 0);
+  g_autoptr (ScMessage) accepted = NULL;
+  g_autoptr (ScMessage) message = NULL;
+
+  hello->flags = SC_FLAG_NO_PRESENCE;
+  hello->name = g_strdup ("test");
+  hello->nickname = g_strdup ("bot");
+  reply = sc_test_peer_request (quiet, hello);
+  g_assert_cmpuint (reply->status, ==, SC_STATUS_OK);
+  joined = sc_test_peer_expect (a, SC_MSG_CLIENT_JOINED);
+  g_assert_cmpuint (joined->sender.id, ==, sc_test_peer_get_id (quiet));
+
+  c = join (fixture, "carol");
+  g_clear_pointer (&c, sc_test_peer_free);
+  sc_test_peer_expect_none (quiet, SC_MSG_CLIENT_JOINED, 200);
+  sc_test_peer_expect_none (quiet, SC_MSG_CLIENT_LEFT, 100);
+
+  send->peer_id = sc_test_peer_get_id (quiet);
+  send->text = g_strdup ("still reachable");
+  accepted = sc_test_peer_request (a, g_steal_pointer (&send));
+  g_assert_cmpuint (accepted->status, ==, SC_STATUS_OK);
+  message = sc_test_peer_expect (quiet, SC_MSG_MESSAGE);
+  g_assert_cmpstr (message->text, ==, "still reachable");
+}
+
 static void
 test_left_unready_silent (Fixture *fixture, gconstpointer data)
 {
@@ -872,6 +908,7 @@ main (int argc, char *argv[])
   ADD ("/server/list", test_list_clients);
   ADD ("/server/list/after-id", test_list_after_id);
   ADD ("/server/clients/joined-left", test_joined_left);
+  ADD ("/server/clients/no-presence", test_no_presence);
   ADD ("/server/clients/unready-leaves-silently", test_left_unready_silent);
   ADD ("/server/nickname", test_set_nickname);
   ADD ("/server/nickname/invalid", test_set_nickname_invalid);
