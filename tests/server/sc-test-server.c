@@ -65,6 +65,8 @@ apply_options (ScServerConfig *config, const ScTestServerOptions *options)
     config->output_cap = options->output_cap;
   if (options->max_unacked)
     config->max_unacked = options->max_unacked;
+  if (options->password)
+    config->password = g_strdup (options->password);
 }
 
 void

@@ -20,6 +20,7 @@ typedef struct
   guint ping_timeout_s;
   gsize output_cap;
   guint max_unacked;
+  const char *password;
 } ScTestServerOptions;
 
 typedef struct
