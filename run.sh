@@ -137,7 +137,11 @@ run_with_gui () {
     exit 1
   fi
   echo "Opening the GTK client"
-  "$GUI_CLIENT" --host "$HOST" --port "$PORT" --connect || status=$?
+  # Run from the build tree: the settings schema and the translations are
+  # there, not installed.
+  GSETTINGS_SCHEMA_DIR="$ROOT/$BUILD_DIR/data" \
+    SOCKCHAT_LOCALEDIR="$ROOT/$BUILD_DIR/po" \
+    "$GUI_CLIENT" --host "$HOST" --port "$PORT" --connect || status=$?
   stop_server
   exit "$status"
 }

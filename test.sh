@@ -209,7 +209,7 @@ main () {
   echo "test.sh mode: $MODE"
 
   section "Packages"
-  if ! ensure_packages; then
+  if ! ensure_packages || ! ensure_chinese_locale; then
     echo "package installation failed"
     FAILED=$((FAILED + 1))
     print_summary

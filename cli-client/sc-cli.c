@@ -399,10 +399,26 @@ on_name (GObject *source, GAsyncResult *result, gpointer data)
 /* 5: List clients */
 
 /* Appends @text padded with spaces to @width characters. */
+/* Columns a string takes in a terminal: CJK characters take two. */
+static guint
+display_width (const char *text)
+{
+  guint width = 0;
+
+  for (const char *p = text; *p != '\0'; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+
+      if (!g_unichar_iszerowidth (c))
+        width += g_unichar_iswide (c) ? 2 : 1;
+    }
+  return width;
+}
+
 static void
 append_cell (GString *row, const char *text, guint width, gboolean right)
 {
-  guint length = (guint) g_utf8_strlen (text, -1);
+  guint length = display_width (text);
   guint pad = length < width ? width - length : 0;
 
   if (right)
@@ -448,7 +464,7 @@ print_clients (ScCli *self, GPtrArray *clients)
   guint widths[N_COLUMNS];
 
   for (guint c = 0; c < N_COLUMNS; c++)
-    widths[c] = (guint) g_utf8_strlen (header[c], -1);
+    widths[c] = display_width (header[c]);
   for (guint i = 0; i < clients->len; i++)
     {
       const ScClientInfo *info = g_ptr_array_index (clients, i);
@@ -465,7 +481,7 @@ print_clients (ScCli *self, GPtrArray *clients)
       cells[4] = since ? g_date_time_format (since, "%Y-%m-%d %H:%M:%S")
                        : g_strdup ("?");
       for (guint c = 0; c < N_COLUMNS; c++)
-        widths[c] = MAX (widths[c], (guint) g_utf8_strlen (cells[c], -1));
+        widths[c] = MAX (widths[c], display_width (cells[c]));
       g_ptr_array_add (rows, cells);
     }
 

@@ -21,6 +21,9 @@ SOCKCHAT_PACKAGES=(
   tshark
   valgrind
   graphviz
+  locales
+  fonts-wqy-zenhei
+  imagemagick
 )
 
 # Succeeds when the package is installed.
@@ -65,4 +68,15 @@ ensure_packages () {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
   as_root env DEBIAN_FRONTEND=noninteractive \
     apt-get install -y -q "${missing[@]}"
+}
+
+# ensure_chinese_locale: the Chinese tests and screenshots need the
+# zh_CN.UTF-8 locale (gettext ignores LANGUAGE under the C locale), and a
+# fresh Debian machine has only C.UTF-8.
+ensure_chinese_locale () {
+  if locale -a 2>/dev/null | grep -qix 'zh_CN\.utf-\?8'; then
+    return 0
+  fi
+  echo "Generating the zh_CN.UTF-8 locale"
+  as_root localedef -i zh_CN -f UTF-8 zh_CN.UTF-8
 }
