@@ -11,37 +11,7 @@
 #include "sc-frame-reader.h"
 #include "sc-message.h"
 #include "sc-protocol.h"
-
-/* Every type sc-protocol.h defines, in wire order. */
-static const guint all_types[] = {
-  SC_MSG_HELLO,
-  SC_MSG_GET_TIME,
-  SC_MSG_GET_NAME,
-  SC_MSG_LIST_CLIENTS,
-  SC_MSG_SEND_MESSAGE,
-  SC_MSG_BROADCAST,
-  SC_MSG_SET_NICKNAME,
-  SC_MSG_PING,
-  SC_MSG_MESSAGE_ACK,
-  SC_MSG_PONG,
-  SC_MSG_GREETING,
-  SC_MSG_MESSAGE,
-  SC_MSG_DELIVERY_RECEIPT,
-  SC_MSG_CLIENT_JOINED,
-  SC_MSG_CLIENT_LEFT,
-  SC_MSG_CLIENT_RENAMED,
-  SC_MSG_SERVER_SHUTDOWN,
-  SC_MSG_PROTOCOL_ERROR,
-  SC_MSG_SERVER_PING,
-  SC_MSG_HELLO_REPLY,
-  SC_MSG_GET_TIME_REPLY,
-  SC_MSG_GET_NAME_REPLY,
-  SC_MSG_LIST_CLIENTS_REPLY,
-  SC_MSG_SEND_MESSAGE_REPLY,
-  SC_MSG_BROADCAST_REPLY,
-  SC_MSG_SET_NICKNAME_REPLY,
-  SC_MSG_PING_REPLY,
-};
+#include "sc-test-types.h"
 
 /* A valid header: SEND_MESSAGE, flags 0x0007, request id 42, 3 bytes. */
 static const guint8 valid_header[SC_FRAME_HEADER_SIZE] = {
@@ -298,9 +268,9 @@ test_header_unknown_type (void)
       else
         g_assert_error (error, SC_ERROR, SC_ERROR_UNKNOWN_TYPE);
     }
-  g_assert_cmpuint (known, ==, G_N_ELEMENTS (all_types));
-  for (gsize i = 0; i < G_N_ELEMENTS (all_types); i++)
-    g_assert_true (sc_message_type_is_known (all_types[i]));
+  g_assert_cmpuint (known, ==, G_N_ELEMENTS (sc_test_all_types));
+  for (gsize i = 0; i < G_N_ELEMENTS (sc_test_all_types); i++)
+    g_assert_true (sc_message_type_is_known (sc_test_all_types[i]));
 }
 
 static void
@@ -514,9 +484,9 @@ test_reader_byte_at_a_time (void)
   g_autoptr (ScFrameReader) reader =
     sc_frame_reader_new (SC_MAX_PAYLOAD_DEFAULT);
 
-  for (gsize i = 0; i < G_N_ELEMENTS (all_types); i++)
+  for (gsize i = 0; i < G_N_ELEMENTS (sc_test_all_types); i++)
     {
-      g_autoptr (GBytes) frame = make_frame (all_types[i]);
+      g_autoptr (GBytes) frame = make_frame (sc_test_all_types[i]);
       gsize length;
       const guint8 *bytes = g_bytes_get_data (frame, &length);
 
@@ -545,9 +515,9 @@ test_reader_many_frames_and_tail (void)
   const guint8 *tail_bytes = g_bytes_get_data (tail, &tail_length);
   const gsize cut = 21;
 
-  for (gsize i = 0; i < G_N_ELEMENTS (all_types); i++)
+  for (gsize i = 0; i < G_N_ELEMENTS (sc_test_all_types); i++)
     {
-      GBytes *frame = make_frame (all_types[i]);
+      GBytes *frame = make_frame (sc_test_all_types[i]);
 
       g_byte_array_append (stream, g_bytes_get_data (frame, NULL),
                            g_bytes_get_size (frame));
@@ -571,9 +541,9 @@ test_reader_many_frames_and_tail (void)
 static void
 test_reader_truncated_everywhere (void)
 {
-  for (gsize i = 0; i < G_N_ELEMENTS (all_types); i++)
+  for (gsize i = 0; i < G_N_ELEMENTS (sc_test_all_types); i++)
     {
-      g_autoptr (GBytes) frame = make_frame (all_types[i]);
+      g_autoptr (GBytes) frame = make_frame (sc_test_all_types[i]);
       gsize length;
       const guint8 *bytes = g_bytes_get_data (frame, &length);
 

@@ -14,37 +14,7 @@
 
 #include "sc-message.h"
 #include "sc-protocol.h"
-
-/* Every type sc-protocol.h defines, in wire order. */
-static const ScMessageType all_types[] = {
-  SC_MSG_HELLO,
-  SC_MSG_GET_TIME,
-  SC_MSG_GET_NAME,
-  SC_MSG_LIST_CLIENTS,
-  SC_MSG_SEND_MESSAGE,
-  SC_MSG_BROADCAST,
-  SC_MSG_SET_NICKNAME,
-  SC_MSG_PING,
-  SC_MSG_MESSAGE_ACK,
-  SC_MSG_PONG,
-  SC_MSG_GREETING,
-  SC_MSG_MESSAGE,
-  SC_MSG_DELIVERY_RECEIPT,
-  SC_MSG_CLIENT_JOINED,
-  SC_MSG_CLIENT_LEFT,
-  SC_MSG_CLIENT_RENAMED,
-  SC_MSG_SERVER_SHUTDOWN,
-  SC_MSG_PROTOCOL_ERROR,
-  SC_MSG_SERVER_PING,
-  SC_MSG_HELLO_REPLY,
-  SC_MSG_GET_TIME_REPLY,
-  SC_MSG_GET_NAME_REPLY,
-  SC_MSG_LIST_CLIENTS_REPLY,
-  SC_MSG_SEND_MESSAGE_REPLY,
-  SC_MSG_BROADCAST_REPLY,
-  SC_MSG_SET_NICKNAME_REPLY,
-  SC_MSG_PING_REPLY,
-};
+#include "sc-test-types.h"
 
 /* The status error-variant responses carry in these tests. */
 #define ERROR_STATUS SC_STATUS_NO_SUCH_CLIENT
@@ -388,15 +358,15 @@ test_types (void)
 {
   guint known = 0;
 
-  g_assert_cmpuint (G_N_ELEMENTS (all_types), ==, 27);
+  g_assert_cmpuint (G_N_ELEMENTS (sc_test_all_types), ==, 27);
   for (guint type = 0; type <= 0xff; type++)
     if (sc_message_type_is_known (type))
       known++;
-  g_assert_cmpuint (known, ==, G_N_ELEMENTS (all_types));
+  g_assert_cmpuint (known, ==, G_N_ELEMENTS (sc_test_all_types));
 
-  for (gsize i = 0; i < G_N_ELEMENTS (all_types); i++)
+  for (gsize i = 0; i < G_N_ELEMENTS (sc_test_all_types); i++)
     {
-      guint type = all_types[i];
+      guint type = sc_test_all_types[i];
       ScMessageKind kind = sc_message_type_kind (type);
 
       g_assert_true (sc_message_type_is_known (type));
@@ -1289,9 +1259,9 @@ test_error_status_fields_absent (void)
 static void
 add_case_tests (const char *prefix, GTestDataFunc func, gboolean with_errors)
 {
-  for (gsize i = 0; i < G_N_ELEMENTS (all_types); i++)
+  for (gsize i = 0; i < G_N_ELEMENTS (sc_test_all_types); i++)
     {
-      ScMessageType type = all_types[i];
+      ScMessageType type = sc_test_all_types[i];
       g_autofree char *name = type_path_name (type);
       g_autofree char *path = g_strdup_printf ("%s/%s", prefix, name);
 

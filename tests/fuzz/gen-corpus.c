@@ -16,36 +16,7 @@
 
 #include "sc-message.h"
 #include "sc-protocol.h"
-
-static const ScMessageType all_types[] = {
-  SC_MSG_HELLO,
-  SC_MSG_GET_TIME,
-  SC_MSG_GET_NAME,
-  SC_MSG_LIST_CLIENTS,
-  SC_MSG_SEND_MESSAGE,
-  SC_MSG_BROADCAST,
-  SC_MSG_SET_NICKNAME,
-  SC_MSG_PING,
-  SC_MSG_MESSAGE_ACK,
-  SC_MSG_PONG,
-  SC_MSG_GREETING,
-  SC_MSG_MESSAGE,
-  SC_MSG_DELIVERY_RECEIPT,
-  SC_MSG_CLIENT_JOINED,
-  SC_MSG_CLIENT_LEFT,
-  SC_MSG_CLIENT_RENAMED,
-  SC_MSG_SERVER_SHUTDOWN,
-  SC_MSG_PROTOCOL_ERROR,
-  SC_MSG_SERVER_PING,
-  SC_MSG_HELLO_REPLY,
-  SC_MSG_GET_TIME_REPLY,
-  SC_MSG_GET_NAME_REPLY,
-  SC_MSG_LIST_CLIENTS_REPLY,
-  SC_MSG_SEND_MESSAGE_REPLY,
-  SC_MSG_BROADCAST_REPLY,
-  SC_MSG_SET_NICKNAME_REPLY,
-  SC_MSG_PING_REPLY,
-};
+#include "../sc-test-types.h"
 
 static void
 set_client (ScClientInfo *info, guint32 id, const char *nickname)
@@ -141,19 +112,19 @@ write_message (const char *directory,
 static gboolean
 write_valid_samples (const char *directory, GError **error)
 {
-  for (gsize i = 0; i < G_N_ELEMENTS (all_types); i++)
+  for (gsize i = 0; i < G_N_ELEMENTS (sc_test_all_types); i++)
     {
-      g_autoptr (ScMessage) message = make_message (all_types[i]);
-      g_autofree char *name = file_name_for ("msg-", all_types[i], "");
+      g_autoptr (ScMessage) message = make_message (sc_test_all_types[i]);
+      g_autofree char *name = file_name_for ("msg-", sc_test_all_types[i], "");
 
       if (!write_message (directory, name, message, error))
         return FALSE;
 
       /* Responses also fail, and then carry no success fields. */
-      if (sc_message_type_kind (all_types[i]) == SC_KIND_RESPONSE)
+      if (sc_message_type_kind (sc_test_all_types[i]) == SC_KIND_RESPONSE)
         {
           g_autofree char *error_name =
-            file_name_for ("msg-", all_types[i], "-error");
+            file_name_for ("msg-", sc_test_all_types[i], "-error");
 
           message->status = SC_STATUS_BAD_REQUEST;
           g_free (message->reason);
@@ -206,9 +177,9 @@ write_multi_samples (const char *directory, GError **error)
     return FALSE;
 
   /* Every type back to back. */
-  for (gsize i = 0; i < G_N_ELEMENTS (all_types); i++)
+  for (gsize i = 0; i < G_N_ELEMENTS (sc_test_all_types); i++)
     {
-      g_autoptr (ScMessage) message = make_message (all_types[i]);
+      g_autoptr (ScMessage) message = make_message (sc_test_all_types[i]);
 
       sc_message_append_frame (message, everything);
     }
