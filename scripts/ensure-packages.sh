@@ -24,6 +24,8 @@ SOCKCHAT_PACKAGES=(
   locales
   fonts-wqy-zenhei
   imagemagick
+  desktop-file-utils
+  appstream
 )
 
 # Succeeds when the package is installed.
