@@ -57,14 +57,15 @@ sc_connection_send_receipt (ScWorker *current,
                             ScStatus status,
                             const char *reason)
 {
-  g_autoptr (ScMessage) receipt = sc_message_new (SC_MSG_DELIVERY_RECEIPT, 0);
+  ScMessage receipt;
   g_autoptr (GBytes) frame = NULL;
 
-  receipt->message_id = message_id;
-  receipt->peer_id = recipient_id;
-  receipt->status = status;
-  receipt->reason = g_strdup (status == SC_STATUS_OK ? "" : reason);
-  frame = sc_message_encode (receipt);
+  sc_message_init (&receipt, SC_MSG_DELIVERY_RECEIPT, 0);
+  receipt.message_id = message_id;
+  receipt.peer_id = recipient_id;
+  receipt.status = status;
+  receipt.reason = (char *) (status == SC_STATUS_OK ? "" : reason);
+  frame = sc_message_encode (&receipt);
   send_to_client (sc_worker_get_server (current), sender_id, frame, current);
 }
 
@@ -278,21 +279,23 @@ check_text (ScConnection *connection, const ScMessage *request)
   return TRUE;
 }
 
+/* The sender's identity comes from the server's own record.  The fields
+ * are borrowed, not copied: this runs for every message relayed. */
 static GBytes *
 forwarded_frame (ScConnection *connection,
                  const ScMessage *request,
                  guint64 message_id,
                  gboolean broadcast)
 {
-  g_autoptr (ScMessage) message = sc_message_new (SC_MSG_MESSAGE, 0);
+  ScMessage message;
 
-  message->message_id = message_id;
-  message->time_ms = g_get_real_time () / 1000;
-  message->broadcast = broadcast;
-  /* The sender's identity comes from the server's own record. */
-  sc_client_info_copy_into (&message->sender, &connection->info);
-  message->text = g_strdup (request->text);
-  return sc_message_encode (message);
+  sc_message_init (&message, SC_MSG_MESSAGE, 0);
+  message.message_id = message_id;
+  message.time_ms = g_get_real_time () / 1000;
+  message.broadcast = broadcast;
+  message.sender = connection->info;
+  message.text = request->text;
+  return sc_message_encode (&message);
 }
 
 /* Hands a forwarded message to its recipient; when it cannot take it,
@@ -319,7 +322,7 @@ static void
 handle_send (ScConnection *connection, const ScMessage *request)
 {
   ScServer *server = connection->server;
-  g_autoptr (ScMessage) reply = NULL;
+  ScMessage reply;
   g_autoptr (GBytes) frame = NULL;
   ScConnection *recipient;
 
@@ -339,12 +342,13 @@ handle_send (ScConnection *connection, const ScMessage *request)
       sc_connection_reply (connection, request, SC_STATUS_NO_SUCH_CLIENT, why);
       return;
     }
-  reply = sc_message_new_reply (request, SC_STATUS_OK, NULL);
-  reply->message_id = sc_server_next_message_id (server);
-  sc_connection_queue_message (connection, reply);
+  sc_message_init (&reply, SC_MSG_SEND_MESSAGE_REPLY, request->request_id);
+  reply.reason = (char *) "";
+  reply.message_id = sc_server_next_message_id (server);
+  sc_connection_queue_message (connection, &reply);
 
-  frame = forwarded_frame (connection, request, reply->message_id, FALSE);
-  deliver_to (connection, recipient, reply->message_id, frame);
+  frame = forwarded_frame (connection, request, reply.message_id, FALSE);
+  deliver_to (connection, recipient, reply.message_id, frame);
   sc_connection_unref (recipient);
 }
 

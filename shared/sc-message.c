@@ -121,14 +121,24 @@ fields_for_type (guint type)
     }
 }
 
-ScMessage *
-sc_message_new (ScMessageType type, guint32 request_id)
+/* Prepares a message that lives on the stack, for encoding fields that
+ * are only borrowed; such a message is never passed to
+ * sc_message_free(). */
+void
+sc_message_init (ScMessage *message, ScMessageType type, guint32 request_id)
 {
-  ScMessage *message = g_new0 (ScMessage, 1);
-
+  memset (message, 0, sizeof *message);
   message->type = type;
   message->request_id = request_id;
   message->version = SC_PROTOCOL_VERSION;
+}
+
+ScMessage *
+sc_message_new (ScMessageType type, guint32 request_id)
+{
+  ScMessage *message = g_new (ScMessage, 1);
+
+  sc_message_init (message, type, request_id);
   return message;
 }
 
@@ -307,7 +317,10 @@ sc_message_append_frame (const ScMessage *message, GByteArray *out)
 GBytes *
 sc_message_encode (const ScMessage *message)
 {
-  GByteArray *out = g_byte_array_sized_new (64);
+  /* Sized for the text, so that a forwarded message is encoded without
+   * growing the buffer. */
+  gsize text = message->text ? strlen (message->text) : 0;
+  GByteArray *out = g_byte_array_sized_new (SC_FRAME_HEADER_SIZE + 128 + text);
 
   sc_message_append_frame (message, out);
   return g_byte_array_free_to_bytes (out);

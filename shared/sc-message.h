@@ -60,6 +60,8 @@ typedef struct
 } ScMessage;
 
 ScMessage *sc_message_new (ScMessageType type, guint32 request_id);
+void
+sc_message_init (ScMessage *message, ScMessageType type, guint32 request_id);
 ScMessage *sc_message_new_reply (const ScMessage *request,
                                  ScStatus status,
                                  const char *reason);
