@@ -22,6 +22,8 @@ static const GOptionEntry option_entries[] = {
     N_ ("NAME") },
   { "connect", 'c', 0, G_OPTION_ARG_NONE, NULL,
     N_ ("Connect as soon as the window opens"), NULL },
+  { "version", 'V', 0, G_OPTION_ARG_NONE, NULL,
+    N_ ("Print the version and exit"), NULL },
   { NULL }
 };
 
@@ -142,6 +144,18 @@ sc_application_command_line (GApplication *app,
   return 0;
 }
 
+/* --version is answered by the launching process, without a window. */
+static int
+sc_application_handle_local_options (GApplication *app, GVariantDict *options)
+{
+  if (g_variant_dict_contains (options, "version"))
+    {
+      g_print ("sockchat %s\n", PACKAGE_VERSION);
+      return 0;
+    }
+  return -1;
+}
+
 ScApplication *
 sc_application_new (const char *application_id, GApplicationFlags flags)
 {
@@ -159,6 +173,7 @@ sc_application_class_init (ScApplicationClass *klass)
   app_class->startup = sc_application_startup;
   app_class->activate = sc_application_activate;
   app_class->command_line = sc_application_command_line;
+  app_class->handle_local_options = sc_application_handle_local_options;
 }
 
 static void

@@ -167,7 +167,12 @@ for file in "${installed[@]}"; do
 done
 
 # The installed programs start: no library or data from the build tree.
-for program in sockchat-server sockchat-cli; do
+version_programs=(sockchat-server sockchat-cli)
+if [[ "$SC_GUI" == yes ]]; then
+  # sockchat answers --version without a display or a session bus.
+  version_programs+=(sockchat)
+fi
+for program in "${version_programs[@]}"; do
   if out="$("$bindir/$program" --version 2>&1)" &&
     [[ "$out" == "$program $SC_VERSION" ]]; then
     ok "$program --version says $SC_VERSION"
@@ -176,16 +181,6 @@ for program in sockchat-server sockchat-cli; do
     not_ok "$program --version says $SC_VERSION" "$TMP/version.out"
   fi
 done
-if [[ "$SC_GUI" == yes ]]; then
-  # GApplication in GLib 2.74 has no --version; --help shows that the
-  # program starts and parses its options without a display.
-  if "$bindir/sockchat" --help >"$TMP/help.out" 2>&1 &&
-    grep -q -- '--connect' "$TMP/help.out"; then
-    ok "sockchat --help lists its options"
-  else
-    not_ok "sockchat --help lists its options" "$TMP/help.out"
-  fi
-fi
 
 # Each manual page documents every option of its program, names this
 # version and renders without warnings.
