@@ -30,7 +30,7 @@ run_target () {
   "$BUILD/tests/fuzz/$name" "$corpus" "$ROOT/tests/fuzz/corpus" \
     -max_total_time="$per_target" -max_len=70000 -timeout=10 \
     -artifact_prefix="$ROOT/tests/fuzz/crashes/$name-" -print_final_stats=1 \
-    2>&1 | grep -E '^(#[0-9]+ +DONE|stat::|==[0-9]+==|SUMMARY|INFO: seed)' || true
+    2>&1 | grep -E '(DONE|^stat::|^==[0-9]+==|^SUMMARY|^INFO: seed)' || true
 }
 
 run_target fuzz-frames

@@ -565,6 +565,49 @@ flood_send_batch (ScTestPeer *sender, guint32 recipient, const char *text)
   sc_test_peer_send_raw (sender, frames->data, frames->len);
 }
 
+static const ScTestServerOptions few_unacked = { .max_unacked = 5 };
+
+/* A client that reads but never acknowledges is dropped as too slow once
+ * it holds max_unacked messages; each of them, and the one that found it
+ * full, gets a RECIPIENT_SLOW receipt. */
+static void
+test_unacked_limit (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (ScTestPeer) a = join (fixture, "sender");
+  g_autoptr (ScTestPeer) mute = join (fixture, "mute");
+  g_autoptr (ScTestPeer) third = NULL;
+  g_autoptr (ScMessage) left = NULL;
+  guint32 mute_id = sc_test_peer_get_id (mute);
+  guint slow = 0;
+
+  sc_test_peer_set_auto_ack (mute, FALSE);
+  for (guint i = 0; i < 6; i++)
+    {
+      ScMessage *send = sc_message_new (SC_MSG_SEND_MESSAGE, 0);
+      g_autoptr (ScMessage) reply = NULL;
+
+      send->peer_id = mute_id;
+      send->text = g_strdup_printf ("message %u", i);
+      reply = sc_test_peer_request (a, send);
+      g_assert_cmpuint (reply->status, ==, SC_STATUS_OK);
+    }
+  for (guint i = 0; i < 6; i++)
+    {
+      g_autoptr (ScMessage) receipt =
+        sc_test_peer_expect (a, SC_MSG_DELIVERY_RECEIPT);
+
+      g_assert_cmpuint (receipt->peer_id, ==, mute_id);
+      if (receipt->status == SC_STATUS_RECIPIENT_SLOW)
+        slow++;
+    }
+  g_assert_cmpuint (slow, ==, 6);
+  left = sc_test_peer_expect (a, SC_MSG_CLIENT_LEFT);
+  g_assert_cmpuint (left->client_id, ==, mute_id);
+  g_assert_cmpuint (left->status, ==, SC_STATUS_RECIPIENT_SLOW);
+  sc_test_peer_wait_closed (mute, 2000);
+  third = join (fixture, "third");
+}
+
 static void
 test_slow_recipient (Fixture *fixture, gconstpointer data)
 {
@@ -686,6 +729,7 @@ main (int argc, char *argv[])
   ADD ("/server/abuse/reset", NULL, test_reset);
   ADD ("/server/limits/max-clients", &three_clients, test_max_clients);
   ADD ("/server/limits/slow-recipient", &small_output_cap, test_slow_recipient);
+  ADD ("/server/limits/unacked", &few_unacked, test_unacked_limit);
   ADD ("/server/limits/pipelined", NULL, test_pipelined_flood);
 #undef ADD
 

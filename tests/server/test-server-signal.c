@@ -16,6 +16,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <glib/gstdio.h>
+
 #include "sc-test-peer.h"
 #include "sc-test-server.h"
 
@@ -305,6 +307,72 @@ test_port_in_use (void)
   g_assert_cmpstr (child->out->str, ==, "");
 }
 
+/* The secret is read from the first line of the file; a HELLO without it
+ * is refused, one with it joins. */
+static void
+test_password_file (void)
+{
+  g_autofree char *path = NULL;
+  int fd = g_file_open_tmp ("sockchat-password-XXXXXX", &path, NULL);
+  g_autofree char *threads = threads_arg ();
+  const char *args[] = { "--port",          "0",         "--bind",
+                         "127.0.0.1",       "--threads", threads,
+                         "--password-file", NULL,        NULL };
+  g_autoptr (Child) child = NULL;
+  g_autoptr (ScTestPeer) guest = NULL;
+  g_autoptr (ScTestPeer) member = NULL;
+  ScMessage *hello;
+  g_autoptr (ScMessage) refused = NULL;
+  g_autoptr (ScMessage) joined = NULL;
+  guint16 port;
+
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (write (fd, "letmein\nignored\n", 16), ==, 16);
+  close (fd);
+  args[7] = path;
+  child = child_spawn (args);
+  port = child_read_port (child);
+
+  guest = sc_test_peer_connect (port);
+  hello = sc_message_new (SC_MSG_HELLO, 0);
+  hello->name = g_strdup ("test");
+  hello->nickname = g_strdup ("");
+  refused = sc_test_peer_request (guest, hello);
+  g_assert_cmpuint (refused->status, ==, SC_STATUS_AUTH_FAILED);
+  sc_test_peer_expect_closed (guest);
+
+  member = sc_test_peer_connect (port);
+  hello = sc_message_new (SC_MSG_HELLO, 0);
+  hello->name = g_strdup ("test");
+  hello->nickname = g_strdup ("");
+  hello->password = g_strdup ("letmein");
+  joined = sc_test_peer_request (member, hello);
+  g_assert_cmpuint (joined->status, ==, SC_STATUS_OK);
+
+  kill (child->pid, SIGTERM);
+  g_assert_cmpint (child_wait_exit (child, 5000), ==, 0);
+  g_unlink (path);
+}
+
+/* An empty or unreadable password file is a usage error, not a server
+ * that lets everyone in. */
+static void
+test_bad_password_file (void)
+{
+  g_autofree char *path = NULL;
+  int fd = g_file_open_tmp ("sockchat-password-XXXXXX", &path, NULL);
+  const char *empty[] = { "--port", "0", "--password-file", NULL, NULL };
+  const char *missing[] = { "--port", "0", "--password-file",
+                            "/nonexistent/sockchat-password", NULL };
+
+  g_assert_cmpint (fd, >=, 0);
+  close (fd);
+  empty[3] = path;
+  check_usage_error (empty, "password file");
+  check_usage_error (missing, "/nonexistent/sockchat-password");
+  g_unlink (path);
+}
+
 static void
 test_version (void)
 {
@@ -328,6 +396,8 @@ main (int argc, char *argv[])
   g_test_add_func ("/server/cli/bad-threads", test_bad_threads);
   g_test_add_func ("/server/cli/extra-argument", test_extra_argument);
   g_test_add_func ("/server/cli/port-in-use", test_port_in_use);
+  g_test_add_func ("/server/cli/password-file", test_password_file);
+  g_test_add_func ("/server/cli/bad-password-file", test_bad_password_file);
   g_test_add_func ("/server/cli/version", test_version);
 
   return g_test_run ();
