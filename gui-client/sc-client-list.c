@@ -41,7 +41,9 @@ format_since (gint64 since_ms)
 static char *
 display_name (const char *nickname, gboolean is_self)
 {
-  const char *shown = nickname && *nickname ? nickname : _ ("(no nickname)");
+  /* A dash for a client without a nickname: short enough that "(you)"
+   * still fits the column. */
+  const char *shown = nickname && *nickname ? nickname : "—";
 
   /* Translators: marks the user's own row in the client list. */
   return is_self ? g_strdup_printf (_ ("%s (you)"), shown) : g_strdup (shown);
