@@ -174,11 +174,14 @@ main (int argc, char **argv)
   gboolean json = FALSE;
   GOptionEntry entries[] = {
     { "system", 's', 0, G_OPTION_ARG_STRING, &system,
-      "System under test: sockchat (default) or floor", "NAME" },
+      "System under test: sockchat (default), floor, mqtt, redis, nats or irc",
+      "NAME" },
     { "host", 'H', 0, G_OPTION_ARG_STRING, &host,
       "Host to connect to (default 127.0.0.1)", "HOST" },
     { "port", 'p', 0, G_OPTION_ARG_INT, &port,
-      "Port to connect to (sockchat: 5330; floor: a built-in relay)", "PORT" },
+      "Port to connect to (sockchat: 5330; floor: a built-in relay; "
+      "mqtt 1883, redis 6379, nats 4222, irc 6667)",
+      "PORT" },
     { "workload", 'w', 0, G_OPTION_ARG_STRING, &workload,
       "latency|throughput|unbatched|open|reqresp|idle, or a..f "
       "(default latency)",
@@ -229,9 +232,9 @@ main (int argc, char **argv)
   textdomain (GETTEXT_PACKAGE);
 
   g_option_context_set_summary (
-    context, "Drives SockChat (or the floor relay) with many connections and "
-             "reports\nmessages per second, latency percentiles and the "
-             "server's CPU per message.");
+    context, "Drives SockChat (the floor relay, an MQTT broker, Redis, NATS or "
+             "an IRC server)\nwith many connections and reports messages per "
+             "second, latency\npercentiles and the server's CPU per message.");
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
@@ -261,6 +264,15 @@ main (int argc, char **argv)
       count < 0 || repeat < 1 || connect_timeout < 1)
     {
       g_printerr ("sockchat-bench: a number is out of range\n");
+      return 2;
+    }
+
+  if (config.adapter->max_payload > 0 &&
+      (gsize) payload > config.adapter->max_payload)
+    {
+      g_printerr ("sockchat-bench: %s carries at most %" G_GSIZE_FORMAT
+                  " bytes of body\n",
+                  system_name, config.adapter->max_payload);
       return 2;
     }
 
@@ -315,7 +327,7 @@ main (int argc, char **argv)
       config.server_pid = 0;
     }
   else
-    config.port = SC_DEFAULT_PORT;
+    config.port = config.adapter->default_port;
 
   for (int i = 0; i < repeat; i++)
     {

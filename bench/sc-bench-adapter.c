@@ -2,8 +2,8 @@
 #include "sc-bench-adapter.h"
 
 static const ScBenchAdapter *const adapters[] = {
-  &sc_bench_adapter_sockchat,
-  &sc_bench_adapter_floor,
+  &sc_bench_adapter_sockchat, &sc_bench_adapter_floor, &sc_bench_adapter_mqtt,
+  &sc_bench_adapter_redis,    &sc_bench_adapter_nats,  &sc_bench_adapter_irc,
 };
 
 const ScBenchAdapter *
@@ -18,5 +18,5 @@ sc_bench_adapter_lookup (const char *name)
 const char *
 sc_bench_adapter_names (void)
 {
-  return "sockchat, floor";
+  return "sockchat, floor, mqtt, redis, nats, irc";
 }

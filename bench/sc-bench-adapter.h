@@ -14,6 +14,10 @@ G_BEGIN_DECLS
 
 extern const ScBenchAdapter sc_bench_adapter_sockchat;
 extern const ScBenchAdapter sc_bench_adapter_floor;
+extern const ScBenchAdapter sc_bench_adapter_mqtt;
+extern const ScBenchAdapter sc_bench_adapter_redis;
+extern const ScBenchAdapter sc_bench_adapter_nats;
+extern const ScBenchAdapter sc_bench_adapter_irc;
 
 const ScBenchAdapter *sc_bench_adapter_lookup (const char *name);
 const char *sc_bench_adapter_names (void);

@@ -20,6 +20,7 @@ struct _ScBenchLoop
 {
   const ScBenchAdapter *adapter;
   gsize payload;
+  guint serial; /* unique in this process: names differ between runs */
   int epoll_fd;
   struct sockaddr_storage address;
   socklen_t address_length;
@@ -55,6 +56,7 @@ sc_bench_loop_new (const ScBenchAdapter *adapter,
   char service[8];
   int status;
   ScBenchLoop *loop;
+  static guint next_serial = 1;
 
   g_return_val_if_fail (adapter != NULL, NULL);
 
@@ -72,6 +74,7 @@ sc_bench_loop_new (const ScBenchAdapter *adapter,
   loop = g_new0 (ScBenchLoop, 1);
   loop->adapter = adapter;
   loop->payload = payload;
+  loop->serial = next_serial++;
   memcpy (&loop->address, result->ai_addr, result->ai_addrlen);
   loop->address_length = result->ai_addrlen;
   freeaddrinfo (result);
@@ -145,14 +148,23 @@ sc_bench_loop_get_payload (const ScBenchLoop *loop)
   return loop->payload;
 }
 
+/* A number no other loop of this process has had: systems that keep a
+ * name for a while after its connection closed (IRC nicknames, MQTT
+ * client ids) get fresh names in every run. */
+guint
+sc_bench_loop_get_serial (const ScBenchLoop *loop)
+{
+  return loop->serial;
+}
+
 const ScBenchAdapter *
 sc_bench_loop_get_adapter (const ScBenchLoop *loop)
 {
   return loop->adapter;
 }
 
-ScBenchConn *
-sc_bench_loop_add (ScBenchLoop *loop, ScBenchRole role, guint pair, guint side)
+static ScBenchConn *
+add_one (ScBenchLoop *loop, ScBenchRole role, guint pair, guint side)
 {
   ScBenchConn *conn = g_new0 (ScBenchConn, 1);
 
@@ -165,6 +177,24 @@ sc_bench_loop_add (ScBenchLoop *loop, ScBenchRole role, guint pair, guint side)
   conn->next_request_id = 1;
   conn->max_payload = 4096;
   g_ptr_array_add (loop->connections, conn);
+  return conn;
+}
+
+/* Adds a connection, and its companion right after it when the
+ * adapter wants one; returns the first. */
+ScBenchConn *
+sc_bench_loop_add (ScBenchLoop *loop, ScBenchRole role, guint pair, guint side)
+{
+  ScBenchConn *conn;
+
+  g_return_val_if_fail (role != SC_BENCH_ROLE_COMPANION, NULL);
+
+  conn = add_one (loop, role, pair, side);
+  if (role == SC_BENCH_ROLE_PEER && loop->adapter->peer_companion)
+    {
+      conn->companion = add_one (loop, SC_BENCH_ROLE_COMPANION, pair, side);
+      conn->companion->companion = conn;
+    }
   return conn;
 }
 
@@ -257,8 +287,11 @@ sc_bench_conn_emit (ScBenchConn *conn,
 static void
 start_connects (ScBenchLoop *loop)
 {
+  guint max = loop->adapter->max_handshakes > 0 ? loop->adapter->max_handshakes
+                                                : MAX_CONNECTING;
+
   while (loop->next_to_connect < loop->connections->len &&
-         loop->n_connecting < MAX_CONNECTING)
+         loop->n_connecting < max)
     {
       ScBenchConn *conn = loop->connections->pdata[loop->next_to_connect++];
       struct epoll_event event = { 0 };

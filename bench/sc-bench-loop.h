@@ -22,6 +22,7 @@ typedef enum
   SC_BENCH_ROLE_PEER,      /* one side of a pair that message each other */
   SC_BENCH_ROLE_REQUESTER, /* sends requests and waits for their answers */
   SC_BENCH_ROLE_IDLE,      /* handshakes, then only answers keep-alives */
+  SC_BENCH_ROLE_COMPANION, /* a PEER's second socket, see ScBenchAdapter */
 } ScBenchRole;
 
 typedef enum
@@ -42,6 +43,9 @@ struct _ScBenchConn
   guint pair;        /* PEER: the pair's number */
   guint side;        /* PEER: 0 or 1 */
   ScBenchConn *peer; /* PEER: the other side */
+  /* PEER of an adapter with peer_companion: its second socket, and
+   * COMPANION: the PEER it belongs to. */
+  ScBenchConn *companion;
 
   gboolean connecting;
   gboolean ready;
@@ -54,6 +58,7 @@ struct _ScBenchConn
   gsize out_pos;
 
   /* Adapter state. */
+  guint state;     /* the adapter's own: where its handshake is */
   guint64 address; /* the system's name for the connection, once ready */
   guint32 next_request_id;
   guint32 max_payload;
@@ -68,6 +73,19 @@ struct _ScBenchConn
 struct _ScBenchAdapter
 {
   const char *name;
+  guint16 default_port; /* the system's well-known port, or 0 */
+  /* The largest message body the protocol carries, or 0: no limit
+   * below the bench's own. */
+  gsize max_payload;
+  /* Every PEER gets a second connection, role COMPANION, added right
+   * after it: for systems where one socket cannot both receive and send
+   * (a RESP2 Redis subscriber cannot PUBLISH).  Both count towards
+   * connect_all(); the adapter decides which one carries what. */
+  gboolean peer_companion;
+  /* At most this many handshakes in progress at once, or 0: the loop's
+   * default (256).  Below the server's listen backlog, or connections
+   * it has no room for wait for SYN-ACK retransmissions, seconds. */
+  guint max_handshakes;
   /* The TCP connection is up: queue the first bytes of the handshake,
    * if the client speaks first. */
   void (*start) (ScBenchConn *conn);
@@ -99,6 +117,7 @@ void sc_bench_loop_set_handler (ScBenchLoop *loop,
                                 ScBenchEventFunc handler,
                                 gpointer user_data);
 gsize sc_bench_loop_get_payload (const ScBenchLoop *loop);
+guint sc_bench_loop_get_serial (const ScBenchLoop *loop);
 const ScBenchAdapter *sc_bench_loop_get_adapter (const ScBenchLoop *loop);
 
 ScBenchConn *

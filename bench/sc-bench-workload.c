@@ -79,7 +79,8 @@ typedef struct
   gboolean measuring; /* false during the warm-up */
   guint64 messages;
   guint64 send_failures;
-  guint64 next_pair; /* open loop: round robin */
+  guint64 next_pair;  /* open loop: round robin */
+  GPtrArray *senders; /* side 0 of every pair, in pair order */
   guint errors_shown;
 } Run;
 
@@ -102,13 +103,21 @@ send_request (Run *run, ScBenchConn *conn)
   conn->in_flight++;
 }
 
+/* A connection can send while it and its companion socket, if any,
+ * are up. */
+static gboolean
+usable (const ScBenchConn *conn)
+{
+  return !conn->dead && (conn->companion == NULL || !conn->companion->dead);
+}
+
 /* Keeps sender's window full (closed-loop workloads). */
 static void
 refill (Run *run, ScBenchConn *sender)
 {
   guint window = run->config->window;
 
-  if (!run->sending || sender->dead || sender->peer->dead)
+  if (!run->sending || !usable (sender) || !usable (sender->peer))
     return;
   while (sender->in_flight < window)
     send_message (run, sender, sc_bench_now_ns ());
@@ -159,7 +168,7 @@ on_event (ScBenchConn *conn,
             {
               if (run->measuring)
                 run->messages++;
-              if (run->sending && !conn->peer->dead)
+              if (run->sending && usable (conn) && usable (conn->peer))
                 send_message (run, conn, sent);
             }
           else
@@ -228,7 +237,7 @@ start_sending (Run *run)
 /* Runs the loop until until_ns; the open loop also sends what is due,
  * stamped with the time it was due, however late it goes out. */
 static void
-drive (Run *run, gint64 until_ns, gint64 *next_send_ns, guint first_peer)
+drive (Run *run, gint64 until_ns, gint64 *next_send_ns)
 {
   const ScBenchWorkloadConfig *config = run->config;
   gint64 interval = config->rate > 0 ? (gint64) (1e9 / config->rate) : 0;
@@ -245,10 +254,10 @@ drive (Run *run, gint64 until_ns, gint64 *next_send_ns, guint first_peer)
 
           while (*next_send_ns <= now)
             {
-              ScBenchConn *sender = sc_bench_loop_get (
-                run->loop, first_peer + 2 * (run->next_pair++ % config->pairs));
+              ScBenchConn *sender =
+                run->senders->pdata[run->next_pair++ % run->senders->len];
 
-              if (!sender->dead && !sender->peer->dead)
+              if (usable (sender) && usable (sender->peer))
                 send_message (run, sender, *next_send_ns);
               *next_send_ns += MAX (interval, 1);
             }
@@ -272,8 +281,8 @@ sc_bench_workload_run (const ScBenchWorkloadConfig *config,
 {
   g_autoptr (ScBenchLoop) loop = NULL;
   g_autofree guint8 *body = NULL;
+  g_autoptr (GPtrArray) senders = g_ptr_array_new ();
   Run run = { 0 };
-  guint first_peer;
   gint64 start, end, cpu0, cpu1, self0, next_send = 0;
 
   g_return_val_if_fail (config->payload >= SC_BENCH_BODY_MIN, FALSE);
@@ -292,6 +301,7 @@ sc_bench_workload_run (const ScBenchWorkloadConfig *config,
   run.loop = loop;
   run.histogram = result->histogram;
   run.body = body;
+  run.senders = senders;
   sc_bench_loop_set_handler (loop, on_event, &run);
 
   /* (f): the idle crowd first, with the server's memory around it. */
@@ -324,7 +334,7 @@ sc_bench_workload_run (const ScBenchWorkloadConfig *config,
             {
               gint64 now_cpu;
 
-              drive (&run, sc_bench_now_ns () + 300 * 1000000, &next_send, 0);
+              drive (&run, sc_bench_now_ns () + 300 * 1000000, &next_send);
               now_cpu = sc_bench_proc_cpu_ns (config->server_pid);
               if (now_cpu == last)
                 break;
@@ -335,7 +345,6 @@ sc_bench_workload_run (const ScBenchWorkloadConfig *config,
       result->idle_ready = config->idle - sc_bench_loop_n_dead (loop);
     }
 
-  first_peer = sc_bench_loop_n_connections (loop);
   if (config->kind == SC_BENCH_WORKLOAD_REQRESP)
     {
       if (config->adapter->send_request == NULL)
@@ -355,6 +364,7 @@ sc_bench_workload_run (const ScBenchWorkloadConfig *config,
 
         a->peer = b;
         b->peer = a;
+        g_ptr_array_add (senders, a);
       }
   if (!connect_all (&run, error))
     return FALSE;
@@ -363,15 +373,14 @@ sc_bench_workload_run (const ScBenchWorkloadConfig *config,
   start_sending (&run);
   next_send = sc_bench_now_ns ();
   drive (&run, sc_bench_now_ns () + (gint64) (config->warmup_s * 1e9),
-         &next_send, first_peer);
+         &next_send);
   sc_bench_histogram_reset (result->histogram);
   run.measuring = TRUE;
   cpu0 =
     config->server_pid > 0 ? sc_bench_proc_cpu_ns (config->server_pid) : -1;
   self0 = sc_bench_proc_self_cpu_ns ();
   start = sc_bench_now_ns ();
-  drive (&run, start + (gint64) (config->duration_s * 1e9), &next_send,
-         first_peer);
+  drive (&run, start + (gint64) (config->duration_s * 1e9), &next_send);
   end = sc_bench_now_ns ();
   run.measuring = FALSE;
   run.sending = FALSE;
