@@ -89,11 +89,11 @@ python_bin () {
   fi
 }
 
-# count_results BUILDDIR MESON_TEST_STATUS: adds the build's test results to
-# the totals.
+# count_results BUILDDIR MESON_TEST_STATUS [LOGBASE]: adds the results
+# logged in BUILDDIR/meson-logs/LOGBASE.json (default testlog) to the totals.
 count_results () {
-  local builddir="$1" status="$2" counts p f s t
-  local log="$builddir/meson-logs/testlog.json"
+  local builddir="$1" status="$2" logbase="${3:-testlog}" counts p f s t
+  local log="$builddir/meson-logs/$logbase.json"
   if [[ ! -s "$log" ]]; then
     if [[ "$status" -eq 0 ]]; then
       echo "$builddir: no tests ran"
@@ -104,7 +104,7 @@ count_results () {
     return 0
   fi
   if ! counts="$("$(python_bin)" "$ROOT/scripts/testlog-summary.py" \
-    "$builddir" | tail -n 1)"; then
+    "$builddir" "$logbase" | tail -n 1)"; then
     echo "$builddir: could not parse $log"
     FAILED=$((FAILED + 1))
     return 0
@@ -145,14 +145,20 @@ build_and_test () {
   count_results "$builddir" "$status"
 }
 
-# run_more_tests BUILDDIR [MESON_TEST_ARGS...]: runs part of the suite again
-# (another setup or another build) and counts it like the main run.
+# run_more_tests BUILDDIR LOGBASE [MESON_TEST_ARGS...]: runs part of the
+# suite again (another setup or another build) under its own log name, and
+# counts it like the main run.
 run_more_tests () {
-  local builddir="$1" status=0
-  shift
+  local builddir="$1" logbase="$2" status=0
+  shift 2
   section "Test $builddir $*"
-  meson test -C "$builddir" --print-errorlogs "$@" || status=$?
-  count_results "$builddir" "$status"
+  rm -f "$builddir/meson-logs/$logbase"*.json
+  meson test -C "$builddir" --print-errorlogs --logbase "$logbase" "$@" ||
+    status=$?
+  # With --setup, Meson appends the setup's name to the log's name.
+  local log
+  log="$(ls -t "$builddir/meson-logs/$logbase"*.json 2>/dev/null | head -n 1)"
+  count_results "$builddir" "$status" "$(basename "${log:-$logbase}" .json)"
 }
 
 # The long checks of --full.  GUI tests are left out: GTK is not built
@@ -164,14 +170,15 @@ full_checks () {
     -Db_sanitize=thread -Db_lundef=false -Dgui=disabled &&
     meson compile -C _build-tsan; then
     TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$ROOT/tests/tsan.supp" \
-      run_more_tests _build-tsan --suite server --suite client \
+      run_more_tests _build-tsan testlog-tsan --suite server --suite client \
       --timeout-multiplier 3
   else
     echo "_build-tsan: build failed"
     FAILED=$((FAILED + 1))
   fi
   if command -v valgrind >/dev/null 2>&1; then
-    run_more_tests _build --setup valgrind --suite protocol --suite server \
+    run_more_tests _build testlog-valgrind --setup valgrind --suite protocol \
+      --suite server \
       --suite client
   else
     echo "valgrind is not installed"

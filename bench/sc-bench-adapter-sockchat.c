@@ -1,9 +1,12 @@
 /* sc-bench-adapter-sockchat.c: the SockChat protocol (docs/PROTOCOL.md).
  *
  * Handshake: wait for GREETING, send HELLO, ready on an OK HELLO_REPLY;
- * the connection's address is its client id.  A message is SEND_MESSAGE
- * to the peer's id; every MESSAGE received is acknowledged at once with
- * MESSAGE_ACK, and SERVER_PING is answered with PONG, as the protocol
+ * the connection's address is its client id.  HELLO carries the
+ * NO_PRESENCE flag: the bench has no use for join and leave notices, and
+ * with thousands of clients they would be most of the traffic (every
+ * arrival is announced to every client that asked for presence).  A message is
+ * SEND_MESSAGE to the peer's id; every MESSAGE received is acknowledged at once
+ * with MESSAGE_ACK, and SERVER_PING is answered with PONG, as the protocol
  * requires.  SEND_MESSAGE_REPLY and DELIVERY_RECEIPT are read and
  * dropped (a refusal is reported).  A request is GET_TIME.
  *
@@ -58,6 +61,7 @@ send_hello (ScBenchConn *conn)
   hello->version = SC_PROTOCOL_VERSION;
   hello->name = g_strdup ("sockchat-bench");
   hello->nickname = g_steal_pointer (&nickname);
+  hello->flags = SC_FLAG_NO_PRESENCE;
   sc_message_append_frame (hello, sc_bench_conn_output (conn));
 }
 

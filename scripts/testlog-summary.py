@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Count test results in a Meson build's meson-logs/testlog.json.
 
-Usage: testlog-summary.py BUILDDIR
+Usage: testlog-summary.py BUILDDIR [LOGBASE]   (default LOGBASE: testlog)
 
 TAP tests count one result per top-level "ok" / "not ok" line; other tests
 (exitcode protocol) count one result each. A TAP test that fails without a
@@ -48,7 +48,8 @@ def main():
     builddir = sys.argv[1]
     protocols = load_protocols(builddir)
     passed = failed = skipped = todo = 0
-    path = os.path.join(builddir, 'meson-logs', 'testlog.json')
+    logbase = sys.argv[2] if len(sys.argv) > 2 else 'testlog'
+    path = os.path.join(builddir, 'meson-logs', logbase + '.json')
     with open(path, encoding='utf-8', errors='replace') as f:
         for raw in f:
             raw = raw.strip()

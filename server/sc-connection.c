@@ -222,6 +222,10 @@ sc_connection_on_readable (ScConnection *connection)
     }
   if (!connection->input_scheduled)
     sc_connection_serve_buffered (connection);
+  /* A read buffer is kept only while it holds part of a frame: thousands
+   * of idle clients then cost no read buffers at all. */
+  if (!connection->input_scheduled && !connection->closing)
+    sc_frame_reader_trim (connection->reader);
 }
 
 static void

@@ -74,13 +74,13 @@ parse_hex_line (char *line, guint line_number, GByteArray *out)
 
       if (*t == '\0')
         continue;
-      if (strlen (t) != 2 || !g_ascii_isxdigit (t[0])
-          || !g_ascii_isxdigit (t[1]))
+      if (strlen (t) != 2 || !g_ascii_isxdigit (t[0]) ||
+          !g_ascii_isxdigit (t[1]))
         g_test_message ("line %u: \"%s\" is not a hex byte", line_number, t);
       g_assert_cmpuint (strlen (t), ==, 2);
       g_assert_true (g_ascii_isxdigit (t[0]) && g_ascii_isxdigit (t[1]));
-      byte = (guint8) (g_ascii_xdigit_value (t[0]) * 16
-                       + g_ascii_xdigit_value (t[1]));
+      byte = (guint8) (g_ascii_xdigit_value (t[0]) * 16 +
+                       g_ascii_xdigit_value (t[1]));
       g_byte_array_append (out, &byte, 1);
     }
 }
@@ -96,15 +96,14 @@ split_frames (GByteArray *block, guint fence_line, GPtrArray *examples)
   while (pos < block->len)
     {
       g_autoptr (GError) error = NULL;
-      gssize needed = sc_frame_bytes_needed (block->data + pos,
-                                             block->len - pos,
-                                             SC_MAX_PAYLOAD_LIMIT, &error);
+      gssize needed = sc_frame_bytes_needed (
+        block->data + pos, block->len - pos, SC_MAX_PAYLOAD_LIMIT, &error);
       Example *example;
 
       if (needed <= 0 || (gsize) needed > block->len - pos)
         g_test_message ("hex block at line %u: incomplete or bad frame at "
-                         "byte %" G_GSIZE_FORMAT,
-                         fence_line, pos);
+                        "byte %" G_GSIZE_FORMAT,
+                        fence_line, pos);
       g_assert_no_error (error);
       g_assert_cmpint (needed, >, 0);
       g_assert_cmpint (needed, <=, (gssize) (block->len - pos));
@@ -172,8 +171,8 @@ test_examples_round_trip (void)
       sc_frame_header_parse (data, length, SC_MAX_PAYLOAD_DEFAULT, &header,
                              &error);
       g_assert_no_error (error);
-      message = sc_message_decode (&header, data + SC_FRAME_HEADER_SIZE,
-                                   &error);
+      message =
+        sc_message_decode (&header, data + SC_FRAME_HEADER_SIZE, &error);
       g_assert_no_error (error);
       g_assert_nonnull (message);
 

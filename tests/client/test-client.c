@@ -43,7 +43,7 @@
 /* Connecting may first ask a resolver, which retries for ten seconds or
  * more before it gives up on an unreachable name server. */
 #define CONNECT_TIMEOUT_MS (30000 * SLOWDOWN)
-#define FLOOD_TIMEOUT_MS (20000 * SLOWDOWN)
+#define FLOOD_TIMEOUT_MS   (20000 * SLOWDOWN)
 
 /* ------------------------------------------------------------------ */
 /* Waiting */
@@ -71,24 +71,23 @@ iterate (void)
     g_usleep (200);
 }
 
-#define wait_until_ms(condition, timeout_ms)                                 \
-  G_STMT_START                                                               \
-  {                                                                          \
-    gint64 wait_deadline_ = deadline_after (timeout_ms);                     \
-                                                                             \
-    while (!(condition))                                                     \
-      {                                                                      \
-        if (g_get_monotonic_time () > wait_deadline_)                        \
-          {                                                                  \
-            g_assertion_message (G_LOG_DOMAIN, __FILE__, __LINE__,           \
-                                 G_STRFUNC,                                  \
-                                 "timed out after " #timeout_ms              \
-                                 " ms waiting for " #condition);             \
-            break;                                                           \
-          }                                                                  \
-        iterate ();                                                          \
-      }                                                                      \
-  }                                                                          \
+#define wait_until_ms(condition, timeout_ms)                                  \
+  G_STMT_START                                                                \
+  {                                                                           \
+    gint64 wait_deadline_ = deadline_after (timeout_ms);                      \
+                                                                              \
+    while (!(condition))                                                      \
+      {                                                                       \
+        if (g_get_monotonic_time () > wait_deadline_)                         \
+          {                                                                   \
+            g_assertion_message (G_LOG_DOMAIN, __FILE__, __LINE__, G_STRFUNC, \
+                                 "timed out after " #timeout_ms               \
+                                 " ms waiting for " #condition);              \
+            break;                                                            \
+          }                                                                   \
+        iterate ();                                                           \
+      }                                                                       \
+  }                                                                           \
   G_STMT_END
 
 #define wait_until(condition) wait_until_ms (condition, WAIT_TIMEOUT_MS)
@@ -141,10 +140,9 @@ quiet_writer (GLogLevelFlags log_level,
               gsize n_fields,
               gpointer user_data)
 {
-  if ((log_level
-       & (G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO | G_LOG_LEVEL_DEBUG))
-        != 0
-      && !g_test_verbose ())
+  if ((log_level &
+       (G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO | G_LOG_LEVEL_DEBUG)) != 0 &&
+      !g_test_verbose ())
     return G_LOG_WRITER_HANDLED;
   return g_log_writer_default (log_level, fields, n_fields, user_data);
 }
@@ -157,8 +155,8 @@ test_threads (void)
   const char *text = g_getenv ("SC_TEST_THREADS");
   guint64 threads = 1;
 
-  if (text != NULL
-      && !g_ascii_string_to_unsigned (text, 10, 1, 64, &threads, NULL))
+  if (text != NULL &&
+      !g_ascii_string_to_unsigned (text, 10, 1, 64, &threads, NULL))
     g_error ("SC_TEST_THREADS must be a number from 1 to 64, not “%s”", text);
   return (guint) threads;
 }
@@ -237,9 +235,9 @@ typedef struct
   GPtrArray *joined;     /* ScClientInfo */
   GArray *left;          /* guint32 */
   GPtrArray *left_reasons;
-  GArray *renamed;       /* guint32 */
+  GArray *renamed; /* guint32 */
   GPtrArray *renamed_to;
-  GString *log;          /* "server-shutdown;disconnected;" and so on */
+  GString *log; /* "server-shutdown;disconnected;" and so on */
   guint n_disconnected;
   guint disconnect_reason;
   char *disconnect_detail;
@@ -297,10 +295,7 @@ on_client_left (ScClient *client, guint id, const char *reason, Peer *peer)
 }
 
 static void
-on_client_renamed (ScClient *client,
-                   guint id,
-                   const char *nickname,
-                   Peer *peer)
+on_client_renamed (ScClient *client, guint id, const char *nickname, Peer *peer)
 {
   guint32 id32 = id;
 
@@ -316,10 +311,7 @@ on_server_shutdown (ScClient *client, const char *reason, Peer *peer)
 }
 
 static void
-on_disconnected (ScClient *client,
-                 guint reason,
-                 const char *detail,
-                 Peer *peer)
+on_disconnected (ScClient *client, guint reason, const char *detail, Peer *peer)
 {
   /* The client is already down when it says so. */
   g_assert_cmpint (sc_client_get_state (client), ==,
@@ -350,8 +342,8 @@ peer_new_in (GMainContext *context)
   peer->received = g_array_new (FALSE, TRUE, sizeof (Received));
   g_array_set_clear_func (peer->received, received_clear);
   peer->receipts = g_array_new (FALSE, TRUE, sizeof (Receipt));
-  peer->joined
-    = g_ptr_array_new_with_free_func ((GDestroyNotify) sc_client_info_free);
+  peer->joined =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) sc_client_info_free);
   peer->left = g_array_new (FALSE, TRUE, sizeof (guint32));
   peer->left_reasons = g_ptr_array_new_with_free_func (g_free);
   peer->renamed = g_array_new (FALSE, TRUE, sizeof (guint32));
@@ -370,8 +362,8 @@ peer_new_in (GMainContext *context)
                     G_CALLBACK (on_client_renamed), peer);
   g_signal_connect (peer->client, "server-shutdown",
                     G_CALLBACK (on_server_shutdown), peer);
-  g_signal_connect (peer->client, "disconnected",
-                    G_CALLBACK (on_disconnected), peer);
+  g_signal_connect (peer->client, "disconnected", G_CALLBACK (on_disconnected),
+                    peer);
   return peer;
 }
 
@@ -411,8 +403,8 @@ peer_try_connect (Peer *peer,
 static void
 peer_connect (Peer *peer, guint16 port, const char *nickname)
 {
-  g_autoptr (GError) error
-    = peer_try_connect (peer, "127.0.0.1", port, nickname);
+  g_autoptr (GError) error =
+    peer_try_connect (peer, "127.0.0.1", port, nickname);
 
   g_assert_no_error (error);
   g_assert_cmpuint (sc_client_get_id (peer->client), !=, 0);
@@ -579,8 +571,8 @@ fake_read (FakeServer *fake)
       gsize room;
       guint8 *buffer;
       ssize_t n;
-      ScFrameStatus status
-        = sc_frame_reader_next (fake->reader, &header, &payload, &error);
+      ScFrameStatus status =
+        sc_frame_reader_next (fake->reader, &header, &payload, &error);
 
       if (status == SC_FRAME_READY)
         {
@@ -735,7 +727,8 @@ static void
 test_connect (Fixture *fixture, gconstpointer data)
 {
   g_autoptr (Peer) peer = peer_new_in (NULL);
-  g_autoptr (GArray) states = g_array_new (FALSE, FALSE, sizeof (ScClientState));
+  g_autoptr (GArray) states =
+    g_array_new (FALSE, FALSE, sizeof (ScClientState));
   g_autoptr (GAsyncResult) result = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree char *nickname = NULL;
@@ -747,8 +740,8 @@ test_connect (Fixture *fixture, gconstpointer data)
                    SC_CLIENT_STATE_DISCONNECTED);
   g_assert_cmpuint (sc_client_get_id (peer->client), ==, 0);
   g_assert_null (sc_client_get_greeting (peer->client));
-  g_signal_connect (peer->client, "notify::state",
-                    G_CALLBACK (on_state_notify), states);
+  g_signal_connect (peer->client, "notify::state", G_CALLBACK (on_state_notify),
+                    states);
   g_signal_connect (peer->client, "notify::nickname",
                     G_CALLBACK (on_notify_count), &n_nickname_notify);
 
@@ -777,8 +770,7 @@ test_connect (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (greeting->client_id, ==, first_id);
   g_assert_cmpuint (greeting->max_payload, ==, fixture->config->max_payload);
   g_assert_cmpuint (greeting->max_clients, ==, fixture->config->max_clients);
-  g_assert_cmpuint (greeting->heartbeat_s, ==,
-                    fixture->config->idle_timeout_s);
+  g_assert_cmpuint (greeting->heartbeat_s, ==, fixture->config->idle_timeout_s);
   g_assert_cmpstr (greeting->name, ==, fixture->config->server_name);
 
   /* A second connect while connected is refused, and changes nothing. */
@@ -869,7 +861,8 @@ static void
 test_connect_refused (void)
 {
   g_autoptr (Peer) peer = peer_new_in (NULL);
-  g_autoptr (GArray) states = g_array_new (FALSE, FALSE, sizeof (ScClientState));
+  g_autoptr (GArray) states =
+    g_array_new (FALSE, FALSE, sizeof (ScClientState));
   g_autoptr (GError) error = NULL;
   struct sockaddr_in address = { 0 };
   socklen_t length = sizeof address;
@@ -882,13 +875,13 @@ test_connect_refused (void)
   address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
   g_assert_cmpint (bind (fd, (struct sockaddr *) &address, sizeof address), ==,
                    0);
-  g_assert_cmpint (getsockname (fd, (struct sockaddr *) &address, &length),
-                   ==, 0);
+  g_assert_cmpint (getsockname (fd, (struct sockaddr *) &address, &length), ==,
+                   0);
   port = ntohs (address.sin_port);
   close (fd);
 
-  g_signal_connect (peer->client, "notify::state",
-                    G_CALLBACK (on_state_notify), states);
+  g_signal_connect (peer->client, "notify::state", G_CALLBACK (on_state_notify),
+                    states);
   error = peer_try_connect (peer, "127.0.0.1", port, "nobody");
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED);
   g_assert_cmpint (sc_client_get_state (peer->client), ==,
@@ -962,8 +955,8 @@ test_get_time (Fixture *fixture, gconstpointer data)
   g_assert_nonnull (reply->iso_time);
   parsed = g_date_time_new_from_iso8601 (reply->iso_time, NULL);
   g_assert_nonnull (parsed);
-  parsed_ms = g_date_time_to_unix (parsed) * 1000
-              + g_date_time_get_microsecond (parsed) / 1000;
+  parsed_ms = g_date_time_to_unix (parsed) * 1000 +
+              g_date_time_get_microsecond (parsed) / 1000;
   g_assert_cmpint (parsed_ms, ==, reply->time_ms);
   g_assert_nonnull (reply->timezone);
   g_assert_cmpuint (strlen (reply->timezone), >, 0);
@@ -1031,8 +1024,8 @@ test_list_clients (Fixture *fixture, gconstpointer data)
 static void
 test_list_pagination (Fixture *fixture, gconstpointer data)
 {
-  g_autoptr (GPtrArray) peers
-    = g_ptr_array_new_with_free_func ((GDestroyNotify) peer_free);
+  g_autoptr (GPtrArray) peers =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) peer_free);
   g_autoptr (GPtrArray) first = NULL;
   g_autoptr (GPtrArray) last = NULL;
   g_autoptr (GHashTable) ids = g_hash_table_new (NULL, NULL);
@@ -1041,8 +1034,8 @@ test_list_pagination (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (fixture->config->max_payload, ==, 1024);
   for (guint i = 0; i < n_peers; i++)
     {
-      g_autofree char *nickname
-        = g_strdup_printf ("pager-%02u-abcdefghijklmnopqrstu", i);
+      g_autofree char *nickname =
+        g_strdup_printf ("pager-%02u-abcdefghijklmnopqrstu", i);
       Peer *peer = peer_new_connected (fixture->port, nickname);
 
       g_assert_cmpuint (strlen (nickname), <=, SC_NICKNAME_MAX);
@@ -1065,8 +1058,8 @@ test_list_pagination (Fixture *fixture, gconstpointer data)
         {
           const ScClientInfo *info = g_ptr_array_index (clients, i);
           Peer *peer = g_ptr_array_index (peers, i);
-          g_autofree char *nickname
-            = g_strdup_printf ("pager-%02u-abcdefghijklmnopqrstu", i);
+          g_autofree char *nickname =
+            g_strdup_printf ("pager-%02u-abcdefghijklmnopqrstu", i);
 
           /* Peers connected one after the other, so their ids ascend in
            * the order they were made. */
@@ -1172,8 +1165,8 @@ test_broadcast (Fixture *fixture, gconstpointer data)
   sc_client_broadcast_async (alice->client, "Hello, everyone!", NULL,
                              store_result, &result);
   wait_until (result != NULL);
-  message_id = sc_client_broadcast_finish (alice->client, result,
-                                           &n_recipients, &error);
+  message_id =
+    sc_client_broadcast_finish (alice->client, result, &n_recipients, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (message_id, !=, 0);
   g_assert_cmpuint (n_recipients, ==, 2);
@@ -1318,8 +1311,7 @@ test_request_timeout (void)
   g_autofree char *name = NULL;
   gint64 started;
 
-  g_assert_cmpstr (sc_client_get_server_name (peer->client), ==,
-                   "fake-server");
+  g_assert_cmpstr (sc_client_get_server_name (peer->client), ==, "fake-server");
   sc_client_set_request_timeout (peer->client, 300);
   started = g_get_monotonic_time ();
   sc_client_get_time_async (peer->client, NULL, store_result, &result);
@@ -1374,16 +1366,15 @@ test_server_killed (void)
   g_autoptr (GPtrArray) clients = NULL;
 
   sc_client_get_time_async (peer->client, NULL, store_result, &time_result);
-  sc_client_list_clients_async (peer->client, NULL, store_result,
-                                &list_result);
+  sc_client_list_clients_async (peer->client, NULL, store_result, &list_result);
   first = fake_read (fake);
   second = fake_read (fake);
   g_assert_cmpint (first->type, ==, SC_MSG_GET_TIME);
   g_assert_cmpint (second->type, ==, SC_MSG_LIST_CLIENTS);
   fake_server_kill (fake);
 
-  wait_until (time_result != NULL && list_result != NULL
-              && peer->n_disconnected > 0);
+  wait_until (time_result != NULL && list_result != NULL &&
+              peer->n_disconnected > 0);
   time_reply = sc_client_get_time_finish (peer->client, time_result, &error);
   g_assert_error (error, SC_ERROR, SC_ERROR_CLOSED);
   g_assert_null (time_reply);
@@ -1394,8 +1385,7 @@ test_server_killed (void)
   g_clear_error (&error);
 
   g_assert_cmpuint (peer->n_disconnected, ==, 1);
-  g_assert_cmpuint (peer->disconnect_reason, ==,
-                    SC_DISCONNECT_CONNECTION_LOST);
+  g_assert_cmpuint (peer->disconnect_reason, ==, SC_DISCONNECT_CONNECTION_LOST);
   g_assert_cmpstr (peer->log->str, ==, "disconnected;");
   g_assert_cmpint (sc_client_get_state (peer->client), ==,
                    SC_CLIENT_STATE_DISCONNECTED);
@@ -1498,8 +1488,8 @@ test_server_garbage (void)
 
   sc_client_get_time_async (peer->client, NULL, store_result, &result);
   request = fake_read (fake);
-  g_assert_true (sc_socket_send_all (fake->fd, garbage, sizeof garbage,
-                                     &error));
+  g_assert_true (
+    sc_socket_send_all (fake->fd, garbage, sizeof garbage, &error));
   g_assert_no_error (error);
 
   wait_until (result != NULL && peer->n_disconnected > 0);
@@ -1507,8 +1497,7 @@ test_server_garbage (void)
   g_assert_error (error, SC_ERROR, SC_ERROR_CLOSED);
   g_assert_null (reply);
   g_assert_cmpuint (peer->n_disconnected, ==, 1);
-  g_assert_cmpuint (peer->disconnect_reason, ==,
-                    SC_DISCONNECT_PROTOCOL_ERROR);
+  g_assert_cmpuint (peer->disconnect_reason, ==, SC_DISCONNECT_PROTOCOL_ERROR);
   g_assert_nonnull (peer->disconnect_detail);
   g_assert_cmpuint (strlen (peer->disconnect_detail), >, 0);
   g_assert_cmpint (sc_client_get_state (peer->client), ==,
@@ -1531,8 +1520,8 @@ on_flood_sent (GObject *source, GAsyncResult *result, gpointer data)
 {
   Flood *flood = data;
   g_autoptr (GError) error = NULL;
-  guint64 message_id
-    = sc_client_send_message_finish (SC_CLIENT (source), result, &error);
+  guint64 message_id =
+    sc_client_send_message_finish (SC_CLIENT (source), result, &error);
 
   flood->n_replies++;
   if (error != NULL)
@@ -1553,8 +1542,8 @@ flood_init (Flood *flood, Peer *sender)
   flood->sender = sender;
   flood->n_replies = 0;
   flood->n_failed = 0;
-  flood->message_ids
-    = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  flood->message_ids =
+    g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
 }
 
 static void
@@ -1840,8 +1829,8 @@ test_flood (Fixture *fixture, gconstpointer data)
   id_before = g_source_attach (probe_before, context);
   g_source_destroy (probe_before);
 
-  while (flood.n_replies < n || bob->received->len < n
-         || alice->receipts->len < n)
+  while (flood.n_replies < n || bob->received->len < n ||
+         alice->receipts->len < n)
     {
       guint before;
       gboolean busy;
@@ -1856,8 +1845,7 @@ test_flood (Fixture *fixture, gconstpointer data)
         }
       if (g_get_monotonic_time () > deadline)
         g_error ("flood: %u replies, %u received, %u receipts of %u",
-                 flood.n_replies, bob->received->len, alice->receipts->len,
-                 n);
+                 flood.n_replies, bob->received->len, alice->receipts->len, n);
 
       busy = g_main_context_iteration (NULL, FALSE);
       before = bob->received->len;
@@ -1919,7 +1907,7 @@ test_flood (Fixture *fixture, gconstpointer data)
 static const ServerOptions full_server = { .max_clients = 1 };
 static const ServerOptions small_pages = { .max_payload = 1024 };
 
-#define add_server_test(path, options, func)                              \
+#define add_server_test(path, options, func) \
   g_test_add (path, Fixture, options, fixture_setup, func, fixture_teardown)
 
 int
