@@ -217,7 +217,8 @@ handle_get_time (ScConnection *connection, const ScMessage *request)
 {
   g_autoptr (ScMessage) reply =
     sc_message_new_reply (request, SC_STATUS_OK, NULL);
-  g_autoptr (GDateTime) now = g_date_time_new_now_local ();
+  g_autoptr (GDateTime) now =
+    g_date_time_new_now (connection->server->local_zone);
   g_autofree char *seconds = g_date_time_format (now, "%Y-%m-%dT%H:%M:%S");
   g_autofree char *offset = g_date_time_format (now, "%:z");
   int millis = g_date_time_get_microsecond (now) / 1000;

@@ -14,6 +14,7 @@ struct _ScServer
 {
   ScServerConfig *config;
   ScRegistry *registry;
+  GTimeZone *local_zone; /* read once: looking it up stats /etc/localtime */
   ScAuthFailures *auth_failures;
   ScWorker **workers;
   guint n_workers;

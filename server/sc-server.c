@@ -35,6 +35,7 @@ sc_server_new (const ScServerConfig *config)
   server->config->password = g_strdup (config->password);
   server->auth_failures = sc_auth_failures_new ();
   server->registry = sc_registry_new ();
+  server->local_zone = g_time_zone_new_local ();
   server->listen_fd = -1;
   server->accept_context = g_main_context_new ();
   server->accept_loop = g_main_loop_new (server->accept_context, FALSE);
@@ -299,6 +300,7 @@ sc_server_free (ScServer *server)
   if (server->listen_fd >= 0)
     close (server->listen_fd);
   sc_registry_free (server->registry);
+  g_time_zone_unref (server->local_zone);
   sc_auth_failures_free (server->auth_failures);
   sc_server_config_free (server->config);
   g_free (server);
