@@ -64,6 +64,38 @@ gboolean sc_client_send_frame (ScClient *self,
                                gsize length,
                                GError **error);
 
+/* A request waiting for its response. */
+typedef struct _PendingRequest PendingRequest;
+/* Returns TRUE when it kept @pending (filed again under a new request
+ * id, or freed by a failed submit()), FALSE when the caller frees it. */
+typedef gboolean (*ReplyHandler) (ScClient *self,
+                                  PendingRequest *pending,
+                                  ScMessage *reply);
+
+struct _PendingRequest
+{
+  GTask *task;
+  guint32 request_id;
+  GSource *timeout;
+  ReplyHandler on_reply;
+  GPtrArray *pages; /* list requests: entries so far */
+  gint64 sent_at;
+};
+
+PendingRequest *sc_client_new_pending (ScClient *self,
+                                       gpointer source_tag,
+                                       GCancellable *cancellable,
+                                       GAsyncReadyCallback callback,
+                                       gpointer user_data);
+void
+sc_client_submit (ScClient *self, PendingRequest *pending, ScMessage *request);
+gboolean sc_client_return_reply (ScClient *self,
+                                 PendingRequest *pending,
+                                 ScMessage *reply);
+void sc_client_pending_free (PendingRequest *pending);
+void sc_client_take_nickname (ScClient *self, char *nickname);
+void sc_client_set_rtt (ScClient *self, gint64 rtt_us);
+
 /* In sc-client.c: the owner handles what the receiver delivered. */
 void sc_client_handle_message (ScClient *self, ScMessage *message);
 void sc_client_handle_stopped (ScClient *self,

@@ -43,26 +43,8 @@ static guint signals[N_SIGNALS];
 
 G_DEFINE_FINAL_TYPE (ScClient, sc_client, G_TYPE_OBJECT)
 
-/* A request waiting for its response. */
-typedef struct _PendingRequest PendingRequest;
-/* Returns TRUE when it kept @pending (filed again under a new request
- * id, or freed by a failed submit()), FALSE when the caller frees it. */
-typedef gboolean (*ReplyHandler) (ScClient *self,
-                                  PendingRequest *pending,
-                                  ScMessage *reply);
-
-struct _PendingRequest
-{
-  GTask *task;
-  guint32 request_id;
-  GSource *timeout;
-  ReplyHandler on_reply;
-  GPtrArray *pages; /* list requests: entries so far */
-  gint64 sent_at;
-};
-
-static void
-pending_request_free (PendingRequest *pending)
+void
+sc_client_pending_free (PendingRequest *pending)
 {
   if (pending->timeout)
     {
@@ -93,8 +75,8 @@ fail_pending (ScClient *self, const char *why)
   GHashTableIter iter;
   gpointer value;
 
-  self->pending = g_hash_table_new_full (NULL, NULL, NULL,
-                                         (GDestroyNotify) pending_request_free);
+  self->pending = g_hash_table_new_full (
+    NULL, NULL, NULL, (GDestroyNotify) sc_client_pending_free);
   g_hash_table_iter_init (&iter, pending);
   while (g_hash_table_iter_next (&iter, NULL, &value))
     {
@@ -196,7 +178,7 @@ on_request_timeout (gpointer data)
 
   g_clear_pointer (&pending->timeout, g_source_unref);
   g_hash_table_steal (self->pending, GUINT_TO_POINTER (pending->request_id));
-  pending_request_free (pending);
+  sc_client_pending_free (pending);
   g_task_return_new_error (task, SC_ERROR, SC_ERROR_TIMEOUT,
                            "no answer from the server within %u ms",
                            self->request_timeout_ms);
@@ -215,8 +197,8 @@ next_request_id (ScClient *self)
 
 /* Sends @request under a fresh id and files @pending to wait for its
  * answer.  On failure the task is completed with the error. */
-static void
-submit (ScClient *self, PendingRequest *pending, ScMessage *request)
+void
+sc_client_submit (ScClient *self, PendingRequest *pending, ScMessage *request)
 {
   g_autoptr (GError) error = NULL;
 
@@ -224,7 +206,7 @@ submit (ScClient *self, PendingRequest *pending, ScMessage *request)
     {
       g_task_return_new_error (pending->task, SC_ERROR, SC_ERROR_CLOSED,
                                "not connected");
-      pending_request_free (pending);
+      sc_client_pending_free (pending);
       return;
     }
   request->request_id = pending->request_id = next_request_id (self);
@@ -232,7 +214,7 @@ submit (ScClient *self, PendingRequest *pending, ScMessage *request)
   if (!send_message (self, request, &error))
     {
       g_task_return_error (pending->task, g_steal_pointer (&error));
-      pending_request_free (pending);
+      sc_client_pending_free (pending);
       return;
     }
   if (pending->timeout == NULL)
@@ -246,26 +228,28 @@ submit (ScClient *self, PendingRequest *pending, ScMessage *request)
                        pending);
 }
 
-static gboolean
-return_reply (ScClient *self, PendingRequest *pending, ScMessage *reply)
+gboolean
+sc_client_return_reply (ScClient *self,
+                        PendingRequest *pending,
+                        ScMessage *reply)
 {
   g_task_return_pointer (pending->task, reply,
                          (GDestroyNotify) sc_message_free);
   return FALSE;
 }
 
-static PendingRequest *
-new_pending (ScClient *self,
-             gpointer source_tag,
-             GCancellable *cancellable,
-             GAsyncReadyCallback callback,
-             gpointer user_data)
+PendingRequest *
+sc_client_new_pending (ScClient *self,
+                       gpointer source_tag,
+                       GCancellable *cancellable,
+                       GAsyncReadyCallback callback,
+                       gpointer user_data)
 {
   PendingRequest *pending = g_new0 (PendingRequest, 1);
 
   pending->task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (pending->task, source_tag);
-  pending->on_reply = return_reply;
+  pending->on_reply = sc_client_return_reply;
   return pending;
 }
 
@@ -287,11 +271,11 @@ handle_reply (ScClient *self, ScMessage *reply)
       g_task_return_new_error (pending->task, SC_ERROR, SC_ERROR_STATUS, "%s",
                                reply->reason);
       sc_message_free (reply);
-      pending_request_free (pending);
+      sc_client_pending_free (pending);
       return;
     }
   if (!pending->on_reply (self, pending, reply))
-    pending_request_free (pending);
+    sc_client_pending_free (pending);
 }
 
 /* ------------------------------------------------------------------ */
@@ -630,285 +614,20 @@ sc_client_connect_finish (ScClient *self, GAsyncResult *result, GError **error)
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
-/* ------------------------------------------------------------------ */
-/* Requests */
-
-static void
-simple_request (ScClient *self,
-                ScMessage *request,
-                gpointer source_tag,
-                GCancellable *cancellable,
-                GAsyncReadyCallback callback,
-                gpointer user_data)
-{
-  g_autoptr (ScMessage) owned = request;
-
-  g_return_if_fail (SC_IS_CLIENT (self));
-  submit (self,
-          new_pending (self, source_tag, cancellable, callback, user_data),
-          owned);
-}
-
-static ScMessage *
-finish_reply (ScClient *self,
-              GAsyncResult *result,
-              gpointer source_tag,
-              GError **error)
-{
-  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
-  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == source_tag,
-                        NULL);
-  return g_task_propagate_pointer (G_TASK (result), error);
-}
-
+/* Used by the request handlers in sc-client-requests.c. */
 void
-sc_client_get_time_async (ScClient *self,
-                          GCancellable *cancellable,
-                          GAsyncReadyCallback callback,
-                          gpointer user_data)
-{
-  simple_request (self, sc_message_new (SC_MSG_GET_TIME, 0),
-                  sc_client_get_time_async, cancellable, callback, user_data);
-}
-
-/* Returns the GET_TIME reply: time_ms, iso_time, timezone. */
-ScMessage *
-sc_client_get_time_finish (ScClient *self, GAsyncResult *result, GError **error)
-{
-  return finish_reply (self, result, sc_client_get_time_async, error);
-}
-
-void
-sc_client_get_name_async (ScClient *self,
-                          GCancellable *cancellable,
-                          GAsyncReadyCallback callback,
-                          gpointer user_data)
-{
-  simple_request (self, sc_message_new (SC_MSG_GET_NAME, 0),
-                  sc_client_get_name_async, cancellable, callback, user_data);
-}
-
-char *
-sc_client_get_name_finish (ScClient *self, GAsyncResult *result, GError **error)
-{
-  g_autoptr (ScMessage) reply =
-    finish_reply (self, result, sc_client_get_name_async, error);
-
-  return reply ? g_steal_pointer (&reply->name) : NULL;
-}
-
-/* Collects list pages until the server says there are no more. */
-static gboolean
-on_list_page (ScClient *self, PendingRequest *pending, ScMessage *reply)
-{
-  g_autoptr (ScMessage) owned = reply;
-  guint32 last = 0;
-
-  for (guint i = 0; i < reply->clients->len; i++)
-    {
-      ScClientInfo *info = g_ptr_array_index (reply->clients, i);
-
-      last = info->id;
-      g_ptr_array_add (pending->pages, sc_client_info_copy (info));
-    }
-  if (reply->more && reply->clients->len > 0)
-    {
-      g_autoptr (ScMessage) next = sc_message_new (SC_MSG_LIST_CLIENTS, 0);
-
-      next->peer_id = last;
-      submit (self, pending, next);
-      return TRUE;
-    }
-  g_task_return_pointer (pending->task, g_steal_pointer (&pending->pages),
-                         (GDestroyNotify) g_ptr_array_unref);
-  return FALSE;
-}
-
-void
-sc_client_list_clients_async (ScClient *self,
-                              GCancellable *cancellable,
-                              GAsyncReadyCallback callback,
-                              gpointer user_data)
-{
-  PendingRequest *pending;
-  g_autoptr (ScMessage) request = sc_message_new (SC_MSG_LIST_CLIENTS, 0);
-
-  g_return_if_fail (SC_IS_CLIENT (self));
-  pending = new_pending (self, sc_client_list_clients_async, cancellable,
-                         callback, user_data);
-  pending->on_reply = on_list_page;
-  pending->pages =
-    g_ptr_array_new_with_free_func ((GDestroyNotify) sc_client_info_free);
-  submit (self, pending, request);
-}
-
-/* Returns every connected client, as ScClientInfo, in id order.
- * (transfer full) */
-GPtrArray *
-sc_client_list_clients_finish (ScClient *self,
-                               GAsyncResult *result,
-                               GError **error)
-{
-  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
-  return g_task_propagate_pointer (G_TASK (result), error);
-}
-
-static gboolean
-check_text (GTask *task, const char *text)
-{
-  if (text != NULL && *text != '\0' && g_utf8_validate (text, -1, NULL))
-    return TRUE;
-  g_task_return_new_error (task, SC_ERROR, SC_ERROR_INVALID,
-                           "the message is empty or not valid UTF-8");
-  return FALSE;
-}
-
-void
-sc_client_send_message_async (ScClient *self,
-                              guint32 recipient_id,
-                              const char *text,
-                              GCancellable *cancellable,
-                              GAsyncReadyCallback callback,
-                              gpointer user_data)
-{
-  PendingRequest *pending;
-  g_autoptr (ScMessage) request = sc_message_new (SC_MSG_SEND_MESSAGE, 0);
-
-  g_return_if_fail (SC_IS_CLIENT (self));
-  pending = new_pending (self, sc_client_send_message_async, cancellable,
-                         callback, user_data);
-  if (!check_text (pending->task, text))
-    {
-      pending_request_free (pending);
-      return;
-    }
-  request->peer_id = recipient_id;
-  request->text = g_strdup (text);
-  submit (self, pending, request);
-}
-
-/* Returns the server's id for the accepted message; its delivery receipt
- * arrives later through ::delivery-receipt.  0 on error. */
-guint64
-sc_client_send_message_finish (ScClient *self,
-                               GAsyncResult *result,
-                               GError **error)
-{
-  g_autoptr (ScMessage) reply =
-    finish_reply (self, result, sc_client_send_message_async, error);
-
-  return reply ? reply->message_id : 0;
-}
-
-void
-sc_client_broadcast_async (ScClient *self,
-                           const char *text,
-                           GCancellable *cancellable,
-                           GAsyncReadyCallback callback,
-                           gpointer user_data)
-{
-  PendingRequest *pending;
-  g_autoptr (ScMessage) request = sc_message_new (SC_MSG_BROADCAST, 0);
-
-  g_return_if_fail (SC_IS_CLIENT (self));
-  pending = new_pending (self, sc_client_broadcast_async, cancellable, callback,
-                         user_data);
-  if (!check_text (pending->task, text))
-    {
-      pending_request_free (pending);
-      return;
-    }
-  request->text = g_strdup (text);
-  submit (self, pending, request);
-}
-
-guint64
-sc_client_broadcast_finish (ScClient *self,
-                            GAsyncResult *result,
-                            guint *n_recipients,
-                            GError **error)
-{
-  g_autoptr (ScMessage) reply =
-    finish_reply (self, result, sc_client_broadcast_async, error);
-
-  if (n_recipients)
-    *n_recipients = reply ? reply->count : 0;
-  return reply ? reply->message_id : 0;
-}
-
-static gboolean
-on_nickname_set (ScClient *self, PendingRequest *pending, ScMessage *reply)
+sc_client_take_nickname (ScClient *self, char *nickname)
 {
   g_free (self->nickname);
-  self->nickname = g_strdup (reply->nickname);
+  self->nickname = nickname;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_NICKNAME]);
-  return return_reply (self, pending, reply);
 }
 
 void
-sc_client_set_nickname_async (ScClient *self,
-                              const char *nickname,
-                              GCancellable *cancellable,
-                              GAsyncReadyCallback callback,
-                              gpointer user_data)
+sc_client_set_rtt (ScClient *self, gint64 rtt_us)
 {
-  PendingRequest *pending;
-  g_autoptr (ScMessage) request = sc_message_new (SC_MSG_SET_NICKNAME, 0);
-
-  g_return_if_fail (SC_IS_CLIENT (self));
-  g_return_if_fail (nickname != NULL);
-  pending = new_pending (self, sc_client_set_nickname_async, cancellable,
-                         callback, user_data);
-  pending->on_reply = on_nickname_set;
-  request->nickname = g_strdup (nickname);
-  submit (self, pending, request);
-}
-
-char *
-sc_client_set_nickname_finish (ScClient *self,
-                               GAsyncResult *result,
-                               GError **error)
-{
-  g_autoptr (ScMessage) reply =
-    finish_reply (self, result, sc_client_set_nickname_async, error);
-
-  return reply ? g_steal_pointer (&reply->nickname) : NULL;
-}
-
-static gboolean
-on_pong (ScClient *self, PendingRequest *pending, ScMessage *reply)
-{
-  g_autoptr (ScMessage) owned = reply;
-
-  self->rtt_us = g_get_monotonic_time () - pending->sent_at;
+  self->rtt_us = rtt_us;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RTT_US]);
-  g_task_return_int (pending->task, self->rtt_us);
-  return FALSE;
-}
-
-void
-sc_client_ping_async (ScClient *self,
-                      GCancellable *cancellable,
-                      GAsyncReadyCallback callback,
-                      gpointer user_data)
-{
-  PendingRequest *pending;
-  g_autoptr (ScMessage) request = sc_message_new (SC_MSG_PING, 0);
-
-  g_return_if_fail (SC_IS_CLIENT (self));
-  pending =
-    new_pending (self, sc_client_ping_async, cancellable, callback, user_data);
-  pending->on_reply = on_pong;
-  request->token = (guint64) g_get_monotonic_time ();
-  submit (self, pending, request);
-}
-
-/* Returns the round-trip time in microseconds, or -1 on error. */
-gint64
-sc_client_ping_finish (ScClient *self, GAsyncResult *result, GError **error)
-{
-  g_return_val_if_fail (g_task_is_valid (result, self), -1);
-  return g_task_propagate_int (G_TASK (result), error);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1115,8 +834,8 @@ sc_client_init (ScClient *self)
   self->heartbeat_interval_s = DEFAULT_HEARTBEAT_S;
   self->next_request_id = 2;
   g_mutex_init (&self->send_lock);
-  self->pending = g_hash_table_new_full (NULL, NULL, NULL,
-                                         (GDestroyNotify) pending_request_free);
+  self->pending = g_hash_table_new_full (
+    NULL, NULL, NULL, (GDestroyNotify) sc_client_pending_free);
   self->ack_batch = g_byte_array_new ();
   sc_client_events_attach (self);
 }
