@@ -26,6 +26,7 @@ SOCKCHAT_PACKAGES=(
   imagemagick
   desktop-file-utils
   appstream
+  iproute2
 )
 
 # Succeeds when the package is installed.
