@@ -16,7 +16,6 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -24,6 +23,7 @@
 #include "sc-client-private.h"
 #include "sc-server.h"
 #include "sc-socket.h"
+#include "sc-test-server.h"
 
 /* Sanitizer builds run the suite with LSAN_OPTIONS=fast_unwind_on_malloc=0,
  * which makes every allocation many times slower; deadlines stretch to
@@ -131,36 +131,6 @@ store_result (GObject *source, GAsyncResult *result, gpointer data)
 /* ------------------------------------------------------------------ */
 /* Logging and the server under test */
 
-/* The server logs every connection with g_message(); keep the TAP output
- * readable unless the test runs with --verbose.  Warnings and criticals
- * still go through, and G_DEBUG=fatal-warnings makes them fatal. */
-static GLogWriterOutput
-quiet_writer (GLogLevelFlags log_level,
-              const GLogField *fields,
-              gsize n_fields,
-              gpointer user_data)
-{
-  if ((log_level &
-       (G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO | G_LOG_LEVEL_DEBUG)) != 0 &&
-      !g_test_verbose ())
-    return G_LOG_WRITER_HANDLED;
-  return g_log_writer_default (log_level, fields, n_fields, user_data);
-}
-
-/* Worker threads for the server under test, from SC_TEST_THREADS (meson
- * registers the suite with 1 and with 4). */
-static guint
-test_threads (void)
-{
-  const char *text = g_getenv ("SC_TEST_THREADS");
-  guint64 threads = 1;
-
-  if (text != NULL &&
-      !g_ascii_string_to_unsigned (text, 10, 1, 64, &threads, NULL))
-    g_error ("SC_TEST_THREADS must be a number from 1 to 64, not “%s”", text);
-  return (guint) threads;
-}
-
 /* What a test wants changed from the server defaults; 0 keeps them. */
 typedef struct
 {
@@ -185,7 +155,7 @@ fixture_setup (Fixture *fixture, gconstpointer data)
   g_free (fixture->config->bind_address);
   fixture->config->bind_address = g_strdup ("127.0.0.1");
   fixture->config->port = 0;
-  fixture->config->threads = test_threads ();
+  fixture->config->threads = sc_test_threads ();
   fixture->config->shutdown_grace_ms = 1000;
   if (options != NULL && options->max_clients > 0)
     fixture->config->max_clients = options->max_clients;
@@ -1915,10 +1885,9 @@ static const ServerOptions small_pages = { .max_payload = 1024 };
 int
 main (int argc, char **argv)
 {
-  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
-  g_log_set_writer_func (quiet_writer, NULL, NULL);
-  /* A server that resets the connection must not kill the test. */
-  signal (SIGPIPE, SIG_IGN);
+  /* Also ignores SIGPIPE: a server that resets the connection must not
+   * kill the test. */
+  sc_test_init (&argc, &argv);
 
   add_server_test ("/client/connect/ok", NULL, test_connect);
   add_server_test ("/client/connect/abandoned", NULL, test_connect_abandoned);
