@@ -169,9 +169,8 @@ full_checks () {
   if meson setup _build-tsan --werror -Dbuildtype=debugoptimized \
     -Db_sanitize=thread -Db_lundef=false -Dgui=disabled &&
     meson compile -C _build-tsan; then
-    TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$ROOT/tests/tsan.supp" \
-      run_more_tests _build-tsan testlog-tsan --suite server --suite client \
-      --timeout-multiplier 3
+    run_more_tests _build-tsan testlog-tsan --setup tsan --suite server \
+      --suite client
   else
     echo "_build-tsan: build failed"
     FAILED=$((FAILED + 1))
@@ -230,12 +229,8 @@ main () {
   if [[ "$MODE" == "quick" ]]; then
     section "Sanitizer build skipped (--quick)"
   else
-    export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
-    export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
-    if [[ -f "$ROOT/tests/lsan.supp" ]]; then
-      export LSAN_OPTIONS="suppressions=$ROOT/tests/lsan.supp"
-    fi
-    TEST_ARGS=(--timeout-multiplier 3)
+    # The sanitizer options are in the asan test setup (tests/meson.build).
+    TEST_ARGS=(--setup asan)
     build_and_test _build-asan -Db_sanitize=address,undefined -Db_lundef=false
   fi
   if [[ "$MODE" == "full" ]]; then

@@ -259,7 +259,7 @@ sockchat_send_request (ScBenchConn *conn, const guint8 *body, gsize length)
 
 const ScBenchAdapter sc_bench_adapter_sockchat = {
   .name = "sockchat",
-  .default_port = SC_DEFAULT_PORT_NUMBER,
+  .default_port = SC_DEFAULT_PORT,
   .start = sockchat_start,
   .parse = sockchat_parse,
   .send_message = sockchat_send_message,

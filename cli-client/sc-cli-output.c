@@ -6,7 +6,8 @@
  * above the prompt and the half-typed line is drawn again below it.
  * Otherwise input is read as plain lines, each answer is echoed after its
  * prompt so that the transcript stays one line per prompt, and no escape
- * sequence is ever written.
+ * sequence is ever written.  A build without readline (-Dreadline=disabled)
+ * uses plain mode on a terminal too.
  */
 #include "config.h"
 
@@ -16,8 +17,10 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#ifdef HAVE_READLINE
 #include <readline/history.h>
 #include <readline/readline.h>
+#endif
 
 #include "sc-cli-output.h"
 
@@ -54,9 +57,11 @@ static guint signals[N_SIGNALS];
 
 G_DEFINE_FINAL_TYPE (ScCliOutput, sc_cli_output, G_TYPE_OBJECT)
 
+#ifdef HAVE_READLINE
 /* Readline keeps one global state, so one output object at a time may
  * use it; its line handler finds that object here. */
 static ScCliOutput *readline_owner;
+#endif
 
 static void
 emit_line (ScCliOutput *self, const char *line)
@@ -68,6 +73,8 @@ emit_line (ScCliOutput *self, const char *line)
 
 /* ------------------------------------------------------------------ */
 /* Readline mode */
+
+#ifdef HAVE_READLINE
 
 static void
 on_readline_line (char *line)
@@ -111,6 +118,7 @@ on_stdin_readline (int fd, GIOCondition condition, gpointer data)
   emit_line (self, line);
   return G_SOURCE_REMOVE;
 }
+#endif /* HAVE_READLINE */
 
 /* ------------------------------------------------------------------ */
 /* Plain mode */
@@ -220,6 +228,7 @@ sc_cli_output_read_line (ScCliOutput *self, const char *prompt)
   self->prompt = g_strdup (prompt);
   self->reading = TRUE;
 
+#ifdef HAVE_READLINE
   if (self->interactive)
     {
       rl_callback_handler_install (self->prompt, on_readline_line);
@@ -227,6 +236,7 @@ sc_cli_output_read_line (ScCliOutput *self, const char *prompt)
         STDIN_FILENO, G_IO_IN | G_IO_HUP | G_IO_ERR, on_stdin_readline, self);
       return;
     }
+#endif
 
   fputs (self->prompt, stdout);
   fflush (stdout);
@@ -257,8 +267,10 @@ sc_cli_output_set_prompt (ScCliOutput *self, const char *prompt)
     return;
   g_free (self->prompt);
   self->prompt = g_strdup (prompt);
+#ifdef HAVE_READLINE
   if (self->interactive)
     rl_set_prompt (self->prompt);
+#endif
 }
 
 gboolean
@@ -289,6 +301,7 @@ sc_cli_output_print (ScCliOutput *self, const char *format, ...)
   text = g_strdup_vprintf (format, args);
   va_end (args);
 
+#ifdef HAVE_READLINE
   if (self->interactive && self->reading)
     {
       /* Take the prompt and the half-typed line off the screen, print,
@@ -301,6 +314,7 @@ sc_cli_output_print (ScCliOutput *self, const char *format, ...)
       rl_redisplay ();
       return;
     }
+#endif
   if (self->prompt_shown)
     fputc ('\n', stdout);
   fputs (text, stdout);
@@ -321,12 +335,15 @@ sc_cli_output_close (ScCliOutput *self)
   self->closed = TRUE;
   g_clear_handle_id (&self->stdin_watch, g_source_remove);
   g_clear_handle_id (&self->deliver_idle, g_source_remove);
+#ifdef HAVE_READLINE
   if (self->interactive && self->reading)
     {
       rl_callback_handler_remove ();
       fputc ('\n', stdout);
     }
-  else if (self->prompt_shown)
+  else
+#endif
+    if (self->prompt_shown)
     {
       fputc ('\n', stdout);
     }
@@ -375,6 +392,7 @@ sc_cli_output_new (gboolean interactive)
 {
   ScCliOutput *self = g_object_new (SC_TYPE_CLI_OUTPUT, NULL);
 
+#ifdef HAVE_READLINE
   self->interactive = interactive && readline_owner == NULL;
   if (self->interactive)
     {
@@ -386,6 +404,9 @@ sc_cli_output_new (gboolean interactive)
       /* Answers are numbers, addresses and free text: Tab is a tab. */
       rl_bind_key ('\t', rl_insert);
     }
+#else
+  self->interactive = FALSE;
+#endif
   return self;
 }
 
@@ -395,8 +416,10 @@ sc_cli_output_dispose (GObject *object)
   ScCliOutput *self = SC_CLI_OUTPUT (object);
 
   sc_cli_output_close (self);
+#ifdef HAVE_READLINE
   if (readline_owner == self)
     readline_owner = NULL;
+#endif
   G_OBJECT_CLASS (sc_cli_output_parent_class)->dispose (object);
 }
 

@@ -46,7 +46,7 @@ sc_server_config_new (void)
 {
   ScServerConfig *config = g_new0 (ScServerConfig, 1);
 
-  config->port = SC_DEFAULT_PORT_NUMBER;
+  config->port = SC_DEFAULT_PORT;
   config->threads = MAX (1, g_get_num_processors ());
   config->max_clients = 1024;
   config->max_payload = SC_MAX_PAYLOAD_DEFAULT;

@@ -71,8 +71,7 @@ static void
 watch_listener (ScServer *server)
 {
   server->accept_source = g_unix_fd_source_new (server->listen_fd, G_IO_IN);
-  g_source_set_callback (server->accept_source,
-                         (GSourceFunc) (void (*) (void)) on_listen_ready,
+  g_source_set_callback (server->accept_source, G_SOURCE_FUNC (on_listen_ready),
                          server, NULL);
   g_source_attach (server->accept_source, server->accept_context);
 }

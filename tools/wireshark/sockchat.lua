@@ -1,7 +1,7 @@
 -- sockchat.lua: a Wireshark dissector for the SockChat protocol, version 1.
 --
 -- docs/PROTOCOL.md is the specification and the field tables in
--- shared/sc-message.c are authoritative; the FIELDS table below mirrors
+-- shared/protocol/sc-message.c are authoritative; the FIELDS table below mirrors
 -- them one for one.  See tools/wireshark/README.md for how to load it.
 --
 -- SockChat runs on TCP port 5330 by default.  The dissector registers on
@@ -207,7 +207,7 @@ sockchat.prefs.port = Pref.uint ("TCP port", DEFAULT_PORT,
 local tcp_stream_field = Field.new ("tcp.stream")
 
 -- ------------------------------------------------------------------
--- Message layouts, in wire order, as in shared/sc-message.c.  Each entry
+-- Message layouts, in wire order, as in shared/protocol/sc-message.c.  Each entry
 -- is { encoding, field, key }: key names the value for the Info column.
 
 local client_info = { "client" }

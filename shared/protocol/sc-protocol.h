@@ -17,9 +17,9 @@ G_BEGIN_DECLS
 #define SC_MAX_PAYLOAD_LIMIT (16 * 1024 * 1024)
 /* A text must leave room for the sender details the server adds when it
  * forwards it, so it is this much smaller than the payload limit. */
-#define SC_TEXT_RESERVE        512
-#define SC_NICKNAME_MAX        32
-#define SC_DEFAULT_PORT_NUMBER 5330
+#define SC_TEXT_RESERVE 512
+#define SC_NICKNAME_MAX 32
+#define SC_DEFAULT_PORT 5330
 
 #define SC_ERROR (sc_error_quark ())
 
