@@ -1,29 +1,24 @@
 /* sc-connection-private.h: shared by sc-connection.c (input and life
- * cycle), sc-connection-output.c (the output side, which any worker may
- * use) and sc-connection-requests.c (what each request does). */
+ * cycle) and sc-connection-requests.c (what each request does), both run
+ * by the owning worker alone.  The output side, which any worker may use,
+ * is the connection's ScOutbox (sc-outbox.c). */
 #pragma once
 
 #include "sc-connection.h"
 #include "sc-frame-reader.h"
+#include "sc-outbox.h"
 
 G_BEGIN_DECLS
-
-/* A message delivered to this connection and not yet acknowledged: whom
- * to send the receipt to. */
-typedef struct
-{
-  guint64 message_id;
-  guint32 sender_id;
-} ScPendingAck;
 
 struct _ScConnection
 {
   /* Set at creation, then read-only. */
   ScWorker *worker; /* the owner */
   ScServer *server;
-  int fd;
+  ScOutbox *outbox; /* the output side, shared with every worker */
 
   /* Owner only: touched by the owning worker's thread alone. */
+  int fd; /* for reading; the outbox writes and closes it */
   ScClientInfo info;
   ScFrameReader *reader;
   gboolean ready;   /* said hello */
@@ -38,40 +33,22 @@ struct _ScConnection
   gint64 last_activity; /* monotonic, microseconds */
   guint64 ping_token;   /* non-zero while a server ping is unanswered */
   gint64 ping_sent_at;
-
-  /* The output side.  Any worker may queue frames for this client and
-   * write them to its socket, so all of this is guarded by out_lock.
-   * Nobody holds two connections' locks at once. */
-  GMutex out_lock;
-  gboolean output_open; /* FALSE once closing: frames are refused */
-  gboolean overflowed;  /* closed for passing the output cap */
-  gboolean want_input;  /* mirrors the owner's input state for epoll */
-  gboolean watching_output;
-  gboolean close_when_drained;
-  ScWorker *flush_by; /* the worker that will flush it next, if any */
-  GByteArray *out;
-  gsize out_head;      /* bytes of @out already sent */
-  GHashTable *unacked; /* message id -> ScPendingAck, created on use */
+  /* Fan-out budget: requests whose cost grows with the number of clients
+   * (broadcasts, list pages) spend these; see charge_fanout(). */
+  double fanout_tokens;
+  gint64 fanout_refilled_at;
 };
-
-void sc_connection_output_init (ScConnection *connection);
-void sc_connection_output_clear (ScConnection *connection);
-void sc_connection_output_close (ScConnection *connection);
-void sc_connection_set_input (ScConnection *connection, gboolean want_input);
-void sc_connection_trim_output (ScConnection *connection);
-void sc_connection_close_socket (ScConnection *connection,
-                                 gboolean send_rest,
-                                 GHashTable **unacked);
-void sc_connection_set_close_when_drained (ScConnection *connection);
 
 void sc_connection_pause_input (ScConnection *connection);
 void sc_connection_serve_final_acks (ScConnection *connection);
-void sc_connection_send_receipt (ScWorker *current,
-                                 guint32 sender_id,
-                                 guint64 message_id,
-                                 guint32 recipient_id,
-                                 ScStatus status,
-                                 const char *reason);
+void sc_connection_owe_receipt (ScWorker *current,
+                                guint32 sender_id,
+                                guint64 message_id,
+                                guint32 recipient_id,
+                                ScStatus status);
+void sc_connection_fail_unacked (ScConnection *connection,
+                                 GHashTable *unacked,
+                                 ScStatus status);
 void sc_connection_notify_everyone (ScConnection *from,
                                     const ScMessage *message);
 void sc_connection_handle_message (ScConnection *connection,

@@ -7,6 +7,14 @@
 
 #include "sc-connection-private.h"
 
+static int
+compare_ids (gconstpointer a, gconstpointer b)
+{
+  guint64 x = *(const guint64 *) a, y = *(const guint64 *) b;
+
+  return x < y ? -1 : x > y;
+}
+
 void
 sc_connection_reply (ScConnection *connection,
                      const ScMessage *request,
@@ -36,37 +44,64 @@ sc_connection_protocol_error (ScConnection *connection,
   sc_connection_close (connection, SC_STATUS_PROTOCOL_ERROR, why);
 }
 
-/* Sends a frame to the client with id @id, wherever it lives; a client
- * that has gone is simply skipped. */
-static void
-send_to_client (ScServer *server, guint32 id, GBytes *frame, ScWorker *current)
+/* Tells @sender_id, wherever it lives, what became of one of its
+ * messages; a sender that has gone is simply skipped.  The receipt is
+ * encoded when the sender has room for it (sc-outbox.c). */
+void
+sc_connection_owe_receipt (ScWorker *current,
+                           guint32 sender_id,
+                           guint64 message_id,
+                           guint32 recipient_id,
+                           ScStatus status)
 {
-  ScConnection *target = sc_registry_lookup_ready (server->registry, id);
+  g_autoptr (ScOutbox) sender = sc_registry_lookup_ready (
+    sc_worker_get_server (current)->registry, sender_id);
 
-  if (target == NULL)
-    return;
-  sc_connection_send_frame (target, frame, current);
-  sc_connection_unref (target);
+  if (sender != NULL)
+    sc_outbox_owe_receipt (sender, message_id, recipient_id, status, current);
 }
 
+/* Reports every message in @unacked (message id -> ScPendingAck) as not
+ * delivered to this connection, with one registry lookup per sender. */
 void
-sc_connection_send_receipt (ScWorker *current,
-                            guint32 sender_id,
-                            guint64 message_id,
-                            guint32 recipient_id,
-                            ScStatus status,
-                            const char *reason)
+sc_connection_fail_unacked (ScConnection *connection,
+                            GHashTable *unacked,
+                            ScStatus status)
 {
-  ScMessage receipt;
-  g_autoptr (GBytes) frame = NULL;
+  g_autoptr (GHashTable) by_sender =
+    g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) g_array_unref);
+  GHashTableIter iter;
+  gpointer key, value;
 
-  sc_message_init (&receipt, SC_MSG_DELIVERY_RECEIPT, 0);
-  receipt.message_id = message_id;
-  receipt.peer_id = recipient_id;
-  receipt.status = status;
-  receipt.reason = (char *) (status == SC_STATUS_OK ? "" : reason);
-  frame = sc_message_encode (&receipt);
-  send_to_client (sc_worker_get_server (current), sender_id, frame, current);
+  g_hash_table_iter_init (&iter, unacked);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      ScPendingAck *pending = value;
+      gpointer sender_key = GUINT_TO_POINTER (pending->sender_id);
+      GArray *ids = g_hash_table_lookup (by_sender, sender_key);
+
+      if (ids == NULL)
+        {
+          ids = g_array_new (FALSE, FALSE, sizeof (guint64));
+          g_hash_table_insert (by_sender, sender_key, ids);
+        }
+      g_array_append_val (ids, pending->message_id);
+    }
+  g_hash_table_iter_init (&iter, by_sender);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      GArray *ids = value;
+      g_autoptr (ScOutbox) sender = sc_registry_lookup_ready (
+        connection->server->registry, GPOINTER_TO_UINT (key));
+
+      if (sender == NULL)
+        continue;
+      /* In the order they were sent: message ids only grow. */
+      g_array_sort (ids, compare_ids);
+      for (guint i = 0; i < ids->len; i++)
+        sc_outbox_owe_receipt (sender, g_array_index (ids, guint64, i),
+                               connection->info.id, status, connection->worker);
+    }
 }
 
 /* Presence (joined, renamed, left) for every ready client but @from. */
@@ -74,12 +109,16 @@ void
 sc_connection_notify_everyone (ScConnection *from, const ScMessage *message)
 {
   g_autoptr (GBytes) frame = sc_message_encode (message);
-  g_autoptr (GPtrArray) targets =
-    sc_registry_presence_connections (from->server->registry, from->info.id);
+  g_autoptr (ScRegistrySnapshot) snapshot =
+    sc_registry_snapshot (from->server->registry);
 
-  for (guint i = 0; i < targets->len; i++)
-    sc_connection_send_frame (g_ptr_array_index (targets, i), frame,
-                              from->worker);
+  for (guint i = 0; i < snapshot->len; i++)
+    {
+      ScRegistrySnapshotEntry *entry = &snapshot->entries[i];
+
+      if (entry->id != from->info.id && entry->wants_presence)
+        sc_outbox_send_frame (entry->outbox, frame, from->worker);
+    }
 }
 
 static gboolean
@@ -180,6 +219,15 @@ handle_hello (ScConnection *connection, const ScMessage *hello)
       fail_authentication (connection, hello);
       return;
     }
+  if (sc_server_memory_exceeded (connection->server))
+    {
+      sc_connection_reply (connection, hello, SC_STATUS_SERVER_BUSY,
+                           "the server is at its memory limit; try again "
+                           "later");
+      sc_connection_close_after_flush (connection, SC_STATUS_SERVER_BUSY,
+                                       "server busy");
+      return;
+    }
   if (hello->nickname[0] != '\0' && !nickname_is_valid (hello->nickname))
     {
       sc_connection_reply (connection, hello, SC_STATUS_INVALID_NICKNAME,
@@ -197,6 +245,8 @@ handle_hello (ScConnection *connection, const ScMessage *hello)
                                    connection->server->config->max_payload);
   sc_registry_set_presence (connection->server->registry, connection->info.id,
                             !(hello->flags & SC_FLAG_NO_PRESENCE));
+  sc_outbox_set_batch_receipts (connection->outbox,
+                                hello->flags & SC_FLAG_RECEIPT_BATCHES);
   sc_registry_set_ready (connection->server->registry, connection->info.id,
                          connection->info.nickname);
   g_debug ("client %u said hello as “%s” (%s)", connection->info.id,
@@ -239,13 +289,77 @@ handle_get_name (ScConnection *connection, const ScMessage *request)
   sc_connection_queue_message (connection, reply);
 }
 
+/* Refills the client's fan-out budget: fanout_rate units a second, at
+ * most one second's worth saved up. */
+static void
+refill_fanout (ScConnection *connection, gint64 now)
+{
+  double rate = connection->server->config->fanout_rate;
+
+  if (connection->fanout_refilled_at == 0)
+    connection->fanout_tokens = rate;
+  else
+    connection->fanout_tokens = MIN (
+      rate, connection->fanout_tokens +
+              rate * (now - connection->fanout_refilled_at) / G_USEC_PER_SEC);
+  connection->fanout_refilled_at = now;
+}
+
+/* Requests whose cost grows with the number of clients (a broadcast
+ * reaches all of them, a list page copies many) spend from a per-client
+ * budget, so that no client can take more than its share of the server.
+ * A request is refused while the budget is spent; one that is allowed may
+ * cost more than what is left, and the debt is paid back over time, so
+ * even a broadcast to more clients than the rate goes out, just not
+ * often.  Returns FALSE after replying RATE_LIMITED. */
+static gboolean
+allow_fanout (ScConnection *connection, const ScMessage *request)
+{
+  g_autofree char *why = NULL;
+  double rate = connection->server->config->fanout_rate;
+  guint wait_ms;
+
+  refill_fanout (connection, g_get_monotonic_time ());
+  if (connection->fanout_tokens > 0)
+    return TRUE;
+  wait_ms = (guint) (1000.0 * (1.0 - connection->fanout_tokens) / rate) + 1;
+  why = g_strdup_printf ("too many broadcasts or list requests: "
+                         "try again in %u ms",
+                         wait_ms);
+  sc_connection_reply (connection, request, SC_STATUS_RATE_LIMITED, why);
+  return FALSE;
+}
+
+static void
+spend_fanout (ScConnection *connection, guint cost)
+{
+  connection->fanout_tokens -= cost;
+}
+
+/* Work that allocates in proportion to the request (a list page, a
+ * message for others) is refused while the server is over its memory
+ * budget.  Returns FALSE after replying SERVER_BUSY. */
+static gboolean
+allow_memory (ScConnection *connection, const ScMessage *request)
+{
+  if (!sc_server_memory_exceeded (connection->server))
+    return TRUE;
+  sc_connection_reply (connection, request, SC_STATUS_SERVER_BUSY,
+                       "the server is at its memory limit; try again later");
+  return FALSE;
+}
+
 static void
 handle_list (ScConnection *connection, const ScMessage *request)
 {
   ScServer *server = connection->server;
-  g_autoptr (ScMessage) reply =
-    sc_message_new_reply (request, SC_STATUS_OK, NULL);
+  g_autoptr (ScMessage) reply = NULL;
   gboolean more = FALSE;
+
+  if (!allow_memory (connection, request) ||
+      !allow_fanout (connection, request))
+    return;
+  reply = sc_message_new_reply (request, SC_STATUS_OK, NULL);
 
   /* The page must fit a frame with the reply's own fields around it. */
   reply->clients =
@@ -253,6 +367,7 @@ handle_list (ScConnection *connection, const ScMessage *request)
                            server->config->max_payload - 64, &more);
   reply->count = sc_registry_count_ready (server->registry);
   reply->more = more;
+  spend_fanout (connection, reply->clients->len + 1);
   sc_connection_queue_message (connection, reply);
 }
 
@@ -300,23 +415,20 @@ forwarded_frame (ScConnection *connection,
 }
 
 /* Hands a forwarded message to its recipient; when it cannot take it,
- * the sender is told at once. */
+ * the sender is owed a receipt saying why. */
 static void
 deliver_to (ScConnection *connection,
-            ScConnection *recipient,
+            ScOutbox *recipient,
             guint64 message_id,
             GBytes *frame)
 {
-  ScStatus status = sc_connection_deliver (
-    recipient, frame, message_id, connection->info.id, connection->worker);
+  ScStatus status = sc_outbox_deliver (recipient, frame, message_id,
+                                       connection->info.id, connection->worker);
 
   if (status != SC_STATUS_OK)
-    sc_connection_send_receipt (
-      connection->worker, connection->info.id, message_id,
-      sc_connection_get_id (recipient), status,
-      status == SC_STATUS_RECIPIENT_SLOW
-        ? "the recipient was too slow and was disconnected"
-        : "the recipient left");
+    sc_outbox_owe_receipt (connection->outbox, message_id,
+                           sc_outbox_get_id (recipient), status,
+                           connection->worker);
 }
 
 static void
@@ -325,7 +437,8 @@ handle_send (ScConnection *connection, const ScMessage *request)
   ScServer *server = connection->server;
   ScMessage reply;
   g_autoptr (GBytes) frame = NULL;
-  ScConnection *recipient;
+  g_autoptr (ScOutbox) recipient = NULL;
+  ScStatus refusal;
 
   if (!check_text (connection, request))
     return;
@@ -343,6 +456,20 @@ handle_send (ScConnection *connection, const ScMessage *request)
       sc_connection_reply (connection, request, SC_STATUS_NO_SUCH_CLIENT, why);
       return;
     }
+  /* Checked before the reply, which must reach the sender before any
+   * receipt for the message can; should the recipient change its mind in
+   * between, the sender gets a failed receipt instead. */
+  refusal = sc_outbox_can_take_message (recipient);
+  if (refusal != SC_STATUS_OK)
+    {
+      sc_connection_reply (
+        connection, request, refusal,
+        refusal == SC_STATUS_RECIPIENT_SLOW
+          ? "the recipient is not keeping up: too much is waiting for it to "
+            "read or acknowledge"
+          : NULL);
+      return;
+    }
   sc_message_init (&reply, SC_MSG_SEND_MESSAGE_REPLY, request->request_id);
   reply.reason = (char *) "";
   reply.message_id = sc_server_next_message_id (server);
@@ -350,7 +477,6 @@ handle_send (ScConnection *connection, const ScMessage *request)
 
   frame = forwarded_frame (connection, request, reply.message_id, FALSE);
   deliver_to (connection, recipient, reply.message_id, frame);
-  sc_connection_unref (recipient);
 }
 
 static void
@@ -359,21 +485,26 @@ handle_broadcast (ScConnection *connection, const ScMessage *request)
   ScServer *server = connection->server;
   g_autoptr (ScMessage) reply = NULL;
   g_autoptr (GBytes) frame = NULL;
-  g_autoptr (GPtrArray) targets = NULL;
+  g_autoptr (ScRegistrySnapshot) snapshot = NULL;
+  guint n_targets;
 
-  if (!check_text (connection, request))
+  if (!check_text (connection, request) ||
+      !allow_memory (connection, request) ||
+      !allow_fanout (connection, request))
     return;
-  targets =
-    sc_registry_ready_connections (server->registry, connection->info.id);
+  snapshot = sc_registry_snapshot (server->registry);
+  n_targets = sc_registry_snapshot_count_except (snapshot, connection->info.id);
   reply = sc_message_new_reply (request, SC_STATUS_OK, NULL);
   reply->message_id = sc_server_next_message_id (server);
-  reply->count = targets->len;
+  reply->count = n_targets;
   sc_connection_queue_message (connection, reply);
+  spend_fanout (connection, n_targets + 1);
 
   frame = forwarded_frame (connection, request, reply->message_id, TRUE);
-  for (guint i = 0; i < targets->len; i++)
-    deliver_to (connection, g_ptr_array_index (targets, i), reply->message_id,
-                frame);
+  for (guint i = 0; i < snapshot->len; i++)
+    if (snapshot->entries[i].id != connection->info.id)
+      deliver_to (connection, snapshot->entries[i].outbox, reply->message_id,
+                  frame);
 }
 
 static void
@@ -420,14 +551,15 @@ handle_ack (ScConnection *connection, const ScMessage *ack)
   guint32 sender_id;
 
   /* A repeated or unknown acknowledgement changes nothing. */
-  if (!sc_connection_take_pending_ack (connection, ack->message_id, &sender_id))
+  if (!sc_outbox_take_pending_ack (connection->outbox, ack->message_id,
+                                   &sender_id))
     {
       g_debug ("client %u acknowledged unknown message %" G_GUINT64_FORMAT,
                connection->info.id, ack->message_id);
       return;
     }
-  sc_connection_send_receipt (connection->worker, sender_id, ack->message_id,
-                              connection->info.id, SC_STATUS_OK, NULL);
+  sc_connection_owe_receipt (connection->worker, sender_id, ack->message_id,
+                             connection->info.id, SC_STATUS_OK);
 }
 
 /* Before a closing connection's unacknowledged messages are reported as

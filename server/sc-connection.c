@@ -1,5 +1,5 @@
 /* sc-connection.c: a client connection's input and life cycle, run by
- * its owning worker (the output side is in sc-connection-output.c).
+ * its owning worker (the output side is its ScOutbox, sc-outbox.c).
  *
  * Input: one recv() per readiness event into the frame reader, then at
  * most FRAMES_PER_ROUND frames served, so a client that pipelines
@@ -25,10 +25,9 @@ connection_clear (ScConnection *connection)
 {
   /* Every thread that dropped a reference is done with it by now. */
   SC_HAPPENS_AFTER (connection);
-  g_assert (connection->fd < 0);
   sc_client_info_clear (&connection->info);
   g_clear_pointer (&connection->reader, sc_frame_reader_free);
-  sc_connection_output_clear (connection);
+  g_clear_pointer (&connection->outbox, sc_outbox_unref);
   g_free (connection->close_reason);
 }
 
@@ -44,7 +43,7 @@ sc_connection_new (ScWorker *worker, int fd, const ScClientInfo *info)
   sc_client_info_copy_into (&connection->info, info);
   connection->reader =
     sc_frame_reader_new (server->config->pre_hello_max_payload);
-  sc_connection_output_init (connection);
+  connection->outbox = sc_outbox_new (server, worker, info->id, fd, connection);
   connection->connected_at = g_get_monotonic_time ();
   connection->last_activity = connection->connected_at;
   return connection;
@@ -81,6 +80,19 @@ sc_connection_get_worker (ScConnection *connection)
   return connection->worker;
 }
 
+ScOutbox *
+sc_connection_get_outbox (ScConnection *connection)
+{
+  return connection->outbox;
+}
+
+/* Replies and notices to this client, from its owner. */
+void
+sc_connection_queue_message (ScConnection *connection, const ScMessage *message)
+{
+  sc_outbox_send_message (connection->outbox, message, connection->worker);
+}
+
 gboolean
 sc_connection_is_ready (ScConnection *connection)
 {
@@ -100,7 +112,8 @@ sc_connection_start (ScConnection *connection)
   const ScServerConfig *config = connection->server->config;
   g_autoptr (ScMessage) greeting = sc_message_new (SC_MSG_GREETING, 0);
 
-  sc_registry_add (connection->server->registry, &connection->info, connection);
+  sc_registry_add (connection->server->registry, &connection->info,
+                   connection->outbox);
   g_message ("client %u connected from %s port %u", connection->info.id,
              connection->info.address, connection->info.port);
 
@@ -115,9 +128,17 @@ sc_connection_start (ScConnection *connection)
 static void
 update_input (ScConnection *connection)
 {
-  sc_connection_set_input (connection, !connection->peer_eof &&
-                                         !connection->close_after_flush &&
-                                         !connection->input_paused);
+  sc_outbox_set_input (connection->outbox, !connection->peer_eof &&
+                                             !connection->close_after_flush &&
+                                             !connection->input_paused);
+}
+
+/* The read buffer counts against the memory budget with the rest. */
+static void
+account_reader (ScConnection *connection)
+{
+  sc_outbox_set_reader_held (connection->outbox,
+                             sc_frame_reader_capacity (connection->reader));
 }
 
 /* Stops reading from the client; nothing it sends is served any more. */
@@ -226,6 +247,7 @@ sc_connection_on_readable (ScConnection *connection)
    * of idle clients then cost no read buffers at all. */
   if (!connection->input_scheduled && !connection->closing)
     sc_frame_reader_trim (connection->reader);
+  account_reader (connection);
 }
 
 static void
@@ -248,7 +270,8 @@ static void
 trim_buffers (ScConnection *connection)
 {
   sc_frame_reader_trim (connection->reader);
-  sc_connection_trim_output (connection);
+  account_reader (connection);
+  sc_outbox_trim (connection->outbox);
 }
 
 /* Called once a second: hello deadline, heartbeat and its deadline. */
@@ -270,6 +293,15 @@ sc_connection_tick (ScConnection *connection, gint64 now)
              (gint64) config->ping_timeout_s * G_USEC_PER_SEC)
     sc_connection_close (connection, SC_STATUS_TIMEOUT,
                          "timed out: no answer to ping");
+  else if (sc_outbox_stalled (connection->outbox, now,
+                              (gint64) config->write_timeout_s *
+                                G_USEC_PER_SEC))
+    {
+      g_autofree char *why =
+        g_strdup_printf ("too slow: read nothing of its output for %u s",
+                         config->write_timeout_s);
+      sc_connection_close (connection, SC_STATUS_RECIPIENT_SLOW, why);
+    }
   else if (connection->ping_token == 0 &&
            now - connection->last_activity >
              (gint64) config->idle_timeout_s * G_USEC_PER_SEC)
@@ -290,7 +322,7 @@ sc_connection_close (ScConnection *connection,
     }
   connection->closing = TRUE;
   connection->close_status = status;
-  sc_connection_output_close (connection);
+  sc_outbox_close (connection->outbox);
   sc_worker_schedule_close (connection->worker, connection);
 }
 
@@ -315,27 +347,7 @@ sc_connection_close_after_flush (ScConnection *connection,
   connection->close_status = status;
   g_free (connection->close_reason);
   connection->close_reason = g_strdup (reason);
-  sc_connection_set_close_when_drained (connection);
-}
-
-static void
-fail_unacked (ScConnection *connection, GHashTable *unacked)
-{
-  ScStatus status = connection->close_status == SC_STATUS_RECIPIENT_SLOW
-                      ? SC_STATUS_RECIPIENT_SLOW
-                      : SC_STATUS_RECIPIENT_LEFT;
-  GHashTableIter iter;
-  gpointer value;
-
-  g_hash_table_iter_init (&iter, unacked);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    {
-      ScPendingAck *pending = value;
-
-      sc_connection_send_receipt (connection->worker, pending->sender_id,
-                                  pending->message_id, connection->info.id,
-                                  status, connection->close_reason);
-    }
+  sc_outbox_close_when_drained (connection->outbox);
 }
 
 static void
@@ -363,14 +375,19 @@ sc_connection_finish_close (ScConnection *connection)
   sc_registry_remove (server->registry, connection->info.id);
   if (connection->close_status != SC_STATUS_PROTOCOL_ERROR)
     sc_connection_serve_final_acks (connection);
-  sc_connection_close_socket (
-    connection, connection->close_status != SC_STATUS_RECIPIENT_SLOW, &unacked);
+  unacked = sc_outbox_close_socket (
+    connection->outbox, connection->close_status != SC_STATUS_RECIPIENT_SLOW);
+  connection->fd = -1;
   g_atomic_int_add (&server->n_clients, -1);
   g_message ("client %u (%s port %u) disconnected: %s", connection->info.id,
              connection->info.address, connection->info.port,
              connection->close_reason);
   if (unacked)
-    fail_unacked (connection, unacked);
+    sc_connection_fail_unacked (connection, unacked,
+                                connection->close_status ==
+                                    SC_STATUS_RECIPIENT_SLOW
+                                  ? SC_STATUS_RECIPIENT_SLOW
+                                  : SC_STATUS_RECIPIENT_LEFT);
   if (connection->ready && !sc_worker_is_stopping (connection->worker))
     announce_departure (connection);
 }

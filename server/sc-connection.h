@@ -1,9 +1,9 @@
 /* sc-connection.h: one client socket, owned by one worker for its life.
  *
- * The owner reads the socket and serves the client's requests.  Output is
- * shared: any worker may queue a frame for the client and write it to the
- * socket itself, so that a message crosses from one worker's client to
- * another's without waking the other worker's thread. */
+ * Only the owner reads the socket, serves the client's requests and
+ * closes it; nothing here may be called from another worker.  Output is
+ * shared through the connection's ScOutbox, which is all the registry
+ * hands out to other workers. */
 #pragma once
 
 #include <glib.h>
@@ -20,6 +20,7 @@ void sc_connection_unref (ScConnection *connection);
 guint32 sc_connection_get_id (ScConnection *connection);
 int sc_connection_get_fd (ScConnection *connection);
 ScWorker *sc_connection_get_worker (ScConnection *connection);
+ScOutbox *sc_connection_get_outbox (ScConnection *connection);
 gboolean sc_connection_is_ready (ScConnection *connection);
 gboolean sc_connection_is_closing (ScConnection *connection);
 
@@ -38,19 +39,5 @@ void sc_connection_close_after_flush (ScConnection *connection,
                                       const char *reason);
 void sc_connection_close_now_drained (ScConnection *connection);
 void sc_connection_finish_close (ScConnection *connection);
-
-/* Any worker; @current is the calling thread's worker. */
-gboolean sc_connection_send_frame (ScConnection *connection,
-                                   GBytes *frame,
-                                   ScWorker *current);
-ScStatus sc_connection_deliver (ScConnection *connection,
-                                GBytes *frame,
-                                guint64 message_id,
-                                guint32 sender_id,
-                                ScWorker *current);
-gboolean sc_connection_take_pending_ack (ScConnection *connection,
-                                         guint64 message_id,
-                                         guint32 *sender_id);
-void sc_connection_flush (ScConnection *connection, ScWorker *current);
 
 G_END_DECLS

@@ -1,33 +1,64 @@
-/* sc-registry.c: the id table behind list, send and broadcast. */
+/* sc-registry.c: the id table behind list, send and broadcast.
+ *
+ * One mutex guards the table, held only for lookups and short updates.
+ * Requests that reach every client (broadcasts, presence notices) do not
+ * iterate under it: they take a snapshot, an immutable array of outbox
+ * references that is rebuilt under the lock only when the set of ready
+ * clients changed since the last one, and then shared by every reader
+ * until the next change.  (A reader-writer lock held across those
+ * iterations let overlapping readers keep a writer out for seconds.)
+ */
 #include "config.h"
 
 #include <string.h>
 
-#include "sc-connection.h"
+#include "sc-outbox.h"
 #include "sc-registry.h"
 #include "sc-tsan.h"
 
 typedef struct
 {
   ScClientInfo info;
-  ScConnection *connection; /* a reference */
-  gboolean ready;           /* said hello: listed and reachable */
-  gboolean wants_presence;  /* gets joined/left/renamed notices */
+  ScOutbox *outbox;        /* a reference */
+  gboolean ready;          /* said hello: listed and reachable */
+  gboolean wants_presence; /* gets joined/left/renamed notices */
 } Entry;
 
 struct _ScRegistry
 {
-  GRWLock lock;
-  GHashTable *entries; /* id -> Entry */
-  GArray *ready_ids;   /* sorted ids of ready entries, for list pages */
+  GMutex lock;
+  GHashTable *entries;          /* id -> Entry */
+  GArray *ready_ids;            /* sorted ids of ready entries */
+  ScRegistrySnapshot *snapshot; /* NULL when out of date */
 };
 
 static void
 entry_free (Entry *entry)
 {
   sc_client_info_clear (&entry->info);
-  sc_connection_unref (entry->connection);
+  sc_outbox_unref (entry->outbox);
   g_free (entry);
+}
+
+static void
+lock (ScRegistry *registry)
+{
+  g_mutex_lock (&registry->lock);
+  SC_HAPPENS_AFTER (registry);
+}
+
+static void
+unlock (ScRegistry *registry)
+{
+  SC_HAPPENS_BEFORE (registry);
+  g_mutex_unlock (&registry->lock);
+}
+
+/* With the lock held: the set of ready clients (or a flag) changed. */
+static void
+invalidate_snapshot (ScRegistry *registry)
+{
+  g_clear_pointer (&registry->snapshot, sc_registry_snapshot_unref);
 }
 
 ScRegistry *
@@ -35,7 +66,7 @@ sc_registry_new (void)
 {
   ScRegistry *registry = g_new0 (ScRegistry, 1);
 
-  g_rw_lock_init (&registry->lock);
+  g_mutex_init (&registry->lock);
   registry->entries =
     g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) entry_free);
   registry->ready_ids = g_array_new (FALSE, FALSE, sizeof (guint32));
@@ -47,26 +78,25 @@ sc_registry_free (ScRegistry *registry)
 {
   if (registry == NULL)
     return;
+  g_clear_pointer (&registry->snapshot, sc_registry_snapshot_unref);
   g_hash_table_unref (registry->entries);
   g_array_unref (registry->ready_ids);
-  g_rw_lock_clear (&registry->lock);
+  g_mutex_clear (&registry->lock);
   g_free (registry);
 }
 
 void
 sc_registry_add (ScRegistry *registry,
                  const ScClientInfo *info,
-                 ScConnection *connection)
+                 ScOutbox *outbox)
 {
   Entry *entry = g_new0 (Entry, 1);
 
   sc_client_info_copy_into (&entry->info, info);
-  entry->connection = sc_connection_ref (connection);
-  g_rw_lock_writer_lock (&registry->lock);
-  SC_HAPPENS_AFTER (registry);
+  entry->outbox = sc_outbox_ref (outbox);
+  lock (registry);
   g_hash_table_replace (registry->entries, GUINT_TO_POINTER (info->id), entry);
-  SC_HAPPENS_BEFORE (registry);
-  g_rw_lock_writer_unlock (&registry->lock);
+  unlock (registry);
 }
 
 /* Position of @id in the sorted ready ids, or where it would go. */
@@ -95,14 +125,15 @@ sc_registry_remove (ScRegistry *registry, guint32 id)
   gboolean found;
   guint pos;
 
-  g_rw_lock_writer_lock (&registry->lock);
-  SC_HAPPENS_AFTER (registry);
+  lock (registry);
   g_hash_table_remove (registry->entries, GUINT_TO_POINTER (id));
   pos = ready_position (registry->ready_ids, id, &found);
   if (found)
-    g_array_remove_index (registry->ready_ids, pos);
-  SC_HAPPENS_BEFORE (registry);
-  g_rw_lock_writer_unlock (&registry->lock);
+    {
+      g_array_remove_index (registry->ready_ids, pos);
+      invalidate_snapshot (registry);
+    }
+  unlock (registry);
 }
 
 /* Marks @id as having said hello, or renames it when it already has. */
@@ -113,8 +144,7 @@ sc_registry_set_ready (ScRegistry *registry, guint32 id, const char *nickname)
   gboolean found;
   guint pos;
 
-  g_rw_lock_writer_lock (&registry->lock);
-  SC_HAPPENS_AFTER (registry);
+  lock (registry);
   entry = g_hash_table_lookup (registry->entries, GUINT_TO_POINTER (id));
   if (entry != NULL)
     {
@@ -125,28 +155,26 @@ sc_registry_set_ready (ScRegistry *registry, guint32 id, const char *nickname)
           entry->ready = TRUE;
           pos = ready_position (registry->ready_ids, id, &found);
           g_array_insert_val (registry->ready_ids, pos, id);
+          invalidate_snapshot (registry);
         }
     }
-  SC_HAPPENS_BEFORE (registry);
-  g_rw_lock_writer_unlock (&registry->lock);
+  unlock (registry);
 }
 
-/* Returns a reference to the connection of ready client @id, or NULL.
+/* Returns a reference to the outbox of ready client @id, or NULL.
  * (transfer full) */
-ScConnection *
+ScOutbox *
 sc_registry_lookup_ready (ScRegistry *registry, guint32 id)
 {
-  ScConnection *connection = NULL;
+  ScOutbox *outbox = NULL;
   Entry *entry;
 
-  g_rw_lock_reader_lock (&registry->lock);
-  SC_HAPPENS_AFTER (registry);
+  lock (registry);
   entry = g_hash_table_lookup (registry->entries, GUINT_TO_POINTER (id));
   if (entry != NULL && entry->ready)
-    connection = sc_connection_ref (entry->connection);
-  SC_HAPPENS_BEFORE (registry);
-  g_rw_lock_reader_unlock (&registry->lock);
-  return connection;
+    outbox = sc_outbox_ref (entry->outbox);
+  unlock (registry);
+  return outbox;
 }
 
 void
@@ -156,50 +184,104 @@ sc_registry_set_presence (ScRegistry *registry,
 {
   Entry *entry;
 
-  g_rw_lock_writer_lock (&registry->lock);
-  SC_HAPPENS_AFTER (registry);
+  lock (registry);
   entry = g_hash_table_lookup (registry->entries, GUINT_TO_POINTER (id));
-  if (entry != NULL)
-    entry->wants_presence = wants_presence;
-  SC_HAPPENS_BEFORE (registry);
-  g_rw_lock_writer_unlock (&registry->lock);
+  if (entry != NULL && entry->wants_presence != wants_presence)
+    {
+      entry->wants_presence = wants_presence;
+      invalidate_snapshot (registry);
+    }
+  unlock (registry);
 }
 
-static GPtrArray *
-collect_ready (ScRegistry *registry, guint32 except_id, gboolean presence_only)
+static ScRegistrySnapshot *
+build_snapshot (ScRegistry *registry)
 {
-  GPtrArray *out =
-    g_ptr_array_new_with_free_func ((GDestroyNotify) sc_connection_unref);
+  ScRegistrySnapshot *snapshot = g_atomic_rc_box_new0 (ScRegistrySnapshot);
+  guint n = registry->ready_ids->len;
 
-  g_rw_lock_reader_lock (&registry->lock);
-  SC_HAPPENS_AFTER (registry);
-  for (guint i = 0; i < registry->ready_ids->len; i++)
+  snapshot->len = n;
+  snapshot->entries = g_new (ScRegistrySnapshotEntry, n);
+  for (guint i = 0; i < n; i++)
     {
       guint32 id = g_array_index (registry->ready_ids, guint32, i);
       Entry *entry =
         g_hash_table_lookup (registry->entries, GUINT_TO_POINTER (id));
 
-      if (id != except_id && (!presence_only || entry->wants_presence))
-        g_ptr_array_add (out, sc_connection_ref (entry->connection));
+      snapshot->entries[i].id = id;
+      snapshot->entries[i].wants_presence = entry->wants_presence;
+      snapshot->entries[i].outbox = sc_outbox_ref (entry->outbox);
     }
-  SC_HAPPENS_BEFORE (registry);
-  g_rw_lock_reader_unlock (&registry->lock);
+  return snapshot;
+}
+
+/* Returns the ready clients as of now, in id order.  Cheap when nothing
+ * changed since the last call: the same snapshot is shared.
+ * (transfer full) */
+ScRegistrySnapshot *
+sc_registry_snapshot (ScRegistry *registry)
+{
+  ScRegistrySnapshot *snapshot;
+
+  lock (registry);
+  if (registry->snapshot == NULL)
+    registry->snapshot = build_snapshot (registry);
+  snapshot = sc_registry_snapshot_ref (registry->snapshot);
+  unlock (registry);
+  return snapshot;
+}
+
+ScRegistrySnapshot *
+sc_registry_snapshot_ref (ScRegistrySnapshot *snapshot)
+{
+  return g_atomic_rc_box_acquire (snapshot);
+}
+
+static void
+snapshot_clear (ScRegistrySnapshot *snapshot)
+{
+  SC_HAPPENS_AFTER (snapshot);
+  for (guint i = 0; i < snapshot->len; i++)
+    sc_outbox_unref (snapshot->entries[i].outbox);
+  g_free (snapshot->entries);
+}
+
+void
+sc_registry_snapshot_unref (ScRegistrySnapshot *snapshot)
+{
+  SC_HAPPENS_BEFORE (snapshot);
+  g_atomic_rc_box_release_full (snapshot, (GDestroyNotify) snapshot_clear);
+}
+
+/* The number of clients in @snapshot other than @except_id. */
+guint
+sc_registry_snapshot_count_except (ScRegistrySnapshot *snapshot,
+                                   guint32 except_id)
+{
+  guint n = snapshot->len;
+
+  for (guint i = 0; i < snapshot->len; i++)
+    if (snapshot->entries[i].id == except_id)
+      n--;
+  return n;
+}
+
+/* References to every connected client's outbox, ready or not, for the
+ * memory budget to find the clients holding the most.  (transfer full) */
+GPtrArray *
+sc_registry_all_outboxes (ScRegistry *registry)
+{
+  GPtrArray *out =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) sc_outbox_unref);
+  GHashTableIter iter;
+  gpointer value;
+
+  lock (registry);
+  g_hash_table_iter_init (&iter, registry->entries);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    g_ptr_array_add (out, sc_outbox_ref (((Entry *) value)->outbox));
+  unlock (registry);
   return out;
-}
-
-/* Returns references to every ready client's connection but
- * @except_id's, in id order.  (transfer full) */
-GPtrArray *
-sc_registry_ready_connections (ScRegistry *registry, guint32 except_id)
-{
-  return collect_ready (registry, except_id, FALSE);
-}
-
-/* The same, only the clients that want presence notices. */
-GPtrArray *
-sc_registry_presence_connections (ScRegistry *registry, guint32 except_id)
-{
-  return collect_ready (registry, except_id, TRUE);
 }
 
 guint
@@ -207,11 +289,9 @@ sc_registry_count_ready (ScRegistry *registry)
 {
   guint n;
 
-  g_rw_lock_reader_lock (&registry->lock);
-  SC_HAPPENS_AFTER (registry);
+  lock (registry);
   n = registry->ready_ids->len;
-  SC_HAPPENS_BEFORE (registry);
-  g_rw_lock_reader_unlock (&registry->lock);
+  unlock (registry);
   return n;
 }
 
@@ -235,8 +315,7 @@ sc_registry_list_page (ScRegistry *registry,
   gboolean found;
   guint i;
 
-  g_rw_lock_reader_lock (&registry->lock);
-  SC_HAPPENS_AFTER (registry);
+  lock (registry);
   i = ready_position (registry->ready_ids, after_id, &found);
   if (found)
     i++;
@@ -253,7 +332,6 @@ sc_registry_list_page (ScRegistry *registry,
       g_ptr_array_add (page, sc_client_info_copy (&entry->info));
     }
   *more = i < registry->ready_ids->len;
-  SC_HAPPENS_BEFORE (registry);
-  g_rw_lock_reader_unlock (&registry->lock);
+  unlock (registry);
   return page;
 }

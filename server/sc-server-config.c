@@ -7,6 +7,7 @@
 
 #include "sc-protocol.h"
 #include "sc-server-config.h"
+#include "sc-server-private.h"
 
 GQuark
 sc_server_config_error_quark (void)
@@ -39,6 +40,10 @@ static const NumericSetting numeric_settings[] = {
   SETTING ("ping-timeout", 1, 3600, ping_timeout_s, FALSE),
   SETTING ("hello-timeout", 1, 3600, hello_timeout_s, FALSE),
   SETTING ("output-cap", 65536, G_GINT64_CONSTANT (1) << 32, output_cap, TRUE),
+  SETTING ("max-unacked", 1, 65536, max_unacked, FALSE),
+  SETTING ("max-memory", 1 << 20, G_MAXINT64, max_memory, TRUE),
+  SETTING ("write-timeout", 1, 3600, write_timeout_s, FALSE),
+  SETTING ("fanout-rate", 1, 100000000, fanout_rate, FALSE),
 };
 
 ScServerConfig *
@@ -55,7 +60,10 @@ sc_server_config_new (void)
   config->idle_timeout_s = 60;
   config->ping_timeout_s = 20;
   config->output_cap = 1024 * 1024;
-  config->max_unacked = 65536;
+  config->max_unacked = 4096;
+  config->max_memory = sc_server_default_max_memory ();
+  config->write_timeout_s = 30;
+  config->fanout_rate = 20000;
   config->shutdown_grace_ms = 2000;
   config->server_name = g_strdup (g_get_host_name ());
   return config;
@@ -218,9 +226,17 @@ sc_server_config_parse_args (ScServerConfig *config,
   g_autofree char *password_path = NULL;
   g_autofree char *port = NULL, *threads = NULL, *max_clients = NULL,
                   *max_payload = NULL, *idle = NULL, *ping = NULL,
-                  *hello = NULL, *output_cap = NULL;
-  char **texts[] = { &port, &threads, &max_clients, &max_payload,
-                     &idle, &ping,    &hello,       &output_cap };
+                  *hello = NULL, *output_cap = NULL, *max_unacked = NULL,
+                  *max_memory = NULL, *write_timeout = NULL,
+                  *fanout_rate = NULL;
+  char **texts[] = { &port,        &threads,    &max_clients,   &max_payload,
+                     &idle,        &ping,       &hello,         &output_cap,
+                     &max_unacked, &max_memory, &write_timeout, &fanout_rate };
+  g_autofree char *memory_help = g_strdup_printf (
+    _ ("Bytes the server may hold for all clients together: queues, read "
+       "buffers, unacknowledged messages (default: a quarter of this "
+       "machine's memory, %" G_GSIZE_FORMAT ")"),
+    sc_server_default_max_memory ());
   GOptionEntry entries[] = {
     { "port", 'p', 0, G_OPTION_ARG_STRING, &port,
       N_ ("TCP port to listen on (default 5330; 0 picks a free one)"),
@@ -243,8 +259,23 @@ sc_server_config_parse_args (ScServerConfig *config,
       N_ ("Seconds a new client has to say hello (default 10)"),
       N_ ("SECONDS") },
     { "output-cap", 0, 0, G_OPTION_ARG_STRING, &output_cap,
-      N_ ("Bytes queued for one client before it is dropped (default 1048576)"),
+      N_ ("Bytes of output held for one client: at half, messages to it are "
+          "refused; past it, it is dropped (default 1048576)"),
       N_ ("BYTES") },
+    { "max-unacked", 0, 0, G_OPTION_ARG_STRING, &max_unacked,
+      N_ ("Messages delivered to one client and not yet acknowledged before "
+          "more to it are refused (default 4096)"),
+      "N" },
+    { "max-memory", 0, 0, G_OPTION_ARG_STRING, &max_memory, memory_help,
+      N_ ("BYTES") },
+    { "write-timeout", 0, 0, G_OPTION_ARG_STRING, &write_timeout,
+      N_ ("Seconds a client may leave its output unread before it is "
+          "dropped (default 30)"),
+      N_ ("SECONDS") },
+    { "fanout-rate", 0, 0, G_OPTION_ARG_STRING, &fanout_rate,
+      N_ ("Broadcast recipients plus list entries one client may ask for "
+          "per second (default 20000)"),
+      "N" },
     { "password-file", 0, 0, G_OPTION_ARG_FILENAME, &password_path,
       N_ ("Require the password on the first line of FILE in every hello"),
       N_ ("FILE") },

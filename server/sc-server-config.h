@@ -21,7 +21,10 @@ typedef struct
   guint max_unacked;    /* messages delivered but not yet acknowledged */
   guint shutdown_grace_ms;
   char *server_name;
-  char *password; /* NULL: no password required */
+  char *password;        /* NULL: no password required */
+  gsize max_memory;      /* bytes held for all clients together */
+  guint write_timeout_s; /* output waiting unread before a drop */
+  guint fanout_rate;     /* broadcast recipients and list entries a second */
 } ScServerConfig;
 
 #define SC_SERVER_CONFIG_ERROR (sc_server_config_error_quark ())

@@ -33,12 +33,21 @@ struct _ScServer
   gint stopping;           /* atomic */
   gboolean log_requests;   /* debug output on: log every request */
   guint64 next_message_id; /* atomic */
+
+  /* The memory budget (sc-server-memory.c). */
+  gssize memory_held; /* atomic: bytes held for clients */
+  gint relief_wanted; /* atomic: over the limit since the last relief */
+  gint64 relief_at;   /* under the relief lock */
+  gsize memory_peak;  /* worker 0 only: for malloc_trim */
 };
 
 guint64 sc_server_next_message_id (ScServer *server);
 void sc_server_post (ScServer *server, guint worker_index, ScWorkItem *item);
-void sc_server_notify_all (ScServer *server,
-                           const ScMessage *message,
-                           guint32 except_id);
+
+gsize sc_server_default_max_memory (void);
+void sc_server_charge_memory (ScServer *server, gssize delta);
+gboolean sc_server_memory_exceeded (ScServer *server);
+void sc_server_relieve_memory (ScServer *server);
+gboolean sc_server_memory_released (ScServer *server);
 
 G_END_DECLS

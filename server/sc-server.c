@@ -148,7 +148,7 @@ hand_over (ScServer *server,
     fd, 60, 20, 3,
     (server->config->idle_timeout_s + server->config->ping_timeout_s) * 1000);
 
-  item = sc_work_item_new (SC_WORK_ADOPT, id, NULL);
+  item = sc_work_item_new (SC_WORK_ADOPT, id);
   item->fd = fd;
   item->info.id = id;
   item->info.address =
@@ -276,7 +276,7 @@ sc_server_stop (ScServer *server)
   for (guint i = 0; i < server->n_workers; i++)
     if (server->workers[i])
       sc_worker_post (server->workers[i],
-                      sc_work_item_new (SC_WORK_SHUTDOWN, 0, NULL));
+                      sc_work_item_new (SC_WORK_SHUTDOWN, 0));
   for (guint i = 0; i < server->n_workers; i++)
     if (server->workers[i])
       sc_worker_join (server->workers[i]);

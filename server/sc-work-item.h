@@ -23,7 +23,6 @@ typedef struct
 {
   ScWorkKind kind;
   guint32 target_id;
-  GBytes *frame;
   int fd;
   ScClientInfo info;
   ScStatus status;
@@ -31,13 +30,12 @@ typedef struct
 } ScWorkItem;
 
 static inline ScWorkItem *
-sc_work_item_new (ScWorkKind kind, guint32 target_id, GBytes *frame)
+sc_work_item_new (ScWorkKind kind, guint32 target_id)
 {
   ScWorkItem *item = g_new0 (ScWorkItem, 1);
 
   item->kind = kind;
   item->target_id = target_id;
-  item->frame = frame ? g_bytes_ref (frame) : NULL;
   item->fd = -1;
   return item;
 }
@@ -47,7 +45,6 @@ sc_work_item_free (ScWorkItem *item)
 {
   if (item->fd >= 0)
     close (item->fd); /* an adoption that never happened */
-  g_clear_pointer (&item->frame, g_bytes_unref);
   g_free (item->reason);
   sc_client_info_clear (&item->info);
   g_free (item);

@@ -11,11 +11,13 @@
 #include "config.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "sc-connection.h"
 #include "sc-epoll-source.h"
+#include "sc-outbox.h"
 #include "sc-tsan.h"
 #include "sc-worker.h"
 
@@ -36,7 +38,7 @@ struct _ScWorker
   GQueue inbox; /* ScWorkItem*, posted by any thread */
 
   GHashTable *connections; /* id -> ScConnection*, owning */
-  GPtrArray *flush_list;
+  GPtrArray *flush_list;   /* ScOutbox*, any worker's clients */
   GPtrArray *input_list;
   GPtrArray *close_list;
   gboolean stopping;
@@ -88,14 +90,20 @@ serve_leftover_input (ScWorker *worker)
     sc_connection_serve_buffered (g_ptr_array_index (list, i));
 }
 
+static GPtrArray *
+new_outbox_list (void)
+{
+  return g_ptr_array_new_with_free_func ((GDestroyNotify) sc_outbox_unref);
+}
+
 static void
 flush_scheduled (ScWorker *worker)
 {
   g_autoptr (GPtrArray) list = worker->flush_list;
 
-  worker->flush_list = new_connection_list ();
+  worker->flush_list = new_outbox_list ();
   for (guint i = 0; i < list->len; i++)
-    sc_connection_flush (g_ptr_array_index (list, i), worker);
+    sc_outbox_flush (g_ptr_array_index (list, i), worker);
 }
 
 static void
@@ -128,6 +136,7 @@ finish_round (ScWorker *worker)
       flush_scheduled (worker);
       reap_closed (worker);
     }
+  sc_server_relieve_memory (worker->server);
   if (worker->stopping && g_hash_table_size (worker->connections) == 0)
     g_main_loop_quit (worker->loop);
 }
@@ -150,7 +159,7 @@ worker_dispatch (struct epoll_event *events, int n_events, gpointer user_data)
       if (sc_connection_is_closing (connection))
         continue;
       if (events[i].events & EPOLLOUT)
-        sc_connection_flush (connection, worker);
+        sc_outbox_flush (sc_connection_get_outbox (connection), worker);
       if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP))
         sc_connection_on_readable (connection);
     }
@@ -179,6 +188,8 @@ worker_tick (gpointer user_data)
   while (g_hash_table_iter_next (&iter, NULL, &value))
     sc_connection_tick (value, now);
   finish_round (worker);
+  if (worker->index == 0 && sc_server_memory_released (worker->server))
+    malloc_trim (0);
   return G_SOURCE_CONTINUE;
 }
 
@@ -241,8 +252,9 @@ adopt (ScWorker *worker, ScWorkItem *item)
                          "server shutting down");
 }
 
-/* Another thread found this client too slow or its socket broken, or
- * its output drained after the owner asked to close then. */
+/* Another thread (or this one, through its own outbox) found this client
+ * too slow or its socket broken, or its output drained after the owner
+ * asked to close then. */
 static void
 close_on_request (ScWorker *worker, ScWorkItem *item)
 {
@@ -291,10 +303,18 @@ sc_worker_post (ScWorker *worker, ScWorkItem *item)
                g_strerror (errno));
 }
 
+/* The owner closes one of its own clients at once; takes @item. */
 void
-sc_worker_schedule_flush (ScWorker *worker, ScConnection *connection)
+sc_worker_close_now (ScWorker *worker, ScWorkItem *item)
 {
-  g_ptr_array_add (worker->flush_list, sc_connection_ref (connection));
+  close_on_request (worker, item);
+  sc_work_item_free (item);
+}
+
+void
+sc_worker_schedule_flush (ScWorker *worker, ScOutbox *outbox)
+{
+  g_ptr_array_add (worker->flush_list, sc_outbox_ref (outbox));
 }
 
 void
@@ -312,19 +332,16 @@ sc_worker_schedule_close (ScWorker *worker, ScConnection *connection)
 /* Input is watched until the peer's end of stream; output only while
  * bytes wait for room in the socket. */
 void
-sc_worker_set_events (ScWorker *worker,
-                      ScConnection *connection,
-                      gboolean input,
-                      gboolean output)
+sc_worker_set_events (
+  ScWorker *worker, int fd, gpointer tag, gboolean input, gboolean output)
 {
-  struct epoll_event event = { 0, { .ptr = connection } };
+  struct epoll_event event = { 0, { .ptr = tag } };
 
   if (input)
     event.events |= EPOLLIN | EPOLLRDHUP;
   if (output)
     event.events |= EPOLLOUT;
-  epoll_ctl (worker->epoll_fd, EPOLL_CTL_MOD, sc_connection_get_fd (connection),
-             &event);
+  epoll_ctl (worker->epoll_fd, EPOLL_CTL_MOD, fd, &event);
 }
 
 guint
@@ -368,7 +385,7 @@ sc_worker_new (ScServer *server, guint index, GError **error)
   worker->loop = g_main_loop_new (worker->context, FALSE);
   worker->connections = g_hash_table_new_full (
     NULL, NULL, NULL, (GDestroyNotify) sc_connection_unref);
-  worker->flush_list = new_connection_list ();
+  worker->flush_list = new_outbox_list ();
   worker->input_list = new_connection_list ();
   worker->close_list = new_connection_list ();
 

@@ -9,6 +9,7 @@
 G_BEGIN_DECLS
 
 typedef struct _ScConnection ScConnection;
+typedef struct _ScOutbox ScOutbox;
 
 ScWorker *sc_worker_new (ScServer *server, guint index, GError **error);
 void sc_worker_start (ScWorker *worker);
@@ -18,13 +19,12 @@ void sc_worker_free (ScWorker *worker);
 
 guint sc_worker_get_index (ScWorker *worker);
 ScServer *sc_worker_get_server (ScWorker *worker);
-void sc_worker_schedule_flush (ScWorker *worker, ScConnection *connection);
+void sc_worker_schedule_flush (ScWorker *worker, ScOutbox *outbox);
 void sc_worker_schedule_input (ScWorker *worker, ScConnection *connection);
 void sc_worker_schedule_close (ScWorker *worker, ScConnection *connection);
-void sc_worker_set_events (ScWorker *worker,
-                           ScConnection *connection,
-                           gboolean input,
-                           gboolean output);
+void sc_worker_close_now (ScWorker *worker, ScWorkItem *item);
+void sc_worker_set_events (
+  ScWorker *worker, int fd, gpointer tag, gboolean input, gboolean output);
 gboolean sc_worker_is_stopping (ScWorker *worker);
 
 G_END_DECLS

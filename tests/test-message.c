@@ -124,6 +124,17 @@ fill_sample (ScMessage *message)
       message->status = SC_STATUS_RECIPIENT_SLOW;
       message->reason = g_strdup ("recipient too slow");
       break;
+    case SC_MSG_DELIVERY_RECEIPTS:
+      {
+        const guint64 ids[] = { 5, 6, G_GUINT64_CONSTANT (0x8000000000000007) };
+
+        message->peer_id = 13;
+        message->status = SC_STATUS_RECIPIENT_LEFT;
+        message->reason = g_strdup ("the recipient left");
+        message->message_ids = g_array_new (FALSE, FALSE, sizeof (guint64));
+        g_array_append_vals (message->message_ids, ids, G_N_ELEMENTS (ids));
+      }
+      break;
     case SC_MSG_CLIENT_JOINED: set_sender (message); break;
     case SC_MSG_CLIENT_LEFT:
       message->client_id = 0xfffffffe;
@@ -246,6 +257,8 @@ assert_message_equal (const ScMessage *expected, const ScMessage *actual)
 {
   guint expected_clients = expected->clients ? expected->clients->len : 0;
   guint actual_clients = actual->clients ? actual->clients->len : 0;
+  guint expected_ids = expected->message_ids ? expected->message_ids->len : 0;
+  guint actual_ids = actual->message_ids ? actual->message_ids->len : 0;
 
   g_assert_cmpuint (actual->type, ==, expected->type);
   g_assert_cmpuint (actual->flags, ==, expected->flags);
@@ -277,6 +290,10 @@ assert_message_equal (const ScMessage *expected, const ScMessage *actual)
   for (guint i = 0; i < expected_clients; i++)
     assert_client_equal (g_ptr_array_index (expected->clients, i),
                          g_ptr_array_index (actual->clients, i));
+  g_assert_cmpuint (actual_ids, ==, expected_ids);
+  for (guint i = 0; i < expected_ids; i++)
+    g_assert_cmpuint (g_array_index (actual->message_ids, guint64, i), ==,
+                      g_array_index (expected->message_ids, guint64, i));
 }
 
 /* Parses the header of the encoded @frame and decodes its payload from a
@@ -358,7 +375,7 @@ test_types (void)
 {
   guint known = 0;
 
-  g_assert_cmpuint (G_N_ELEMENTS (sc_test_all_types), ==, 27);
+  g_assert_cmpuint (G_N_ELEMENTS (sc_test_all_types), ==, 28);
   for (guint type = 0; type <= 0xff; type++)
     if (sc_message_type_is_known (type))
       known++;

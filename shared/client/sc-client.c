@@ -318,6 +318,13 @@ sc_client_handle_message (ScClient *self, ScMessage *message)
                      message->message_id, message->peer_id,
                      (guint) message->status, message->reason);
       break;
+    case SC_MSG_DELIVERY_RECEIPTS:
+      for (guint i = 0; i < message->message_ids->len; i++)
+        g_signal_emit (self, signals[SIGNAL_DELIVERY_RECEIPT], 0,
+                       g_array_index (message->message_ids, guint64, i),
+                       message->peer_id, (guint) message->status,
+                       message->reason);
+      break;
     case SC_MSG_CLIENT_JOINED:
       g_signal_emit (self, signals[SIGNAL_CLIENT_JOINED], 0, &message->sender);
       break;
@@ -441,6 +448,9 @@ say_hello (Handshake *hs, GError **error)
   hello->name = g_strdup (hs->program);
   hello->nickname = g_strdup (hs->nickname ? hs->nickname : "");
   hello->password = g_strdup (hs->password);
+  /* Many outcomes may come in one DELIVERY_RECEIPTS frame; each is still
+   * reported on its own through ::delivery-receipt. */
+  hello->flags = SC_FLAG_RECEIPT_BATCHES;
   frame = sc_message_encode (hello);
   data = g_bytes_get_data (frame, &size);
   if (!sc_socket_send_all (hs->fd, data, size, error))

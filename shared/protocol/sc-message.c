@@ -19,6 +19,7 @@ typedef enum
   FIELD_OPTIONAL_STRING, /* trailing field older peers may omit */
   FIELD_CLIENT,
   FIELD_CLIENT_LIST,
+  FIELD_ID_LIST, /* u32 count, then that many u64 */
 } FieldKind;
 
 typedef struct
@@ -63,6 +64,9 @@ static const Field message_fields[] = { F (U64, message_id), F (U64, time_ms),
 static const Field receipt_fields[] = { F (U64, message_id), F (U32, peer_id),
                                         F (STATUS, status), F (STRING, reason),
                                         END };
+static const Field receipts_fields[] = { F (U32, peer_id), F (STATUS, status),
+                                         F (STRING, reason),
+                                         F (ID_LIST, message_ids), END };
 static const Field joined_fields[] = { F (CLIENT, sender), END };
 static const Field left_fields[] = { F (U32, client_id), F (STATUS, status),
                                      F (STRING, reason), END };
@@ -105,6 +109,7 @@ fields_for_type (guint type)
     case SC_MSG_GREETING: return greeting_fields;
     case SC_MSG_MESSAGE: return message_fields;
     case SC_MSG_DELIVERY_RECEIPT: return receipt_fields;
+    case SC_MSG_DELIVERY_RECEIPTS: return receipts_fields;
     case SC_MSG_CLIENT_JOINED: return joined_fields;
     case SC_MSG_CLIENT_LEFT: return left_fields;
     case SC_MSG_CLIENT_RENAMED: return renamed_fields;
@@ -219,6 +224,7 @@ sc_message_free (ScMessage *message)
   g_free (message->password);
   sc_client_info_clear (&message->sender);
   g_clear_pointer (&message->clients, g_ptr_array_unref);
+  g_clear_pointer (&message->message_ids, g_array_unref);
   g_free (message);
 }
 
@@ -279,6 +285,16 @@ append_fields (const ScMessage *message, const Field *fields, GByteArray *out)
             sc_wire_append_u32 (out, n);
             for (guint i = 0; i < n; i++)
               append_client (out, g_ptr_array_index (list, i));
+          }
+          break;
+        case FIELD_ID_LIST:
+          {
+            GArray *ids = MEMBER (message, GArray *, f->offset);
+            guint n = ids ? ids->len : 0;
+
+            sc_wire_append_u32 (out, n);
+            for (guint i = 0; i < n; i++)
+              sc_wire_append_u64 (out, g_array_index (ids, guint64, i));
           }
           break;
         case FIELD_END:
@@ -376,6 +392,35 @@ read_client_list (ScWireReader *reader, GPtrArray **out, GError **error)
 }
 
 static gboolean
+read_id_list (ScWireReader *reader, GArray **out, GError **error)
+{
+  guint32 n;
+  g_autoptr (GArray) ids = NULL;
+
+  if (!sc_wire_read_u32 (reader, &n, error))
+    return FALSE;
+  if (n > sc_wire_reader_remaining (reader) / sizeof (guint64))
+    {
+      g_set_error (error, SC_ERROR, SC_ERROR_MALFORMED,
+                   "id list claims %u entries but only %" G_GSIZE_FORMAT
+                   " bytes follow",
+                   n, sc_wire_reader_remaining (reader));
+      return FALSE;
+    }
+  ids = g_array_sized_new (FALSE, FALSE, sizeof (guint64), n);
+  for (guint32 i = 0; i < n; i++)
+    {
+      guint64 id;
+
+      if (!sc_wire_read_u64 (reader, &id, error))
+        return FALSE;
+      g_array_append_val (ids, id);
+    }
+  *out = g_steal_pointer (&ids);
+  return TRUE;
+}
+
+static gboolean
 read_field (ScWireReader *reader,
             ScMessage *message,
             const Field *f,
@@ -416,6 +461,9 @@ read_field (ScWireReader *reader,
     case FIELD_CLIENT_LIST:
       return read_client_list (
         reader, &MEMBER (message, GPtrArray *, f->offset), error);
+    case FIELD_ID_LIST:
+      return read_id_list (reader, &MEMBER (message, GArray *, f->offset),
+                           error);
     case FIELD_END:
     default: g_assert_not_reached ();
     }

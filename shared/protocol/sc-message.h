@@ -57,6 +57,7 @@ typedef struct
 
   ScClientInfo sender; /* MESSAGE; CLIENT_JOINED's subject */
   GPtrArray *clients;  /* LIST_CLIENTS_REPLY: ScClientInfo* */
+  GArray *message_ids; /* DELIVERY_RECEIPTS: guint64 */
 } ScMessage;
 
 ScMessage *sc_message_new (ScMessageType type, guint32 request_id);

@@ -33,7 +33,7 @@ sc_message_type_is_known (guint type)
     case SC_MSG_HELLO ... SC_MSG_PING:
     case SC_MSG_MESSAGE_ACK:
     case SC_MSG_PONG:
-    case SC_MSG_GREETING ... SC_MSG_SERVER_PING:
+    case SC_MSG_GREETING ... SC_MSG_DELIVERY_RECEIPTS:
     case SC_MSG_HELLO_REPLY ... SC_MSG_PING_REPLY: return TRUE;
     default: return FALSE;
     }
@@ -63,6 +63,7 @@ sc_message_type_name (guint type)
     case SC_MSG_SERVER_SHUTDOWN: return "SERVER_SHUTDOWN";
     case SC_MSG_PROTOCOL_ERROR: return "PROTOCOL_ERROR";
     case SC_MSG_SERVER_PING: return "SERVER_PING";
+    case SC_MSG_DELIVERY_RECEIPTS: return "DELIVERY_RECEIPTS";
     case SC_MSG_HELLO_REPLY: return "HELLO_REPLY";
     case SC_MSG_GET_TIME_REPLY: return "GET_TIME_REPLY";
     case SC_MSG_GET_NAME_REPLY: return "GET_NAME_REPLY";
@@ -95,6 +96,8 @@ sc_status_to_string (ScStatus status)
     case SC_STATUS_TIMEOUT: return "timed out";
     case SC_STATUS_AUTH_FAILED: return "authentication failed";
     case SC_STATUS_INTERNAL: return "internal server error";
+    case SC_STATUS_SERVER_BUSY: return "server busy";
+    case SC_STATUS_RATE_LIMITED: return "rate limited";
     default: return "unknown status";
     }
 }

@@ -65,6 +65,7 @@ typedef enum
   SC_MSG_SERVER_SHUTDOWN = 0x46,
   SC_MSG_PROTOCOL_ERROR = 0x47,
   SC_MSG_SERVER_PING = 0x48,
+  SC_MSG_DELIVERY_RECEIPTS = 0x49,
 
   SC_MSG_HELLO_REPLY = 0x81,
   SC_MSG_GET_TIME_REPLY = 0x82,
@@ -82,6 +83,10 @@ typedef enum
  * (CLIENT_JOINED, CLIENT_LEFT, CLIENT_RENAMED), e.g. a bot or a load
  * generator among thousands of clients. */
 #define SC_FLAG_NO_PRESENCE 0x0001
+/* HELLO: the client understands DELIVERY_RECEIPTS, one frame carrying the
+ * same outcome for many messages.  Without it every outcome comes as its
+ * own DELIVERY_RECEIPT. */
+#define SC_FLAG_RECEIPT_BATCHES 0x0002
 
 typedef enum
 {
@@ -110,6 +115,8 @@ typedef enum
   SC_STATUS_TIMEOUT = 12,
   SC_STATUS_AUTH_FAILED = 13,
   SC_STATUS_INTERNAL = 14,
+  SC_STATUS_SERVER_BUSY = 15,
+  SC_STATUS_RATE_LIMITED = 16,
 } ScStatus;
 
 /* The fixed header that starts every frame, in host byte order.  The

@@ -67,6 +67,12 @@ apply_options (ScServerConfig *config, const ScTestServerOptions *options)
     config->max_unacked = options->max_unacked;
   if (options->password)
     config->password = g_strdup (options->password);
+  if (options->max_memory)
+    config->max_memory = options->max_memory;
+  if (options->write_timeout_s)
+    config->write_timeout_s = options->write_timeout_s;
+  if (options->fanout_rate)
+    config->fanout_rate = options->fanout_rate;
 }
 
 void

@@ -21,6 +21,9 @@ typedef struct
   gsize output_cap;
   guint max_unacked;
   const char *password;
+  gsize max_memory;
+  guint write_timeout_s;
+  guint fanout_rate;
 } ScTestServerOptions;
 
 typedef struct

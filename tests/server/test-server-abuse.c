@@ -479,6 +479,7 @@ test_max_clients (Fixture *fixture, gconstpointer data)
 
 static const ScTestServerOptions small_output_cap = {
   .output_cap = 64 * 1024,
+  .write_timeout_s = 1,
 };
 
 #define FLOOD_TEXT_SIZE   4096
@@ -493,6 +494,8 @@ typedef struct
   gboolean slow_left;
   guint receipts;
   guint receipts_slow;
+  guint refused;  /* SEND_MESSAGE answered RECIPIENT_SLOW */
+  gsize max_held; /* the most the server held for clients, seen */
 } Flood;
 
 static void
@@ -507,6 +510,8 @@ flood_take (Flood *flood, ScMessage *message)
         g_hash_table_insert (flood->accepted,
                              g_memdup2 (&message->message_id, sizeof (guint64)),
                              GUINT_TO_POINTER (0));
+      else if (message->status == SC_STATUS_RECIPIENT_SLOW)
+        flood->refused++;
       else
         g_assert_cmpuint (message->status, ==, SC_STATUS_NO_SUCH_CLIENT);
       break;
@@ -567,45 +572,70 @@ flood_send_batch (ScTestPeer *sender, guint32 recipient, const char *text)
 
 static const ScTestServerOptions few_unacked = { .max_unacked = 5 };
 
-/* A client that reads but never acknowledges is dropped as too slow once
- * it holds max_unacked messages; each of them, and the one that found it
- * full, gets a RECIPIENT_SLOW receipt. */
+static ScMessage *
+send_text (ScTestPeer *sender, guint32 recipient, guint n)
+{
+  ScMessage *send = sc_message_new (SC_MSG_SEND_MESSAGE, 0);
+
+  send->peer_id = recipient;
+  send->text = g_strdup_printf ("message %u", n);
+  return sc_test_peer_request (sender, send);
+}
+
+/* A client that reads but never acknowledges holds at most max_unacked
+ * messages: the next SEND_MESSAGE to it is refused with RECIPIENT_SLOW
+ * (docs/PROTOCOL.md 5.4), it is not dropped, one acknowledgement makes
+ * room again, and when it leaves every message it held gets exactly one
+ * RECIPIENT_LEFT receipt. */
 static void
 test_unacked_limit (Fixture *fixture, gconstpointer data)
 {
   g_autoptr (ScTestPeer) a = join (fixture, "sender");
   g_autoptr (ScTestPeer) mute = join (fixture, "mute");
-  g_autoptr (ScTestPeer) third = NULL;
+  g_autoptr (ScMessage) refused = NULL;
+  g_autoptr (ScMessage) first = NULL;
+  g_autoptr (ScMessage) receipt = NULL;
+  g_autoptr (ScMessage) again = NULL;
   g_autoptr (ScMessage) left = NULL;
+  ScMessage *ack = sc_message_new (SC_MSG_MESSAGE_ACK, 0);
   guint32 mute_id = sc_test_peer_get_id (mute);
-  guint slow = 0;
 
   sc_test_peer_set_auto_ack (mute, FALSE);
-  for (guint i = 0; i < 6; i++)
+  for (guint i = 0; i < 5; i++)
     {
-      ScMessage *send = sc_message_new (SC_MSG_SEND_MESSAGE, 0);
-      g_autoptr (ScMessage) reply = NULL;
+      g_autoptr (ScMessage) reply = send_text (a, mute_id, i);
 
-      send->peer_id = mute_id;
-      send->text = g_strdup_printf ("message %u", i);
-      reply = sc_test_peer_request (a, send);
       g_assert_cmpuint (reply->status, ==, SC_STATUS_OK);
     }
-  for (guint i = 0; i < 6; i++)
+  refused = send_text (a, mute_id, 5);
+  g_assert_cmpuint (refused->status, ==, SC_STATUS_RECIPIENT_SLOW);
+  g_assert_cmpstr (refused->reason, !=, "");
+  sc_test_peer_expect_none (a, SC_MSG_DELIVERY_RECEIPT, 100);
+  sc_test_peer_expect_none (a, SC_MSG_CLIENT_LEFT, 0);
+  assert_get_name_works (mute);
+
+  first = sc_test_peer_expect (mute, SC_MSG_MESSAGE);
+  ack->message_id = first->message_id;
+  sc_test_peer_send (mute, ack);
+  receipt = sc_test_peer_expect (a, SC_MSG_DELIVERY_RECEIPT);
+  g_assert_cmpuint (receipt->message_id, ==, first->message_id);
+  g_assert_cmpuint (receipt->status, ==, SC_STATUS_OK);
+  again = send_text (a, mute_id, 6);
+  g_assert_cmpuint (again->status, ==, SC_STATUS_OK);
+
+  g_clear_pointer (&mute, sc_test_peer_free);
+  for (guint i = 0; i < 5; i++)
     {
-      g_autoptr (ScMessage) receipt =
+      g_autoptr (ScMessage) lost =
         sc_test_peer_expect (a, SC_MSG_DELIVERY_RECEIPT);
 
-      g_assert_cmpuint (receipt->peer_id, ==, mute_id);
-      if (receipt->status == SC_STATUS_RECIPIENT_SLOW)
-        slow++;
+      g_assert_cmpuint (lost->peer_id, ==, mute_id);
+      g_assert_cmpuint (lost->status, ==, SC_STATUS_RECIPIENT_LEFT);
+      g_assert_cmpuint (lost->message_id, !=, first->message_id);
     }
-  g_assert_cmpuint (slow, ==, 6);
   left = sc_test_peer_expect (a, SC_MSG_CLIENT_LEFT);
   g_assert_cmpuint (left->client_id, ==, mute_id);
-  g_assert_cmpuint (left->status, ==, SC_STATUS_RECIPIENT_SLOW);
-  sc_test_peer_wait_closed (mute, 2000);
-  third = join (fixture, "third");
+  sc_test_peer_expect_none (a, SC_MSG_DELIVERY_RECEIPT, 100);
 }
 
 static void
@@ -634,24 +664,37 @@ test_slow_recipient (Fixture *fixture, gconstpointer data)
   g_clear_pointer (&hello, sc_message_free);
   hello = sc_test_peer_expect (a, SC_MSG_CLIENT_JOINED);
 
-  /* From here on the slow client reads nothing at all. */
-  while (!flood.slow_left && sent < FLOOD_MAX &&
-         g_get_monotonic_time () < deadline)
+  /* From here on the slow client reads nothing at all.  Once half its
+   * queue is in use, messages to it are refused; it is dropped when its
+   * output has waited unread for the write timeout. */
+  while (!flood.slow_left && g_get_monotonic_time () < deadline)
     {
-      flood_send_batch (a, flood.slow_id, text);
-      sent += FLOOD_BATCH;
-      flood_drain (a, &flood, 1);
+      if (sent < FLOOD_MAX)
+        {
+          flood_send_batch (a, flood.slow_id, text);
+          sent += FLOOD_BATCH;
+        }
+      flood_drain (a, &flood, sent < FLOOD_MAX ? 1 : 50);
+      flood.max_held =
+        MAX (flood.max_held, sc_server_get_memory_held (fixture->server));
     }
   g_assert_true (flood.slow_left);
+  g_assert_cmpuint (flood.refused, >, 0);
+  /* What the server held stayed within the output cap (plus one frame
+   * of the flooder's being read and its own small queue). */
+  g_test_message ("most held for clients: %" G_GSIZE_FORMAT " bytes",
+                  flood.max_held);
+  g_assert_cmpuint (flood.max_held, <=, 64 * 1024 + 64 * 1024);
 
   /* Every accepted message gets exactly one receipt. */
   while (flood.receipts < g_hash_table_size (flood.accepted) &&
          g_get_monotonic_time () < deadline)
     flood_drain (a, &flood, 100);
   flood_drain (a, &flood, 200);
-  g_test_message ("sent %u, accepted %u, receipts %u (%u RECIPIENT_SLOW)", sent,
-                  g_hash_table_size (flood.accepted), flood.receipts,
-                  flood.receipts_slow);
+  g_test_message ("sent %u, accepted %u, refused %u, receipts %u "
+                  "(%u RECIPIENT_SLOW)",
+                  sent, g_hash_table_size (flood.accepted), flood.refused,
+                  flood.receipts, flood.receipts_slow);
   g_assert_cmpuint (g_hash_table_size (flood.accepted), >, 0);
   g_assert_cmpuint (flood.receipts, ==, g_hash_table_size (flood.accepted));
   /* Never read, never acknowledged: every receipt says the recipient was

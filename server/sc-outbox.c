@@ -1,0 +1,767 @@
+/* sc-outbox.c: a client's output side, used by every worker.
+ *
+ * Frames for a client are appended under the outbox lock by whichever
+ * worker produced them: its owner (replies) or the worker of another
+ * client (forwarded messages, receipts, presence).  The worker that
+ * appended schedules a flush at the end of its round, where everything
+ * queued during the round goes out in one sendmsg().  So a message
+ * crosses from one worker's client to another's without waking the other
+ * thread.  When the socket is full the rest waits and EPOLLOUT is watched,
+ * in the owner's epoll set, until it drains.
+ *
+ * Limits, all under the lock:
+ * - A forwarded message is refused (RECIPIENT_SLOW, the client stays)
+ *   while half the output cap is queued or max_unacked messages wait for
+ *   the client's acknowledgement, and refused with SERVER_BUSY while the
+ *   server is over its memory budget.
+ * - Past the whole output cap the client is dropped as too slow: only
+ *   replies and notices can take it there, as messages stop at half.
+ * - Receipts owed to the client are kept compactly and encoded only while
+ *   less than half the cap is queued, so a burst of failures (a recipient
+ *   leaving with thousands of unacknowledged messages) reaches a reading
+ *   sender at the pace it reads and never overflows its queue.
+ *
+ * The lock is held across the sendmsg() of a flush and the epoll_ctl()
+ * that watches EPOLLOUT: both are non-blocking, and writing under the lock
+ * keeps frames from two workers from interleaving on the socket.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "sc-out-queue.h"
+#include "sc-outbox.h"
+#include "sc-tsan.h"
+#include "sc-worker.h"
+
+/* A receipt this client is owed and that is not yet encoded. */
+typedef struct
+{
+  guint64 message_id;
+  guint32 recipient_id;
+  guint16 status;
+} OwedReceipt;
+
+struct _ScOutbox
+{
+  /* Set at creation, then read-only. */
+  ScServer *server;
+  ScWorker *owner;
+  guint32 id;
+  gpointer epoll_tag; /* what the owner's epoll set reports for the fd */
+
+  GMutex lock;
+  int fd;               /* -1 once the owner closed the socket */
+  gboolean open;        /* FALSE once closing: frames are refused */
+  gboolean overflowed;  /* closed for passing the output cap */
+  gboolean want_input;  /* mirrors the owner's input state for epoll */
+  gboolean watching_output;
+  gboolean close_when_drained;
+  gboolean batch_receipts; /* the client said HELLO with RECEIPT_BATCHES */
+  ScWorker *flush_by;      /* the worker that will flush it next, if any */
+  ScOutQueue queue;
+  GHashTable *unacked; /* message id -> ScPendingAck, created on use */
+  GArray *owed;        /* OwedReceipt, from owed_head on; created on use */
+  guint owed_head;
+  gsize reader_held;    /* the owner's read buffer, for the budget */
+  gint64 last_progress; /* monotonic: last byte written, or queue start */
+  gsize charged;        /* atomic reads: what the budget holds for us */
+};
+
+static GPrivate scratch_key = G_PRIVATE_INIT ((GDestroyNotify) g_byte_array_unref);
+
+static void
+lock (ScOutbox *outbox)
+{
+  g_mutex_lock (&outbox->lock);
+  SC_HAPPENS_AFTER (&outbox->lock);
+}
+
+static void
+unlock (ScOutbox *outbox)
+{
+  SC_HAPPENS_BEFORE (&outbox->lock);
+  g_mutex_unlock (&outbox->lock);
+}
+
+/* A per-thread buffer to encode frames into before they are copied into a
+ * queue: no allocation per reply. */
+static GByteArray *
+scratch_buffer (void)
+{
+  GByteArray *scratch = g_private_get (&scratch_key);
+
+  if (scratch == NULL)
+    {
+      scratch = g_byte_array_sized_new (4096);
+      g_private_set (&scratch_key, scratch);
+    }
+  g_byte_array_set_size (scratch, 0);
+  return scratch;
+}
+
+static gsize
+owed_count (ScOutbox *outbox)
+{
+  return outbox->owed ? outbox->owed->len - outbox->owed_head : 0;
+}
+
+static gsize
+unacked_count (ScOutbox *outbox)
+{
+  return outbox->unacked ? g_hash_table_size (outbox->unacked) : 0;
+}
+
+/* With the lock held, after any change: brings the server's memory budget
+ * up to date with what this outbox holds. */
+static void
+recharge (ScOutbox *outbox)
+{
+  gsize total = sc_out_queue_held (&outbox->queue) +
+                unacked_count (outbox) * SC_OUTBOX_UNACKED_COST +
+                owed_count (outbox) * SC_OUTBOX_OWED_COST + outbox->reader_held;
+
+  if (total == outbox->charged)
+    return;
+  sc_server_charge_memory (outbox->server,
+                           (gssize) total - (gssize) outbox->charged);
+  __atomic_store_n (&outbox->charged, total, __ATOMIC_RELAXED);
+}
+
+ScOutbox *
+sc_outbox_new (ScServer *server,
+               ScWorker *owner,
+               guint32 id,
+               int fd,
+               gpointer epoll_tag)
+{
+  ScOutbox *outbox = g_atomic_rc_box_new0 (ScOutbox);
+
+  outbox->server = server;
+  outbox->owner = owner;
+  outbox->id = id;
+  outbox->fd = fd;
+  outbox->epoll_tag = epoll_tag;
+  g_mutex_init (&outbox->lock);
+  outbox->open = TRUE;
+  outbox->want_input = TRUE;
+  sc_out_queue_init (&outbox->queue);
+  return outbox;
+}
+
+static void
+outbox_clear (ScOutbox *outbox)
+{
+  /* Every thread that dropped a reference is done with it by now. */
+  SC_HAPPENS_AFTER (outbox);
+  if (outbox->fd >= 0)
+    {
+      g_warning ("client %u: its socket was never closed", outbox->id);
+      close (outbox->fd);
+    }
+  sc_out_queue_clear (&outbox->queue);
+  g_clear_pointer (&outbox->unacked, g_hash_table_unref);
+  g_clear_pointer (&outbox->owed, g_array_unref);
+  outbox->reader_held = 0;
+  recharge (outbox);
+  g_mutex_clear (&outbox->lock);
+}
+
+ScOutbox *
+sc_outbox_ref (ScOutbox *outbox)
+{
+  return g_atomic_rc_box_acquire (outbox);
+}
+
+void
+sc_outbox_unref (ScOutbox *outbox)
+{
+  SC_HAPPENS_BEFORE (outbox);
+  g_atomic_rc_box_release_full (outbox, (GDestroyNotify) outbox_clear);
+}
+
+guint32
+sc_outbox_get_id (ScOutbox *outbox)
+{
+  return outbox->id;
+}
+
+ScWorker *
+sc_outbox_get_owner (ScOutbox *outbox)
+{
+  return outbox->owner;
+}
+
+/* Bytes the server holds for this client; read without the lock, so it
+ * may be a moment old. */
+gsize
+sc_outbox_get_held (ScOutbox *outbox)
+{
+  return __atomic_load_n (&outbox->charged, __ATOMIC_RELAXED);
+}
+
+gsize
+sc_outbox_get_unacked (ScOutbox *outbox)
+{
+  gsize n;
+
+  lock (outbox);
+  n = unacked_count (outbox);
+  unlock (outbox);
+  return n;
+}
+
+gsize
+sc_outbox_get_owed (ScOutbox *outbox)
+{
+  gsize n;
+
+  lock (outbox);
+  n = owed_count (outbox);
+  unlock (outbox);
+  return n;
+}
+
+/* Called with the lock held.  Only while output is open: once it is
+ * closed, the owner removes the socket from its epoll set, and its number
+ * may soon belong to another client. */
+static void
+update_events (ScOutbox *outbox)
+{
+  if (!outbox->open)
+    return;
+  sc_worker_set_events (outbox->owner, outbox->fd, outbox->epoll_tag,
+                        outbox->want_input, outbox->watching_output);
+}
+
+/* Asks the owner to close: directly when we are the owner, through its
+ * inbox otherwise.  A NULL @reason means the reason the owner already
+ * chose when it asked to close once the output drained. */
+void
+sc_outbox_drop (ScOutbox *outbox,
+                ScWorker *current,
+                ScStatus status,
+                const char *reason)
+{
+  ScWorkItem *item = sc_work_item_new (SC_WORK_CLOSE, outbox->id);
+
+  item->status = status;
+  item->reason = g_strdup (reason);
+  if (current == outbox->owner)
+    sc_worker_close_now (current, item);
+  else
+    sc_worker_post (outbox->owner, item);
+}
+
+static void
+schedule_flush (ScOutbox *outbox, ScWorker *current)
+{
+  if (outbox->flush_by == current)
+    return;
+  outbox->flush_by = current;
+  sc_worker_schedule_flush (current, outbox);
+}
+
+static gsize
+cap (ScOutbox *outbox)
+{
+  return outbox->server->config->output_cap;
+}
+
+/* With the lock held: appends one frame, or stops the output of a client
+ * that has let too much pile up.  Returns FALSE when the client was found
+ * too slow. */
+static gboolean
+append (ScOutbox *outbox, const guint8 *data, gsize size, ScWorker *current)
+{
+  if (sc_out_queue_pending (&outbox->queue) == 0)
+    outbox->last_progress = g_get_monotonic_time ();
+  sc_out_queue_append (&outbox->queue, data, size);
+  if (sc_out_queue_held (&outbox->queue) <= cap (outbox))
+    {
+      schedule_flush (outbox, current);
+      return TRUE;
+    }
+  outbox->open = FALSE;
+  outbox->overflowed = TRUE;
+  return FALSE;
+}
+
+static void
+drop_for_bytes (ScOutbox *outbox, ScWorker *current)
+{
+  g_autofree char *reason = g_strdup_printf (
+    "too slow: more than %" G_GSIZE_FORMAT " bytes waiting to be read",
+    cap (outbox));
+
+  sc_outbox_drop (outbox, current, SC_STATUS_RECIPIENT_SLOW, reason);
+}
+
+static gboolean
+append_bytes (ScOutbox *outbox,
+              const guint8 *data,
+              gsize size,
+              ScWorker *current)
+{
+  gboolean open, fits = TRUE;
+
+  lock (outbox);
+  open = outbox->open;
+  if (open)
+    {
+      fits = append (outbox, data, size, current);
+      recharge (outbox);
+    }
+  unlock (outbox);
+  if (!fits)
+    drop_for_bytes (outbox, current);
+  return open && fits;
+}
+
+/* Queues a frame.  Returns FALSE when the client takes no more output
+ * (closing, or just found too slow). */
+gboolean
+sc_outbox_send_frame (ScOutbox *outbox, GBytes *frame, ScWorker *current)
+{
+  gsize size;
+  const guint8 *data = g_bytes_get_data (frame, &size);
+
+  return append_bytes (outbox, data, size, current);
+}
+
+gboolean
+sc_outbox_send_message (ScOutbox *outbox,
+                        const ScMessage *message,
+                        ScWorker *current)
+{
+  GByteArray *scratch = scratch_buffer ();
+
+  sc_message_append_frame (message, scratch);
+  return append_bytes (outbox, scratch->data, scratch->len, current);
+}
+
+static ScStatus
+refusal_status (ScOutbox *outbox)
+{
+  return outbox->overflowed ? SC_STATUS_RECIPIENT_SLOW
+                            : SC_STATUS_RECIPIENT_LEFT;
+}
+
+/* With the lock held: whether a forwarded message may be queued now. */
+static ScStatus
+delivery_status (ScOutbox *outbox)
+{
+  if (!outbox->open)
+    return refusal_status (outbox);
+  if (sc_server_memory_exceeded (outbox->server))
+    return SC_STATUS_SERVER_BUSY;
+  if (unacked_count (outbox) >= outbox->server->config->max_unacked ||
+      sc_out_queue_pending (&outbox->queue) >= cap (outbox) / 2)
+    return SC_STATUS_RECIPIENT_SLOW;
+  return SC_STATUS_OK;
+}
+
+static void
+remember_unacked (ScOutbox *outbox, guint64 message_id, guint32 sender_id)
+{
+  ScPendingAck *pending = g_new (ScPendingAck, 1);
+
+  /* Created on first use: most clients of a large idle population never
+   * receive a message. */
+  if (outbox->unacked == NULL)
+    outbox->unacked =
+      g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, g_free);
+  pending->message_id = message_id;
+  pending->sender_id = sender_id;
+  g_hash_table_replace (outbox->unacked, &pending->message_id, pending);
+}
+
+/* Why a forwarded message would be refused right now, or SC_STATUS_OK. */
+ScStatus
+sc_outbox_can_take_message (ScOutbox *outbox)
+{
+  ScStatus status;
+
+  lock (outbox);
+  status = delivery_status (outbox);
+  unlock (outbox);
+  return status;
+}
+
+/* Queues a forwarded message and remembers whom to tell once the client
+ * acknowledges it.  Returns SC_STATUS_OK, or why it was not queued: the
+ * caller then owes the sender that outcome. */
+ScStatus
+sc_outbox_deliver (ScOutbox *outbox,
+                   GBytes *frame,
+                   guint64 message_id,
+                   guint32 sender_id,
+                   ScWorker *current)
+{
+  gsize size;
+  const guint8 *data = g_bytes_get_data (frame, &size);
+  ScStatus status;
+  gboolean fits = TRUE;
+
+  lock (outbox);
+  status = delivery_status (outbox);
+  if (status == SC_STATUS_OK)
+    {
+      remember_unacked (outbox, message_id, sender_id);
+      fits = append (outbox, data, size, current);
+      recharge (outbox);
+    }
+  unlock (outbox);
+  if (!fits)
+    drop_for_bytes (outbox, current);
+  return status;
+}
+
+/* The client acknowledged @message_id; returns its sender. */
+gboolean
+sc_outbox_take_pending_ack (ScOutbox *outbox,
+                            guint64 message_id,
+                            guint32 *sender_id)
+{
+  ScPendingAck *pending = NULL;
+
+  lock (outbox);
+  if (outbox->unacked)
+    pending = g_hash_table_lookup (outbox->unacked, &message_id);
+  if (pending)
+    {
+      *sender_id = pending->sender_id;
+      g_hash_table_remove (outbox->unacked, &message_id);
+      recharge (outbox);
+    }
+  unlock (outbox);
+  return pending != NULL;
+}
+
+/* Records that this client is owed the outcome of one of its messages at
+ * @recipient_id.  It is encoded when the client has room for it. */
+void
+sc_outbox_owe_receipt (ScOutbox *outbox,
+                       guint64 message_id,
+                       guint32 recipient_id,
+                       ScStatus status,
+                       ScWorker *current)
+{
+  OwedReceipt owed = { message_id, recipient_id, (guint16) status };
+
+  lock (outbox);
+  if (outbox->open)
+    {
+      if (outbox->owed == NULL)
+        outbox->owed = g_array_new (FALSE, FALSE, sizeof (OwedReceipt));
+      g_array_append_val (outbox->owed, owed);
+      recharge (outbox);
+      schedule_flush (outbox, current);
+    }
+  unlock (outbox);
+}
+
+static const char *
+receipt_reason (ScStatus status)
+{
+  switch (status)
+    {
+    case SC_STATUS_OK: return "";
+    case SC_STATUS_RECIPIENT_LEFT: return "the recipient left";
+    case SC_STATUS_RECIPIENT_SLOW:
+      return "the recipient is too slow: it is not reading or acknowledging";
+    case SC_STATUS_SERVER_BUSY: return "the server is at its memory limit";
+    default: return sc_status_to_string (status);
+    }
+}
+
+/* How many owed receipts from owed_head on share the first one's
+ * recipient and status, up to @limit. */
+static guint
+owed_run (ScOutbox *outbox, guint limit)
+{
+  OwedReceipt *first =
+    &g_array_index (outbox->owed, OwedReceipt, outbox->owed_head);
+  guint n = 1;
+
+  while (n < limit && outbox->owed_head + n < outbox->owed->len)
+    {
+      OwedReceipt *next =
+        &g_array_index (outbox->owed, OwedReceipt, outbox->owed_head + n);
+
+      if (next->recipient_id != first->recipient_id ||
+          next->status != first->status)
+        break;
+      n++;
+    }
+  return n;
+}
+
+static void
+encode_single (const OwedReceipt *owed, GByteArray *out)
+{
+  ScMessage receipt;
+
+  sc_message_init (&receipt, SC_MSG_DELIVERY_RECEIPT, 0);
+  receipt.message_id = owed->message_id;
+  receipt.peer_id = owed->recipient_id;
+  receipt.status = owed->status;
+  receipt.reason = (char *) receipt_reason (owed->status);
+  sc_message_append_frame (&receipt, out);
+}
+
+static void
+encode_batch (const OwedReceipt *owed, guint n, GByteArray *out)
+{
+  ScMessage receipts;
+  GArray ids = { 0 };
+  guint64 values[n];
+
+  for (guint i = 0; i < n; i++)
+    values[i] = owed[i].message_id;
+  ids.data = (char *) values;
+  ids.len = n;
+  sc_message_init (&receipts, SC_MSG_DELIVERY_RECEIPTS, 0);
+  receipts.peer_id = owed->recipient_id;
+  receipts.status = owed->status;
+  receipts.reason = (char *) receipt_reason (owed->status);
+  receipts.message_ids = &ids;
+  sc_message_append_frame (&receipts, out);
+}
+
+/* The most ids one DELIVERY_RECEIPTS frame carries: it must fit the
+ * client's payload limit with its other fields around it. */
+static guint
+batch_limit (ScOutbox *outbox)
+{
+  return MIN (1024, (outbox->server->config->max_payload - 256) / 8);
+}
+
+/* With the lock held: encodes owed receipts into the queue while less than
+ * half the cap is queued. */
+static void
+emit_owed (ScOutbox *outbox)
+{
+  GByteArray *scratch = scratch_buffer ();
+
+  while (owed_count (outbox) > 0 &&
+         sc_out_queue_pending (&outbox->queue) < cap (outbox) / 2)
+    {
+      OwedReceipt *first =
+        &g_array_index (outbox->owed, OwedReceipt, outbox->owed_head);
+      guint n = outbox->batch_receipts ? owed_run (outbox, batch_limit (outbox))
+                                       : 1;
+
+      g_byte_array_set_size (scratch, 0);
+      if (n == 1)
+        encode_single (first, scratch);
+      else
+        encode_batch (first, n, scratch);
+      outbox->owed_head += n;
+      if (sc_out_queue_pending (&outbox->queue) == 0)
+        outbox->last_progress = g_get_monotonic_time ();
+      sc_out_queue_append (&outbox->queue, scratch->data, scratch->len);
+    }
+  if (outbox->owed != NULL && owed_count (outbox) == 0)
+    {
+      g_clear_pointer (&outbox->owed, g_array_unref);
+      outbox->owed_head = 0;
+    }
+}
+
+typedef enum
+{
+  FLUSH_PENDING, /* bytes remain; EPOLLOUT is watched */
+  FLUSH_DRAINED, /* all written */
+  FLUSH_FAILED,  /* the socket is broken */
+} FlushResult;
+
+static void
+watch_output (ScOutbox *outbox, gboolean watch)
+{
+  if (outbox->watching_output == watch)
+    return;
+  outbox->watching_output = watch;
+  update_events (outbox);
+}
+
+static FlushResult
+write_out (ScOutbox *outbox, int *errsv)
+{
+  for (;;)
+    {
+      gsize written = 0;
+      ScOutQueueResult result;
+
+      emit_owed (outbox);
+      result = sc_out_queue_write (&outbox->queue, outbox->fd, &written, errsv);
+      if (written > 0)
+        outbox->last_progress = g_get_monotonic_time ();
+      if (result == SC_OUT_QUEUE_FAILED)
+        return FLUSH_FAILED;
+      if (result == SC_OUT_QUEUE_BLOCKED)
+        {
+          watch_output (outbox, TRUE);
+          return FLUSH_PENDING;
+        }
+      if (owed_count (outbox) == 0)
+        break;
+    }
+  watch_output (outbox, FALSE);
+  return FLUSH_DRAINED;
+}
+
+/* Writes what is queued, from any worker. */
+void
+sc_outbox_flush (ScOutbox *outbox, ScWorker *current)
+{
+  FlushResult result = FLUSH_PENDING;
+  gboolean close_now = FALSE;
+  int errsv = 0;
+
+  lock (outbox);
+  if (outbox->flush_by == current)
+    outbox->flush_by = NULL;
+  if (outbox->open)
+    {
+      result = write_out (outbox, &errsv);
+      close_now = result == FLUSH_DRAINED && outbox->close_when_drained;
+      recharge (outbox);
+    }
+  unlock (outbox);
+
+  if (result == FLUSH_FAILED)
+    {
+      g_autofree char *reason =
+        g_strdup_printf ("connection lost (send: %s)", g_strerror (errsv));
+      sc_outbox_drop (outbox, current, SC_STATUS_OK, reason);
+    }
+  else if (close_now)
+    sc_outbox_drop (outbox, current, SC_STATUS_OK, NULL);
+}
+
+/* Owner: whether receipts may be batched (the client said it reads
+ * DELIVERY_RECEIPTS). */
+void
+sc_outbox_set_batch_receipts (ScOutbox *outbox, gboolean batches)
+{
+  lock (outbox);
+  outbox->batch_receipts = batches;
+  unlock (outbox);
+}
+
+/* Owner: mirrors whether it still reads, for the epoll registration. */
+void
+sc_outbox_set_input (ScOutbox *outbox, gboolean want_input)
+{
+  lock (outbox);
+  outbox->want_input = want_input;
+  update_events (outbox);
+  unlock (outbox);
+}
+
+/* Owner: the size of its read buffer, charged to the budget here so that
+ * everything held for one client is in one number. */
+void
+sc_outbox_set_reader_held (ScOutbox *outbox, gsize bytes)
+{
+  lock (outbox);
+  outbox->reader_held = bytes;
+  recharge (outbox);
+  unlock (outbox);
+}
+
+/* Owner: close once everything queued has gone out. */
+void
+sc_outbox_close_when_drained (ScOutbox *outbox)
+{
+  lock (outbox);
+  outbox->close_when_drained = TRUE;
+  outbox->want_input = FALSE;
+  update_events (outbox);
+  schedule_flush (outbox, outbox->owner);
+  unlock (outbox);
+}
+
+/* Owner: no frame is accepted from now on. */
+void
+sc_outbox_close (ScOutbox *outbox)
+{
+  lock (outbox);
+  outbox->open = FALSE;
+  unlock (outbox);
+}
+
+gboolean
+sc_outbox_overflowed (ScOutbox *outbox)
+{
+  gboolean overflowed;
+
+  lock (outbox);
+  overflowed = outbox->overflowed;
+  unlock (outbox);
+  return overflowed;
+}
+
+/* Owner, on a connection idle for a while: its spare chunk goes back. */
+void
+sc_outbox_trim (ScOutbox *outbox)
+{
+  lock (outbox);
+  if (sc_out_queue_pending (&outbox->queue) == 0)
+    {
+      sc_out_queue_release_spare (&outbox->queue);
+      recharge (outbox);
+    }
+  unlock (outbox);
+}
+
+/* Owner: TRUE when bytes have waited more than @limit_us without the
+ * client reading any of them. */
+gboolean
+sc_outbox_stalled (ScOutbox *outbox, gint64 now, gint64 limit_us)
+{
+  gboolean stalled;
+
+  lock (outbox);
+  stalled = outbox->open && sc_out_queue_pending (&outbox->queue) > 0 &&
+            now - outbox->last_progress > limit_us;
+  unlock (outbox);
+  return stalled;
+}
+
+/* Owner, last step: writes what can go without waiting (unless the client
+ * was too slow to deserve it), closes the socket and hands back the table
+ * of unacknowledged messages (message id -> sender) for their senders to
+ * be told.  Reading what the peer still sends after shutdown() lets the
+ * last notice arrive instead of being destroyed by a reset.
+ * (transfer full) */
+GHashTable *
+sc_outbox_close_socket (ScOutbox *outbox, gboolean send_rest)
+{
+  guint8 sink[4096];
+  GHashTable *unacked;
+  gsize written = 0;
+  int errsv;
+
+  lock (outbox);
+  outbox->open = FALSE;
+  if (send_rest)
+    (void) sc_out_queue_write (&outbox->queue, outbox->fd, &written, &errsv);
+  shutdown (outbox->fd, SHUT_WR);
+  for (int i = 0; i < 16; i++)
+    if (recv (outbox->fd, sink, sizeof sink, MSG_DONTWAIT) <= 0)
+      break;
+  close (outbox->fd);
+  outbox->fd = -1;
+  unacked = g_steal_pointer (&outbox->unacked);
+  sc_out_queue_clear (&outbox->queue);
+  g_clear_pointer (&outbox->owed, g_array_unref);
+  outbox->owed_head = 0;
+  outbox->reader_held = 0;
+  recharge (outbox);
+  unlock (outbox);
+  return unacked;
+}
