@@ -74,35 +74,40 @@ sc_out_queue_release_spare (ScOutQueue *queue)
     chunk_free (queue, g_steal_pointer (&queue->spare));
 }
 
-/* A chunk with room for @length more bytes at the tail of the queue. */
+/* A new, empty tail chunk: the spare if there is one. */
 static ScOutChunk *
-tail_with_room (ScOutQueue *queue, gsize length)
+push_chunk (ScOutQueue *queue)
 {
-  ScOutChunk *tail = g_queue_peek_tail (&queue->chunks);
+  ScOutChunk *chunk = g_steal_pointer (&queue->spare);
 
-  if (tail != NULL && tail->size - tail->used >= length)
-    return tail;
-  if (queue->spare != NULL && queue->spare->size >= length)
-    tail = g_steal_pointer (&queue->spare);
-  else
-    tail = chunk_new (queue, MAX (length, SC_OUT_QUEUE_CHUNK_SIZE));
-  g_queue_push_tail (&queue->chunks, tail);
-  return tail;
+  if (chunk == NULL)
+    chunk = chunk_new (queue, SC_OUT_QUEUE_CHUNK_SIZE);
+  g_queue_push_tail (&queue->chunks, chunk);
+  return chunk;
 }
 
-/* Copies one whole frame to the end of the queue.  A frame is never split
- * across chunks, so a chunk never has to be written partly to free it. */
+/* Copies bytes to the end of the queue, filling the tail chunk and then
+ * new ones.  Every chunk has the same size, so beyond the unsent bytes a
+ * queue holds at most the sent part of its head, the free room of its
+ * tail and one spare: three chunks. */
 void
 sc_out_queue_append (ScOutQueue *queue, const guint8 *data, gsize length)
 {
-  ScOutChunk *tail;
+  ScOutChunk *tail = g_queue_peek_tail (&queue->chunks);
 
-  if (length == 0)
-    return;
-  tail = tail_with_room (queue, length);
-  memcpy (tail->data + tail->used, data, length);
-  tail->used += length;
   queue->pending += length;
+  while (length > 0)
+    {
+      gsize n;
+
+      if (tail == NULL || tail->used == tail->size)
+        tail = push_chunk (queue);
+      n = MIN (length, tail->size - tail->used);
+      memcpy (tail->data + tail->used, data, n);
+      tail->used += n;
+      data += n;
+      length -= n;
+    }
 }
 
 /* A fully sent chunk is freed, or kept as the spare when there is none. */
@@ -111,7 +116,7 @@ retire_head (ScOutQueue *queue)
 {
   ScOutChunk *head = g_queue_pop_head (&queue->chunks);
 
-  if (queue->spare == NULL && head->size == SC_OUT_QUEUE_CHUNK_SIZE)
+  if (queue->spare == NULL)
     {
       head->used = head->sent = 0;
       queue->spare = head;

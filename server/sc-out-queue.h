@@ -9,8 +9,8 @@
 
 G_BEGIN_DECLS
 
-/* Frames are packed into chunks of this size; a larger frame gets a chunk
- * of its own size. */
+/* Bytes are packed into chunks of this size, a frame spanning as many as
+ * it needs. */
 #define SC_OUT_QUEUE_CHUNK_SIZE (16 * 1024)
 
 typedef struct _ScOutChunk ScOutChunk;
@@ -32,12 +32,9 @@ typedef enum
 
 void sc_out_queue_init (ScOutQueue *queue);
 void sc_out_queue_clear (ScOutQueue *queue);
-void
-sc_out_queue_append (ScOutQueue *queue, const guint8 *data, gsize length);
-ScOutQueueResult sc_out_queue_write (ScOutQueue *queue,
-                                     int fd,
-                                     gsize *written,
-                                     int *errsv);
+void sc_out_queue_append (ScOutQueue *queue, const guint8 *data, gsize length);
+ScOutQueueResult
+sc_out_queue_write (ScOutQueue *queue, int fd, gsize *written, int *errsv);
 void sc_out_queue_release_spare (ScOutQueue *queue);
 
 static inline gsize

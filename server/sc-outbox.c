@@ -53,10 +53,10 @@ struct _ScOutbox
   gpointer epoll_tag; /* what the owner's epoll set reports for the fd */
 
   GMutex lock;
-  int fd;               /* -1 once the owner closed the socket */
-  gboolean open;        /* FALSE once closing: frames are refused */
-  gboolean overflowed;  /* closed for passing the output cap */
-  gboolean want_input;  /* mirrors the owner's input state for epoll */
+  int fd;              /* -1 once the owner closed the socket */
+  gboolean open;       /* FALSE once closing: frames are refused */
+  gboolean overflowed; /* closed for passing the output cap */
+  gboolean want_input; /* mirrors the owner's input state for epoll */
   gboolean watching_output;
   gboolean close_when_drained;
   gboolean batch_receipts; /* the client said HELLO with RECEIPT_BATCHES */
@@ -70,7 +70,8 @@ struct _ScOutbox
   gsize charged;        /* atomic reads: what the budget holds for us */
 };
 
-static GPrivate scratch_key = G_PRIVATE_INIT ((GDestroyNotify) g_byte_array_unref);
+static GPrivate scratch_key =
+  G_PRIVATE_INIT ((GDestroyNotify) g_byte_array_unref);
 
 static void
 lock (ScOutbox *outbox)
@@ -131,11 +132,8 @@ recharge (ScOutbox *outbox)
 }
 
 ScOutbox *
-sc_outbox_new (ScServer *server,
-               ScWorker *owner,
-               guint32 id,
-               int fd,
-               gpointer epoll_tag)
+sc_outbox_new (
+  ScServer *server, ScWorker *owner, guint32 id, int fd, gpointer epoll_tag)
 {
   ScOutbox *outbox = g_atomic_rc_box_new0 (ScOutbox);
 
@@ -551,8 +549,8 @@ emit_owed (ScOutbox *outbox)
     {
       OwedReceipt *first =
         &g_array_index (outbox->owed, OwedReceipt, outbox->owed_head);
-      guint n = outbox->batch_receipts ? owed_run (outbox, batch_limit (outbox))
-                                       : 1;
+      guint n =
+        outbox->batch_receipts ? owed_run (outbox, batch_limit (outbox)) : 1;
 
       g_byte_array_set_size (scratch, 0);
       if (n == 1)

@@ -37,11 +37,8 @@ typedef struct
 /* What one owed receipt costs until it is written. */
 #define SC_OUTBOX_OWED_COST 16
 
-ScOutbox *sc_outbox_new (ScServer *server,
-                         ScWorker *owner,
-                         guint32 id,
-                         int fd,
-                         gpointer epoll_tag);
+ScOutbox *sc_outbox_new (
+  ScServer *server, ScWorker *owner, guint32 id, int fd, gpointer epoll_tag);
 ScOutbox *sc_outbox_ref (ScOutbox *outbox);
 void sc_outbox_unref (ScOutbox *outbox);
 

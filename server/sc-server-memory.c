@@ -76,8 +76,7 @@ compare_held_desc (gconstpointer a, gconstpointer b)
 static void
 drop_biggest (ScServer *server, gsize to_free)
 {
-  g_autoptr (GPtrArray) outboxes =
-    sc_registry_all_outboxes (server->registry);
+  g_autoptr (GPtrArray) outboxes = sc_registry_all_outboxes (server->registry);
   gsize freed = 0;
 
   g_ptr_array_sort (outboxes, compare_held_desc);
@@ -92,9 +91,10 @@ drop_biggest (ScServer *server, gsize to_free)
       g_warning ("memory limit of %" G_GSIZE_FORMAT " bytes reached: "
                  "dropping client %u, which holds %" G_GSIZE_FORMAT " bytes",
                  server->config->max_memory, sc_outbox_get_id (outbox), held);
-      why = g_strdup_printf ("too slow: it held the most memory (%" G_GSIZE_FORMAT
-                             " bytes) when the server reached its limit",
-                             held);
+      why =
+        g_strdup_printf ("too slow: it held the most memory (%" G_GSIZE_FORMAT
+                         " bytes) when the server reached its limit",
+                         held);
       sc_outbox_drop (outbox, NULL, SC_STATUS_RECIPIENT_SLOW, why);
       freed += held;
     }
