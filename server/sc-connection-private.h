@@ -37,9 +37,11 @@ struct _ScConnection
    * (broadcasts, list pages) spend these; see charge_fanout(). */
   double fanout_tokens;
   gint64 fanout_refilled_at;
+  gboolean throttled; /* input paused until the fan-out budget refills */
 };
 
 void sc_connection_pause_input (ScConnection *connection);
+void sc_connection_throttle (ScConnection *connection, guint delay_ms);
 void sc_connection_serve_final_acks (ScConnection *connection);
 void sc_connection_owe_receipt (ScWorker *current,
                                 guint32 sender_id,

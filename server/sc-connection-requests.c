@@ -327,6 +327,7 @@ allow_fanout (ScConnection *connection, const ScMessage *request)
                          "try again in %u ms",
                          wait_ms);
   sc_connection_reply (connection, request, SC_STATUS_RATE_LIMITED, why);
+  sc_connection_throttle (connection, wait_ms);
   return FALSE;
 }
 

@@ -20,6 +20,13 @@
 #define READ_CHUNK       (16 * 1024)
 #define FRAMES_PER_ROUND 64
 
+static gboolean
+fans_out (const ScMessage *message)
+{
+  return message->type == SC_MSG_BROADCAST ||
+         message->type == SC_MSG_LIST_CLIENTS;
+}
+
 static void
 connection_clear (ScConnection *connection)
 {
@@ -149,6 +156,44 @@ sc_connection_pause_input (ScConnection *connection)
   update_input (connection);
 }
 
+static gboolean
+end_throttle (gpointer data)
+{
+  ScConnection *connection = data;
+
+  connection->throttled = FALSE;
+  if (connection->closing)
+    return G_SOURCE_REMOVE;
+  connection->input_paused = FALSE;
+  update_input (connection);
+  /* Frames already read wait in the frame reader; what is still in the
+   * socket is reported again by epoll. */
+  if (!connection->input_scheduled)
+    {
+      connection->input_scheduled = TRUE;
+      sc_worker_schedule_input (connection->worker, connection);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+/* Reads nothing more from the client for @delay_ms: a client that asks
+ * for more than its share waits, and its further requests wait in its
+ * own socket instead of costing the server a refusal each. */
+void
+sc_connection_throttle (ScConnection *connection, guint delay_ms)
+{
+  g_autoptr (GSource) timer = NULL;
+
+  if (connection->throttled || connection->input_paused)
+    return;
+  connection->throttled = TRUE;
+  sc_connection_pause_input (connection);
+  timer = g_timeout_source_new (delay_ms);
+  g_source_set_callback (timer, end_throttle, sc_connection_ref (connection),
+                         (GDestroyNotify) sc_connection_unref);
+  g_source_attach (timer, g_main_context_get_thread_default ());
+}
+
 static void
 close_with_errno (ScConnection *connection, const char *what, int errsv)
 {
@@ -201,7 +246,10 @@ sc_connection_serve_buffered (ScConnection *connection)
                                         error->message);
           return;
         }
-      served++;
+      /* A request that reaches every client ends the connection's turn:
+       * a burst of broadcasts is spread over rounds, so the other clients
+       * of this worker wait for one of them at most. */
+      served += fans_out (message) ? FRAMES_PER_ROUND : 1;
       sc_connection_handle_message (connection, message);
     }
   if (connection->peer_eof && !connection->closing)

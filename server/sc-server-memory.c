@@ -88,7 +88,7 @@ drop_biggest (ScServer *server, gsize to_free)
 
       if (held == 0)
         break;
-      g_warning ("memory limit of %" G_GSIZE_FORMAT " bytes reached: "
+      g_message ("memory limit of %" G_GSIZE_FORMAT " bytes reached: "
                  "dropping client %u, which holds %" G_GSIZE_FORMAT " bytes",
                  server->config->max_memory, sc_outbox_get_id (outbox), held);
       why =

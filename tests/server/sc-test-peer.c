@@ -130,10 +130,15 @@ sc_test_peer_connect_raw (guint16 port, int rcvbuf)
   return peer;
 }
 
+/* Connects with SO_RCVBUF @rcvbuf (0: the default) and reads the
+ * GREETING, which the peer keeps. */
 ScTestPeer *
-sc_test_peer_connect_at (guint16 port, const char *file, int line)
+sc_test_peer_connect_rcvbuf_at (guint16 port,
+                                int rcvbuf,
+                                const char *file,
+                                int line)
 {
-  ScTestPeer *peer = sc_test_peer_connect_raw (port, 0);
+  ScTestPeer *peer = sc_test_peer_connect_raw (port, rcvbuf);
   ScMessage *greeting =
     sc_test_peer_try_expect (peer, SC_MSG_GREETING, peer->timeout_ms);
 
@@ -144,6 +149,12 @@ sc_test_peer_connect_at (guint16 port, const char *file, int line)
    * so a server frame larger than it fails the test. */
   sc_frame_reader_set_max_payload (peer->reader, greeting->max_payload);
   return peer;
+}
+
+ScTestPeer *
+sc_test_peer_connect_at (guint16 port, const char *file, int line)
+{
+  return sc_test_peer_connect_rcvbuf_at (port, 0, file, line);
 }
 
 void

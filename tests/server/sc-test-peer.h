@@ -21,6 +21,10 @@ typedef struct _ScTestPeer ScTestPeer;
 
 ScTestPeer *sc_test_peer_connect_raw (guint16 port, int rcvbuf);
 ScTestPeer *sc_test_peer_connect_at (guint16 port, const char *file, int line);
+ScTestPeer *sc_test_peer_connect_rcvbuf_at (guint16 port,
+                                            int rcvbuf,
+                                            const char *file,
+                                            int line);
 void sc_test_peer_free (ScTestPeer *peer);
 
 void sc_test_peer_set_timeout (ScTestPeer *peer, guint timeout_ms);

@@ -147,3 +147,37 @@ sc_test_text (gsize length, char fill)
   text[length] = '\0';
   return text;
 }
+
+/* Bytes the in-process server holds for its clients (its memory budget's
+ * count, docs/RELIABILITY.md). */
+gsize
+sc_test_server_memory_held (ScTestServer *fixture)
+{
+  return sc_server_get_memory_held (fixture->server);
+}
+
+/* Waits until the server holds less than @bytes for its clients: its
+ * workers release a connection's memory when they reap it. */
+void
+sc_test_server_wait_memory_below (ScTestServer *fixture,
+                                  gsize bytes,
+                                  guint timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + timeout_ms * 1000;
+
+  while (sc_server_get_memory_held (fixture->server) >= bytes)
+    {
+      if (g_get_monotonic_time () > deadline)
+        g_error ("the server still holds %" G_GSIZE_FORMAT " bytes after %u ms",
+                 sc_server_get_memory_held (fixture->server), timeout_ms);
+      g_usleep (1000); /* polling a counter no event announces */
+    }
+}
+
+int
+sc_test_compare_int64 (gconstpointer a, gconstpointer b)
+{
+  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
+
+  return x < y ? -1 : x > y;
+}

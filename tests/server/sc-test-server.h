@@ -41,6 +41,11 @@ void sc_test_server_wait_n_clients (ScTestServer *fixture,
                                     guint n_clients,
                                     guint timeout_ms);
 gsize sc_test_vm_rss (void);
+gsize sc_test_server_memory_held (ScTestServer *fixture);
+void sc_test_server_wait_memory_below (ScTestServer *fixture,
+                                       gsize bytes,
+                                       guint timeout_ms);
+int sc_test_compare_int64 (gconstpointer a, gconstpointer b);
 char *sc_test_text (gsize length, char fill);
 
 G_END_DECLS

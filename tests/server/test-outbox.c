@@ -30,10 +30,10 @@ typedef struct
 static void
 set_buffers (int fd, int bytes)
 {
-  g_assert_no_errno (setsockopt (fd, SOL_SOCKET, SO_SNDBUF, &bytes,
-                                 sizeof bytes));
-  g_assert_no_errno (setsockopt (fd, SOL_SOCKET, SO_RCVBUF, &bytes,
-                                 sizeof bytes));
+  g_assert_no_errno (
+    setsockopt (fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes));
+  g_assert_no_errno (
+    setsockopt (fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes));
 }
 
 static void
@@ -52,8 +52,8 @@ fixture_setup (Fixture *fixture, gconstpointer data)
   fixture->server = sc_server_new (fixture->config);
   fixture->worker = sc_worker_new (fixture->server, 0, &error);
   g_assert_no_error (error);
-  g_assert_no_errno (socketpair (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
-                                 fixture->fds));
+  g_assert_no_errno (
+    socketpair (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fixture->fds));
   /* Small buffers, so that a test can fill the socket. */
   set_buffers (fixture->fds[0], 4096);
   set_buffers (fixture->fds[1], 4096);
@@ -355,8 +355,8 @@ check_owed_receipts (Fixture *fixture, gboolean batches)
           g_assert_true (batches);
           g_assert_cmpuint (message->type, ==, SC_MSG_DELIVERY_RECEIPTS);
           for (guint j = 0; j < message->message_ids->len; j++)
-            g_assert_cmpuint (
-              g_array_index (message->message_ids, guint64, j), ==, next++);
+            g_assert_cmpuint (g_array_index (message->message_ids, guint64, j),
+                              ==, next++);
         }
       frames_seen++;
     }
@@ -402,9 +402,9 @@ test_outbox_budget (Fixture *fixture, gconstpointer data)
     {
       g_autoptr (GBytes) frame = message_frame (++id, 10000);
 
-      g_assert_cmpint (sc_outbox_deliver (outbox, frame, id, 1,
-                                          fixture->worker),
-                       ==, SC_STATUS_OK);
+      g_assert_cmpint (
+        sc_outbox_deliver (outbox, frame, id, 1, fixture->worker), ==,
+        SC_STATUS_OK);
       g_assert_cmpuint (sc_server_get_memory_held (fixture->server), ==,
                         sc_outbox_get_held (outbox));
     }
@@ -549,7 +549,7 @@ main (int argc, char *argv[])
 {
   sc_test_init (&argc, &argv);
 
-#define ADD(path, options, func)                                         \
+#define ADD(path, options, func) \
   g_test_add (path, Fixture, options, fixture_setup, func, fixture_teardown)
 
   ADD ("/server/queue/order-and-release", NULL, test_queue_order_and_release);
