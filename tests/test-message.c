@@ -696,6 +696,20 @@ build_message (void)
   return message;
 }
 
+static ScMessage *
+build_delivery_receipts (void)
+{
+  static const guint64 ids[] = { 1, 2 };
+  ScMessage *message = sc_message_new (SC_MSG_DELIVERY_RECEIPTS, 0);
+
+  message->peer_id = 2;
+  message->status = SC_STATUS_RECIPIENT_LEFT;
+  message->reason = g_strdup ("recipient left");
+  message->message_ids = g_array_new (FALSE, FALSE, sizeof (guint64));
+  g_array_append_vals (message->message_ids, ids, G_N_ELEMENTS (ids));
+  return message;
+}
+
 /* clang-format off */
 static const guint8 get_time_bytes[] = {
   0x53, 0x43, 0x01, 0x02, 0x00, 0x00, 0x00, 0x00,
@@ -777,6 +791,18 @@ static const guint8 message_bytes[] = {
   0x00, 0x0c, '1', '9', '2', '.', '1', '6', '8', '.', '1', '.', '1', '0',
   0x00, 0x0b, 'H', 'e', 'l', 'l', 'o', ',', ' ', 'B', 'o', 'b', '!',
 };
+/* The DELIVERY_RECEIPTS example of docs/PROTOCOL.md, section 4.9b. */
+static const guint8 delivery_receipts_bytes[] = {
+  0x53, 0x43, 0x01, 0x49, 0x00, 0x00, 0x00, 0x00,
+  0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x2a,
+  0x00, 0x00, 0x00, 0x02,                         /* recipient_id */
+  0x00, 0x07,                                     /* RECIPIENT_LEFT */
+  0x00, 0x0e, 'r', 'e', 'c', 'i', 'p', 'i', 'e', 'n', 't', ' ',
+  'l', 'e', 'f', 't',                             /* reason */
+  0x00, 0x00, 0x00, 0x02,                         /* id count */
+  0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, /* message ids */
+  0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02,
+};
 /* clang-format on */
 
 static const Pinned pinned[] = {
@@ -795,6 +821,8 @@ static const Pinned pinned[] = {
     sizeof list_reply_bytes },
   { "greeting", build_greeting, greeting_bytes, sizeof greeting_bytes },
   { "message", build_message, message_bytes, sizeof message_bytes },
+  { "delivery-receipts", build_delivery_receipts, delivery_receipts_bytes,
+    sizeof delivery_receipts_bytes },
 };
 
 static void
@@ -813,7 +841,9 @@ test_pinned (gconstpointer data)
   /* And the other way: the hand-written bytes decode to the message. */
   decoded = decode_frame (expected, &error);
   g_assert_no_error (error);
-  if (message->status != SC_STATUS_OK)
+  /* A failed response carries no success fields; an indication's status
+   * is just one of its fields. */
+  if (is_response (message->type) && message->status != SC_STATUS_OK)
     {
       g_autoptr (ScMessage) bare =
         make_error_expectation (message->type, message->status);
@@ -1237,6 +1267,177 @@ test_client_list_count_boundary (void)
     }
 }
 
+/* DELIVERY_RECEIPTS' id list: recipient_id, status and an empty reason,
+ * then the u32 count at this offset into the payload. */
+#define ID_COUNT_OFFSET (4 + 2 + 2)
+
+/* A DELIVERY_RECEIPTS payload with an empty reason whose id list declares
+ * @count ids and holds @n_ids of them (1001, 1002, ...). */
+static GByteArray *
+id_list_payload (guint32 count, guint n_ids)
+{
+  GByteArray *payload = g_byte_array_new ();
+  /* recipient 2, RECIPIENT_LEFT, empty reason */
+  static const guint8 head[] = { 0, 0, 0, 2, 0, 7, 0, 0 };
+  guint32 count_be = GUINT32_TO_BE (count);
+
+  g_byte_array_append (payload, head, sizeof head);
+  g_assert_cmpuint (payload->len, ==, ID_COUNT_OFFSET);
+  g_byte_array_append (payload, (const guint8 *) &count_be, 4);
+  for (guint i = 0; i < n_ids; i++)
+    {
+      guint64 id_be = GUINT64_TO_BE (1001 + i);
+
+      g_byte_array_append (payload, (const guint8 *) &id_be, 8);
+    }
+  return payload;
+}
+
+static ScMessage *
+decode_receipts (const guint8 *payload, gsize length, GError **error)
+{
+  guint8 header[SC_FRAME_HEADER_SIZE];
+
+  write_header (header, SC_MSG_DELIVERY_RECEIPTS, 0, length);
+  return decode_raw (header, payload, length, error);
+}
+
+static void
+test_id_list_huge_count (void)
+{
+  /* 0x20000001 ids are 8 bytes modulo 2^32, exactly what follows: a bound
+   * computed as a 32-bit byte count would let it through. */
+  static const guint32 counts[] = { 0xffffffff, 0x80000000, 0x20000001,
+                                    0x20000000, 0x01000000, 2 };
+  struct rlimit saved;
+  gboolean limited;
+
+  /* 64 MiB is far more than decoding a 20-byte payload needs, and less
+   * than an array for any of the counts but the last. */
+  limited = limit_address_space (64 * 1024 * 1024, &saved);
+  if (!limited)
+    g_test_message ("address space not limited; allocation not checked");
+
+  for (gsize i = 0; i < G_N_ELEMENTS (counts); i++)
+    {
+      /* One real id follows the count. */
+      g_autoptr (GByteArray) payload = id_list_payload (counts[i], 1);
+      g_autoptr (ScMessage) decoded = NULL;
+      g_autoptr (GError) error = NULL;
+
+      decoded = decode_receipts (payload->data, payload->len, &error);
+      g_assert_null (decoded);
+      g_assert_error (error, SC_ERROR, SC_ERROR_MALFORMED);
+      g_assert_nonnull (strstr (error->message, "DELIVERY_RECEIPTS"));
+    }
+
+  if (limited)
+    g_assert_cmpint (setrlimit (RLIMIT_AS, &saved), ==, 0);
+}
+
+static void
+test_id_list_empty (void)
+{
+  g_autoptr (ScMessage) sample =
+    make_sample (SC_MSG_DELIVERY_RECEIPTS, SC_STATUS_OK);
+  g_autoptr (GByteArray) payload = id_list_payload (0, 0);
+  g_autoptr (ScMessage) decoded = NULL;
+  g_autoptr (GBytes) frame = NULL;
+  g_autoptr (GError) error = NULL;
+
+  /* A count of 0 and nothing after it. */
+  decoded = decode_receipts (payload->data, payload->len, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (decoded);
+  g_assert_cmpuint (decoded->peer_id, ==, 2);
+  g_assert_cmpuint (decoded->status, ==, SC_STATUS_RECIPIENT_LEFT);
+  g_assert_nonnull (decoded->message_ids);
+  g_assert_cmpuint (decoded->message_ids->len, ==, 0);
+
+  /* No list and an empty list both encode as a count of 0 that decodes
+   * to an empty list. */
+  g_clear_pointer (&decoded, sc_message_free);
+  g_clear_pointer (&sample->message_ids, g_array_unref);
+  frame = sc_message_encode (sample);
+  g_assert_cmpuint (g_bytes_get_size (frame), ==,
+                    SC_FRAME_HEADER_SIZE + 4 + 2 + 2 + strlen (sample->reason) +
+                      4);
+  decoded = decode_frame (frame, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (decoded->message_ids);
+  g_assert_cmpuint (decoded->message_ids->len, ==, 0);
+  assert_message_equal (sample, decoded);
+
+  g_clear_pointer (&decoded, sc_message_free);
+  g_clear_pointer (&frame, g_bytes_unref);
+  sample->message_ids = g_array_new (FALSE, FALSE, sizeof (guint64));
+  frame = sc_message_encode (sample);
+  decoded = decode_frame (frame, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (decoded->message_ids->len, ==, 0);
+  assert_message_equal (sample, decoded);
+}
+
+static void
+test_id_list_truncated_id (void)
+{
+  g_autoptr (GByteArray) payload = id_list_payload (3, 3);
+  const gsize ids_offset = ID_COUNT_OFFSET + 4;
+
+  g_assert_cmpuint (payload->len, ==, ids_offset + 3 * 8);
+
+  /* Every cut from before the count to short of the last id's end
+   * leaves the count or an id incomplete; decode_raw() copies exactly the
+   * declared bytes, so a read past them is caught by the sanitizers. */
+  for (gsize n = ID_COUNT_OFFSET; n < payload->len; n++)
+    {
+      g_autoptr (ScMessage) decoded = NULL;
+      g_autoptr (GError) error = NULL;
+
+      decoded = decode_receipts (payload->data, n, &error);
+      g_assert_null (decoded);
+      g_assert_error (error, SC_ERROR, SC_ERROR_MALFORMED);
+    }
+
+  /* The count declares two ids; the second is cut after 4 of its 8
+   * bytes, and the payload ends there. */
+  {
+    g_autoptr (GByteArray) cut = id_list_payload (2, 2);
+    g_autoptr (ScMessage) decoded = NULL;
+    g_autoptr (GError) error = NULL;
+
+    g_byte_array_set_size (cut, cut->len - 4);
+    decoded = decode_receipts (cut->data, cut->len, &error);
+    g_assert_null (decoded);
+    g_assert_error (error, SC_ERROR, SC_ERROR_MALFORMED);
+  }
+
+  /* The whole list is there, and a count of at most that decodes to
+   * that many ids, the rest being trailing bytes; one more is refused. */
+  for (guint32 count = 0; count <= 4; count++)
+    {
+      guint32 count_be = GUINT32_TO_BE (count);
+      g_autoptr (ScMessage) decoded = NULL;
+      g_autoptr (GError) error = NULL;
+
+      memcpy (payload->data + ID_COUNT_OFFSET, &count_be, 4);
+      decoded = decode_receipts (payload->data, payload->len, &error);
+      if (count <= 3)
+        {
+          g_assert_no_error (error);
+          g_assert_cmpuint (decoded->message_ids->len, ==, count);
+          for (guint i = 0; i < count; i++)
+            g_assert_cmpuint (g_array_index (decoded->message_ids, guint64, i),
+                              ==, 1001 + i);
+        }
+      else
+        {
+          g_assert_null (decoded);
+          g_assert_error (error, SC_ERROR, SC_ERROR_MALFORMED);
+        }
+    }
+}
+
 static void
 test_error_status_fields_absent (void)
 {
@@ -1335,6 +1536,11 @@ main (int argc, char *argv[])
                    test_client_list_huge_count);
   g_test_add_func ("/proto/message/client-list/count-boundary",
                    test_client_list_count_boundary);
+  g_test_add_func ("/proto/message/id-list/huge-count",
+                   test_id_list_huge_count);
+  g_test_add_func ("/proto/message/id-list/empty", test_id_list_empty);
+  g_test_add_func ("/proto/message/id-list/truncated-id",
+                   test_id_list_truncated_id);
   g_test_add_func ("/proto/message/error-status-fields-absent",
                    test_error_status_fields_absent);
 

@@ -68,7 +68,15 @@ make_message (ScMessageType type)
       set_client (info, i + 1, i == 0 ? "alice" : "bob");
       g_ptr_array_add (message->clients, info);
     }
-  if (type == SC_MSG_DELIVERY_RECEIPT || type == SC_MSG_PROTOCOL_ERROR)
+  if (type == SC_MSG_DELIVERY_RECEIPTS)
+    {
+      static const guint64 ids[] = { 1001, 1002, 1003 };
+
+      message->message_ids = g_array_new (FALSE, FALSE, sizeof (guint64));
+      g_array_append_vals (message->message_ids, ids, G_N_ELEMENTS (ids));
+    }
+  if (type == SC_MSG_DELIVERY_RECEIPT || type == SC_MSG_DELIVERY_RECEIPTS ||
+      type == SC_MSG_PROTOCOL_ERROR)
     message->status = SC_STATUS_RECIPIENT_LEFT;
   return message;
 }
@@ -256,6 +264,12 @@ write_malformed_samples (const char *directory, GError **error)
     0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
     0x00, 0x00, 0x00, 0x00,                   /* two empty strings */
   };
+  static const guint8 huge_id_list[] = {
+    0x00, 0x00, 0x00, 0x04,                         /* recipient_id */
+    0x00, 0x07, 0x00, 0x00,                         /* RECIPIENT_LEFT, "" */
+    0xff, 0xff, 0xff, 0xff,                         /* id count */
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0xe9, /* the one id there */
+  };
   static const guint8 ok_no_fields[] = { 0x00, 0x00, 0x00, 0x00 };
   static const guint8 bad_magic[] = {
     'G', 'E', 'T', ' ', '/', ' ', 'H', 'T',
@@ -292,6 +306,9 @@ write_malformed_samples (const char *directory, GError **error)
          write_raw (directory, "bad-client-count.bin",
                     SC_MSG_LIST_CLIENTS_REPLY, 1, sizeof huge_list, huge_list,
                     sizeof huge_list, error) &&
+         write_raw (directory, "bad-id-count.bin", SC_MSG_DELIVERY_RECEIPTS, 0,
+                    sizeof huge_id_list, huge_id_list, sizeof huge_id_list,
+                    error) &&
          write_raw (directory, "bad-ok-without-fields.bin", SC_MSG_HELLO_REPLY,
                     1, sizeof ok_no_fields, ok_no_fields, sizeof ok_no_fields,
                     error) &&

@@ -124,12 +124,14 @@ reply_new (ScMessageType type,
 
 static ScMessage *
 hello_new (guint32 request_id,
+           guint16 flags,
            const char *program,
            const char *nickname,
            const char *password)
 {
   ScMessage *message = sc_message_new (SC_MSG_HELLO, request_id);
 
+  message->flags = flags;
   message->name = g_strdup (program);
   message->nickname = g_strdup (nickname);
   message->password = g_strdup (password);
@@ -141,6 +143,7 @@ hello_new (guint32 request_id,
  * refuses the frame when @must_fail, or accepts it otherwise. */
 static void
 emit_raw (Capture *capture,
+          char direction,
           const ScFrameHeader *header,
           const guint8 *payload,
           gboolean must_fail,
@@ -164,7 +167,7 @@ emit_raw (Capture *capture,
     g_error ("%s: the reference decoder %s it", description,
              must_fail ? "accepted" : "refused");
 
-  emit_segment (capture, CLIENT_TO_SERVER, segment, description);
+  emit_segment (capture, direction, segment, description);
 }
 
 int
@@ -190,18 +193,21 @@ main (void)
   m->name = g_strdup ("chathost");
   emit_message (&capture, SERVER_TO_CLIENT, m);
 
-  /* 2, 3: a HELLO without password and its OK reply. */
-  emit_message (&capture, CLIENT_TO_SERVER,
-                hello_new (1, "sockchat-cli", "alice", NULL));
+  /* 2, 3: a HELLO without password, asking for no presence notices, and
+   * its OK reply. */
+  emit_message (
+    &capture, CLIENT_TO_SERVER,
+    hello_new (1, SC_FLAG_NO_PRESENCE, "sockchat-cli", "alice", NULL));
   m = reply_new (SC_MSG_HELLO_REPLY, 1, SC_STATUS_OK, "");
   m->client_id = 1;
   m->nickname = g_strdup ("alice");
   emit_message (&capture, SERVER_TO_CLIENT, m);
 
-  /* 4, 5: a HELLO with a password, and a failed reply that must stop
-   * after the reason. */
-  emit_message (&capture, CLIENT_TO_SERVER,
-                hello_new (9, "sockchat", "", "s3cret"));
+  /* 4, 5: a HELLO with a password, asking for receipt batches, and a
+   * failed reply that must stop after the reason. */
+  emit_message (
+    &capture, CLIENT_TO_SERVER,
+    hello_new (9, SC_FLAG_RECEIPT_BATCHES, "sockchat", "", "s3cret"));
   emit_message (&capture, SERVER_TO_CLIENT,
                 reply_new (SC_MSG_HELLO_REPLY, 9, SC_STATUS_VERSION_MISMATCH,
                            "server speaks version 1"));
@@ -351,14 +357,59 @@ main (void)
   m->reason = g_strdup ("bad magic");
   emit_message (&capture, SERVER_TO_CLIENT, m);
 
-  /* 27-30: frames the dissector must flag, not choke on.  A SEND_MESSAGE
+  /* 27: the DELIVERY_RECEIPTS example of docs/PROTOCOL.md section 4.9b. */
+  {
+    static const guint64 ids[] = { 1, 2 };
+
+    m = sc_message_new (SC_MSG_DELIVERY_RECEIPTS, 0);
+    m->peer_id = 2;
+    m->status = SC_STATUS_RECIPIENT_LEFT;
+    m->reason = g_strdup ("recipient left");
+    m->message_ids = g_array_new (FALSE, FALSE, sizeof (guint64));
+    g_array_append_vals (m->message_ids, ids, G_N_ELEMENTS (ids));
+    emit_message (&capture, SERVER_TO_CLIENT, m);
+  }
+
+  /* 28, 29: a broadcast refused by the fair-use budget. */
+  m = sc_message_new (SC_MSG_BROADCAST, 10);
+  m->text = g_strdup ("Hi again");
+  emit_message (&capture, CLIENT_TO_SERVER, m);
+  emit_message (&capture, SERVER_TO_CLIENT,
+                reply_new (SC_MSG_BROADCAST_REPLY, 10, SC_STATUS_RATE_LIMITED,
+                           "try again in 1 s"));
+
+  /* 30: receipts for five messages the server had no memory for, one id
+   * past 2^63, then an empty batch, in one segment. */
+  {
+    static const guint64 ids[] = { 5, 6,
+                                   G_GUINT64_CONSTANT (0x8000000000000007), 9,
+                                   10 };
+
+    m = sc_message_new (SC_MSG_DELIVERY_RECEIPTS, 0);
+    m->peer_id = 3;
+    m->status = SC_STATUS_SERVER_BUSY;
+    m->reason = g_strdup ("server busy");
+    m->message_ids = g_array_new (FALSE, FALSE, sizeof (guint64));
+    g_array_append_vals (m->message_ids, ids, G_N_ELEMENTS (ids));
+    append_frame (segment, m);
+    m = sc_message_new (SC_MSG_DELIVERY_RECEIPTS, 0);
+    m->peer_id = 4;
+    m->status = SC_STATUS_OK;
+    m->reason = g_strdup ("");
+    m->message_ids = g_array_new (FALSE, FALSE, sizeof (guint64));
+    append_frame (segment, m);
+    emit_segment (&capture, SERVER_TO_CLIENT, segment,
+                  "DELIVERY_RECEIPTS of 5 ids + DELIVERY_RECEIPTS of none");
+  }
+
+  /* 31-35: frames the dissector must flag, not choke on.  A SEND_MESSAGE
    * whose text count runs past the payload: */
   {
     static const guint8 payload[] = { 0, 0, 0, 2, 0, 100, 'H', 'i' };
     ScFrameHeader header = { SC_PROTOCOL_VERSION, SC_MSG_SEND_MESSAGE, 0, 10,
                              sizeof payload };
 
-    emit_raw (&capture, &header, payload, TRUE,
+    emit_raw (&capture, CLIENT_TO_SERVER, &header, payload, TRUE,
               "SEND_MESSAGE with a string count past the end");
   }
   /* A type no version defines: */
@@ -366,7 +417,8 @@ main (void)
     static const guint8 payload[] = { 0xde, 0xad };
     ScFrameHeader header = { SC_PROTOCOL_VERSION, 0x09, 0, 11, sizeof payload };
 
-    emit_raw (&capture, &header, payload, TRUE, "unknown type 0x09");
+    emit_raw (&capture, CLIENT_TO_SERVER, &header, payload, TRUE,
+              "unknown type 0x09");
   }
   /* A PING with bytes a later version might append (section 6): */
   {
@@ -376,7 +428,27 @@ main (void)
     ScFrameHeader header = { SC_PROTOCOL_VERSION, SC_MSG_PING, 0, 12,
                              sizeof payload };
 
-    emit_raw (&capture, &header, payload, FALSE, "PING with 3 trailing bytes");
+    emit_raw (&capture, CLIENT_TO_SERVER, &header, payload, FALSE,
+              "PING with 3 trailing bytes");
+  }
+  /* A DELIVERY_RECEIPTS whose id count claims 1,000 ids where two
+   * follow: */
+  {
+    /* clang-format off */
+    static const guint8 payload[] = {
+      0, 0, 0, 2,                   /* recipient_id */
+      0, SC_STATUS_RECIPIENT_LEFT,  /* status */
+      0, 0,                         /* empty reason */
+      0, 0, 0x03, 0xe8,             /* count 1000 */
+      0, 0, 0, 0, 0, 0, 0, 1,
+      0, 0, 0, 0, 0, 0, 0, 2,
+    };
+    /* clang-format on */
+    ScFrameHeader header = { SC_PROTOCOL_VERSION, SC_MSG_DELIVERY_RECEIPTS, 0,
+                             0, sizeof payload };
+
+    emit_raw (&capture, SERVER_TO_CLIENT, &header, payload, TRUE,
+              "DELIVERY_RECEIPTS with an id count past the end");
   }
   /* Something that is not SockChat at all; nothing after it on this
    * direction of the stream can be framed. */

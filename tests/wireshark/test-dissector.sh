@@ -62,6 +62,7 @@ bail_out () {
 FIELDS=(
   frame.number _ws.col.Info _ws.expert.message
   sockchat.magic sockchat.version sockchat.type sockchat.flags
+  sockchat.flags.no_presence sockchat.flags.receipt_batches
   sockchat.reserved sockchat.request_id sockchat.payload_length
   sockchat.status sockchat.reason sockchat.protocol_version
   sockchat.program sockchat.nickname sockchat.password sockchat.client_id
@@ -72,7 +73,7 @@ FIELDS=(
   sockchat.heartbeat_s sockchat.count sockchat.more sockchat.entries
   sockchat.recipients sockchat.broadcast sockchat.port
   sockchat.connected_since_ms sockchat.address sockchat.trailing
-  sockchat.request_in
+  sockchat.request_in sockchat.message_ids.count
 )
 
 "$GEN_FRAMES" >"$TMP/session.txt" || bail_out "gen-frames failed"
@@ -140,17 +141,21 @@ fi
 
 check "GREETING: header and every field" 1 \
   sockchat.magic=0x5343 sockchat.version=1 sockchat.type=0x40 \
-  sockchat.flags=0x0000 sockchat.reserved=0x0000 sockchat.request_id=0 \
+  sockchat.flags=0x0000 sockchat.flags.no_presence= \
+  sockchat.flags.receipt_batches= sockchat.reserved=0x0000 \
+  sockchat.request_id=0 \
   sockchat.payload_length=27 sockchat.client_id=1 \
   sockchat.protocol_version=1 sockchat.max_payload=65536 \
   sockchat.max_clients=64 sockchat.heartbeat_s=60 \
   sockchat.server_name=chathost \
   '_ws.col.Info=GREETING client 1 "chathost"'
-check "HELLO without password" 2 \
+check "HELLO without password, flag NO_PRESENCE" 2 \
   sockchat.type=0x01 sockchat.request_id=1 sockchat.payload_length=22 \
+  sockchat.flags=0x0001 sockchat.flags.no_presence=1 \
+  sockchat.flags.receipt_batches=0 \
   sockchat.protocol_version=1 sockchat.program=sockchat-cli \
   sockchat.nickname=alice sockchat.password= \
-  '_ws.col.Info=HELLO #1 "alice" (sockchat-cli)'
+  '_ws.col.Info=HELLO #1 "alice" (sockchat-cli) [NO_PRESENCE]'
 check "HELLO_REPLY OK: client_id, nickname, link to the request" 3 \
   sockchat.type=0x81 sockchat.request_id=1 sockchat.status=0 \
   sockchat.reason= sockchat.client_id=1 sockchat.nickname=alice \
@@ -158,6 +163,10 @@ check "HELLO_REPLY OK: client_id, nickname, link to the request" 3 \
 check "HELLO with empty nickname and the optional trailing password" 4 \
   sockchat.type=0x01 sockchat.request_id=9 sockchat.program=sockchat \
   sockchat.nickname= sockchat.password=s3cret
+check "HELLO flag RECEIPT_BATCHES" 4 \
+  sockchat.flags=0x0002 sockchat.flags.no_presence=0 \
+  sockchat.flags.receipt_batches=1 \
+  '_ws.col.Info=HELLO #9 "" (sockchat) with password [RECEIPT_BATCHES]'
 check "failed HELLO_REPLY stops after status and reason" 5 \
   sockchat.type=0x81 sockchat.status=2 \
   'sockchat.reason=server speaks version 1' sockchat.client_id= \
@@ -234,32 +243,56 @@ check "SERVER_SHUTDOWN: reason" 25 \
   sockchat.type=0x46 'sockchat.reason=server shutting down'
 check "PROTOCOL_ERROR: status, reason" 26 \
   sockchat.type=0x47 sockchat.status=11 'sockchat.reason=bad magic'
-check "string count past the payload: expert info, not a Lua error" 27 \
+check "DELIVERY_RECEIPTS: the example of PROTOCOL.md 4.9b" 27 \
+  sockchat.type=0x49 sockchat.request_id=0 sockchat.payload_length=42 \
+  sockchat.flags=0x0000 sockchat.flags.receipt_batches= \
+  sockchat.recipient_id=2 sockchat.status=7 \
+  'sockchat.reason=recipient left' sockchat.message_ids.count=2 \
+  'sockchat.message_id=1|2' '_ws.expert.message=' \
+  '_ws.col.Info=DELIVERY_RECEIPTS messages 1, 2 to 2 RECIPIENT_LEFT "recipient left"'
+check "BROADCAST_REPLY refused with RATE_LIMITED" 29 \
+  sockchat.type=0x86 sockchat.request_id=10 sockchat.status=16 \
+  'sockchat.reason=try again in 1 s' sockchat.message_id= \
+  sockchat.recipients= sockchat.request_in=28 \
+  '_ws.expert.message=BROADCAST_REPLY: RATE_LIMITED' \
+  '_ws.col.Info=BROADCAST_REPLY #10 RATE_LIMITED "try again in 1 s"'
+check "DELIVERY_RECEIPTS with SERVER_BUSY and five ids, then an empty one" 30 \
+  'sockchat.type=0x49|0x49' 'sockchat.recipient_id=3|4' \
+  'sockchat.status=15|0' 'sockchat.reason=server busy|' \
+  'sockchat.message_ids.count=5|0' \
+  'sockchat.message_id=5|6|9223372036854775815|9|10' \
+  '_ws.col.Info=DELIVERY_RECEIPTS messages 5, 6, 9223372036854775815, 9, … (5 in all) to 3 SERVER_BUSY "server busy", DELIVERY_RECEIPTS no messages to 4 OK'
+check "string count past the payload: expert info, not a Lua error" 31 \
   sockchat.type=0x05 sockchat.recipient_id=2 sockchat.text= \
   '_ws.expert.message=Malformed: text (string of 100 bytes) needs 102 bytes, 4 left'
-check "unknown type: expert info" 28 \
+check "unknown type: expert info" 32 \
   sockchat.type=0x09 '_ws.expert.message=Unknown message type 0x09'
-check "trailing bytes after the known fields are shown and ignored" 29 \
+check "trailing bytes after the known fields are shown and ignored" 33 \
   sockchat.type=0x08 sockchat.token=5 sockchat.trailing=aabbcc \
   '_ws.expert.message=3 bytes after the last known field (ignored, PROTOCOL.md section 6)'
-check "bad magic: expert info" 30 \
+check "id count past the payload: refused before any id is read" 34 \
+  sockchat.type=0x49 sockchat.recipient_id=2 sockchat.status=7 \
+  sockchat.message_ids.count=1000 sockchat.message_id= \
+  '_ws.expert.message=Malformed: message_ids list of 1000 ids needs 8000 bytes, 16 left' \
+  '_ws.col.Info=DELIVERY_RECEIPTS to 2 RECIPIENT_LEFT [Malformed]'
+check "bad magic: expert info" 35 \
   sockchat.magic=0x4745 \
   '_ws.expert.message=Bad magic: not a SockChat frame boundary'
 
-# Every one of the 27 message types was decoded somewhere.
+# Every one of the 28 message types was decoded somewhere.
 all_types=""
 for key in "${!VALUES[@]}"; do
   [[ "$key" == *"|sockchat.type" ]] && all_types+="${VALUES[$key]}|"
 done
 missing=()
-for t in 01 02 03 04 05 06 07 08 10 11 40 41 42 43 44 45 46 47 48 \
+for t in 01 02 03 04 05 06 07 08 10 11 40 41 42 43 44 45 46 47 48 49 \
   81 82 83 84 85 86 87 88; do
   [[ "|$all_types" == *"|0x$t|"* ]] || missing+=("0x$t")
 done
 if [[ ${#missing[@]} -eq 0 ]]; then
-  ok "all 27 message types decoded"
+  ok "all 28 message types decoded"
 else
-  not_ok "all 27 message types decoded" "missing: ${missing[*]}"
+  not_ok "all 28 message types decoded" "missing: ${missing[*]}"
 fi
 
 # Type names come from the value_string, in the detail view.
@@ -269,6 +302,24 @@ if grep -q 'Type: SET_NICKNAME_REPLY (0x87)' "$TMP/verbose.txt" &&
   ok "detail view shows type and status names and client subtrees"
 else
   not_ok "detail view shows type and status names and client subtrees"
+fi
+
+# The names added with DELIVERY_RECEIPTS: the type, the two statuses, the
+# HELLO flag bits and the id list subtree.
+missing=()
+for line in 'Type: DELIVERY_RECEIPTS (0x49)' 'Status: SERVER_BUSY (15)' \
+  'Status: RATE_LIMITED (16)' \
+  '.... .... .... ...1 = NO_PRESENCE: True' \
+  '.... .... .... ..1. = RECEIPT_BATCHES: True' \
+  'Message IDs: 5' 'Message ID count: 5' \
+  'Message ID: 9223372036854775815'; do
+  grep -qF -- "$line" "$TMP/verbose.txt" || missing+=("$line")
+done
+if [[ ${#missing[@]} -eq 0 ]]; then
+  ok "detail view names DELIVERY_RECEIPTS, the new statuses and flags"
+else
+  not_ok "detail view names DELIVERY_RECEIPTS, the new statuses and flags" \
+    "not found: ${missing[@]}"
 fi
 
 # Filters work on the named fields.

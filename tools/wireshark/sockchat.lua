@@ -40,6 +40,7 @@ local type_names = {
   [0x46] = "SERVER_SHUTDOWN",
   [0x47] = "PROTOCOL_ERROR",
   [0x48] = "SERVER_PING",
+  [0x49] = "DELIVERY_RECEIPTS",
   [0x81] = "HELLO_REPLY",
   [0x82] = "GET_TIME_REPLY",
   [0x83] = "GET_NAME_REPLY",
@@ -66,7 +67,13 @@ local status_names = {
   [12] = "TIMEOUT",
   [13] = "AUTH_FAILED",
   [14] = "INTERNAL",
+  [15] = "SERVER_BUSY",
+  [16] = "RATE_LIMITED",
 }
+
+-- The header flag bits of section 2, defined in HELLO only (section 4.2).
+local FLAG_NO_PRESENCE = 0x0001
+local FLAG_RECEIPT_BATCHES = 0x0002
 
 local kind_names = {
   request = "Request",
@@ -83,6 +90,14 @@ local f = {
   version = ProtoField.uint8 ("sockchat.version", "Version", base.DEC),
   type = ProtoField.uint8 ("sockchat.type", "Type", base.HEX, type_names),
   flags = ProtoField.uint16 ("sockchat.flags", "Flags", base.HEX),
+  flag_no_presence = ProtoField.bool ("sockchat.flags.no_presence",
+                                      "NO_PRESENCE", 16, nil,
+                                      FLAG_NO_PRESENCE,
+                                      "The client does not want CLIENT_JOINED, CLIENT_LEFT and CLIENT_RENAMED"),
+  flag_receipt_batches = ProtoField.bool ("sockchat.flags.receipt_batches",
+                                          "RECEIPT_BATCHES", 16, nil,
+                                          FLAG_RECEIPT_BATCHES,
+                                          "The client reads DELIVERY_RECEIPTS"),
   reserved = ProtoField.uint16 ("sockchat.reserved", "Reserved", base.HEX),
   request_id = ProtoField.uint32 ("sockchat.request_id", "Request ID",
                                   base.DEC),
@@ -134,6 +149,11 @@ local f = {
                                   base.DEC),
   broadcast = ProtoField.uint8 ("sockchat.broadcast", "Broadcast", base.DEC,
                                 yes_no),
+  -- DELIVERY_RECEIPTS' id list: a subtree of its count and one
+  -- sockchat.message_id per id, so filters on message_id find batches too.
+  message_ids = ProtoField.none ("sockchat.message_ids", "Message IDs"),
+  message_ids_count = ProtoField.uint32 ("sockchat.message_ids.count",
+                                         "Message ID count", base.DEC),
 
   -- Client-info, a subtree inside MESSAGE, CLIENT_JOINED and the list.
   client = ProtoField.none ("sockchat.client", "Client"),
@@ -247,6 +267,10 @@ local FIELDS = {
   [0x47] = { { "status", f.status, "status" },
              { "string", f.reason, "reason" } },
   [0x48] = { { "u64", f.token, "token" } },
+  [0x49] = { { "u32", f.recipient_id, "recipient_id" },
+             { "status", f.status, "status" },
+             { "string", f.reason, "reason" },
+             { "id_list", "message_ids" } },
   -- Responses: these follow status and reason only when the status is 0.
   [0x81] = { { "u32", f.client_id, "client_id" },
              { "string", f.nickname, "nickname" } },
@@ -470,6 +494,31 @@ function Reader:client_list (tree)
   return list
 end
 
+-- The u32 count and u64 ids of DELIVERY_RECEIPTS, as a subtree.
+function Reader:id_list (tree)
+  if not self:check (tree, "message_ids count", 4) then
+    return nil
+  end
+  local start = self.pos
+  local sub = tree:add (f.message_ids, self.tvb (start, 4))
+  local n = self:uint (sub, f.message_ids_count, 4, "message_ids count")
+  -- Refuse a count the remaining bytes could never hold, as the
+  -- reference decoder does, before looping on it.
+  if n > math.floor (self:remaining () / 8) then
+    self:fail (sub, string.format ("message_ids list of %d ids", n), n * 8)
+    sub:set_text (string.format ("Message IDs: %d claimed, %d bytes left",
+                                 n, self:remaining ()))
+    return nil
+  end
+  local ids = {}
+  for i = 1, n do
+    ids[i] = self:uint (sub, f.message_id, 8, "message_id")
+  end
+  sub:set_len (self.pos - start)
+  sub:set_text (string.format ("Message IDs: %d", n))
+  return ids
+end
+
 -- Reads @layout into @tree; returns a table of the values named by keys.
 local function read_fields (r, tree, layout, values)
   for _, spec in ipairs (layout) do
@@ -499,6 +548,9 @@ local function read_fields (r, tree, layout, values)
     elseif enc == "client_list" then
       value = r:client_list (tree)
       key = spec[2]
+    elseif enc == "id_list" then
+      value = r:id_list (tree)
+      key = spec[2]
     end
     if key ~= nil and value ~= nil then
       values[key] = value
@@ -524,6 +576,41 @@ local function status_text (v)
   return s
 end
 
+-- "1, 2, 3" for a list of message ids; a long list shows its first few.
+local function id_list_text (ids)
+  local shown = {}
+  for i = 1, math.min (#ids, 4) do
+    shown[i] = tostring (ids[i])
+  end
+  local s = table.concat (shown, ", ")
+  if #ids > 4 then
+    s = s .. string.format (", … (%d in all)", #ids)
+  end
+  return s
+end
+
+-- Whether the single bit @mask is set in @flags.  Plain arithmetic: the
+-- bit32 library is gone from the Lua 5.4 of later Wireshark releases.
+local function has_flag (flags, mask)
+  return math.floor (flags / mask) % 2 == 1
+end
+
+-- "[NO_PRESENCE, RECEIPT_BATCHES]" for HELLO's header flags, or nil when
+-- neither is set.
+local function flags_text (flags)
+  local names = {}
+  if has_flag (flags, FLAG_NO_PRESENCE) then
+    names[#names + 1] = "NO_PRESENCE"
+  end
+  if has_flag (flags, FLAG_RECEIPT_BATCHES) then
+    names[#names + 1] = "RECEIPT_BATCHES"
+  end
+  if #names == 0 then
+    return nil
+  end
+  return "[" .. table.concat (names, ", ") .. "]"
+end
+
 local function summarize (t, rid, v)
   local name = type_names[t] or string.format ("UNKNOWN 0x%02x", t)
   local kind = type_kind (t)
@@ -545,6 +632,8 @@ local function summarize (t, rid, v)
     add (quote (v.nickname))
     if v.program then add ("(" .. v.program .. ")") end
     if v.password then add ("with password") end
+    local flags = flags_text (v.flags)
+    if flags then add (flags) end
   elseif t == 0x04 then
     add ("after " .. tostring (v.after_id))
   elseif t == 0x05 then
@@ -566,6 +655,19 @@ local function summarize (t, rid, v)
     add (quote (v.text))
   elseif t == 0x42 then
     add ("message " .. tostring (v.message_id))
+    add ("to " .. tostring (v.recipient_id))
+    add (status_text (v))
+  elseif t == 0x49 then
+    if v.message_ids then
+      local n = #v.message_ids
+      if n == 0 then
+        add ("no messages")
+      elseif n == 1 then
+        add ("message " .. id_list_text (v.message_ids))
+      else
+        add ("messages " .. id_list_text (v.message_ids))
+      end
+    end
     add ("to " .. tostring (v.recipient_id))
     add (status_text (v))
   elseif t == 0x43 then
@@ -655,7 +757,14 @@ local function dissect_frame (tvb, pinfo, root, offset, len)
   header:add (f.magic, tvb (offset, 2))
   local vitem = header:add (f.version, tvb (offset + 2, 1))
   local titem = header:add (f.type, tvb (offset + 3, 1))
-  header:add (f.flags, tvb (offset + 4, 2))
+  local flags = tvb (offset + 4, 2):uint ()
+  local fitem = header:add (f.flags, tvb (offset + 4, 2))
+  -- The bits mean something in HELLO only; elsewhere senders send 0 and
+  -- receivers ignore them (section 6), so they are not broken out there.
+  if t == 0x01 then
+    fitem:add (f.flag_no_presence, tvb (offset + 4, 2))
+    fitem:add (f.flag_receipt_batches, tvb (offset + 4, 2))
+  end
   header:add (f.reserved, tvb (offset + 6, 2))
   local ritem = header:add (f.request_id, tvb (offset + 8, 4))
   header:add (f.payload_length, tvb (offset + 12, 4))
@@ -682,7 +791,7 @@ local function dissect_frame (tvb, pinfo, root, offset, len)
 
   local start = offset + HEADER_SIZE
   local stop = offset + len
-  local values = {}
+  local values = { flags = flags }
   local r = nil
   -- @len is short of 16 + plen only when reassembly is off.
   if len < HEADER_SIZE + plen then
