@@ -120,7 +120,8 @@ ledger_take (Ledger *ledger, ScMessage *message)
         }
       else if (message->status == SC_STATUS_RECIPIENT_SLOW)
         ledger->refused_slow++;
-      else if (message->status == SC_STATUS_NO_SUCH_CLIENT)
+      else if (message->status == SC_STATUS_NO_SUCH_CLIENT ||
+               message->status == SC_STATUS_RECIPIENT_LEFT)
         ledger->refused_gone++; /* the recipient was dropped meanwhile */
       else
         {
