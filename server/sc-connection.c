@@ -81,12 +81,6 @@ sc_connection_get_fd (ScConnection *connection)
   return connection->fd;
 }
 
-ScWorker *
-sc_connection_get_worker (ScConnection *connection)
-{
-  return connection->worker;
-}
-
 ScOutbox *
 sc_connection_get_outbox (ScConnection *connection)
 {
@@ -98,12 +92,6 @@ void
 sc_connection_queue_message (ScConnection *connection, const ScMessage *message)
 {
   sc_outbox_send_message (connection->outbox, message, connection->worker);
-}
-
-gboolean
-sc_connection_is_ready (ScConnection *connection)
-{
-  return connection->ready && !connection->closing;
 }
 
 gboolean

@@ -19,9 +19,7 @@ void sc_connection_unref (ScConnection *connection);
 
 guint32 sc_connection_get_id (ScConnection *connection);
 int sc_connection_get_fd (ScConnection *connection);
-ScWorker *sc_connection_get_worker (ScConnection *connection);
 ScOutbox *sc_connection_get_outbox (ScConnection *connection);
-gboolean sc_connection_is_ready (ScConnection *connection);
 gboolean sc_connection_is_closing (ScConnection *connection);
 
 /* Owner only. */

@@ -186,12 +186,6 @@ sc_outbox_get_id (ScOutbox *outbox)
   return outbox->id;
 }
 
-ScWorker *
-sc_outbox_get_owner (ScOutbox *outbox)
-{
-  return outbox->owner;
-}
-
 /* Bytes the server holds for this client; read without the lock, so it
  * may be a moment old. */
 gsize

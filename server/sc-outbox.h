@@ -43,7 +43,6 @@ ScOutbox *sc_outbox_ref (ScOutbox *outbox);
 void sc_outbox_unref (ScOutbox *outbox);
 
 guint32 sc_outbox_get_id (ScOutbox *outbox);
-ScWorker *sc_outbox_get_owner (ScOutbox *outbox);
 gsize sc_outbox_get_held (ScOutbox *outbox);
 gsize sc_outbox_get_unacked (ScOutbox *outbox);
 gsize sc_outbox_get_owed (ScOutbox *outbox);

@@ -232,11 +232,14 @@ sc_server_config_parse_args (ScServerConfig *config,
   char **texts[] = { &port,        &threads,    &max_clients,   &max_payload,
                      &idle,        &ping,       &hello,         &output_cap,
                      &max_unacked, &max_memory, &write_timeout, &fanout_rate };
+  g_autofree char *default_memory =
+    g_strdup_printf ("%" G_GSIZE_FORMAT, sc_server_default_max_memory ());
+  /* Translators: %s is a number of bytes. */
   g_autofree char *memory_help = g_strdup_printf (
     _ ("Bytes the server may hold for all clients together: queues, read "
        "buffers, unacknowledged messages (default: a quarter of this "
-       "machine's memory, %" G_GSIZE_FORMAT ")"),
-    sc_server_default_max_memory ());
+       "machine's memory, %s)"),
+    default_memory);
   GOptionEntry entries[] = {
     { "port", 'p', 0, G_OPTION_ARG_STRING, &port,
       N_ ("TCP port to listen on (default 5330; 0 picks a free one)"),

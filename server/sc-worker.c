@@ -344,12 +344,6 @@ sc_worker_set_events (
   epoll_ctl (worker->epoll_fd, EPOLL_CTL_MOD, fd, &event);
 }
 
-guint
-sc_worker_get_index (ScWorker *worker)
-{
-  return worker->index;
-}
-
 ScServer *
 sc_worker_get_server (ScWorker *worker)
 {

@@ -17,7 +17,6 @@ void sc_worker_post (ScWorker *worker, ScWorkItem *item);
 void sc_worker_join (ScWorker *worker);
 void sc_worker_free (ScWorker *worker);
 
-guint sc_worker_get_index (ScWorker *worker);
 ScServer *sc_worker_get_server (ScWorker *worker);
 void sc_worker_schedule_flush (ScWorker *worker, ScOutbox *outbox);
 void sc_worker_schedule_input (ScWorker *worker, ScConnection *connection);

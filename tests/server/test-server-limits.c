@@ -216,19 +216,16 @@ test_steady_slow_readers (Fixture *fixture, gconstpointer data)
               delivered++;
           }
         ledger_drain (&ledgers[i], senders[i], 0);
-        max_held =
-          MAX (max_held, sc_test_server_memory_held (fixture));
+        max_held = MAX (max_held, sc_test_server_memory_held (fixture));
       }
   /* The readers catch up; everything accepted is accounted for. */
   for (guint i = 0; i < N_PAIRS; i++)
     {
       gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
 
-      while (ledger_unresolved (&ledgers[i]) > 0 ||
-             ledgers[i].replies < 1600)
+      while (ledger_unresolved (&ledgers[i]) > 0 || ledgers[i].replies < 1600)
         {
-          g_autoptr (ScMessage) message =
-            sc_test_peer_receive (readers[i], 0);
+          g_autoptr (ScMessage) message = sc_test_peer_receive (readers[i], 0);
 
           if (message != NULL && message->type == SC_MSG_MESSAGE)
             delivered++;
@@ -400,8 +397,8 @@ test_memory_budget (Fixture *fixture, gconstpointer data)
           dropped++;
         }
       max_held = MAX (max_held, sc_test_server_memory_held (fixture));
-      reply = sc_test_peer_request (innocent,
-                                    sc_message_new (SC_MSG_GET_TIME, 0));
+      reply =
+        sc_test_peer_request (innocent, sc_message_new (SC_MSG_GET_TIME, 0));
       g_assert_cmpuint (reply->status, ==, SC_STATUS_OK);
       g_assert_cmpint (g_get_monotonic_time (), <, deadline);
     }
@@ -428,10 +425,10 @@ test_memory_budget (Fixture *fixture, gconstpointer data)
  * thread of their own: the audience of a storm. */
 typedef struct
 {
-  GPtrArray *peers;   /* ScTestPeer*, never read by the test thread */
+  GPtrArray *peers; /* ScTestPeer*, never read by the test thread */
   GThread *thread;
-  gint stop;          /* atomic */
-  guint64 received;   /* read after join */
+  gint stop;        /* atomic */
+  guint64 received; /* read after join */
 } Audience;
 
 static void
@@ -451,7 +448,8 @@ audience_read (ScTestPeer *peer, ScFrameReader *reader, Audience *audience)
   while (sc_frame_reader_next (reader, &header, &payload, NULL) ==
          SC_FRAME_READY)
     {
-      g_autoptr (ScMessage) message = sc_message_decode (&header, payload, NULL);
+      g_autoptr (ScMessage) message =
+        sc_message_decode (&header, payload, NULL);
       ScMessage ack;
 
       if (message == NULL || message->type != SC_MSG_MESSAGE)
@@ -552,7 +550,8 @@ storm_thread (gpointer data)
       storm->sent += 16;
       for (guint i = 0; i < 16;)
         {
-          g_autoptr (ScMessage) message = sc_test_peer_receive (storm->storm, 5000);
+          g_autoptr (ScMessage) message =
+            sc_test_peer_receive (storm->storm, 5000);
 
           g_assert_nonnull (message);
           if (message->type != SC_MSG_BROADCAST_REPLY)
@@ -588,8 +587,8 @@ test_broadcast_storm (Fixture *fixture, gconstpointer data)
 {
   Audience audience = { 0 };
   Storm storm = { fixture };
-  g_autoptr (ScTestPeer) innocent = join_raw (fixture, "innocent", 0,
-                                              SC_FLAG_NO_PRESENCE);
+  g_autoptr (ScTestPeer) innocent =
+    join_raw (fixture, "innocent", 0, SC_FLAG_NO_PRESENCE);
   gint64 idle_p99, storm_p99;
 
   audience.peers =
@@ -611,14 +610,14 @@ test_broadcast_storm (Fixture *fixture, gconstpointer data)
   }
   g_atomic_int_set (&audience.stop, 1);
   g_thread_join (audience.thread);
-  g_test_message ("idle p99 %" G_GINT64_FORMAT " us, during the storm %"
-                  G_GINT64_FORMAT " us; storm sent %u broadcasts, %u served, "
+  g_test_message ("idle p99 %" G_GINT64_FORMAT
+                  " us, during the storm %" G_GINT64_FORMAT
+                  " us; storm sent %u broadcasts, %u served, "
                   "%u rate-limited; audience received %" G_GUINT64_FORMAT,
                   idle_p99, storm_p99, storm.sent, storm.accepted,
                   storm.limited, audience.received);
   g_assert_cmpuint (storm.limited, >, 0);
-  g_assert_cmpuint (storm.accepted, <=,
-                    (3 + 1) * 20000 / (AUDIENCE + 2) + 16);
+  g_assert_cmpuint (storm.accepted, <=, (3 + 1) * 20000 / (AUDIENCE + 2) + 16);
   if (g_getenv ("SC_TEST_PERF") != NULL)
     g_assert_cmpint (storm_p99, <=, 3 * idle_p99);
   else
@@ -632,7 +631,7 @@ main (int argc, char *argv[])
 {
   sc_test_init (&argc, &argv);
 
-#define ADD(path, options, func)                                    \
+#define ADD(path, options, func)                                  \
   g_test_add (path, Fixture, options, sc_test_server_setup, func, \
               sc_test_server_teardown)
 
