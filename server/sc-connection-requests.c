@@ -407,6 +407,8 @@ forwarded_frame (ScConnection *connection,
   ScMessage message;
 
   sc_message_init (&message, SC_MSG_MESSAGE, 0);
+  if (request->flags & SC_FLAG_NO_RECEIPT)
+    message.flags = SC_FLAG_NO_ACK;
   message.message_id = message_id;
   message.time_ms = g_get_real_time () / 1000;
   message.broadcast = broadcast;
@@ -415,21 +417,50 @@ forwarded_frame (ScConnection *connection,
   return sc_message_encode (&message);
 }
 
+/* A message's id: the sender's client id in the high 32 bits, the
+ * request id in the low 32.  The sender can compute it without a reply
+ * (QUIET), ids are unique as long as client ids are and no client reuses
+ * a request id while its message is in flight, and no counter is shared
+ * between workers. */
+static guint64
+message_id_for (ScConnection *connection, const ScMessage *request)
+{
+  return ((guint64) connection->info.id << 32) | request->request_id;
+}
+
 /* Hands a forwarded message to its recipient; when it cannot take it,
- * the sender is owed a receipt saying why. */
+ * the sender is owed a receipt saying why (unless it wants none). */
 static void
 deliver_to (ScConnection *connection,
+            const ScMessage *request,
             ScOutbox *recipient,
             guint64 message_id,
             GBytes *frame)
 {
-  ScStatus status = sc_outbox_deliver (recipient, frame, message_id,
-                                       connection->info.id, connection->worker);
+  gboolean receipt = !(request->flags & SC_FLAG_NO_RECEIPT);
+  ScStatus status =
+    sc_outbox_deliver (recipient, frame, message_id, connection->info.id,
+                       receipt, connection->worker);
 
-  if (status != SC_STATUS_OK)
+  if (status != SC_STATUS_OK && receipt)
     sc_outbox_owe_receipt (connection->outbox, message_id,
                            sc_outbox_get_id (recipient), status,
                            connection->worker);
+}
+
+static const char *
+refusal_reason (ScStatus refusal)
+{
+  switch (refusal)
+    {
+    case SC_STATUS_RECIPIENT_SLOW:
+      return "the recipient is not keeping up: too much is waiting for it to "
+             "read or acknowledge";
+    case SC_STATUS_BAD_REQUEST:
+      return "a message with this request id is still waiting for the "
+             "recipient's acknowledgement";
+    default: return NULL;
+    }
 }
 
 static void
@@ -440,6 +471,7 @@ handle_send (ScConnection *connection, const ScMessage *request)
   g_autoptr (GBytes) frame = NULL;
   g_autoptr (ScOutbox) recipient = NULL;
   ScStatus refusal;
+  guint64 message_id;
 
   if (!check_text (connection, request))
     return;
@@ -460,24 +492,23 @@ handle_send (ScConnection *connection, const ScMessage *request)
   /* Checked before the reply, which must reach the sender before any
    * receipt for the message can; should the recipient change its mind in
    * between, the sender gets a failed receipt instead. */
-  refusal = sc_outbox_can_take_message (recipient);
+  message_id = message_id_for (connection, request);
+  refusal = sc_outbox_can_take_message (recipient, message_id);
   if (refusal != SC_STATUS_OK)
     {
-      sc_connection_reply (
-        connection, request, refusal,
-        refusal == SC_STATUS_RECIPIENT_SLOW
-          ? "the recipient is not keeping up: too much is waiting for it to "
-            "read or acknowledge"
-          : NULL);
+      sc_connection_reply (connection, request, refusal,
+                           refusal_reason (refusal));
       return;
     }
-  sc_message_init (&reply, SC_MSG_SEND_MESSAGE_REPLY, request->request_id);
-  reply.reason = (char *) "";
-  reply.message_id = sc_server_next_message_id (server);
-  sc_connection_queue_message (connection, &reply);
-
-  frame = forwarded_frame (connection, request, reply.message_id, FALSE);
-  deliver_to (connection, recipient, reply.message_id, frame);
+  if (!(request->flags & SC_FLAG_QUIET))
+    {
+      sc_message_init (&reply, SC_MSG_SEND_MESSAGE_REPLY, request->request_id);
+      reply.reason = (char *) "";
+      reply.message_id = message_id;
+      sc_connection_queue_message (connection, &reply);
+    }
+  frame = forwarded_frame (connection, request, message_id, FALSE);
+  deliver_to (connection, request, recipient, message_id, frame);
 }
 
 static void
@@ -495,8 +526,10 @@ handle_broadcast (ScConnection *connection, const ScMessage *request)
     return;
   snapshot = sc_registry_snapshot (server->registry);
   n_targets = sc_registry_snapshot_count_except (snapshot, connection->info.id);
+  /* A broadcast is always answered: the reply says how many receipts to
+   * expect. */
   reply = sc_message_new_reply (request, SC_STATUS_OK, NULL);
-  reply->message_id = sc_server_next_message_id (server);
+  reply->message_id = message_id_for (connection, request);
   reply->count = n_targets;
   sc_connection_queue_message (connection, reply);
   spend_fanout (connection, n_targets + 1);
@@ -504,8 +537,8 @@ handle_broadcast (ScConnection *connection, const ScMessage *request)
   frame = forwarded_frame (connection, request, reply->message_id, TRUE);
   for (guint i = 0; i < snapshot->len; i++)
     if (snapshot->entries[i].id != connection->info.id)
-      deliver_to (connection, snapshot->entries[i].outbox, reply->message_id,
-                  frame);
+      deliver_to (connection, request, snapshot->entries[i].outbox,
+                  reply->message_id, frame);
 }
 
 static void
@@ -547,20 +580,29 @@ handle_ping (ScConnection *connection, const ScMessage *request)
 }
 
 static void
-handle_ack (ScConnection *connection, const ScMessage *ack)
+acknowledge (ScConnection *connection, guint64 message_id)
 {
   guint32 sender_id;
 
   /* A repeated or unknown acknowledgement changes nothing. */
-  if (!sc_outbox_take_pending_ack (connection->outbox, ack->message_id,
-                                   &sender_id))
+  if (!sc_outbox_take_pending_ack (connection->outbox, message_id, &sender_id))
     {
       g_debug ("client %u acknowledged unknown message %" G_GUINT64_FORMAT,
-               connection->info.id, ack->message_id);
+               connection->info.id, message_id);
       return;
     }
-  sc_connection_owe_receipt (connection->worker, sender_id, ack->message_id,
+  sc_connection_owe_receipt (connection->worker, sender_id, message_id,
                              connection->info.id, SC_STATUS_OK);
+}
+
+static void
+handle_ack (ScConnection *connection, const ScMessage *ack)
+{
+  if (ack->type == SC_MSG_MESSAGE_ACK)
+    acknowledge (connection, ack->message_id);
+  else
+    for (guint i = 0; i < ack->message_ids->len; i++)
+      acknowledge (connection, g_array_index (ack->message_ids, guint64, i));
 }
 
 /* Before a closing connection's unacknowledged messages are reported as
@@ -591,7 +633,9 @@ sc_connection_serve_final_acks (ScConnection *connection)
           SC_FRAME_READY)
         return;
       message = sc_message_decode (&header, payload, NULL);
-      if (message && message->type == SC_MSG_MESSAGE_ACK && connection->ready)
+      if (message && connection->ready &&
+          (message->type == SC_MSG_MESSAGE_ACK ||
+           message->type == SC_MSG_MESSAGE_ACKS))
         handle_ack (connection, message);
     }
 }
@@ -645,7 +689,8 @@ sc_connection_handle_message (ScConnection *connection, ScMessage *message)
     case SC_MSG_BROADCAST: handle_broadcast (connection, message); break;
     case SC_MSG_SET_NICKNAME: handle_set_nickname (connection, message); break;
     case SC_MSG_PING: handle_ping (connection, message); break;
-    case SC_MSG_MESSAGE_ACK: handle_ack (connection, message); break;
+    case SC_MSG_MESSAGE_ACK:
+    case SC_MSG_MESSAGE_ACKS: handle_ack (connection, message); break;
     case SC_MSG_PONG: handle_pong (connection, message); break;
     default: g_assert_not_reached ();
     }

@@ -112,6 +112,7 @@ sc_connection_start (ScConnection *connection)
   g_message ("client %u connected from %s port %u", connection->info.id,
              connection->info.address, connection->info.port);
 
+  greeting->flags = SC_FLAG_PROTOCOL_1_1;
   greeting->client_id = connection->info.id;
   greeting->max_payload = config->max_payload;
   greeting->max_clients = config->max_clients;

@@ -343,10 +343,12 @@ refusal_status (ScOutbox *outbox)
 
 /* With the lock held: whether a forwarded message may be queued now. */
 static ScStatus
-delivery_status (ScOutbox *outbox)
+delivery_status (ScOutbox *outbox, guint64 message_id)
 {
   if (!outbox->open)
     return refusal_status (outbox);
+  if (outbox->unacked && g_hash_table_contains (outbox->unacked, &message_id))
+    return SC_STATUS_BAD_REQUEST;
   if (sc_server_memory_exceeded (outbox->server))
     return SC_STATUS_SERVER_BUSY;
   if (unacked_count (outbox) >= outbox->server->config->max_unacked ||
@@ -372,24 +374,26 @@ remember_unacked (ScOutbox *outbox, guint64 message_id, guint32 sender_id)
 
 /* Why a forwarded message would be refused right now, or SC_STATUS_OK. */
 ScStatus
-sc_outbox_can_take_message (ScOutbox *outbox)
+sc_outbox_can_take_message (ScOutbox *outbox, guint64 message_id)
 {
   ScStatus status;
 
   lock (outbox);
-  status = delivery_status (outbox);
+  status = delivery_status (outbox, message_id);
   unlock (outbox);
   return status;
 }
 
-/* Queues a forwarded message and remembers whom to tell once the client
- * acknowledges it.  Returns SC_STATUS_OK, or why it was not queued: the
- * caller then owes the sender that outcome. */
+/* Queues a forwarded message and, when the sender wants a @receipt,
+ * remembers whom to tell once the client acknowledges it.  Returns
+ * SC_STATUS_OK, or why it was not queued: the caller then owes the sender
+ * that outcome. */
 ScStatus
 sc_outbox_deliver (ScOutbox *outbox,
                    GBytes *frame,
                    guint64 message_id,
                    guint32 sender_id,
+                   gboolean receipt,
                    ScWorker *current)
 {
   gsize size;
@@ -398,10 +402,11 @@ sc_outbox_deliver (ScOutbox *outbox,
   gboolean fits = TRUE;
 
   lock (outbox);
-  status = delivery_status (outbox);
+  status = delivery_status (outbox, message_id);
   if (status == SC_STATUS_OK)
     {
-      remember_unacked (outbox, message_id, sender_id);
+      if (receipt)
+        remember_unacked (outbox, message_id, sender_id);
       fits = append (outbox, data, size, current);
       recharge (outbox);
     }

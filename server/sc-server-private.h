@@ -28,11 +28,10 @@ struct _ScServer
   GSource *backoff_source;
   guint backoff_ms;
 
-  gint next_client_id;     /* atomic; ids are never reused */
-  gint n_clients;          /* atomic; every open connection */
-  gint stopping;           /* atomic */
-  gboolean log_requests;   /* debug output on: log every request */
-  guint64 next_message_id; /* atomic */
+  gint next_client_id;   /* atomic; ids are never reused */
+  gint n_clients;        /* atomic; every open connection */
+  gint stopping;         /* atomic */
+  gboolean log_requests; /* debug output on: log every request */
 
   /* The memory budget (sc-server-memory.c). */
   gssize memory_held; /* atomic: bytes held for clients */
@@ -41,7 +40,6 @@ struct _ScServer
   gsize memory_peak;  /* worker 0 only: for malloc_trim */
 };
 
-guint64 sc_server_next_message_id (ScServer *server);
 void sc_server_post (ScServer *server, guint worker_index, ScWorkItem *item);
 
 gsize sc_server_default_max_memory (void);

@@ -42,12 +42,6 @@ sc_server_new (const ScServerConfig *config)
   return server;
 }
 
-guint64
-sc_server_next_message_id (ScServer *server)
-{
-  return __atomic_add_fetch (&server->next_message_id, 1, __ATOMIC_RELAXED);
-}
-
 void
 sc_server_post (ScServer *server, guint worker_index, ScWorkItem *item)
 {

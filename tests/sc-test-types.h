@@ -16,6 +16,7 @@ static const ScMessageType sc_test_all_types[] = {
   SC_MSG_PING,
   SC_MSG_MESSAGE_ACK,
   SC_MSG_PONG,
+  SC_MSG_MESSAGE_ACKS,
   SC_MSG_GREETING,
   SC_MSG_MESSAGE,
   SC_MSG_DELIVERY_RECEIPT,

@@ -124,6 +124,14 @@ fill_sample (ScMessage *message)
       message->status = SC_STATUS_RECIPIENT_SLOW;
       message->reason = g_strdup ("recipient too slow");
       break;
+    case SC_MSG_MESSAGE_ACKS:
+      {
+        const guint64 ids[] = { 1, G_GUINT64_CONSTANT (0x0000000200000005) };
+
+        message->message_ids = g_array_new (FALSE, FALSE, sizeof (guint64));
+        g_array_append_vals (message->message_ids, ids, G_N_ELEMENTS (ids));
+      }
+      break;
     case SC_MSG_DELIVERY_RECEIPTS:
       {
         const guint64 ids[] = { 5, 6, G_GUINT64_CONSTANT (0x8000000000000007) };
@@ -375,7 +383,7 @@ test_types (void)
 {
   guint known = 0;
 
-  g_assert_cmpuint (G_N_ELEMENTS (sc_test_all_types), ==, 28);
+  g_assert_cmpuint (G_N_ELEMENTS (sc_test_all_types), ==, 29);
   for (guint type = 0; type <= 0xff; type++)
     if (sc_message_type_is_known (type))
       known++;
@@ -699,7 +707,8 @@ build_message (void)
 static ScMessage *
 build_delivery_receipts (void)
 {
-  static const guint64 ids[] = { 1, 2 };
+  static const guint64 ids[] = { G_GUINT64_CONSTANT (0x0000000100000005),
+                                 G_GUINT64_CONSTANT (0x0000000100000006) };
   ScMessage *message = sc_message_new (SC_MSG_DELIVERY_RECEIPTS, 0);
 
   message->peer_id = 2;
@@ -800,8 +809,8 @@ static const guint8 delivery_receipts_bytes[] = {
   0x00, 0x0e, 'r', 'e', 'c', 'i', 'p', 'i', 'e', 'n', 't', ' ',
   'l', 'e', 'f', 't',                             /* reason */
   0x00, 0x00, 0x00, 0x02,                         /* id count */
-  0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, /* message ids */
-  0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02,
+  0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x05, /* message ids */
+  0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x06,
 };
 /* clang-format on */
 

@@ -16,7 +16,7 @@
 
 /* How many message types sc-protocol.h defines; a new type must come with
  * a documented example, and this number must be raised with it. */
-#define N_KNOWN_TYPES 28
+#define N_KNOWN_TYPES 29
 
 typedef struct
 {

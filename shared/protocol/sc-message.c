@@ -51,6 +51,7 @@ static const Field text_fields[] = { F (STRING, text), END };
 static const Field nickname_fields[] = { F (STRING, nickname), END };
 static const Field token_fields[] = { F (U64, token), END };
 static const Field ack_fields[] = { F (U64, message_id), END };
+static const Field acks_fields[] = { F (ID_LIST, message_ids), END };
 static const Field greeting_fields[] = { F (U32, client_id),
                                          F (U8, version),
                                          F (U32, max_payload),
@@ -106,6 +107,7 @@ fields_for_type (guint type)
     case SC_MSG_SERVER_PING:
     case SC_MSG_PING_REPLY: return token_fields;
     case SC_MSG_MESSAGE_ACK: return ack_fields;
+    case SC_MSG_MESSAGE_ACKS: return acks_fields;
     case SC_MSG_GREETING: return greeting_fields;
     case SC_MSG_MESSAGE: return message_fields;
     case SC_MSG_DELIVERY_RECEIPT: return receipt_fields;

@@ -33,6 +33,7 @@ sc_message_type_is_known (guint type)
     case SC_MSG_HELLO ... SC_MSG_PING:
     case SC_MSG_MESSAGE_ACK:
     case SC_MSG_PONG:
+    case SC_MSG_MESSAGE_ACKS:
     case SC_MSG_GREETING ... SC_MSG_DELIVERY_RECEIPTS:
     case SC_MSG_HELLO_REPLY ... SC_MSG_PING_REPLY: return TRUE;
     default: return FALSE;
@@ -53,6 +54,7 @@ sc_message_type_name (guint type)
     case SC_MSG_SET_NICKNAME: return "SET_NICKNAME";
     case SC_MSG_PING: return "PING";
     case SC_MSG_MESSAGE_ACK: return "MESSAGE_ACK";
+    case SC_MSG_MESSAGE_ACKS: return "MESSAGE_ACKS";
     case SC_MSG_PONG: return "PONG";
     case SC_MSG_GREETING: return "GREETING";
     case SC_MSG_MESSAGE: return "MESSAGE";

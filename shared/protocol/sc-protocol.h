@@ -55,6 +55,7 @@ typedef enum
 
   SC_MSG_MESSAGE_ACK = 0x10,
   SC_MSG_PONG = 0x11,
+  SC_MSG_MESSAGE_ACKS = 0x12,
 
   SC_MSG_GREETING = 0x40,
   SC_MSG_MESSAGE = 0x41,
@@ -87,6 +88,23 @@ typedef enum
  * same outcome for many messages.  Without it every outcome comes as its
  * own DELIVERY_RECEIPT. */
 #define SC_FLAG_RECEIPT_BATCHES 0x0002
+
+/* GREETING: the server speaks protocol 1.1: it reads MESSAGE_ACKS and the
+ * SEND_MESSAGE/BROADCAST flags below, and may set NO_ACK on a MESSAGE.
+ * A client uses none of these unless the GREETING carries the bit. */
+#define SC_FLAG_PROTOCOL_1_1 0x0001
+
+/* SEND_MESSAGE, BROADCAST: no reply when the message is accepted (a
+ * refusal is still answered).  The message id is then the one the sender
+ * can compute itself: its client id in the high 32 bits, the request id
+ * in the low 32 (every message id is made so). */
+#define SC_FLAG_QUIET 0x0001
+/* SEND_MESSAGE, BROADCAST: fire and forget: the recipients do not
+ * acknowledge and no receipt follows (MQTT's QoS 0). */
+#define SC_FLAG_NO_RECEIPT 0x0002
+
+/* MESSAGE: the sender asked for no receipt; do not acknowledge. */
+#define SC_FLAG_NO_ACK 0x0001
 
 typedef enum
 {

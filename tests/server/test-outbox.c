@@ -242,11 +242,11 @@ test_outbox_unacked (Fixture *fixture, gconstpointer data)
       g_autoptr (GBytes) frame = message_frame (id, 10);
 
       g_assert_cmpint (sc_outbox_deliver (outbox, frame, id, 100 + (guint) id,
-                                          fixture->worker),
+                                          TRUE, fixture->worker),
                        ==, SC_STATUS_OK);
     }
   /* Full: refused, not dropped. */
-  g_assert_cmpint (sc_outbox_can_take_message (outbox), ==,
+  g_assert_cmpint (sc_outbox_can_take_message (outbox, 1000), ==,
                    SC_STATUS_RECIPIENT_SLOW);
   g_assert_cmpuint (sc_outbox_get_unacked (outbox), ==, 3);
   g_assert_false (sc_outbox_overflowed (outbox));
@@ -257,14 +257,14 @@ test_outbox_unacked (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (sender, ==, 102);
   g_assert_false (sc_outbox_take_pending_ack (outbox, 2, &sender));
   g_assert_false (sc_outbox_take_pending_ack (outbox, 99, &sender));
-  g_assert_cmpint (sc_outbox_can_take_message (outbox), ==, SC_STATUS_OK);
+  g_assert_cmpint (sc_outbox_can_take_message (outbox, 1000), ==, SC_STATUS_OK);
 
   unacked = sc_outbox_close_socket (outbox, FALSE);
   fixture->fds[0] = -1;
   g_assert_cmpuint (g_hash_table_size (unacked), ==, 2);
   g_assert_nonnull (g_hash_table_lookup (unacked, &(guint64){ 1 }));
   g_assert_nonnull (g_hash_table_lookup (unacked, &(guint64){ 3 }));
-  g_assert_cmpint (sc_outbox_can_take_message (outbox), ==,
+  g_assert_cmpint (sc_outbox_can_take_message (outbox, 1000), ==,
                    SC_STATUS_RECIPIENT_LEFT);
 }
 
@@ -284,7 +284,7 @@ test_outbox_caps (Fixture *fixture, gconstpointer data)
     {
       g_autoptr (GBytes) frame = message_frame (++id, 4000);
       ScStatus status =
-        sc_outbox_deliver (outbox, frame, id, 1, fixture->worker);
+        sc_outbox_deliver (outbox, frame, id, 1, TRUE, fixture->worker);
 
       if (status != SC_STATUS_OK)
         {
@@ -299,7 +299,7 @@ test_outbox_caps (Fixture *fixture, gconstpointer data)
   while (sc_outbox_send_frame (outbox, notice, fixture->worker))
     g_assert_cmpuint (sc_outbox_get_held (outbox), <=, 65536);
   g_assert_true (sc_outbox_overflowed (outbox));
-  g_assert_cmpint (sc_outbox_can_take_message (outbox), ==,
+  g_assert_cmpint (sc_outbox_can_take_message (outbox, 1000), ==,
                    SC_STATUS_RECIPIENT_SLOW);
   unacked = sc_outbox_close_socket (outbox, FALSE);
   fixture->fds[0] = -1;
@@ -403,12 +403,12 @@ test_outbox_budget (Fixture *fixture, gconstpointer data)
       g_autoptr (GBytes) frame = message_frame (++id, 10000);
 
       g_assert_cmpint (
-        sc_outbox_deliver (outbox, frame, id, 1, fixture->worker), ==,
+        sc_outbox_deliver (outbox, frame, id, 1, TRUE, fixture->worker), ==,
         SC_STATUS_OK);
       g_assert_cmpuint (sc_server_get_memory_held (fixture->server), ==,
                         sc_outbox_get_held (outbox));
     }
-  g_assert_cmpint (sc_outbox_can_take_message (outbox), ==,
+  g_assert_cmpint (sc_outbox_can_take_message (outbox, 1000), ==,
                    SC_STATUS_SERVER_BUSY);
   unacked = sc_outbox_close_socket (outbox, FALSE);
   fixture->fds[0] = -1;
