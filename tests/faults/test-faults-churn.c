@@ -46,9 +46,9 @@ static void
 test_churn (void)
 {
   ScFaultServerOptions options = { 0 };
-  g_autoptr (ScFaultServer) server = sc_fault_server_start (&options);
-  GPid pid = sc_fault_server_get_pid (server);
-  guint16 port = sc_fault_server_get_port (server);
+  g_autoptr (ScServerChild) server = sc_fault_server_start (&options);
+  GPid pid = sc_server_child_get_pid (server);
+  guint16 port = sc_server_child_get_port (server);
   /* Under AddressSanitizer freed memory sits in quarantine (256 MiB by
    * default), so the resident size grows with every byte freed. */
   gsize rss_slack = (sc_fault_sanitized () ? 128 : 2) * 1024 * 1024;

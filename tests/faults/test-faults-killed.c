@@ -230,7 +230,7 @@ send_to (ScTestPeer *sender, guint32 recipient, guint count, gsize length)
 /* What must follow the death of @victim_id: CLIENT_LEFT to @other, one
  * failed receipt per message in @unacked, the log line, and service. */
 static void
-check_aftermath (ScFaultServer *server,
+check_aftermath (ScServerChild *server,
                  ScTestPeer *other,
                  guint32 victim_id,
                  GHashTable *unacked)
@@ -254,9 +254,9 @@ check_aftermath (ScFaultServer *server,
     }
   sc_test_peer_expect_none (other, SC_MSG_DELIVERY_RECEIPT, 200);
   g_assert_true (sc_fault_server_wait_disconnect_log (server, victim_id, 2000));
-  g_assert_true (sc_fault_server_is_running (server));
+  g_assert_true (sc_server_child_is_running (server));
 
-  newcomer = sc_test_peer_connect (sc_fault_server_get_port (server));
+  newcomer = sc_test_peer_connect (sc_server_child_get_port (server));
   g_assert_cmpuint (sc_test_peer_get_id (newcomer), >, victim_id);
   sc_message_free (sc_test_peer_hello (newcomer, "newcomer"));
   ping = sc_message_new (SC_MSG_PING, 0);
@@ -284,7 +284,7 @@ static void
 test_killed_mid_send (void)
 {
   ScFaultServerOptions options = { 0 };
-  g_autoptr (ScFaultServer) server = sc_fault_server_start (&options);
+  g_autoptr (ScServerChild) server = sc_fault_server_start (&options);
   g_autoptr (ScTestPeer) other = NULL;
   g_autoptr (ScMessage) send = sc_message_new (SC_MSG_SEND_MESSAGE, 2);
   g_autoptr (GBytes) whole = NULL;
@@ -293,13 +293,13 @@ test_killed_mid_send (void)
   Script script = { 0 };
   guint32 victim_id;
 
-  other = sc_test_peer_connect (sc_fault_server_get_port (server));
+  other = sc_test_peer_connect (sc_server_child_get_port (server));
   sc_message_free (sc_test_peer_hello (other, "other"));
 
   send->peer_id = sc_test_peer_get_id (other);
   send->text = sc_test_text (BIG_TEXT, 'h');
   whole = sc_message_encode (send);
-  script.port = sc_fault_server_get_port (server);
+  script.port = sc_server_child_get_port (server);
   script.hello = hello_frame ("half-sender");
   script.drain = TRUE;
   script.then = g_bytes_new_from_bytes (
@@ -329,8 +329,8 @@ static void
 test_killed_mid_receive (void)
 {
   ScFaultServerOptions options = { 0 };
-  g_autoptr (ScFaultServer) server = sc_fault_server_start (&options);
-  guint16 server_port = sc_fault_server_get_port (server);
+  g_autoptr (ScServerChild) server = sc_fault_server_start (&options);
+  guint16 server_port = sc_server_child_get_port (server);
   g_autoptr (ScTestPeer) other = NULL;
   g_autoptr (GHashTable) unacked = NULL;
   g_autoptr (Victim) victim = NULL;

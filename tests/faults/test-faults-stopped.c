@@ -95,9 +95,9 @@ test_stopped_recipient (void)
 {
   const char *args[] = { "--output-cap", "65536", NULL };
   ScFaultServerOptions options = { .args = args };
-  g_autoptr (ScFaultServer) server = sc_fault_server_start (&options);
-  guint16 port = sc_fault_server_get_port (server);
-  GPid server_pid = sc_fault_server_get_pid (server);
+  g_autoptr (ScServerChild) server = sc_fault_server_start (&options);
+  guint16 port = sc_server_child_get_port (server);
+  GPid server_pid = sc_server_child_get_pid (server);
   g_autofree char *text = sc_test_text (TEXT_LENGTH, 's');
   g_autoptr (Cli) cli = NULL;
   ScTestPeer *senders[N_SENDERS];
