@@ -283,8 +283,7 @@ sc_server_child_read_port (ScServerChild *child,
       !g_ascii_string_to_unsigned (digits, 10, 1, 65535, &port, NULL))
     {
       g_set_error (error, G_IO_ERROR,
-                   child->out_closed ? G_IO_ERROR_FAILED
-                                     : G_IO_ERROR_TIMED_OUT,
+                   child->out_closed ? G_IO_ERROR_FAILED : G_IO_ERROR_TIMED_OUT,
                    "sockchat-server announced no port within %u ms; "
                    "stdout: “%s”, stderr: “%s”",
                    timeout_ms, child->out->str, child->err->str);

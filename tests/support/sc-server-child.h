@@ -37,8 +37,7 @@ typedef struct
 
 /* Whether @output (all of the child's standard error so far) shows what a
  * test waits for.  Called with the child's lock held. */
-typedef gboolean (*ScServerChildMatch) (const char *output,
-                                        gconstpointer data);
+typedef gboolean (*ScServerChildMatch) (const char *output, gconstpointer data);
 
 ScServerChild *sc_server_child_spawn (const ScServerChildOptions *options,
                                       GError **error);
@@ -65,9 +64,8 @@ int sc_server_child_get_wait_status (ScServerChild *child);
 int sc_server_child_wait_exit (ScServerChild *child,
                                guint timeout_ms,
                                GError **error);
-int sc_server_child_stop (ScServerChild *child,
-                          guint timeout_ms,
-                          GError **error);
+int
+sc_server_child_stop (ScServerChild *child, guint timeout_ms, GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ScServerChild, sc_server_child_free)
 

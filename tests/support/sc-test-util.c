@@ -135,8 +135,7 @@ sc_test_cli_spawn (GSubprocessFlags flags,
   g_ptr_array_add (argv, NULL);
   g_subprocess_launcher_setenv (launcher, "LC_ALL", "C.UTF-8", TRUE);
   g_subprocess_launcher_setenv (launcher, "LANGUAGE", "C", TRUE);
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL,
-                                         NULL);
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
   return g_subprocess_launcher_spawnv (
     launcher, (const char *const *) argv->pdata, error);
 }
