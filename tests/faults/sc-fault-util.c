@@ -169,6 +169,46 @@ sc_fault_proc_state (GPid pid)
   return end[2];
 }
 
+/* The send and receive queue lengths of the IPv4 TCP socket from
+ * 127.0.0.1:@local_port to 127.0.0.1:@remote_port in this network
+ * namespace, from /proc/net/tcp: @tx is what the peer has not yet
+ * acknowledged, @rx what the owner has not yet read.  FALSE when there is
+ * no such socket. */
+gboolean
+sc_fault_tcp_queues (guint16 local_port,
+                     guint16 remote_port,
+                     guint *tx,
+                     guint *rx)
+{
+  g_autofree char *table = NULL;
+  g_autofree char *local = g_strdup_printf ("0100007F:%04X", local_port);
+  g_autofree char *remote = g_strdup_printf ("0100007F:%04X", remote_port);
+  g_auto (GStrv) lines = NULL;
+
+  g_assert_true (g_file_get_contents ("/proc/net/tcp", &table, NULL, NULL));
+  lines = g_strsplit (table, "\n", -1);
+  /* "sl local_address rem_address st tx_queue:rx_queue ..." */
+  for (guint i = 1; lines[i] != NULL; i++)
+    {
+      g_auto (GStrv) fields = g_strsplit_set (g_strstrip (lines[i]), " ", -1);
+      g_autoptr (GPtrArray) words = g_ptr_array_new ();
+      const char *queues;
+
+      for (guint j = 0; fields[j] != NULL; j++)
+        if (fields[j][0] != '\0')
+          g_ptr_array_add (words, fields[j]);
+      if (words->len < 5 || g_strcmp0 (words->pdata[1], local) != 0 ||
+          g_strcmp0 (words->pdata[2], remote) != 0)
+        continue;
+      queues = words->pdata[4];
+      g_assert_nonnull (strchr (queues, ':'));
+      *tx = (guint) g_ascii_strtoull (queues, NULL, 16);
+      *rx = (guint) g_ascii_strtoull (strchr (queues, ':') + 1, NULL, 16);
+      return TRUE;
+    }
+  return FALSE;
+}
+
 static gboolean
 is_stopped (gpointer data)
 {

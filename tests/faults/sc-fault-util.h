@@ -37,6 +37,10 @@ guint sc_fault_proc_n_fds (GPid pid);
 guint64 sc_fault_proc_cpu_ticks (GPid pid);
 char sc_fault_proc_state (GPid pid);
 void sc_fault_proc_stop (GPid pid);
+gboolean sc_fault_tcp_queues (guint16 local_port,
+                              guint16 remote_port,
+                              guint *tx,
+                              guint *rx);
 
 gboolean sc_fault_sanitized (void);
 
