@@ -16,30 +16,20 @@
 
 #include "sc-server.h"
 #include "sc-socket.h"
+#include "sc-test-util.h"
 
 int LLVMFuzzerTestOneInput (const guint8 *data, size_t size);
 
 static ScServer *server;
-
-/* Thousands of connections a second would log thousands of lines; only
- * warnings and errors are worth seeing while fuzzing. */
-static GLogWriterOutput
-quiet_writer (GLogLevelFlags level,
-              const GLogField *fields,
-              gsize n_fields,
-              gpointer data)
-{
-  if (level & (G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO | G_LOG_LEVEL_DEBUG))
-    return G_LOG_WRITER_HANDLED;
-  return g_log_writer_default (level, fields, n_fields, data);
-}
 
 static guint16
 server_port (void)
 {
   if (server == NULL)
     {
-      g_log_set_writer_func (quiet_writer, NULL, NULL);
+      /* Thousands of connections a second would log thousands of lines;
+       * only warnings and errors are worth seeing while fuzzing. */
+      g_log_set_writer_func (sc_test_quiet_writer, NULL, NULL);
       ScServerConfig *config = sc_server_config_new ();
 
       g_free (config->bind_address);

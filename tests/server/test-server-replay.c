@@ -11,7 +11,6 @@
 
 #include <errno.h>
 #include <poll.h>
-#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -85,38 +84,23 @@ test_replay (Fixture *fixture, gconstpointer data)
   assert_still_served (fixture);
 }
 
-static gboolean
-is_sample_name (const char *name)
-{
-  return name[0] != '.' && !g_str_has_suffix (name, ".md");
-}
-
-static int
-compare_names (gconstpointer a, gconstpointer b)
-{
-  return strcmp (*(const char *const *) a, *(const char *const *) b);
-}
-
+/* Registers one replay subtest per sample in the directory that
+ * @variable names; returns how many were added. */
 static guint
 add_directory (const char *variable, const char *kind)
 {
   const char *directory = g_getenv (variable);
-  g_autoptr (GDir) dir = NULL;
-  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
-  const char *name;
+  g_autoptr (GPtrArray) names = NULL;
 
-  if (directory == NULL || (dir = g_dir_open (directory, 0, NULL)) == NULL)
+  /* A missing corpus fails /server/replay/corpus-found. */
+  if (directory == NULL ||
+      (names = sc_test_sample_names (directory, NULL)) == NULL)
     return 0;
-  while ((name = g_dir_read_name (dir)) != NULL)
-    if (is_sample_name (name))
-      g_ptr_array_add (names, g_strdup (name));
-  g_ptr_array_sort (names, compare_names);
   for (guint i = 0; i < names->len; i++)
     {
       const char *file = g_ptr_array_index (names, i);
       g_autofree char *test_path =
         g_strdup_printf ("/server/replay/%s/%s", kind, file);
-
       char *path = g_build_filename (directory, file, NULL);
 
       g_ptr_array_add (paths, path);
