@@ -286,18 +286,19 @@ fi
 # run_server NAME CONF: the installed server starts with --config CONF on
 # a free loopback port and stops cleanly on SIGTERM.
 run_server () {
-  local name="$1" status=0
+  local name="$1" status=0 line="" out
+  # Its standard output through a FIFO: the test reads the port line as
+  # soon as it comes, or the end of the output if the server fails.
+  rm -f "$TMP/server.fifo"
+  mkfifo "$TMP/server.fifo"
   "$bindir/sockchat-server" --config "$2" --port 0 --bind 127.0.0.1 \
-    >"$TMP/server.out" 2>&1 &
+    >"$TMP/server.fifo" 2>"$TMP/server.err" &
   SERVER_PID=$!
-  for _ in $(seq 100); do
-    if grep -q 'listening on port' "$TMP/server.out" ||
-      ! kill -0 "$SERVER_PID" 2>/dev/null; then
-      break
-    fi
-    sleep 0.1
-  done
-  if ! grep -q 'listening on port' "$TMP/server.out"; then
+  exec {out}<"$TMP/server.fifo"
+  read -r -t 10 -u "$out" line || true
+  printf '%s\n' "$line" | cat - "$TMP/server.err" >"$TMP/server.out"
+  if [[ "$line" != *'listening on port'* ]]; then
+    exec {out}<&-
     kill "$SERVER_PID" 2>/dev/null || true
     wait "$SERVER_PID" 2>/dev/null || true
     SERVER_PID=""
@@ -307,6 +308,8 @@ run_server () {
   kill -TERM "$SERVER_PID"
   wait "$SERVER_PID" || status=$?
   SERVER_PID=""
+  exec {out}<&-
+  printf '%s\n' "$line" | cat - "$TMP/server.err" >"$TMP/server.out"
   if [[ $status -eq 0 ]]; then
     ok "$name"
   else
