@@ -329,19 +329,6 @@ check_aftermath (ScServerChild *server,
   g_assert_cmpuint (pong->status, ==, SC_STATUS_OK);
 }
 
-static guint32
-wait_joined (ScTestPeer *peer, const char *nickname)
-{
-  for (;;)
-    {
-      g_autoptr (ScMessage) joined =
-        sc_test_peer_expect (peer, SC_MSG_CLIENT_JOINED);
-
-      if (g_str_equal (joined->sender.nickname, nickname))
-        return joined->sender.id;
-    }
-}
-
 typedef struct
 {
   guint16 victim_port;
@@ -392,7 +379,7 @@ test_killed_mid_send (void)
   script.then = g_bytes_new_from_bytes (
     whole, 0, SC_FRAME_HEADER_SIZE + (g_bytes_get_size (whole) - 16) / 2);
   victim = victim_start (&script);
-  victim_id = wait_joined (other, "half-sender");
+  victim_id = sc_test_peer_wait_joined (other, "half-sender");
 
   /* Messages it will never acknowledge: it reads them, nothing more. */
   unacked = send_to (other, victim_id, N_UNACKED, 100);
@@ -435,7 +422,7 @@ test_killed_mid_receive (void)
   script.rcvbuf = 4096;
   script.hello = hello_frame ("receiver");
   victim = victim_start (&script);
-  victim_id = wait_joined (other, "receiver");
+  victim_id = sc_test_peer_wait_joined (other, "receiver");
 
   unacked = send_to (other, victim_id, N_BIG, BIG_TEXT);
   /* Data in flight: the victim's socket holds bytes it has not read, and

@@ -42,19 +42,6 @@ cli_start (guint16 port, const char *nickname)
   return cli;
 }
 
-static guint32
-wait_joined (ScTestPeer *peer, const char *nickname)
-{
-  for (;;)
-    {
-      g_autoptr (ScMessage) joined =
-        sc_test_peer_expect (peer, SC_MSG_CLIENT_JOINED);
-
-      if (g_str_equal (joined->sender.nickname, nickname))
-        return joined->sender.id;
-    }
-}
-
 static void
 test_stopped_recipient (void)
 {
@@ -88,7 +75,7 @@ test_stopped_recipient (void)
   cli_pid =
     (GPid) g_ascii_strtoll (g_subprocess_get_identifier (cli), NULL, 10);
   sc_test_peer_set_timeout (senders[0], 10000);
-  slow_id = wait_joined (senders[0], "stopped");
+  slow_id = sc_test_peer_wait_joined (senders[0], "stopped");
   sc_test_peer_set_timeout (senders[0], SC_TEST_PEER_TIMEOUT_MS);
 
   sc_fault_proc_stop (cli_pid);

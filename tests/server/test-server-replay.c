@@ -9,8 +9,6 @@
  */
 #include "config.h"
 
-#include <errno.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -28,27 +26,6 @@ static void
 setup (Fixture *fixture, gconstpointer data)
 {
   sc_test_server_setup (fixture, NULL);
-}
-
-/* Reads until the server closes the connection; FALSE on a deadline. */
-static gboolean
-drain_until_closed (int fd, guint timeout_ms)
-{
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
-  guint8 buffer[16384];
-
-  while (g_get_monotonic_time () < deadline)
-    {
-      struct pollfd pfd = { fd, POLLIN, 0 };
-      ssize_t n;
-
-      if (poll (&pfd, 1, 50) <= 0)
-        continue;
-      n = recv (fd, buffer, sizeof buffer, MSG_DONTWAIT);
-      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-        return TRUE;
-    }
-  return FALSE;
 }
 
 static void
@@ -79,7 +56,7 @@ test_replay (Fixture *fixture, gconstpointer data)
    * part of the test, not an error. */
   sc_socket_send_all (fd, contents, length, NULL);
   shutdown (fd, SHUT_WR);
-  g_assert_true (drain_until_closed (fd, 5000));
+  g_assert_true (sc_test_drain_until_closed (fd, 5000));
   close (fd);
   assert_still_served (fixture);
 }

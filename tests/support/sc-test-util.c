@@ -2,9 +2,12 @@
  * the terminal client as a child; see sc-test-util.h. */
 #include "config.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 
 #include "sc-test-util.h"
 
@@ -73,6 +76,31 @@ sc_test_wait_until (ScTestCondition condition,
       interval_us = MIN (interval_us * 2, 10 * 1000);
     }
   return TRUE;
+}
+
+/* Reads and drops whatever comes on @fd until the peer closes the
+ * connection (end of stream or an error); FALSE when @timeout_ms pass
+ * first. */
+gboolean
+sc_test_drain_until_closed (int fd, guint timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  guint8 buffer[16384];
+
+  for (;;)
+    {
+      gint64 left_ms = (deadline - g_get_monotonic_time ()) / 1000;
+      struct pollfd pfd = { fd, POLLIN, 0 };
+      ssize_t n;
+
+      if (left_ms <= 0)
+        return FALSE;
+      if (poll (&pfd, 1, (int) left_ms) <= 0)
+        continue;
+      n = recv (fd, buffer, sizeof buffer, MSG_DONTWAIT);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+        return TRUE;
+    }
 }
 
 static int
