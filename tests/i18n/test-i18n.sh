@@ -34,20 +34,7 @@ cleanup () {
 }
 trap cleanup EXIT
 
-n=0
-failed=0
-ok () { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok () {
-  n=$((n + 1))
-  failed=$((failed + 1))
-  echo "not ok $n - $1"
-  shift
-  local line
-  for line in "$@"; do
-    printf '%s\n' "$line" | sed 's/^/# /'
-  done
-}
-skip () { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
+source "$(dirname "${BASH_SOURCE[0]}")/../support/tap.sh"
 
 # expect_all FILE TEXT...: the TEXTs missing from FILE, one a line.
 missing_in () {
@@ -211,4 +198,4 @@ else
   fi
 fi
 
-[[ $failed -eq 0 ]]
+[[ $TAP_FAILED -eq 0 ]]
