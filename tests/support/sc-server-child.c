@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "sc-server-child.h"
+#include "sc-tsan.h"
 
 #define PORT_PREFIX "sockchat-server: listening on port "
 
@@ -41,6 +42,22 @@ struct _ScServerChild
   int wait_status;
 };
 
+/* GLib's locks are invisible to ThreadSanitizer (see sc-tsan.h), so
+ * every acquisition and release of @lock says what it orders. */
+static void
+child_lock (ScServerChild *child)
+{
+  g_mutex_lock (&child->lock);
+  SC_HAPPENS_AFTER (&child->lock);
+}
+
+static void
+child_unlock (ScServerChild *child)
+{
+  SC_HAPPENS_BEFORE (&child->lock);
+  g_mutex_unlock (&child->lock);
+}
+
 /* Appends what *@fd has to @buffer; at its end closes it and sets
  * *@closed. */
 static void
@@ -52,7 +69,7 @@ drain (ScServerChild *child, int *fd, GString *buffer, gboolean *closed)
   do
     n = read (*fd, chunk, sizeof chunk);
   while (n < 0 && errno == EINTR);
-  g_mutex_lock (&child->lock);
+  child_lock (child);
   if (n > 0)
     g_string_append_len (buffer, chunk, n);
   else
@@ -62,7 +79,7 @@ drain (ScServerChild *child, int *fd, GString *buffer, gboolean *closed)
       *closed = TRUE;
     }
   g_cond_broadcast (&child->changed);
-  g_mutex_unlock (&child->lock);
+  child_unlock (child);
 }
 
 static void
@@ -75,11 +92,11 @@ reap (ScServerChild *child)
     pid = waitpid (child->pid, &status, 0);
   while (pid < 0 && errno == EINTR);
   g_assert_cmpint (pid, ==, child->pid);
-  g_mutex_lock (&child->lock);
+  child_lock (child);
   child->wait_status = status;
   child->reaped = TRUE;
   g_cond_broadcast (&child->changed);
-  g_mutex_unlock (&child->lock);
+  child_unlock (child);
 }
 
 /* Reads both outputs until they end and reaps the child once its pidfd
@@ -115,6 +132,9 @@ reader_thread (gpointer data)
           reaped = TRUE;
         }
     }
+  /* What this thread wrote outside the lock (the descriptors) is read by
+   * sc_server_child_free() after g_thread_join(). */
+  SC_HAPPENS_BEFORE (child);
   return NULL;
 }
 
@@ -206,6 +226,7 @@ sc_server_child_free (ScServerChild *child)
                  (int) child->pid);
       g_assert_cmpint (write (child->stop_pipe[1], "x", 1), ==, 1);
       g_thread_join (child->reader);
+      SC_HAPPENS_AFTER (child);
     }
   else if (child->pid > 0)
     {
@@ -244,8 +265,15 @@ wait_locked (ScServerChild *child,
   gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
 
   while (!predicate (child, data))
-    if (!g_cond_wait_until (&child->changed, &child->lock, deadline))
-      return predicate (child, data);
+    {
+      gboolean signalled;
+
+      SC_HAPPENS_BEFORE (&child->lock);
+      signalled = g_cond_wait_until (&child->changed, &child->lock, deadline);
+      SC_HAPPENS_AFTER (&child->lock);
+      if (!signalled)
+        return predicate (child, data);
+    }
   return TRUE;
 }
 
@@ -271,7 +299,7 @@ sc_server_child_read_port (ScServerChild *child,
   g_return_val_if_fail (child != NULL, 0);
   g_return_val_if_fail (error == NULL || *error == NULL, 0);
 
-  g_mutex_lock (&child->lock);
+  child_lock (child);
   wait_locked (child, port_line_or_end, NULL, timeout_ms);
   line = strstr (child->out->str, PORT_PREFIX);
   if (line != NULL && strchr (line, '\n') != NULL)
@@ -289,7 +317,7 @@ sc_server_child_read_port (ScServerChild *child,
                    timeout_ms, child->out->str, child->err->str);
       port = 0;
     }
-  g_mutex_unlock (&child->lock);
+  child_unlock (child);
   child->port = (guint16) port;
   return child->port;
 }
@@ -316,9 +344,9 @@ copy_locked (ScServerChild *child, GString *buffer)
 {
   char *copy;
 
-  g_mutex_lock (&child->lock);
+  child_lock (child);
   copy = g_strdup (buffer->str);
-  g_mutex_unlock (&child->lock);
+  child_unlock (child);
   return copy;
 }
 
@@ -370,9 +398,9 @@ sc_server_child_wait_stderr (ScServerChild *child,
   g_return_val_if_fail (child != NULL, FALSE);
   g_return_val_if_fail (match != NULL, FALSE);
 
-  g_mutex_lock (&child->lock);
+  child_lock (child);
   found = wait_locked (child, stderr_matches, &closure, timeout_ms);
-  g_mutex_unlock (&child->lock);
+  child_unlock (child);
   return found;
 }
 
@@ -428,9 +456,9 @@ sc_server_child_wait_reaped (ScServerChild *child, guint timeout_ms)
 
   g_return_val_if_fail (child != NULL, FALSE);
 
-  g_mutex_lock (&child->lock);
+  child_lock (child);
   done = wait_locked (child, finished, NULL, timeout_ms);
-  g_mutex_unlock (&child->lock);
+  child_unlock (child);
   return done;
 }
 
@@ -443,10 +471,10 @@ sc_server_child_get_wait_status (ScServerChild *child)
 
   g_return_val_if_fail (child != NULL, 0);
 
-  g_mutex_lock (&child->lock);
+  child_lock (child);
   g_assert_true (child->reaped);
   status = child->wait_status;
-  g_mutex_unlock (&child->lock);
+  child_unlock (child);
   return status;
 }
 
