@@ -4,10 +4,10 @@
  * test and the soak).
  *
  * A thread collects the child's standard output and error and reaps it
- * when it exits (through a pidfd), so every wait (for the port line, a
- * log line or the exit) is a wait on a condition variable with a
- * deadline.  The child gets PR_SET_PDEATHSIG, so a test that aborts on a
- * failed assertion does not leave it running.
+ * when they end, so every wait (for the port line, a log line or the
+ * exit) is a wait on a condition variable with a deadline.  The child gets
+ * PR_SET_PDEATHSIG, so a test that aborts on a failed assertion does not leave
+ * it running.
  */
 #pragma once
 
