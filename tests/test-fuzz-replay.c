@@ -7,18 +7,10 @@
  */
 #include "config.h"
 
-#include <string.h>
-
 #include "sc-fuzz.h"
+#include "sc-test-util.h"
 
 static guint corpus_files;
-
-static gboolean
-is_sample_name (const char *name)
-{
-  /* The crashes directory keeps a README so that git keeps it. */
-  return name[0] != '.' && !g_str_has_suffix (name, ".md");
-}
 
 static void
 test_replay (gconstpointer data)
@@ -55,35 +47,21 @@ test_corpus_not_empty (void)
   g_assert_cmpuint (corpus_files, >, 0);
 }
 
-static int
-compare_names (gconstpointer a, gconstpointer b)
-{
-  return strcmp (*(const char *const *) a, *(const char *const *) b);
-}
-
-/* Registers one replay subtest per file in @directory, in name order so
- * that TAP output is stable.  Returns how many were added. */
+/* Registers one replay subtest per sample in @directory, in name order
+ * so that TAP output is stable.  Returns how many were added. */
 static guint
 add_directory (const char *directory, const char *kind, gboolean required)
 {
-  g_autoptr (GDir) dir = NULL;
   g_autoptr (GError) error = NULL;
-  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
-  const char *name;
+  g_autoptr (GPtrArray) names = sc_test_sample_names (directory, &error);
 
-  dir = g_dir_open (directory, 0, &error);
-  if (dir == NULL)
+  if (names == NULL)
     {
       /* A missing corpus fails below; missing crashes are no crashes. */
       if (required)
         g_test_message ("cannot open %s: %s", directory, error->message);
       return 0;
     }
-  while ((name = g_dir_read_name (dir)) != NULL)
-    if (is_sample_name (name))
-      g_ptr_array_add (names, g_strdup (name));
-  g_ptr_array_sort (names, compare_names);
-
   for (guint i = 0; i < names->len; i++)
     {
       const char *file = g_ptr_array_index (names, i);

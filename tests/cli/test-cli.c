@@ -1,5 +1,6 @@
 /* test-cli.c: sockchat-cli driven through pipes against a real
- * sockchat-server child on 127.0.0.1 with an OS-chosen port.
+ * sockchat-server child (an ScServerChild) on 127.0.0.1 with an
+ * OS-chosen port.
  *
  * Standard input is a pipe, so the CLI runs in plain mode: it echoes
  * each answer after its prompt and prints one line per event, which the
@@ -7,8 +8,10 @@
 #include "config.h"
 
 #include <gio/gio.h>
-#include <signal.h>
 #include <string.h>
+
+#include "sc-server-child.h"
+#include "sc-test-util.h"
 
 #define DEADLINE_US (10 * G_USEC_PER_SEC)
 
@@ -228,27 +231,6 @@ child_finish (Child *child, const char *const *tail)
   g_assert_cmpint (child_wait (child), ==, 0);
 }
 
-static Child *
-child_spawn (const char *name, GSubprocessFlags flags, const char *const *argv)
-{
-  g_autoptr (GSubprocessLauncher) launcher =
-    g_subprocess_launcher_new (flags | G_SUBPROCESS_FLAGS_STDOUT_PIPE);
-  g_autoptr (GError) error = NULL;
-  Child *child = g_new0 (Child, 1);
-
-  /* The transcripts are checked against the untranslated strings. */
-  g_subprocess_launcher_setenv (launcher, "LC_ALL", "C.UTF-8", TRUE);
-  g_subprocess_launcher_setenv (launcher, "LANGUAGE", "C", TRUE);
-  child->name = name;
-  child->process = g_subprocess_launcher_spawnv (launcher, argv, &error);
-  g_assert_no_error (error);
-  child->in = g_subprocess_get_stdin_pipe (child->process);
-  child->out =
-    g_data_input_stream_new (g_subprocess_get_stdout_pipe (child->process));
-  child->transcript = g_ptr_array_new_with_free_func (g_free);
-  return child;
-}
-
 static void
 child_free (Child *child)
 {
@@ -265,18 +247,25 @@ child_free (Child *child)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Child, child_free)
 
-/* Starts sockchat-cli with @args (NULL-terminated, may be NULL). */
+/* Starts sockchat-cli with @args (NULL-terminated, may be NULL), its
+ * standard input and output pipes, in the C locale (the transcripts are
+ * checked against the untranslated strings). */
 static Child *
 cli_spawn (const char *name, const char *const *args)
 {
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr (GError) error = NULL;
+  Child *child = g_new0 (Child, 1);
 
-  g_ptr_array_add (argv, (gpointer) g_getenv ("SC_CLI_BINARY"));
-  for (guint i = 0; args && args[i]; i++)
-    g_ptr_array_add (argv, (gpointer) args[i]);
-  g_ptr_array_add (argv, NULL);
-  return child_spawn (name, G_SUBPROCESS_FLAGS_STDIN_PIPE,
-                      (const char *const *) argv->pdata);
+  child->name = name;
+  child->process = sc_test_cli_spawn (G_SUBPROCESS_FLAGS_STDIN_PIPE |
+                                        G_SUBPROCESS_FLAGS_STDOUT_PIPE,
+                                      args, &error);
+  g_assert_no_error (error);
+  child->in = g_subprocess_get_stdin_pipe (child->process);
+  child->out =
+    g_data_input_stream_new (g_subprocess_get_stdout_pipe (child->process));
+  child->transcript = g_ptr_array_new_with_free_func (g_free);
+  return child;
 }
 
 /* ------------------------------------------------------------------ */
@@ -284,36 +273,45 @@ cli_spawn (const char *name, const char *const *args)
 
 typedef struct
 {
-  Child *server;
+  ScServerChild *server;
   char *port;
 } Fixture;
 
 static void
 fixture_setup (Fixture *fixture, gconstpointer data)
 {
-  const char *argv[] = {
-    g_getenv ("SC_SERVER_BINARY"), "--port", "0", "--bind", "127.0.0.1", NULL,
-  };
-  g_auto (GStrv) groups = NULL;
+  const char *args[] = { "--port", "0", "--bind", "127.0.0.1", NULL };
+  ScServerChildOptions options = { .args = args, .discard_stderr = TRUE };
+  g_autoptr (GError) error = NULL;
+  guint16 port;
 
-  g_assert_nonnull (argv[0]);
   g_assert_nonnull (g_getenv ("SC_CLI_BINARY"));
-  fixture->server =
-    child_spawn ("server", G_SUBPROCESS_FLAGS_STDERR_SILENCE, argv);
-  groups =
-    child_match (fixture->server, "sockchat-server: listening on port (\\d+)");
-  fixture->port = g_strdup (groups[1]);
+  fixture->server = sc_server_child_spawn (&options, &error);
+  g_assert_no_error (error);
+  port =
+    sc_server_child_read_port (fixture->server, DEADLINE_US / 1000, &error);
+  g_assert_no_error (error);
+  fixture->port = g_strdup_printf ("%u", port);
+}
+
+/* SIGTERM; the server must exit with status 0 within the deadline. */
+static void
+server_stop (Fixture *fixture)
+{
+  g_autoptr (GError) error = NULL;
+  int status =
+    sc_server_child_stop (fixture->server, DEADLINE_US / 1000, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpint (status, ==, 0);
 }
 
 static void
 fixture_teardown (Fixture *fixture, gconstpointer data)
 {
-  if (g_subprocess_get_identifier (fixture->server->process) != NULL)
-    {
-      g_subprocess_send_signal (fixture->server->process, SIGTERM);
-      child_wait (fixture->server);
-    }
-  child_free (fixture->server);
+  if (sc_server_child_is_running (fixture->server))
+    server_stop (fixture);
+  sc_server_child_free (fixture->server);
   g_free (fixture->port);
 }
 
@@ -730,8 +728,7 @@ test_server_shutdown (Fixture *fixture, gconstpointer data)
 
   child_expect_text (cli, MENU_DISCONNECTED);
   g_free (cli_connect (cli, fixture));
-  g_subprocess_send_signal (fixture->server->process, SIGTERM);
-  g_assert_cmpint (child_wait (fixture->server), ==, 0);
+  server_stop (fixture);
 
   /* Each line printed while the prompt is up comes on a line of its own,
    * and the prompt follows it again. */

@@ -26,48 +26,60 @@ cycle (guint16 port, guint n)
     }
 }
 
-/* Polls until the server holds @expected descriptors; returns the last
- * count seen. */
-static guint
-wait_n_fds (GPid pid, guint expected, guint timeout_ms)
+typedef struct
 {
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
-  guint n = sc_fault_proc_n_fds (pid);
+  GPid pid;
+  guint n_fds; /* wanted */
+  gsize rss;   /* at most this */
+} Target;
 
-  while (n != expected && g_get_monotonic_time () < deadline)
-    {
-      g_usleep (10 * 1000);
-      n = sc_fault_proc_n_fds (pid);
-    }
-  return n;
+static gboolean
+has_n_fds (gpointer data)
+{
+  Target *target = data;
+
+  return sc_fault_proc_n_fds (target->pid) == target->n_fds;
+}
+
+static gboolean
+rss_within (gpointer data)
+{
+  Target *target = data;
+
+  return sc_fault_proc_rss (target->pid) <= target->rss;
 }
 
 static void
 test_churn (void)
 {
   ScFaultServerOptions options = { 0 };
-  g_autoptr (ScFaultServer) server = sc_fault_server_start (&options);
-  GPid pid = sc_fault_server_get_pid (server);
-  guint16 port = sc_fault_server_get_port (server);
+  g_autoptr (ScServerChild) server = sc_fault_server_start (&options);
+  GPid pid = sc_server_child_get_pid (server);
+  guint16 port = sc_server_child_get_port (server);
   /* Under AddressSanitizer freed memory sits in quarantine (256 MiB by
    * default), so the resident size grows with every byte freed. */
   gsize rss_slack = (sc_fault_sanitized () ? 128 : 2) * 1024 * 1024;
-  guint fds_idle = sc_fault_proc_n_fds (pid);
+  Target target = { pid, sc_fault_proc_n_fds (pid), 0 };
+  guint fds_idle = target.n_fds;
   gsize rss_warm, rss_after;
   gint64 started;
 
   cycle (port, WARM_UP_CYCLES);
-  g_assert_cmpuint (wait_n_fds (pid, fds_idle, 5000), ==, fds_idle);
+  sc_test_wait_until (has_n_fds, &target, 5000);
+  g_assert_cmpuint (sc_fault_proc_n_fds (pid), ==, fds_idle);
   rss_warm = sc_fault_proc_rss (pid);
 
   started = g_get_monotonic_time ();
   cycle (port, CYCLES);
   g_test_message ("%u cycles in %.2f s", CYCLES,
                   (g_get_monotonic_time () - started) / 1e6);
-  g_assert_cmpuint (wait_n_fds (pid, fds_idle, 5000), ==, fds_idle);
-  /* Idle connections' buffers are given back on the next one-second
-   * tick; allow it to run. */
-  g_usleep (1500 * 1000);
+  sc_test_wait_until (has_n_fds, &target, 5000);
+  g_assert_cmpuint (sc_fault_proc_n_fds (pid), ==, fds_idle);
+  /* Idle connections' buffers are given back on the server's one-second
+   * tick: wait, up to a few ticks, for the memory to come back within the
+   * bound, then check it. */
+  target.rss = rss_warm + rss_slack;
+  sc_test_wait_until (rss_within, &target, 5000);
   rss_after = sc_fault_proc_rss (pid);
   g_test_message ("descriptors: %u; RSS %.2f MiB after the warm-up, "
                   "%.2f MiB after %u more cycles",

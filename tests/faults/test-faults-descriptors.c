@@ -133,9 +133,9 @@ test_descriptor_exhaustion (void)
 {
   const char *args[] = { "--hello-timeout", "120", NULL };
   ScFaultServerOptions options = { .args = args, .max_files = MAX_FILES };
-  g_autoptr (ScFaultServer) server = sc_fault_server_start (&options);
-  GPid pid = sc_fault_server_get_pid (server);
-  guint16 port = sc_fault_server_get_port (server);
+  g_autoptr (ScServerChild) server = sc_fault_server_start (&options);
+  GPid pid = sc_server_child_get_pid (server);
+  guint16 port = sc_server_child_get_port (server);
   Conn conns[N_CLIENTS] = { { 0 } };
   guint n_served, n_waiting, n_closed = 0, n_resumed;
   guint64 ticks_before, ticks;
@@ -160,7 +160,7 @@ test_descriptor_exhaustion (void)
   g_assert_cmpuint (n_served + n_closed, <, N_CLIENTS);
   g_assert_cmpuint (sc_fault_proc_n_fds (pid), <=, MAX_FILES);
   g_assert_true (
-    sc_fault_server_wait_log (server, "cannot accept connections", 1000));
+    sc_server_child_wait_log (server, "cannot accept connections", 1000));
 
   /* While clients wait that it cannot accept, the server backs off (10 ms
    * doubling to 1 s) instead of being woken by the listener in a loop. */
@@ -175,7 +175,7 @@ test_descriptor_exhaustion (void)
   /* Less than 20% of one core. */
   g_assert_cmpfloat ((double) ticks / ticks_per_s, <, 0.2 * measured_us / 1e6);
   g_assert_cmpuint (count_greeted (conns, N_CLIENTS), ==, n_served);
-  g_assert_true (sc_fault_server_is_running (server));
+  g_assert_true (sc_server_child_is_running (server));
 
   /* 30 served clients leave: within the longest back-off the server
    * accepts again and greets waiting clients. */

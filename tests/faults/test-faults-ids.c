@@ -54,9 +54,20 @@ sender_thread (gpointer data)
           if (g_atomic_int_get (&sender->stop))
             extra++;
         }
+      /* Deliberate: the pacing above, about 40 messages a millisecond at
+       * most; nothing waits on it. */
       g_usleep (500);
     }
   return NULL;
+}
+
+static gboolean
+all_acknowledged (gpointer data)
+{
+  int unacked = 1;
+
+  g_assert_cmpint (ioctl (GPOINTER_TO_INT (data), SIOCOUTQ, &unacked), ==, 0);
+  return unacked == 0;
 }
 
 /* Ends the output of @fd and waits until the peer has acknowledged
@@ -64,17 +75,17 @@ sender_thread (gpointer data)
 static void
 wait_sent (int fd)
 {
-  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
-  int unacked = 1;
-
   g_assert_cmpint (shutdown (fd, SHUT_WR), ==, 0);
-  while (unacked > 0)
-    {
-      g_assert_cmpint (ioctl (fd, SIOCOUTQ, &unacked), ==, 0);
-      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-      if (unacked > 0)
-        g_usleep (1000);
-    }
+  g_assert_true (
+    sc_test_wait_until (all_acknowledged, GINT_TO_POINTER (fd), 5000));
+}
+
+static gboolean
+b_ahead (gpointer data)
+{
+  Sender *sender = data;
+
+  return g_atomic_int_get (&sender->n_sent) >= B_AHEAD;
 }
 
 static void
@@ -107,8 +118,7 @@ test_id_freed (ScTestServer *fixture, gconstpointer data)
 
   /* B reads and acknowledges some, then leaves with the rest in flight,
    * and C arrives at once. */
-  while (g_atomic_int_get (&sender.n_sent) < B_AHEAD)
-    g_usleep (1000);
+  g_assert_true (sc_test_wait_until (b_ahead, &sender, 5000));
   while (b_read < B_READS)
     {
       g_autoptr (ScMessage) message = sc_test_peer_expect (b, SC_MSG_MESSAGE);

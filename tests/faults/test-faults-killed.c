@@ -26,14 +26,16 @@
 #include "sc-test-peer.h"
 #include "sc-test-server.h"
 
-#define BIG_TEXT 60000
-#define N_BIG    8
+#define BIG_TEXT  60000
+#define N_BIG     8
+#define N_UNACKED 3
 
 typedef struct
 {
   pid_t pid;
   int notify_fd; /* the child writes one byte per step */
   int go_fd;     /* the test writes one byte to let it go on */
+  guint16 local_port;
 } Victim;
 
 /* Everything the child sends, encoded before the fork. */
@@ -42,9 +44,71 @@ typedef struct
   guint16 port;
   int rcvbuf;
   GBytes *hello;
-  GBytes *then;   /* sent after the go byte; may be NULL */
-  gboolean drain; /* read what has arrived before sending @then */
+  GBytes *then; /* sent after the go byte; may be NULL */
+  /* Before sending @then, read frames until this many MESSAGE frames
+   * have come. */
+  guint drain_messages;
 } Script;
+
+#define CHILD_DEADLINE_MS 5000
+
+static gint64
+child_now_ms (void)
+{
+  struct timespec now;
+
+  clock_gettime (CLOCK_MONOTONIC, &now);
+  return (gint64) now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+/* Reads exactly @length bytes into @buffer (or discards them when
+ * @buffer is NULL); exits the child when the stream ends or the deadline
+ * passes.  Async-signal-safe. */
+static void
+read_exact (int fd, guint8 *buffer, gsize length, gint64 deadline_ms)
+{
+  guint8 sink[4096];
+
+  while (length > 0)
+    {
+      struct pollfd pfd = { fd, POLLIN, 0 };
+      gint64 left = deadline_ms - child_now_ms ();
+      gsize want = buffer != NULL ? length : MIN (length, sizeof sink);
+      ssize_t n;
+
+      if (left <= 0 || poll (&pfd, 1, (int) left) == 0)
+        _exit (5);
+      n = recv (fd, buffer != NULL ? buffer : sink, want, 0);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        _exit (5);
+      if (buffer != NULL)
+        buffer += n;
+      length -= (gsize) n;
+    }
+}
+
+/* Reads whole frames until @n_messages MESSAGE frames have come.
+ * Async-signal-safe: the header is taken apart by hand. */
+static void
+drain_messages (int fd, guint n_messages)
+{
+  gint64 deadline_ms = child_now_ms () + CHILD_DEADLINE_MS;
+
+  while (n_messages > 0)
+    {
+      guint8 header[SC_FRAME_HEADER_SIZE];
+      guint32 length;
+
+      read_exact (fd, header, sizeof header, deadline_ms);
+      length = (guint32) header[12] << 24 | (guint32) header[13] << 16 |
+               (guint32) header[14] << 8 | header[15];
+      read_exact (fd, NULL, length, deadline_ms);
+      if (header[3] == SC_MSG_MESSAGE)
+        n_messages--;
+    }
+}
 
 static void
 write_all (int fd, const guint8 *data, gsize length)
@@ -67,6 +131,7 @@ G_GNUC_NORETURN static void
 victim_main (const Script *script, int notify_fd, int go_fd)
 {
   struct sockaddr_in address = { 0 };
+  socklen_t address_length = sizeof address;
   int fd = socket (AF_INET, SOCK_STREAM, 0);
   guint8 step[1 + sizeof (int)];
   int unread = 0;
@@ -85,22 +150,19 @@ victim_main (const Script *script, int notify_fd, int go_fd)
     _exit (2);
   write_all (fd, g_bytes_get_data (script->hello, NULL),
              g_bytes_get_size (script->hello));
-  /* Step 1: connected and said hello. */
+  /* Step 1: connected and said hello; with its local port (network byte
+   * order), by which the test finds its socket in /proc/net/tcp. */
+  if (getsockname (fd, (struct sockaddr *) &address, &address_length) < 0)
+    _exit (2);
   step[0] = 'c';
-  write_all (notify_fd, step, 1);
+  memcpy (step + 1, &address.sin_port, sizeof address.sin_port);
+  write_all (notify_fd, step, 1 + sizeof address.sin_port);
   if (read (go_fd, &go, 1) != 1)
     _exit (4);
-  if (script->drain)
-    {
-      struct timespec pause_50ms = { 0, 50 * 1000 * 1000 };
-      guint8 sink[4096];
-
-      /* Read what came so far, so that the kill ends the stream with a
-       * FIN after the half frame rather than a reset for unread data. */
-      nanosleep (&pause_50ms, NULL);
-      while (recv (fd, sink, sizeof sink, MSG_DONTWAIT) > 0)
-        ;
-    }
+  /* Read everything the server sends it (the messages the test sent), so
+   * that the kill ends the stream with a FIN after the half frame rather
+   * than a reset for unread data. */
+  drain_messages (fd, script->drain_messages);
   if (script->then != NULL)
     write_all (fd, g_bytes_get_data (script->then, NULL),
                g_bytes_get_size (script->then));
@@ -150,7 +212,9 @@ victim_start (const Script *script)
   close (go[0]);
   victim->notify_fd = notify[0];
   victim->go_fd = go[1];
-  wait_step (victim, 'c', NULL, 0);
+  wait_step (victim, 'c', (guint8 *) &victim->local_port,
+             sizeof victim->local_port);
+  victim->local_port = g_ntohs (victim->local_port);
   return victim;
 }
 
@@ -230,7 +294,7 @@ send_to (ScTestPeer *sender, guint32 recipient, guint count, gsize length)
 /* What must follow the death of @victim_id: CLIENT_LEFT to @other, one
  * failed receipt per message in @unacked, the log line, and service. */
 static void
-check_aftermath (ScFaultServer *server,
+check_aftermath (ScServerChild *server,
                  ScTestPeer *other,
                  guint32 victim_id,
                  GHashTable *unacked)
@@ -254,9 +318,9 @@ check_aftermath (ScFaultServer *server,
     }
   sc_test_peer_expect_none (other, SC_MSG_DELIVERY_RECEIPT, 200);
   g_assert_true (sc_fault_server_wait_disconnect_log (server, victim_id, 2000));
-  g_assert_true (sc_fault_server_is_running (server));
+  g_assert_true (sc_server_child_is_running (server));
 
-  newcomer = sc_test_peer_connect (sc_fault_server_get_port (server));
+  newcomer = sc_test_peer_connect (sc_server_child_get_port (server));
   g_assert_cmpuint (sc_test_peer_get_id (newcomer), >, victim_id);
   sc_message_free (sc_test_peer_hello (newcomer, "newcomer"));
   ping = sc_message_new (SC_MSG_PING, 0);
@@ -265,17 +329,26 @@ check_aftermath (ScFaultServer *server,
   g_assert_cmpuint (pong->status, ==, SC_STATUS_OK);
 }
 
-static guint32
-wait_joined (ScTestPeer *peer, const char *nickname)
+typedef struct
 {
-  for (;;)
-    {
-      g_autoptr (ScMessage) joined =
-        sc_test_peer_expect (peer, SC_MSG_CLIENT_JOINED);
+  guint16 victim_port;
+  guint16 server_port;
+} Connection;
 
-      if (g_str_equal (joined->sender.nickname, nickname))
-        return joined->sender.id;
-    }
+/* Whether every byte the victim sent has been acknowledged by the
+ * server's side and read by the server, and the victim has nothing
+ * unread.  The queues are read from /proc/net/tcp. */
+static gboolean
+half_frame_read (gpointer data)
+{
+  Connection *connection = data;
+  guint victim_tx, victim_rx, server_tx, server_rx;
+
+  return sc_fault_tcp_queues (connection->victim_port, connection->server_port,
+                              &victim_tx, &victim_rx) &&
+         sc_fault_tcp_queues (connection->server_port, connection->victim_port,
+                              &server_tx, &server_rx) &&
+         victim_tx == 0 && victim_rx == 0 && server_rx == 0;
 }
 
 /* Killed with half a SEND_MESSAGE frame (the header and half the payload)
@@ -284,34 +357,38 @@ static void
 test_killed_mid_send (void)
 {
   ScFaultServerOptions options = { 0 };
-  g_autoptr (ScFaultServer) server = sc_fault_server_start (&options);
+  g_autoptr (ScServerChild) server = sc_fault_server_start (&options);
   g_autoptr (ScTestPeer) other = NULL;
   g_autoptr (ScMessage) send = sc_message_new (SC_MSG_SEND_MESSAGE, 2);
   g_autoptr (GBytes) whole = NULL;
   g_autoptr (GHashTable) unacked = NULL;
   g_autoptr (Victim) victim = NULL;
   Script script = { 0 };
+  Connection connection;
   guint32 victim_id;
 
-  other = sc_test_peer_connect (sc_fault_server_get_port (server));
+  other = sc_test_peer_connect (sc_server_child_get_port (server));
   sc_message_free (sc_test_peer_hello (other, "other"));
 
   send->peer_id = sc_test_peer_get_id (other);
   send->text = sc_test_text (BIG_TEXT, 'h');
   whole = sc_message_encode (send);
-  script.port = sc_fault_server_get_port (server);
+  script.port = sc_server_child_get_port (server);
   script.hello = hello_frame ("half-sender");
-  script.drain = TRUE;
+  script.drain_messages = N_UNACKED;
   script.then = g_bytes_new_from_bytes (
     whole, 0, SC_FRAME_HEADER_SIZE + (g_bytes_get_size (whole) - 16) / 2);
   victim = victim_start (&script);
-  victim_id = wait_joined (other, "half-sender");
+  victim_id = sc_test_peer_wait_joined (other, "half-sender");
 
-  /* Messages it will never acknowledge: it reads nothing. */
-  unacked = send_to (other, victim_id, 3, 100);
+  /* Messages it will never acknowledge: it reads them, nothing more. */
+  unacked = send_to (other, victim_id, N_UNACKED, 100);
   victim_go (victim);
-  /* Let the half frame reach the server before the kill. */
-  g_usleep (100 * 1000);
+  /* The half frame has reached the server, which has read it, and the
+   * victim has nothing unread, before the kill. */
+  connection.victim_port = victim->local_port;
+  connection.server_port = sc_server_child_get_port (server);
+  g_assert_true (sc_test_wait_until (half_frame_read, &connection, 5000));
   victim_kill (victim);
 
   check_aftermath (server, other, victim_id, unacked);
@@ -329,8 +406,8 @@ static void
 test_killed_mid_receive (void)
 {
   ScFaultServerOptions options = { 0 };
-  g_autoptr (ScFaultServer) server = sc_fault_server_start (&options);
-  guint16 server_port = sc_fault_server_get_port (server);
+  g_autoptr (ScServerChild) server = sc_fault_server_start (&options);
+  guint16 server_port = sc_server_child_get_port (server);
   g_autoptr (ScTestPeer) other = NULL;
   g_autoptr (GHashTable) unacked = NULL;
   g_autoptr (Victim) victim = NULL;
@@ -345,7 +422,7 @@ test_killed_mid_receive (void)
   script.rcvbuf = 4096;
   script.hello = hello_frame ("receiver");
   victim = victim_start (&script);
-  victim_id = wait_joined (other, "receiver");
+  victim_id = sc_test_peer_wait_joined (other, "receiver");
 
   unacked = send_to (other, victim_id, N_BIG, BIG_TEXT);
   /* Data in flight: the victim's socket holds bytes it has not read, and

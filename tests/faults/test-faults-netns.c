@@ -293,7 +293,7 @@ check_vanished_client (void)
   Netns netns;
   g_autofree char *idle = g_strdup_printf ("%d", IDLE_TIMEOUT_S);
   g_autofree char *ping = g_strdup_printf ("%d", PING_TIMEOUT_S);
-  g_autoptr (ScFaultServer) server = NULL;
+  g_autoptr (ScServerChild) server = NULL;
   g_autoptr (ScTestPeer) b = NULL;
   g_autoptr (ScMessage) joined = NULL;
   g_autoptr (ScMessage) left = NULL;
@@ -319,7 +319,7 @@ check_vanished_client (void)
   }
 
   in_b.ns = netns.server_ns;
-  in_b.port = sc_fault_server_get_port (server);
+  in_b.port = sc_server_child_get_port (server);
   run_in_netns (connect_beside_server, &in_b);
   b = g_steal_pointer (&in_b.peer);
   sc_message_free (sc_test_peer_hello (b, "bob"));

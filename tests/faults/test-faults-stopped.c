@@ -13,9 +13,6 @@
 
 #include <signal.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "sc-fault-util.h"
 #include "sc-test-peer.h"
@@ -27,67 +24,22 @@
  * together: a server that never drops the client fails the test. */
 #define MAX_MESSAGES 4000
 
-typedef struct
-{
-  GPid pid;
-  int stdin_fd;
-  gboolean reaped;
-} Cli;
-
-static void
-cli_setup (gpointer data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-}
-
 /* sockchat-cli connected at start, its input a pipe left open so that it
  * waits for a menu choice forever.  (transfer full) */
-static Cli *
+static GSubprocess *
 cli_start (guint16 port, const char *nickname)
 {
   g_autofree char *port_text = g_strdup_printf ("%u", port);
-  const char *binary = g_getenv ("SC_CLI_BINARY");
-  const char *argv[] = { binary,    "--host",     "127.0.0.1", "--port",
-                         port_text, "--nickname", nickname,    NULL };
+  const char *args[] = { "--host",     "127.0.0.1", "--port", port_text,
+                         "--nickname", nickname,    NULL };
   g_autoptr (GError) error = NULL;
-  Cli *cli = g_new0 (Cli, 1);
+  GSubprocess *cli = sc_test_cli_spawn (G_SUBPROCESS_FLAGS_STDIN_PIPE |
+                                          G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
+                                          G_SUBPROCESS_FLAGS_STDERR_SILENCE,
+                                        args, &error);
 
-  g_assert_nonnull (binary);
-  g_assert_true (g_spawn_async_with_pipes (
-    NULL, (char **) argv, NULL,
-    G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL |
-      G_SPAWN_STDERR_TO_DEV_NULL,
-    cli_setup, NULL, &cli->pid, &cli->stdin_fd, NULL, NULL, &error));
   g_assert_no_error (error);
   return cli;
-}
-
-static void
-cli_free (Cli *cli)
-{
-  if (!cli->reaped)
-    {
-      kill (cli->pid, SIGCONT);
-      kill (cli->pid, SIGKILL);
-      waitpid (cli->pid, NULL, 0);
-    }
-  close (cli->stdin_fd);
-  g_free (cli);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Cli, cli_free)
-
-static guint32
-wait_joined (ScTestPeer *peer, const char *nickname)
-{
-  for (;;)
-    {
-      g_autoptr (ScMessage) joined =
-        sc_test_peer_expect (peer, SC_MSG_CLIENT_JOINED);
-
-      if (g_str_equal (joined->sender.nickname, nickname))
-        return joined->sender.id;
-    }
 }
 
 static void
@@ -95,11 +47,12 @@ test_stopped_recipient (void)
 {
   const char *args[] = { "--output-cap", "65536", NULL };
   ScFaultServerOptions options = { .args = args };
-  g_autoptr (ScFaultServer) server = sc_fault_server_start (&options);
-  guint16 port = sc_fault_server_get_port (server);
-  GPid server_pid = sc_fault_server_get_pid (server);
+  g_autoptr (ScServerChild) server = sc_fault_server_start (&options);
+  guint16 port = sc_server_child_get_port (server);
+  GPid server_pid = sc_server_child_get_pid (server);
   g_autofree char *text = sc_test_text (TEXT_LENGTH, 's');
-  g_autoptr (Cli) cli = NULL;
+  g_autoptr (GSubprocess) cli = NULL;
+  GPid cli_pid;
   ScTestPeer *senders[N_SENDERS];
   GHashTable *accepted[N_SENDERS];
   gsize rss_before, rss_max;
@@ -119,11 +72,13 @@ test_stopped_recipient (void)
         g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
     }
   cli = cli_start (port, "stopped");
+  cli_pid =
+    (GPid) g_ascii_strtoll (g_subprocess_get_identifier (cli), NULL, 10);
   sc_test_peer_set_timeout (senders[0], 10000);
-  slow_id = wait_joined (senders[0], "stopped");
+  slow_id = sc_test_peer_wait_joined (senders[0], "stopped");
   sc_test_peer_set_timeout (senders[0], SC_TEST_PEER_TIMEOUT_MS);
 
-  sc_fault_proc_stop (cli->pid);
+  sc_fault_proc_stop (cli_pid);
 
   rss_before = rss_max = sc_fault_proc_rss (server_pid);
   while (!dropped && n_sent < MAX_MESSAGES)
@@ -188,10 +143,9 @@ test_stopped_recipient (void)
   g_assert_true (sc_fault_server_wait_disconnect_log (server, slow_id, 1000));
 
   /* Let the client run again: it finds its connection closed. */
-  g_assert_cmpint (kill (cli->pid, SIGCONT), ==, 0);
-  g_assert_cmpint (kill (cli->pid, SIGKILL), ==, 0);
-  g_assert_cmpint (waitpid (cli->pid, NULL, 0), ==, cli->pid);
-  cli->reaped = TRUE;
+  g_subprocess_send_signal (cli, SIGCONT);
+  g_subprocess_force_exit (cli);
+  g_assert_true (g_subprocess_wait (cli, NULL, NULL));
 
   for (guint i = 0; i < N_SENDERS; i++)
     sc_test_peer_free (senders[i]);

@@ -9,37 +9,25 @@
  */
 #include "config.h"
 
-#include <errno.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "sc-server.h"
 #include "sc-socket.h"
+#include "sc-test-util.h"
 
 int LLVMFuzzerTestOneInput (const guint8 *data, size_t size);
 
 static ScServer *server;
-
-/* Thousands of connections a second would log thousands of lines; only
- * warnings and errors are worth seeing while fuzzing. */
-static GLogWriterOutput
-quiet_writer (GLogLevelFlags level,
-              const GLogField *fields,
-              gsize n_fields,
-              gpointer data)
-{
-  if (level & (G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO | G_LOG_LEVEL_DEBUG))
-    return G_LOG_WRITER_HANDLED;
-  return g_log_writer_default (level, fields, n_fields, data);
-}
 
 static guint16
 server_port (void)
 {
   if (server == NULL)
     {
-      g_log_set_writer_func (quiet_writer, NULL, NULL);
+      /* Thousands of connections a second would log thousands of lines;
+       * only warnings and errors are worth seeing while fuzzing. */
+      g_log_set_writer_func (sc_test_quiet_writer, NULL, NULL);
       ScServerConfig *config = sc_server_config_new ();
 
       g_free (config->bind_address);
@@ -53,26 +41,6 @@ server_port (void)
         g_error ("the fuzzing server did not start");
     }
   return sc_server_get_port (server);
-}
-
-/* Reads until the server closes, for at most two seconds. */
-static void
-drain (int fd)
-{
-  guint8 buffer[16384];
-  gint64 deadline = g_get_monotonic_time () + 2 * G_USEC_PER_SEC;
-
-  while (g_get_monotonic_time () < deadline)
-    {
-      struct pollfd pfd = { fd, POLLIN, 0 };
-      ssize_t n;
-
-      if (poll (&pfd, 1, 100) <= 0)
-        continue;
-      n = recv (fd, buffer, sizeof buffer, MSG_DONTWAIT);
-      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-        return;
-    }
 }
 
 static void
@@ -113,7 +81,8 @@ LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
     g_error ("cannot connect to the fuzzing server");
   sc_socket_send_all (fd, data, size, NULL);
   shutdown (fd, SHUT_WR);
-  drain (fd);
+  /* For at most two seconds: a slow input is not worth more. */
+  sc_test_drain_until_closed (fd, 2000);
   close (fd);
   if (++runs % 256 == 0)
     check_alive (port);

@@ -34,20 +34,7 @@ cleanup () {
 }
 trap cleanup EXIT
 
-n=0
-failed=0
-ok () { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok () {
-  n=$((n + 1))
-  failed=$((failed + 1))
-  echo "not ok $n - $1"
-  shift
-  local line
-  for line in "$@"; do
-    printf '%s\n' "$line" | sed 's/^/# /'
-  done
-}
-skip () { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
+source "$(dirname "${BASH_SOURCE[0]}")/../support/tap.sh"
 
 # expect_all FILE TEXT...: the TEXTs missing from FILE, one a line.
 missing_in () {
@@ -160,18 +147,20 @@ fi
 if [[ $locale_ok -eq 0 ]]; then
   skip "sockchat-cli menu and answers in Chinese (connected)" "$why"
 else
-  "$SC_SERVER_BINARY" --port 0 --bind 127.0.0.1 >"$WORK/server.out" 2>&1 &
+  # Its standard output through a FIFO: the port line is read as soon as
+  # it comes, or the end of the output if the server fails.
+  mkfifo "$WORK/server.fifo"
+  "$SC_SERVER_BINARY" --port 0 --bind 127.0.0.1 >"$WORK/server.fifo" \
+    2>"$WORK/server.err" &
   SERVER_PID=$!
-  port=""
-  for _ in $(seq 100); do
-    port="$(sed -n 's/^sockchat-server: listening on port \([0-9]*\)$/\1/p' \
-      "$WORK/server.out")"
-    [[ -n "$port" ]] && break
-    sleep 0.1
-  done
+  exec {server_out}<"$WORK/server.fifo"
+  line=""
+  read -r -t 10 -u "$server_out" line
+  port="$(sed -n 's/^sockchat-server: listening on port \([0-9]*\)$/\1/p' \
+    <<<"$line")"
   if [[ -z "$port" ]]; then
     not_ok "sockchat-cli menu and answers in Chinese (connected)" \
-      "the server did not start:" "$(cat "$WORK/server.out")"
+      "the server did not start:" "$line" "$(cat "$WORK/server.err")"
   else
     printf '3\n4\n5\n7\n' |
       in_chinese timeout 20 "$SC_CLI_BINARY" --host 127.0.0.1 --port "$port" \
@@ -209,4 +198,4 @@ else
   fi
 fi
 
-[[ $failed -eq 0 ]]
+[[ $TAP_FAILED -eq 0 ]]

@@ -34,28 +34,7 @@ cleanup () {
 }
 trap cleanup EXIT
 
-N=0
-FAILED=0
-
-ok () {
-  N=$((N + 1))
-  echo "ok $N - $1"
-}
-
-# not_ok NAME [FILE]: a failure, with FILE's lines as diagnostics.
-not_ok () {
-  N=$((N + 1))
-  FAILED=$((FAILED + 1))
-  echo "not ok $N - $1"
-  if [[ $# -gt 1 && -s "$2" ]]; then
-    sed 's/^/# /' "$2"
-  fi
-}
-
-skip () {
-  N=$((N + 1))
-  echo "ok $N - $1 # SKIP $2"
-}
+source "$(dirname "${BASH_SOURCE[0]}")/../support/tap.sh"
 
 # check NAME COMMAND...: ok when COMMAND succeeds; its output is shown
 # when it fails.
@@ -65,7 +44,7 @@ check () {
   if "$@" >"$TMP/check.out" 2>&1; then
     ok "$name"
   else
-    not_ok "$name" "$TMP/check.out"
+    not_ok_file "$name" "$TMP/check.out"
   fi
 }
 
@@ -77,7 +56,7 @@ check_quiet () {
   if "$@" >"$TMP/check.out" 2>&1 && [[ ! -s "$TMP/check.out" ]]; then
     ok "$name"
   else
-    not_ok "$name" "$TMP/check.out"
+    not_ok_file "$name" "$TMP/check.out"
   fi
 }
 
@@ -135,8 +114,8 @@ fi
 
 if ! "$MESON" install -C "$BUILD_ROOT" --destdir "$DEST" --no-rebuild \
   --quiet >"$TMP/install.out" 2>&1; then
-  not_ok "meson install --destdir" "$TMP/install.out"
-  echo "1..$N"
+  not_ok_file "meson install --destdir" "$TMP/install.out"
+  echo "1..$TAP_N"
   exit 1
 fi
 ok "meson install --destdir"
@@ -178,7 +157,7 @@ for program in "${version_programs[@]}"; do
     ok "$program --version says $SC_VERSION"
   else
     printf '%s\n' "$out" >"$TMP/version.out"
-    not_ok "$program --version says $SC_VERSION" "$TMP/version.out"
+    not_ok_file "$program --version says $SC_VERSION" "$TMP/version.out"
   fi
 done
 
@@ -194,7 +173,7 @@ for program in "${programs[@]}"; do
     ok "$program.1 documents every option of $program --help"
   else
     printf 'missing: %s\n' "${missing[@]}" >"$TMP/man.out"
-    not_ok "$program.1 documents every option of $program --help" \
+    not_ok_file "$program.1 documents every option of $program --help" \
       "$TMP/man.out"
   fi
   check "$program.1 names SockChat $SC_VERSION" \
@@ -228,7 +207,7 @@ if [[ "$SC_GUI" == yes ]]; then
     ok "every binary the metainfo provides is installed"
   else
     printf 'missing: %s\n' "${missing[@]}" >"$TMP/binaries.out"
-    not_ok "every binary the metainfo provides is installed" \
+    not_ok_file "every binary the metainfo provides is installed" \
       "$TMP/binaries.out"
   fi
   if has xmllint; then
@@ -265,7 +244,7 @@ if has systemd-analyze; then
     ! grep -q 'sockchat' "$TMP/verify.out"; then
     ok "systemd-analyze verify accepts the unit"
   else
-    not_ok "systemd-analyze verify accepts the unit" "$TMP/verify.out"
+    not_ok_file "systemd-analyze verify accepts the unit" "$TMP/verify.out"
   fi
 else
   skip "systemd-analyze verify accepts the unit" \
@@ -280,38 +259,41 @@ conf_keys "$conf" >"$TMP/keys"
 if diff -u "$TMP/options" "$TMP/keys" >"$TMP/keys.diff"; then
   ok "server.conf lists every server setting"
 else
-  not_ok "server.conf lists every server setting" "$TMP/keys.diff"
+  not_ok_file "server.conf lists every server setting" "$TMP/keys.diff"
 fi
 
 # run_server NAME CONF: the installed server starts with --config CONF on
 # a free loopback port and stops cleanly on SIGTERM.
 run_server () {
-  local name="$1" status=0
+  local name="$1" status=0 line="" out
+  # Its standard output through a FIFO: the test reads the port line as
+  # soon as it comes, or the end of the output if the server fails.
+  rm -f "$TMP/server.fifo"
+  mkfifo "$TMP/server.fifo"
   "$bindir/sockchat-server" --config "$2" --port 0 --bind 127.0.0.1 \
-    >"$TMP/server.out" 2>&1 &
+    >"$TMP/server.fifo" 2>"$TMP/server.err" &
   SERVER_PID=$!
-  for _ in $(seq 100); do
-    if grep -q 'listening on port' "$TMP/server.out" ||
-      ! kill -0 "$SERVER_PID" 2>/dev/null; then
-      break
-    fi
-    sleep 0.1
-  done
-  if ! grep -q 'listening on port' "$TMP/server.out"; then
+  exec {out}<"$TMP/server.fifo"
+  read -r -t 10 -u "$out" line || true
+  printf '%s\n' "$line" | cat - "$TMP/server.err" >"$TMP/server.out"
+  if [[ "$line" != *'listening on port'* ]]; then
+    exec {out}<&-
     kill "$SERVER_PID" 2>/dev/null || true
     wait "$SERVER_PID" 2>/dev/null || true
     SERVER_PID=""
-    not_ok "$name" "$TMP/server.out"
+    not_ok_file "$name" "$TMP/server.out"
     return
   fi
   kill -TERM "$SERVER_PID"
   wait "$SERVER_PID" || status=$?
   SERVER_PID=""
+  exec {out}<&-
+  printf '%s\n' "$line" | cat - "$TMP/server.err" >"$TMP/server.out"
   if [[ $status -eq 0 ]]; then
     ok "$name"
   else
     echo "exit status $status after SIGTERM" >>"$TMP/server.out"
-    not_ok "$name" "$TMP/server.out"
+    not_ok_file "$name" "$TMP/server.out"
   fi
 }
 
@@ -324,5 +306,5 @@ sed -E -e 's/^#([a-z][a-z-]*=)/\1/' \
   "$conf" >"$TMP/server.conf"
 run_server "the server accepts every value in server.conf" "$TMP/server.conf"
 
-echo "1..$N"
-[[ $FAILED -eq 0 ]]
+echo "1..$TAP_N"
+[[ $TAP_FAILED -eq 0 ]]

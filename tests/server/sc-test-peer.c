@@ -488,6 +488,22 @@ sc_test_peer_expect_at (ScTestPeer *peer,
   return message;
 }
 
+guint32
+sc_test_peer_wait_joined_at (ScTestPeer *peer,
+                             const char *nickname,
+                             const char *file,
+                             int line)
+{
+  for (;;)
+    {
+      g_autoptr (ScMessage) joined =
+        sc_test_peer_expect_at (peer, SC_MSG_CLIENT_JOINED, 0, file, line);
+
+      if (g_str_equal (joined->sender.nickname, nickname))
+        return joined->sender.id;
+    }
+}
+
 ScMessage *
 sc_test_peer_request_at (ScTestPeer *peer,
                          ScMessage *request,

@@ -64,6 +64,10 @@ ScMessage *sc_test_peer_expect_at (ScTestPeer *peer,
                                    int line);
 void
 sc_test_peer_expect_closed_at (ScTestPeer *peer, const char *file, int line);
+guint32 sc_test_peer_wait_joined_at (ScTestPeer *peer,
+                                     const char *nickname,
+                                     const char *file,
+                                     int line);
 void sc_test_peer_expect_none_at (ScTestPeer *peer,
                                   ScMessageType type,
                                   guint wait_ms,
@@ -93,6 +97,10 @@ void sc_test_peer_expect_none_at (ScTestPeer *peer,
   sc_test_peer_expect_at ((peer), (type), (id), __FILE__, __LINE__)
 /* Reads until the server closes the connection; whatever arrives first is
  * buffered. */
+/* Reads CLIENT_JOINED notices, dropping those about others, until one
+ * about @nickname; returns that client's id. */
+#define sc_test_peer_wait_joined(peer, nickname) \
+  sc_test_peer_wait_joined_at ((peer), (nickname), __FILE__, __LINE__)
 #define sc_test_peer_expect_closed(peer) \
   sc_test_peer_expect_closed_at ((peer), __FILE__, __LINE__)
 /* Asserts that no message of @type arrives within @wait_ms. */

@@ -1,50 +1,10 @@
 /* sc-test-server.c: the in-process server fixture. */
 #include "config.h"
 
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sc-test-server.h"
-
-/* The server logs every connection with g_message(); keep the TAP output
- * readable unless the test runs with --verbose.  Warnings and worse still
- * go through, and g_test_init() makes them fatal. */
-static GLogWriterOutput
-quiet_writer (GLogLevelFlags log_level,
-              const GLogField *fields,
-              gsize n_fields,
-              gpointer user_data)
-{
-  if ((log_level &
-       (G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO | G_LOG_LEVEL_DEBUG)) != 0 &&
-      !g_test_verbose ())
-    return G_LOG_WRITER_HANDLED;
-  return g_log_writer_default (log_level, fields, n_fields, user_data);
-}
-
-void
-sc_test_init (int *argc, char ***argv)
-{
-  g_test_init (argc, argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
-  g_log_set_writer_func (quiet_writer, NULL, NULL);
-  /* The tests write to sockets the server may already have closed. */
-  signal (SIGPIPE, SIG_IGN);
-}
-
-/* Worker threads for the server under test, from SC_TEST_THREADS (the
- * meson test registers every suite with 1 and with 4). */
-guint
-sc_test_threads (void)
-{
-  const char *text = g_getenv ("SC_TEST_THREADS");
-  guint64 threads = 1;
-
-  if (text != NULL &&
-      !g_ascii_string_to_unsigned (text, 10, 1, 64, &threads, NULL))
-    g_error ("SC_TEST_THREADS must be a number from 1 to 64, not “%s”", text);
-  return (guint) threads;
-}
 
 static void
 apply_options (ScServerConfig *config, const ScTestServerOptions *options)
@@ -104,23 +64,31 @@ sc_test_server_teardown (ScTestServer *fixture, gconstpointer data)
   g_clear_pointer (&fixture->config, sc_server_config_free);
 }
 
-/* Polls until the server counts exactly @n_clients open connections. */
+typedef struct
+{
+  ScServer *server;
+  guint n_clients;
+} NClients;
+
+static gboolean
+has_n_clients (gpointer data)
+{
+  NClients *wanted = data;
+
+  return sc_server_get_n_clients (wanted->server) == wanted->n_clients;
+}
+
+/* Waits until the server counts exactly @n_clients open connections. */
 void
 sc_test_server_wait_n_clients (ScTestServer *fixture,
                                guint n_clients,
                                guint timeout_ms)
 {
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
-  guint n = sc_server_get_n_clients (fixture->server);
+  NClients wanted = { fixture->server, n_clients };
 
-  while (n != n_clients && g_get_monotonic_time () < deadline)
-    {
-      g_usleep (5000);
-      n = sc_server_get_n_clients (fixture->server);
-    }
-  if (n != n_clients)
-    g_error ("the server still has %u clients, not %u, after %u ms", n,
-             n_clients, timeout_ms);
+  if (!sc_test_wait_until (has_n_clients, &wanted, timeout_ms))
+    g_error ("the server still has %u clients, not %u, after %u ms",
+             sc_server_get_n_clients (fixture->server), n_clients, timeout_ms);
 }
 
 /* The resident set size of this process, in bytes. */

@@ -1,11 +1,13 @@
 /* sc-test-server.h: an in-process server on 127.0.0.1 with an
  * OS-chosen port, as a g_test_add() fixture, and small helpers the server
- * tests share. */
+ * tests share.  It includes sc-test-util.h (sc_test_init(),
+ * sc_test_threads() and the rest of the support every test shares). */
 #pragma once
 
 #include <glib.h>
 
 #include "sc-server.h"
+#include "sc-test-util.h"
 
 G_BEGIN_DECLS
 
@@ -33,8 +35,6 @@ typedef struct
   guint16 port;
 } ScTestServer;
 
-void sc_test_init (int *argc, char ***argv);
-guint sc_test_threads (void);
 void sc_test_server_setup (ScTestServer *fixture, gconstpointer data);
 void sc_test_server_teardown (ScTestServer *fixture, gconstpointer data);
 void sc_test_server_wait_n_clients (ScTestServer *fixture,

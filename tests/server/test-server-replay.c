@@ -9,9 +9,6 @@
  */
 #include "config.h"
 
-#include <errno.h>
-#include <poll.h>
-#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -29,27 +26,6 @@ static void
 setup (Fixture *fixture, gconstpointer data)
 {
   sc_test_server_setup (fixture, NULL);
-}
-
-/* Reads until the server closes the connection; FALSE on a deadline. */
-static gboolean
-drain_until_closed (int fd, guint timeout_ms)
-{
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
-  guint8 buffer[16384];
-
-  while (g_get_monotonic_time () < deadline)
-    {
-      struct pollfd pfd = { fd, POLLIN, 0 };
-      ssize_t n;
-
-      if (poll (&pfd, 1, 50) <= 0)
-        continue;
-      n = recv (fd, buffer, sizeof buffer, MSG_DONTWAIT);
-      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-        return TRUE;
-    }
-  return FALSE;
 }
 
 static void
@@ -80,43 +56,28 @@ test_replay (Fixture *fixture, gconstpointer data)
    * part of the test, not an error. */
   sc_socket_send_all (fd, contents, length, NULL);
   shutdown (fd, SHUT_WR);
-  g_assert_true (drain_until_closed (fd, 5000));
+  g_assert_true (sc_test_drain_until_closed (fd, 5000));
   close (fd);
   assert_still_served (fixture);
 }
 
-static gboolean
-is_sample_name (const char *name)
-{
-  return name[0] != '.' && !g_str_has_suffix (name, ".md");
-}
-
-static int
-compare_names (gconstpointer a, gconstpointer b)
-{
-  return strcmp (*(const char *const *) a, *(const char *const *) b);
-}
-
+/* Registers one replay subtest per sample in the directory that
+ * @variable names; returns how many were added. */
 static guint
 add_directory (const char *variable, const char *kind)
 {
   const char *directory = g_getenv (variable);
-  g_autoptr (GDir) dir = NULL;
-  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
-  const char *name;
+  g_autoptr (GPtrArray) names = NULL;
 
-  if (directory == NULL || (dir = g_dir_open (directory, 0, NULL)) == NULL)
+  /* A missing corpus fails /server/replay/corpus-found. */
+  if (directory == NULL ||
+      (names = sc_test_sample_names (directory, NULL)) == NULL)
     return 0;
-  while ((name = g_dir_read_name (dir)) != NULL)
-    if (is_sample_name (name))
-      g_ptr_array_add (names, g_strdup (name));
-  g_ptr_array_sort (names, compare_names);
   for (guint i = 0; i < names->len; i++)
     {
       const char *file = g_ptr_array_index (names, i);
       g_autofree char *test_path =
         g_strdup_printf ("/server/replay/%s/%s", kind, file);
-
       char *path = g_build_filename (directory, file, NULL);
 
       g_ptr_array_add (paths, path);

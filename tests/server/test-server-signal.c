@@ -1,162 +1,57 @@
 /* test-server-signal.c: the real sockchat-server binary as a child: its
  * command line, its exit statuses and its shutdown on SIGTERM/SIGINT.
  *
- * The binary comes from SC_SERVER_BINARY (set by meson).  Every wait on
- * the child has a deadline; a child that outlives one is killed and the
- * test fails.
+ * The binary comes from SC_SERVER_BINARY (set by meson) and runs as an
+ * ScServerChild (tests/support).  Every wait on the child has a deadline;
+ * a child that outlives one is killed and the test fails.
  */
 #include "config.h"
 
-#include <errno.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
 
+#include "sc-server-child.h"
 #include "sc-test-peer.h"
 #include "sc-test-server.h"
 
-typedef struct
-{
-  GPid pid;
-  int out_fd;
-  int err_fd;
-  GString *out;
-  GString *err;
-  gboolean exited;
-  int wait_status;
-} Child;
-
-static void
-child_free (Child *child)
-{
-  if (!child->exited)
-    {
-      kill (child->pid, SIGKILL);
-      waitpid (child->pid, NULL, 0);
-    }
-  if (child->out_fd >= 0)
-    close (child->out_fd);
-  if (child->err_fd >= 0)
-    close (child->err_fd);
-  g_string_free (child->out, TRUE);
-  g_string_free (child->err, TRUE);
-  g_free (child);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Child, child_free)
-
-static Child *
+/* Starts the server binary with @args; waits for nothing.  Its output
+ * is collected for the checks.  (transfer full) */
+static ScServerChild *
 child_spawn (const char *const *args)
 {
-  const char *binary = g_getenv ("SC_SERVER_BINARY");
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  ScServerChildOptions options = { .args = args };
   g_autoptr (GError) error = NULL;
-  Child *child = g_new0 (Child, 1);
+  ScServerChild *child = sc_server_child_spawn (&options, &error);
 
-  g_assert_nonnull (binary);
-  g_ptr_array_add (argv, (gpointer) binary);
-  for (gsize i = 0; args[i] != NULL; i++)
-    g_ptr_array_add (argv, (gpointer) args[i]);
-  g_ptr_array_add (argv, NULL);
-  child->out = g_string_new (NULL);
-  child->err = g_string_new (NULL);
-  g_assert_true (g_spawn_async_with_pipes (
-    NULL, (char **) argv->pdata, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
-    &child->pid, NULL, &child->out_fd, &child->err_fd, &error));
   g_assert_no_error (error);
   return child;
-}
-
-/* Appends what one descriptor has to @buffer; closes it at its end. */
-static void
-drain_fd (int *fd, GString *buffer)
-{
-  char chunk[4096];
-  ssize_t n;
-
-  do
-    n = read (*fd, chunk, sizeof chunk);
-  while (n < 0 && errno == EINTR);
-  if (n > 0)
-    g_string_append_len (buffer, chunk, n);
-  else
-    {
-      close (*fd);
-      *fd = -1;
-    }
-}
-
-/* Waits up to @wait_ms for output, then reaps the child if it exited. */
-static void
-child_pump (Child *child, int wait_ms)
-{
-  struct pollfd pfds[2] = { { child->out_fd, POLLIN, 0 },
-                            { child->err_fd, POLLIN, 0 } };
-
-  if (poll (pfds, 2, wait_ms) > 0)
-    {
-      if (pfds[0].revents != 0 && child->out_fd >= 0)
-        drain_fd (&child->out_fd, child->out);
-      if (pfds[1].revents != 0 && child->err_fd >= 0)
-        drain_fd (&child->err_fd, child->err);
-    }
-  if (!child->exited &&
-      waitpid (child->pid, &child->wait_status, WNOHANG) == child->pid)
-    child->exited = TRUE;
-}
-
-static gboolean
-child_finished (Child *child)
-{
-  return child->exited && child->out_fd < 0 && child->err_fd < 0;
 }
 
 /* Waits for the child to exit and close its output; returns its exit
  * status, failing the test if it is killed by a signal or is too slow. */
 static int
-child_wait_exit (Child *child, guint timeout_ms)
+child_wait_exit (ScServerChild *child, guint timeout_ms)
 {
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  g_autoptr (GError) error = NULL;
+  int status = sc_server_child_wait_exit (child, timeout_ms, &error);
 
-  while (!child_finished (child) && g_get_monotonic_time () < deadline)
-    child_pump (child, 20);
-  if (!child_finished (child))
-    g_error ("sockchat-server did not exit within %u ms; stderr: %s",
-             timeout_ms, child->err->str);
-  if (!WIFEXITED (child->wait_status))
-    g_error ("sockchat-server died with wait status 0x%x; stderr: %s",
-             child->wait_status, child->err->str);
-  return WEXITSTATUS (child->wait_status);
+  g_assert_no_error (error);
+  return status;
 }
 
-/* Reads the "listening on port N" line the server prints at start. */
 static guint16
-child_read_port (Child *child)
+child_read_port (ScServerChild *child)
 {
-  static const char prefix[] = "sockchat-server: listening on port ";
-  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
-  g_autofree char *digits = NULL;
-  guint64 port = 0;
-  const char *line;
+  g_autoptr (GError) error = NULL;
+  guint16 port = sc_server_child_read_port (child, 5000, &error);
 
-  while (strchr (child->out->str, '\n') == NULL && !child->exited &&
-         g_get_monotonic_time () < deadline)
-    child_pump (child, 20);
-  line = strstr (child->out->str, prefix);
-  if (line == NULL || strchr (line, '\n') == NULL)
-    g_error ("no port announcement; stdout: “%s”, stderr: “%s”",
-             child->out->str, child->err->str);
-  line += strlen (prefix);
-  digits = g_strndup (line, strcspn (line, "\n"));
-  g_assert_true (
-    g_ascii_string_to_unsigned (digits, 10, 1, 65535, &port, NULL));
-  return (guint16) port;
+  g_assert_no_error (error);
+  return port;
 }
 
 static char *
@@ -165,7 +60,7 @@ threads_arg (void)
   return g_strdup_printf ("%u", sc_test_threads ());
 }
 
-static Child *
+static ScServerChild *
 start_server (void)
 {
   g_autofree char *threads = threads_arg ();
@@ -180,7 +75,7 @@ start_server (void)
 static void
 check_stop_on_signal (int signal_number)
 {
-  g_autoptr (Child) child = start_server ();
+  g_autoptr (ScServerChild) child = start_server ();
   guint16 port = child_read_port (child);
   g_autoptr (ScTestPeer) a = sc_test_peer_connect (port);
   g_autoptr (ScTestPeer) b = sc_test_peer_connect (port);
@@ -191,7 +86,7 @@ check_stop_on_signal (int signal_number)
   sc_message_free (sc_test_peer_hello (a, "alice"));
   sc_message_free (sc_test_peer_hello (b, "bob"));
   start = g_get_monotonic_time ();
-  g_assert_cmpint (kill (child->pid, signal_number), ==, 0);
+  g_assert_true (sc_server_child_signal (child, signal_number));
 
   notice_a = sc_test_peer_expect (a, SC_MSG_SERVER_SHUTDOWN);
   notice_b = sc_test_peer_expect (b, SC_MSG_SERVER_SHUTDOWN);
@@ -217,22 +112,26 @@ test_sigint (void)
 static void
 test_sigterm_idle (void)
 {
-  g_autoptr (Child) child = start_server ();
+  g_autoptr (ScServerChild) child = start_server ();
 
   child_read_port (child);
-  g_assert_cmpint (kill (child->pid, SIGTERM), ==, 0);
+  g_assert_true (sc_server_child_signal (child, SIGTERM));
   g_assert_cmpint (child_wait_exit (child, 5000), ==, 0);
 }
 
 static void
 check_usage_error (const char *const *args, const char *expected)
 {
-  g_autoptr (Child) child = child_spawn (args);
+  g_autoptr (ScServerChild) child = child_spawn (args);
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
 
   g_assert_cmpint (child_wait_exit (child, 5000), ==, 2);
-  g_test_message ("stderr: %s", child->err->str);
-  g_assert_nonnull (strstr (child->err->str, expected));
-  g_assert_cmpstr (child->out->str, ==, "");
+  out = sc_server_child_get_stdout (child);
+  err = sc_server_child_get_stderr (child);
+  g_test_message ("stderr: %s", err);
+  g_assert_nonnull (strstr (err, expected));
+  g_assert_cmpstr (out, ==, "");
 }
 
 static void
@@ -293,18 +192,22 @@ test_port_in_use (void)
   int fd = listen_somewhere (&port);
   g_autofree char *port_text = g_strdup_printf ("%u", port);
   const char *args[] = { "--port", port_text, "--bind", "127.0.0.1", NULL };
-  g_autoptr (Child) child = child_spawn (args);
+  g_autoptr (ScServerChild) child = child_spawn (args);
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
   const char *newline;
 
   g_assert_cmpint (child_wait_exit (child, 5000), ==, 1);
   close (fd);
-  g_test_message ("stderr: %s", child->err->str);
+  out = sc_server_child_get_stdout (child);
+  err = sc_server_child_get_stderr (child);
+  g_test_message ("stderr: %s", err);
   /* One line, naming the port. */
-  newline = strchr (child->err->str, '\n');
+  newline = strchr (err, '\n');
   g_assert_nonnull (newline);
   g_assert_cmpstr (newline + 1, ==, "");
-  g_assert_nonnull (strstr (child->err->str, port_text));
-  g_assert_cmpstr (child->out->str, ==, "");
+  g_assert_nonnull (strstr (err, port_text));
+  g_assert_cmpstr (out, ==, "");
 }
 
 /* The secret is read from the first line of the file; a HELLO without it
@@ -318,7 +221,7 @@ test_password_file (void)
   const char *args[] = { "--port",          "0",         "--bind",
                          "127.0.0.1",       "--threads", threads,
                          "--password-file", NULL,        NULL };
-  g_autoptr (Child) child = NULL;
+  g_autoptr (ScServerChild) child = NULL;
   g_autoptr (ScTestPeer) guest = NULL;
   g_autoptr (ScTestPeer) member = NULL;
   ScMessage *hello;
@@ -349,7 +252,7 @@ test_password_file (void)
   joined = sc_test_peer_request (member, hello);
   g_assert_cmpuint (joined->status, ==, SC_STATUS_OK);
 
-  kill (child->pid, SIGTERM);
+  g_assert_true (sc_server_child_signal (child, SIGTERM));
   g_assert_cmpint (child_wait_exit (child, 5000), ==, 0);
   g_unlink (path);
 }
@@ -377,11 +280,12 @@ static void
 test_version (void)
 {
   const char *args[] = { "--version", NULL };
-  g_autoptr (Child) child = child_spawn (args);
+  g_autoptr (ScServerChild) child = child_spawn (args);
+  g_autofree char *out = NULL;
 
   g_assert_cmpint (child_wait_exit (child, 5000), ==, 0);
-  g_assert_cmpstr (child->out->str, ==,
-                   "sockchat-server " PACKAGE_VERSION "\n");
+  out = sc_server_child_get_stdout (child);
+  g_assert_cmpstr (out, ==, "sockchat-server " PACKAGE_VERSION "\n");
 }
 
 int

@@ -33,13 +33,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "sc-frame-reader.h"
 #include "sc-message.h"
+#include "sc-server-child.h"
 
 #define TICK_MS            10
 #define MAX_PENDING        4 /* outstanding requests per client */
@@ -103,7 +102,7 @@ typedef struct
   gint64 seed;
 
   /* The server */
-  GPid server_pid;
+  ScServerChild *server;
   guint16 port;
 
   GPtrArray *clients;     /* Client*, the current population */
@@ -149,69 +148,39 @@ record_free (Record *record)
 /* ------------------------------------------------------------------ */
 /* The server */
 
-static void
-child_setup (gpointer data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-}
-
+/* The server binary as a child (tests/support), its log discarded: a
+ * long soak would otherwise collect every connection's log line. */
 static gboolean
 start_server (Soak *soak)
 {
   g_autofree char *threads = g_strdup_printf ("%u", soak->threads);
   g_autofree char *max_clients = g_strdup_printf ("%u", soak->n_clients * 2);
-  const char *argv[] = {
-    soak->server_binary, "--port",    "0",     "--bind",
-    "127.0.0.1",         "--threads", threads, "--max-clients",
-    max_clients,         NULL
+  const char *args[] = { "--port",        "0",         "--bind",
+                         "127.0.0.1",     "--threads", threads,
+                         "--max-clients", max_clients, NULL };
+  ScServerChildOptions options = {
+    .binary = soak->server_binary,
+    .args = args,
+    .discard_stderr = TRUE,
   };
   g_autoptr (GError) error = NULL;
-  g_autoptr (GString) out = g_string_new (NULL);
-  static const char prefix[] = "sockchat-server: listening on port ";
-  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
-  const char *line;
-  int out_fd;
-  guint64 port;
 
-  if (!g_spawn_async_with_pipes (
-        NULL, (char **) argv, NULL,
-        G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDERR_TO_DEV_NULL, child_setup,
-        NULL, &soak->server_pid, NULL, &out_fd, NULL, &error))
+  soak->server = sc_server_child_spawn (&options, &error);
+  if (soak->server != NULL)
+    soak->port = sc_server_child_read_port (soak->server, 10000, &error);
+  if (error != NULL)
     {
       fail (soak, "cannot start %s: %s", soak->server_binary, error->message);
       return FALSE;
     }
-  while ((line = strstr (out->str, prefix)) == NULL ||
-         strchr (line, '\n') == NULL)
-    {
-      struct pollfd pfd = { out_fd, POLLIN, 0 };
-      char chunk[256];
-      ssize_t n = 1;
-
-      if (g_get_monotonic_time () < deadline && poll (&pfd, 1, 100) >= 0 &&
-          pfd.revents != 0)
-        n = read (out_fd, chunk, sizeof chunk);
-      if (g_get_monotonic_time () > deadline || n <= 0)
-        {
-          fail (soak, "the server announced no port: “%s”", out->str);
-          close (out_fd);
-          return FALSE;
-        }
-      if (pfd.revents != 0)
-        g_string_append_len (out, chunk, n);
-    }
-  close (out_fd);
-  line += strlen (prefix);
-  port = g_ascii_strtoull (line, NULL, 10);
-  soak->port = (guint16) port;
-  return port > 0 && port < 65536;
+  return TRUE;
 }
 
 static gsize
 server_rss (Soak *soak)
 {
-  g_autofree char *path =
-    g_strdup_printf ("/proc/%d/status", (int) soak->server_pid);
+  g_autofree char *path = g_strdup_printf (
+    "/proc/%d/status", (int) sc_server_child_get_pid (soak->server));
   g_autofree char *status = NULL;
   const char *line;
 
@@ -221,25 +190,17 @@ server_rss (Soak *soak)
   return (gsize) g_ascii_strtoull (line + strlen ("\nVmRSS:"), NULL, 10) * 1024;
 }
 
-/* SIGTERM and the exit status; -1 when it had to be killed. */
+/* SIGTERM and the exit status; -1 when it died by a signal or had to be
+ * killed. */
 static int
 stop_server (Soak *soak)
 {
-  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
-  int status;
+  g_autoptr (GError) error = NULL;
+  int status = sc_server_child_stop (soak->server, 10000, &error);
 
-  kill (soak->server_pid, SIGTERM);
-  while (waitpid (soak->server_pid, &status, WNOHANG) == 0)
-    {
-      if (g_get_monotonic_time () > deadline)
-        {
-          kill (soak->server_pid, SIGKILL);
-          waitpid (soak->server_pid, &status, 0);
-          return -1;
-        }
-      g_usleep (10 * 1000);
-    }
-  return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+  if (error != NULL)
+    fail (soak, "%s", error->message);
+  return status;
 }
 
 /* ------------------------------------------------------------------ */
@@ -986,7 +947,8 @@ run (Soak *soak)
     }
   final_accounting (soak);
   exit_status = stop_server (soak);
-  if (exit_status != 0)
+  /* -1 is already reported, with the reason. */
+  if (exit_status > 0)
     fail (soak, "the server exited with status %d", exit_status);
 
   growth_mib =
@@ -1092,6 +1054,7 @@ main (int argc, char **argv)
     g_hash_table_unref (soak.seen_ids);
     g_hash_table_unref (soak.records);
     g_rand_free (soak.rand);
+    g_clear_pointer (&soak.server, sc_server_child_free);
     return status;
   }
 }

@@ -35,29 +35,7 @@ export HOME="$TMP/home"
 export XDG_CONFIG_HOME="$HOME/.config"
 mkdir -p "$HOME"
 
-N=0
-FAILED=0
-
-ok () {
-  N=$((N + 1))
-  echo "ok $N - $1"
-}
-
-not_ok () {
-  N=$((N + 1))
-  FAILED=$((FAILED + 1))
-  echo "not ok $N - $1"
-  shift
-  local line
-  for line in "$@"; do
-    echo "# $line"
-  done
-}
-
-bail_out () {
-  echo "Bail out! $*"
-  exit 1
-}
+source "$(dirname "${BASH_SOURCE[0]}")/../support/tap.sh"
 
 FIELDS=(
   frame.number _ws.col.Info _ws.expert.message
@@ -332,5 +310,5 @@ else
 fi
 
 # The plan comes last, which TAP allows, so adding a check needs no count.
-echo "1..$N"
-[[ "$FAILED" -eq 0 ]]
+echo "1..$TAP_N"
+[[ "$TAP_FAILED" -eq 0 ]]
