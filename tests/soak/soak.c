@@ -475,7 +475,10 @@ on_reply (Soak *soak, Client *client, ScMessage *reply)
                   reply->message_id);
           soak->n_accepted++;
         }
+      /* The recipient had gone, was just leaving, or could not keep up
+       * (docs/PROTOCOL.md 5.4): refused, delivered to nobody. */
       else if (reply->status == SC_STATUS_NO_SUCH_CLIENT ||
+               reply->status == SC_STATUS_RECIPIENT_LEFT ||
                reply->status == SC_STATUS_RECIPIENT_SLOW)
         {
           record->state = RECORD_REFUSED;
