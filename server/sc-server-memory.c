@@ -2,11 +2,20 @@
  *
  * Every byte the server holds for a client (its output queue, its read
  * buffer, its table of unacknowledged messages and the receipts it is
- * owed) is charged to one server-wide counter by the client's outbox.
- * While the counter is over the limit, new work that would allocate is
- * refused with SERVER_BUSY (sc-connection-requests.c, sc-outbox.c), and
- * at the end of a worker's round the clients holding the most are dropped
- * until the server is back under 90 % of the limit.
+ * owed) is charged by the client's outbox.  While the total is over the
+ * limit, new work that would allocate is refused with SERVER_BUSY
+ * (sc-connection-requests.c, sc-outbox.c), and at the end of a worker's
+ * round the clients holding the most are dropped until the server is back
+ * under 90 % of the limit.
+ *
+ * The count is split so that relaying a message touches no cache line
+ * another core writes: each worker thread keeps its own share (what it
+ * charged, which may be negative when it frees what another allocated),
+ * other threads charge one atomic counter, and the total is their sum.
+ * The "over budget" flag every delivery reads is recomputed only when a
+ * worker's share has moved by SLACK since it last was, and at the end of
+ * every round, so the limit can be passed by at most SLACK per worker
+ * between two checks.
  */
 #include "config.h"
 
@@ -20,6 +29,8 @@
 #define TRIM_THRESHOLD (8 * 1024 * 1024)
 /* Dropping victims takes their owners a round; don't pick again sooner. */
 #define RELIEF_INTERVAL_US (100 * 1000)
+/* How far a worker's share may move before the flag is recomputed. */
+#define SLACK (64 * 1024)
 
 G_LOCK_DEFINE_STATIC (relief);
 
@@ -35,33 +46,52 @@ sc_server_default_max_memory (void)
   return (gsize) pages * (gsize) page_size / 4;
 }
 
-/* Any thread, usually under an outbox lock: so this only counts, and
- * leaves the dropping to the end of a worker's round. */
-void
-sc_server_charge_memory (ScServer *server, gssize delta)
-{
-  gssize held =
-    __atomic_add_fetch (&server->memory_held, delta, __ATOMIC_RELAXED);
-
-  if (delta > 0 && (gsize) held > server->config->max_memory)
-    g_atomic_int_set (&server->relief_wanted, 1);
-}
-
-gboolean
-sc_server_memory_exceeded (ScServer *server)
-{
-  gssize held = __atomic_load_n (&server->memory_held, __ATOMIC_RELAXED);
-
-  return held > 0 && (gsize) held > server->config->max_memory;
-}
-
-/* Bytes held for clients right now, for tests and the log. */
+/* Bytes held for clients right now: the sum of every share. */
 gsize
 sc_server_get_memory_held (ScServer *server)
 {
   gssize held = __atomic_load_n (&server->memory_held, __ATOMIC_RELAXED);
 
+  for (guint i = 0; i < server->n_workers; i++)
+    if (server->workers[i] != NULL)
+      held += sc_worker_get_memory_delta (server->workers[i]);
   return held > 0 ? (gsize) held : 0;
+}
+
+/* Recomputes the flag every delivery reads; asks for relief when over. */
+void
+sc_server_update_budget (ScServer *server)
+{
+  gboolean over =
+    sc_server_get_memory_held (server) > server->config->max_memory;
+
+  if (over != g_atomic_int_get (&server->over_budget))
+    g_atomic_int_set (&server->over_budget, over);
+  if (over)
+    g_atomic_int_set (&server->relief_wanted, 1);
+}
+
+/* Any thread, usually under an outbox lock: so this only counts, and
+ * leaves the dropping to the end of a worker's round. */
+void
+sc_server_charge_memory (ScServer *server, gssize delta)
+{
+  ScWorker *self = sc_worker_self ();
+
+  if (self != NULL && sc_worker_get_server (self) == server)
+    {
+      if (sc_worker_charge_memory (self, delta, SLACK))
+        sc_server_update_budget (server);
+      return;
+    }
+  __atomic_add_fetch (&server->memory_held, delta, __ATOMIC_RELAXED);
+  sc_server_update_budget (server);
+}
+
+gboolean
+sc_server_memory_exceeded (ScServer *server)
+{
+  return g_atomic_int_get (&server->over_budget);
 }
 
 static int

@@ -34,7 +34,8 @@ struct _ScServer
   gboolean log_requests; /* debug output on: log every request */
 
   /* The memory budget (sc-server-memory.c). */
-  gssize memory_held; /* atomic: bytes held for clients */
+  gssize memory_held; /* atomic: bytes charged outside the workers */
+  gint over_budget;   /* atomic: the total was over the limit */
   gint relief_wanted; /* atomic: over the limit since the last relief */
   gint64 relief_at;   /* under the relief lock */
   gsize memory_peak;  /* worker 0 only: for malloc_trim */
@@ -44,6 +45,7 @@ void sc_server_post (ScServer *server, guint worker_index, ScWorkItem *item);
 
 gsize sc_server_default_max_memory (void);
 void sc_server_charge_memory (ScServer *server, gssize delta);
+void sc_server_update_budget (ScServer *server);
 gboolean sc_server_memory_exceeded (ScServer *server);
 void sc_server_relieve_memory (ScServer *server);
 gboolean sc_server_memory_released (ScServer *server);

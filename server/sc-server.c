@@ -283,8 +283,10 @@ sc_server_free (ScServer *server)
   if (server == NULL)
     return;
   sc_server_stop (server);
+  /* Freeing a worker frees its connections, whose outboxes still count
+   * what the other workers hold: each slot is emptied once freed. */
   for (guint i = 0; i < server->n_workers; i++)
-    sc_worker_free (server->workers[i]);
+    g_clear_pointer (&server->workers[i], sc_worker_free);
   g_free (server->workers);
   g_clear_pointer (&server->accept_source, g_source_unref);
   g_clear_pointer (&server->backoff_source, g_source_unref);

@@ -42,7 +42,16 @@ struct _ScWorker
   GPtrArray *input_list;
   GPtrArray *close_list;
   gboolean stopping;
+
+  /* This thread's share of the server's memory count (written by this
+   * thread only, read by any), and its value when the server last
+   * looked: see sc-server-memory.c. */
+  gssize memory_delta;
+  gssize memory_mark;
 };
+
+/* The worker whose thread this is, or NULL on any other thread. */
+static __thread ScWorker *self_worker;
 
 static void handle_item (ScWorker *worker, ScWorkItem *item);
 
@@ -136,6 +145,8 @@ finish_round (ScWorker *worker)
       flush_scheduled (worker);
       reap_closed (worker);
     }
+  if (sc_worker_settle_memory (worker))
+    sc_server_update_budget (worker->server);
   sc_server_relieve_memory (worker->server);
   if (worker->stopping && g_hash_table_size (worker->connections) == 0)
     g_main_loop_quit (worker->loop);
@@ -357,6 +368,45 @@ sc_worker_is_stopping (ScWorker *worker)
 }
 
 ScWorker *
+sc_worker_self (void)
+{
+  return self_worker;
+}
+
+/* This thread's worker only: adds @delta bytes to its share of the
+ * memory count.  Returns TRUE when the share moved by @slack or more since
+ * the server last looked, and marks it looked at. */
+gboolean
+sc_worker_charge_memory (ScWorker *worker, gssize delta, gsize slack)
+{
+  gssize value = worker->memory_delta + delta;
+
+  __atomic_store_n (&worker->memory_delta, value, __ATOMIC_RELAXED);
+  if ((gsize) ABS (value - worker->memory_mark) < slack)
+    return FALSE;
+  worker->memory_mark = value;
+  return TRUE;
+}
+
+/* This thread's worker only: TRUE when its share moved at all since the
+ * server last looked; marks it looked at. */
+gboolean
+sc_worker_settle_memory (ScWorker *worker)
+{
+  if (worker->memory_delta == worker->memory_mark)
+    return FALSE;
+  worker->memory_mark = worker->memory_delta;
+  return TRUE;
+}
+
+/* Any thread. */
+gssize
+sc_worker_get_memory_delta (ScWorker *worker)
+{
+  return __atomic_load_n (&worker->memory_delta, __ATOMIC_RELAXED);
+}
+
+ScWorker *
 sc_worker_new (ScServer *server, guint index, GError **error)
 {
   ScWorker *worker = g_new0 (ScWorker, 1);
@@ -397,6 +447,7 @@ worker_thread (gpointer data)
 {
   ScWorker *worker = data;
 
+  self_worker = worker;
   g_main_context_push_thread_default (worker->context);
   g_main_loop_run (worker->loop);
   g_main_context_pop_thread_default (worker->context);

@@ -26,4 +26,9 @@ void sc_worker_set_events (
   ScWorker *worker, int fd, gpointer tag, gboolean input, gboolean output);
 gboolean sc_worker_is_stopping (ScWorker *worker);
 
+ScWorker *sc_worker_self (void);
+gboolean sc_worker_charge_memory (ScWorker *worker, gssize delta, gsize slack);
+gboolean sc_worker_settle_memory (ScWorker *worker);
+gssize sc_worker_get_memory_delta (ScWorker *worker);
+
 G_END_DECLS
