@@ -66,8 +66,6 @@ if [ -z "${SOCKCHAT_SERVER:-}${SOCKCHAT_BENCH:-}" ]; then
   fi
 fi
 
-# ---------------------------------------------------------------- peers
-
 # ----------------------------------------------------------------- rows
 
 # row_server ROW: the server a row runs against (sockchat, sockchat1,
@@ -728,15 +726,16 @@ targets() {
 # reading: a few plain sentences per workload, from the numbers.
 reading() {
   awk '
-    BEGIN {
-      names["sockchat"] = "SockChat"; names["floor"] = "the floor"
-      names["mqtt"] = "mosquitto"; names["redis"] = "Redis"
-      names["nats"] = "NATS"; names["irc"] = "ngIRCd"
+    FILENAME == ARGV[1] {
+      split($0, f, "\t"); label[f[1]] = f[2]; name[f[1]] = f[4]
+      request[f[1]] = f[5]
+      next
     }
     $3 != "-" { v[$1, $2, "rate"] = $3; v[$1, $2, "p50"] = $4
       v[$1, $2, "p99"] = $5; v[$1, $2, "cpu"] = $7
       if (!seen[$1]++) order[++nk] = $1; sys[$1] = sys[$1] " " $2 }
-    function peers_by_rate(k,   n, list, i, j, t, out) {
+    function shown(k, s) { return k == "e" ? name[s] " " request[s] : label[s] }
+    function rows_by_rate(k,   n, list, i, j, t, out) {
       n = split(sys[k], list, " ")
       for (i = 2; i <= n; i++)
         for (j = i; j > 1 && v[k, list[j - 1], "rate"] < v[k, list[j], "rate"]; j--) {
@@ -744,27 +743,31 @@ reading() {
         }
       out = ""
       for (i = 1; i <= n; i++)
-        out = out sprintf("%s%s %.0f", i == 1 ? "" : ", ", names[list[i]], v[k, list[i], "rate"])
+        out = out sprintf("%s%s %.0f", i == 1 ? "" : ", ", shown(k, list[i]), v[k, list[i], "rate"])
       return out
     }
     END {
       for (i = 1; i <= nk; i++) {
         k = order[i]
+        if (k ~ /^d/ && ((k, "sockchat", "p99") in v) && ((k, "floor", "p99") in v)) {
+          printf "- (%s), %.0f msgs/s offered: SockChat (receipts) p99 %.1f µs, the floor %.1f µs (%.2fx).\n", k, v[k, "sockchat", "rate"], v[k, "sockchat", "p99"], v[k, "floor", "p99"], v[k, "sockchat", "p99"] / v[k, "floor", "p99"]
+          continue
+        }
         if (k ~ /^d/ || k == "f" || !((k, "sockchat", "rate") in v)) continue
-        line = sprintf("- (%s), msgs/s from most to fewest: %s.", k, peers_by_rate(k))
+        line = sprintf("- (%s), msgs/s from most to fewest: %s.", k, rows_by_rate(k))
         if ((k, "floor", "rate") in v)
-          line = line sprintf(" SockChat does %.0f %% of the floor'"'"'s rate at %.2fx its p99.", 100 * v[k, "sockchat", "rate"] / v[k, "floor", "rate"], v[k, "sockchat", "p99"] / v[k, "floor", "p99"])
+          line = line sprintf(" %s does %.0f %% of the floor'"'"'s rate at %.2fx its p99.", shown(k, "sockchat"), 100 * v[k, "sockchat", "rate"] / v[k, "floor", "rate"], v[k, "sockchat", "p99"] / v[k, "floor", "p99"])
         if (v[k, "sockchat", "cpu"] != "-") {
           best = ""; n = split(sys[k], list, " ")
           for (j = 1; j <= n; j++)
-            if (list[j] != "sockchat" && list[j] != "floor" && v[k, list[j], "cpu"] != "-" && (best == "" || v[k, list[j], "cpu"] < v[k, best, "cpu"]))
+            if (list[j] !~ /^sockchat/ && list[j] != "floor" && v[k, list[j], "cpu"] != "-" && (best == "" || v[k, list[j], "cpu"] < v[k, best, "cpu"]))
               best = list[j]
           if (best != "")
-            line = line sprintf(" Its server spends %.2f µs of CPU per message; the thriftiest peer, %s, %.2f µs.", v[k, "sockchat", "cpu"], names[best], v[k, best, "cpu"])
+            line = line sprintf(" Its server spends %.2f µs of CPU per message; the thriftiest peer, %s, %.2f µs.", v[k, "sockchat", "cpu"], shown(k, best), v[k, best, "cpu"])
         }
         print line
       }
-    }' "$results"
+    }' "$rows" "$results"
 }
 
 # write_docs: docs/BENCHMARKS.md, the data files and the charts.
@@ -777,8 +780,11 @@ write_docs() {
     echo "# written by $command_line on $started"
     cat "$results"
   } >"$charts/results.dat"
-  # One row per workload (or latency figure), one column per system.
-  awk -v order="sockchat floor mqtt redis nats irc" '
+  # One row per workload (or latency figure), one column per table row,
+  # in the order of bench/charts.gp's titles (the single worker is left
+  # out).
+  order="sockchat sockchat:no-receipt floor mqtt mqtt:qos1 redis nats nats:request irc"
+  awk -v order="$order" '
     BEGIN { n = split(order, s, " "); printf "# workload"
       for (i = 1; i <= n; i++) printf " %s", s[i]; print "" }
     $1 ~ /^[abce]$/ { rate[$1, $2] = $3; if (!seen[$1]++) keys[++nk] = $1 }
@@ -787,7 +793,7 @@ write_docs() {
           x = rate[keys[k], s[i]]
           printf " %s", (x == "" || x == "-") ? "?" : x / 1000 }
         print "" } }' "$results" >"$charts/throughput.dat"
-  awk -v order="sockchat floor mqtt redis nats irc" '
+  awk -v order="$order" '
     BEGIN { n = split(order, s, " "); printf "# figure"
       for (i = 1; i <= n; i++) printf " %s", s[i]; print "" }
     $1 == "a" || $1 == "e" { p[$1, "p50", $2] = $4; p[$1, "p99", $2] = $5
@@ -825,11 +831,12 @@ write_docs() {
 
 SockChat's server against a floor (a relay that does no protocol work)
 and against the servers one would pick instead for a chat between
-clients: mosquitto (MQTT 3.1.1, QoS 0), Redis pub/sub, NATS and ngIRCd
-(IRC).  Every system runs on this machine on 127.0.0.1, driven by the
-same load generator, \`sockchat-bench\` (bench/README.md), with the same
-workloads and the same ${payload}-byte text bodies.  This file is written
-by \`bench/run.sh --write-docs\`: rerun it after changing the server.
+clients: mosquitto (MQTT 3.1.1, at QoS 0 and at QoS 1), Redis pub/sub,
+NATS (pub/sub and request-reply) and ngIRCd (IRC).  Every system runs
+on this machine on 127.0.0.1, driven by the same load generator,
+\`sockchat-bench\` (bench/README.md), with the same workloads and the
+same ${payload}-byte text bodies.  This file is written by
+\`bench/run.sh --write-docs\`: rerun it after changing the server.
 
 - Command: \`$environment$command_line\`
 - Date: $started; the runs took $elapsed s; load average before them
@@ -851,7 +858,7 @@ DOC
 | (a) | latency | 1 pair ping-pong, 1 in flight | round trip |
 | (b) | throughput | 100 pairs, 16 in flight per pair | one way |
 | (c) | unbatched | 1,000 pairs, 1 in flight per pair | one way |
-| (d) | open loop | SockChat only: a fixed rate, 25/50/75 % of its (b) | one way, from the scheduled time |
+| (d) | open loop | SockChat and the floor: a fixed rate, 25/50/75 % of SockChat's (b) | one way, from the scheduled time |
 | (e) | request/response | 50 clients, 1 request in flight each | round trip |
 | (f) | idle + (a) | SockChat only: (a) with 19,000 idle clients connected | round trip |
 
@@ -861,17 +868,35 @@ take minutes).  msgs/s counts messages delivered (in (a)
 both the ping and the pong, in (e) answered requests).  Server CPU is
 the server process's user and system time over the measured interval
 (all its threads, from /proc/PID/stat, 10 ms resolution) divided by the
-messages.  The ÷ columns are SockChat's figure over that system's: above
-1 is better for msgs/s, below 1 is better for p99 and CPU.
+messages.  The ÷ columns are the figure of the SockChat row named in the
+"compared" column over that row's: above 1 is better for msgs/s, below
+1 is better for p99 and CPU.
 
-What each system does per message differs, and the table does not hide
-it: SockChat acknowledges every message (MESSAGE_ACK) and returns a
-DELIVERY_RECEIPT to the sender, which the others do not (QoS 0, pub/sub,
-PRIVMSG); a Redis client uses two sockets (subscriber and publisher);
-ngIRCd's clients are operators with user mode +F so that its flood
-throttling does not apply.  In (e) SockChat answers GET_TIME; the peers
-answer their protocol's ping (MQTT PINGREQ, Redis PING, NATS PING, IRC
-PING); the floor echoes.
+Each system runs in the modes it has, and each row is compared with the
+SockChat mode that promises as much:
+
+- SockChat (receipts): every message is acknowledged by its recipient
+  (MESSAGE_ACK) and the sender gets a DELIVERY_RECEIPT.  The peers'
+  acknowledged modes are compared with it: mosquitto QoS 1 (PUBLISH at
+  QoS 1, PUBACK from the broker; delivered at QoS 1, PUBACK from the
+  subscriber; the publisher learns that the broker has the message, not
+  that the subscriber got it) and NATS request-reply (each message
+  carries a reply subject, and the recipient answers it).
+- SockChat (no receipt): fire and forget, no acknowledgement, no
+  receipt; compared with mosquitto QoS 0, Redis pub/sub, NATS pub/sub,
+  ngIRCd's PRIVMSG and the floor.  Until that row runs, they are
+  compared with SockChat (receipts).
+- SockChat (receipts), 1 worker: the same server with `--threads 1`,
+  compared with the default; it runs (b) and (c) only.
+
+In every mode a message counts as delivered, and the sender's window is
+refilled, when the recipient has read it; acknowledgements, receipts
+and replies that come back to the sender are read and dropped.  The
+modes run (a) to (c); (e) runs each system once: SockChat answers
+GET_TIME, the peers their protocol's ping (MQTT PINGREQ, Redis PING,
+NATS PING, IRC PING), the floor echoes.  A Redis client uses two
+sockets (subscriber and publisher); ngIRCd's clients are operators with
+user mode +F so that its flood throttling does not apply.
 
 ## Results
 
@@ -888,7 +913,8 @@ DOC
 DOC
     reading
     echo
-    echo "The issue's targets for SockChat:"
+    echo "The targets of issue 15 for SockChat (\"not measured\": a row they"
+    echo "need did not run):"
     echo
     targets
     cat <<'DOC'
