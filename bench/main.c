@@ -57,11 +57,12 @@ print_json (const ScBenchWorkloadConfig *config,
   const ScBenchHistogram *h = result->histogram;
   g_autoptr (GString) out = g_string_new ("{");
 
-  g_string_append_printf (out,
-                          "\"system\":\"%s\",\"workload\":\"%s\","
-                          "\"payload\":%" G_GSIZE_FORMAT ",",
-                          system, sc_bench_workload_name (config->kind),
-                          config->payload);
+  g_string_append_printf (
+    out,
+    "\"system\":\"%s\",\"mode\":\"%s\",\"workload\":\"%s\","
+    "\"payload\":%" G_GSIZE_FORMAT ",",
+    system, sc_bench_adapter_mode_name (config->adapter, config->mode),
+    sc_bench_workload_name (config->kind), config->payload);
   if (config->kind == SC_BENCH_WORKLOAD_REQRESP)
     g_string_append_printf (out, "\"clients\":%u,", config->clients);
   else
@@ -121,9 +122,10 @@ print_text (const ScBenchWorkloadConfig *config,
             const ScBenchResult *result)
 {
   const ScBenchHistogram *h = result->histogram;
+  const char *mode = sc_bench_adapter_mode_name (config->adapter, config->mode);
 
-  g_print ("%s %s payload=%" G_GSIZE_FORMAT, system,
-           sc_bench_workload_name (config->kind), config->payload);
+  g_print ("%s%s%s %s payload=%" G_GSIZE_FORMAT, system, mode[0] ? ":" : "",
+           mode, sc_bench_workload_name (config->kind), config->payload);
   if (config->kind == SC_BENCH_WORKLOAD_REQRESP)
     g_print (" clients=%u", config->clients);
   else
@@ -165,7 +167,8 @@ print_text (const ScBenchWorkloadConfig *config,
 int
 main (int argc, char **argv)
 {
-  g_autofree char *system = NULL, *host = NULL, *workload = NULL, *bind = NULL;
+  g_autofree char *system = NULL, *mode = NULL, *host = NULL, *workload = NULL,
+                  *bind = NULL;
   int port = -1, floor_port = -1, payload = 64, pairs = -1, window = -1,
       clients = -1, idle = -1, server_pid = 0, repeat = 1;
   double duration = 5, warmup = 1, rate = 10000;
@@ -176,6 +179,10 @@ main (int argc, char **argv)
     { "system", 's', 0, G_OPTION_ARG_STRING, &system,
       "System under test: sockchat (default), floor, mqtt, redis, nats or irc",
       "NAME" },
+    { "mode", 'm', 0, G_OPTION_ARG_STRING, &mode,
+      "How the system is driven: sockchat receipts (default); mqtt qos0 "
+      "(default) or qos1; nats pubsub (default) or request",
+      "MODE" },
     { "host", 'H', 0, G_OPTION_ARG_STRING, &host,
       "Host to connect to (default 127.0.0.1)", "HOST" },
     { "port", 'p', 0, G_OPTION_ARG_INT, &port,
@@ -252,6 +259,17 @@ main (int argc, char **argv)
     {
       g_printerr ("sockchat-bench: unknown system “%s” (known: %s)\n",
                   system_name, sc_bench_adapter_names ());
+      return 2;
+    }
+  if (!sc_bench_adapter_find_mode (config.adapter, mode, &config.mode))
+    {
+      g_autofree char *known =
+        config.adapter->modes != NULL
+          ? g_strjoinv (", ", (char **) config.adapter->modes)
+          : g_strdup ("none");
+
+      g_printerr ("sockchat-bench: %s has no mode “%s” (known: %s)\n",
+                  system_name, mode, known);
       return 2;
     }
   if (!sc_bench_workload_parse (workload ? workload : "latency", &config.kind))

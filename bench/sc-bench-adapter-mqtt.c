@@ -1,12 +1,24 @@
-/* sc-bench-adapter-mqtt.c: MQTT 3.1.1 at QoS 0 (mosquitto).
+/* sc-bench-adapter-mqtt.c: MQTT 3.1.1 (mosquitto), at QoS 0 or QoS 1.
  *
  * Handshake: CONNECT (clean session, keep-alive 0 so the broker never
  * expects a PINGREQ, a client id unique to this process and run), and
  * on CONNACK, SUBSCRIBE to the connection's own topic "c/<index>" at
- * QoS 0; ready on its SUBACK.  A requester does not subscribe: it is
- * ready on CONNACK.  A message for peer i is a QoS 0 PUBLISH to
- * "c/<i>"; every PUBLISH received is a message for this connection.  A
- * request is PINGREQ, answered by PINGRESP.
+ * the mode's QoS; ready on its SUBACK, if the broker granted that QoS.
+ * A requester does not subscribe: it is ready on CONNACK.  A message
+ * for peer i is a PUBLISH to "c/<i>"; every PUBLISH received is a
+ * message for this connection.  A request is PINGREQ, answered by
+ * PINGRESP, in either mode.
+ *
+ * Modes: "qos0" (the default) publishes and subscribes at QoS 0: fire
+ * and forget.  "qos1" publishes at QoS 1, which the broker acknowledges
+ * to the publisher with PUBACK once it has taken the message, and
+ * subscribes at QoS 1, so the broker delivers at QoS 1 and the
+ * subscriber answers each delivery with PUBACK: at least once, the
+ * closest MQTT has to SockChat's MESSAGE_ACK and DELIVERY_RECEIPT
+ * (MQTT tells the publisher nothing about the subscriber's PUBACK).  As
+ * for every system, a message counts as delivered, and the sender's
+ * window is refilled, when the subscriber has read it; the PUBACKs the
+ * publisher gets are read and dropped, like SockChat's receipts.
  *
  * Every packet is a type byte, the remaining length as a base-128
  * varint of at most four bytes, and that many bytes (MQTT 3.1.1, 2.2).
@@ -18,6 +30,7 @@
 #define MQTT_CONNECT   1
 #define MQTT_CONNACK   2
 #define MQTT_PUBLISH   3
+#define MQTT_PUBACK    4
 #define MQTT_SUBSCRIBE 8
 #define MQTT_SUBACK    9
 #define MQTT_PINGREQ   12
@@ -27,6 +40,30 @@
  * largest the bench accepts (its bodies are at most 60,000 bytes). */
 #define MQTT_MAX_REMAINING 268435455u
 #define MQTT_MAX_PACKET    (1024 * 1024)
+
+/* The modes, in the order of mqtt_modes[]; the index is the QoS. */
+enum
+{
+  MQTT_MODE_QOS0,
+  MQTT_MODE_QOS1,
+};
+
+static guint
+mode_qos (const ScBenchConn *conn)
+{
+  return sc_bench_loop_get_mode (conn->loop) == MQTT_MODE_QOS1 ? 1 : 0;
+}
+
+/* A packet identifier for the next QoS 1 PUBLISH: 1 to 65535, in turn.
+ * One is reused only after 65,535 later messages, long after its
+ * PUBACK (a sender has at most its window in flight). */
+static guint16
+next_packet_id (ScBenchConn *conn)
+{
+  if (conn->next_request_id == 0 || conn->next_request_id > G_MAXUINT16)
+    conn->next_request_id = 1;
+  return conn->next_request_id++;
+}
 
 static void
 append_remaining_length (GByteArray *out, guint32 length)
@@ -118,7 +155,7 @@ send_subscribe (ScBenchConn *conn)
   g_autofree char *topic = g_strdup_printf ("c/%u", conn->index);
   gsize topic_length = strlen (topic);
   guint8 type = MQTT_SUBSCRIBE << 4 | 0x2; /* the flags 3.1.1 requires */
-  guint8 qos = 0;
+  guint8 qos = mode_qos (conn);
 
   g_byte_array_append (out, &type, 1);
   append_remaining_length (out, 2 + 2 + topic_length + 1);
@@ -146,16 +183,37 @@ handle_packet (ScBenchConn *conn,
         if (length < 2)
           return FALSE;
         pos = 2 + ((gsize) body[0] << 8 | body[1]);
-        /* QoS 1 and 2 carry a packet identifier; we subscribe at 0, so
-         * the broker never sends them, but skip it if it did. */
-        if (qos > 0)
-          pos += 2;
+        if (qos == 1)
+          {
+            /* Acknowledged before the workload sees it (and may answer),
+             * as a client library would. */
+            guint8 puback[4] = { MQTT_PUBACK << 4, 2 };
+
+            if (pos + 2 > length)
+              return FALSE;
+            puback[2] = body[pos];
+            puback[3] = body[pos + 1];
+            g_byte_array_append (sc_bench_conn_output (conn), puback,
+                                 sizeof puback);
+            pos += 2;
+          }
+        else if (qos != 0)
+          {
+            /* We subscribe at 0 or 1: the broker never delivers at 2. */
+            g_warning ("connection %u: PUBLISH at QoS %u", conn->index, qos);
+            return FALSE;
+          }
         if (pos > length)
           return FALSE;
         sc_bench_conn_emit (conn, SC_BENCH_EVENT_MESSAGE, body + pos,
                             length - pos);
         return TRUE;
       }
+
+    case MQTT_PUBACK:
+      /* The broker has our QoS 1 message: nothing to do, as with
+       * SockChat's SEND_MESSAGE_REPLY and DELIVERY_RECEIPT. */
+      return length == 2;
 
     case MQTT_PINGRESP:
       sc_bench_conn_emit (conn, SC_BENCH_EVENT_RESPONSE, NULL, 0);
@@ -175,9 +233,12 @@ handle_packet (ScBenchConn *conn,
       return TRUE;
 
     case MQTT_SUBACK:
-      if (length != 3 || body[2] == 0x80)
+      if (length != 3 || body[2] != mode_qos (conn))
         {
-          g_warning ("connection %u: subscription refused", conn->index);
+          /* 0x80 is a refusal; a lower QoS would measure another mode. */
+          g_warning ("connection %u: subscription refused or downgraded "
+                     "(SUBACK %u)",
+                     conn->index, length == 3 ? body[2] : 255);
           return FALSE;
         }
       sc_bench_conn_emit (conn, SC_BENCH_EVENT_READY, NULL, 0);
@@ -216,11 +277,15 @@ mqtt_send_message (ScBenchConn *conn, const guint8 *body, gsize length)
   char topic[24];
   int topic_length =
     g_snprintf (topic, sizeof topic, "c/%u", conn->peer->index);
-  guint8 type = MQTT_PUBLISH << 4; /* QoS 0, no DUP, no RETAIN */
+  guint qos = mode_qos (conn);
+  /* No DUP, no RETAIN. */
+  guint8 type = MQTT_PUBLISH << 4 | qos << 1;
 
   g_byte_array_append (out, &type, 1);
-  append_remaining_length (out, 2 + topic_length + length);
+  append_remaining_length (out, 2 + topic_length + (qos > 0 ? 2 : 0) + length);
   append_string (out, topic, topic_length);
+  if (qos > 0)
+    append_u16 (out, next_packet_id (conn));
   g_byte_array_append (out, body, length);
 }
 
@@ -232,9 +297,12 @@ mqtt_send_request (ScBenchConn *conn, const guint8 *body, gsize length)
   g_byte_array_append (sc_bench_conn_output (conn), pingreq, sizeof pingreq);
 }
 
+static const char *const mqtt_modes[] = { "qos0", "qos1", NULL };
+
 const ScBenchAdapter sc_bench_adapter_mqtt = {
   .name = "mqtt",
   .default_port = 1883,
+  .modes = mqtt_modes,
   .start = mqtt_start,
   .parse = mqtt_parse,
   .send_message = mqtt_send_message,

@@ -10,6 +10,11 @@
  * requires.  SEND_MESSAGE_REPLY and DELIVERY_RECEIPT are read and
  * dropped (a refusal is reported).  A request is GET_TIME.
  *
+ * One mode for now, "receipts": every message is acknowledged and its
+ * sender gets a DELIVERY_RECEIPT.  A "no-receipt" mode (a per-message
+ * flag with which the recipient does not acknowledge) is planned in
+ * issue 15; bench/run.sh has a row for it (sockchat:no-receipt).
+ *
  * The hot frames (MESSAGE, replies, receipts) are read field by field
  * with ScWireReader instead of sc_message_decode(), which would allocate
  * every string: the bench shares the machine with the server and must
@@ -257,9 +262,12 @@ sockchat_send_request (ScBenchConn *conn, const guint8 *body, gsize length)
                  next_request_id (conn), 0);
 }
 
+static const char *const sockchat_modes[] = { "receipts", NULL };
+
 const ScBenchAdapter sc_bench_adapter_sockchat = {
   .name = "sockchat",
   .default_port = SC_DEFAULT_PORT,
+  .modes = sockchat_modes,
   .start = sockchat_start,
   .parse = sockchat_parse,
   .send_message = sockchat_send_message,

@@ -21,5 +21,10 @@ extern const ScBenchAdapter sc_bench_adapter_irc;
 
 const ScBenchAdapter *sc_bench_adapter_lookup (const char *name);
 const char *sc_bench_adapter_names (void);
+gboolean sc_bench_adapter_find_mode (const ScBenchAdapter *adapter,
+                                     const char *name,
+                                     guint *mode);
+const char *sc_bench_adapter_mode_name (const ScBenchAdapter *adapter,
+                                        guint mode);
 
 G_END_DECLS

@@ -20,6 +20,7 @@ struct _ScBenchLoop
 {
   const ScBenchAdapter *adapter;
   gsize payload;
+  guint mode;   /* an index into adapter->modes, 0 without them */
   guint serial; /* unique in this process: names differ between runs */
   int epoll_fd;
   struct sockaddr_storage address;
@@ -155,6 +156,23 @@ guint
 sc_bench_loop_get_serial (const ScBenchLoop *loop)
 {
   return loop->serial;
+}
+
+/* The adapter's mode, before any connection is added. */
+void
+sc_bench_loop_set_mode (ScBenchLoop *loop, guint mode)
+{
+  g_return_if_fail (loop->connections->len == 0);
+  g_return_if_fail (mode == 0 ||
+                    (loop->adapter->modes != NULL &&
+                     mode < g_strv_length ((char **) loop->adapter->modes)));
+  loop->mode = mode;
+}
+
+guint
+sc_bench_loop_get_mode (const ScBenchLoop *loop)
+{
+  return loop->mode;
 }
 
 const ScBenchAdapter *

@@ -82,6 +82,10 @@ struct _ScBenchAdapter
    * (a RESP2 Redis subscriber cannot PUBLISH).  Both count towards
    * connect_all(); the adapter decides which one carries what. */
   gboolean peer_companion;
+  /* The ways the system can be driven (sockchat-bench --mode), the
+   * default first, NULL-terminated; or NULL: only one.  The adapter
+   * reads the chosen one's index with sc_bench_loop_get_mode(). */
+  const char *const *modes;
   /* At most this many handshakes in progress at once, or 0: the loop's
    * default (256).  Below the server's listen backlog, or connections
    * it has no room for wait for SYN-ACK retransmissions, seconds. */
@@ -118,6 +122,8 @@ void sc_bench_loop_set_handler (ScBenchLoop *loop,
                                 gpointer user_data);
 gsize sc_bench_loop_get_payload (const ScBenchLoop *loop);
 guint sc_bench_loop_get_serial (const ScBenchLoop *loop);
+void sc_bench_loop_set_mode (ScBenchLoop *loop, guint mode);
+guint sc_bench_loop_get_mode (const ScBenchLoop *loop);
 const ScBenchAdapter *sc_bench_loop_get_adapter (const ScBenchLoop *loop);
 
 ScBenchConn *

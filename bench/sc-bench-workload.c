@@ -296,6 +296,7 @@ sc_bench_workload_run (const ScBenchWorkloadConfig *config,
                             config->payload, error);
   if (loop == NULL)
     return FALSE;
+  sc_bench_loop_set_mode (loop, config->mode);
   body = g_malloc (config->payload);
   run.config = config;
   run.loop = loop;

@@ -20,6 +20,7 @@ typedef struct
 {
   ScBenchWorkloadKind kind;
   const ScBenchAdapter *adapter;
+  guint mode; /* an index into adapter->modes */
   const char *host;
   guint16 port;
   gsize payload;
