@@ -83,5 +83,6 @@ void sc_connection_reply (ScConnection *connection,
 void sc_connection_protocol_error (ScConnection *connection,
                                    ScStatus status,
                                    const char *reason);
+const char *sc_connection_public_reason (ScConnection *connection);
 
 G_END_DECLS

@@ -332,9 +332,26 @@ fail_unacked (ScConnection *connection, GHashTable *unacked)
     {
       ScPendingAck *pending = value;
 
-      sc_connection_send_receipt (connection->worker, pending->sender_id,
-                                  pending->message_id, connection->info.id,
-                                  status, connection->close_reason);
+      sc_connection_send_receipt (
+        connection->worker, pending->sender_id, pending->message_id,
+        connection->info.id, status, sc_connection_public_reason (connection));
+    }
+}
+
+/* The reason word other clients are given for a departure
+ * (docs/PROTOCOL.md 5.8).  The detailed reason describes what the client
+ * did or what happened to its socket; it goes to the client itself and to
+ * the server log, never to the others. */
+const char *
+sc_connection_public_reason (ScConnection *connection)
+{
+  switch (connection->close_status)
+    {
+    case SC_STATUS_OK: return "disconnected";
+    case SC_STATUS_TIMEOUT: return "timed out";
+    case SC_STATUS_RECIPIENT_SLOW: return "too slow";
+    case SC_STATUS_PROTOCOL_ERROR: return "protocol error";
+    default: return sc_status_to_string (connection->close_status);
     }
 }
 
@@ -345,7 +362,7 @@ announce_departure (ScConnection *connection)
 
   left->client_id = connection->info.id;
   left->status = connection->close_status;
-  left->reason = g_strdup (connection->close_reason);
+  left->reason = g_strdup (sc_connection_public_reason (connection));
   sc_connection_notify_everyone (connection, left);
 }
 

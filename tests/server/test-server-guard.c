@@ -1,0 +1,133 @@
+/* test-server-guard.c: what one client can do to others, and what the
+ * server tells others about it.
+ *
+ * Departures are announced with the documented reason word only.
+ */
+#include "config.h"
+
+#include <string.h>
+#include <sys/socket.h>
+
+#include "sc-test-peer.h"
+#include "sc-test-server.h"
+#include "sc-wire.h"
+
+typedef ScTestServer Fixture;
+
+static ScTestPeer *
+join (Fixture *fixture, const char *nickname)
+{
+  ScTestPeer *peer = sc_test_peer_connect (fixture->port);
+
+  sc_message_free (sc_test_peer_hello (peer, nickname));
+  return peer;
+}
+
+static void
+assert_get_name_works (ScTestPeer *peer)
+{
+  g_autoptr (ScMessage) reply =
+    sc_test_peer_request (peer, sc_message_new (SC_MSG_GET_NAME, 0));
+
+  g_assert_cmpuint (reply->status, ==, SC_STATUS_OK);
+}
+
+static void
+reset_connection (ScTestPeer *peer)
+{
+  struct linger linger = { 1, 0 };
+
+  g_assert_cmpint (setsockopt (sc_test_peer_get_fd (peer), SOL_SOCKET,
+                               SO_LINGER, &linger, sizeof linger),
+                   ==, 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Finding 10: CLIENT_LEFT carries the reason word, not the details. */
+
+/* A client breaks the framing: it is told exactly what was wrong, the
+ * others only "protocol error". */
+static void
+test_left_reason_protocol_error (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (ScTestPeer) observer = join (fixture, "observer");
+  g_autoptr (ScTestPeer) bad = join (fixture, "mallory");
+  g_autoptr (GByteArray) frame = g_byte_array_new ();
+  g_autoptr (ScMessage) error = NULL;
+  g_autoptr (ScMessage) left = NULL;
+
+  sc_wire_append_u16 (frame, 0x5344); /* not the magic */
+  sc_wire_append_u8 (frame, SC_PROTOCOL_VERSION);
+  sc_wire_append_u8 (frame, SC_MSG_GET_TIME);
+  sc_wire_append_u16 (frame, 0);
+  sc_wire_append_u16 (frame, 0);
+  sc_wire_append_u32 (frame, 1);
+  sc_wire_append_u32 (frame, 0);
+  sc_test_peer_send_raw (bad, frame->data, frame->len);
+
+  error = sc_test_peer_expect (bad, SC_MSG_PROTOCOL_ERROR);
+  g_assert_cmpuint (error->status, ==, SC_STATUS_PROTOCOL_ERROR);
+  g_assert_nonnull (strstr (error->reason, "magic"));
+  left = sc_test_peer_expect_about (observer, SC_MSG_CLIENT_LEFT,
+                                    sc_test_peer_get_id (bad));
+  g_assert_cmpuint (left->status, ==, SC_STATUS_PROTOCOL_ERROR);
+  g_assert_cmpstr (left->reason, ==, "protocol error");
+  assert_get_name_works (observer);
+}
+
+/* A reset connection: the error text of the server's recv() stays in the
+ * server's log. */
+static void
+test_left_reason_reset (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (ScTestPeer) observer = join (fixture, "observer");
+  g_autoptr (ScTestPeer) rude = join (fixture, "rude");
+  g_autoptr (ScMessage) left = NULL;
+  guint32 rude_id = sc_test_peer_get_id (rude);
+
+  reset_connection (rude);
+  g_clear_pointer (&rude, sc_test_peer_free);
+  left = sc_test_peer_expect_about (observer, SC_MSG_CLIENT_LEFT, rude_id);
+  g_assert_cmpuint (left->status, ==, SC_STATUS_OK);
+  g_assert_cmpstr (left->reason, ==, "disconnected");
+}
+
+static const ScTestServerOptions fast_heartbeat = {
+  .idle_timeout_s = 1,
+  .ping_timeout_s = 1,
+};
+
+/* A client that does not answer the server's ping. */
+static void
+test_left_reason_timeout (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (ScTestPeer) observer = join (fixture, "observer");
+  g_autoptr (ScTestPeer) silent = join (fixture, "silent");
+  g_autoptr (ScMessage) left = NULL;
+
+  sc_test_peer_set_auto_pong (silent, FALSE);
+  sc_test_peer_set_timeout (observer, 8000);
+  left = sc_test_peer_expect_about (observer, SC_MSG_CLIENT_LEFT,
+                                    sc_test_peer_get_id (silent));
+  g_assert_cmpuint (left->status, ==, SC_STATUS_TIMEOUT);
+  g_assert_cmpstr (left->reason, ==, "timed out");
+}
+
+int
+main (int argc, char *argv[])
+{
+  sc_test_init (&argc, &argv);
+
+#define ADD(path, options, func)                                  \
+  g_test_add (path, Fixture, options, sc_test_server_setup, func, \
+              sc_test_server_teardown)
+
+  ADD ("/server/guard/left-reason/protocol-error", NULL,
+       test_left_reason_protocol_error);
+  ADD ("/server/guard/left-reason/reset", NULL, test_left_reason_reset);
+  ADD ("/server/guard/left-reason/timeout", &fast_heartbeat,
+       test_left_reason_timeout);
+#undef ADD
+
+  return g_test_run ();
+}
