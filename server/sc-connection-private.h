@@ -38,6 +38,8 @@ struct _ScConnection
   gint64 last_activity; /* monotonic, microseconds */
   guint64 ping_token;   /* non-zero while a server ping is unanswered */
   gint64 ping_sent_at;
+  gboolean auth_waiting; /* a password attempt is admitted, not answered */
+  ScAuthTicket auth_ticket;
 
   /* The output side.  Any worker may queue frames for this client and
    * write them to its socket, so all of this is guarded by out_lock.
@@ -65,6 +67,7 @@ void sc_connection_close_socket (ScConnection *connection,
 void sc_connection_set_close_when_drained (ScConnection *connection);
 
 void sc_connection_pause_input (ScConnection *connection);
+void sc_connection_resume_input (ScConnection *connection);
 void sc_connection_serve_final_acks (ScConnection *connection);
 void sc_connection_send_receipt (ScWorker *current,
                                  guint32 sender_id,

@@ -128,6 +128,20 @@ sc_connection_pause_input (ScConnection *connection)
   update_input (connection);
 }
 
+/* Reads again after a pause.  Frames that arrived with the one that
+ * paused it are already buffered, so they are served in the next round. */
+void
+sc_connection_resume_input (ScConnection *connection)
+{
+  connection->input_paused = FALSE;
+  update_input (connection);
+  if (!connection->input_scheduled)
+    {
+      connection->input_scheduled = TRUE;
+      sc_worker_schedule_input (connection->worker, connection);
+    }
+}
+
 static void
 close_with_errno (ScConnection *connection, const char *what, int errsv)
 {
@@ -261,8 +275,10 @@ sc_connection_tick (ScConnection *connection, gint64 now)
     return;
   if (now - connection->last_activity > G_USEC_PER_SEC)
     trim_buffers (connection);
-  if (!connection->ready && now - connection->connected_at >
-                              (gint64) config->hello_timeout_s * G_USEC_PER_SEC)
+  /* A password attempt under way has its own bounded wait. */
+  if (!connection->ready && !connection->auth_waiting &&
+      now - connection->connected_at >
+        (gint64) config->hello_timeout_s * G_USEC_PER_SEC)
     sc_connection_protocol_error (connection, SC_STATUS_TIMEOUT,
                                   "no hello in time");
   else if (connection->ping_token != 0 &&
@@ -290,6 +306,14 @@ sc_connection_close (ScConnection *connection,
     }
   connection->closing = TRUE;
   connection->close_status = status;
+  if (connection->auth_waiting)
+    {
+      /* Its password was never checked: the attempt is given up. */
+      connection->auth_waiting = FALSE;
+      sc_auth_failures_end (connection->server->auth_failures,
+                            connection->info.address, &connection->auth_ticket,
+                            SC_AUTH_ABANDONED, g_get_monotonic_time ());
+    }
   sc_connection_output_close (connection);
   sc_worker_schedule_close (connection->worker, connection);
 }
