@@ -242,6 +242,29 @@ sc_connection_on_readable (ScConnection *connection)
     sc_frame_reader_trim (connection->reader);
 }
 
+/* The socket reported an error or a hang-up (EPOLLERR, EPOLLHUP).  Epoll
+ * reports those whether or not they are watched, on every round while
+ * they last.  A connection that reads finds out from recv(), so only one
+ * that no longer reads (its input paused while a password waits for its
+ * answer, or past the peer's end of stream) is closed here; otherwise its
+ * worker would be woken for it in a busy loop.  Nothing more can be read
+ * from the peer or sent to it. */
+void
+sc_connection_on_hangup (ScConnection *connection)
+{
+  int error = 0;
+  socklen_t length = sizeof error;
+
+  if (connection->closing ||
+      !(connection->peer_eof || connection->close_after_flush ||
+        connection->input_paused))
+    return;
+  if (getsockopt (connection->fd, SOL_SOCKET, SO_ERROR, &error, &length) < 0 ||
+      error == 0)
+    error = EPIPE;
+  close_with_errno (connection, "hang-up", error);
+}
+
 static void
 send_ping (ScConnection *connection, gint64 now)
 {

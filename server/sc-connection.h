@@ -26,6 +26,7 @@ gboolean sc_connection_is_closing (ScConnection *connection);
 /* Owner only. */
 void sc_connection_start (ScConnection *connection);
 void sc_connection_on_readable (ScConnection *connection);
+void sc_connection_on_hangup (ScConnection *connection);
 void sc_connection_serve_buffered (ScConnection *connection);
 void sc_connection_tick (ScConnection *connection, gint64 now);
 void sc_connection_queue_message (ScConnection *connection,

@@ -153,6 +153,8 @@ worker_dispatch (struct epoll_event *events, int n_events, gpointer user_data)
         sc_connection_flush (connection, worker);
       if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP))
         sc_connection_on_readable (connection);
+      if (events[i].events & (EPOLLHUP | EPOLLERR))
+        sc_connection_on_hangup (connection);
     }
   serve_leftover_input (worker);
   finish_round (worker);

@@ -9,7 +9,11 @@
  */
 #include "config.h"
 
+#include <sys/socket.h>
+#include <time.h>
+
 #include "sc-auth-failures.h"
+#include "sc-server-private.h"
 #include "sc-test-peer.h"
 #include "sc-test-server.h"
 
@@ -196,6 +200,55 @@ test_concurrent_per_address (Fixture *fixture, gconstpointer data)
     sc_test_peer_free (peers[i]);
 }
 
+static gint64
+cpu_time_us (void)
+{
+  struct timespec now;
+
+  g_assert_cmpint (clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &now), ==, 0);
+  return (gint64) now.tv_sec * G_USEC_PER_SEC + now.tv_nsec / 1000;
+}
+
+/* A client that resets its connection while the answer to its password
+ * is delayed (its input paused) is closed at once, and its worker does
+ * not spin on the hang-up meanwhile. */
+static void
+test_reset_during_delay (Fixture *fixture, gconstpointer data)
+{
+  ScAuthFailures *failures = fixture->server->auth_failures;
+  g_autoptr (ScTestPeer) guesser = NULL;
+  struct linger linger = { 1, 0 };
+  gint64 deadline, cpu_before, cpu_used;
+
+  for (guint i = 0; i < 5; i++)
+    assert_refused (fixture, "guess", NULL);
+  /* The sixth attempt waits 2 s for its answer. */
+  guesser = sc_test_peer_connect (fixture->port);
+  sc_test_peer_send (guesser, new_hello ("guess"));
+  deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  while (sc_auth_failures_get_n_attempts (failures) == 0 &&
+         g_get_monotonic_time () < deadline)
+    g_usleep (1000);
+  g_assert_cmpuint (sc_auth_failures_get_n_attempts (failures), ==, 1);
+
+  g_assert_cmpint (setsockopt (sc_test_peer_get_fd (guesser), SOL_SOCKET,
+                               SO_LINGER, &linger, sizeof linger),
+                   ==, 0);
+  cpu_before = cpu_time_us ();
+  g_clear_pointer (&guesser, sc_test_peer_free);
+  /* Closed well before its answer was due, and its attempt given up. */
+  sc_test_server_wait_n_clients (fixture, 0, 1000);
+  g_assert_cmpuint (sc_auth_failures_get_n_attempts (failures), ==, 0);
+  /* A deliberate half second inside the delay, for a spinning worker to
+   * show in the CPU time. */
+  g_usleep (500 * 1000);
+  cpu_used = cpu_time_us () - cpu_before;
+  g_test_message ("CPU time from the reset to 0.5 s after the close: "
+                  "%" G_GINT64_FORMAT " ms",
+                  cpu_used / 1000);
+  g_assert_cmpint (cpu_used, <, 100 * 1000);
+}
+
 /* ------------------------------------------------------------------ */
 /* A guesser with many addresses against the total rate. */
 
@@ -345,6 +398,7 @@ main (int argc, char *argv[])
   ADD ("/server/auth/others-served-meanwhile", test_others_served_meanwhile);
   ADD ("/server/auth/success-delayed-too", test_success_delayed_too);
   ADD ("/server/auth/concurrent-per-address", test_concurrent_per_address);
+  ADD ("/server/auth/reset-during-delay", test_reset_during_delay);
   ADD ("/server/auth/guess-rate", test_guess_rate);
   g_test_add_func ("/server/auth/compare", test_compare);
   g_test_add_func ("/server/auth/delays", test_delays);
