@@ -26,6 +26,8 @@ connection_clear (ScConnection *connection)
   /* Every thread that dropped a reference is done with it by now. */
   SC_HAPPENS_AFTER (connection);
   g_assert (connection->fd < 0);
+  /* Nothing can reach it by its id any more. */
+  sc_server_release_client_id (connection->server, connection->info.id);
   sc_client_info_clear (&connection->info);
   g_clear_pointer (&connection->reader, sc_frame_reader_free);
   sc_connection_output_clear (connection);

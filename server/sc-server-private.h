@@ -28,14 +28,21 @@ struct _ScServer
   GSource *backoff_source;
   guint backoff_ms;
 
-  gint next_client_id;     /* atomic; ids are never reused */
   gint n_clients;          /* atomic; every open connection */
   gint stopping;           /* atomic */
   gboolean log_requests;   /* debug output on: log every request */
   guint64 next_message_id; /* atomic */
+
+  /* Client ids: the accept thread takes them, in increasing order, from
+   * 1 to 2^32 - 1 and round again, skipping 0 and ids still in use. */
+  GMutex ids_lock;
+  GHashTable *ids_in_use; /* id (as a pointer) set */
+  guint32 next_client_id;
 };
 
 guint64 sc_server_next_message_id (ScServer *server);
+void sc_server_release_client_id (ScServer *server, guint32 id);
+void sc_server_set_next_client_id (ScServer *server, guint32 id);
 void sc_server_post (ScServer *server, guint worker_index, ScWorkItem *item);
 void sc_server_notify_all (ScServer *server,
                            const ScMessage *message,

@@ -1,7 +1,8 @@
 /* sc-server.c: the listening socket, the accept thread and the workers.
  *
- * One thread accepts.  Each new connection gets an id (never reused) and
- * is handed to one worker, round robin, which owns it until it closes.
+ * One thread accepts.  Each new connection gets an id (not one in use,
+ * and not reused for 2^32 - 1 connections) and is handed to one worker,
+ * round robin, which owns it until it closes.
  */
 #include "config.h"
 
@@ -39,7 +40,47 @@ sc_server_new (const ScServerConfig *config)
   server->listen_fd = -1;
   server->accept_context = g_main_context_new ();
   server->accept_loop = g_main_loop_new (server->accept_context, FALSE);
+  g_mutex_init (&server->ids_lock);
+  server->ids_in_use = g_hash_table_new (NULL, NULL);
+  server->next_client_id = 1;
   return server;
+}
+
+/* Accept thread: a new client's id.  Ids increase, so one names the same
+ * connection for a long time (2^32 - 1 connections); when the counter
+ * wraps, 0 and the ids of connections still open are skipped.  At most
+ * the open connections' ids are in use, so the loop ends quickly. */
+static guint32
+take_client_id (ScServer *server)
+{
+  guint32 id;
+
+  g_mutex_lock (&server->ids_lock);
+  do
+    id = server->next_client_id++;
+  while (id == 0 ||
+         g_hash_table_contains (server->ids_in_use, GUINT_TO_POINTER (id)));
+  g_hash_table_add (server->ids_in_use, GUINT_TO_POINTER (id));
+  g_mutex_unlock (&server->ids_lock);
+  return id;
+}
+
+/* Any thread: the connection with @id is gone for good. */
+void
+sc_server_release_client_id (ScServer *server, guint32 id)
+{
+  g_mutex_lock (&server->ids_lock);
+  g_hash_table_remove (server->ids_in_use, GUINT_TO_POINTER (id));
+  g_mutex_unlock (&server->ids_lock);
+}
+
+/* For tests: the id the next connection gets (or the next one free). */
+void
+sc_server_set_next_client_id (ScServer *server, guint32 id)
+{
+  g_mutex_lock (&server->ids_lock);
+  server->next_client_id = id;
+  g_mutex_unlock (&server->ids_lock);
 }
 
 guint64
@@ -141,7 +182,7 @@ hand_over (ScServer *server,
       return;
     }
   g_atomic_int_inc (&server->n_clients);
-  id = (guint32) g_atomic_int_add (&server->next_client_id, 1) + 1;
+  id = take_client_id (server);
 
   setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   sc_socket_set_keepalive (
@@ -299,6 +340,8 @@ sc_server_free (ScServer *server)
   if (server->listen_fd >= 0)
     close (server->listen_fd);
   sc_registry_free (server->registry);
+  g_hash_table_unref (server->ids_in_use);
+  g_mutex_clear (&server->ids_lock);
   g_time_zone_unref (server->local_zone);
   sc_auth_failures_free (server->auth_failures);
   sc_server_config_free (server->config);

@@ -1,13 +1,15 @@
 /* test-server-guard.c: what one client can do to others, and what the
  * server tells others about it.
  *
- * Departures are announced with the documented reason word only.
+ * Departures are announced with the documented reason word only.  Client
+ * ids skip 0 and the ids in use when the counter wraps.
  */
 #include "config.h"
 
 #include <string.h>
 #include <sys/socket.h>
 
+#include "sc-server-private.h"
 #include "sc-test-peer.h"
 #include "sc-test-server.h"
 #include "sc-wire.h"
@@ -113,6 +115,49 @@ test_left_reason_timeout (Fixture *fixture, gconstpointer data)
   g_assert_cmpstr (left->reason, ==, "timed out");
 }
 
+/* ------------------------------------------------------------------ */
+/* Finding 7: ids after 2^32 connections. */
+
+/* The counter is set near its end; the ids that follow wrap past 0 and
+ * past the id of a client still connected, and everyone is served. */
+static void
+test_id_wrap (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (ScTestPeer) first = join (fixture, "first");
+  ScTestPeer *later[3];
+  const guint32 expected[] = { G_MAXUINT32 - 1, G_MAXUINT32, 2 };
+  ScMessage *send = sc_message_new (SC_MSG_SEND_MESSAGE, 0);
+  g_autoptr (ScMessage) sent = NULL;
+  g_autoptr (ScMessage) message = NULL;
+
+  g_assert_cmpuint (sc_test_peer_get_id (first), ==, 1);
+  sc_server_set_next_client_id (fixture->server, G_MAXUINT32 - 1);
+  for (guint i = 0; i < G_N_ELEMENTS (later); i++)
+    {
+      g_autoptr (ScMessage) joined = NULL;
+
+      later[i] = join (fixture, "later");
+      g_assert_cmpuint (sc_test_peer_get_id (later[i]), ==, expected[i]);
+      joined =
+        sc_test_peer_expect_about (first, SC_MSG_CLIENT_JOINED, expected[i]);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (later); i++)
+    assert_get_name_works (later[i]);
+  assert_get_name_works (first);
+
+  /* Id 2 names the new client, not anyone else. */
+  send->peer_id = 2;
+  send->text = g_strdup ("after the wrap");
+  sent = sc_test_peer_request (first, send);
+  g_assert_cmpuint (sent->status, ==, SC_STATUS_OK);
+  message = sc_test_peer_expect_about (later[2], SC_MSG_MESSAGE, 1);
+  g_assert_cmpstr (message->text, ==, "after the wrap");
+  for (guint i = 0; i < G_N_ELEMENTS (later); i++)
+    sc_test_peer_free (later[i]);
+  sc_test_server_wait_n_clients (fixture, 1, 5000);
+  assert_get_name_works (first);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -127,6 +172,7 @@ main (int argc, char *argv[])
   ADD ("/server/guard/left-reason/reset", NULL, test_left_reason_reset);
   ADD ("/server/guard/left-reason/timeout", &fast_heartbeat,
        test_left_reason_timeout);
+  ADD ("/server/guard/id-wrap", NULL, test_id_wrap);
 #undef ADD
 
   return g_test_run ();
