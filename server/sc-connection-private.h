@@ -40,6 +40,7 @@ struct _ScConnection
   gint64 ping_sent_at;
   gboolean auth_waiting; /* a password attempt is admitted, not answered */
   ScAuthTicket auth_ticket;
+  gint64 frame_started_at; /* first byte of a frame not yet complete; 0 */
 
   /* The output side.  Any worker may queue frames for this client and
    * write them to its socket, so all of this is guarded by out_lock.

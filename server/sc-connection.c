@@ -161,6 +161,17 @@ status_for_error (const GError *error)
   return SC_STATUS_PROTOCOL_ERROR;
 }
 
+/* Bytes of a frame not yet complete are buffered: its deadline runs from
+ * the read that brought its first byte (at the latest). */
+static void
+note_partial_frame (ScConnection *connection)
+{
+  if (sc_frame_reader_buffered (connection->reader) == 0)
+    connection->frame_started_at = 0;
+  else if (connection->frame_started_at == 0)
+    connection->frame_started_at = connection->last_activity;
+}
+
 /* Serves up to FRAMES_PER_ROUND buffered frames; the rest wait for the
  * worker's next round. */
 void
@@ -187,9 +198,15 @@ sc_connection_serve_buffered (ScConnection *connection)
       status =
         sc_frame_reader_next (connection->reader, &header, &payload, &error);
       if (status == SC_FRAME_INCOMPLETE)
-        break;
+        {
+          note_partial_frame (connection);
+          break;
+        }
       if (status == SC_FRAME_READY)
-        message = sc_message_decode (&header, payload, &error);
+        {
+          connection->frame_started_at = 0;
+          message = sc_message_decode (&header, payload, &error);
+        }
       if (message == NULL)
         {
           sc_connection_protocol_error (connection, status_for_error (error),
@@ -300,10 +317,22 @@ sc_connection_tick (ScConnection *connection, gint64 now)
     return;
   if (now - connection->last_activity > G_USEC_PER_SEC)
     trim_buffers (connection);
+  /* A frame must be completed in time once it has started, so a client
+   * cannot hold a read buffer by trickling bytes (not while the server
+   * itself has stopped reading). */
+  if (connection->frame_started_at != 0 && !connection->input_paused &&
+      now - connection->frame_started_at >
+        (gint64) config->frame_timeout_s * G_USEC_PER_SEC)
+    {
+      g_autofree char *why = g_strdup_printf (
+        "a frame was not completed within %u s", config->frame_timeout_s);
+
+      sc_connection_protocol_error (connection, SC_STATUS_TIMEOUT, why);
+    }
   /* A password attempt under way has its own bounded wait. */
-  if (!connection->ready && !connection->auth_waiting &&
-      now - connection->connected_at >
-        (gint64) config->hello_timeout_s * G_USEC_PER_SEC)
+  else if (!connection->ready && !connection->auth_waiting &&
+           now - connection->connected_at >
+             (gint64) config->hello_timeout_s * G_USEC_PER_SEC)
     sc_connection_protocol_error (connection, SC_STATUS_TIMEOUT,
                                   "no hello in time");
   else if (connection->ping_token != 0 &&

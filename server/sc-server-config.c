@@ -39,6 +39,7 @@ static const NumericSetting numeric_settings[] = {
   SETTING ("ping-timeout", 1, 3600, ping_timeout_s, FALSE),
   SETTING ("hello-timeout", 1, 3600, hello_timeout_s, FALSE),
   SETTING ("output-cap", 65536, G_GINT64_CONSTANT (1) << 32, output_cap, TRUE),
+  SETTING ("frame-timeout", 1, 3600, frame_timeout_s, FALSE),
 };
 
 ScServerConfig *
@@ -58,6 +59,7 @@ sc_server_config_new (void)
   config->max_unacked = 65536;
   config->shutdown_grace_ms = 2000;
   config->server_name = g_strdup (g_get_host_name ());
+  config->frame_timeout_s = 30;
   return config;
 }
 
@@ -219,8 +221,9 @@ sc_server_config_parse_args (ScServerConfig *config,
   g_autofree char *port = NULL, *threads = NULL, *max_clients = NULL,
                   *max_payload = NULL, *idle = NULL, *ping = NULL,
                   *hello = NULL, *output_cap = NULL;
-  char **texts[] = { &port, &threads, &max_clients, &max_payload,
-                     &idle, &ping,    &hello,       &output_cap };
+  g_autofree char *frame = NULL;
+  char **texts[] = { &port, &threads, &max_clients, &max_payload, &idle,
+                     &ping, &hello,   &output_cap,  &frame };
   GOptionEntry entries[] = {
     { "port", 'p', 0, G_OPTION_ARG_STRING, &port,
       N_ ("TCP port to listen on (default 5330; 0 picks a free one)"),
@@ -245,6 +248,10 @@ sc_server_config_parse_args (ScServerConfig *config,
     { "output-cap", 0, 0, G_OPTION_ARG_STRING, &output_cap,
       N_ ("Bytes queued for one client before it is dropped (default 1048576)"),
       N_ ("BYTES") },
+    { "frame-timeout", 0, 0, G_OPTION_ARG_STRING, &frame,
+      N_ ("Seconds a client has to complete a frame it has started "
+          "(default 30)"),
+      N_ ("SECONDS") },
     { "password-file", 0, 0, G_OPTION_ARG_FILENAME, &password_path,
       N_ ("Require the password on the first line of FILE in every hello"),
       N_ ("FILE") },

@@ -21,7 +21,8 @@ typedef struct
   guint max_unacked;    /* messages delivered but not yet acknowledged */
   guint shutdown_grace_ms;
   char *server_name;
-  char *password; /* NULL: no password required */
+  char *password;        /* NULL: no password required */
+  guint frame_timeout_s; /* to complete a frame once it has started */
 } ScServerConfig;
 
 #define SC_SERVER_CONFIG_ERROR (sc_server_config_error_quark ())

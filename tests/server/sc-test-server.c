@@ -67,6 +67,8 @@ apply_options (ScServerConfig *config, const ScTestServerOptions *options)
     config->max_unacked = options->max_unacked;
   if (options->password)
     config->password = g_strdup (options->password);
+  if (options->frame_timeout_s)
+    config->frame_timeout_s = options->frame_timeout_s;
 }
 
 void

@@ -21,6 +21,7 @@ typedef struct
   gsize output_cap;
   guint max_unacked;
   const char *password;
+  guint frame_timeout_s;
 } ScTestServerOptions;
 
 typedef struct

@@ -2,7 +2,8 @@
  * server tells others about it.
  *
  * Departures are announced with the documented reason word only.  Client
- * ids skip 0 and the ids in use when the counter wraps.
+ * ids skip 0 and the ids in use when the counter wraps.  A frame must be
+ * completed in time once started.
  */
 #include "config.h"
 
@@ -158,6 +159,72 @@ test_id_wrap (Fixture *fixture, gconstpointer data)
   assert_get_name_works (first);
 }
 
+/* ------------------------------------------------------------------ */
+/* Finding 8: a frame trickled byte by byte. */
+
+static const ScTestServerOptions short_frame = { .frame_timeout_s = 1 };
+
+static GBytes *
+encode_send (guint32 recipient, gsize length)
+{
+  g_autoptr (ScMessage) send = sc_message_new (SC_MSG_SEND_MESSAGE, 7);
+
+  send->peer_id = recipient;
+  send->text = sc_test_text (length, 'x');
+  return sc_message_encode (send);
+}
+
+/* Whole frames slower than the deadline are fine: it runs from a frame's
+ * first byte to its last.  One trickled a byte every 100 ms is closed
+ * about a second after it started. */
+static void
+test_slow_frame (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (ScTestPeer) observer = join (fixture, "observer");
+  g_autoptr (ScTestPeer) slow = join (fixture, "slow");
+  g_autoptr (GBytes) frame = encode_send (sc_test_peer_get_id (observer), 1000);
+  g_autoptr (ScMessage) error = NULL;
+  g_autoptr (ScMessage) left = NULL;
+  gsize size;
+  const guint8 *bytes = g_bytes_get_data (frame, &size);
+  gint64 start;
+  guint sent = 0;
+
+  /* 25 pings, 100 ms apart: 2.5 s of traffic, each frame whole. */
+  for (guint i = 0; i < 25; i++)
+    {
+      ScMessage *ping = sc_message_new (SC_MSG_PING, 0);
+      g_autoptr (ScMessage) reply = NULL;
+
+      ping->token = i + 1;
+      reply = sc_test_peer_request (slow, ping);
+      g_assert_cmpuint (reply->status, ==, SC_STATUS_OK);
+      /* The pace of this client, not a wait for the server. */
+      sc_test_peer_expect_none (slow, SC_MSG_PROTOCOL_ERROR, 100);
+    }
+
+  /* Now one byte every 100 ms; the answer is waited for in between. */
+  start = g_get_monotonic_time ();
+  while (error == NULL && sent < size &&
+         g_get_monotonic_time () - start < 5 * G_USEC_PER_SEC)
+    {
+      sc_test_peer_send_raw (slow, bytes + sent++, 1);
+      error = sc_test_peer_try_expect (slow, SC_MSG_PROTOCOL_ERROR, 100);
+    }
+  g_assert_nonnull (error);
+  g_test_message ("closed %" G_GINT64_FORMAT " ms after the frame started, "
+                  "%u of its %" G_GSIZE_FORMAT " bytes sent",
+                  (g_get_monotonic_time () - start) / 1000, sent, size);
+  g_assert_cmpuint (error->status, ==, SC_STATUS_TIMEOUT);
+  g_assert_cmpint (g_get_monotonic_time () - start, >=,
+                   900 * G_TIME_SPAN_MILLISECOND);
+  sc_test_peer_expect_closed (slow);
+  left = sc_test_peer_expect_about (observer, SC_MSG_CLIENT_LEFT,
+                                    sc_test_peer_get_id (slow));
+  sc_test_peer_expect_none (observer, SC_MSG_MESSAGE, 50);
+  assert_get_name_works (observer);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -173,6 +240,7 @@ main (int argc, char *argv[])
   ADD ("/server/guard/left-reason/timeout", &fast_heartbeat,
        test_left_reason_timeout);
   ADD ("/server/guard/id-wrap", NULL, test_id_wrap);
+  ADD ("/server/guard/slow-frame", &short_frame, test_slow_frame);
 #undef ADD
 
   return g_test_run ();
