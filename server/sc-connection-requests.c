@@ -120,6 +120,16 @@ complete_hello (ScConnection *connection, const ScMessage *hello)
                            "characters");
       return;
     }
+  if (!sc_server_take_client_slot (connection->server))
+    {
+      g_autofree char *why =
+        g_strdup_printf ("the server is full (%u clients)",
+                         connection->server->config->max_clients);
+
+      refuse_hello (connection, hello, SC_STATUS_SERVER_FULL, why);
+      return;
+    }
+  sc_pending_table_remove (connection->server->pending, connection->info.id);
   connection->ready = TRUE;
   g_free (connection->info.nickname);
   connection->info.nickname = g_strdup (hello->nickname);
@@ -186,8 +196,9 @@ answer_deferred_hello (gpointer data)
   DeferredHello *deferred = data;
   ScConnection *connection = deferred->connection;
 
-  /* A connection closed meanwhile gave its attempt up when it closed. */
-  if (connection->closing)
+  /* A connection closed (or closing) meanwhile gives its attempt up when
+   * it closes. */
+  if (connection->closing || connection->close_after_flush)
     return G_SOURCE_REMOVE;
   check_password (connection, deferred->hello);
   if (!connection->closing && !connection->close_after_flush)
@@ -237,6 +248,10 @@ attempt_hello (ScConnection *connection, const ScMessage *hello)
       refuse_hello (connection, hello, SC_STATUS_SERVER_FULL, why);
       return;
     }
+  /* Bounded as an attempt from now on, it no longer waits among the
+   * connections that have not said hello, where a flood could push it
+   * out. */
+  sc_pending_table_remove (server->pending, connection->info.id);
   connection->auth_waiting = TRUE;
   if (delay_ms == 0)
     {

@@ -360,6 +360,11 @@ sc_connection_close (ScConnection *connection,
     }
   connection->closing = TRUE;
   connection->close_status = status;
+  /* Its slot, or its place among those waiting for hello, is free. */
+  if (connection->ready)
+    sc_server_release_client_slot (connection->server);
+  else
+    sc_pending_table_remove (connection->server->pending, connection->info.id);
   if (connection->auth_waiting)
     {
       /* Its password was never checked: the attempt is given up. */
@@ -370,6 +375,23 @@ sc_connection_close (ScConnection *connection,
     }
   sc_connection_output_close (connection);
   sc_worker_schedule_close (connection->worker, connection);
+}
+
+/* Tells a client that has not said hello why it is closed, and closes it
+ * once that has gone out. */
+void
+sc_connection_turn_away (ScConnection *connection,
+                         ScStatus status,
+                         const char *reason)
+{
+  g_autoptr (ScMessage) notice = sc_message_new (SC_MSG_PROTOCOL_ERROR, 0);
+
+  g_message ("client %u (%s port %u) turned away: %s", connection->info.id,
+             connection->info.address, connection->info.port, reason);
+  notice->status = status;
+  notice->reason = g_strdup (reason);
+  sc_connection_queue_message (connection, notice);
+  sc_connection_close_after_flush (connection, status, reason);
 }
 
 /* Its output drained after sc_connection_close_after_flush(). */

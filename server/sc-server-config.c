@@ -40,6 +40,8 @@ static const NumericSetting numeric_settings[] = {
   SETTING ("hello-timeout", 1, 3600, hello_timeout_s, FALSE),
   SETTING ("output-cap", 65536, G_GINT64_CONSTANT (1) << 32, output_cap, TRUE),
   SETTING ("frame-timeout", 1, 3600, frame_timeout_s, FALSE),
+  SETTING ("max-pending", 1, 65536, max_pending, FALSE),
+  SETTING ("max-per-address", 1, 65536, max_per_address, FALSE),
 };
 
 ScServerConfig *
@@ -60,6 +62,8 @@ sc_server_config_new (void)
   config->shutdown_grace_ms = 2000;
   config->server_name = g_strdup (g_get_host_name ());
   config->frame_timeout_s = 30;
+  config->max_pending = 1024;
+  config->max_per_address = 256;
   return config;
 }
 
@@ -221,9 +225,10 @@ sc_server_config_parse_args (ScServerConfig *config,
   g_autofree char *port = NULL, *threads = NULL, *max_clients = NULL,
                   *max_payload = NULL, *idle = NULL, *ping = NULL,
                   *hello = NULL, *output_cap = NULL;
-  g_autofree char *frame = NULL;
-  char **texts[] = { &port, &threads, &max_clients, &max_payload, &idle,
-                     &ping, &hello,   &output_cap,  &frame };
+  g_autofree char *frame = NULL, *max_pending = NULL, *per_address = NULL;
+  char **texts[] = { &port,  &threads,     &max_clients, &max_payload,
+                     &idle,  &ping,        &hello,       &output_cap,
+                     &frame, &max_pending, &per_address };
   GOptionEntry entries[] = {
     { "port", 'p', 0, G_OPTION_ARG_STRING, &port,
       N_ ("TCP port to listen on (default 5330; 0 picks a free one)"),
@@ -234,7 +239,7 @@ sc_server_config_parse_args (ScServerConfig *config,
     { "threads", 't', 0, G_OPTION_ARG_STRING, &threads,
       N_ ("Worker threads (default: number of CPUs)"), "N" },
     { "max-clients", 0, 0, G_OPTION_ARG_STRING, &max_clients,
-      N_ ("Most clients connected at once (default 1024)"), "N" },
+      N_ ("Most clients that have said hello at once (default 1024)"), "N" },
     { "max-payload", 0, 0, G_OPTION_ARG_STRING, &max_payload,
       N_ ("Largest frame payload in bytes (default 65536)"), N_ ("BYTES") },
     { "idle-timeout", 0, 0, G_OPTION_ARG_STRING, &idle,
@@ -252,6 +257,14 @@ sc_server_config_parse_args (ScServerConfig *config,
       N_ ("Seconds a client has to complete a frame it has started "
           "(default 30)"),
       N_ ("SECONDS") },
+    { "max-pending", 0, 0, G_OPTION_ARG_STRING, &max_pending,
+      N_ ("Most connections waiting for their hello; past it the oldest is "
+          "closed (default 1024)"),
+      "N" },
+    { "max-per-address", 0, 0, G_OPTION_ARG_STRING, &per_address,
+      N_ ("Most connections waiting for their hello from one address; past "
+          "it its oldest is closed (default 256)"),
+      "N" },
     { "password-file", 0, 0, G_OPTION_ARG_FILENAME, &password_path,
       N_ ("Require the password on the first line of FILE in every hello"),
       N_ ("FILE") },

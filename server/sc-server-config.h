@@ -23,6 +23,8 @@ typedef struct
   char *server_name;
   char *password;        /* NULL: no password required */
   guint frame_timeout_s; /* to complete a frame once it has started */
+  guint max_pending;     /* connections that have not said hello */
+  guint max_per_address; /* of those, from one address */
 } ScServerConfig;
 
 #define SC_SERVER_CONFIG_ERROR (sc_server_config_error_quark ())

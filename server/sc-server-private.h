@@ -2,6 +2,7 @@
 #pragma once
 
 #include "sc-auth-failures.h"
+#include "sc-pending-table.h"
 #include "sc-registry.h"
 #include "sc-server.h"
 #include "sc-work-item.h"
@@ -38,11 +39,16 @@ struct _ScServer
   GMutex ids_lock;
   GHashTable *ids_in_use; /* id (as a pointer) set */
   guint32 next_client_id;
+
+  ScPendingTable *pending; /* connections waiting for their hello */
+  gint n_ready;            /* atomic; clients that said hello */
 };
 
 guint64 sc_server_next_message_id (ScServer *server);
 void sc_server_release_client_id (ScServer *server, guint32 id);
 void sc_server_set_next_client_id (ScServer *server, guint32 id);
+gboolean sc_server_take_client_slot (ScServer *server);
+void sc_server_release_client_slot (ScServer *server);
 void sc_server_post (ScServer *server, guint worker_index, ScWorkItem *item);
 void sc_server_notify_all (ScServer *server,
                            const ScMessage *message,

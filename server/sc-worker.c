@@ -259,6 +259,20 @@ close_on_request (ScWorker *worker, ScWorkItem *item)
     sc_connection_close (connection, item->status, item->reason);
 }
 
+/* The accept thread made room among the connections waiting for their
+ * hello; one that has said hello meanwhile stays. */
+static void
+evict_on_request (ScWorker *worker, ScWorkItem *item)
+{
+  ScConnection *connection = g_hash_table_lookup (
+    worker->connections, GUINT_TO_POINTER (item->target_id));
+
+  if (connection == NULL || sc_connection_is_closing (connection) ||
+      sc_connection_is_ready (connection))
+    return;
+  sc_connection_turn_away (connection, item->status, item->reason);
+}
+
 static void
 handle_item (ScWorker *worker, ScWorkItem *item)
 {
@@ -270,6 +284,7 @@ handle_item (ScWorker *worker, ScWorkItem *item)
       break;
     case SC_WORK_CLOSE: close_on_request (worker, item); break;
     case SC_WORK_SHUTDOWN: begin_stop (worker); break;
+    case SC_WORK_EVICT: evict_on_request (worker, item); break;
     default: g_assert_not_reached ();
     }
 }

@@ -69,6 +69,10 @@ apply_options (ScServerConfig *config, const ScTestServerOptions *options)
     config->password = g_strdup (options->password);
   if (options->frame_timeout_s)
     config->frame_timeout_s = options->frame_timeout_s;
+  if (options->max_pending)
+    config->max_pending = options->max_pending;
+  if (options->max_per_address)
+    config->max_per_address = options->max_per_address;
 }
 
 void

@@ -22,6 +22,8 @@ typedef struct
   guint max_unacked;
   const char *password;
   guint frame_timeout_s;
+  guint max_pending;
+  guint max_per_address;
 } ScTestServerOptions;
 
 typedef struct

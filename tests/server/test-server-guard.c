@@ -3,7 +3,8 @@
  *
  * Departures are announced with the documented reason word only.  Client
  * ids skip 0 and the ids in use when the counter wraps.  A frame must be
- * completed in time once started.
+ * completed in time once started.  Connections that never say hello
+ * cannot lock others out.
  */
 #include "config.h"
 
@@ -225,6 +226,82 @@ test_slow_frame (Fixture *fixture, gconstpointer data)
   assert_get_name_works (observer);
 }
 
+/* ------------------------------------------------------------------ */
+/* Finding 4: connections that never say hello. */
+
+#define FLOOD_PER_ADDRESS 4
+#define FLOOD_PENDING     16
+
+static const ScTestServerOptions small_gate = {
+  .max_clients = 20,
+  .max_pending = FLOOD_PENDING,
+  .max_per_address = FLOOD_PER_ADDRESS,
+};
+
+/* 80 silent connections from one address, then 80 from eight others,
+ * all kept open by the flooder; a new client joins after every 10.
+ * Connections that never say hello take no client slot; the oldest of
+ * them are closed (with SERVER_FULL) to keep within the bounds, the
+ * newest stay; every innocent client gets in. */
+static void
+test_pre_hello_flood (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GPtrArray) flood =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) sc_test_peer_free);
+  g_autoptr (ScTestPeer) observer = join (fixture, "observer");
+  g_autoptr (ScMessage) first_error = NULL;
+  g_autoptr (ScMessage) last_greeting = NULL;
+  guint joined = 0, pending;
+  gint64 deadline;
+
+  for (guint i = 0; i < 160; i++)
+    {
+      g_autofree char *address = i < 80
+                                   ? g_strdup ("127.0.4.1")
+                                   : g_strdup_printf ("127.0.4.%u", 2 + i % 8);
+
+      g_ptr_array_add (
+        flood, sc_test_peer_connect_raw_from (fixture->port, address, 0));
+      if (i % 10 == 9)
+        {
+          g_autoptr (ScTestPeer) innocent =
+            sc_test_peer_connect_from (fixture->port, "127.0.5.1");
+
+          sc_message_free (sc_test_peer_hello (innocent, "innocent"));
+          assert_get_name_works (innocent);
+          joined++;
+        }
+    }
+  g_assert_cmpuint (joined, ==, 16);
+
+  /* The very first silent connection was greeted, then turned away. */
+  first_error = sc_test_peer_try_expect (g_ptr_array_index (flood, 0),
+                                         SC_MSG_PROTOCOL_ERROR, 5000);
+  g_assert_nonnull (first_error);
+  g_assert_cmpuint (first_error->status, ==, SC_STATUS_SERVER_FULL);
+  g_assert_cmpstr (first_error->reason, !=, "");
+  g_assert_true (sc_test_peer_wait_closed (g_ptr_array_index (flood, 0), 5000));
+  /* The newest is still there, greeted. */
+  last_greeting = sc_test_peer_try_expect (
+    g_ptr_array_index (flood, flood->len - 1), SC_MSG_GREETING, 5000);
+  g_assert_nonnull (last_greeting);
+
+  /* At most the bound wait, once the server has caught up with the
+   * flood: all 160 accepted, 1 observer, 16 innocents gone. */
+  deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  while ((pending = sc_pending_table_get_count (fixture->server->pending)) >
+           FLOOD_PENDING ||
+         sc_server_get_n_clients (fixture->server) > 1 + FLOOD_PENDING)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (5000);
+    }
+  g_test_message ("160 silent connections from 9 addresses: %u still "
+                  "waiting for hello, %u innocent clients joined",
+                  pending, joined);
+  assert_get_name_works (observer);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -241,6 +318,7 @@ main (int argc, char *argv[])
        test_left_reason_timeout);
   ADD ("/server/guard/id-wrap", NULL, test_id_wrap);
   ADD ("/server/guard/slow-frame", &short_frame, test_slow_frame);
+  ADD ("/server/guard/pre-hello-flood", &small_gate, test_pre_hello_flood);
 #undef ADD
 
   return g_test_run ();
