@@ -376,7 +376,10 @@ test_admission_limits (void)
   g_autoptr (ScTestPeer) slow = NULL;
   g_autoptr (ScMessage) evicted = NULL;
   g_autoptr (ScMessage) timeout = NULL;
-  static const guint8 header_start[] = { 0x53, 0x43, 0x01, 0x02 };
+  g_autoptr (ScMessage) broadcast = sc_message_new (SC_MSG_BROADCAST, 1);
+  g_autoptr (GBytes) frame = NULL;
+  const guint8 *bytes;
+  gsize size;
   guint16 port;
   gint64 start;
   guint sent = 0;
@@ -398,13 +401,15 @@ test_admission_limits (void)
 
   slow = sc_test_peer_connect (port);
   sc_message_free (sc_test_peer_hello (slow, "slow"));
+  broadcast->text = sc_test_text (200, 'x');
+  frame = sc_message_encode (broadcast);
+  bytes = g_bytes_get_data (frame, &size);
   start = g_get_monotonic_time ();
   /* One byte every 100 ms (the answer is waited for in between). */
-  while (timeout == NULL &&
+  while (timeout == NULL && sent < size &&
          g_get_monotonic_time () - start < 5 * G_USEC_PER_SEC)
     {
-      sc_test_peer_send_raw (slow, header_start + sent % 4, 1);
-      sent++;
+      sc_test_peer_send_raw (slow, bytes + sent++, 1);
       timeout = sc_test_peer_try_expect (slow, SC_MSG_PROTOCOL_ERROR, 100);
     }
   g_assert_nonnull (timeout);
