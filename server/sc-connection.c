@@ -137,6 +137,9 @@ sc_connection_resume_input (ScConnection *connection)
 {
   connection->input_paused = FALSE;
   update_input (connection);
+  /* The pause was the server's doing: a frame under way starts afresh. */
+  if (connection->frame_started_at != 0)
+    connection->frame_started_at = g_get_monotonic_time ();
   if (!connection->input_scheduled)
     {
       connection->input_scheduled = TRUE;
@@ -392,6 +395,20 @@ sc_connection_turn_away (ScConnection *connection,
   notice->reason = g_strdup (reason);
   sc_connection_queue_message (connection, notice);
   sc_connection_close_after_flush (connection, status, reason);
+}
+
+/* The accept thread wants room among the connections waiting for hello:
+ * this one goes, unless it has said hello meanwhile (and is ready, or its
+ * password is being checked). */
+void
+sc_connection_evict (ScConnection *connection,
+                     ScStatus status,
+                     const char *reason)
+{
+  if (connection->closing || connection->close_after_flush ||
+      connection->ready || connection->auth_waiting)
+    return;
+  sc_connection_turn_away (connection, status, reason);
 }
 
 /* Its output drained after sc_connection_close_after_flush(). */

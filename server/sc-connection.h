@@ -41,6 +41,9 @@ void sc_connection_close_now_drained (ScConnection *connection);
 void sc_connection_turn_away (ScConnection *connection,
                               ScStatus status,
                               const char *reason);
+void sc_connection_evict (ScConnection *connection,
+                          ScStatus status,
+                          const char *reason);
 void sc_connection_finish_close (ScConnection *connection);
 
 /* Any worker; @current is the calling thread's worker. */

@@ -260,17 +260,15 @@ close_on_request (ScWorker *worker, ScWorkItem *item)
 }
 
 /* The accept thread made room among the connections waiting for their
- * hello; one that has said hello meanwhile stays. */
+ * hello. */
 static void
 evict_on_request (ScWorker *worker, ScWorkItem *item)
 {
   ScConnection *connection = g_hash_table_lookup (
     worker->connections, GUINT_TO_POINTER (item->target_id));
 
-  if (connection == NULL || sc_connection_is_closing (connection) ||
-      sc_connection_is_ready (connection))
-    return;
-  sc_connection_turn_away (connection, item->status, item->reason);
+  if (connection != NULL)
+    sc_connection_evict (connection, item->status, item->reason);
 }
 
 static void
