@@ -15,6 +15,7 @@
 
 #include "sc-server-private.h"
 #include "sc-socket.h"
+#include "sc-tsan.h"
 #include "sc-worker.h"
 
 #define ACCEPTS_PER_WAKEUP 64
@@ -80,11 +81,13 @@ take_client_id (ScServer *server)
   guint32 id;
 
   g_mutex_lock (&server->ids_lock);
+  SC_HAPPENS_AFTER (&server->ids_lock);
   do
     id = server->next_client_id++;
   while (id == 0 ||
          g_hash_table_contains (server->ids_in_use, GUINT_TO_POINTER (id)));
   g_hash_table_add (server->ids_in_use, GUINT_TO_POINTER (id));
+  SC_HAPPENS_BEFORE (&server->ids_lock);
   g_mutex_unlock (&server->ids_lock);
   return id;
 }
@@ -94,7 +97,9 @@ void
 sc_server_release_client_id (ScServer *server, guint32 id)
 {
   g_mutex_lock (&server->ids_lock);
+  SC_HAPPENS_AFTER (&server->ids_lock);
   g_hash_table_remove (server->ids_in_use, GUINT_TO_POINTER (id));
+  SC_HAPPENS_BEFORE (&server->ids_lock);
   g_mutex_unlock (&server->ids_lock);
 }
 
@@ -103,7 +108,9 @@ void
 sc_server_set_next_client_id (ScServer *server, guint32 id)
 {
   g_mutex_lock (&server->ids_lock);
+  SC_HAPPENS_AFTER (&server->ids_lock);
   server->next_client_id = id;
+  SC_HAPPENS_BEFORE (&server->ids_lock);
   g_mutex_unlock (&server->ids_lock);
 }
 
