@@ -37,11 +37,15 @@ struct _ScConnection
    * (broadcasts, list pages) spend these; see charge_fanout(). */
   double fanout_tokens;
   gint64 fanout_refilled_at;
-  gboolean throttled; /* input paused until the fan-out budget refills */
+  gboolean throttled;    /* input paused until the fan-out budget refills */
+  gboolean auth_waiting; /* a password attempt is admitted, not answered */
+  ScAuthTicket auth_ticket;
+  gint64 frame_started_at; /* first byte of a frame not yet complete; 0 */
 };
 
 void sc_connection_pause_input (ScConnection *connection);
 void sc_connection_throttle (ScConnection *connection, guint delay_ms);
+void sc_connection_resume_input (ScConnection *connection);
 void sc_connection_serve_final_acks (ScConnection *connection);
 void sc_connection_owe_receipt (ScWorker *current,
                                 guint32 sender_id,
@@ -62,5 +66,6 @@ void sc_connection_reply (ScConnection *connection,
 void sc_connection_protocol_error (ScConnection *connection,
                                    ScStatus status,
                                    const char *reason);
+const char *sc_connection_public_reason (ScConnection *connection);
 
 G_END_DECLS

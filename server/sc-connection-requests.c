@@ -134,100 +134,24 @@ nickname_is_valid (const char *nickname)
   return TRUE;
 }
 
-typedef struct
-{
-  ScConnection *connection;
-  guint32 request_id;
-} AuthFailure;
-
+/* Refuses a HELLO and closes once the reply has gone out. */
 static void
-auth_failure_free (AuthFailure *failure)
+refuse_hello (ScConnection *connection,
+              const ScMessage *hello,
+              ScStatus status,
+              const char *reason)
 {
-  sc_connection_unref (failure->connection);
-  g_free (failure);
+  sc_connection_reply (connection, hello, status, reason);
+  sc_connection_close_after_flush (connection, status, reason);
 }
 
-static gboolean
-refuse_password (gpointer data)
-{
-  AuthFailure *failure = data;
-  ScConnection *connection = failure->connection;
-  g_autoptr (ScMessage) reply = NULL;
-
-  if (connection->closing)
-    return G_SOURCE_REMOVE;
-  reply = sc_message_new (SC_MSG_HELLO_REPLY, failure->request_id);
-  reply->status = SC_STATUS_AUTH_FAILED;
-  reply->reason = g_strdup ("wrong or missing password");
-  sc_connection_queue_message (connection, reply);
-  sc_connection_close_after_flush (connection, SC_STATUS_AUTH_FAILED,
-                                   "wrong or missing password");
-  return G_SOURCE_REMOVE;
-}
-
-/* A wrong password is answered, and the connection closed, after a delay
- * that grows with the failures from the same address. */
+/* The rest of a HELLO, once its password (if any) has been accepted. */
 static void
-fail_authentication (ScConnection *connection, const ScMessage *hello)
+complete_hello (ScConnection *connection, const ScMessage *hello)
 {
-  ScServer *server = connection->server;
-  AuthFailure *failure = g_new0 (AuthFailure, 1);
-  guint count = sc_auth_failures_record (
-    server->auth_failures, connection->info.address, g_get_monotonic_time ());
-  guint delay_ms = sc_auth_failures_delay_ms (count);
-  g_autoptr (GSource) timer = g_timeout_source_new (delay_ms);
-
-  g_message ("client %u (%s port %u): wrong password (failure %u from this "
-             "address; answering in %u ms)",
-             connection->info.id, connection->info.address,
-             connection->info.port, count, delay_ms);
-  failure->connection = sc_connection_ref (connection);
-  failure->request_id = hello->request_id;
-  sc_connection_pause_input (connection);
-  g_source_set_callback (timer, refuse_password, failure,
-                         (GDestroyNotify) auth_failure_free);
-  g_source_attach (timer, g_main_context_get_thread_default ());
-}
-
-static void
-handle_hello (ScConnection *connection, const ScMessage *hello)
-{
-  const char *password = connection->server->config->password;
-
   g_autoptr (ScMessage) reply = NULL;
   g_autoptr (ScMessage) joined = NULL;
 
-  if (connection->ready)
-    {
-      sc_connection_reply (connection, hello, SC_STATUS_BAD_REQUEST,
-                           "hello was already done");
-      return;
-    }
-  if (hello->version != SC_PROTOCOL_VERSION)
-    {
-      g_autofree char *why =
-        g_strdup_printf ("this server speaks protocol version %d, "
-                         "the client version %u",
-                         SC_PROTOCOL_VERSION, hello->version);
-      sc_connection_reply (connection, hello, SC_STATUS_VERSION_MISMATCH, why);
-      sc_connection_close_after_flush (connection, SC_STATUS_VERSION_MISMATCH,
-                                       why);
-      return;
-    }
-  if (password != NULL && !sc_auth_password_matches (password, hello->password))
-    {
-      fail_authentication (connection, hello);
-      return;
-    }
-  if (sc_server_memory_exceeded (connection->server))
-    {
-      sc_connection_reply (connection, hello, SC_STATUS_SERVER_BUSY,
-                           "the server is at its memory limit; try again "
-                           "later");
-      sc_connection_close_after_flush (connection, SC_STATUS_SERVER_BUSY,
-                                       "server busy");
-      return;
-    }
   if (hello->nickname[0] != '\0' && !nickname_is_valid (hello->nickname))
     {
       sc_connection_reply (connection, hello, SC_STATUS_INVALID_NICKNAME,
@@ -235,9 +159,16 @@ handle_hello (ScConnection *connection, const ScMessage *hello)
                            "characters");
       return;
     }
-  if (password != NULL)
-    sc_auth_failures_forget (connection->server->auth_failures,
-                             connection->info.address);
+  if (!sc_server_take_client_slot (connection->server))
+    {
+      g_autofree char *why =
+        g_strdup_printf ("the server is full (%u clients)",
+                         connection->server->config->max_clients);
+
+      refuse_hello (connection, hello, SC_STATUS_SERVER_FULL, why);
+      return;
+    }
+  sc_pending_table_remove (connection->server->pending, connection->info.id);
   connection->ready = TRUE;
   g_free (connection->info.nickname);
   connection->info.nickname = g_strdup (hello->nickname);
@@ -260,6 +191,155 @@ handle_hello (ScConnection *connection, const ScMessage *hello)
   joined = sc_message_new (SC_MSG_CLIENT_JOINED, 0);
   sc_client_info_copy_into (&joined->sender, &connection->info);
   sc_connection_notify_everyone (connection, joined);
+}
+
+/* The admitted attempt's time has come: the password is checked now, and
+ * the outcome reported now, so that neither can show earlier. */
+static void
+check_password (ScConnection *connection, const ScMessage *hello)
+{
+  ScServer *server = connection->server;
+  gboolean right =
+    sc_auth_password_matches (server->config->password, hello->password);
+
+  connection->auth_waiting = FALSE;
+  sc_auth_failures_end (
+    server->auth_failures, connection->info.address, &connection->auth_ticket,
+    right ? SC_AUTH_SUCCEEDED : SC_AUTH_FAILED, g_get_monotonic_time ());
+  if (!right)
+    {
+      g_message ("client %u (%s port %u): wrong password", connection->info.id,
+                 connection->info.address, connection->info.port);
+      refuse_hello (connection, hello, SC_STATUS_AUTH_FAILED,
+                    "wrong or missing password");
+      return;
+    }
+  complete_hello (connection, hello);
+}
+
+typedef struct
+{
+  ScConnection *connection;
+  ScMessage *hello;
+} DeferredHello;
+
+static void
+deferred_hello_free (DeferredHello *deferred)
+{
+  sc_connection_unref (deferred->connection);
+  sc_message_free (deferred->hello);
+  g_free (deferred);
+}
+
+static gboolean
+answer_deferred_hello (gpointer data)
+{
+  DeferredHello *deferred = data;
+  ScConnection *connection = deferred->connection;
+
+  /* A connection closed (or closing) meanwhile gives its attempt up when
+   * it closes. */
+  if (connection->closing || connection->close_after_flush)
+    return G_SOURCE_REMOVE;
+  check_password (connection, deferred->hello);
+  if (!connection->closing && !connection->close_after_flush)
+    sc_connection_resume_input (connection);
+  return G_SOURCE_REMOVE;
+}
+
+static ScMessage *
+copy_hello (const ScMessage *hello)
+{
+  ScMessage *copy = sc_message_new (SC_MSG_HELLO, hello->request_id);
+
+  copy->flags = hello->flags;
+  copy->version = hello->version;
+  copy->name = g_strdup (hello->name);
+  copy->nickname = g_strdup (hello->nickname);
+  copy->password = g_strdup (hello->password);
+  return copy;
+}
+
+/* A HELLO to a server with a password is an attempt, admitted or refused
+ * before the password is looked at (sc-auth-failures.c).  An admitted one
+ * is checked and answered after the delay it was given, the right
+ * password as late as a wrong one; meanwhile nothing else the client sends
+ * is read. */
+static void
+attempt_hello (ScConnection *connection, const ScMessage *hello)
+{
+  ScServer *server = connection->server;
+  DeferredHello *deferred;
+  g_autoptr (GSource) timer = NULL;
+  guint delay_ms = 0;
+  ScAuthAdmission admission = sc_auth_failures_begin (
+    server->auth_failures, connection->info.address, g_get_monotonic_time (),
+    &delay_ms, &connection->auth_ticket);
+
+  if (admission != SC_AUTH_ADMITTED)
+    {
+      const char *why = admission == SC_AUTH_BUSY_ADDRESS
+                          ? "too many logins from your address under way; "
+                            "try again later"
+                          : "too many logins under way; try again later";
+
+      g_message ("client %u (%s port %u): password not checked: %s",
+                 connection->info.id, connection->info.address,
+                 connection->info.port, why);
+      refuse_hello (connection, hello, SC_STATUS_SERVER_FULL, why);
+      return;
+    }
+  /* Bounded as an attempt from now on, it no longer waits among the
+   * connections that have not said hello, where a flood could push it
+   * out. */
+  sc_pending_table_remove (server->pending, connection->info.id);
+  connection->auth_waiting = TRUE;
+  if (delay_ms == 0)
+    {
+      check_password (connection, hello);
+      return;
+    }
+  g_message ("client %u (%s port %u): answering its password in %u ms",
+             connection->info.id, connection->info.address,
+             connection->info.port, delay_ms);
+  deferred = g_new0 (DeferredHello, 1);
+  deferred->connection = sc_connection_ref (connection);
+  deferred->hello = copy_hello (hello);
+  sc_connection_pause_input (connection);
+  timer = g_timeout_source_new (delay_ms);
+  g_source_set_callback (timer, answer_deferred_hello, deferred,
+                         (GDestroyNotify) deferred_hello_free);
+  g_source_attach (timer, g_main_context_get_thread_default ());
+}
+
+static void
+handle_hello (ScConnection *connection, const ScMessage *hello)
+{
+  if (connection->ready)
+    {
+      sc_connection_reply (connection, hello, SC_STATUS_BAD_REQUEST,
+                           "hello was already done");
+      return;
+    }
+  if (hello->version != SC_PROTOCOL_VERSION)
+    {
+      g_autofree char *why =
+        g_strdup_printf ("this server speaks protocol version %d, "
+                         "the client version %u",
+                         SC_PROTOCOL_VERSION, hello->version);
+      refuse_hello (connection, hello, SC_STATUS_VERSION_MISMATCH, why);
+      return;
+    }
+  if (sc_server_memory_exceeded (connection->server))
+    {
+      refuse_hello (connection, hello, SC_STATUS_SERVER_BUSY,
+                    "the server is at its memory limit; try again later");
+      return;
+    }
+  if (connection->server->config->password != NULL)
+    attempt_hello (connection, hello);
+  else
+    complete_hello (connection, hello);
 }
 
 static void

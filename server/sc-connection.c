@@ -32,6 +32,8 @@ connection_clear (ScConnection *connection)
 {
   /* Every thread that dropped a reference is done with it by now. */
   SC_HAPPENS_AFTER (connection);
+  /* Nothing can reach it by its id any more. */
+  sc_server_release_client_id (connection->server, connection->info.id);
   sc_client_info_clear (&connection->info);
   g_clear_pointer (&connection->reader, sc_frame_reader_free);
   g_clear_pointer (&connection->outbox, sc_outbox_unref);
@@ -145,23 +147,31 @@ sc_connection_pause_input (ScConnection *connection)
   update_input (connection);
 }
 
+/* Reads again after a pause.  Frames that arrived with the one that
+ * paused it are already buffered, so they are served in the next round. */
+void
+sc_connection_resume_input (ScConnection *connection)
+{
+  connection->input_paused = FALSE;
+  update_input (connection);
+  /* The pause was the server's doing: a frame under way starts afresh. */
+  if (connection->frame_started_at != 0)
+    connection->frame_started_at = g_get_monotonic_time ();
+  if (!connection->input_scheduled)
+    {
+      connection->input_scheduled = TRUE;
+      sc_worker_schedule_input (connection->worker, connection);
+    }
+}
+
 static gboolean
 end_throttle (gpointer data)
 {
   ScConnection *connection = data;
 
   connection->throttled = FALSE;
-  if (connection->closing)
-    return G_SOURCE_REMOVE;
-  connection->input_paused = FALSE;
-  update_input (connection);
-  /* Frames already read wait in the frame reader; what is still in the
-   * socket is reported again by epoll. */
-  if (!connection->input_scheduled)
-    {
-      connection->input_scheduled = TRUE;
-      sc_worker_schedule_input (connection->worker, connection);
-    }
+  if (!connection->closing)
+    sc_connection_resume_input (connection);
   return G_SOURCE_REMOVE;
 }
 
@@ -200,6 +210,17 @@ status_for_error (const GError *error)
   return SC_STATUS_PROTOCOL_ERROR;
 }
 
+/* Bytes of a frame not yet complete are buffered: its deadline runs from
+ * the read that brought its first byte (at the latest). */
+static void
+note_partial_frame (ScConnection *connection)
+{
+  if (sc_frame_reader_buffered (connection->reader) == 0)
+    connection->frame_started_at = 0;
+  else if (connection->frame_started_at == 0)
+    connection->frame_started_at = connection->last_activity;
+}
+
 /* Serves up to FRAMES_PER_ROUND buffered frames; the rest wait for the
  * worker's next round. */
 void
@@ -226,9 +247,15 @@ sc_connection_serve_buffered (ScConnection *connection)
       status =
         sc_frame_reader_next (connection->reader, &header, &payload, &error);
       if (status == SC_FRAME_INCOMPLETE)
-        break;
+        {
+          note_partial_frame (connection);
+          break;
+        }
       if (status == SC_FRAME_READY)
-        message = sc_message_decode (&header, payload, &error);
+        {
+          connection->frame_started_at = 0;
+          message = sc_message_decode (&header, payload, &error);
+        }
       if (message == NULL)
         {
           sc_connection_protocol_error (connection, status_for_error (error),
@@ -287,6 +314,29 @@ sc_connection_on_readable (ScConnection *connection)
   account_reader (connection);
 }
 
+/* The socket reported an error or a hang-up (EPOLLERR, EPOLLHUP).  Epoll
+ * reports those whether or not they are watched, on every round while
+ * they last.  A connection that reads finds out from recv(), so only one
+ * that no longer reads (its input paused while a password waits for its
+ * answer, or past the peer's end of stream) is closed here; otherwise its
+ * worker would be woken for it in a busy loop.  Nothing more can be read
+ * from the peer or sent to it. */
+void
+sc_connection_on_hangup (ScConnection *connection)
+{
+  int error = 0;
+  socklen_t length = sizeof error;
+
+  if (connection->closing ||
+      !(connection->peer_eof || connection->close_after_flush ||
+        connection->input_paused))
+    return;
+  if (getsockopt (connection->fd, SOL_SOCKET, SO_ERROR, &error, &length) < 0 ||
+      error == 0)
+    error = EPIPE;
+  close_with_errno (connection, "hang-up", error);
+}
+
 static void
 send_ping (ScConnection *connection, gint64 now)
 {
@@ -321,8 +371,22 @@ sc_connection_tick (ScConnection *connection, gint64 now)
     return;
   if (now - connection->last_activity > G_USEC_PER_SEC)
     trim_buffers (connection);
-  if (!connection->ready && now - connection->connected_at >
-                              (gint64) config->hello_timeout_s * G_USEC_PER_SEC)
+  /* A frame must be completed in time once it has started, so a client
+   * cannot hold a read buffer by trickling bytes (not while the server
+   * itself has stopped reading). */
+  if (connection->frame_started_at != 0 && !connection->input_paused &&
+      now - connection->frame_started_at >
+        (gint64) config->frame_timeout_s * G_USEC_PER_SEC)
+    {
+      g_autofree char *why = g_strdup_printf (
+        "a frame was not completed within %u s", config->frame_timeout_s);
+
+      sc_connection_protocol_error (connection, SC_STATUS_TIMEOUT, why);
+    }
+  /* A password attempt under way has its own bounded wait. */
+  else if (!connection->ready && !connection->auth_waiting &&
+           now - connection->connected_at >
+             (gint64) config->hello_timeout_s * G_USEC_PER_SEC)
     sc_connection_protocol_error (connection, SC_STATUS_TIMEOUT,
                                   "no hello in time");
   else if (connection->ping_token != 0 &&
@@ -359,8 +423,52 @@ sc_connection_close (ScConnection *connection,
     }
   connection->closing = TRUE;
   connection->close_status = status;
+  /* Its slot, or its place among those waiting for hello, is free. */
+  if (connection->ready)
+    sc_server_release_client_slot (connection->server);
+  else
+    sc_pending_table_remove (connection->server->pending, connection->info.id);
+  if (connection->auth_waiting)
+    {
+      /* Its password was never checked: the attempt is given up. */
+      connection->auth_waiting = FALSE;
+      sc_auth_failures_end (connection->server->auth_failures,
+                            connection->info.address, &connection->auth_ticket,
+                            SC_AUTH_ABANDONED, g_get_monotonic_time ());
+    }
   sc_outbox_close (connection->outbox);
   sc_worker_schedule_close (connection->worker, connection);
+}
+
+/* Tells a client that has not said hello why it is closed, and closes it
+ * once that has gone out. */
+void
+sc_connection_turn_away (ScConnection *connection,
+                         ScStatus status,
+                         const char *reason)
+{
+  g_autoptr (ScMessage) notice = sc_message_new (SC_MSG_PROTOCOL_ERROR, 0);
+
+  g_message ("client %u (%s port %u) turned away: %s", connection->info.id,
+             connection->info.address, connection->info.port, reason);
+  notice->status = status;
+  notice->reason = g_strdup (reason);
+  sc_connection_queue_message (connection, notice);
+  sc_connection_close_after_flush (connection, status, reason);
+}
+
+/* The accept thread wants room among the connections waiting for hello:
+ * this one goes, unless it has said hello meanwhile (and is ready, or its
+ * password is being checked). */
+void
+sc_connection_evict (ScConnection *connection,
+                     ScStatus status,
+                     const char *reason)
+{
+  if (connection->closing || connection->close_after_flush ||
+      connection->ready || connection->auth_waiting)
+    return;
+  sc_connection_turn_away (connection, status, reason);
 }
 
 /* Its output drained after sc_connection_close_after_flush(). */
@@ -387,6 +495,23 @@ sc_connection_close_after_flush (ScConnection *connection,
   sc_outbox_close_when_drained (connection->outbox);
 }
 
+/* The reason word other clients are given for a departure
+ * (docs/PROTOCOL.md 5.8).  The detailed reason describes what the client
+ * did or what happened to its socket; it goes to the client itself and to
+ * the server log, never to the others. */
+const char *
+sc_connection_public_reason (ScConnection *connection)
+{
+  switch (connection->close_status)
+    {
+    case SC_STATUS_OK: return "disconnected";
+    case SC_STATUS_TIMEOUT: return "timed out";
+    case SC_STATUS_RECIPIENT_SLOW: return "too slow";
+    case SC_STATUS_PROTOCOL_ERROR: return "protocol error";
+    default: return sc_status_to_string (connection->close_status);
+    }
+}
+
 static void
 announce_departure (ScConnection *connection)
 {
@@ -394,7 +519,7 @@ announce_departure (ScConnection *connection)
 
   left->client_id = connection->info.id;
   left->status = connection->close_status;
-  left->reason = g_strdup (connection->close_reason);
+  left->reason = g_strdup (sc_connection_public_reason (connection));
   sc_connection_notify_everyone (connection, left);
 }
 

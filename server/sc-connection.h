@@ -25,6 +25,7 @@ gboolean sc_connection_is_closing (ScConnection *connection);
 /* Owner only. */
 void sc_connection_start (ScConnection *connection);
 void sc_connection_on_readable (ScConnection *connection);
+void sc_connection_on_hangup (ScConnection *connection);
 void sc_connection_serve_buffered (ScConnection *connection);
 void sc_connection_tick (ScConnection *connection, gint64 now);
 void sc_connection_queue_message (ScConnection *connection,
@@ -36,6 +37,12 @@ void sc_connection_close_after_flush (ScConnection *connection,
                                       ScStatus status,
                                       const char *reason);
 void sc_connection_close_now_drained (ScConnection *connection);
+void sc_connection_turn_away (ScConnection *connection,
+                              ScStatus status,
+                              const char *reason);
+void sc_connection_evict (ScConnection *connection,
+                          ScStatus status,
+                          const char *reason);
 void sc_connection_finish_close (ScConnection *connection);
 
 G_END_DECLS

@@ -44,6 +44,9 @@ static const NumericSetting numeric_settings[] = {
   SETTING ("max-memory", 1 << 20, G_MAXINT64, max_memory, TRUE),
   SETTING ("write-timeout", 1, 3600, write_timeout_s, FALSE),
   SETTING ("fanout-rate", 1, 100000000, fanout_rate, FALSE),
+  SETTING ("frame-timeout", 1, 3600, frame_timeout_s, FALSE),
+  SETTING ("max-pending", 1, 65536, max_pending, FALSE),
+  SETTING ("max-per-address", 1, 65536, max_per_address, FALSE),
 };
 
 ScServerConfig *
@@ -66,6 +69,9 @@ sc_server_config_new (void)
   config->fanout_rate = 20000;
   config->shutdown_grace_ms = 2000;
   config->server_name = g_strdup (g_get_host_name ());
+  config->frame_timeout_s = 30;
+  config->max_pending = 1024;
+  config->max_per_address = 256;
   return config;
 }
 
@@ -228,10 +234,12 @@ sc_server_config_parse_args (ScServerConfig *config,
                   *max_payload = NULL, *idle = NULL, *ping = NULL,
                   *hello = NULL, *output_cap = NULL, *max_unacked = NULL,
                   *max_memory = NULL, *write_timeout = NULL,
-                  *fanout_rate = NULL;
-  char **texts[] = { &port,        &threads,    &max_clients,   &max_payload,
-                     &idle,        &ping,       &hello,         &output_cap,
-                     &max_unacked, &max_memory, &write_timeout, &fanout_rate };
+                  *fanout_rate = NULL, *frame = NULL, *max_pending = NULL,
+                  *per_address = NULL;
+  char **texts[] = { &port,        &threads,     &max_clients,   &max_payload,
+                     &idle,        &ping,        &hello,         &output_cap,
+                     &max_unacked, &max_memory,  &write_timeout, &fanout_rate,
+                     &frame,       &max_pending, &per_address };
   g_autofree char *default_memory =
     g_strdup_printf ("%" G_GSIZE_FORMAT, sc_server_default_max_memory ());
   /* Translators: %s is a number of bytes. */
@@ -250,7 +258,7 @@ sc_server_config_parse_args (ScServerConfig *config,
     { "threads", 't', 0, G_OPTION_ARG_STRING, &threads,
       N_ ("Worker threads (default: number of CPUs)"), "N" },
     { "max-clients", 0, 0, G_OPTION_ARG_STRING, &max_clients,
-      N_ ("Most clients connected at once (default 1024)"), "N" },
+      N_ ("Most clients that have said hello at once (default 1024)"), "N" },
     { "max-payload", 0, 0, G_OPTION_ARG_STRING, &max_payload,
       N_ ("Largest frame payload in bytes (default 65536)"), N_ ("BYTES") },
     { "idle-timeout", 0, 0, G_OPTION_ARG_STRING, &idle,
@@ -278,6 +286,18 @@ sc_server_config_parse_args (ScServerConfig *config,
     { "fanout-rate", 0, 0, G_OPTION_ARG_STRING, &fanout_rate,
       N_ ("Broadcast recipients plus list entries one client may ask for "
           "per second (default 20000)"),
+      "N" },
+    { "frame-timeout", 0, 0, G_OPTION_ARG_STRING, &frame,
+      N_ ("Seconds a client has to complete a frame it has started "
+          "(default 30)"),
+      N_ ("SECONDS") },
+    { "max-pending", 0, 0, G_OPTION_ARG_STRING, &max_pending,
+      N_ ("Most connections waiting for their hello; past it the oldest is "
+          "closed (default 1024)"),
+      "N" },
+    { "max-per-address", 0, 0, G_OPTION_ARG_STRING, &per_address,
+      N_ ("Most connections waiting for their hello from one address; past "
+          "it its oldest is closed (default 256)"),
       "N" },
     { "password-file", 0, 0, G_OPTION_ARG_FILENAME, &password_path,
       N_ ("Require the password on the first line of FILE in every hello"),

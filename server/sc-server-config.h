@@ -25,6 +25,9 @@ typedef struct
   gsize max_memory;      /* bytes held for all clients together */
   guint write_timeout_s; /* output waiting unread before a drop */
   guint fanout_rate;     /* broadcast recipients and list entries a second */
+  guint frame_timeout_s; /* to complete a frame once it has started */
+  guint max_pending;     /* connections that have not said hello */
+  guint max_per_address; /* of those, from one address */
 } ScServerConfig;
 
 #define SC_SERVER_CONFIG_ERROR (sc_server_config_error_quark ())

@@ -62,8 +62,15 @@ sc_server_get_memory_held (ScServer *server)
 void
 sc_server_update_budget (ScServer *server)
 {
-  gboolean over =
-    sc_server_get_memory_held (server) > server->config->max_memory;
+  gsize held = sc_server_get_memory_held (server);
+  gboolean over = held > server->config->max_memory;
+  gsize peak = __atomic_load_n (&server->memory_peak, __ATOMIC_RELAXED);
+
+  /* The highest total since the last trim, for sc_server_memory_released. */
+  while (held > peak &&
+         !__atomic_compare_exchange_n (&server->memory_peak, &peak, held, TRUE,
+                                       __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+    ;
 
   if (over != g_atomic_int_get (&server->over_budget))
     g_atomic_int_set (&server->over_budget, over);
@@ -157,22 +164,18 @@ sc_server_relieve_memory (ScServer *server)
     drop_biggest (server, held - target);
 }
 
-/* TRUE, once, after the budget went down by a lot since the last call:
- * time to hand freed memory back to the system (malloc_trim), so that a
- * burst does not leave the server's resident size high for good. */
+/* TRUE, once, after the total went down by a lot from its peak since the
+ * last time: time to hand freed memory back to the system (malloc_trim),
+ * so that a burst does not leave the server's resident size high for
+ * good.  Called by one worker's tick. */
 gboolean
 sc_server_memory_released (ScServer *server)
 {
   gsize held = sc_server_get_memory_held (server);
-  gsize peak = server->memory_peak;
+  gsize peak = __atomic_load_n (&server->memory_peak, __ATOMIC_RELAXED);
 
-  if (held > peak)
-    {
-      server->memory_peak = held;
-      return FALSE;
-    }
-  if (peak - held < TRIM_THRESHOLD)
+  if (peak < held + TRIM_THRESHOLD)
     return FALSE;
-  server->memory_peak = held;
+  __atomic_store_n (&server->memory_peak, held, __ATOMIC_RELAXED);
   return TRUE;
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "sc-auth-failures.h"
+#include "sc-pending-table.h"
 #include "sc-registry.h"
 #include "sc-server.h"
 #include "sc-work-item.h"
@@ -28,19 +29,31 @@ struct _ScServer
   GSource *backoff_source;
   guint backoff_ms;
 
-  gint next_client_id;   /* atomic; ids are never reused */
   gint n_clients;        /* atomic; every open connection */
   gint stopping;         /* atomic */
   gboolean log_requests; /* debug output on: log every request */
+
+  /* Client ids: the accept thread takes them, in increasing order, from
+   * 1 to 2^32 - 1 and round again, skipping 0 and ids still in use. */
+  GMutex ids_lock;
+  GHashTable *ids_in_use; /* id (as a pointer) set */
+  guint32 next_client_id;
+
+  ScPendingTable *pending; /* connections waiting for their hello */
+  gint n_ready;            /* atomic; clients that said hello */
 
   /* The memory budget (sc-server-memory.c). */
   gssize memory_held; /* atomic: bytes charged outside the workers */
   gint over_budget;   /* atomic: the total was over the limit */
   gint relief_wanted; /* atomic: over the limit since the last relief */
   gint64 relief_at;   /* under the relief lock */
-  gsize memory_peak;  /* worker 0 only: for malloc_trim */
+  gsize memory_peak;  /* atomic: highest total since the last trim */
 };
 
+void sc_server_release_client_id (ScServer *server, guint32 id);
+void sc_server_set_next_client_id (ScServer *server, guint32 id);
+gboolean sc_server_take_client_slot (ScServer *server);
+void sc_server_release_client_slot (ScServer *server);
 void sc_server_post (ScServer *server, guint worker_index, ScWorkItem *item);
 
 gsize sc_server_default_max_memory (void);

@@ -1,7 +1,8 @@
 /* sc-server.c: the listening socket, the accept thread and the workers.
  *
- * One thread accepts.  Each new connection gets an id (never reused) and
- * is handed to one worker, round robin, which owns it until it closes.
+ * One thread accepts.  Each new connection gets an id (not one in use,
+ * and not reused for 2^32 - 1 connections) and is handed to one worker,
+ * round robin, which owns it until it closes.
  */
 #include "config.h"
 
@@ -14,6 +15,7 @@
 
 #include "sc-server-private.h"
 #include "sc-socket.h"
+#include "sc-tsan.h"
 #include "sc-worker.h"
 
 #define ACCEPTS_PER_WAKEUP 64
@@ -39,7 +41,77 @@ sc_server_new (const ScServerConfig *config)
   server->listen_fd = -1;
   server->accept_context = g_main_context_new ();
   server->accept_loop = g_main_loop_new (server->accept_context, FALSE);
+  g_mutex_init (&server->ids_lock);
+  server->ids_in_use = g_hash_table_new (NULL, NULL);
+  server->next_client_id = 1;
+  server->pending = sc_pending_table_new (server->config->max_pending,
+                                          server->config->max_per_address);
   return server;
+}
+
+/* A client said hello: it takes one of max_clients slots, if one is
+ * free.  Connections that have not said hello take none. */
+gboolean
+sc_server_take_client_slot (ScServer *server)
+{
+  for (;;)
+    {
+      gint n = g_atomic_int_get (&server->n_ready);
+
+      if ((guint) n >= server->config->max_clients)
+        return FALSE;
+      if (g_atomic_int_compare_and_exchange (&server->n_ready, n, n + 1))
+        return TRUE;
+    }
+}
+
+void
+sc_server_release_client_slot (ScServer *server)
+{
+  g_atomic_int_add (&server->n_ready, -1);
+}
+
+/* Accept thread: a new client's id.  Ids increase, so one names the same
+ * connection for a long time (2^32 - 1 connections); when the counter
+ * wraps, 0 and the ids of connections still open are skipped.  At most
+ * the open connections' ids are in use, so the loop ends quickly. */
+static guint32
+take_client_id (ScServer *server)
+{
+  guint32 id;
+
+  g_mutex_lock (&server->ids_lock);
+  SC_HAPPENS_AFTER (&server->ids_lock);
+  do
+    id = server->next_client_id++;
+  while (id == 0 ||
+         g_hash_table_contains (server->ids_in_use, GUINT_TO_POINTER (id)));
+  g_hash_table_add (server->ids_in_use, GUINT_TO_POINTER (id));
+  SC_HAPPENS_BEFORE (&server->ids_lock);
+  g_mutex_unlock (&server->ids_lock);
+  return id;
+}
+
+/* Any thread: the connection with @id is gone for good. */
+void
+sc_server_release_client_id (ScServer *server, guint32 id)
+{
+  g_mutex_lock (&server->ids_lock);
+  SC_HAPPENS_AFTER (&server->ids_lock);
+  g_hash_table_remove (server->ids_in_use, GUINT_TO_POINTER (id));
+  SC_HAPPENS_BEFORE (&server->ids_lock);
+  g_mutex_unlock (&server->ids_lock);
+}
+
+/* For tests: the id the next connection gets (or the next one free). */
+void
+sc_server_set_next_client_id (ScServer *server, guint32 id)
+{
+  g_mutex_lock (&server->ids_lock);
+  SC_HAPPENS_AFTER (&server->ids_lock);
+  server->next_client_id = id;
+  SC_HAPPENS_BEFORE (&server->ids_lock);
+  g_mutex_unlock (&server->ids_lock);
 }
 
 void
@@ -97,7 +169,8 @@ back_off (ScServer *server, int errsv)
   g_source_attach (server->backoff_source, server->accept_context);
 }
 
-/* A client beyond max-clients is told why before it is closed. */
+/* A client beyond max-clients (counting those that said hello) is told
+ * why before it is closed. */
 static void
 refuse (ScServer *server, int fd)
 {
@@ -116,17 +189,35 @@ refuse (ScServer *server, int fd)
   close (fd);
 }
 
+/* Connections that waited too long for their hello, as new ones came:
+ * their owners close them unless they have said hello meanwhile. */
+static void
+turn_away (ScServer *server, GArray *evicted)
+{
+  for (guint i = 0; i < evicted->len; i++)
+    {
+      guint32 id = g_array_index (evicted, guint32, i);
+      ScWorkItem *item = sc_work_item_new (SC_WORK_EVICT, id);
+
+      item->status = SC_STATUS_SERVER_FULL;
+      item->reason = g_strdup ("too many connections waiting for their "
+                               "hello; the oldest are closed");
+      sc_server_post (server, id % server->n_workers, item);
+    }
+}
+
 static void
 hand_over (ScServer *server,
            int fd,
            const struct sockaddr *address,
            socklen_t length)
 {
+  g_autoptr (GArray) evicted = g_array_new (FALSE, FALSE, sizeof (guint32));
   ScWorkItem *item;
   int one = 1;
   guint32 id;
 
-  if ((guint) g_atomic_int_get (&server->n_clients) >=
+  if ((guint) g_atomic_int_get (&server->n_ready) >=
       server->config->max_clients)
     {
       g_message ("refused a connection: %u clients already connected",
@@ -135,7 +226,7 @@ hand_over (ScServer *server,
       return;
     }
   g_atomic_int_inc (&server->n_clients);
-  id = (guint32) g_atomic_int_add (&server->next_client_id, 1) + 1;
+  id = take_client_id (server);
 
   setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   sc_socket_set_keepalive (
@@ -149,7 +240,9 @@ hand_over (ScServer *server,
     sc_socket_format_address (address, length, &item->info.port);
   item->info.nickname = g_strdup ("");
   item->info.connected_since_ms = g_get_real_time () / 1000;
+  sc_pending_table_add (server->pending, id, item->info.address, evicted);
   sc_server_post (server, id % server->n_workers, item);
+  turn_away (server, evicted);
 }
 
 static gboolean
@@ -224,14 +317,15 @@ sc_server_start (ScServer *server, GError **error)
   watch_listener (server);
   server->accept_thread = g_thread_new ("sc-accept", accept_thread, server);
   g_message ("listening on %s port %u with %u worker thread%s; "
-             "at most %u clients, payloads up to %u bytes, "
+             "at most %u clients and %u waiting for their hello "
+             "(%u per address), payloads up to %u bytes, "
              "output queue up to %" G_GSIZE_FORMAT " bytes, "
              "ping after %u s of silence",
              config->bind_address ? config->bind_address
                                   : "all addresses (IPv6 and IPv4)",
              server->port, server->n_workers, server->n_workers == 1 ? "" : "s",
-             config->max_clients, config->max_payload, config->output_cap,
-             config->idle_timeout_s);
+             config->max_clients, config->max_pending, config->max_per_address,
+             config->max_payload, config->output_cap, config->idle_timeout_s);
   return TRUE;
 }
 
@@ -295,6 +389,9 @@ sc_server_free (ScServer *server)
   if (server->listen_fd >= 0)
     close (server->listen_fd);
   sc_registry_free (server->registry);
+  g_hash_table_unref (server->ids_in_use);
+  sc_pending_table_free (server->pending);
+  g_mutex_clear (&server->ids_lock);
   g_time_zone_unref (server->local_zone);
   sc_auth_failures_free (server->auth_failures);
   sc_server_config_free (server->config);

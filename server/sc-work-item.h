@@ -17,6 +17,8 @@ typedef enum
   SC_WORK_CLOSE, /* close target_id: status and reason (NULL: the reason
                     its owner chose when it asked to close once drained) */
   SC_WORK_SHUTDOWN,
+  SC_WORK_EVICT, /* turn target_id away if it still has not said hello:
+                    status and reason */
 } ScWorkKind;
 
 typedef struct

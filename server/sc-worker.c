@@ -173,6 +173,8 @@ worker_dispatch (struct epoll_event *events, int n_events, gpointer user_data)
         sc_outbox_flush (sc_connection_get_outbox (connection), worker);
       if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP))
         sc_connection_on_readable (connection);
+      if (events[i].events & (EPOLLHUP | EPOLLERR))
+        sc_connection_on_hangup (connection);
     }
   serve_leftover_input (worker);
   finish_round (worker);
@@ -280,6 +282,18 @@ close_on_request (ScWorker *worker, ScWorkItem *item)
     sc_connection_close (connection, item->status, item->reason);
 }
 
+/* The accept thread made room among the connections waiting for their
+ * hello. */
+static void
+evict_on_request (ScWorker *worker, ScWorkItem *item)
+{
+  ScConnection *connection = g_hash_table_lookup (
+    worker->connections, GUINT_TO_POINTER (item->target_id));
+
+  if (connection != NULL)
+    sc_connection_evict (connection, item->status, item->reason);
+}
+
 static void
 handle_item (ScWorker *worker, ScWorkItem *item)
 {
@@ -291,6 +305,7 @@ handle_item (ScWorker *worker, ScWorkItem *item)
       break;
     case SC_WORK_CLOSE: close_on_request (worker, item); break;
     case SC_WORK_SHUTDOWN: begin_stop (worker); break;
+    case SC_WORK_EVICT: evict_on_request (worker, item); break;
     default: g_assert_not_reached ();
     }
 }

@@ -82,8 +82,8 @@ test_memory_return (void)
   sc_message_free (sc_test_peer_hello (sender, "sender"));
   for (guint i = 0; i < N_STALLED; i++)
     {
-      stalled[i] = sc_test_peer_connect_rcvbuf_at (port, 4096, __FILE__,
-                                                   __LINE__);
+      stalled[i] =
+        sc_test_peer_connect_rcvbuf_at (port, 4096, __FILE__, __LINE__);
       sc_message_free (sc_test_peer_hello (stalled[i], "stalled"));
     }
   rss_before = sc_fault_proc_rss (pid);
@@ -102,8 +102,7 @@ test_memory_return (void)
                   rss_before / 1024, rss_peak / 1024, rss_after / 1024);
   g_assert_cmpuint (rss_peak, >, rss_before + 40 * 1024 * 1024);
   g_assert_cmpuint (rss_after, <=, target.rss);
-  g_assert_cmpint (sc_fault_server_stop (server, 5000), ==,
-                   0);
+  g_assert_cmpint (sc_fault_server_stop (server, 5000), ==, 0);
 }
 
 int

@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <string.h>
@@ -85,8 +86,11 @@ wait_for (int fd, short events, gint64 deadline)
   return n > 0;
 }
 
+/* @source (NULL: any) is the local IPv4 address to connect from: every
+ * 127.x.y.z address is loopback on Linux, so tests play clients from many
+ * addresses with them. */
 static int
-connect_socket (guint16 port, int rcvbuf)
+connect_socket (guint16 port, const char *source, int rcvbuf)
 {
   struct sockaddr_in address = { 0 };
   int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -94,6 +98,15 @@ connect_socket (guint16 port, int rcvbuf)
   socklen_t length = sizeof error;
 
   g_assert_cmpint (fd, >=, 0);
+  if (source != NULL)
+    {
+      struct sockaddr_in local = { 0 };
+
+      local.sin_family = AF_INET;
+      g_assert_cmpint (inet_pton (AF_INET, source, &local.sin_addr), ==, 1);
+      g_assert_cmpint (bind (fd, (struct sockaddr *) &local, sizeof local), ==,
+                       0);
+    }
   /* A receive buffer must be sized before connect() to shape the window. */
   if (rcvbuf > 0)
     g_assert_cmpint (
@@ -118,9 +131,16 @@ connect_socket (guint16 port, int rcvbuf)
 ScTestPeer *
 sc_test_peer_connect_raw (guint16 port, int rcvbuf)
 {
+  return sc_test_peer_connect_raw_from (port, NULL, rcvbuf);
+}
+
+/* The same, from the local address @source (NULL: any). */
+ScTestPeer *
+sc_test_peer_connect_raw_from (guint16 port, const char *source, int rcvbuf)
+{
   ScTestPeer *peer = g_new0 (ScTestPeer, 1);
 
-  peer->fd = connect_socket (port, rcvbuf);
+  peer->fd = connect_socket (port, source, rcvbuf);
   peer->local_port = sc_socket_local_port (peer->fd);
   /* Until GREETING says otherwise, accept whatever the protocol allows. */
   peer->reader = sc_frame_reader_new (SC_MAX_PAYLOAD_LIMIT);
@@ -130,15 +150,13 @@ sc_test_peer_connect_raw (guint16 port, int rcvbuf)
   return peer;
 }
 
-/* Connects with SO_RCVBUF @rcvbuf (0: the default) and reads the
- * GREETING, which the peer keeps. */
-ScTestPeer *
-sc_test_peer_connect_rcvbuf_at (guint16 port,
-                                int rcvbuf,
-                                const char *file,
-                                int line)
+/* Connects (from @source, when not NULL; with SO_RCVBUF @rcvbuf, when not
+ * 0) and reads the GREETING, which the peer keeps. */
+static ScTestPeer *
+connect_greeted (
+  guint16 port, const char *source, int rcvbuf, const char *file, int line)
 {
-  ScTestPeer *peer = sc_test_peer_connect_raw (port, rcvbuf);
+  ScTestPeer *peer = sc_test_peer_connect_raw_from (port, source, rcvbuf);
   ScMessage *greeting =
     sc_test_peer_try_expect (peer, SC_MSG_GREETING, peer->timeout_ms);
 
@@ -152,9 +170,27 @@ sc_test_peer_connect_rcvbuf_at (guint16 port,
 }
 
 ScTestPeer *
+sc_test_peer_connect_rcvbuf_at (guint16 port,
+                                int rcvbuf,
+                                const char *file,
+                                int line)
+{
+  return connect_greeted (port, NULL, rcvbuf, file, line);
+}
+
+ScTestPeer *
+sc_test_peer_connect_from_at (guint16 port,
+                              const char *source,
+                              const char *file,
+                              int line)
+{
+  return connect_greeted (port, source, 0, file, line);
+}
+
+ScTestPeer *
 sc_test_peer_connect_at (guint16 port, const char *file, int line)
 {
-  return sc_test_peer_connect_rcvbuf_at (port, 0, file, line);
+  return connect_greeted (port, NULL, 0, file, line);
 }
 
 void

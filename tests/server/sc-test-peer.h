@@ -25,6 +25,12 @@ ScTestPeer *sc_test_peer_connect_rcvbuf_at (guint16 port,
                                             int rcvbuf,
                                             const char *file,
                                             int line);
+ScTestPeer *
+sc_test_peer_connect_raw_from (guint16 port, const char *source, int rcvbuf);
+ScTestPeer *sc_test_peer_connect_from_at (guint16 port,
+                                          const char *source,
+                                          const char *file,
+                                          int line);
 void sc_test_peer_free (ScTestPeer *peer);
 
 void sc_test_peer_set_timeout (ScTestPeer *peer, guint timeout_ms);
@@ -77,6 +83,9 @@ void sc_test_peer_expect_none_at (ScTestPeer *peer,
 /* Connects and reads the GREETING, which the peer keeps. */
 #define sc_test_peer_connect(port) \
   sc_test_peer_connect_at ((port), __FILE__, __LINE__)
+/* The same, from the local IPv4 address @source (a 127.x.y.z address). */
+#define sc_test_peer_connect_from(port, source) \
+  sc_test_peer_connect_from_at ((port), (source), __FILE__, __LINE__)
 /* Says HELLO with @nickname and asserts that it succeeded; returns the
  * reply.  (transfer full) */
 #define sc_test_peer_hello(peer, nickname) \

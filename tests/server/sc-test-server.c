@@ -33,6 +33,12 @@ apply_options (ScServerConfig *config, const ScTestServerOptions *options)
     config->write_timeout_s = options->write_timeout_s;
   if (options->fanout_rate)
     config->fanout_rate = options->fanout_rate;
+  if (options->frame_timeout_s)
+    config->frame_timeout_s = options->frame_timeout_s;
+  if (options->max_pending)
+    config->max_pending = options->max_pending;
+  if (options->max_per_address)
+    config->max_per_address = options->max_per_address;
 }
 
 void

@@ -26,6 +26,9 @@ typedef struct
   gsize max_memory;
   guint write_timeout_s;
   guint fanout_rate;
+  guint frame_timeout_s;
+  guint max_pending;
+  guint max_per_address;
 } ScTestServerOptions;
 
 typedef struct

@@ -257,6 +257,77 @@ test_password_file (void)
   g_unlink (path);
 }
 
+/* The admission limits from the command line and from a configuration
+ * file: --max-per-address 2 (file) turns the oldest of three silent
+ * connections from one address away, --frame-timeout 1 (command line)
+ * closes a client that trickles a frame; bad values are usage errors. */
+static void
+test_admission_limits (void)
+{
+  g_autofree char *path = NULL;
+  int fd = g_file_open_tmp ("sockchat-config-XXXXXX", &path, NULL);
+  static const char config[] = "[server]\nmax-per-address=2\n"
+                               "max-pending=64\n";
+  g_autofree char *threads = threads_arg ();
+  const char *args[] = { "--port",          "0",     "--bind",   "127.0.0.1",
+                         "--threads",       threads, "--config", NULL,
+                         "--frame-timeout", "1",     NULL };
+  const char *bad_pending[] = { "--port", "0", "--max-pending", "0", NULL };
+  const char *bad_frame[] = { "--port", "0", "--frame-timeout", "0", NULL };
+  g_autoptr (ScServerChild) child = NULL;
+  ScTestPeer *silent[3];
+  g_autoptr (ScTestPeer) slow = NULL;
+  g_autoptr (ScMessage) evicted = NULL;
+  g_autoptr (ScMessage) timeout = NULL;
+  g_autoptr (ScMessage) broadcast = sc_message_new (SC_MSG_BROADCAST, 1);
+  g_autoptr (GBytes) frame = NULL;
+  const guint8 *bytes;
+  gsize size;
+  guint16 port;
+  gint64 start;
+  guint sent = 0;
+
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (write (fd, config, strlen (config)), ==, strlen (config));
+  close (fd);
+  args[7] = path;
+  child = child_spawn (args);
+  port = child_read_port (child);
+
+  for (guint i = 0; i < G_N_ELEMENTS (silent); i++)
+    silent[i] = sc_test_peer_connect (port);
+  evicted = sc_test_peer_try_expect (silent[0], SC_MSG_PROTOCOL_ERROR, 5000);
+  g_assert_nonnull (evicted);
+  g_assert_cmpuint (evicted->status, ==, SC_STATUS_SERVER_FULL);
+  sc_test_peer_expect_closed (silent[0]);
+  sc_test_peer_expect_none (silent[2], SC_MSG_PROTOCOL_ERROR, 50);
+
+  slow = sc_test_peer_connect (port);
+  sc_message_free (sc_test_peer_hello (slow, "slow"));
+  broadcast->text = sc_test_text (200, 'x');
+  frame = sc_message_encode (broadcast);
+  bytes = g_bytes_get_data (frame, &size);
+  start = g_get_monotonic_time ();
+  /* One byte every 100 ms (the answer is waited for in between). */
+  while (timeout == NULL && sent < size &&
+         g_get_monotonic_time () - start < 5 * G_USEC_PER_SEC)
+    {
+      sc_test_peer_send_raw (slow, bytes + sent++, 1);
+      timeout = sc_test_peer_try_expect (slow, SC_MSG_PROTOCOL_ERROR, 100);
+    }
+  g_assert_nonnull (timeout);
+  g_assert_cmpuint (timeout->status, ==, SC_STATUS_TIMEOUT);
+
+  g_assert_true (sc_server_child_signal (child, SIGTERM));
+  g_assert_cmpint (child_wait_exit (child, 5000), ==, 0);
+  for (guint i = 0; i < G_N_ELEMENTS (silent); i++)
+    sc_test_peer_free (silent[i]);
+  g_unlink (path);
+
+  check_usage_error (bad_pending, "max-pending");
+  check_usage_error (bad_frame, "frame-timeout");
+}
+
 /* An empty or unreadable password file is a usage error, not a server
  * that lets everyone in. */
 static void
@@ -303,6 +374,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/server/cli/password-file", test_password_file);
   g_test_add_func ("/server/cli/bad-password-file", test_bad_password_file);
   g_test_add_func ("/server/cli/version", test_version);
+  g_test_add_func ("/server/cli/admission-limits", test_admission_limits);
 
   return g_test_run ();
 }
