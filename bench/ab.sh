@@ -8,13 +8,17 @@
 #   e.g. bench/ab.sh /tmp/old/server/sockchat-server \
 #          _build/server/sockchat-server 3 a b c e
 # Environment: SOCKCHAT_BENCH (default _build/bench/sockchat-bench),
-#   THREADS (server --threads, default 2), DURATION (seconds, default 5).
+#   THREADS (server --threads, default 2), DURATION (seconds, default 5),
+#   MODE (sockchat-bench --mode, default its own; receipts-1.0 compares
+#   with a server older than protocol 1.1).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BENCH="${SOCKCHAT_BENCH:-$ROOT/_build/bench/sockchat-bench}"
 THREADS="${THREADS:-2}"
 DURATION="${DURATION:-5}"
+MODE_ARGS=()
+[[ -z "${MODE:-}" ]] || MODE_ARGS=(--mode "$MODE")
 
 if [[ $# -lt 2 ]]; then
   sed -n '2,/^set /p' "$0" | sed '$d; s/^# \{0,1\}//'
@@ -61,7 +65,7 @@ for ((r = 1; r <= REPEATS; r++)); do
     for s in 0 1; do
       start_server "${SERVERS[$s]}"
       "$BENCH" --port "$PORT" --server-pid "$PID" -w "$w" \
-        --duration "$DURATION" --json |
+        --duration "$DURATION" "${MODE_ARGS[@]}" --json |
         sed "s/^{/{\"server\":$s,\"workload_letter\":\"$w\",/" >>"$TMP/runs.json"
       stop_server
     done

@@ -10,10 +10,17 @@
  * requires.  SEND_MESSAGE_REPLY and DELIVERY_RECEIPT are read and
  * dropped (a refusal is reported).  A request is GET_TIME.
  *
- * One mode for now, "receipts": every message is acknowledged and its
- * sender gets a DELIVERY_RECEIPT.  A "no-receipt" mode (a per-message
- * flag with which the recipient does not acknowledge) is planned in
- * issue 15; bench/run.sh has a row for it (sockchat:no-receipt).
+ * Modes (--mode):
+ *  - "receipts" (default): every message is acknowledged and its sender
+ *    gets its receipt, with protocol 1.1's savings: SEND_MESSAGE with
+ *    QUIET (no reply unless refused), the acknowledgements of everything
+ *    one read brought in one MESSAGE_ACKS, receipts in DELIVERY_RECEIPTS
+ *    (HELLO flag RECEIPT_BATCHES).
+ *  - "no-receipt": SEND_MESSAGE with QUIET and NO_RECEIPT: the recipient
+ *    gets the MESSAGE with NO_ACK, nobody acknowledges and no receipt
+ *    follows (MQTT's QoS 0).
+ *  - "receipts-1.0": what a protocol 1.0 client does: a reply per
+ *    message, a MESSAGE_ACK per message, a DELIVERY_RECEIPT per message.
  *
  * The hot frames (MESSAGE, replies, receipts) are read field by field
  * with ScWireReader instead of sc_message_decode(), which would allocate
@@ -27,18 +34,45 @@
 #include "sc-wire.h"
 
 static void
-append_header (GByteArray *out,
-               guint8 type,
-               guint32 request_id,
-               guint32 payload_length)
+append_header_flags (GByteArray *out,
+                     guint8 type,
+                     guint16 flags,
+                     guint32 request_id,
+                     guint32 payload_length)
 {
-  ScFrameHeader header = { SC_PROTOCOL_VERSION, type, 0, request_id,
+  ScFrameHeader header = { SC_PROTOCOL_VERSION, type, flags, request_id,
                            payload_length };
   guint8 bytes[SC_FRAME_HEADER_SIZE];
 
   sc_frame_header_write (&header, bytes);
   g_byte_array_append (out, bytes, sizeof bytes);
 }
+
+static void
+append_header (GByteArray *out,
+               guint8 type,
+               guint32 request_id,
+               guint32 payload_length)
+{
+  append_header_flags (out, type, 0, request_id, payload_length);
+}
+
+enum
+{
+  MODE_RECEIPTS,
+  MODE_NO_RECEIPT,
+  MODE_RECEIPTS_1_0,
+};
+
+static guint
+mode_of (ScBenchConn *conn)
+{
+  return sc_bench_loop_get_mode (conn->loop);
+}
+
+/* The ids of the MESSAGEs one parse() call read, acknowledged together at
+ * its end.  The bench is single-threaded. */
+static GArray *pending_acks;
 
 static guint32
 next_request_id (ScBenchConn *conn)
@@ -67,6 +101,8 @@ send_hello (ScBenchConn *conn)
   hello->name = g_strdup ("sockchat-bench");
   hello->nickname = g_steal_pointer (&nickname);
   hello->flags = SC_FLAG_NO_PRESENCE;
+  if (mode_of (conn) != MODE_RECEIPTS_1_0)
+    hello->flags |= SC_FLAG_RECEIPT_BATCHES;
   sc_message_append_frame (hello, sc_bench_conn_output (conn));
 }
 
@@ -91,9 +127,46 @@ skip_string (ScWireReader *reader)
   return TRUE;
 }
 
+static void
+acknowledge (ScBenchConn *conn, guint16 flags, guint64 message_id)
+{
+  if (flags & SC_FLAG_NO_ACK)
+    return;
+  if (mode_of (conn) == MODE_RECEIPTS_1_0)
+    send_u64_notice (conn, SC_MSG_MESSAGE_ACK, message_id);
+  else
+    g_array_append_val (pending_acks, message_id);
+}
+
+/* One MESSAGE_ACKS for every MESSAGE read in one go (a MESSAGE_ACK when
+ * there was only one). */
+static void
+flush_acks (ScBenchConn *conn)
+{
+  GByteArray *out;
+
+  if (pending_acks->len == 0)
+    return;
+  if (pending_acks->len == 1)
+    send_u64_notice (conn, SC_MSG_MESSAGE_ACK,
+                     g_array_index (pending_acks, guint64, 0));
+  else
+    {
+      out = sc_bench_conn_output (conn);
+      append_header (out, SC_MSG_MESSAGE_ACKS, 0, 4 + 8 * pending_acks->len);
+      sc_wire_append_u32 (out, pending_acks->len);
+      for (guint i = 0; i < pending_acks->len; i++)
+        sc_wire_append_u64 (out, g_array_index (pending_acks, guint64, i));
+    }
+  g_array_set_size (pending_acks, 0);
+}
+
 /* MESSAGE: message_id, time_ms, broadcast, sender client-info, text. */
 static gboolean
-handle_message (ScBenchConn *conn, const guint8 *payload, gsize length)
+handle_message (ScBenchConn *conn,
+                guint16 flags,
+                const guint8 *payload,
+                gsize length)
 {
   ScWireReader reader;
   guint64 message_id, time_ms;
@@ -112,7 +185,7 @@ handle_message (ScBenchConn *conn, const guint8 *payload, gsize length)
       !sc_wire_read_u16 (&reader, &text_length, NULL) ||
       sc_wire_reader_remaining (&reader) < text_length)
     return FALSE;
-  send_u64_notice (conn, SC_MSG_MESSAGE_ACK, message_id);
+  acknowledge (conn, flags, message_id);
   sc_bench_conn_emit (conn, SC_BENCH_EVENT_MESSAGE, payload + reader.pos,
                       text_length);
   return TRUE;
@@ -137,7 +210,8 @@ handle_frame (ScBenchConn *conn,
 
   switch (header->type)
     {
-    case SC_MSG_MESSAGE: return handle_message (conn, payload, length);
+    case SC_MSG_MESSAGE:
+      return handle_message (conn, header->flags, payload, length);
 
     case SC_MSG_SEND_MESSAGE_REPLY:
       if (!read_status (payload, length, &status))
@@ -147,6 +221,7 @@ handle_frame (ScBenchConn *conn,
       return TRUE;
 
     case SC_MSG_DELIVERY_RECEIPT:
+    case SC_MSG_DELIVERY_RECEIPTS:
     case SC_MSG_CLIENT_JOINED:
     case SC_MSG_CLIENT_LEFT:
     case SC_MSG_CLIENT_RENAMED: return TRUE;
@@ -179,6 +254,14 @@ handle_frame (ScBenchConn *conn,
 
         if (greeting == NULL)
           return FALSE;
+        if (mode_of (conn) != MODE_RECEIPTS_1_0 &&
+            !(header->flags & SC_FLAG_PROTOCOL_1_1))
+          {
+            g_warning ("connection %u: the server does not speak protocol "
+                       "1.1; use --mode receipts-1.0",
+                       conn->index);
+            return FALSE;
+          }
         conn->max_payload = greeting->max_payload;
         conn->address = greeting->client_id;
         send_hello (conn);
@@ -221,6 +304,10 @@ sockchat_parse (ScBenchConn *conn, const guint8 *data, gsize length)
 {
   gsize pos = 0;
 
+  if (pending_acks == NULL)
+    pending_acks = g_array_new (FALSE, FALSE, sizeof (guint64));
+  g_array_set_size (pending_acks, 0);
+
   while (length - pos >= SC_FRAME_HEADER_SIZE && !conn->dead)
     {
       ScFrameHeader header;
@@ -239,7 +326,19 @@ sockchat_parse (ScBenchConn *conn, const guint8 *data, gsize length)
         return -1;
       pos += SC_FRAME_HEADER_SIZE + header.payload_length;
     }
+  flush_acks (conn);
   return pos;
+}
+
+static guint16
+send_flags (ScBenchConn *conn)
+{
+  switch (mode_of (conn))
+    {
+    case MODE_RECEIPTS: return SC_FLAG_QUIET;
+    case MODE_NO_RECEIPT: return SC_FLAG_QUIET | SC_FLAG_NO_RECEIPT;
+    default: return 0;
+    }
 }
 
 static void
@@ -248,8 +347,8 @@ sockchat_send_message (ScBenchConn *conn, const guint8 *body, gsize length)
   GByteArray *out = sc_bench_conn_output (conn);
 
   g_assert (conn->peer != NULL && length <= G_MAXUINT16);
-  append_header (out, SC_MSG_SEND_MESSAGE, next_request_id (conn),
-                 4 + 2 + length);
+  append_header_flags (out, SC_MSG_SEND_MESSAGE, send_flags (conn),
+                       next_request_id (conn), 4 + 2 + length);
   sc_wire_append_u32 (out, (guint32) conn->peer->address);
   sc_wire_append_u16 (out, length);
   g_byte_array_append (out, body, length);
@@ -262,7 +361,8 @@ sockchat_send_request (ScBenchConn *conn, const guint8 *body, gsize length)
                  next_request_id (conn), 0);
 }
 
-static const char *const sockchat_modes[] = { "receipts", NULL };
+static const char *const sockchat_modes[] = { "receipts", "no-receipt",
+                                              "receipts-1.0", NULL };
 
 const ScBenchAdapter sc_bench_adapter_sockchat = {
   .name = "sockchat",
