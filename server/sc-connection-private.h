@@ -41,16 +41,17 @@ struct _ScConnection
   gboolean auth_waiting; /* a password attempt is admitted, not answered */
   ScAuthTicket auth_ticket;
   gint64 frame_started_at; /* first byte of a frame not yet complete; 0 */
+  ScOutbox *peer_cache;    /* the last client looked up: see find_ready() */
 };
 
 void sc_connection_pause_input (ScConnection *connection);
 void sc_connection_throttle (ScConnection *connection, guint delay_ms);
 void sc_connection_resume_input (ScConnection *connection);
 void sc_connection_serve_final_acks (ScConnection *connection);
-void sc_connection_owe_receipt (ScWorker *current,
+ScOutbox *sc_connection_find_ready (ScConnection *connection, guint32 id);
+void sc_connection_owe_receipt (ScConnection *connection,
                                 guint32 sender_id,
                                 guint64 message_id,
-                                guint32 recipient_id,
                                 ScStatus status);
 void sc_connection_fail_unacked (ScConnection *connection,
                                  GHashTable *unacked,

@@ -44,21 +44,44 @@ sc_connection_protocol_error (ScConnection *connection,
   sc_connection_close (connection, SC_STATUS_PROTOCOL_ERROR, why);
 }
 
+/* The outbox of ready client @id, or NULL.  A client mostly talks to the
+ * same few others, so the last one found is kept and used again while it
+ * is open: ids are not reused while in use, and a client that leaves
+ * closes its outbox before anything else.  This spares the registry's
+ * lock, which every worker would otherwise take twice per message.
+ * (transfer full) */
+ScOutbox *
+sc_connection_find_ready (ScConnection *connection, guint32 id)
+{
+  ScOutbox *found = connection->peer_cache;
+
+  if (found != NULL && sc_outbox_get_id (found) == id &&
+      sc_outbox_is_open (found))
+    return sc_outbox_ref (found);
+  found = sc_registry_lookup_ready (connection->server->registry, id);
+  if (found != NULL)
+    {
+      g_clear_pointer (&connection->peer_cache, sc_outbox_unref);
+      connection->peer_cache = sc_outbox_ref (found);
+    }
+  return found;
+}
+
 /* Tells @sender_id, wherever it lives, what became of one of its
- * messages; a sender that has gone is simply skipped.  The receipt is
- * encoded when the sender has room for it (sc-outbox.c). */
+ * messages to this client; a sender that has gone is simply skipped.  The
+ * receipt is encoded when the sender has room for it (sc-outbox.c). */
 void
-sc_connection_owe_receipt (ScWorker *current,
+sc_connection_owe_receipt (ScConnection *connection,
                            guint32 sender_id,
                            guint64 message_id,
-                           guint32 recipient_id,
                            ScStatus status)
 {
-  g_autoptr (ScOutbox) sender = sc_registry_lookup_ready (
-    sc_worker_get_server (current)->registry, sender_id);
+  g_autoptr (ScOutbox) sender =
+    sc_connection_find_ready (connection, sender_id);
 
   if (sender != NULL)
-    sc_outbox_owe_receipt (sender, message_id, recipient_id, status, current);
+    sc_outbox_owe_receipt (sender, message_id, connection->info.id, status,
+                           connection->worker);
 }
 
 /* Reports every message in @unacked (message id -> ScPendingAck) as not
@@ -546,7 +569,6 @@ refusal_reason (ScStatus refusal)
 static void
 handle_send (ScConnection *connection, const ScMessage *request)
 {
-  ScServer *server = connection->server;
   ScMessage reply;
   g_autoptr (GBytes) frame = NULL;
   g_autoptr (ScOutbox) recipient = NULL;
@@ -561,7 +583,7 @@ handle_send (ScConnection *connection, const ScMessage *request)
                            "client ids start at 1");
       return;
     }
-  recipient = sc_registry_lookup_ready (server->registry, request->peer_id);
+  recipient = sc_connection_find_ready (connection, request->peer_id);
   if (recipient == NULL)
     {
       g_autofree char *why =
@@ -671,8 +693,7 @@ acknowledge (ScConnection *connection, guint64 message_id)
                connection->info.id, message_id);
       return;
     }
-  sc_connection_owe_receipt (connection->worker, sender_id, message_id,
-                             connection->info.id, SC_STATUS_OK);
+  sc_connection_owe_receipt (connection, sender_id, message_id, SC_STATUS_OK);
 }
 
 static void

@@ -37,6 +37,7 @@ connection_clear (ScConnection *connection)
   sc_client_info_clear (&connection->info);
   g_clear_pointer (&connection->reader, sc_frame_reader_free);
   g_clear_pointer (&connection->outbox, sc_outbox_unref);
+  g_clear_pointer (&connection->peer_cache, sc_outbox_unref);
   g_free (connection->close_reason);
 }
 

@@ -23,5 +23,6 @@ GSource *sc_epoll_source_new (int epoll_fd,
                               ScEpollPendingFunc pending,
                               ScEpollDispatchFunc dispatch,
                               gpointer user_data);
+void sc_epoll_source_take_poll (GSource *source, GMainContext *context);
 
 G_END_DECLS

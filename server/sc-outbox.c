@@ -54,7 +54,8 @@ struct _ScOutbox
 
   GMutex lock;
   int fd;              /* -1 once the owner closed the socket */
-  gboolean open;       /* FALSE once closing: frames are refused */
+  gint open;           /* FALSE once closing: frames are refused; set under the
+                        * lock, atomically, for sc_outbox_is_open() */
   gboolean overflowed; /* closed for passing the output cap */
   gboolean want_input; /* mirrors the owner's input state for epoll */
   gboolean watching_output;
@@ -143,7 +144,7 @@ sc_outbox_new (
   outbox->fd = fd;
   outbox->epoll_tag = epoll_tag;
   g_mutex_init (&outbox->lock);
-  outbox->open = TRUE;
+  g_atomic_int_set (&outbox->open, TRUE);
   outbox->want_input = TRUE;
   sc_out_queue_init (&outbox->queue);
   return outbox;
@@ -194,6 +195,13 @@ sc_outbox_get_held (ScOutbox *outbox)
   return __atomic_load_n (&outbox->charged, __ATOMIC_RELAXED);
 }
 
+/* Whether it still takes frames; without the lock, so a moment old. */
+gboolean
+sc_outbox_is_open (ScOutbox *outbox)
+{
+  return g_atomic_int_get (&outbox->open);
+}
+
 gsize
 sc_outbox_get_unacked (ScOutbox *outbox)
 {
@@ -222,7 +230,7 @@ sc_outbox_get_owed (ScOutbox *outbox)
 static void
 update_events (ScOutbox *outbox)
 {
-  if (!outbox->open)
+  if (!g_atomic_int_get (&outbox->open))
     return;
   sc_worker_set_events (outbox->owner, outbox->fd, outbox->epoll_tag,
                         outbox->want_input, outbox->watching_output);
@@ -276,7 +284,7 @@ append (ScOutbox *outbox, const guint8 *data, gsize size, ScWorker *current)
       schedule_flush (outbox, current);
       return TRUE;
     }
-  outbox->open = FALSE;
+  g_atomic_int_set (&outbox->open, FALSE);
   outbox->overflowed = TRUE;
   return FALSE;
 }
@@ -300,7 +308,7 @@ append_bytes (ScOutbox *outbox,
   gboolean open, fits = TRUE;
 
   lock (outbox);
-  open = outbox->open;
+  open = g_atomic_int_get (&outbox->open);
   if (open)
     {
       fits = append (outbox, data, size, current);
@@ -345,7 +353,7 @@ refusal_status (ScOutbox *outbox)
 static ScStatus
 delivery_status (ScOutbox *outbox, guint64 message_id)
 {
-  if (!outbox->open)
+  if (!g_atomic_int_get (&outbox->open))
     return refusal_status (outbox);
   if (outbox->unacked && g_hash_table_contains (outbox->unacked, &message_id))
     return SC_STATUS_BAD_REQUEST;
@@ -449,7 +457,7 @@ sc_outbox_owe_receipt (ScOutbox *outbox,
   OwedReceipt owed = { message_id, recipient_id, (guint16) status };
 
   lock (outbox);
-  if (outbox->open)
+  if (g_atomic_int_get (&outbox->open))
     {
       if (outbox->owed == NULL)
         outbox->owed = g_array_new (FALSE, FALSE, sizeof (OwedReceipt));
@@ -621,7 +629,7 @@ sc_outbox_flush (ScOutbox *outbox, ScWorker *current)
   lock (outbox);
   if (outbox->flush_by == current)
     outbox->flush_by = NULL;
-  if (outbox->open)
+  if (g_atomic_int_get (&outbox->open))
     {
       result = write_out (outbox, &errsv);
       close_now = result == FLUSH_DRAINED && outbox->close_when_drained;
@@ -687,7 +695,7 @@ void
 sc_outbox_close (ScOutbox *outbox)
 {
   lock (outbox);
-  outbox->open = FALSE;
+  g_atomic_int_set (&outbox->open, FALSE);
   unlock (outbox);
 }
 
@@ -723,7 +731,8 @@ sc_outbox_stalled (ScOutbox *outbox, gint64 now, gint64 limit_us)
   gboolean stalled;
 
   lock (outbox);
-  stalled = outbox->open && sc_out_queue_pending (&outbox->queue) > 0 &&
+  stalled = g_atomic_int_get (&outbox->open) &&
+            sc_out_queue_pending (&outbox->queue) > 0 &&
             now - outbox->last_progress > limit_us;
   unlock (outbox);
   return stalled;
@@ -744,7 +753,7 @@ sc_outbox_close_socket (ScOutbox *outbox, gboolean send_rest)
   int errsv;
 
   lock (outbox);
-  outbox->open = FALSE;
+  g_atomic_int_set (&outbox->open, FALSE);
   if (send_rest)
     (void) sc_out_queue_write (&outbox->queue, outbox->fd, &written, &errsv);
   shutdown (outbox->fd, SHUT_WR);

@@ -44,6 +44,7 @@ void sc_outbox_unref (ScOutbox *outbox);
 
 guint32 sc_outbox_get_id (ScOutbox *outbox);
 gsize sc_outbox_get_held (ScOutbox *outbox);
+gboolean sc_outbox_is_open (ScOutbox *outbox);
 gsize sc_outbox_get_unacked (ScOutbox *outbox);
 gsize sc_outbox_get_owed (ScOutbox *outbox);
 

@@ -1,12 +1,13 @@
 /* sc-registry.c: the id table behind list, send and broadcast.
  *
- * One mutex guards the table, held only for lookups and short updates.
- * Requests that reach every client (broadcasts, presence notices) do not
- * iterate under it: they take a snapshot, an immutable array of outbox
- * references that is rebuilt under the lock only when the set of ready
- * clients changed since the last one, and then shared by every reader
- * until the next change.  (A reader-writer lock held across those
- * iterations let overlapping readers keep a writer out for seconds.)
+ * A reader-writer lock guards the table, held only for a lookup, a list
+ * page or a short update.  Requests that reach every client (broadcasts,
+ * presence notices) do not iterate under it: they take a snapshot, an
+ * immutable array of outbox references that is rebuilt under the write
+ * lock only when the set of ready clients changed since the last one, and
+ * then shared by every reader until the next change.  (The lock held
+ * across those iterations let overlapping readers keep a writer out for
+ * seconds.)
  */
 #include "config.h"
 
@@ -26,7 +27,7 @@ typedef struct
 
 struct _ScRegistry
 {
-  GMutex lock;
+  GRWLock lock;
   GHashTable *entries;          /* id -> Entry */
   GArray *ready_ids;            /* sorted ids of ready entries */
   ScRegistrySnapshot *snapshot; /* NULL when out of date */
@@ -43,7 +44,7 @@ entry_free (Entry *entry)
 static void
 lock (ScRegistry *registry)
 {
-  g_mutex_lock (&registry->lock);
+  g_rw_lock_writer_lock (&registry->lock);
   SC_HAPPENS_AFTER (registry);
 }
 
@@ -51,7 +52,21 @@ static void
 unlock (ScRegistry *registry)
 {
   SC_HAPPENS_BEFORE (registry);
-  g_mutex_unlock (&registry->lock);
+  g_rw_lock_writer_unlock (&registry->lock);
+}
+
+static void
+read_lock (ScRegistry *registry)
+{
+  g_rw_lock_reader_lock (&registry->lock);
+  SC_HAPPENS_AFTER (registry);
+}
+
+static void
+read_unlock (ScRegistry *registry)
+{
+  SC_HAPPENS_BEFORE (registry);
+  g_rw_lock_reader_unlock (&registry->lock);
 }
 
 /* With the lock held: the set of ready clients (or a flag) changed. */
@@ -66,7 +81,7 @@ sc_registry_new (void)
 {
   ScRegistry *registry = g_new0 (ScRegistry, 1);
 
-  g_mutex_init (&registry->lock);
+  g_rw_lock_init (&registry->lock);
   registry->entries =
     g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) entry_free);
   registry->ready_ids = g_array_new (FALSE, FALSE, sizeof (guint32));
@@ -81,7 +96,7 @@ sc_registry_free (ScRegistry *registry)
   g_clear_pointer (&registry->snapshot, sc_registry_snapshot_unref);
   g_hash_table_unref (registry->entries);
   g_array_unref (registry->ready_ids);
-  g_mutex_clear (&registry->lock);
+  g_rw_lock_clear (&registry->lock);
   g_free (registry);
 }
 
@@ -169,11 +184,11 @@ sc_registry_lookup_ready (ScRegistry *registry, guint32 id)
   ScOutbox *outbox = NULL;
   Entry *entry;
 
-  lock (registry);
+  read_lock (registry);
   entry = g_hash_table_lookup (registry->entries, GUINT_TO_POINTER (id));
   if (entry != NULL && entry->ready)
     outbox = sc_outbox_ref (entry->outbox);
-  unlock (registry);
+  read_unlock (registry);
   return outbox;
 }
 
@@ -221,8 +236,14 @@ build_snapshot (ScRegistry *registry)
 ScRegistrySnapshot *
 sc_registry_snapshot (ScRegistry *registry)
 {
-  ScRegistrySnapshot *snapshot;
+  ScRegistrySnapshot *snapshot = NULL;
 
+  read_lock (registry);
+  if (registry->snapshot != NULL)
+    snapshot = sc_registry_snapshot_ref (registry->snapshot);
+  read_unlock (registry);
+  if (snapshot != NULL)
+    return snapshot;
   lock (registry);
   if (registry->snapshot == NULL)
     registry->snapshot = build_snapshot (registry);
@@ -276,11 +297,11 @@ sc_registry_all_outboxes (ScRegistry *registry)
   GHashTableIter iter;
   gpointer value;
 
-  lock (registry);
+  read_lock (registry);
   g_hash_table_iter_init (&iter, registry->entries);
   while (g_hash_table_iter_next (&iter, NULL, &value))
     g_ptr_array_add (out, sc_outbox_ref (((Entry *) value)->outbox));
-  unlock (registry);
+  read_unlock (registry);
   return out;
 }
 
@@ -289,9 +310,9 @@ sc_registry_count_ready (ScRegistry *registry)
 {
   guint n;
 
-  lock (registry);
+  read_lock (registry);
   n = registry->ready_ids->len;
-  unlock (registry);
+  read_unlock (registry);
   return n;
 }
 
@@ -315,7 +336,7 @@ sc_registry_list_page (ScRegistry *registry,
   gboolean found;
   guint i;
 
-  lock (registry);
+  read_lock (registry);
   i = ready_position (registry->ready_ids, after_id, &found);
   if (found)
     i++;
@@ -332,6 +353,6 @@ sc_registry_list_page (ScRegistry *registry,
       g_ptr_array_add (page, sc_client_info_copy (&entry->info));
     }
   *more = i < registry->ready_ids->len;
-  unlock (registry);
+  read_unlock (registry);
   return page;
 }

@@ -463,6 +463,7 @@ worker_thread (gpointer data)
   ScWorker *worker = data;
 
   self_worker = worker;
+  sc_epoll_source_take_poll (worker->epoll_source, worker->context);
   g_main_context_push_thread_default (worker->context);
   g_main_loop_run (worker->loop);
   g_main_context_pop_thread_default (worker->context);
