@@ -42,7 +42,16 @@ struct _ScConnection
   ScAuthTicket auth_ticket;
   gint64 frame_started_at; /* first byte of a frame not yet complete; 0 */
   ScOutbox *peer_cache;    /* the last client looked up: see find_ready() */
+
+  /* Affinity: the client it has been talking to, how many messages in a
+   * row, and where it asked to move (see sc_connection_note_peer()). */
+  guint32 talk_peer;
+  guint talk_count;
+  gint64 moved_at;
+  ScWorker *move_to;
 };
+
+void sc_connection_note_peer (ScConnection *connection, guint32 peer_id);
 
 void sc_connection_pause_input (ScConnection *connection);
 void sc_connection_throttle (ScConnection *connection, guint delay_ms);

@@ -611,6 +611,7 @@ handle_send (ScConnection *connection, const ScMessage *request)
     }
   frame = forwarded_frame (connection, request, message_id, FALSE);
   deliver_to (connection, request, recipient, message_id, frame);
+  sc_connection_note_peer (connection, request->peer_id);
 }
 
 static void
@@ -694,6 +695,7 @@ acknowledge (ScConnection *connection, guint64 message_id)
       return;
     }
   sc_connection_owe_receipt (connection, sender_id, message_id, SC_STATUS_OK);
+  sc_connection_note_peer (connection, sender_id);
 }
 
 static void

@@ -554,3 +554,87 @@ sc_connection_finish_close (ScConnection *connection)
   if (connection->ready && !sc_worker_is_stopping (connection->worker))
     announce_departure (connection);
 }
+
+/* ------------------------------------------------------------------ */
+/* Affinity: clients that talk to each other on one worker.
+ *
+ * A message between clients of two workers costs both of them: the
+ * sender's worker writes into the recipient's outbox, the recipient's
+ * worker writes the receipt into the sender's, and their locks and queues
+ * travel between the cores.  So once a client has sent to (or
+ * acknowledged) the same other client AFFINITY_RUN times in a row, the
+ * pair's worker is computed from their two ids, the same for both, and a
+ * client that is not on it moves there at the end of its worker's round.
+ * Pairs spread over the workers as evenly as the ids hash; a client moves
+ * at most once per MOVE_INTERVAL_US. */
+
+#define AFFINITY_RUN     64
+#define MOVE_INTERVAL_US (5 * G_USEC_PER_SEC)
+
+static guint
+pair_worker (guint32 a, guint32 b, guint n_workers)
+{
+  guint64 lo = MIN (a, b), hi = MAX (a, b);
+
+  return (guint) (((lo * 0x9E3779B1u) ^ (hi * 0x85EBCA6Bu)) >> 7) % n_workers;
+}
+
+void
+sc_connection_note_peer (ScConnection *connection, guint32 peer_id)
+{
+  ScServer *server = connection->server;
+  ScWorker *target;
+
+  if (peer_id != connection->talk_peer)
+    {
+      connection->talk_peer = peer_id;
+      connection->talk_count = 1;
+      return;
+    }
+  if (++connection->talk_count < AFFINITY_RUN || server->n_workers < 2)
+    return;
+  connection->talk_count = 0;
+  target =
+    server
+      ->workers[pair_worker (connection->info.id, peer_id, server->n_workers)];
+  if (target == connection->worker || connection->move_to != NULL ||
+      g_get_monotonic_time () - connection->moved_at < MOVE_INTERVAL_US)
+    return;
+  connection->move_to = target;
+  sc_worker_schedule_move (connection->worker, connection);
+}
+
+/* The owner, at the end of its round: where the connection should move,
+ * if it still may.  A connection with anything pending on this worker
+ * (frames to serve, a timer, a close) stays. */
+ScWorker *
+sc_connection_take_move (ScConnection *connection)
+{
+  ScWorker *target = g_steal_pointer (&connection->move_to);
+
+  if (!connection->ready || connection->closing ||
+      connection->close_after_flush || connection->peer_eof ||
+      connection->input_paused || connection->throttled ||
+      connection->auth_waiting || connection->input_scheduled)
+    return NULL;
+  return target;
+}
+
+void
+sc_connection_set_worker (ScConnection *connection, ScWorker *worker)
+{
+  connection->worker = worker;
+}
+
+/* The new owner took the connection: frames it had already read are
+ * served in the new owner's next round. */
+void
+sc_connection_moved (ScConnection *connection)
+{
+  connection->moved_at = g_get_monotonic_time ();
+  if (sc_frame_reader_buffered (connection->reader) > 0)
+    {
+      connection->input_scheduled = TRUE;
+      sc_worker_schedule_input (connection->worker, connection);
+    }
+}

@@ -44,5 +44,8 @@ void sc_connection_evict (ScConnection *connection,
                           ScStatus status,
                           const char *reason);
 void sc_connection_finish_close (ScConnection *connection);
+void sc_connection_set_worker (ScConnection *connection, ScWorker *worker);
+ScWorker *sc_connection_take_move (ScConnection *connection);
+void sc_connection_moved (ScConnection *connection);
 
 G_END_DECLS

@@ -187,6 +187,43 @@ sc_outbox_get_id (ScOutbox *outbox)
   return outbox->id;
 }
 
+/* The worker that owns the client now: it changes when the client moves
+ * to the worker of the client it talks to (sc-worker.c). */
+ScWorker *
+sc_outbox_get_owner (ScOutbox *outbox)
+{
+  ScWorker *owner;
+
+  lock (outbox);
+  owner = outbox->owner;
+  unlock (outbox);
+  return owner;
+}
+
+/* The old owner, moving the client: frames for it go to @owner's epoll
+ * set from now on, once @owner has taken it (sc_outbox_watch_from). */
+void
+sc_outbox_set_owner (ScOutbox *outbox, ScWorker *owner)
+{
+  lock (outbox);
+  outbox->owner = owner;
+  unlock (outbox);
+}
+
+/* The new owner: puts the socket in its epoll set, watching what the
+ * outbox's state says.  Under the lock, so that no other worker's change
+ * of the events can fall between the reading and the adding. */
+void
+sc_outbox_watch_from (ScOutbox *outbox, ScWorker *owner)
+{
+  lock (outbox);
+  g_assert (outbox->owner == owner);
+  if (g_atomic_int_get (&outbox->open))
+    sc_worker_watch (owner, outbox->fd, outbox->epoll_tag, outbox->want_input,
+                     outbox->watching_output);
+  unlock (outbox);
+}
+
 /* Bytes the server holds for this client; read without the lock, so it
  * may be a moment old. */
 gsize
@@ -246,13 +283,14 @@ sc_outbox_drop (ScOutbox *outbox,
                 const char *reason)
 {
   ScWorkItem *item = sc_work_item_new (SC_WORK_CLOSE, outbox->id);
+  ScWorker *owner = sc_outbox_get_owner (outbox);
 
   item->status = status;
   item->reason = g_strdup (reason);
-  if (current == outbox->owner)
+  if (current == owner)
     sc_worker_close_now (current, item);
   else
-    sc_worker_post (outbox->owner, item);
+    sc_worker_post (owner, item);
 }
 
 static void

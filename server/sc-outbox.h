@@ -43,6 +43,9 @@ ScOutbox *sc_outbox_ref (ScOutbox *outbox);
 void sc_outbox_unref (ScOutbox *outbox);
 
 guint32 sc_outbox_get_id (ScOutbox *outbox);
+ScWorker *sc_outbox_get_owner (ScOutbox *outbox);
+void sc_outbox_set_owner (ScOutbox *outbox, ScWorker *owner);
+void sc_outbox_watch_from (ScOutbox *outbox, ScWorker *owner);
 gsize sc_outbox_get_held (ScOutbox *outbox);
 gboolean sc_outbox_is_open (ScOutbox *outbox);
 gsize sc_outbox_get_unacked (ScOutbox *outbox);

@@ -17,8 +17,10 @@ typedef enum
   SC_WORK_CLOSE, /* close target_id: status and reason (NULL: the reason
                     its owner chose when it asked to close once drained) */
   SC_WORK_SHUTDOWN,
-  SC_WORK_EVICT, /* turn target_id away if it still has not said hello:
-                    status and reason */
+  SC_WORK_EVICT,   /* turn target_id away if it still has not said hello:
+                      status and reason */
+  SC_WORK_MIGRATE, /* take over @connection (a reference) from the worker
+                      that posted it */
 } ScWorkKind;
 
 typedef struct
@@ -29,6 +31,8 @@ typedef struct
   ScClientInfo info;
   ScStatus status;
   char *reason;
+  gpointer connection;            /* MIGRATE: an ScConnection reference */
+  GDestroyNotify connection_free; /* for a MIGRATE never handled */
 } ScWorkItem;
 
 static inline ScWorkItem *
@@ -49,6 +53,8 @@ sc_work_item_free (ScWorkItem *item)
     close (item->fd); /* an adoption that never happened */
   g_free (item->reason);
   sc_client_info_clear (&item->info);
+  if (item->connection != NULL)
+    item->connection_free (item->connection);
   g_free (item);
 }
 

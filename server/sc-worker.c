@@ -41,6 +41,7 @@ struct _ScWorker
   GPtrArray *flush_list;   /* ScOutbox*, any worker's clients */
   GPtrArray *input_list;
   GPtrArray *close_list;
+  GPtrArray *move_list; /* connections to hand to another worker */
   gboolean stopping;
 
   /* This thread's share of the server's memory count (written by this
@@ -134,6 +135,44 @@ reap_closed (ScWorker *worker)
     }
 }
 
+/* Hands @connection to @target: out of this worker's epoll set and
+ * table, the outbox pointed at @target (so what other workers post about
+ * it from now on reaches @target, after the MIGRATE item), then posted. */
+static void
+move_connection (ScWorker *worker, ScConnection *connection, ScWorker *target)
+{
+  guint32 id = sc_connection_get_id (connection);
+  ScWorkItem *item = sc_work_item_new (SC_WORK_MIGRATE, id);
+
+  epoll_ctl (worker->epoll_fd, EPOLL_CTL_DEL, sc_connection_get_fd (connection),
+             NULL);
+  g_hash_table_steal (worker->connections, GUINT_TO_POINTER (id));
+  sc_connection_set_worker (connection, target);
+  sc_outbox_set_owner (sc_connection_get_outbox (connection), target);
+  item->connection = connection; /* the table's reference */
+  item->connection_free = (GDestroyNotify) sc_connection_unref;
+  sc_worker_post (target, item);
+}
+
+/* Moves the connections that asked to, if they still can be moved: their
+ * input fully served, nothing of theirs waiting on this worker. */
+static void
+move_requested (ScWorker *worker)
+{
+  g_autoptr (GPtrArray) list = worker->move_list;
+
+  worker->move_list = new_connection_list ();
+  for (guint i = 0; i < list->len; i++)
+    {
+      ScConnection *connection = g_ptr_array_index (list, i);
+      ScWorker *target = sc_connection_take_move (connection);
+
+      /* A target that is stopping closes what it is given. */
+      if (target != NULL && target != worker && !worker->stopping)
+        move_connection (worker, connection, target);
+    }
+}
+
 static void
 finish_round (ScWorker *worker)
 {
@@ -145,6 +184,8 @@ finish_round (ScWorker *worker)
       flush_scheduled (worker);
       reap_closed (worker);
     }
+  if (worker->move_list->len > 0)
+    move_requested (worker);
   if (sc_worker_settle_memory (worker))
     sc_server_update_budget (worker->server);
   sc_server_relieve_memory (worker->server);
@@ -265,6 +306,40 @@ adopt (ScWorker *worker, ScWorkItem *item)
                          "server shutting down");
 }
 
+/* A request about a client that moved to another worker after it was
+ * posted: it follows the client. */
+static void
+forward_to_owner (ScWorker *worker, ScWorkItem *item)
+{
+  g_autoptr (ScOutbox) outbox =
+    sc_registry_lookup_ready (worker->server->registry, item->target_id);
+  ScWorker *owner = outbox ? sc_outbox_get_owner (outbox) : NULL;
+  ScWorkItem *copy;
+
+  if (owner == NULL || owner == worker)
+    return;
+  copy = sc_work_item_new (item->kind, item->target_id);
+  copy->status = item->status;
+  copy->reason = g_strdup (item->reason);
+  sc_worker_post (owner, copy);
+}
+
+/* A connection another worker handed over (move_connection). */
+static void
+take_moved (ScWorker *worker, ScWorkItem *item)
+{
+  ScConnection *connection = g_steal_pointer (&item->connection);
+
+  g_hash_table_insert (worker->connections,
+                       GUINT_TO_POINTER (sc_connection_get_id (connection)),
+                       connection);
+  sc_outbox_watch_from (sc_connection_get_outbox (connection), worker);
+  sc_connection_moved (connection);
+  if (worker->stopping)
+    sc_connection_close (connection, SC_STATUS_SHUTTING_DOWN,
+                         "server shutting down");
+}
+
 /* Another thread (or this one, through its own outbox) found this client
  * too slow or its socket broken, or its output drained after the owner
  * asked to close then. */
@@ -274,7 +349,12 @@ close_on_request (ScWorker *worker, ScWorkItem *item)
   ScConnection *connection = g_hash_table_lookup (
     worker->connections, GUINT_TO_POINTER (item->target_id));
 
-  if (connection == NULL || sc_connection_is_closing (connection))
+  if (connection == NULL)
+    {
+      forward_to_owner (worker, item);
+      return;
+    }
+  if (sc_connection_is_closing (connection))
     return;
   if (item->reason == NULL)
     sc_connection_close_now_drained (connection);
@@ -306,6 +386,7 @@ handle_item (ScWorker *worker, ScWorkItem *item)
     case SC_WORK_CLOSE: close_on_request (worker, item); break;
     case SC_WORK_SHUTDOWN: begin_stop (worker); break;
     case SC_WORK_EVICT: evict_on_request (worker, item); break;
+    case SC_WORK_MIGRATE: take_moved (worker, item); break;
     default: g_assert_not_reached ();
     }
 }
@@ -350,9 +431,31 @@ sc_worker_schedule_input (ScWorker *worker, ScConnection *connection)
 }
 
 void
+sc_worker_schedule_move (ScWorker *worker, ScConnection *connection)
+{
+  g_ptr_array_add (worker->move_list, sc_connection_ref (connection));
+}
+
+void
 sc_worker_schedule_close (ScWorker *worker, ScConnection *connection)
 {
   g_ptr_array_add (worker->close_list, sc_connection_ref (connection));
+}
+
+/* A socket this worker takes over, with the events its outbox wants. */
+void
+sc_worker_watch (
+  ScWorker *worker, int fd, gpointer tag, gboolean input, gboolean output)
+{
+  struct epoll_event event = { 0, { .ptr = tag } };
+
+  if (input)
+    event.events |= EPOLLIN | EPOLLRDHUP;
+  if (output)
+    event.events |= EPOLLOUT;
+  if (epoll_ctl (worker->epoll_fd, EPOLL_CTL_ADD, fd, &event) < 0)
+    g_warning ("worker %u: cannot watch a moved client: %s", worker->index,
+               g_strerror (errno));
 }
 
 /* Input is watched until the peer's end of stream; output only while
@@ -447,6 +550,7 @@ sc_worker_new (ScServer *server, guint index, GError **error)
   worker->flush_list = new_outbox_list ();
   worker->input_list = new_connection_list ();
   worker->close_list = new_connection_list ();
+  worker->move_list = new_connection_list ();
 
   worker->epoll_source = sc_epoll_source_new (
     worker->epoll_fd, worker_has_pending, worker_dispatch, worker);
@@ -505,6 +609,7 @@ sc_worker_free (ScWorker *worker)
   g_clear_pointer (&worker->flush_list, g_ptr_array_unref);
   g_clear_pointer (&worker->input_list, g_ptr_array_unref);
   g_clear_pointer (&worker->close_list, g_ptr_array_unref);
+  g_clear_pointer (&worker->move_list, g_ptr_array_unref);
   g_clear_pointer (&worker->loop, g_main_loop_unref);
   g_clear_pointer (&worker->context, g_main_context_unref);
   if (worker->epoll_fd >= 0)

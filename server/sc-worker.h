@@ -21,6 +21,9 @@ ScServer *sc_worker_get_server (ScWorker *worker);
 void sc_worker_schedule_flush (ScWorker *worker, ScOutbox *outbox);
 void sc_worker_schedule_input (ScWorker *worker, ScConnection *connection);
 void sc_worker_schedule_close (ScWorker *worker, ScConnection *connection);
+void sc_worker_schedule_move (ScWorker *worker, ScConnection *connection);
+void sc_worker_watch (
+  ScWorker *worker, int fd, gpointer tag, gboolean input, gboolean output);
 void sc_worker_close_now (ScWorker *worker, ScWorkItem *item);
 void sc_worker_set_events (
   ScWorker *worker, int fd, gpointer tag, gboolean input, gboolean output);

@@ -39,6 +39,8 @@ apply_options (ScServerConfig *config, const ScTestServerOptions *options)
     config->max_pending = options->max_pending;
   if (options->max_per_address)
     config->max_per_address = options->max_per_address;
+  if (options->threads)
+    config->threads = options->threads;
 }
 
 void

@@ -29,6 +29,7 @@ typedef struct
   guint frame_timeout_s;
   guint max_pending;
   guint max_per_address;
+  guint threads; /* 0: SC_TEST_THREADS */
 } ScTestServerOptions;
 
 typedef struct

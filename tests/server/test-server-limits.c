@@ -12,6 +12,9 @@
 
 #include "sc-frame-reader.h"
 #include "sc-test-peer.h"
+#include "sc-outbox.h"
+#include "sc-registry.h"
+#include "sc-server-private.h"
 #include "sc-test-server.h"
 
 typedef ScTestServer Fixture;
@@ -642,6 +645,59 @@ test_broadcast_storm (Fixture *fixture, gconstpointer data)
   g_ptr_array_unref (audience.peers);
 }
 
+/* ------------------------------------------------------------------ */
+/* Affinity: two clients that talk to each other end on one worker. */
+
+static ScWorker *
+owner_of (Fixture *fixture, guint32 id)
+{
+  g_autoptr (ScOutbox) outbox =
+    sc_registry_lookup_ready (fixture->server->registry, id);
+
+  g_assert_nonnull (outbox);
+  return sc_outbox_get_owner (outbox);
+}
+
+static const ScTestServerOptions two_workers = { .threads = 2 };
+
+/* Clients 1 and 2 start on different workers (ids go round robin); after
+ * a few hundred messages back and forth they share one, every message has
+ * been delivered once and receipted once, and they go on talking. */
+static void
+test_affinity_pair (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (ScTestPeer) a = join (fixture, "a");
+  g_autoptr (ScTestPeer) b = join (fixture, "b");
+  guint32 id_a = sc_test_peer_get_id (a), id_b = sc_test_peer_get_id (b);
+  Ledger ledger;
+
+  sc_test_peer_set_auto_ack (b, TRUE);
+  g_assert_true (owner_of (fixture, id_a) != owner_of (fixture, id_b));
+  ledger_init (&ledger);
+  for (guint round = 0; round < 10; round++)
+    {
+      guint received = 0;
+
+      send_batch (a, id_b, "hello b", 50);
+      while (received < 50)
+        {
+          g_autoptr (ScMessage) message =
+            sc_test_peer_expect (b, SC_MSG_MESSAGE);
+
+          g_assert_cmpstr (message->text, ==, "hello b");
+          received++;
+        }
+      while (ledger.receipts < ledger.accepted ||
+             ledger.replies < 50 * (round + 1))
+        ledger_drain (&ledger, a, 100);
+    }
+  g_assert_cmpuint (ledger.accepted, ==, 500);
+  g_assert_cmpuint (ledger.receipts_by_status[SC_STATUS_OK], ==, 500);
+  g_assert_true (owner_of (fixture, id_a) == owner_of (fixture, id_b));
+  sc_test_peer_expect_none (b, SC_MSG_MESSAGE, 50);
+  ledger_clear (&ledger);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -659,5 +715,6 @@ main (int argc, char *argv[])
        test_mass_failure_batched);
   ADD ("/server/limits/memory-budget", &small_budget, test_memory_budget);
   ADD ("/server/limits/broadcast-storm", &storm_options, test_broadcast_storm);
+  ADD ("/server/affinity/pair", &two_workers, test_affinity_pair);
   return g_test_run ();
 }
