@@ -12,8 +12,10 @@
 # none: the adapter's default).  The rows, and what each is compared
 # with, are listed under "rows" below; sockchat1 is SockChat's server
 # with --threads 1 (for "2 workers at least as fast as 1").
-# sockchat:no-receipt is SockChat's fire-and-forget mode, once the
-# adapter has it (issue 15): add it to --systems, or to the default.
+# sockchat:no-receipt is SockChat's fire-and-forget mode (protocol 1.1's
+# NO_RECEIPT flag); sockchat:receipts-1.0 drives SockChat as a protocol
+# 1.0 client would (a reply, an acknowledgement and a receipt per
+# message).
 #
 # --quick: seconds in all, small counts, no installing: peers that are not
 #   installed are skipped (the test suite runs this).
@@ -36,7 +38,7 @@ quick=0
 write_docs=0
 payload=64
 threads=2
-systems="sockchat sockchat1 floor mqtt mqtt:qos1 redis nats nats:request irc"
+systems="sockchat sockchat:no-receipt sockchat:receipts-1.0 sockchat1 sockchat1:no-receipt floor mqtt mqtt:qos1 redis nats nats:request irc"
 idle_target=19000
 command_line="bench/run.sh $*"
 usage="usage: $0 [--quick] [--write-docs] [--payload BYTES] [--threads N] [--systems LIST]"
@@ -94,6 +96,7 @@ row_label() {
     sockchat:no-receipt) echo "SockChat (no receipt)" ;;
     sockchat1 | sockchat1:receipts) echo "SockChat (receipts), 1 worker" ;;
     sockchat1:no-receipt) echo "SockChat (no receipt), 1 worker" ;;
+    sockchat:receipts-1.0) echo "SockChat (receipts, 1.0 client)" ;;
     floor) echo "floor" ;;
     mqtt | mqtt:qos0) echo "mosquitto QoS 0" ;;
     mqtt:qos1) echo "mosquitto QoS 1" ;;
@@ -121,7 +124,7 @@ row_request() {
 row_acked() {
   case $1 in
     sockchat | sockchat:receipts | sockchat1 | sockchat1:receipts) true ;;
-    mqtt:qos1 | nats:request) true ;;
+    sockchat:receipts-1.0 | mqtt:qos1 | nats:request) true ;;
     *) false ;;
   esac
 }
@@ -160,7 +163,7 @@ row_runs() {
   case $2 in
     a) [ "$server" != sockchat1 ] ;;
     b | c) true ;;
-    d*) [ "$server" = sockchat ] || [ "$server" = floor ] ;;
+    d*) [ "$1" = sockchat ] || [ "$server" = floor ] ;;
     e) [ "$server" != sockchat1 ] && [ "$1" = "$server" ] ;;
     f) [ "$1" = sockchat ] ;;
     *) false ;;
