@@ -265,7 +265,7 @@ install_missing() {
   for row in $systems; do
     binary=$(peer_binary "$(row_server "$row")")
     if [ -n "$binary" ] && ! have "$binary"; then
-      packages="$packages $(peer_package "$system")"
+      packages="$packages $(peer_package "$(row_server "$row")")"
     fi
   done
   if [ $write_docs = 1 ] && ! have gnuplot; then
