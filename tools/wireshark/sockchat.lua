@@ -1,4 +1,4 @@
--- sockchat.lua: a Wireshark dissector for the SockChat protocol, version 1.
+-- sockchat.lua: a Wireshark dissector for the SockChat protocol, version 1.1.
 --
 -- docs/PROTOCOL.md is the specification and the field tables in
 -- shared/protocol/sc-message.c are authoritative; the FIELDS table below mirrors
@@ -31,6 +31,7 @@ local type_names = {
   [0x08] = "PING",
   [0x10] = "MESSAGE_ACK",
   [0x11] = "PONG",
+  [0x12] = "MESSAGE_ACKS",
   [0x40] = "GREETING",
   [0x41] = "MESSAGE",
   [0x42] = "DELIVERY_RECEIPT",
@@ -71,9 +72,14 @@ local status_names = {
   [16] = "RATE_LIMITED",
 }
 
--- The header flag bits of section 2, defined in HELLO only (section 4.2).
-local FLAG_NO_PRESENCE = 0x0001
-local FLAG_RECEIPT_BATCHES = 0x0002
+-- The header flag bits of section 2.  Each type defines its own, so one
+-- bit has a different name in each type that uses it.
+local FLAG_NO_PRESENCE = 0x0001      -- HELLO (section 4.2)
+local FLAG_RECEIPT_BATCHES = 0x0002  -- HELLO (section 4.2)
+local FLAG_PROTOCOL_1_1 = 0x0001     -- GREETING (section 4.1)
+local FLAG_QUIET = 0x0001            -- SEND_MESSAGE (section 4.6)
+local FLAG_NO_RECEIPT = 0x0002       -- SEND_MESSAGE and BROADCAST (4.6)
+local FLAG_NO_ACK = 0x0001           -- MESSAGE (section 4.7)
 
 local kind_names = {
   request = "Request",
@@ -98,6 +104,19 @@ local f = {
                                           "RECEIPT_BATCHES", 16, nil,
                                           FLAG_RECEIPT_BATCHES,
                                           "The client reads DELIVERY_RECEIPTS"),
+  flag_protocol_1_1 = ProtoField.bool ("sockchat.flags.protocol_1_1",
+                                       "PROTOCOL_1_1", 16, nil,
+                                       FLAG_PROTOCOL_1_1,
+                                       "The server speaks protocol 1.1: MESSAGE_ACKS, QUIET, NO_RECEIPT, NO_ACK"),
+  flag_quiet = ProtoField.bool ("sockchat.flags.quiet", "QUIET", 16, nil,
+                                FLAG_QUIET,
+                                "No reply when the message is accepted"),
+  flag_no_receipt = ProtoField.bool ("sockchat.flags.no_receipt",
+                                     "NO_RECEIPT", 16, nil, FLAG_NO_RECEIPT,
+                                     "Fire and forget: no acknowledgement, no receipt"),
+  flag_no_ack = ProtoField.bool ("sockchat.flags.no_ack", "NO_ACK", 16, nil,
+                                 FLAG_NO_ACK,
+                                 "Sent with NO_RECEIPT: the client must not acknowledge it"),
   reserved = ProtoField.uint16 ("sockchat.reserved", "Reserved", base.HEX),
   request_id = ProtoField.uint32 ("sockchat.request_id", "Request ID",
                                   base.DEC),
@@ -149,8 +168,9 @@ local f = {
                                   base.DEC),
   broadcast = ProtoField.uint8 ("sockchat.broadcast", "Broadcast", base.DEC,
                                 yes_no),
-  -- DELIVERY_RECEIPTS' id list: a subtree of its count and one
-  -- sockchat.message_id per id, so filters on message_id find batches too.
+  -- The id list of MESSAGE_ACKS and DELIVERY_RECEIPTS: a subtree of its
+  -- count and one sockchat.message_id per id, so filters on message_id
+  -- find batches too.
   message_ids = ProtoField.none ("sockchat.message_ids", "Message IDs"),
   message_ids_count = ProtoField.uint32 ("sockchat.message_ids.count",
                                          "Message ID count", base.DEC),
@@ -226,6 +246,21 @@ sockchat.prefs.port = Pref.uint ("TCP port", DEFAULT_PORT,
 
 local tcp_stream_field = Field.new ("tcp.stream")
 
+-- The flag bits each type defines, in bit order: { field, name, mask }.
+-- Bits a type does not define are not broken out: senders send 0 and
+-- receivers ignore them (section 6).
+local FLAG_BITS = {
+  [0x01] = { { f.flag_no_presence, "NO_PRESENCE", FLAG_NO_PRESENCE },
+             { f.flag_receipt_batches, "RECEIPT_BATCHES",
+               FLAG_RECEIPT_BATCHES } },
+  [0x05] = { { f.flag_quiet, "QUIET", FLAG_QUIET },
+             { f.flag_no_receipt, "NO_RECEIPT", FLAG_NO_RECEIPT } },
+  -- BROADCAST ignores QUIET: its reply says how many receipts to expect.
+  [0x06] = { { f.flag_no_receipt, "NO_RECEIPT", FLAG_NO_RECEIPT } },
+  [0x40] = { { f.flag_protocol_1_1, "PROTOCOL_1_1", FLAG_PROTOCOL_1_1 } },
+  [0x41] = { { f.flag_no_ack, "NO_ACK", FLAG_NO_ACK } },
+}
+
 -- ------------------------------------------------------------------
 -- Message layouts, in wire order, as in shared/protocol/sc-message.c.  Each entry
 -- is { encoding, field, key }: key names the value for the Info column.
@@ -246,6 +281,7 @@ local FIELDS = {
   [0x08] = { { "u64", f.token, "token" } },
   [0x10] = { { "u64", f.message_id, "message_id" } },
   [0x11] = { { "u64", f.token, "token" } },
+  [0x12] = { { "id_list", "message_ids" } },
   [0x40] = { { "u32", f.client_id, "client_id" }, { "u8", f.protocol_version, "version" },
              { "u32", f.max_payload, "max_payload" }, { "u32", f.max_clients, "max_clients" },
              { "u32", f.heartbeat_s, "heartbeat_s" },
@@ -494,7 +530,8 @@ function Reader:client_list (tree)
   return list
 end
 
--- The u32 count and u64 ids of DELIVERY_RECEIPTS, as a subtree.
+-- The u32 count and u64 ids of MESSAGE_ACKS and DELIVERY_RECEIPTS, as a
+-- subtree.
 function Reader:id_list (tree)
   if not self:check (tree, "message_ids count", 4) then
     return nil
@@ -576,8 +613,12 @@ local function status_text (v)
   return s
 end
 
--- "1, 2, 3" for a list of message ids; a long list shows its first few.
+-- "messages 1, 2, 3" for a list of message ids, "message 1" or "no
+-- messages"; a long list shows its first few.
 local function id_list_text (ids)
+  if #ids == 0 then
+    return "no messages"
+  end
   local shown = {}
   for i = 1, math.min (#ids, 4) do
     shown[i] = tostring (ids[i])
@@ -586,7 +627,7 @@ local function id_list_text (ids)
   if #ids > 4 then
     s = s .. string.format (", … (%d in all)", #ids)
   end
-  return s
+  return (#ids == 1 and "message " or "messages ") .. s
 end
 
 -- Whether the single bit @mask is set in @flags.  Plain arithmetic: the
@@ -595,15 +636,14 @@ local function has_flag (flags, mask)
   return math.floor (flags / mask) % 2 == 1
 end
 
--- "[NO_PRESENCE, RECEIPT_BATCHES]" for HELLO's header flags, or nil when
--- neither is set.
-local function flags_text (flags)
+-- "[QUIET, NO_RECEIPT]" for the header flags type @t defines that are set
+-- in @flags, or nil when none is.
+local function flags_text (t, flags)
   local names = {}
-  if has_flag (flags, FLAG_NO_PRESENCE) then
-    names[#names + 1] = "NO_PRESENCE"
-  end
-  if has_flag (flags, FLAG_RECEIPT_BATCHES) then
-    names[#names + 1] = "RECEIPT_BATCHES"
+  for _, bit in ipairs (FLAG_BITS[t] or {}) do
+    if has_flag (flags, bit[3]) then
+      names[#names + 1] = bit[2]
+    end
   end
   if #names == 0 then
     return nil
@@ -632,8 +672,6 @@ local function summarize (t, rid, v)
     add (quote (v.nickname))
     if v.program then add ("(" .. v.program .. ")") end
     if v.password then add ("with password") end
-    local flags = flags_text (v.flags)
-    if flags then add (flags) end
   elseif t == 0x04 then
     add ("after " .. tostring (v.after_id))
   elseif t == 0x05 then
@@ -657,17 +695,10 @@ local function summarize (t, rid, v)
     add ("message " .. tostring (v.message_id))
     add ("to " .. tostring (v.recipient_id))
     add (status_text (v))
+  elseif t == 0x12 then
+    if v.message_ids then add (id_list_text (v.message_ids)) end
   elseif t == 0x49 then
-    if v.message_ids then
-      local n = #v.message_ids
-      if n == 0 then
-        add ("no messages")
-      elseif n == 1 then
-        add ("message " .. id_list_text (v.message_ids))
-      else
-        add ("messages " .. id_list_text (v.message_ids))
-      end
-    end
+    if v.message_ids then add (id_list_text (v.message_ids)) end
     add ("to " .. tostring (v.recipient_id))
     add (status_text (v))
   elseif t == 0x43 then
@@ -700,6 +731,9 @@ local function summarize (t, rid, v)
     add ("message " .. tostring (v.message_id))
     add ("to " .. tostring (v.recipients))
   end
+  -- Last, the names of the flags set, for the types that define any.
+  local flags = flags_text (t, v.flags)
+  if flags then add (flags) end
   return table.concat (parts, " ")
 end
 
@@ -759,11 +793,8 @@ local function dissect_frame (tvb, pinfo, root, offset, len)
   local titem = header:add (f.type, tvb (offset + 3, 1))
   local flags = tvb (offset + 4, 2):uint ()
   local fitem = header:add (f.flags, tvb (offset + 4, 2))
-  -- The bits mean something in HELLO only; elsewhere senders send 0 and
-  -- receivers ignore them (section 6), so they are not broken out there.
-  if t == 0x01 then
-    fitem:add (f.flag_no_presence, tvb (offset + 4, 2))
-    fitem:add (f.flag_receipt_batches, tvb (offset + 4, 2))
+  for _, bit in ipairs (FLAG_BITS[t] or {}) do
+    fitem:add (bit[1], tvb (offset + 4, 2))
   end
   header:add (f.reserved, tvb (offset + 6, 2))
   local ritem = header:add (f.request_id, tvb (offset + 8, 4))
