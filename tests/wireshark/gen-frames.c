@@ -24,6 +24,11 @@
 #define CLIENT_TO_SERVER 'I'
 #define SERVER_TO_CLIENT 'O'
 
+/* A message id as protocol 1.1 makes them (section 5.4): the sender's
+ * client id in the high 32 bits, its request id in the low 32. */
+#define MESSAGE_ID(client, request) \
+  (((guint64) (client) << 32) | (guint32) (request))
+
 typedef struct
 {
   guint n_packets;
@@ -357,9 +362,10 @@ main (void)
   m->reason = g_strdup ("bad magic");
   emit_message (&capture, SERVER_TO_CLIENT, m);
 
-  /* 27: the DELIVERY_RECEIPTS example of docs/PROTOCOL.md section 4.9b. */
+  /* 27: the DELIVERY_RECEIPTS example of docs/PROTOCOL.md section 4.9b:
+   * client 1's requests 5 and 6. */
   {
-    static const guint64 ids[] = { 1, 2 };
+    static const guint64 ids[] = { MESSAGE_ID (1, 5), MESSAGE_ID (1, 6) };
 
     m = sc_message_new (SC_MSG_DELIVERY_RECEIPTS, 0);
     m->peer_id = 2;
@@ -402,7 +408,61 @@ main (void)
                   "DELIVERY_RECEIPTS of 5 ids + DELIVERY_RECEIPTS of none");
   }
 
-  /* 31-35: frames the dissector must flag, not choke on.  A SEND_MESSAGE
+  /* 31: a GREETING from a server that speaks protocol 1.1. */
+  m = sc_message_new (SC_MSG_GREETING, 0);
+  m->flags = SC_FLAG_PROTOCOL_1_1;
+  m->client_id = 1;
+  m->max_payload = SC_MAX_PAYLOAD_DEFAULT;
+  m->max_clients = 64;
+  m->heartbeat_s = 60;
+  m->name = g_strdup ("chathost");
+  emit_message (&capture, SERVER_TO_CLIENT, m);
+
+  /* 32, 33: SEND_MESSAGEs with QUIET, then with QUIET and NO_RECEIPT;
+   * accepted, so neither has a reply. */
+  m = sc_message_new (SC_MSG_SEND_MESSAGE, 11);
+  m->flags = SC_FLAG_QUIET;
+  m->peer_id = 2;
+  m->text = g_strdup ("quiet hello");
+  emit_message (&capture, CLIENT_TO_SERVER, m);
+  m = sc_message_new (SC_MSG_SEND_MESSAGE, 12);
+  m->flags = SC_FLAG_QUIET | SC_FLAG_NO_RECEIPT;
+  m->peer_id = 2;
+  m->text = g_strdup ("fire and forget");
+  emit_message (&capture, CLIENT_TO_SERVER, m);
+
+  /* 34: a MESSAGE client 2 sent with NO_RECEIPT (its request 4): not to
+   * be acknowledged. */
+  m = sc_message_new (SC_MSG_MESSAGE, 0);
+  m->flags = SC_FLAG_NO_ACK;
+  m->message_id = MESSAGE_ID (2, 4);
+  m->time_ms = G_GINT64_CONSTANT (1795764381000);
+  m->broadcast = 0;
+  set_client (&m->sender, 2, 50418, G_GINT64_CONSTANT (1795764090500), "bob",
+              "2001:db8::2a");
+  m->text = g_strdup ("no need to ack");
+  emit_message (&capture, SERVER_TO_CLIENT, m);
+
+  /* 35: one MESSAGE_ACKS for a burst: client 2's requests 5 to 7 and
+   * client 3's requests 1 and 2. */
+  {
+    static const guint64 ids[] = { MESSAGE_ID (2, 5), MESSAGE_ID (2, 6),
+                                   MESSAGE_ID (2, 7), MESSAGE_ID (3, 1),
+                                   MESSAGE_ID (3, 2) };
+
+    m = sc_message_new (SC_MSG_MESSAGE_ACKS, 0);
+    m->message_ids = g_array_new (FALSE, FALSE, sizeof (guint64));
+    g_array_append_vals (m->message_ids, ids, G_N_ELEMENTS (ids));
+    emit_message (&capture, CLIENT_TO_SERVER, m);
+  }
+
+  /* 36: a BROADCAST with NO_RECEIPT. */
+  m = sc_message_new (SC_MSG_BROADCAST, 13);
+  m->flags = SC_FLAG_NO_RECEIPT;
+  m->text = g_strdup ("Hi, no receipts");
+  emit_message (&capture, CLIENT_TO_SERVER, m);
+
+  /* 37-42: frames the dissector must flag, not choke on.  A SEND_MESSAGE
    * whose text count runs past the payload: */
   {
     static const guint8 payload[] = { 0, 0, 0, 2, 0, 100, 'H', 'i' };
@@ -449,6 +509,21 @@ main (void)
 
     emit_raw (&capture, SERVER_TO_CLIENT, &header, payload, TRUE,
               "DELIVERY_RECEIPTS with an id count past the end");
+  }
+  /* A MESSAGE_ACKS whose id count claims 3 ids where two follow: */
+  {
+    /* clang-format off */
+    static const guint8 payload[] = {
+      0, 0, 0, 3,                   /* count 3 */
+      0, 0, 0, 2, 0, 0, 0, 8,
+      0, 0, 0, 2, 0, 0, 0, 9,
+    };
+    /* clang-format on */
+    ScFrameHeader header = { SC_PROTOCOL_VERSION, SC_MSG_MESSAGE_ACKS, 0, 0,
+                             sizeof payload };
+
+    emit_raw (&capture, CLIENT_TO_SERVER, &header, payload, TRUE,
+              "MESSAGE_ACKS with an id count past the end");
   }
   /* Something that is not SockChat at all; nothing after it on this
    * direction of the stream can be framed. */

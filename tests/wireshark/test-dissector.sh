@@ -41,6 +41,8 @@ FIELDS=(
   frame.number _ws.col.Info _ws.expert.message
   sockchat.magic sockchat.version sockchat.type sockchat.flags
   sockchat.flags.no_presence sockchat.flags.receipt_batches
+  sockchat.flags.protocol_1_1 sockchat.flags.quiet sockchat.flags.no_receipt
+  sockchat.flags.no_ack
   sockchat.reserved sockchat.request_id sockchat.payload_length
   sockchat.status sockchat.reason sockchat.protocol_version
   sockchat.program sockchat.nickname sockchat.password sockchat.client_id
@@ -120,8 +122,9 @@ fi
 check "GREETING: header and every field" 1 \
   sockchat.magic=0x5343 sockchat.version=1 sockchat.type=0x40 \
   sockchat.flags=0x0000 sockchat.flags.no_presence= \
-  sockchat.flags.receipt_batches= sockchat.reserved=0x0000 \
-  sockchat.request_id=0 \
+  sockchat.flags.receipt_batches= sockchat.flags.protocol_1_1=0 \
+  sockchat.flags.quiet= sockchat.flags.no_receipt= sockchat.flags.no_ack= \
+  sockchat.reserved=0x0000 sockchat.request_id=0 \
   sockchat.payload_length=27 sockchat.client_id=1 \
   sockchat.protocol_version=1 sockchat.max_payload=65536 \
   sockchat.max_clients=64 sockchat.heartbeat_s=60 \
@@ -130,7 +133,8 @@ check "GREETING: header and every field" 1 \
 check "HELLO without password, flag NO_PRESENCE" 2 \
   sockchat.type=0x01 sockchat.request_id=1 sockchat.payload_length=22 \
   sockchat.flags=0x0001 sockchat.flags.no_presence=1 \
-  sockchat.flags.receipt_batches=0 \
+  sockchat.flags.receipt_batches=0 sockchat.flags.protocol_1_1= \
+  sockchat.flags.quiet= sockchat.flags.no_receipt= sockchat.flags.no_ack= \
   sockchat.protocol_version=1 sockchat.program=sockchat-cli \
   sockchat.nickname=alice sockchat.password= \
   '_ws.col.Info=HELLO #1 "alice" (sockchat-cli) [NO_PRESENCE]'
@@ -175,7 +179,9 @@ check "LIST_CLIENTS_REPLY: both client entries" 10 \
   'sockchat.nickname=alice|bob' 'sockchat.address=192.168.1.10|2001:db8::2a'
 check "SEND_MESSAGE: recipient_id, text, Info" 11 \
   sockchat.type=0x05 sockchat.request_id=5 sockchat.recipient_id=2 \
-  'sockchat.text=Hello, Bob!' \
+  'sockchat.text=Hello, Bob!' sockchat.flags=0x0000 \
+  sockchat.flags.quiet=0 sockchat.flags.no_receipt=0 \
+  sockchat.flags.no_presence= sockchat.flags.no_ack= \
   '_ws.col.Info=SEND_MESSAGE #5 to 2 "Hello, Bob!"'
 check "SEND_MESSAGE_REPLY: message_id" 12 \
   sockchat.type=0x85 sockchat.status=0 sockchat.message_id=1
@@ -185,7 +191,9 @@ check "MESSAGE reassembled: id, time, broadcast, text" 14 \
   sockchat.type=0x41 sockchat.request_id=0 sockchat.message_id=3 \
   sockchat.time_ms=1795764380500 \
   'sockchat.time=Nov 27, 2026 07:26:20.500000000 UTC' \
-  sockchat.broadcast=0 'sockchat.text=Hi Alice'
+  sockchat.broadcast=0 'sockchat.text=Hi Alice' sockchat.flags=0x0000 \
+  sockchat.flags.no_ack=0 sockchat.flags.quiet= \
+  '_ws.col.Info=MESSAGE 3 from 2 "Hi Alice"'
 check "MESSAGE: the sender's client-info" 14 \
   sockchat.client_id=2 sockchat.port=50418 \
   sockchat.connected_since_ms=1795764090500 sockchat.nickname=bob \
@@ -193,7 +201,9 @@ check "MESSAGE: the sender's client-info" 14 \
 check "MESSAGE_ACK: message_id" 15 \
   sockchat.type=0x10 sockchat.request_id=0 sockchat.message_id=3
 check "BROADCAST: text" 16 \
-  sockchat.type=0x06 sockchat.request_id=6 'sockchat.text=Hi all'
+  sockchat.type=0x06 sockchat.request_id=6 'sockchat.text=Hi all' \
+  sockchat.flags=0x0000 sockchat.flags.no_receipt=0 sockchat.flags.quiet= \
+  '_ws.col.Info=BROADCAST #6 "Hi all"'
 check "BROADCAST_REPLY: message_id, recipients" 17 \
   sockchat.type=0x86 sockchat.status=0 sockchat.message_id=2 \
   sockchat.recipients=1
@@ -226,8 +236,8 @@ check "DELIVERY_RECEIPTS: the example of PROTOCOL.md 4.9b" 27 \
   sockchat.flags=0x0000 sockchat.flags.receipt_batches= \
   sockchat.recipient_id=2 sockchat.status=7 \
   'sockchat.reason=recipient left' sockchat.message_ids.count=2 \
-  'sockchat.message_id=1|2' '_ws.expert.message=' \
-  '_ws.col.Info=DELIVERY_RECEIPTS messages 1, 2 to 2 RECIPIENT_LEFT "recipient left"'
+  'sockchat.message_id=4294967301|4294967302' '_ws.expert.message=' \
+  '_ws.col.Info=DELIVERY_RECEIPTS messages 4294967301, 4294967302 to 2 RECIPIENT_LEFT "recipient left"'
 check "BROADCAST_REPLY refused with RATE_LIMITED" 29 \
   sockchat.type=0x86 sockchat.request_id=10 sockchat.status=16 \
   'sockchat.reason=try again in 1 s' sockchat.message_id= \
@@ -240,37 +250,80 @@ check "DELIVERY_RECEIPTS with SERVER_BUSY and five ids, then an empty one" 30 \
   'sockchat.message_ids.count=5|0' \
   'sockchat.message_id=5|6|9223372036854775815|9|10' \
   '_ws.col.Info=DELIVERY_RECEIPTS messages 5, 6, 9223372036854775815, 9, … (5 in all) to 3 SERVER_BUSY "server busy", DELIVERY_RECEIPTS no messages to 4 OK'
-check "string count past the payload: expert info, not a Lua error" 31 \
+check "GREETING with flag PROTOCOL_1_1" 31 \
+  sockchat.type=0x40 sockchat.flags=0x0001 sockchat.flags.protocol_1_1=1 \
+  sockchat.flags.no_presence= sockchat.flags.quiet= sockchat.flags.no_ack= \
+  sockchat.client_id=1 sockchat.protocol_version=1 \
+  sockchat.server_name=chathost '_ws.expert.message=' \
+  '_ws.col.Info=GREETING client 1 "chathost" [PROTOCOL_1_1]'
+check "SEND_MESSAGE with flag QUIET" 32 \
+  sockchat.type=0x05 sockchat.request_id=11 sockchat.flags=0x0001 \
+  sockchat.flags.quiet=1 sockchat.flags.no_receipt=0 \
+  sockchat.flags.no_presence= sockchat.flags.protocol_1_1= \
+  sockchat.flags.no_ack= sockchat.recipient_id=2 \
+  'sockchat.text=quiet hello' \
+  '_ws.col.Info=SEND_MESSAGE #11 to 2 "quiet hello" [QUIET]'
+check "SEND_MESSAGE with flags QUIET and NO_RECEIPT" 33 \
+  sockchat.type=0x05 sockchat.request_id=12 sockchat.flags=0x0003 \
+  sockchat.flags.quiet=1 sockchat.flags.no_receipt=1 \
+  sockchat.flags.receipt_batches= 'sockchat.text=fire and forget' \
+  '_ws.col.Info=SEND_MESSAGE #12 to 2 "fire and forget" [QUIET, NO_RECEIPT]'
+check "MESSAGE with flag NO_ACK, id of client 2's request 4" 34 \
+  sockchat.type=0x41 sockchat.request_id=0 sockchat.flags=0x0001 \
+  sockchat.flags.no_ack=1 sockchat.flags.quiet= \
+  sockchat.flags.protocol_1_1= sockchat.flags.no_presence= \
+  sockchat.message_id=8589934596 sockchat.client_id=2 \
+  'sockchat.text=no need to ack' \
+  '_ws.col.Info=MESSAGE 8589934596 from 2 "no need to ack" [NO_ACK]'
+check "MESSAGE_ACKS: count and five ids" 35 \
+  sockchat.type=0x12 sockchat.request_id=0 sockchat.payload_length=44 \
+  sockchat.flags=0x0000 sockchat.flags.quiet= sockchat.flags.no_ack= \
+  sockchat.flags.no_presence= sockchat.flags.protocol_1_1= \
+  sockchat.message_ids.count=5 \
+  'sockchat.message_id=8589934597|8589934598|8589934599|12884901889|12884901890' \
+  sockchat.status= sockchat.recipient_id= '_ws.expert.message=' \
+  '_ws.col.Info=MESSAGE_ACKS messages 8589934597, 8589934598, 8589934599, 12884901889, … (5 in all)'
+check "BROADCAST with flag NO_RECEIPT; QUIET is not a BROADCAST flag" 36 \
+  sockchat.type=0x06 sockchat.request_id=13 sockchat.flags=0x0002 \
+  sockchat.flags.no_receipt=1 sockchat.flags.quiet= \
+  sockchat.flags.receipt_batches= 'sockchat.text=Hi, no receipts' \
+  '_ws.col.Info=BROADCAST #13 "Hi, no receipts" [NO_RECEIPT]'
+check "string count past the payload: expert info, not a Lua error" 37 \
   sockchat.type=0x05 sockchat.recipient_id=2 sockchat.text= \
   '_ws.expert.message=Malformed: text (string of 100 bytes) needs 102 bytes, 4 left'
-check "unknown type: expert info" 32 \
+check "unknown type: expert info" 38 \
   sockchat.type=0x09 '_ws.expert.message=Unknown message type 0x09'
-check "trailing bytes after the known fields are shown and ignored" 33 \
+check "trailing bytes after the known fields are shown and ignored" 39 \
   sockchat.type=0x08 sockchat.token=5 sockchat.trailing=aabbcc \
   '_ws.expert.message=3 bytes after the last known field (ignored, PROTOCOL.md section 6)'
-check "id count past the payload: refused before any id is read" 34 \
+check "id count past the payload: refused before any id is read" 40 \
   sockchat.type=0x49 sockchat.recipient_id=2 sockchat.status=7 \
   sockchat.message_ids.count=1000 sockchat.message_id= \
   '_ws.expert.message=Malformed: message_ids list of 1000 ids needs 8000 bytes, 16 left' \
   '_ws.col.Info=DELIVERY_RECEIPTS to 2 RECIPIENT_LEFT [Malformed]'
-check "bad magic: expert info" 35 \
+check "MESSAGE_ACKS id count past the payload: refused before any id" 41 \
+  sockchat.type=0x12 sockchat.request_id=0 sockchat.payload_length=20 \
+  sockchat.message_ids.count=3 sockchat.message_id= \
+  '_ws.expert.message=Malformed: message_ids list of 3 ids needs 24 bytes, 16 left' \
+  '_ws.col.Info=MESSAGE_ACKS [Malformed]'
+check "bad magic: expert info" 42 \
   sockchat.magic=0x4745 \
   '_ws.expert.message=Bad magic: not a SockChat frame boundary'
 
-# Every one of the 28 message types was decoded somewhere.
+# Every one of the 29 message types was decoded somewhere.
 all_types=""
 for key in "${!VALUES[@]}"; do
   [[ "$key" == *"|sockchat.type" ]] && all_types+="${VALUES[$key]}|"
 done
 missing=()
-for t in 01 02 03 04 05 06 07 08 10 11 40 41 42 43 44 45 46 47 48 49 \
+for t in 01 02 03 04 05 06 07 08 10 11 12 40 41 42 43 44 45 46 47 48 49 \
   81 82 83 84 85 86 87 88; do
   [[ "|$all_types" == *"|0x$t|"* ]] || missing+=("0x$t")
 done
 if [[ ${#missing[@]} -eq 0 ]]; then
-  ok "all 28 message types decoded"
+  ok "all 29 message types decoded"
 else
-  not_ok "all 28 message types decoded" "missing: ${missing[*]}"
+  not_ok "all 29 message types decoded" "missing: ${missing[*]}"
 fi
 
 # Type names come from the value_string, in the detail view.
@@ -300,6 +353,25 @@ else
     "not found: ${missing[@]}"
 fi
 
+# The names added with protocol 1.1: the type, each type's flag bits and
+# the subtree of a MESSAGE_ACKS count past its payload.
+missing=()
+for line in 'Type: MESSAGE_ACKS (0x12)' \
+  '.... .... .... ...1 = PROTOCOL_1_1: True' \
+  '.... .... .... ...1 = QUIET: True' \
+  '.... .... .... ..1. = NO_RECEIPT: True' \
+  '.... .... .... ...1 = NO_ACK: True' \
+  '.... .... .... ...0 = NO_ACK: False' \
+  'Message ID: 12884901890' 'Message IDs: 3 claimed, 16 bytes left'; do
+  grep -qF -- "$line" "$TMP/verbose.txt" || missing+=("$line")
+done
+if [[ ${#missing[@]} -eq 0 ]]; then
+  ok "detail view names MESSAGE_ACKS and the protocol 1.1 flags"
+else
+  not_ok "detail view names MESSAGE_ACKS and the protocol 1.1 flags" \
+    "not found: ${missing[@]}"
+fi
+
 # Filters work on the named fields.
 filtered="$(run_tshark -Y 'sockchat.type == 0x05 && sockchat.text contains "Bob"' \
   -T fields -e frame.number 2>/dev/null | tr '\n' ' ')"
@@ -307,6 +379,15 @@ if [[ "$filtered" == "11 " ]]; then
   ok "display filter on sockchat fields"
 else
   not_ok "display filter on sockchat fields" "got frames: '$filtered'"
+fi
+
+# A flag filter finds the frames of every type that sets the bit.
+filtered="$(run_tshark -Y 'sockchat.flags.no_receipt == 1' \
+  -T fields -e frame.number 2>/dev/null | tr '\n' ' ')"
+if [[ "$filtered" == "33 36 " ]]; then
+  ok "display filter on a flag bit"
+else
+  not_ok "display filter on a flag bit" "got frames: '$filtered'"
 fi
 
 # The plan comes last, which TAP allows, so adding a check needs no count.
