@@ -75,6 +75,17 @@ make_message (ScMessageType type)
       message->message_ids = g_array_new (FALSE, FALSE, sizeof (guint64));
       g_array_append_vals (message->message_ids, ids, G_N_ELEMENTS (ids));
     }
+  if (type == SC_MSG_MESSAGE_ACKS)
+    {
+      /* Ids as protocol 1.1 makes them: client 4's requests 7 and 8, and
+       * client 3's request 9 (sender id << 32 | request id). */
+      static const guint64 ids[] = { G_GUINT64_CONSTANT (0x0000000400000007),
+                                     G_GUINT64_CONSTANT (0x0000000400000008),
+                                     G_GUINT64_CONSTANT (0x0000000300000009) };
+
+      message->message_ids = g_array_new (FALSE, FALSE, sizeof (guint64));
+      g_array_append_vals (message->message_ids, ids, G_N_ELEMENTS (ids));
+    }
   if (type == SC_MSG_DELIVERY_RECEIPT || type == SC_MSG_DELIVERY_RECEIPTS ||
       type == SC_MSG_PROTOCOL_ERROR)
     message->status = SC_STATUS_RECIPIENT_LEFT;
@@ -148,6 +159,16 @@ write_valid_samples (const char *directory, GError **error)
 
     g_clear_pointer (&message->password, g_free);
     if (!write_message (directory, "msg-hello-no-password.bin", message, error))
+      return FALSE;
+  }
+
+  /* A protocol 1.1 fire-and-forget SEND_MESSAGE: no reply, no receipt. */
+  {
+    g_autoptr (ScMessage) message = make_message (SC_MSG_SEND_MESSAGE);
+
+    message->flags = SC_FLAG_QUIET | SC_FLAG_NO_RECEIPT;
+    if (!write_message (directory, "msg-send-message-quiet-no-receipt.bin",
+                        message, error))
       return FALSE;
   }
   return TRUE;
@@ -270,6 +291,12 @@ write_malformed_samples (const char *directory, GError **error)
     0xff, 0xff, 0xff, 0xff,                         /* id count */
     0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0xe9, /* the one id there */
   };
+  /* 0x20000001 ids are 8 bytes modulo 2^32: exactly the one id there, for
+   * a bound computed as a 32-bit byte count. */
+  static const guint8 huge_acks_list[] = {
+    0x20, 0x00, 0x00, 0x01,                         /* id count */
+    0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0x07, /* the one id there */
+  };
   static const guint8 ok_no_fields[] = { 0x00, 0x00, 0x00, 0x00 };
   static const guint8 bad_magic[] = {
     'G', 'E', 'T', ' ', '/', ' ', 'H', 'T',
@@ -309,6 +336,9 @@ write_malformed_samples (const char *directory, GError **error)
          write_raw (directory, "bad-id-count.bin", SC_MSG_DELIVERY_RECEIPTS, 0,
                     sizeof huge_id_list, huge_id_list, sizeof huge_id_list,
                     error) &&
+         write_raw (directory, "bad-acks-id-count.bin", SC_MSG_MESSAGE_ACKS, 0,
+                    sizeof huge_acks_list, huge_acks_list,
+                    sizeof huge_acks_list, error) &&
          write_raw (directory, "bad-ok-without-fields.bin", SC_MSG_HELLO_REPLY,
                     1, sizeof ok_no_fields, ok_no_fields, sizeof ok_no_fields,
                     error) &&
