@@ -704,6 +704,19 @@ build_message (void)
   return message;
 }
 
+/* Client 1's requests 5 and 6, acknowledged together (section 5.4). */
+static ScMessage *
+build_message_acks (void)
+{
+  static const guint64 ids[] = { G_GUINT64_CONSTANT (0x0000000100000005),
+                                 G_GUINT64_CONSTANT (0x0000000100000006) };
+  ScMessage *message = sc_message_new (SC_MSG_MESSAGE_ACKS, 0);
+
+  message->message_ids = g_array_new (FALSE, FALSE, sizeof (guint64));
+  g_array_append_vals (message->message_ids, ids, G_N_ELEMENTS (ids));
+  return message;
+}
+
 static ScMessage *
 build_delivery_receipts (void)
 {
@@ -800,6 +813,14 @@ static const guint8 message_bytes[] = {
   0x00, 0x0c, '1', '9', '2', '.', '1', '6', '8', '.', '1', '.', '1', '0',
   0x00, 0x0b, 'H', 'e', 'l', 'l', 'o', ',', ' ', 'B', 'o', 'b', '!',
 };
+/* The MESSAGE_ACKS example of docs/PROTOCOL.md, section 4.8b. */
+static const guint8 message_acks_bytes[] = {
+  0x53, 0x43, 0x01, 0x12, 0x00, 0x00, 0x00, 0x00,
+  0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x14,
+  0x00, 0x00, 0x00, 0x02,                         /* id count */
+  0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x05, /* message ids */
+  0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x06,
+};
 /* The DELIVERY_RECEIPTS example of docs/PROTOCOL.md, section 4.9b. */
 static const guint8 delivery_receipts_bytes[] = {
   0x53, 0x43, 0x01, 0x49, 0x00, 0x00, 0x00, 0x00,
@@ -830,6 +851,8 @@ static const Pinned pinned[] = {
     sizeof list_reply_bytes },
   { "greeting", build_greeting, greeting_bytes, sizeof greeting_bytes },
   { "message", build_message, message_bytes, sizeof message_bytes },
+  { "message-acks", build_message_acks, message_acks_bytes,
+    sizeof message_acks_bytes },
   { "delivery-receipts", build_delivery_receipts, delivery_receipts_bytes,
     sizeof delivery_receipts_bytes },
 };
@@ -1276,22 +1299,33 @@ test_client_list_count_boundary (void)
     }
 }
 
-/* DELIVERY_RECEIPTS' id list: recipient_id, status and an empty reason,
- * then the u32 count at this offset into the payload. */
-#define ID_COUNT_OFFSET (4 + 2 + 2)
+/* The id lists of MESSAGE_ACKS and DELIVERY_RECEIPTS: each test below
+ * runs on both types, the type being the test data. */
+#define ID_LIST_TYPE(data) ((ScMessageType) GPOINTER_TO_UINT (data))
 
-/* A DELIVERY_RECEIPTS payload with an empty reason whose id list declares
- * @count ids and holds @n_ids of them (1001, 1002, ...). */
+/* Where the u32 count is in the payload: after DELIVERY_RECEIPTS'
+ * recipient_id, status and an empty reason; first in MESSAGE_ACKS. */
+static gsize
+id_count_offset (ScMessageType type)
+{
+  g_assert_true (type == SC_MSG_MESSAGE_ACKS ||
+                 type == SC_MSG_DELIVERY_RECEIPTS);
+  return type == SC_MSG_DELIVERY_RECEIPTS ? 4 + 2 + 2 : 0;
+}
+
+/* A payload of @type (with an empty reason, for DELIVERY_RECEIPTS) whose
+ * id list declares @count ids and holds @n_ids of them (1001, 1002, ...). */
 static GByteArray *
-id_list_payload (guint32 count, guint n_ids)
+id_list_payload (ScMessageType type, guint32 count, guint n_ids)
 {
   GByteArray *payload = g_byte_array_new ();
   /* recipient 2, RECIPIENT_LEFT, empty reason */
   static const guint8 head[] = { 0, 0, 0, 2, 0, 7, 0, 0 };
   guint32 count_be = GUINT32_TO_BE (count);
 
-  g_byte_array_append (payload, head, sizeof head);
-  g_assert_cmpuint (payload->len, ==, ID_COUNT_OFFSET);
+  if (type == SC_MSG_DELIVERY_RECEIPTS)
+    g_byte_array_append (payload, head, sizeof head);
+  g_assert_cmpuint (payload->len, ==, id_count_offset (type));
   g_byte_array_append (payload, (const guint8 *) &count_be, 4);
   for (guint i = 0; i < n_ids; i++)
     {
@@ -1303,17 +1337,21 @@ id_list_payload (guint32 count, guint n_ids)
 }
 
 static ScMessage *
-decode_receipts (const guint8 *payload, gsize length, GError **error)
+decode_id_list (ScMessageType type,
+                const guint8 *payload,
+                gsize length,
+                GError **error)
 {
   guint8 header[SC_FRAME_HEADER_SIZE];
 
-  write_header (header, SC_MSG_DELIVERY_RECEIPTS, 0, length);
+  write_header (header, type, 0, length);
   return decode_raw (header, payload, length, error);
 }
 
 static void
-test_id_list_huge_count (void)
+test_id_list_huge_count (gconstpointer data)
 {
+  ScMessageType type = ID_LIST_TYPE (data);
   /* 0x20000001 ids are 8 bytes modulo 2^32, exactly what follows: a bound
    * computed as a 32-bit byte count would let it through. */
   static const guint32 counts[] = { 0xffffffff, 0x80000000, 0x20000001,
@@ -1330,14 +1368,14 @@ test_id_list_huge_count (void)
   for (gsize i = 0; i < G_N_ELEMENTS (counts); i++)
     {
       /* One real id follows the count. */
-      g_autoptr (GByteArray) payload = id_list_payload (counts[i], 1);
+      g_autoptr (GByteArray) payload = id_list_payload (type, counts[i], 1);
       g_autoptr (ScMessage) decoded = NULL;
       g_autoptr (GError) error = NULL;
 
-      decoded = decode_receipts (payload->data, payload->len, &error);
+      decoded = decode_id_list (type, payload->data, payload->len, &error);
       g_assert_null (decoded);
       g_assert_error (error, SC_ERROR, SC_ERROR_MALFORMED);
-      g_assert_nonnull (strstr (error->message, "DELIVERY_RECEIPTS"));
+      g_assert_nonnull (strstr (error->message, sc_message_type_name (type)));
     }
 
   if (limited)
@@ -1345,21 +1383,25 @@ test_id_list_huge_count (void)
 }
 
 static void
-test_id_list_empty (void)
+test_id_list_empty (gconstpointer data)
 {
-  g_autoptr (ScMessage) sample =
-    make_sample (SC_MSG_DELIVERY_RECEIPTS, SC_STATUS_OK);
-  g_autoptr (GByteArray) payload = id_list_payload (0, 0);
+  ScMessageType type = ID_LIST_TYPE (data);
+  g_autoptr (ScMessage) sample = make_sample (type, SC_STATUS_OK);
+  g_autoptr (GByteArray) payload = id_list_payload (type, 0, 0);
   g_autoptr (ScMessage) decoded = NULL;
   g_autoptr (GBytes) frame = NULL;
   g_autoptr (GError) error = NULL;
+  gsize fields_before;
 
   /* A count of 0 and nothing after it. */
-  decoded = decode_receipts (payload->data, payload->len, &error);
+  decoded = decode_id_list (type, payload->data, payload->len, &error);
   g_assert_no_error (error);
   g_assert_nonnull (decoded);
-  g_assert_cmpuint (decoded->peer_id, ==, 2);
-  g_assert_cmpuint (decoded->status, ==, SC_STATUS_RECIPIENT_LEFT);
+  if (type == SC_MSG_DELIVERY_RECEIPTS)
+    {
+      g_assert_cmpuint (decoded->peer_id, ==, 2);
+      g_assert_cmpuint (decoded->status, ==, SC_STATUS_RECIPIENT_LEFT);
+    }
   g_assert_nonnull (decoded->message_ids);
   g_assert_cmpuint (decoded->message_ids->len, ==, 0);
 
@@ -1368,9 +1410,10 @@ test_id_list_empty (void)
   g_clear_pointer (&decoded, sc_message_free);
   g_clear_pointer (&sample->message_ids, g_array_unref);
   frame = sc_message_encode (sample);
+  fields_before =
+    type == SC_MSG_DELIVERY_RECEIPTS ? 4 + 2 + 2 + strlen (sample->reason) : 0;
   g_assert_cmpuint (g_bytes_get_size (frame), ==,
-                    SC_FRAME_HEADER_SIZE + 4 + 2 + 2 + strlen (sample->reason) +
-                      4);
+                    SC_FRAME_HEADER_SIZE + fields_before + 4);
   decoded = decode_frame (frame, &error);
   g_assert_no_error (error);
   g_assert_nonnull (decoded->message_ids);
@@ -1388,22 +1431,24 @@ test_id_list_empty (void)
 }
 
 static void
-test_id_list_truncated_id (void)
+test_id_list_truncated_id (gconstpointer data)
 {
-  g_autoptr (GByteArray) payload = id_list_payload (3, 3);
-  const gsize ids_offset = ID_COUNT_OFFSET + 4;
+  ScMessageType type = ID_LIST_TYPE (data);
+  const gsize count_offset = id_count_offset (type);
+  g_autoptr (GByteArray) payload = id_list_payload (type, 3, 3);
+  const gsize ids_offset = count_offset + 4;
 
   g_assert_cmpuint (payload->len, ==, ids_offset + 3 * 8);
 
   /* Every cut from before the count to short of the last id's end
    * leaves the count or an id incomplete; decode_raw() copies exactly the
    * declared bytes, so a read past them is caught by the sanitizers. */
-  for (gsize n = ID_COUNT_OFFSET; n < payload->len; n++)
+  for (gsize n = count_offset; n < payload->len; n++)
     {
       g_autoptr (ScMessage) decoded = NULL;
       g_autoptr (GError) error = NULL;
 
-      decoded = decode_receipts (payload->data, n, &error);
+      decoded = decode_id_list (type, payload->data, n, &error);
       g_assert_null (decoded);
       g_assert_error (error, SC_ERROR, SC_ERROR_MALFORMED);
     }
@@ -1411,12 +1456,12 @@ test_id_list_truncated_id (void)
   /* The count declares two ids; the second is cut after 4 of its 8
    * bytes, and the payload ends there. */
   {
-    g_autoptr (GByteArray) cut = id_list_payload (2, 2);
+    g_autoptr (GByteArray) cut = id_list_payload (type, 2, 2);
     g_autoptr (ScMessage) decoded = NULL;
     g_autoptr (GError) error = NULL;
 
     g_byte_array_set_size (cut, cut->len - 4);
-    decoded = decode_receipts (cut->data, cut->len, &error);
+    decoded = decode_id_list (type, cut->data, cut->len, &error);
     g_assert_null (decoded);
     g_assert_error (error, SC_ERROR, SC_ERROR_MALFORMED);
   }
@@ -1429,8 +1474,8 @@ test_id_list_truncated_id (void)
       g_autoptr (ScMessage) decoded = NULL;
       g_autoptr (GError) error = NULL;
 
-      memcpy (payload->data + ID_COUNT_OFFSET, &count_be, 4);
-      decoded = decode_receipts (payload->data, payload->len, &error);
+      memcpy (payload->data + count_offset, &count_be, 4);
+      decoded = decode_id_list (type, payload->data, payload->len, &error);
       if (count <= 3)
         {
           g_assert_no_error (error);
@@ -1545,11 +1590,25 @@ main (int argc, char *argv[])
                    test_client_list_huge_count);
   g_test_add_func ("/proto/message/client-list/count-boundary",
                    test_client_list_count_boundary);
-  g_test_add_func ("/proto/message/id-list/huge-count",
-                   test_id_list_huge_count);
-  g_test_add_func ("/proto/message/id-list/empty", test_id_list_empty);
-  g_test_add_func ("/proto/message/id-list/truncated-id",
-                   test_id_list_truncated_id);
+  /* DELIVERY_RECEIPTS keeps the paths it had before MESSAGE_ACKS. */
+  g_test_add_data_func ("/proto/message/id-list/huge-count",
+                        GUINT_TO_POINTER (SC_MSG_DELIVERY_RECEIPTS),
+                        test_id_list_huge_count);
+  g_test_add_data_func ("/proto/message/id-list/empty",
+                        GUINT_TO_POINTER (SC_MSG_DELIVERY_RECEIPTS),
+                        test_id_list_empty);
+  g_test_add_data_func ("/proto/message/id-list/truncated-id",
+                        GUINT_TO_POINTER (SC_MSG_DELIVERY_RECEIPTS),
+                        test_id_list_truncated_id);
+  g_test_add_data_func ("/proto/message/id-list/acks/huge-count",
+                        GUINT_TO_POINTER (SC_MSG_MESSAGE_ACKS),
+                        test_id_list_huge_count);
+  g_test_add_data_func ("/proto/message/id-list/acks/empty",
+                        GUINT_TO_POINTER (SC_MSG_MESSAGE_ACKS),
+                        test_id_list_empty);
+  g_test_add_data_func ("/proto/message/id-list/acks/truncated-id",
+                        GUINT_TO_POINTER (SC_MSG_MESSAGE_ACKS),
+                        test_id_list_truncated_id);
   g_test_add_func ("/proto/message/error-status-fields-absent",
                    test_error_status_fields_absent);
 
