@@ -1,6 +1,6 @@
 /* sc-client.c: the owner's side of the client core: connecting, requests
- * matched to responses by id, indications turned into signals, and
- * disconnecting. */
+ * matched to responses by id and handed to the sender's queue,
+ * indications turned into signals, and disconnecting. */
 #include "config.h"
 
 #include <errno.h>
@@ -16,6 +16,10 @@
 #define DEFAULT_HEARTBEAT_S        15
 #define CONNECT_TIMEOUT_MS         5000
 #define SEND_TIMEOUT_S             5
+#define DEFAULT_SEND_TIMEOUT_MS    (SEND_TIMEOUT_S * 1000)
+/* Past this many unsent bytes the server is taken to have stopped
+ * reading, whatever the timeout says. */
+#define MAX_QUEUED_BYTES (16 * 1024 * 1024)
 
 enum
 {
@@ -102,12 +106,11 @@ teardown (ScClient *self, ScDisconnectReason reason, const char *detail)
   sc_client_receiver_stop (self);
   g_atomic_int_inc (&self->generation);
   sc_client_events_drop (self);
-  g_mutex_lock (&self->send_lock);
-  SC_HAPPENS_AFTER (&self->send_lock);
-  close (self->fd);
+  /* Leaving by choice, the queued acknowledgements still go out, in the
+   * sender's thread; otherwise the socket is shut at once. */
+  sc_client_sender_close (self->sender, reason == SC_DISCONNECT_BY_US);
+  g_clear_pointer (&self->sender, sc_client_sender_unref);
   self->fd = -1;
-  SC_HAPPENS_BEFORE (&self->send_lock);
-  g_mutex_unlock (&self->send_lock);
   g_clear_pointer (&self->reader, sc_frame_reader_free);
   g_byte_array_set_size (self->ack_batch, 0);
   if (self->heartbeat_source)
@@ -147,6 +150,22 @@ sc_client_disconnect (ScClient *self)
 
 /* ------------------------------------------------------------------ */
 /* Sending */
+
+/* Queues @data for the sender's thread.  Called by the owner and, for
+ * pongs, by the receiver; neither ever waits on the socket. */
+gboolean
+sc_client_send_frame (ScClient *self,
+                      const guint8 *data,
+                      gsize length,
+                      GError **error)
+{
+  if (self->sender == NULL)
+    {
+      g_set_error_literal (error, SC_ERROR, SC_ERROR_CLOSED, "not connected");
+      return FALSE;
+    }
+  return sc_client_sender_push (self->sender, data, length, error);
+}
 
 static gboolean
 send_message (ScClient *self, const ScMessage *message, GError **error)
@@ -516,6 +535,8 @@ static void
 adopt_connection (ScClient *self, Handshake *hs)
 {
   self->fd = g_steal_fd (&hs->fd);
+  self->sender =
+    sc_client_sender_new (self->fd, self->send_timeout_ms, MAX_QUEUED_BYTES);
   self->reader = g_steal_pointer (&hs->reader);
   g_clear_pointer (&self->greeting, sc_message_free);
   self->greeting = g_steal_pointer (&hs->greeting);
@@ -697,6 +718,16 @@ sc_client_set_request_timeout (ScClient *self, guint timeout_ms)
   self->request_timeout_ms = timeout_ms;
 }
 
+/* How long the socket may take no data before the connection is given
+ * up as stalled.  Takes effect at the next connection. */
+void
+sc_client_set_send_timeout (ScClient *self, guint timeout_ms)
+{
+  g_return_if_fail (SC_IS_CLIENT (self));
+  g_return_if_fail (timeout_ms > 0);
+  self->send_timeout_ms = timeout_ms;
+}
+
 /* 0 turns the client's own pings off.  Takes effect at the next
  * connection. */
 void
@@ -732,7 +763,7 @@ sc_client_dispose (GObject *object)
   if (self->state == SC_CLIENT_STATE_CONNECTED)
     teardown (self, SC_DISCONNECT_BY_US, "the client was closed");
   self->state = SC_CLIENT_STATE_DISCONNECTED;
-  sc_client_events_detach (self);
+  sc_client_events_clear (self);
   G_OBJECT_CLASS (sc_client_parent_class)->dispose (object);
 }
 
@@ -743,7 +774,6 @@ sc_client_finalize (GObject *object)
 
   g_hash_table_unref (self->pending);
   g_byte_array_unref (self->ack_batch);
-  g_mutex_clear (&self->send_lock);
   g_main_context_unref (self->owner);
   sc_message_free (self->greeting);
   g_free (self->program_name);
@@ -833,9 +863,9 @@ sc_client_init (ScClient *self)
   self->request_timeout_ms = DEFAULT_REQUEST_TIMEOUT_MS;
   self->heartbeat_interval_s = DEFAULT_HEARTBEAT_S;
   self->next_request_id = 2;
-  g_mutex_init (&self->send_lock);
+  self->send_timeout_ms = DEFAULT_SEND_TIMEOUT_MS;
   self->pending = g_hash_table_new_full (
     NULL, NULL, NULL, (GDestroyNotify) sc_client_pending_free);
   self->ack_batch = g_byte_array_new ();
-  sc_client_events_attach (self);
+  sc_client_events_init (self);
 }

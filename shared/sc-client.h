@@ -3,7 +3,9 @@
  * An ScClient belongs to the thread whose thread-default GMainContext was
  * current when it was created (its owner).  Every callback and signal is
  * delivered there.  A receiver thread reads the socket and hands decoded
- * messages to the owner through a queue and one coalescing source.
+ * messages to the owner through a queue and one coalescing idle source;
+ * a sender thread writes what the owner queues, so no call here waits on
+ * the network.
  */
 #pragma once
 
@@ -42,6 +44,7 @@ guint16 sc_client_get_port (ScClient *self);
 const ScMessage *sc_client_get_greeting (ScClient *self);
 gint64 sc_client_get_rtt_us (ScClient *self);
 void sc_client_set_request_timeout (ScClient *self, guint timeout_ms);
+void sc_client_set_send_timeout (ScClient *self, guint timeout_ms);
 void sc_client_set_heartbeat_interval (ScClient *self, guint interval_s);
 void sc_client_set_password (ScClient *self, const char *password);
 
