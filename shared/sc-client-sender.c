@@ -218,10 +218,10 @@ sc_client_sender_push (ScClientSender *self,
   lock (self);
   if (self->failure == NULL && !self->closing &&
       self->queued + length > self->max_queued)
-    fail_locked (self, g_strdup_printf (
-                         "the server is not reading: %" G_GSIZE_FORMAT
-                         " bytes are waiting to be sent",
-                         self->queued));
+    fail_locked (self,
+                 g_strdup_printf ("the server is not reading: %" G_GSIZE_FORMAT
+                                  " bytes are waiting to be sent",
+                                  self->queued));
   if (self->failure != NULL || self->closing)
     {
       g_set_error_literal (error, SC_ERROR, SC_ERROR_CLOSED,

@@ -46,6 +46,7 @@ static GParamSpec *properties[N_PROPS];
 static guint signals[N_SIGNALS];
 
 G_DEFINE_FINAL_TYPE (ScClient, sc_client, G_TYPE_OBJECT)
+G_DEFINE_QUARK (sc - status - error - quark, sc_status_error)
 
 void
 sc_client_pending_free (PendingRequest *pending)
@@ -287,8 +288,8 @@ handle_reply (ScClient *self, ScMessage *reply)
     }
   if (reply->status != SC_STATUS_OK)
     {
-      g_task_return_new_error (pending->task, SC_ERROR, SC_ERROR_STATUS, "%s",
-                               reply->reason);
+      g_task_return_new_error (pending->task, SC_STATUS_ERROR,
+                               (int) reply->status, "%s", reply->reason);
       sc_message_free (reply);
       sc_client_pending_free (pending);
       return;
@@ -442,10 +443,13 @@ read_greeting (Handshake *hs, GError **error)
       sc_frame_reader_set_max_payload (hs->reader, hs->greeting->max_payload);
       return TRUE;
     }
-  g_set_error (error, SC_ERROR, SC_ERROR_STATUS, "the server refused: %s",
-               hs->greeting->type == SC_MSG_PROTOCOL_ERROR
-                 ? hs->greeting->reason
-                 : "it did not greet");
+  g_set_error (
+    error, SC_STATUS_ERROR,
+    hs->greeting->type == SC_MSG_PROTOCOL_ERROR ? (int) hs->greeting->status
+                                                : SC_STATUS_PROTOCOL_ERROR,
+    "the server refused: %s",
+    hs->greeting->type == SC_MSG_PROTOCOL_ERROR ? hs->greeting->reason
+                                                : "it did not greet");
   return FALSE;
 }
 
@@ -481,8 +485,8 @@ say_hello (Handshake *hs, GError **error)
     }
   if (hs->hello_reply->status == SC_STATUS_OK)
     return TRUE;
-  g_set_error (error, SC_ERROR, SC_ERROR_STATUS, "the server refused: %s",
-               hs->hello_reply->reason);
+  g_set_error (error, SC_STATUS_ERROR, (int) hs->hello_reply->status,
+               "the server refused: %s", hs->hello_reply->reason);
   return FALSE;
 }
 

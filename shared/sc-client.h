@@ -15,6 +15,11 @@
 
 G_BEGIN_DECLS
 
+/* Errors a server answered with: the codes are the protocol's status
+ * codes (ScStatus), so a program can word them in its own language. */
+#define SC_STATUS_ERROR (sc_status_error_quark ())
+GQuark sc_status_error_quark (void);
+
 #define SC_TYPE_CLIENT (sc_client_get_type ())
 G_DECLARE_FINAL_TYPE (ScClient, sc_client, SC, CLIENT, GObject)
 

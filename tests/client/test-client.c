@@ -888,7 +888,7 @@ test_connect_server_full (Fixture *fixture, gconstpointer data)
   g_autoptr (GError) error = NULL;
 
   error = peer_try_connect (second, "127.0.0.1", fixture->port, "second");
-  g_assert_error (error, SC_ERROR, SC_ERROR_STATUS);
+  g_assert_error (error, SC_STATUS_ERROR, SC_STATUS_SERVER_FULL);
   g_assert_nonnull (strstr (error->message, "full"));
   g_assert_cmpint (sc_client_get_state (second->client), ==,
                    SC_CLIENT_STATE_DISCONNECTED);
@@ -1087,7 +1087,7 @@ test_set_nickname (Fixture *fixture, gconstpointer data)
                                 NULL, store_result, &result);
   wait_until (result != NULL);
   accepted = sc_client_set_nickname_finish (alice->client, result, &error);
-  g_assert_error (error, SC_ERROR, SC_ERROR_STATUS);
+  g_assert_error (error, SC_STATUS_ERROR, SC_STATUS_INVALID_NICKNAME);
   g_assert_null (accepted);
   g_assert_cmpstr (sc_client_get_nickname (alice->client), ==, "carol");
   g_assert_cmpuint (n_notify, ==, 1);
@@ -1231,7 +1231,7 @@ test_message_receipt (Fixture *fixture, gconstpointer data)
   wait_until (result != NULL);
   g_assert_cmpuint (
     sc_client_send_message_finish (alice->client, result, &error), ==, 0);
-  g_assert_error (error, SC_ERROR, SC_ERROR_STATUS);
+  g_assert_error (error, SC_STATUS_ERROR, SC_STATUS_NO_SUCH_CLIENT);
   g_assert_cmpint (sc_client_get_state (alice->client), ==,
                    SC_CLIENT_STATE_CONNECTED);
 }
