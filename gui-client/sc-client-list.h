@@ -16,8 +16,9 @@ typedef enum
   SC_CLIENT_LIST_COLUMN_PORT,  /* guint */
   SC_CLIENT_LIST_COLUMN_SINCE, /* local time, formatted */
   SC_CLIENT_LIST_COLUMN_IS_SELF,
-  SC_CLIENT_LIST_COLUMN_WEIGHT,  /* PangoWeight: bold for our own row */
-  SC_CLIENT_LIST_COLUMN_DISPLAY, /* nickname plus "(you)" */
+  SC_CLIENT_LIST_COLUMN_WEIGHT,   /* PangoWeight: bold for our own row */
+  SC_CLIENT_LIST_COLUMN_DISPLAY,  /* nickname plus "(you)" */
+  SC_CLIENT_LIST_COLUMN_SINCE_MS, /* gint64: when it connected */
   SC_CLIENT_LIST_N_COLUMNS
 } ScClientListColumn;
 
@@ -33,5 +34,17 @@ gboolean
 sc_client_list_rename (ScClientList *self, guint32 id, const char *nickname);
 void sc_client_list_replace (ScClientList *self, GPtrArray *infos);
 char *sc_client_list_describe (ScClientList *self, guint32 id);
+gboolean
+sc_client_list_lookup (ScClientList *self, guint32 id, ScClientInfo *info);
+gboolean
+sc_client_list_find (ScClientList *self, guint32 id, GtkTreeIter *iter);
+gboolean sc_client_list_search_equal (GtkTreeModel *model,
+                                      int column,
+                                      const char *key,
+                                      GtkTreeIter *iter,
+                                      gpointer unused);
+
+/* For ScClientInfo values on the stack, filled by sc_client_list_lookup(). */
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (ScClientInfo, sc_client_info_clear)
 
 G_END_DECLS

@@ -468,6 +468,27 @@ sc_message_log_receipt (ScMessageLog *self,
     finish (self, entry);
 }
 
+/* Ends every sent message still waiting for its acceptance or receipts
+ * with @reason: after a disconnect they will never come, and "accepted"
+ * left on screen forever would say the opposite. */
+void
+sc_message_log_abandon_pending (ScMessageLog *self, const char *reason)
+{
+  g_autoptr (GList) entries = NULL;
+
+  g_return_if_fail (SC_IS_MESSAGE_LOG (self));
+  g_return_if_fail (reason != NULL);
+
+  entries = g_hash_table_get_values (self->sent_by_handle);
+  for (GList *l = entries; l; l = l->next)
+    {
+      SentEntry *entry = l->data;
+
+      set_state (self, entry, TAG_STATE_FAILED, g_strdup (reason));
+      finish (self, entry);
+    }
+}
+
 /* ------------------------------------------------------------------ */
 /* Size, scrolling and boilerplate */
 
@@ -478,6 +499,14 @@ sc_message_log_flush (ScMessageLog *self)
   g_return_if_fail (SC_IS_MESSAGE_LOG (self));
   flush_some (self, 0);
   g_clear_handle_id (&self->flush_source, g_source_remove);
+}
+
+/* Lines waiting to be moved into the buffer. */
+guint
+sc_message_log_get_n_queued (ScMessageLog *self)
+{
+  g_return_val_if_fail (SC_IS_MESSAGE_LOG (self), 0);
+  return self->queue.length;
 }
 
 guint

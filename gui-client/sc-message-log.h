@@ -38,7 +38,9 @@ void sc_message_log_receipt (ScMessageLog *self,
                              guint64 message_id,
                              gboolean delivered,
                              const char *reason);
+void sc_message_log_abandon_pending (ScMessageLog *self, const char *reason);
 void sc_message_log_flush (ScMessageLog *self);
+guint sc_message_log_get_n_queued (ScMessageLog *self);
 guint sc_message_log_get_n_lines (ScMessageLog *self);
 guint sc_message_log_get_max_lines (ScMessageLog *self);
 void sc_message_log_set_max_lines (ScMessageLog *self, guint max_lines);

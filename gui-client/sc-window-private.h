@@ -1,7 +1,8 @@
 /* sc-window-private.h: ScWindow's instance struct, shared by sc-window.c
- * (life cycle, the core's signals, status and reconnecting) and
- * sc-window-actions.c (the seven actions).  Tests include it to reach
- * the template children. */
+ * (life cycle, the core's signals, status and reconnecting),
+ * sc-window-actions.c (the seven actions) and sc-window-compose.c (the
+ * composer: recipient, hints, sending).  Tests include it to reach the
+ * template children. */
 #pragma once
 
 #include "sc-client-list.h"
@@ -20,6 +21,7 @@ struct _ScWindow
   GtkInfoBar *info_bar;
   GtkLabel *info_label;
   GtkButton *reconnect_button;
+  GtkButton *close_info_button;
   GtkEntry *host_entry;
   GtkSpinButton *port_spin;
   GtkEntry *nick_entry;
@@ -33,9 +35,10 @@ struct _ScWindow
   GtkTreeView *client_view;
   ScClientList *client_list;
   ScMessageLog *log;
-  GtkSpinButton *recipient_spin;
+  GtkLabel *recipient_label;
   GtkCheckButton *broadcast_check;
   GtkEntry *message_entry;
+  GtkLabel *compose_hint;
   GtkSpinner *spinner;
   GtkLabel *status_label;
   GtkLabel *rtt_label;
@@ -50,8 +53,15 @@ struct _ScWindow
   char *target_nickname;
   char *shutdown_reason; /* set by ::server-shutdown until disconnected */
 
+  /* Who the composer sends to when Broadcast is off: a person picked in
+   * the list (see sc-window-compose.c), or NULL. */
+  ScClientInfo *recipient;
+
   guint retry_attempt;
   guint retry_source;
+  guint retry_tick_source; /* counts the wait down in the info bar */
+  gint64 retry_at;         /* monotonic time of the next attempt */
+  char *retry_why;
 
   /* Coalesced notifications of messages that came while unfocused. */
   guint notify_source;
@@ -69,6 +79,11 @@ void sc_window_actions_install (ScWindow *self);
 void sc_window_actions_update (ScWindow *self);
 void sc_window_request_list (ScWindow *self, gboolean show_in_log);
 void sc_window_demo_clear (ScWindow *self);
+
+/* sc-window-compose.c */
+void sc_window_compose_update (ScWindow *self);
+void sc_window_compose_send (ScWindow *self);
+void sc_window_set_recipient (ScWindow *self, const ScClientInfo *info);
 
 /* sc-window.c */
 void sc_window_ensure_resources (void);

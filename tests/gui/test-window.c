@@ -122,7 +122,16 @@ start_notification_daemon (void)
 
 typedef gboolean (*Condition) (gpointer data);
 
-/* Runs the main loop until @condition holds; fails after @timeout_ms. */
+static gboolean
+wake_up (gpointer data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+/* Runs the main loop until @condition holds; fails after @timeout_ms.
+ * The loop blocks until something is dispatched; a 5 ms tick makes sure
+ * that a condition changed by another thread (or by the clock) is seen
+ * soon, without sleeping between iterations. */
 static void
 wait_for_ms (Condition condition,
              gpointer data,
@@ -131,33 +140,21 @@ wait_for_ms (Condition condition,
 {
   gint64 deadline =
     g_get_monotonic_time () + timeout_ms * G_GINT64_CONSTANT (1000);
+  guint tick = g_timeout_add (5, wake_up, NULL);
 
   while (!condition (data))
     {
       if (g_get_monotonic_time () > deadline)
         g_error ("timed out waiting for %s", what);
-      g_main_context_iteration (NULL, FALSE);
-      g_usleep (1000);
+      g_main_context_iteration (NULL, TRUE);
     }
+  g_source_remove (tick);
 }
 
 static void
 wait_for (Condition condition, gpointer data, const char *what)
 {
   wait_for_ms (condition, data, what, WAIT_MS);
-}
-
-/* Runs the main loop for @ms milliseconds. */
-static void
-spin (guint ms)
-{
-  gint64 until = g_get_monotonic_time () + ms * 1000;
-
-  while (g_get_monotonic_time () < until)
-    {
-      g_main_context_iteration (NULL, FALSE);
-      g_usleep (1000);
-    }
 }
 
 static char *
@@ -212,6 +209,21 @@ is_disconnected (gpointer data)
   return sc_client_get_state (window->client) == SC_CLIENT_STATE_DISCONNECTED;
 }
 
+typedef struct
+{
+  ScWindow *window;
+  guint32 id;
+} ClientQuery;
+
+static gboolean
+client_listed (gpointer data)
+{
+  ClientQuery *query = data;
+  GtkTreeIter iter;
+
+  return sc_client_list_find (query->window->client_list, query->id, &iter);
+}
+
 static gboolean
 action_enabled (ScWindow *window, const char *name)
 {
@@ -246,6 +258,23 @@ connect_window (Fixture *fixture, ScWindow *window, const char *nickname)
   g_assert_nonnull (strstr (gtk_label_get_text (window->status_label), status));
 }
 
+/* Selects @id's row in @window's client list, as a click would. */
+static void
+select_client (ScWindow *window, guint32 id)
+{
+  GtkTreeIter iter;
+
+  if (!sc_client_list_find (window->client_list, id, &iter))
+    {
+      g_autofree char *what = g_strdup_printf ("client %u in the list", id);
+
+      wait_for (client_listed, &(ClientQuery){ window, id }, what);
+      g_assert_true (sc_client_list_find (window->client_list, id, &iter));
+    }
+  gtk_tree_selection_select_iter (
+    gtk_tree_view_get_selection (window->client_view), &iter);
+}
+
 static guint
 n_rows (ScWindow *window)
 {
@@ -255,6 +284,41 @@ n_rows (ScWindow *window)
 
 /* ------------------------------------------------------------------ */
 /* Fixture */
+
+/* Mapped, viewable and laid out: the window has its size and its
+ * children are allocated. */
+static gboolean
+window_drawn (ScWindow *window)
+{
+  GtkWidget *widget = GTK_WIDGET (window);
+  GdkWindow *gdk_window = gtk_widget_get_window (widget);
+
+  return gtk_widget_get_mapped (widget) && gdk_window != NULL &&
+         gdk_window_is_viewable (gdk_window) &&
+         gtk_widget_get_allocated_width (GTK_WIDGET (window->log)) > 1;
+}
+
+static gboolean
+windows_drawn (gpointer data)
+{
+  Fixture *fixture = data;
+
+  for (guint i = 0; i < G_N_ELEMENTS (fixture->windows); i++)
+    if (!window_drawn (fixture->windows[i]))
+      return FALSE;
+  return TRUE;
+}
+
+static gboolean
+windows_finalized (gpointer data)
+{
+  Fixture *fixture = data;
+
+  for (guint i = 0; i < G_N_ELEMENTS (fixture->windows); i++)
+    if (fixture->windows[i] != NULL)
+      return FALSE;
+  return TRUE;
+}
 
 static void
 fixture_setup (Fixture *fixture, gconstpointer data)
@@ -283,7 +347,7 @@ fixture_setup (Fixture *fixture, gconstpointer data)
                                  (gpointer *) &fixture->windows[i]);
       gtk_widget_show (GTK_WIDGET (fixture->windows[i]));
     }
-  spin (50);
+  wait_for (windows_drawn, fixture, "both windows to be mapped and drawn");
 }
 
 static void
@@ -294,9 +358,7 @@ fixture_teardown (Fixture *fixture, gconstpointer data)
   for (guint i = 0; i < G_N_ELEMENTS (fixture->windows); i++)
     if (fixture->windows[i])
       gtk_widget_destroy (GTK_WIDGET (fixture->windows[i]));
-  spin (50);
-  for (guint i = 0; i < G_N_ELEMENTS (fixture->windows); i++)
-    g_assert_null (fixture->windows[i]);
+  wait_for (windows_finalized, fixture, "both windows to be finalized");
   g_clear_pointer (&fixture->server, sc_server_free);
 }
 
@@ -363,7 +425,11 @@ test_connect (Fixture *fixture, gconstpointer data)
   wait_for_log (window, "Connected to 127.0.0.1");
   g_assert_false (action_enabled (window, "connect"));
   for (guint i = 1; i < G_N_ELEMENTS (window_actions); i++)
-    g_assert_true (action_enabled (window, window_actions[i]));
+    if (!g_str_equal (window_actions[i], "send"))
+      g_assert_true (action_enabled (window, window_actions[i]));
+  /* Send waits for a recipient and a text, and says so. */
+  g_assert_false (action_enabled (window, "send"));
+  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (window->compose_hint)));
   /* The server is remembered for the next run. */
   settings = g_settings_new (APPLICATION_ID);
   g_assert_cmpuint (g_settings_get_uint (settings, "port"), ==, fixture->port);
@@ -451,7 +517,7 @@ test_send_delivered (Fixture *fixture, gconstpointer data)
   b = fixture->windows[1];
   connect_window (fixture, a, "alice");
   connect_window (fixture, b, "bob");
-  gtk_spin_button_set_value (a->recipient_spin, sc_client_get_id (b->client));
+  select_client (a, sc_client_get_id (b->client));
   gtk_entry_set_text (a->message_entry, "hello bob, how are you?");
   gtk_button_clicked (a->send_button);
   g_assert_cmpstr (gtk_entry_get_text (a->message_entry), ==, "");
@@ -466,11 +532,22 @@ test_send_delivered (Fixture *fixture, gconstpointer data)
   wait_for_log (a, "hi all");
   wait_for_log (b, "hi all  delivered");
 
-  /* A message to nobody fails, with the reason on the same line. */
-  gtk_spin_button_set_value (a->recipient_spin, 999);
-  gtk_entry_set_text (a->message_entry, "anyone there?");
-  gtk_button_clicked (a->send_button);
-  wait_for_log (a, "anyone there?  failed: ");
+  /* "/msg N text", the lab's "send to client N", goes to whoever has
+   * that id now, and says so. */
+  gtk_entry_set_text (b->message_entry, "/msg 1 via the command");
+  g_assert_true (action_enabled (b, "send"));
+  g_signal_emit_by_name (b->message_entry, "activate");
+  wait_for_log (a, "via the command");
+  wait_for_log (b, "→ #1 alice: via the command  delivered");
+
+  /* A number nobody has is refused before anything is sent. */
+  gtk_entry_set_text (a->message_entry, "/msg 999 anyone there?");
+  g_signal_emit_by_name (a->message_entry, "activate");
+  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (a->compose_hint)));
+  g_assert_nonnull (
+    strstr (gtk_label_get_text (a->compose_hint), "No client #999"));
+  g_assert_cmpstr (gtk_entry_get_text (a->message_entry), ==,
+                   "/msg 999 anyone there?");
 }
 
 static void
@@ -674,6 +751,14 @@ all_received (gpointer data)
   return *(guint *) data == FLOOD_TOTAL;
 }
 
+static gboolean
+log_caught_up (gpointer data)
+{
+  ScWindow *window = data;
+
+  return sc_message_log_get_n_queued (window->log) == 0;
+}
+
 static void
 test_flood (Fixture *fixture, gconstpointer data)
 {
@@ -712,7 +797,8 @@ test_flood (Fixture *fixture, gconstpointer data)
                FLOOD_WAIT_MS);
   /* Let the log catch up on its own; wait_for_log() would flush it all
    * at once and be the stall it measures. */
-  spin (1000);
+  wait_for_ms (log_caught_up, window, "the log to show every queued line",
+               FLOOD_WAIT_MS);
   g_source_remove (stall_source);
   g_signal_handlers_disconnect_by_data (window->client, &n_received);
   wait_for_log (window, last);
