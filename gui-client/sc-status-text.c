@@ -19,8 +19,7 @@ sc_status_text (guint status)
     case SC_STATUS_NOT_READY: return _ ("the connection is not ready yet");
     case SC_STATUS_NO_SUCH_CLIENT: return _ ("no client has that id");
     case SC_STATUS_TOO_LARGE: return _ ("the message is too long");
-    case SC_STATUS_RECIPIENT_SLOW:
-      return _ ("the recipient is not keeping up");
+    case SC_STATUS_RECIPIENT_SLOW: return _ ("the recipient is not keeping up");
     case SC_STATUS_RECIPIENT_LEFT:
       return _ ("the recipient left before reading it");
     case SC_STATUS_SERVER_FULL: return _ ("the server is full");

@@ -10,6 +10,7 @@
 
 #include "sc-application.h"
 #include "sc-server.h"
+#include "sc-status-text.h"
 #include "sc-window-private.h"
 
 #define WAIT_MS       10000
@@ -614,6 +615,347 @@ test_connect_refused (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (window->retry_source, ==, 0);
 }
 
+/* --- defects of issue 13 ------------------------------------------- */
+
+static void
+count_received (guint *n_received)
+{
+  (*n_received)++;
+}
+
+static void
+on_plain_connected (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (sc_client_connect_finish (SC_CLIENT (source), result, &error));
+  g_assert_no_error (error);
+}
+
+static gboolean
+client_is_connected (gpointer data)
+{
+  return sc_client_get_state (data) == SC_CLIENT_STATE_CONNECTED;
+}
+
+/* A client core without a window, counting what it receives. */
+static ScClient *
+plain_client_new (guint16 port, const char *nickname, guint *n_received)
+{
+  ScClient *client = sc_client_new ("test");
+
+  sc_client_set_heartbeat_interval (client, 0);
+  g_signal_connect_swapped (client, "message-received",
+                            G_CALLBACK (count_received), n_received);
+  sc_client_connect_async (client, "127.0.0.1", port, nickname, NULL,
+                           on_plain_connected, NULL);
+  wait_for (client_is_connected, client, "a plain client to connect");
+  return client;
+}
+
+static gboolean
+hint_says_why (ScWindow *window)
+{
+  return gtk_widget_get_visible (GTK_WIDGET (window->compose_hint)) &&
+         *gtk_label_get_text (window->compose_hint) != '\0';
+}
+
+static void
+restart_server (Fixture *fixture)
+{
+  g_autoptr (ScServerConfig) config = sc_server_config_new ();
+  g_autoptr (GError) error = NULL;
+
+  g_clear_pointer (&fixture->server, sc_server_free);
+  g_free (config->bind_address);
+  config->bind_address = g_strdup ("127.0.0.1");
+  config->port = fixture->port;
+  config->threads = 2;
+  config->shutdown_grace_ms = 200;
+  fixture->server = sc_server_new (config);
+  g_assert_true (sc_server_start (fixture->server, &error));
+  g_assert_no_error (error);
+}
+
+/* Defect 1: after a server restart, the id alice had picked belongs to
+ * someone else; nothing may go to them.  A fresh window has nobody
+ * picked, so a first Enter sends to nobody either. */
+static void
+test_recipient_is_a_person (Fixture *fixture, gconstpointer data)
+{
+  ScWindow *a, *b;
+  g_autoptr (ScClient) mallory = NULL;
+  g_autoptr (ScClient) eve = NULL;
+  guint n_mallory = 0, n_eve = 0, n_bob = 0;
+  guint32 bob_id;
+
+  SKIP_WITHOUT_DISPLAY ();
+  a = fixture->windows[0];
+  b = fixture->windows[1];
+  connect_window (fixture, a, "alice");
+  connect_window (fixture, b, "bob");
+  bob_id = sc_client_get_id (b->client);
+  g_signal_connect_swapped (b->client, "message-received",
+                            G_CALLBACK (count_received), &n_bob);
+
+  /* Nobody picked: Enter sends nothing and says why. */
+  g_assert_cmpstr (gtk_label_get_text (a->recipient_label), ==,
+                   "To: nobody yet");
+  gtk_entry_set_text (a->message_entry, "first enter");
+  g_assert_false (action_enabled (a, "send"));
+  g_signal_emit_by_name (a->message_entry, "activate");
+  g_assert_true (hint_says_why (a));
+  g_assert_cmpstr (gtk_entry_get_text (a->message_entry), ==, "first enter");
+
+  /* Picking bob's row picks bob. */
+  select_client (a, bob_id);
+  g_assert_true (action_enabled (a, "send"));
+  g_assert_nonnull (strstr (gtk_label_get_text (a->recipient_label), "bob"));
+  g_signal_emit_by_name (a->message_entry, "activate");
+  wait_for_log (b, "first enter");
+  g_signal_handlers_disconnect_by_data (b->client, &n_bob);
+
+  /* The server restarts; ids start again from 1, and bob's old id goes
+   * to eve, who connects before anyone else is back. */
+  gtk_button_clicked (b->disconnect_button);
+  sc_server_stop (fixture->server);
+  wait_for (is_disconnected, a, "alice to notice the server going");
+  restart_server (fixture);
+  mallory = plain_client_new (fixture->port, "mallory", &n_mallory);
+  eve = plain_client_new (fixture->port, "eve", &n_eve);
+  g_assert_cmpuint (sc_client_get_id (eve), ==, bob_id);
+  gtk_info_bar_response (a->info_bar, 1); /* Reconnect now */
+  wait_for (is_connected, a, "alice to reconnect");
+  wait_for (client_listed, &(ClientQuery){ a, bob_id }, "eve in the list");
+
+  /* Bob is gone, whoever has his old number now: Send is off, the
+   * composer says so, and Enter delivers nothing to anyone. */
+  g_assert_nonnull (strstr (gtk_label_get_text (a->recipient_label), "gone"));
+  gtk_entry_set_text (a->message_entry, "for bob only");
+  g_assert_false (action_enabled (a, "send"));
+  g_signal_emit_by_name (a->message_entry, "activate");
+  g_assert_true (hint_says_why (a));
+  g_assert_nonnull (
+    strstr (gtk_label_get_text (a->compose_hint), "no longer connected"));
+  gtk_button_clicked (a->time_button);
+  wait_for_log (a, "Server time:");
+  g_assert_cmpuint (n_eve, ==, 0);
+  g_assert_cmpuint (n_mallory, ==, 0);
+  g_signal_handlers_disconnect_by_data (eve, &n_eve);
+  g_signal_handlers_disconnect_by_data (mallory, &n_mallory);
+}
+
+/* Defect 2: a number typed into Port is used when Enter is pressed in
+ * it, not the value from before. */
+static void
+test_typed_port (Fixture *fixture, gconstpointer data)
+{
+  ScWindow *window;
+  g_autofree char *typed = NULL;
+
+  SKIP_WITHOUT_DISPLAY ();
+  window = fixture->windows[0];
+  /* Nothing listens on port 1. */
+  sc_window_set_server (window, "127.0.0.1", 1, "typist");
+  typed = g_strdup_printf ("%u", fixture->port);
+  gtk_widget_grab_focus (GTK_WIDGET (window->port_spin));
+  gtk_entry_set_text (GTK_ENTRY (window->port_spin), typed);
+  g_signal_emit_by_name (window->port_spin, "activate");
+  wait_for (is_connected, window, "the window to connect to the typed port");
+  g_assert_cmpuint (sc_client_get_port (window->client), ==, fixture->port);
+}
+
+/* Defect 6, the composer: no silent no-ops, no blank messages, no
+ * Broadcast left ticked. */
+static void
+test_composer_says_why (Fixture *fixture, gconstpointer data)
+{
+  ScWindow *a, *b;
+  GtkToggleButton *broadcast;
+  guint n_bob = 0;
+
+  SKIP_WITHOUT_DISPLAY ();
+  a = fixture->windows[0];
+  b = fixture->windows[1];
+  broadcast = GTK_TOGGLE_BUTTON (a->broadcast_check);
+
+  /* Disconnected: Enter says so. */
+  gtk_entry_set_text (a->message_entry, "hello?");
+  g_signal_emit_by_name (a->message_entry, "activate");
+  g_assert_true (hint_says_why (a));
+  g_assert_nonnull (strstr (gtk_label_get_text (a->compose_hint), "Connect"));
+
+  connect_window (fixture, a, "alice");
+  connect_window (fixture, b, "bob");
+  g_signal_connect_swapped (b->client, "message-received",
+                            G_CALLBACK (count_received), &n_bob);
+  select_client (a, sc_client_get_id (b->client));
+
+  /* Empty and blank texts: Send is off and Enter says what is missing. */
+  gtk_entry_set_text (a->message_entry, "");
+  g_assert_false (action_enabled (a, "send"));
+  g_signal_emit_by_name (a->message_entry, "activate");
+  g_assert_true (hint_says_why (a));
+  gtk_entry_set_text (a->message_entry, "   \t ");
+  g_assert_false (action_enabled (a, "send"));
+  g_signal_emit_by_name (a->message_entry, "activate");
+  g_assert_true (hint_says_why (a));
+  g_assert_nonnull (strstr (gtk_label_get_text (a->compose_hint), "Type"));
+
+  /* A real text: the hint goes, Send comes on. */
+  gtk_entry_set_text (a->message_entry, "a real one");
+  g_assert_true (action_enabled (a, "send"));
+  g_assert_false (gtk_widget_get_visible (GTK_WIDGET (a->compose_hint)));
+
+  /* A broadcast is sent once; the box is not left ticked. */
+  gtk_toggle_button_set_active (broadcast, TRUE);
+  g_assert_cmpstr (gtk_label_get_text (a->recipient_label), ==, "To: everyone");
+  gtk_button_clicked (a->send_button);
+  g_assert_false (gtk_toggle_button_get_active (broadcast));
+  wait_for_log (a, "a real one  delivered");
+  g_assert_cmpuint (n_bob, ==, 1);
+  g_signal_handlers_disconnect_by_data (b->client, &n_bob);
+}
+
+static gboolean
+countdown_shows (gpointer data)
+{
+  LogQuery *query = data;
+
+  return strstr (gtk_label_get_text (query->window->info_label),
+                 query->needle) != NULL;
+}
+
+static guint
+count_in_log (ScWindow *window, const char *needle)
+{
+  g_autofree char *text = log_text (window);
+  guint n = 0;
+
+  for (const char *p = strstr (text, needle); p; p = strstr (p + 1, needle))
+    n++;
+  return n;
+}
+
+/* Defect 6: the reconnect wait counts down, and failed attempts do not
+ * add a red line each. */
+static void
+test_reconnect_countdown (Fixture *fixture, gconstpointer data)
+{
+  ScWindow *window;
+  AtkObject *bar;
+
+  SKIP_WITHOUT_DISPLAY ();
+  window = fixture->windows[0];
+  connect_window (fixture, window, NULL);
+  sc_server_stop (fixture->server);
+  wait_for (is_disconnected, window, "the window to notice the shutdown");
+  /* Attempt 1 waits 1 s and fails; attempt 2 waits 2 s, counted down. */
+  wait_for (countdown_shows, &(LogQuery){ window, "in 2 seconds (attempt 2)" },
+            "the second attempt's countdown");
+  wait_for (countdown_shows, &(LogQuery){ window, "in 1 second (attempt 2)" },
+            "the countdown to count");
+  wait_for (countdown_shows, &(LogQuery){ window, "(attempt 3)" },
+            "the third attempt");
+  g_assert_cmpuint (count_in_log (window, "Could not connect"), ==, 0);
+  g_assert_cmpuint (count_in_log (window, "The server shut down"), ==, 1);
+
+  /* The bar is named for what it holds, and each of its buttons too. */
+  bar = gtk_widget_get_accessible (GTK_WIDGET (window->info_bar));
+  g_assert_cmpstr (atk_object_get_name (bar), ==, "Warning");
+  g_assert_cmpstr (atk_object_get_name (gtk_widget_get_accessible (
+                     GTK_WIDGET (window->close_info_button))),
+                   ==, "Dismiss");
+  gtk_button_clicked (window->close_info_button);
+  g_assert_false (gtk_info_bar_get_revealed (window->info_bar));
+  g_assert_cmpuint (window->retry_source, ==, 0);
+  sc_window_show_info (window, GTK_MESSAGE_ERROR, FALSE, "boom");
+  g_assert_cmpstr (atk_object_get_name (bar), ==, "Error");
+}
+
+/* Defect 6: List clients keeps the selected row, writes one line, and
+ * typing in the list finds a name or an id. */
+static void
+test_list_keeps_selection (Fixture *fixture, gconstpointer data)
+{
+  ScWindow *a, *b;
+  GtkTreeSelection *selection;
+  GtkTreeModel *model;
+  GtkTreeIter iter;
+  GtkTreeViewSearchEqualFunc equal;
+  g_autofree char *key = NULL;
+  int column;
+  guint id = 0;
+  guint32 bob_id;
+
+  SKIP_WITHOUT_DISPLAY ();
+  a = fixture->windows[0];
+  b = fixture->windows[1];
+  connect_window (fixture, a, "alice");
+  connect_window (fixture, b, "bob");
+  bob_id = sc_client_get_id (b->client);
+  select_client (a, bob_id);
+  gtk_button_clicked (a->list_button);
+  wait_for_log (a, "2 clients connected");
+  selection = gtk_tree_view_get_selection (a->client_view);
+  g_assert_true (gtk_tree_selection_get_selected (selection, &model, &iter));
+  gtk_tree_model_get (model, &iter, SC_CLIENT_LIST_COLUMN_ID, &id, -1);
+  g_assert_cmpuint (id, ==, bob_id);
+  g_assert_cmpuint (count_in_log (a, "alice 127.0.0.1"), ==, 0);
+
+  /* Type-ahead, as the view is set up to do it (the search entry itself
+   * needs keyboard focus, which Xvfb without a window manager does not
+   * give): "ALI" finds alice's row, "#N" and "N" find ids, "ali" does
+   * not find bob. */
+  equal = gtk_tree_view_get_search_equal_func (a->client_view);
+  column = gtk_tree_view_get_search_column (a->client_view);
+  g_assert_true (gtk_tree_view_get_enable_search (a->client_view));
+  g_assert_true (
+    sc_client_list_find (a->client_list, sc_client_get_id (a->client), &iter));
+  g_assert_false (equal (model, column, "ALI", &iter, NULL));
+  g_assert_true (sc_client_list_find (a->client_list, bob_id, &iter));
+  g_assert_true (equal (model, column, "ali", &iter, NULL));
+  g_assert_false (equal (model, column, "bo", &iter, NULL));
+  key = g_strdup_printf ("#%u", bob_id);
+  g_assert_false (equal (model, column, key, &iter, NULL));
+  g_assert_false (equal (model, column, key + 1, &iter, NULL));
+}
+
+/* Defect 6: a sent message still "accepted" when the connection goes
+ * does not stay so. */
+static void
+test_abandoned_receipts (Fixture *fixture, gconstpointer data)
+{
+  ScWindow *window;
+  guint handle;
+
+  SKIP_WITHOUT_DISPLAY ();
+  window = fixture->windows[0];
+  connect_window (fixture, window, NULL);
+  handle = sc_message_log_append_sent (window->log, "→ #9 ghost:", "boo");
+  sc_message_log_sent_accepted (window->log, handle, 12345, 1);
+  wait_for_log (window, "boo  accepted");
+  gtk_button_clicked (window->disconnect_button);
+  wait_for_log (window, "boo  unconfirmed: disconnected");
+  g_assert_cmpuint (count_in_log (window, "accepted"), ==, 0);
+}
+
+/* Defect 6: the server's English reasons are not shown; the status code
+ * picks a translatable text. */
+static void
+test_status_texts (void)
+{
+  g_autoptr (GError) refused = g_error_new_literal (
+    SC_STATUS_ERROR, SC_STATUS_NO_SUCH_CLIENT, "no client with id 999");
+  g_autofree char *text = sc_error_text (refused);
+
+  g_assert_cmpstr (text, ==, sc_status_text (SC_STATUS_NO_SUCH_CLIENT));
+  g_assert_cmpstr (text, !=, refused->message);
+  for (guint status = SC_STATUS_OK; status <= SC_STATUS_INTERNAL; status++)
+    g_assert_cmpstr (sc_status_text (status), !=,
+                     sc_status_text (SC_STATUS_INTERNAL + 1));
+}
+
 /* --- the flood ---------------------------------------------------- */
 
 typedef struct
@@ -737,12 +1079,6 @@ flood_done (gpointer data)
   Flooder *flooder = data;
 
   return g_atomic_int_get (&flooder->done);
-}
-
-static void
-count_received (guint *n_received)
-{
-  (*n_received)++;
 }
 
 static gboolean
@@ -901,6 +1237,13 @@ main (int argc, char *argv[])
   ADD ("/gui/window/disconnect", test_disconnect);
   ADD ("/gui/window/server-shutdown", test_server_shutdown);
   ADD ("/gui/window/connect-refused", test_connect_refused);
+  ADD ("/gui/window/recipient-is-a-person", test_recipient_is_a_person);
+  ADD ("/gui/window/typed-port", test_typed_port);
+  ADD ("/gui/window/composer-says-why", test_composer_says_why);
+  ADD ("/gui/window/reconnect-countdown", test_reconnect_countdown);
+  ADD ("/gui/window/list-keeps-selection", test_list_keeps_selection);
+  ADD ("/gui/window/abandoned-receipts", test_abandoned_receipts);
+  g_test_add_func ("/gui/status-texts", test_status_texts);
   ADD ("/gui/window/flood", test_flood);
 #undef ADD
   status = g_test_run ();
