@@ -68,8 +68,12 @@ struct _ScMessageLog
   guint flush_source;
   GtkTextTag *tags[N_TAGS];
   GtkTextMark *end_mark;
-  gboolean follow; /* the user is at the bottom: keep showing new lines */
   GtkAdjustment *vadjustment;
+  /* The user is at the bottom: keep showing new lines.  Changed only by
+   * the user's scrolling, never by the view moving on its own. */
+  gboolean follow;
+  gboolean has_unseen; /* lines came while the user was scrolled up */
+  guint pinning;       /* > 0 while this code moves the view */
 
   guint next_handle;
   GHashTable *sent_by_handle; /* handle -> SentEntry (owned) */
@@ -81,6 +85,7 @@ enum
 {
   PROP_0,
   PROP_MAX_LINES,
+  PROP_HAS_UNSEEN,
   N_PROPS
 };
 
@@ -219,6 +224,23 @@ trim (ScMessageLog *self)
   gtk_text_buffer_delete (buffer, &start, &cut);
 }
 
+static void
+set_has_unseen (ScMessageLog *self, gboolean has_unseen)
+{
+  if (self->has_unseen == has_unseen)
+    return;
+  self->has_unseen = has_unseen;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_HAS_UNSEEN]);
+}
+
+static void
+set_scroll_value (ScMessageLog *self, double value)
+{
+  self->pinning++;
+  gtk_adjustment_set_value (self->vadjustment, value);
+  self->pinning--;
+}
+
 /* Inserts queued lines until the queue is empty or, when @budget_us is
  * positive, that much time has passed. */
 static void
@@ -244,7 +266,12 @@ flush_some (ScMessageLog *self, gint64 budget_us)
   trim (self);
   /* One scroll request per batch, not per line. */
   if (self->follow)
-    gtk_text_view_scroll_mark_onscreen (GTK_TEXT_VIEW (self), self->end_mark);
+    sc_message_log_scroll_to_end (self);
+  else
+    /* GtkTextView anchors its view to the paragraph at the top, so the
+     * reader's place survives lines going from the top; only a reader
+     * looking at those very lines sees the view move. */
+    set_has_unseen (self, TRUE);
 }
 
 static gboolean
@@ -538,14 +565,65 @@ sc_message_log_set_max_lines (ScMessageLog *self, guint max_lines)
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_LINES]);
 }
 
-static void
-on_value_changed (ScMessageLog *self, GtkAdjustment *adjustment)
+/* Shows the last line and follows new ones again. */
+void
+sc_message_log_scroll_to_end (ScMessageLog *self)
+{
+  g_return_if_fail (SC_IS_MESSAGE_LOG (self));
+
+  self->follow = TRUE;
+  set_has_unseen (self, FALSE);
+  self->pinning++;
+  gtk_text_view_scroll_to_mark (GTK_TEXT_VIEW (self), self->end_mark, 0, TRUE,
+                                0, 1.0);
+  if (self->vadjustment)
+    gtk_adjustment_set_value (
+      self->vadjustment, gtk_adjustment_get_upper (self->vadjustment) -
+                           gtk_adjustment_get_page_size (self->vadjustment));
+  self->pinning--;
+}
+
+gboolean
+sc_message_log_get_has_unseen (ScMessageLog *self)
+{
+  g_return_val_if_fail (SC_IS_MESSAGE_LOG (self), FALSE);
+  return self->has_unseen;
+}
+
+static gboolean
+at_bottom (GtkAdjustment *adjustment)
 {
   double bottom = gtk_adjustment_get_upper (adjustment) -
                   gtk_adjustment_get_page_size (adjustment);
 
   /* A little slack: line heights are estimates until validated. */
-  self->follow = gtk_adjustment_get_value (adjustment) >= bottom - 24;
+  return gtk_adjustment_get_value (adjustment) >= bottom - 24;
+}
+
+/* The size or the content's height changed (new lines validated, the
+ * info bar taking room): a following view stays at the end. */
+static void
+on_adjustment_changed (ScMessageLog *self, GtkAdjustment *adjustment)
+{
+  if (self->follow && !at_bottom (adjustment))
+    set_scroll_value (self, gtk_adjustment_get_upper (adjustment) -
+                              gtk_adjustment_get_page_size (adjustment));
+}
+
+/* Only scrolling decides whether to follow: a value set here, or one
+ * the view takes while it relays itself out under a following reader,
+ * does not. */
+static void
+on_value_changed (ScMessageLog *self, GtkAdjustment *adjustment)
+{
+  if (self->pinning > 0)
+    return;
+  if (self->follow && gtk_adjustment_get_upper (adjustment) <=
+                        gtk_adjustment_get_page_size (adjustment))
+    return;
+  self->follow = at_bottom (adjustment);
+  if (self->follow)
+    set_has_unseen (self, FALSE);
 }
 
 static void
@@ -558,9 +636,14 @@ on_vadjustment_set (ScMessageLog *self, GParamSpec *pspec, gpointer unused)
     g_signal_handlers_disconnect_by_data (self->vadjustment, self);
   g_set_object (&self->vadjustment, adjustment);
   if (adjustment)
-    g_signal_connect_object (adjustment, "value-changed",
-                             G_CALLBACK (on_value_changed), self,
-                             G_CONNECT_SWAPPED);
+    {
+      g_signal_connect_object (adjustment, "value-changed",
+                               G_CALLBACK (on_value_changed), self,
+                               G_CONNECT_SWAPPED);
+      g_signal_connect_object (adjustment, "changed",
+                               G_CALLBACK (on_adjustment_changed), self,
+                               G_CONNECT_SWAPPED);
+    }
 }
 
 GtkWidget *
@@ -618,6 +701,7 @@ sc_message_log_get_property (GObject *object,
   switch (prop_id)
     {
     case PROP_MAX_LINES: g_value_set_uint (value, self->max_lines); break;
+    case PROP_HAS_UNSEEN: g_value_set_boolean (value, self->has_unseen); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
 }
@@ -652,6 +736,11 @@ sc_message_log_class_init (ScMessageLogClass *klass)
   properties[PROP_MAX_LINES] = g_param_spec_uint (
     "max-lines", NULL, NULL, 1, G_MAXUINT, DEFAULT_MAX_LINES,
     G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  /* Lines came while the reader was scrolled up; scrolling to the end,
+   * or sc_message_log_scroll_to_end(), clears it. */
+  properties[PROP_HAS_UNSEEN] = g_param_spec_boolean (
+    "has-unseen", NULL, NULL, FALSE,
+    G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 

@@ -40,6 +40,8 @@ void sc_message_log_receipt (ScMessageLog *self,
                              const char *reason);
 void sc_message_log_abandon_pending (ScMessageLog *self, const char *reason);
 void sc_message_log_flush (ScMessageLog *self);
+void sc_message_log_scroll_to_end (ScMessageLog *self);
+gboolean sc_message_log_get_has_unseen (ScMessageLog *self);
 guint sc_message_log_get_n_queued (ScMessageLog *self);
 guint sc_message_log_get_n_lines (ScMessageLog *self);
 guint sc_message_log_get_max_lines (ScMessageLog *self);

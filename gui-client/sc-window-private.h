@@ -35,6 +35,7 @@ struct _ScWindow
   GtkTreeView *client_view;
   ScClientList *client_list;
   ScMessageLog *log;
+  GtkButton *jump_button;
   GtkLabel *recipient_label;
   GtkCheckButton *broadcast_check;
   GtkEntry *message_entry;

@@ -579,6 +579,12 @@ on_client_selection_changed (GtkTreeSelection *selection, ScWindow *self)
     sc_window_set_recipient (self, &info);
 }
 
+static void
+on_jump_clicked (ScWindow *self, GtkButton *button)
+{
+  sc_message_log_scroll_to_end (self->log);
+}
+
 /* The recipient may have left or come back; Send follows. */
 static void
 on_client_rows_changed (ScWindow *self)
@@ -678,6 +684,7 @@ bind_children (GtkWidgetClass *widget_class)
   BIND (client_view);
   BIND (client_list);
   BIND (log);
+  BIND (jump_button);
   BIND (recipient_label);
   BIND (broadcast_check);
   BIND (message_entry);
@@ -710,6 +717,7 @@ sc_window_class_init (ScWindowClass *klass)
   gtk_widget_class_bind_template_callback (widget_class,
                                            on_message_entry_changed);
   gtk_widget_class_bind_template_callback (widget_class, on_broadcast_toggled);
+  gtk_widget_class_bind_template_callback (widget_class, on_jump_clicked);
   gtk_widget_class_bind_template_callback (widget_class,
                                            on_client_selection_changed);
 }
@@ -759,6 +767,8 @@ sc_window_init (ScWindow *self)
   connect_client_signals (self);
   g_signal_connect (self, "notify::is-active", G_CALLBACK (on_active_changed),
                     NULL);
+  g_object_bind_property (self->log, "has-unseen", self->jump_button, "visible",
+                          G_BINDING_SYNC_CREATE);
   g_signal_connect_object (self->client_list, "row-deleted",
                            G_CALLBACK (on_client_rows_changed), self,
                            G_CONNECT_SWAPPED);

@@ -956,6 +956,159 @@ test_status_texts (void)
                      sc_status_text (SC_STATUS_INTERNAL + 1));
 }
 
+/* Defect 3: the log follows new lines while at the bottom, through
+ * trimming and the info bar coming and going; scrolled up, it stays
+ * where the user is and offers a way down. */
+static GtkAdjustment *
+log_adjustment (ScWindow *window)
+{
+  return gtk_scrollable_get_vadjustment (GTK_SCROLLABLE (window->log));
+}
+
+/* The line at the top (@bottom FALSE) or bottom of the visible part. */
+static int
+visible_line (ScWindow *window, gboolean bottom)
+{
+  GdkRectangle rect;
+  GtkTextIter iter;
+
+  gtk_text_view_get_visible_rect (GTK_TEXT_VIEW (window->log), &rect);
+  gtk_text_view_get_iter_at_location (GTK_TEXT_VIEW (window->log), &iter, 0,
+                                      bottom ? rect.y + rect.height - 1
+                                             : rect.y);
+  return gtk_text_iter_get_line (&iter);
+}
+
+static gboolean
+log_at_bottom (gpointer data)
+{
+  ScWindow *window = data;
+  GtkAdjustment *adjustment = log_adjustment (window);
+  int n_lines = (int) sc_message_log_get_n_lines (window->log);
+
+  return sc_message_log_get_n_queued (window->log) == 0 &&
+         gtk_adjustment_get_upper (adjustment) >
+           gtk_adjustment_get_page_size (adjustment) &&
+         gtk_adjustment_get_value (adjustment) >=
+           gtk_adjustment_get_upper (adjustment) -
+             gtk_adjustment_get_page_size (adjustment) - 1 &&
+         visible_line (window, TRUE) >= n_lines - 1;
+}
+
+static void
+append_lines (ScWindow *window, guint from, guint n)
+{
+  for (guint i = from; i < from + n; i++)
+    {
+      g_autofree char *text = g_strdup_printf ("line %u", i);
+
+      sc_message_log_append (window->log, SC_LOG_INCOMING, "bob:", text);
+    }
+}
+
+static gboolean
+info_bar_settled (gpointer data)
+{
+  ScWindow *window = data;
+  GtkWidget *revealer = gtk_widget_get_parent (
+    gtk_widget_get_parent (GTK_WIDGET (window->info_label)));
+
+  /* The bar animates its revealer; wait until it is fully in or out. */
+  while (revealer && !GTK_IS_REVEALER (revealer))
+    revealer = gtk_widget_get_parent (revealer);
+  return revealer == NULL ||
+         gtk_revealer_get_child_revealed (GTK_REVEALER (revealer)) ==
+           gtk_revealer_get_reveal_child (GTK_REVEALER (revealer));
+}
+
+static char *
+top_line_text (ScWindow *window)
+{
+  GtkTextBuffer *buffer =
+    gtk_text_view_get_buffer (GTK_TEXT_VIEW (window->log));
+  GtkTextIter start, end;
+
+  gtk_text_buffer_get_iter_at_line (buffer, &start,
+                                    visible_line (window, FALSE));
+  end = start;
+  gtk_text_iter_forward_to_line_end (&end);
+  /* Without the time stamp, which may differ by a second. */
+  return g_strdup (strstr (gtk_text_iter_get_text (&start, &end), "bob:"));
+}
+
+/* N from "bob: line N". */
+static int
+line_number (const char *text)
+{
+  g_assert_nonnull (text);
+  g_assert_true (g_str_has_prefix (text, "bob: line "));
+  return atoi (text + strlen ("bob: line "));
+}
+
+static gboolean
+jump_offered (gpointer data)
+{
+  ScWindow *window = data;
+
+  return sc_message_log_get_n_queued (window->log) == 0 &&
+         gtk_widget_get_visible (GTK_WIDGET (window->jump_button));
+}
+
+static void
+test_log_follows (Fixture *fixture, gconstpointer data)
+{
+  ScWindow *window;
+  g_autoptr (GSettings) settings = NULL;
+  GtkAdjustment *adjustment;
+  g_autofree char *top_before = NULL;
+  g_autofree char *top_after = NULL;
+
+  SKIP_WITHOUT_DISPLAY ();
+  window = fixture->windows[0];
+  settings = g_settings_new (APPLICATION_ID);
+  g_settings_set_uint (settings, "log-lines", 100);
+
+  /* 150 lines into a log of 100: trimmed, still at the bottom. */
+  append_lines (window, 0, 150);
+  wait_for (log_at_bottom, window, "the log to show its last line");
+  g_assert_cmpuint (sc_message_log_get_n_lines (window->log), ==, 100);
+  append_lines (window, 150, 30);
+  wait_for (log_at_bottom, window, "the log to follow through trimming");
+
+  /* The info bar appears and goes; the log stays at its end. */
+  sc_window_show_info (window, GTK_MESSAGE_ERROR, FALSE,
+                       "something went wrong");
+  wait_for (info_bar_settled, window, "the info bar to appear");
+  append_lines (window, 180, 5);
+  wait_for (log_at_bottom, window, "the log to follow with the bar shown");
+  sc_window_hide_info (window);
+  wait_for (info_bar_settled, window, "the info bar to go");
+  append_lines (window, 185, 5);
+  wait_for (log_at_bottom, window, "the log to follow with the bar gone");
+  g_assert_false (gtk_widget_get_visible (GTK_WIDGET (window->jump_button)));
+
+  /* Scrolled up to the middle: new lines (and the trimming they cause)
+   * leave the view where it is, and a button offers the way down. */
+  adjustment = log_adjustment (window);
+  gtk_adjustment_set_value (adjustment,
+                            (gtk_adjustment_get_upper (adjustment) -
+                             gtk_adjustment_get_page_size (adjustment)) /
+                              2);
+  top_before = top_line_text (window);
+  append_lines (window, 190, 10);
+  wait_for (jump_offered, window, "the new-messages button");
+  top_after = top_line_text (window);
+  g_test_message ("top line before: %s, after: %s", top_before, top_after);
+  /* The same line, give or take the one the view's anchoring rounds to
+   * (it keeps the top paragraph, not the exact pixel). */
+  g_assert_cmpint (ABS (line_number (top_after) - line_number (top_before)), <=,
+                   1);
+  g_assert_false (log_at_bottom (window));
+  gtk_button_clicked (window->jump_button);
+  wait_for (log_at_bottom, window, "the button to take the log down");
+  g_assert_false (gtk_widget_get_visible (GTK_WIDGET (window->jump_button)));
+}
+
 /* --- the flood ---------------------------------------------------- */
 
 typedef struct
@@ -1244,6 +1397,7 @@ main (int argc, char *argv[])
   ADD ("/gui/window/list-keeps-selection", test_list_keeps_selection);
   ADD ("/gui/window/abandoned-receipts", test_abandoned_receipts);
   g_test_add_func ("/gui/status-texts", test_status_texts);
+  ADD ("/gui/window/log-follows", test_log_follows);
   ADD ("/gui/window/flood", test_flood);
 #undef ADD
   status = g_test_run ();
