@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <math.h>
 
 #include "sc-message-log.h"
 
@@ -723,6 +724,8 @@ sc_message_log_set_property (GObject *object,
     }
 }
 
+static void sc_message_log_style_updated (GtkWidget *widget);
+
 static void
 sc_message_log_class_init (ScMessageLogClass *klass)
 {
@@ -732,6 +735,7 @@ sc_message_log_class_init (ScMessageLogClass *klass)
   object_class->finalize = sc_message_log_finalize;
   object_class->get_property = sc_message_log_get_property;
   object_class->set_property = sc_message_log_set_property;
+  GTK_WIDGET_CLASS (klass)->style_updated = sc_message_log_style_updated;
 
   properties[PROP_MAX_LINES] = g_param_spec_uint (
     "max-lines", NULL, NULL, 1, G_MAXUINT, DEFAULT_MAX_LINES,
@@ -744,36 +748,143 @@ sc_message_log_class_init (ScMessageLogClass *klass)
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
+/* Each tag's colour, for a light and for a dark background.  The
+ * theme decides which applies, and adjust_contrast() makes sure of
+ * WCAG's 4.5:1 against the theme's actual background. */
+static const struct
+{
+  const char *name;
+  const char *light;
+  const char *dark;
+  gboolean bold;
+  gboolean italic;
+} tag_styles[N_TAGS] = {
+  [TAG_STAMP] = { "stamp", "#5e5c64", "#c0bfbc", FALSE, FALSE },
+  [TAG_SYSTEM] = { "system", "#5e5c64", "#c0bfbc", FALSE, TRUE },
+  [TAG_ERROR] = { "error", "#c01c28", "#ff7b63", FALSE, FALSE },
+  [TAG_RESPONSE_WHO] = { "response-who", "#1a5fb4", "#99c1f1", TRUE, FALSE },
+  [TAG_RESPONSE] = { "response", "#1a5fb4", "#99c1f1", FALSE, FALSE },
+  [TAG_INCOMING_WHO] = { "incoming-who", "#1c7a4a", "#8ff0a4", TRUE, FALSE },
+  [TAG_SENT_WHO] = { "sent-who", "#a13c00", "#ffbe6f", TRUE, FALSE },
+  [TAG_STATE_PENDING] = { "state-pending", "#5e5c64", "#c0bfbc", FALSE, TRUE },
+  [TAG_STATE_DELIVERED] = { "state-delivered", "#1c7a4a", "#8ff0a4", TRUE,
+                            FALSE },
+  [TAG_STATE_FAILED] = { "state-failed", "#c01c28", "#ff7b63", TRUE, FALSE },
+};
+
+#define MIN_CONTRAST 4.5
+
+static double
+channel_luminance (double c)
+{
+  return c <= 0.03928 ? c / 12.92 : pow ((c + 0.055) / 1.055, 2.4);
+}
+
+/* WCAG 2 relative luminance. */
+double
+sc_message_log_luminance (const GdkRGBA *color)
+{
+  return 0.2126 * channel_luminance (color->red) +
+         0.7152 * channel_luminance (color->green) +
+         0.0722 * channel_luminance (color->blue);
+}
+
+double
+sc_message_log_contrast (const GdkRGBA *a, const GdkRGBA *b)
+{
+  double la = sc_message_log_luminance (a);
+  double lb = sc_message_log_luminance (b);
+
+  return (MAX (la, lb) + 0.05) / (MIN (la, lb) + 0.05);
+}
+
+/* Moves @color towards @text (the theme's text colour, which contrasts
+ * with its background) until it reads well on @background. */
+static void
+adjust_contrast (GdkRGBA *color, const GdkRGBA *text, const GdkRGBA *background)
+{
+  for (guint step = 0; step < 10 && sc_message_log_contrast (
+                                      color, background) < MIN_CONTRAST + 0.05;
+       step++)
+    {
+      color->red += (text->red - color->red) * 0.25;
+      color->green += (text->green - color->green) * 0.25;
+      color->blue += (text->blue - color->blue) * 0.25;
+    }
+}
+
+static void
+lookup_theme_color (GtkStyleContext *context,
+                    const char *name,
+                    const char *fallback,
+                    GdkRGBA *color)
+{
+  if (!gtk_style_context_lookup_color (context, name, color))
+    gdk_rgba_parse (color, fallback);
+}
+
+/* Colours the tags for the current theme; runs again whenever the
+ * theme or its dark variant changes. */
+static void
+update_tag_colors (ScMessageLog *self)
+{
+  GtkStyleContext *context = gtk_widget_get_style_context (GTK_WIDGET (self));
+  GdkRGBA background, text;
+  gboolean dark;
+
+  lookup_theme_color (context, "theme_base_color", "#ffffff", &background);
+  lookup_theme_color (context, "theme_text_color", "#000000", &text);
+  dark = sc_message_log_luminance (&background) < 0.2;
+  for (guint i = 0; i < N_TAGS; i++)
+    {
+      GdkRGBA color;
+
+      gdk_rgba_parse (&color, dark ? tag_styles[i].dark : tag_styles[i].light);
+      adjust_contrast (&color, &text, &background);
+      g_object_set (self->tags[i], "foreground-rgba", &color, NULL);
+    }
+}
+
 static void
 create_tags (ScMessageLog *self, GtkTextBuffer *buffer)
 {
-  self->tags[TAG_STAMP] =
-    gtk_text_buffer_create_tag (buffer, "stamp", "foreground", "#77767b", NULL);
-  self->tags[TAG_SYSTEM] =
-    gtk_text_buffer_create_tag (buffer, "system", "foreground", "#5e5c64",
-                                "style", PANGO_STYLE_ITALIC, NULL);
-  self->tags[TAG_ERROR] =
-    gtk_text_buffer_create_tag (buffer, "error", "foreground", "#c01c28", NULL);
-  self->tags[TAG_RESPONSE_WHO] =
-    gtk_text_buffer_create_tag (buffer, "response-who", "foreground", "#1a5fb4",
-                                "weight", PANGO_WEIGHT_BOLD, NULL);
-  self->tags[TAG_RESPONSE] = gtk_text_buffer_create_tag (
-    buffer, "response", "foreground", "#1a5fb4", NULL);
-  self->tags[TAG_INCOMING_WHO] =
-    gtk_text_buffer_create_tag (buffer, "incoming-who", "foreground", "#26a269",
-                                "weight", PANGO_WEIGHT_BOLD, NULL);
-  self->tags[TAG_SENT_WHO] =
-    gtk_text_buffer_create_tag (buffer, "sent-who", "foreground", "#c64600",
-                                "weight", PANGO_WEIGHT_BOLD, NULL);
-  self->tags[TAG_STATE_PENDING] =
-    gtk_text_buffer_create_tag (buffer, "state-pending", "foreground",
-                                "#77767b", "style", PANGO_STYLE_ITALIC, NULL);
-  self->tags[TAG_STATE_DELIVERED] =
-    gtk_text_buffer_create_tag (buffer, "state-delivered", "foreground",
-                                "#26a269", "weight", PANGO_WEIGHT_BOLD, NULL);
-  self->tags[TAG_STATE_FAILED] =
-    gtk_text_buffer_create_tag (buffer, "state-failed", "foreground", "#c01c28",
-                                "weight", PANGO_WEIGHT_BOLD, NULL);
+  for (guint i = 0; i < N_TAGS; i++)
+    self->tags[i] = gtk_text_buffer_create_tag (
+      buffer, tag_styles[i].name, "weight",
+      tag_styles[i].bold ? PANGO_WEIGHT_BOLD : PANGO_WEIGHT_NORMAL, "style",
+      tag_styles[i].italic ? PANGO_STYLE_ITALIC : PANGO_STYLE_NORMAL, NULL);
+  update_tag_colors (self);
+}
+
+static void
+sc_message_log_style_updated (GtkWidget *widget)
+{
+  GTK_WIDGET_CLASS (sc_message_log_parent_class)->style_updated (widget);
+  update_tag_colors (SC_MESSAGE_LOG (widget));
+}
+
+/* Switching to the dark variant reloads the theme without always
+ * telling every widget that its style changed; GtkSettings reloads the
+ * theme in its own notify handler, which runs before this one. */
+static void
+on_theme_changed (ScMessageLog *self, GParamSpec *pspec, GtkSettings *settings)
+{
+  update_tag_colors (self);
+}
+
+/* The log's tags by index, for the contrast test. */
+GtkTextTag *
+sc_message_log_get_tag (ScMessageLog *self, guint index)
+{
+  g_return_val_if_fail (SC_IS_MESSAGE_LOG (self), NULL);
+  g_return_val_if_fail (index < N_TAGS, NULL);
+  return self->tags[index];
+}
+
+guint
+sc_message_log_get_n_tags (ScMessageLog *self)
+{
+  return N_TAGS;
 }
 
 static void
@@ -805,4 +916,14 @@ sc_message_log_init (ScMessageLog *self)
   self->end_mark = gtk_text_buffer_create_mark (buffer, "sc-end", &end, FALSE);
   g_signal_connect (self, "notify::vadjustment",
                     G_CALLBACK (on_vadjustment_set), NULL);
+  if (gtk_settings_get_default ())
+    {
+      g_signal_connect_object (
+        gtk_settings_get_default (), "notify::gtk-theme-name",
+        G_CALLBACK (on_theme_changed), self, G_CONNECT_SWAPPED);
+      g_signal_connect_object (gtk_settings_get_default (),
+                               "notify::gtk-application-prefer-dark-theme",
+                               G_CALLBACK (on_theme_changed), self,
+                               G_CONNECT_SWAPPED);
+    }
 }

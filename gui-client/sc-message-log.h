@@ -47,4 +47,10 @@ guint sc_message_log_get_n_lines (ScMessageLog *self);
 guint sc_message_log_get_max_lines (ScMessageLog *self);
 void sc_message_log_set_max_lines (ScMessageLog *self, guint max_lines);
 
+/* Colours: the tags and WCAG contrast, for the contrast test. */
+guint sc_message_log_get_n_tags (ScMessageLog *self);
+GtkTextTag *sc_message_log_get_tag (ScMessageLog *self, guint index);
+double sc_message_log_luminance (const GdkRGBA *color);
+double sc_message_log_contrast (const GdkRGBA *a, const GdkRGBA *b);
+
 G_END_DECLS

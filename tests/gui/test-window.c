@@ -1109,6 +1109,97 @@ test_log_follows (Fixture *fixture, gconstpointer data)
   g_assert_false (gtk_widget_get_visible (GTK_WIDGET (window->jump_button)));
 }
 
+/* Defect 5: every colour in the log reads at 4.5:1 or better on the
+ * background actually drawn, in Adwaita and in Adwaita-dark. */
+static void
+rendered_background (ScWindow *window, GdkRGBA *color)
+{
+  GtkWidget *log = GTK_WIDGET (window->log);
+  int width = gtk_widget_get_allocated_width (log);
+  int height = gtk_widget_get_allocated_height (log);
+  cairo_surface_t *surface =
+    cairo_image_surface_create (CAIRO_FORMAT_ARGB32, width, height);
+  cairo_t *cr = cairo_create (surface);
+  const guint8 *pixel;
+
+  gtk_widget_draw (log, cr);
+  cairo_surface_flush (surface);
+  /* The log is empty: its middle is background.  ARGB32 is B, G, R, A
+   * in memory on a little-endian machine, premultiplied (opaque here). */
+  pixel = cairo_image_surface_get_data (surface) +
+          (height / 2) * cairo_image_surface_get_stride (surface) +
+          (width / 2) * 4;
+  color->blue = pixel[0] / 255.0;
+  color->green = pixel[1] / 255.0;
+  color->red = pixel[2] / 255.0;
+  color->alpha = 1;
+  cairo_destroy (cr);
+  cairo_surface_destroy (surface);
+}
+
+typedef struct
+{
+  ScWindow *window;
+  gboolean dark;
+} ThemeQuery;
+
+static gboolean
+theme_applied (gpointer data)
+{
+  ThemeQuery *query = data;
+  GdkRGBA background;
+
+  rendered_background (query->window, &background);
+  return (sc_message_log_luminance (&background) < 0.2) == query->dark;
+}
+
+static void
+check_contrast (ScWindow *window, gboolean dark)
+{
+  GdkRGBA background;
+  double lowest = G_MAXDOUBLE;
+
+  g_object_set (gtk_settings_get_default (), "gtk-theme-name", "Adwaita",
+                "gtk-application-prefer-dark-theme", dark, NULL);
+  wait_for (theme_applied, &(ThemeQuery){ window, dark },
+            dark ? "Adwaita-dark to apply" : "Adwaita to apply");
+  rendered_background (window, &background);
+  for (guint i = 0; i < sc_message_log_get_n_tags (window->log); i++)
+    {
+      GtkTextTag *tag = sc_message_log_get_tag (window->log, i);
+      g_autofree char *name = NULL;
+      GdkRGBA *color = NULL;
+      double contrast;
+
+      g_object_get (tag, "name", &name, "foreground-rgba", &color, NULL);
+      contrast = sc_message_log_contrast (color, &background);
+      lowest = MIN (lowest, contrast);
+      if (contrast < 4.5)
+        g_error (
+          "%s: tag %s has %.2f:1 on #%02x%02x%02x", dark ? "dark" : "light",
+          name, contrast, (guint) (background.red * 255),
+          (guint) (background.green * 255), (guint) (background.blue * 255));
+      gdk_rgba_free (color);
+    }
+  g_test_message ("%s theme: background #%02x%02x%02x, lowest contrast "
+                  "%.2f:1",
+                  dark ? "dark" : "light", (guint) (background.red * 255),
+                  (guint) (background.green * 255),
+                  (guint) (background.blue * 255), lowest);
+}
+
+static void
+test_dark_contrast (Fixture *fixture, gconstpointer data)
+{
+  ScWindow *window;
+
+  SKIP_WITHOUT_DISPLAY ();
+  window = fixture->windows[0];
+  check_contrast (window, FALSE);
+  check_contrast (window, TRUE);
+  check_contrast (window, FALSE);
+}
+
 /* --- the flood ---------------------------------------------------- */
 
 typedef struct
@@ -1398,6 +1489,7 @@ main (int argc, char *argv[])
   ADD ("/gui/window/abandoned-receipts", test_abandoned_receipts);
   g_test_add_func ("/gui/status-texts", test_status_texts);
   ADD ("/gui/window/log-follows", test_log_follows);
+  ADD ("/gui/window/dark-contrast", test_dark_contrast);
   ADD ("/gui/window/flood", test_flood);
 #undef ADD
   status = g_test_run ();
