@@ -5,6 +5,8 @@
  * template children. */
 #pragma once
 
+#include <handy.h>
+
 #include "sc-client-list.h"
 #include "sc-client.h"
 #include "sc-message-log.h"
@@ -32,6 +34,10 @@ struct _ScWindow
   GtkButton *list_button;
   GtkButton *send_button;
   GtkButton *quit_button;
+  HdyLeaflet *leaflet;
+  GtkWidget *sidebar;
+  GtkWidget *content;
+  GtkToggleButton *clients_toggle;
   GtkTreeView *client_view;
   ScClientList *client_list;
   ScMessageLog *log;

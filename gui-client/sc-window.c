@@ -29,6 +29,7 @@ sc_window_ensure_resources (void)
 
   if (g_once_init_enter (&done))
     {
+      hdy_init ();
       sockchat_register_resource ();
       g_once_init_leave (&done, 1);
     }
@@ -563,7 +564,40 @@ on_broadcast_toggled (ScWindow *self, GtkToggleButton *check)
   sc_window_compose_update (self);
 }
 
-/* Picking a row picks that person, with their connection time. */
+/* ------------------------------------------------------------------ */
+/* Narrow windows: the leaflet shows the list or the messages */
+
+static void
+on_clients_toggled (ScWindow *self, GtkToggleButton *toggle)
+{
+  hdy_leaflet_set_visible_child (
+    self->leaflet,
+    gtk_toggle_button_get_active (toggle) ? self->sidebar : self->content);
+}
+
+/* Folding shows the messages (the list is one toggle away); a swipe
+ * back to the list sets the toggle; unfolding clears it. */
+static void
+on_leaflet_folded (ScWindow *self, GParamSpec *pspec, HdyLeaflet *leaflet)
+{
+  gboolean folded = hdy_leaflet_get_folded (leaflet);
+
+  gtk_widget_set_visible (GTK_WIDGET (self->clients_toggle), folded);
+  gtk_toggle_button_set_active (self->clients_toggle, FALSE);
+  hdy_leaflet_set_visible_child (leaflet, self->content);
+}
+
+static void
+on_leaflet_child (ScWindow *self, GParamSpec *pspec, HdyLeaflet *leaflet)
+{
+  if (hdy_leaflet_get_folded (leaflet))
+    gtk_toggle_button_set_active (self->clients_toggle,
+                                  hdy_leaflet_get_visible_child (leaflet) ==
+                                    self->sidebar);
+}
+
+/* Picking a row picks that person, with their connection time; in a
+ * folded window it also goes to the messages, where one writes. */
 static void
 on_client_selection_changed (GtkTreeSelection *selection, ScWindow *self)
 {
@@ -577,6 +611,8 @@ on_client_selection_changed (GtkTreeSelection *selection, ScWindow *self)
   gtk_tree_model_get (model, &iter, SC_CLIENT_LIST_COLUMN_ID, &id, -1);
   if (sc_client_list_lookup (self->client_list, id, &info))
     sc_window_set_recipient (self, &info);
+  if (hdy_leaflet_get_folded (self->leaflet))
+    gtk_toggle_button_set_active (self->clients_toggle, FALSE);
 }
 
 static void
@@ -681,6 +717,10 @@ bind_children (GtkWidgetClass *widget_class)
   BIND (list_button);
   BIND (send_button);
   BIND (quit_button);
+  BIND (leaflet);
+  BIND (sidebar);
+  BIND (content);
+  BIND (clients_toggle);
   BIND (client_view);
   BIND (client_list);
   BIND (log);
@@ -718,6 +758,7 @@ sc_window_class_init (ScWindowClass *klass)
                                            on_message_entry_changed);
   gtk_widget_class_bind_template_callback (widget_class, on_broadcast_toggled);
   gtk_widget_class_bind_template_callback (widget_class, on_jump_clicked);
+  gtk_widget_class_bind_template_callback (widget_class, on_clients_toggled);
   gtk_widget_class_bind_template_callback (widget_class,
                                            on_client_selection_changed);
 }
@@ -767,6 +808,12 @@ sc_window_init (ScWindow *self)
   connect_client_signals (self);
   g_signal_connect (self, "notify::is-active", G_CALLBACK (on_active_changed),
                     NULL);
+  g_signal_connect_object (self->leaflet, "notify::folded",
+                           G_CALLBACK (on_leaflet_folded), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->leaflet, "notify::visible-child",
+                           G_CALLBACK (on_leaflet_child), self,
+                           G_CONNECT_SWAPPED);
   g_object_bind_property (self->log, "has-unseen", self->jump_button, "visible",
                           G_BINDING_SYNC_CREATE);
   g_signal_connect_object (self->client_list, "row-deleted",

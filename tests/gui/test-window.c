@@ -1332,6 +1332,119 @@ test_server_stopped (Fixture *fixture, gconstpointer data)
   g_free (sender.text);
 }
 
+/* Defect 4: the window goes down to 360 px wide and stays usable there:
+ * the leaflet shows the messages or the client list, every action stays
+ * on screen, and widening brings both columns back at useful sizes. */
+typedef struct
+{
+  ScWindow *window;
+  int width;
+} WidthQuery;
+
+static gboolean
+window_is_width (gpointer data)
+{
+  WidthQuery *query = data;
+  int width;
+
+  /* The size asked for, without the client-side decoration's shadow. */
+  gtk_window_get_size (GTK_WINDOW (query->window), &width, NULL);
+  return width == query->width &&
+         hdy_leaflet_get_folded (query->window->leaflet) ==
+           (query->width < 600) &&
+         !hdy_leaflet_get_child_transition_running (query->window->leaflet);
+}
+
+static void
+resize_to (ScWindow *window, int width)
+{
+  g_autofree char *what = g_strdup_printf ("the window to be %d px", width);
+
+  gtk_window_resize (GTK_WINDOW (window), width, 640);
+  wait_for (window_is_width, &(WidthQuery){ window, width }, what);
+}
+
+typedef struct
+{
+  ScWindow *window;
+  GtkWidget *widget;
+  int min_width;
+} ShownQuery;
+
+/* Drawn, inside the window horizontally, and at least min_width wide. */
+static gboolean
+is_on_screen (gpointer data)
+{
+  ShownQuery *query = data;
+  GtkAllocation allocation;
+  int x, y;
+
+  if (!gtk_widget_is_drawable (query->widget))
+    return FALSE;
+  gtk_widget_get_allocation (query->widget, &allocation);
+  return gtk_widget_translate_coordinates (
+           query->widget, GTK_WIDGET (query->window), 0, 0, &x, &y) &&
+         x >= 0 &&
+         x + allocation.width <=
+           gtk_widget_get_allocated_width (GTK_WIDGET (query->window)) &&
+         allocation.width >= query->min_width;
+}
+
+/* Waits for it, as the leaflet animates between its children. */
+static void
+assert_on_screen (ScWindow *window, GtkWidget *widget, int min_width)
+{
+  g_autofree char *what =
+    g_strdup_printf ("a %s at least %d px wide on screen",
+                     G_OBJECT_TYPE_NAME (widget), min_width);
+
+  wait_for (is_on_screen, &(ShownQuery){ window, widget, min_width }, what);
+}
+
+static void
+test_narrow (Fixture *fixture, gconstpointer data)
+{
+  ScWindow *window;
+  GtkWidget *buttons[7];
+  int minimum;
+
+  SKIP_WITHOUT_DISPLAY ();
+  window = fixture->windows[0];
+  buttons[0] = GTK_WIDGET (window->connect_button);
+  buttons[1] = GTK_WIDGET (window->disconnect_button);
+  buttons[2] = GTK_WIDGET (window->time_button);
+  buttons[3] = GTK_WIDGET (window->name_button);
+  buttons[4] = GTK_WIDGET (window->list_button);
+  buttons[5] = GTK_WIDGET (window->send_button);
+  buttons[6] = GTK_WIDGET (window->quit_button);
+  connect_window (fixture, window, "narrow");
+
+  gtk_widget_get_preferred_width (GTK_WIDGET (window), &minimum, NULL);
+  g_test_message ("minimum width %d px", minimum);
+  g_assert_cmpint (minimum, <=, 360);
+
+  resize_to (window, 360);
+  g_assert_true (hdy_leaflet_get_folded (window->leaflet));
+  assert_on_screen (window, GTK_WIDGET (window->log), 280);
+  assert_on_screen (window, GTK_WIDGET (window->message_entry), 150);
+  for (guint i = 0; i < G_N_ELEMENTS (buttons); i++)
+    assert_on_screen (window, buttons[i], 1);
+  g_assert_true (gtk_widget_is_drawable (GTK_WIDGET (window->clients_toggle)));
+
+  /* The list is one tap away, and picking someone comes back. */
+  gtk_toggle_button_set_active (window->clients_toggle, TRUE);
+  assert_on_screen (window, GTK_WIDGET (window->client_view), 280);
+  select_client (window, sc_client_get_id (window->client));
+  g_assert_false (gtk_toggle_button_get_active (window->clients_toggle));
+  assert_on_screen (window, GTK_WIDGET (window->log), 280);
+
+  /* Wide again: both columns, neither squeezed. */
+  resize_to (window, 1000);
+  g_assert_false (gtk_widget_get_visible (GTK_WIDGET (window->clients_toggle)));
+  assert_on_screen (window, GTK_WIDGET (window->client_view), 200);
+  assert_on_screen (window, GTK_WIDGET (window->log), 500);
+}
+
 /* --- the flood ---------------------------------------------------- */
 
 typedef struct
@@ -1586,6 +1699,7 @@ main (int argc, char *argv[])
   ADD ("/gui/window/log-follows", test_log_follows);
   ADD ("/gui/window/dark-contrast", test_dark_contrast);
   ADD ("/gui/window/server-stopped", test_server_stopped);
+  ADD ("/gui/window/narrow", test_narrow);
   ADD ("/gui/window/flood", test_flood);
 #undef ADD
   status = g_test_run ();
