@@ -48,6 +48,7 @@ typedef struct
   guint expected;
   guint delivered;
   guint failed;
+  char *last_failure; /* the reason of the latest failed receipt */
   gboolean finished;
 } SentEntry;
 
@@ -103,6 +104,7 @@ sent_entry_free (SentEntry *entry)
   if (buffer)
     gtk_text_buffer_delete_mark (buffer, entry->mark);
   g_free (entry->state);
+  g_free (entry->last_failure);
   g_free (entry);
 }
 
@@ -477,7 +479,11 @@ sc_message_log_receipt (ScMessageLog *self,
   if (delivered)
     entry->delivered++;
   else
-    entry->failed++;
+    {
+      entry->failed++;
+      g_free (entry->last_failure);
+      entry->last_failure = g_strdup (reason ? reason : "");
+    }
   if (entry->delivered + entry->failed < entry->expected)
     set_state (self, entry, TAG_STATE_PENDING, describe_progress (entry));
   else if (entry->failed == 0)
@@ -487,11 +493,12 @@ sc_message_log_receipt (ScMessageLog *self,
                  : g_strdup_printf (_ ("delivered to %u"), entry->delivered));
   else if (entry->expected == 1)
     set_state (self, entry, TAG_STATE_FAILED,
-               g_strdup_printf (_ ("failed: %s"), reason));
+               g_strdup_printf (_ ("failed: %s"), entry->last_failure));
   else
     set_state (self, entry, TAG_STATE_FAILED,
                g_strdup_printf (_ ("delivered %u/%u, last failure: %s"),
-                                entry->delivered, entry->expected, reason));
+                                entry->delivered, entry->expected,
+                                entry->last_failure));
   if (entry->delivered + entry->failed >= entry->expected)
     finish (self, entry);
 }
