@@ -22,7 +22,8 @@
  * they check the memory safety of the same path, the plain build its
  * timing. */
 #define MAX_STALL_US (100 * 1000)
-/* Wall-clock gaps include other processes' turns on a shared machine. */
+/* Wall-clock gaps include other processes' turns on a shared machine:
+ * asserted only in the perf suite (SC_TEST_PERF). */
 #define MAX_WALL_STALL_US (1000 * 1000)
 #if defined(__SANITIZE_ADDRESS__)
 #define FLOOD_PER_TICK    20
@@ -37,6 +38,13 @@
 #define FLOOD_LOG_LINES 2000
 
 static gboolean have_display;
+
+/* SC_TEST_PERF (the 'perf' suite): also assert wall-clock bounds. */
+static gboolean
+perf_run (void)
+{
+  return g_getenv ("SC_TEST_PERF") != NULL;
+}
 static guint n_notifications;
 
 /* One application for the whole run: GTK 3 cannot register a second
@@ -1325,9 +1333,10 @@ test_server_stopped (Fixture *fixture, gconstpointer data)
   /* Each send only queues; the longest includes logging the line. */
   g_assert_cmpint (sender.longest_call, <, MAX_STALL_US);
   g_assert_cmpint (meter.max_busy_gap, <, MAX_STALL_US);
-  /* Wall clock also counts other processes' turns on a shared machine;
-   * the figure is reported above, and bounded loosely here. */
-  g_assert_cmpint (meter.max_gap, <, MAX_WALL_STALL_US);
+  /* Wall clock also counts other processes' turns on a shared machine:
+   * bounded in the perf suite only. */
+  if (perf_run ())
+    g_assert_cmpint (meter.max_gap, <, MAX_WALL_STALL_US);
   sc_fault_server_signal (server, SIGCONT);
   g_free (sender.text);
 }
@@ -1601,10 +1610,9 @@ test_flood (Fixture *fixture, gconstpointer data)
                   n_notifications);
   g_assert_cmpuint (flooder.accepted, ==, FLOOD_TOTAL);
   if (ASSERT_STALL_TIME)
-    {
-      g_assert_cmpint (meter.max_busy_gap, <, MAX_STALL_US);
-      g_assert_cmpint (meter.max_gap, <, MAX_WALL_STALL_US);
-    }
+    g_assert_cmpint (meter.max_busy_gap, <, MAX_STALL_US);
+  if (ASSERT_STALL_TIME && perf_run ())
+    g_assert_cmpint (meter.max_gap, <, MAX_WALL_STALL_US);
   g_assert_cmpuint (sc_message_log_get_n_lines (window->log), <=,
                     FLOOD_LOG_LINES);
   /* Coalesced: at most one notification per 5 s interval, plus one. */
@@ -1681,26 +1689,35 @@ main (int argc, char *argv[])
 
 #define ADD(path, func) \
   g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
-  ADD ("/gui/window/initial-state", test_initial_state);
-  ADD ("/gui/window/connect", test_connect);
-  ADD ("/gui/window/time-and-name", test_time_and_name);
-  ADD ("/gui/window/list-two-clients", test_list_two_clients);
-  ADD ("/gui/window/send-delivered", test_send_delivered);
-  ADD ("/gui/window/disconnect", test_disconnect);
-  ADD ("/gui/window/server-shutdown", test_server_shutdown);
-  ADD ("/gui/window/connect-refused", test_connect_refused);
-  ADD ("/gui/window/recipient-is-a-person", test_recipient_is_a_person);
-  ADD ("/gui/window/typed-port", test_typed_port);
-  ADD ("/gui/window/composer-says-why", test_composer_says_why);
-  ADD ("/gui/window/reconnect-countdown", test_reconnect_countdown);
-  ADD ("/gui/window/list-keeps-selection", test_list_keeps_selection);
-  ADD ("/gui/window/abandoned-receipts", test_abandoned_receipts);
-  g_test_add_func ("/gui/status-texts", test_status_texts);
-  ADD ("/gui/window/log-follows", test_log_follows);
-  ADD ("/gui/window/dark-contrast", test_dark_contrast);
-  ADD ("/gui/window/server-stopped", test_server_stopped);
-  ADD ("/gui/window/narrow", test_narrow);
-  ADD ("/gui/window/flood", test_flood);
+  /* The perf suite runs only the two tests with wall-clock bounds. */
+  if (perf_run ())
+    {
+      ADD ("/gui/window/server-stopped", test_server_stopped);
+      ADD ("/gui/window/flood", test_flood);
+    }
+  else
+    {
+      ADD ("/gui/window/initial-state", test_initial_state);
+      ADD ("/gui/window/connect", test_connect);
+      ADD ("/gui/window/time-and-name", test_time_and_name);
+      ADD ("/gui/window/list-two-clients", test_list_two_clients);
+      ADD ("/gui/window/send-delivered", test_send_delivered);
+      ADD ("/gui/window/disconnect", test_disconnect);
+      ADD ("/gui/window/server-shutdown", test_server_shutdown);
+      ADD ("/gui/window/connect-refused", test_connect_refused);
+      ADD ("/gui/window/recipient-is-a-person", test_recipient_is_a_person);
+      ADD ("/gui/window/typed-port", test_typed_port);
+      ADD ("/gui/window/composer-says-why", test_composer_says_why);
+      ADD ("/gui/window/reconnect-countdown", test_reconnect_countdown);
+      ADD ("/gui/window/list-keeps-selection", test_list_keeps_selection);
+      ADD ("/gui/window/abandoned-receipts", test_abandoned_receipts);
+      g_test_add_func ("/gui/status-texts", test_status_texts);
+      ADD ("/gui/window/log-follows", test_log_follows);
+      ADD ("/gui/window/dark-contrast", test_dark_contrast);
+      ADD ("/gui/window/server-stopped", test_server_stopped);
+      ADD ("/gui/window/narrow", test_narrow);
+      ADD ("/gui/window/flood", test_flood);
+    }
 #undef ADD
   status = g_test_run ();
   g_clear_object (&app);
