@@ -92,7 +92,7 @@ find_row (ScClientList *self, guint32 id, GtkTreeIter *iter, gboolean *at_end)
 }
 
 void
-sc_client_list_upsert (ScClientList *self, const ScClientInfo *info)
+sc_client_list_upsert (ScClientList *self, const ScPeer *info)
 {
   GtkTreeIter iter, before;
   gboolean at_end = FALSE;
@@ -139,8 +139,8 @@ sc_client_list_rename (ScClientList *self, guint32 id, const char *nickname)
   return TRUE;
 }
 
-/* Makes the rows match @infos (ScClientInfo*, as the core returns them
- * from a list request).  Rows that stay are updated in place, not
+/* Makes the rows match @infos (ScPeer*, as the core returns them from a
+ * list request).  Rows that stay are updated in place, not
  * removed and added again, so the view keeps its selection. */
 void
 sc_client_list_replace (ScClientList *self, GPtrArray *infos)
@@ -154,7 +154,7 @@ sc_client_list_replace (ScClientList *self, GPtrArray *infos)
 
   for (guint i = 0; infos && i < infos->len; i++)
     {
-      ScClientInfo *info = g_ptr_array_index (infos, i);
+      const ScPeer *info = g_ptr_array_index (infos, i);
 
       g_hash_table_add (wanted, GUINT_TO_POINTER (info->id));
       sc_client_list_upsert (self, info);
@@ -216,25 +216,25 @@ sc_client_list_find (ScClientList *self, guint32 id, GtkTreeIter *iter)
   return find_row (self, id, iter, NULL);
 }
 
-/* Fills @info (cleared first with sc_client_info_clear() by the caller
- * when reused) with the row for @id; FALSE when nobody has that id. */
-gboolean
-sc_client_list_lookup (ScClientList *self, guint32 id, ScClientInfo *info)
+/* The person in the row for @id, or NULL when nobody has that id.
+ * (transfer full) (nullable) */
+ScPeer *
+sc_client_list_lookup (ScClientList *self, guint32 id)
 {
   GtkTreeIter iter;
+  g_autofree char *nickname = NULL;
+  g_autofree char *address = NULL;
   guint port;
+  gint64 since_ms;
 
-  g_return_val_if_fail (SC_IS_CLIENT_LIST (self), FALSE);
-  g_return_val_if_fail (info != NULL, FALSE);
+  g_return_val_if_fail (SC_IS_CLIENT_LIST (self), NULL);
   if (!find_row (self, id, &iter, NULL))
-    return FALSE;
+    return NULL;
   gtk_tree_model_get (
-    GTK_TREE_MODEL (self), &iter, SC_CLIENT_LIST_COLUMN_ID, &info->id,
-    SC_CLIENT_LIST_COLUMN_NICKNAME, &info->nickname,
-    SC_CLIENT_LIST_COLUMN_ADDRESS, &info->address, SC_CLIENT_LIST_COLUMN_PORT,
-    &port, SC_CLIENT_LIST_COLUMN_SINCE_MS, &info->connected_since_ms, -1);
-  info->port = (guint16) port;
-  return TRUE;
+    GTK_TREE_MODEL (self), &iter, SC_CLIENT_LIST_COLUMN_NICKNAME, &nickname,
+    SC_CLIENT_LIST_COLUMN_ADDRESS, &address, SC_CLIENT_LIST_COLUMN_PORT, &port,
+    SC_CLIENT_LIST_COLUMN_SINCE_MS, &since_ms, -1);
+  return sc_peer_new (id, nickname, address, (guint16) port, since_ms);
 }
 
 /* The view's type-ahead: a row matches when its nickname contains what

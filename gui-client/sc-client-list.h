@@ -4,7 +4,7 @@
 
 #include <gtk/gtk.h>
 
-#include "sc-message.h"
+#include "sc-peer.h"
 
 G_BEGIN_DECLS
 
@@ -28,14 +28,13 @@ G_DECLARE_FINAL_TYPE (
 
 ScClientList *sc_client_list_new (void);
 void sc_client_list_set_self_id (ScClientList *self, guint32 id);
-void sc_client_list_upsert (ScClientList *self, const ScClientInfo *info);
+void sc_client_list_upsert (ScClientList *self, const ScPeer *peer);
 gboolean sc_client_list_remove (ScClientList *self, guint32 id);
 gboolean
 sc_client_list_rename (ScClientList *self, guint32 id, const char *nickname);
 void sc_client_list_replace (ScClientList *self, GPtrArray *infos);
 char *sc_client_list_describe (ScClientList *self, guint32 id);
-gboolean
-sc_client_list_lookup (ScClientList *self, guint32 id, ScClientInfo *info);
+ScPeer *sc_client_list_lookup (ScClientList *self, guint32 id);
 gboolean
 sc_client_list_find (ScClientList *self, guint32 id, GtkTreeIter *iter);
 gboolean sc_client_list_search_equal (GtkTreeModel *model,
@@ -43,8 +42,5 @@ gboolean sc_client_list_search_equal (GtkTreeModel *model,
                                       const char *key,
                                       GtkTreeIter *iter,
                                       gpointer unused);
-
-/* For ScClientInfo values on the stack, filled by sc_client_list_lookup(). */
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (ScClientInfo, sc_client_info_clear)
 
 G_END_DECLS

@@ -82,27 +82,30 @@ static void
 on_time (GObject *source, GAsyncResult *result, gpointer data)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (ScMessage) reply =
-    sc_client_get_time_finish (SC_CLIENT (source), result, &error);
+  g_autofree char *timezone = NULL;
+  g_autoptr (GDateTime) time =
+    sc_client_get_time_finish (SC_CLIENT (source), result, &timezone, &error);
   g_autoptr (ScWindow) self = window_if_alive (data);
   g_autoptr (GDateTime) local = NULL;
-  g_autofree char *local_text = NULL;
+  g_autofree char *stamp = NULL;
+  g_autofree char *local_stamp = NULL;
   g_autofree char *text = NULL;
 
   if (self == NULL)
     return;
-  if (reply == NULL)
+  if (time == NULL)
     {
       log_failure (self, _ ("Get time"), error);
       return;
     }
-  local = g_date_time_new_from_unix_local (reply->time_ms / 1000);
-  local_text =
-    local ? g_date_time_format (local, "%Y-%m-%d %H:%M:%S") : g_strdup ("?");
-  /* Translators: server time as sent (ISO 8601), its time zone, and the
-   * same instant in this computer's local time. */
-  text = g_strdup_printf (_ ("%s (%s); here: %s"), reply->iso_time,
-                          reply->timezone, local_text);
+  /* The same format as sockchat-cli. */
+  stamp = sc_client_format_time (time);
+  local = g_date_time_to_local (time);
+  local_stamp = sc_client_format_time (local);
+  /* Translators: the server's time, its time zone, and the same instant
+   * in this computer's local time. */
+  text =
+    g_strdup_printf (_ ("%s (%s); here: %s"), stamp, timezone, local_stamp);
   sc_message_log_append (self->log, SC_LOG_RESPONSE, _ ("Server time:"), text);
 }
 

@@ -3,7 +3,7 @@
  * no-op), "/msg ID text" as the lab's "send to client N", and sending.
  *
  * The recipient is a person picked in the client list, kept as the
- * whole ScClientInfo: id and connection time together.  A client id is
+ * whole ScPeer: id and connection time together.  A client id is
  * given to someone else after a server restart, so a bare number would
  * silently change meaning; the recipient is valid only while the list
  * has a row with the same id and the same connection time. */
@@ -18,30 +18,34 @@
 /* The recipient */
 
 static char *
-describe_info (const ScClientInfo *info)
+describe_peer (const ScPeer *peer)
 {
-  if (info->nickname && *info->nickname)
-    return g_strdup_printf ("%s (#%u)", info->nickname, info->id);
-  return g_strdup_printf ("#%u", info->id);
+  if (*peer->nickname)
+    return g_strdup_printf ("%s (#%u)", peer->nickname, peer->id);
+  return g_strdup_printf ("#%u", peer->id);
 }
 
-/* TRUE while the list still has the very person we picked, with their
- * current nickname in @current. */
-static gboolean
-recipient_present (ScWindow *self, ScClientInfo *current)
+/* The very person we picked, as the list has them now (their nickname
+ * may have changed), or NULL when they are gone.  (transfer full) */
+static ScPeer *
+recipient_now (ScWindow *self)
 {
-  return self->recipient != NULL &&
-         sc_client_list_lookup (self->client_list, self->recipient->id,
-                                current) &&
-         current->connected_since_ms == self->recipient->connected_since_ms;
+  g_autoptr (ScPeer) current = NULL;
+
+  if (self->recipient == NULL)
+    return NULL;
+  current = sc_client_list_lookup (self->client_list, self->recipient->id);
+  if (current == NULL || !sc_peer_same_person (current, self->recipient))
+    return NULL;
+  return g_steal_pointer (&current);
 }
 
 void
-sc_window_set_recipient (ScWindow *self, const ScClientInfo *info)
+sc_window_set_recipient (ScWindow *self, const ScPeer *peer)
 {
-  g_clear_pointer (&self->recipient, sc_client_info_free);
-  if (info)
-    self->recipient = sc_client_info_copy (info);
+  g_clear_pointer (&self->recipient, sc_peer_free);
+  if (peer)
+    self->recipient = sc_peer_copy (peer);
   sc_window_compose_update (self);
 }
 
@@ -82,7 +86,7 @@ parse_msg_command (const char *text, guint32 *id, const char **body)
 static char *
 target_problem (ScWindow *self)
 {
-  g_auto (ScClientInfo) current = { 0 };
+  g_autoptr (ScPeer) current = NULL;
   g_autofree char *who = NULL;
 
   if (sc_client_get_state (self->client) != SC_CLIENT_STATE_CONNECTED)
@@ -92,9 +96,10 @@ target_problem (ScWindow *self)
   if (self->recipient == NULL)
     return g_strdup (_ ("Choose who to send to: select a client in the "
                         "list, tick Broadcast, or type /msg ID text."));
-  if (recipient_present (self, &current))
+  current = recipient_now (self);
+  if (current)
     return NULL;
-  who = describe_info (self->recipient);
+  who = describe_peer (self->recipient);
   /* Translators: a person the user had picked, e.g. "bob (#4)". */
   return g_strdup_printf (_ ("%s is no longer connected; choose someone "
                              "in the list."),
@@ -111,7 +116,6 @@ show_hint (ScWindow *self, const char *text)
 static void
 update_recipient_label (ScWindow *self)
 {
-  g_auto (ScClientInfo) current = { 0 };
   g_autofree char *who = NULL;
   g_autofree char *text = NULL;
 
@@ -121,9 +125,10 @@ update_recipient_label (ScWindow *self)
     text = g_strdup (_ ("To: nobody yet"));
   else
     {
-      gboolean here = recipient_present (self, &current);
+      g_autoptr (ScPeer) current = recipient_now (self);
+      gboolean here = current != NULL;
 
-      who = describe_info (here ? &current : self->recipient);
+      who = describe_peer (here ? current : self->recipient);
       /* Translators: the recipient, e.g. "To: bob (#4)". */
       text = here ? g_strdup_printf (_ ("To: %s"), who)
                   : g_strdup_printf (_ ("To: %s (gone)"), who);
@@ -222,10 +227,10 @@ send_text (ScWindow *self, gboolean broadcast, guint32 to, const char *text)
 static gboolean
 send_command (ScWindow *self, guint32 id, const char *body)
 {
-  g_auto (ScClientInfo) info = { 0 };
+  g_autoptr (ScPeer) peer = sc_client_list_lookup (self->client_list, id);
   g_autofree char *problem = NULL;
 
-  if (!sc_client_list_lookup (self->client_list, id, &info))
+  if (peer == NULL)
     problem = g_strdup_printf (_ ("No client #%u is connected; “List "
                                   "clients” shows who is."),
                                id);

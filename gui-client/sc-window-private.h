@@ -62,7 +62,7 @@ struct _ScWindow
 
   /* Who the composer sends to when Broadcast is off: a person picked in
    * the list (see sc-window-compose.c), or NULL. */
-  ScClientInfo *recipient;
+  ScPeer *recipient;
 
   guint retry_attempt;
   guint retry_source;
@@ -90,7 +90,7 @@ void sc_window_demo_clear (ScWindow *self);
 /* sc-window-compose.c */
 void sc_window_compose_update (ScWindow *self);
 void sc_window_compose_send (ScWindow *self);
-void sc_window_set_recipient (ScWindow *self, const ScClientInfo *info);
+void sc_window_set_recipient (ScWindow *self, const ScPeer *peer);
 
 /* sc-window.c */
 void sc_window_ensure_resources (void);

@@ -334,7 +334,7 @@ sc_window_start_connect (ScWindow *self,
 /* What the core reports */
 
 static char *
-describe_sender (const ScClientInfo *info)
+describe_sender (const ScPeer *info)
 {
   if (info->nickname && *info->nickname)
     return g_strdup_printf ("#%u %s (%s:%u)", info->id, info->nickname,
@@ -418,9 +418,9 @@ on_active_changed (ScWindow *self, GParamSpec *pspec, gpointer unused)
 }
 
 static void
-on_message_received (ScWindow *self, const ScMessage *message)
+on_message_received (ScWindow *self, const ScChatMessage *message)
 {
-  g_autofree char *who = describe_sender (&message->sender);
+  g_autofree char *who = describe_sender (message->sender);
   g_autofree char *from = NULL;
 
   from = g_strdup_printf (
@@ -433,7 +433,7 @@ static void
 on_delivery_receipt (ScWindow *self,
                      guint64 message_id,
                      guint recipient,
-                     guint status,
+                     ScStatus status,
                      const char *reason,
                      ScClient *client)
 {
@@ -443,7 +443,7 @@ on_delivery_receipt (ScWindow *self,
 }
 
 static void
-on_client_joined (ScWindow *self, const ScClientInfo *info)
+on_client_joined (ScWindow *self, const ScPeer *info)
 {
   g_autofree char *who = describe_sender (info);
 
@@ -490,7 +490,7 @@ on_server_shutdown (ScWindow *self, const char *reason)
 }
 
 static void
-on_disconnected (ScWindow *self, guint reason, const char *detail)
+on_disconnected (ScWindow *self, ScDisconnectReason reason, const char *detail)
 {
   g_autofree char *why = NULL;
 
@@ -604,13 +604,14 @@ on_client_selection_changed (GtkTreeSelection *selection, ScWindow *self)
   GtkTreeModel *model;
   GtkTreeIter iter;
   guint id;
-  g_auto (ScClientInfo) info = { 0 };
+  g_autoptr (ScPeer) peer = NULL;
 
   if (!gtk_tree_selection_get_selected (selection, &model, &iter))
     return;
   gtk_tree_model_get (model, &iter, SC_CLIENT_LIST_COLUMN_ID, &id, -1);
-  if (sc_client_list_lookup (self->client_list, id, &info))
-    sc_window_set_recipient (self, &info);
+  peer = sc_client_list_lookup (self->client_list, id);
+  if (peer)
+    sc_window_set_recipient (self, peer);
   if (hdy_leaflet_get_folded (self->leaflet))
     gtk_toggle_button_set_active (self->clients_toggle, FALSE);
 }
@@ -693,7 +694,7 @@ sc_window_finalize (GObject *object)
   g_free (self->shutdown_reason);
   g_free (self->unseen_from);
   g_free (self->retry_why);
-  g_clear_pointer (&self->recipient, sc_client_info_free);
+  g_clear_pointer (&self->recipient, sc_peer_free);
   G_OBJECT_CLASS (sc_window_parent_class)->finalize (object);
 }
 

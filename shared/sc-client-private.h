@@ -6,6 +6,7 @@
 #include "sc-client-sender.h"
 #include "sc-client.h"
 #include "sc-frame-reader.h"
+#include "sc-message.h"
 
 G_BEGIN_DECLS
 
@@ -100,6 +101,7 @@ gboolean sc_client_return_reply (ScClient *self,
                                  ScMessage *reply);
 void sc_client_pending_free (PendingRequest *pending);
 void sc_client_take_nickname (ScClient *self, char *nickname);
+ScPeer *sc_peer_new_from_info (const ScClientInfo *info);
 void sc_client_set_rtt (ScClient *self, gint64 rtt_us);
 
 /* In sc-client.c: the owner handles what the receiver delivered. */

@@ -121,7 +121,7 @@ teardown (ScClient *self, ScDisconnectReason reason, const char *detail)
     }
   set_state (self, SC_CLIENT_STATE_DISCONNECTED);
   fail_pending (self, why);
-  g_signal_emit (self, signals[SIGNAL_DISCONNECTED], 0, (guint) reason, detail);
+  g_signal_emit (self, signals[SIGNAL_DISCONNECTED], 0, reason, detail);
 }
 
 void
@@ -310,6 +310,17 @@ queue_ack (ScClient *self, guint64 message_id)
   sc_message_append_frame (ack, self->ack_batch);
 }
 
+static void
+emit_message (ScClient *self, const ScMessage *message)
+{
+  g_autoptr (ScPeer) sender = sc_peer_new_from_info (&message->sender);
+  g_autoptr (ScChatMessage) chat =
+    sc_chat_message_new (message->message_id, sender, message->text,
+                         message->broadcast, message->time_ms);
+
+  g_signal_emit (self, signals[SIGNAL_MESSAGE_RECEIVED], 0, chat);
+}
+
 void
 sc_client_handle_message (ScClient *self, ScMessage *message)
 {
@@ -331,15 +342,19 @@ sc_client_handle_message (ScClient *self, ScMessage *message)
        * first, so that a handler that disconnects still has it sent; the
        * batch goes out only after the handlers have run. */
       queue_ack (self, message->message_id);
-      g_signal_emit (self, signals[SIGNAL_MESSAGE_RECEIVED], 0, message);
+      emit_message (self, message);
       break;
     case SC_MSG_DELIVERY_RECEIPT:
       g_signal_emit (self, signals[SIGNAL_DELIVERY_RECEIPT], 0,
-                     message->message_id, message->peer_id,
-                     (guint) message->status, message->reason);
+                     message->message_id, message->peer_id, message->status,
+                     message->reason);
       break;
     case SC_MSG_CLIENT_JOINED:
-      g_signal_emit (self, signals[SIGNAL_CLIENT_JOINED], 0, &message->sender);
+      {
+        g_autoptr (ScPeer) peer = sc_peer_new_from_info (&message->sender);
+
+        g_signal_emit (self, signals[SIGNAL_CLIENT_JOINED], 0, peer);
+      }
       break;
     case SC_MSG_CLIENT_LEFT:
       g_signal_emit (self, signals[SIGNAL_CLIENT_LEFT], 0, message->client_id,
@@ -700,11 +715,36 @@ sc_client_get_port (ScClient *self)
   return self->port;
 }
 
-const ScMessage *
-sc_client_get_greeting (ScClient *self)
+/* What the server said in its greeting on the last connection; 0
+ * before the first. */
+guint
+sc_client_get_protocol_version (ScClient *self)
 {
-  g_return_val_if_fail (SC_IS_CLIENT (self), NULL);
-  return self->greeting;
+  g_return_val_if_fail (SC_IS_CLIENT (self), 0);
+  return self->greeting ? self->greeting->version : 0;
+}
+
+guint
+sc_client_get_max_clients (ScClient *self)
+{
+  g_return_val_if_fail (SC_IS_CLIENT (self), 0);
+  return self->greeting ? self->greeting->max_clients : 0;
+}
+
+/* The largest payload the server takes, in bytes. */
+guint
+sc_client_get_max_payload (ScClient *self)
+{
+  g_return_val_if_fail (SC_IS_CLIENT (self), 0);
+  return self->greeting ? self->greeting->max_payload : 0;
+}
+
+/* After how many seconds of silence the server pings. */
+guint
+sc_client_get_server_heartbeat (ScClient *self)
+{
+  g_return_val_if_fail (SC_IS_CLIENT (self), 0);
+  return self->greeting ? self->greeting->heartbeat_s : 0;
 }
 
 gint64
@@ -809,18 +849,17 @@ install_signals (GObjectClass *object_class)
 {
   GType type = G_TYPE_FROM_CLASS (object_class);
 
-  /* (const ScMessage *message): a MESSAGE indication. */
-  signals[SIGNAL_MESSAGE_RECEIVED] =
-    g_signal_new ("message-received", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL,
-                  NULL, G_TYPE_NONE, 1, G_TYPE_POINTER);
-  /* (guint64 message_id, guint recipient_id, guint status, reason) */
+  /* Boxed arguments are passed as they are (static scope): a handler
+   * that keeps one copies it. */
+  signals[SIGNAL_MESSAGE_RECEIVED] = g_signal_new (
+    "message-received", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+    G_TYPE_NONE, 1, SC_TYPE_CHAT_MESSAGE | G_SIGNAL_TYPE_STATIC_SCOPE);
   signals[SIGNAL_DELIVERY_RECEIPT] = g_signal_new (
     "delivery-receipt", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-    G_TYPE_NONE, 4, G_TYPE_UINT64, G_TYPE_UINT, G_TYPE_UINT, G_TYPE_STRING);
-  /* (const ScClientInfo *info) */
+    G_TYPE_NONE, 4, G_TYPE_UINT64, G_TYPE_UINT, SC_TYPE_STATUS, G_TYPE_STRING);
   signals[SIGNAL_CLIENT_JOINED] =
     g_signal_new ("client-joined", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-                  G_TYPE_NONE, 1, G_TYPE_POINTER);
+                  G_TYPE_NONE, 1, SC_TYPE_PEER | G_SIGNAL_TYPE_STATIC_SCOPE);
   signals[SIGNAL_CLIENT_LEFT] =
     g_signal_new ("client-left", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                   G_TYPE_NONE, 2, G_TYPE_UINT, G_TYPE_STRING);
@@ -830,10 +869,9 @@ install_signals (GObjectClass *object_class)
   signals[SIGNAL_SERVER_SHUTDOWN] =
     g_signal_new ("server-shutdown", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                   NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
-  /* (ScDisconnectReason reason, const char *detail) */
   signals[SIGNAL_DISCONNECTED] =
     g_signal_new ("disconnected", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-                  G_TYPE_NONE, 2, G_TYPE_UINT, G_TYPE_STRING);
+                  G_TYPE_NONE, 2, SC_TYPE_DISCONNECT_REASON, G_TYPE_STRING);
 }
 
 static void
