@@ -8,11 +8,11 @@ G_BEGIN_DECLS
 
 typedef struct
 {
-  guint64 id;        /* the server's message id */
-  ScPeer *sender;    /* who sent it, as they were when they sent it */
-  char *text;        /* valid UTF-8 */
+  guint64 id;         /* the server's message id */
+  ScPeer *sender;     /* who sent it, as they were when they sent it */
+  char *text;         /* valid UTF-8 */
   gboolean broadcast; /* sent to everyone, not to us alone */
-  gint64 sent_ms;    /* when the server took it, Unix milliseconds */
+  gint64 sent_ms;     /* when the server took it, Unix milliseconds */
 } ScChatMessage;
 
 #define SC_TYPE_CHAT_MESSAGE (sc_chat_message_get_type ())

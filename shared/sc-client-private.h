@@ -87,6 +87,7 @@ struct _PendingRequest
   ReplyHandler on_reply;
   GPtrArray *pages; /* list requests: entries so far */
   gint64 sent_at;
+  GSource *cancel_source; /* the task's GCancellable, in the owner */
 };
 
 PendingRequest *sc_client_new_pending (ScClient *self,

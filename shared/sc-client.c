@@ -56,6 +56,11 @@ sc_client_pending_free (PendingRequest *pending)
       g_source_destroy (pending->timeout);
       g_source_unref (pending->timeout);
     }
+  if (pending->cancel_source)
+    {
+      g_source_destroy (pending->cancel_source);
+      g_source_unref (pending->cancel_source);
+    }
   g_clear_pointer (&pending->pages, g_ptr_array_unref);
   g_clear_object (&pending->task);
   g_free (pending);
@@ -258,6 +263,26 @@ sc_client_return_reply (ScClient *self,
   return FALSE;
 }
 
+/* Cancelling a request completes it at once, in the owner's context,
+ * with G_IO_ERROR_CANCELLED; its answer, if it still comes, is dropped
+ * like a late one. */
+static gboolean
+on_request_cancelled (GCancellable *cancellable, gpointer data)
+{
+  PendingRequest *pending = data;
+  ScClient *self = g_task_get_source_object (pending->task);
+  g_autoptr (GTask) task = g_object_ref (pending->task);
+
+  g_clear_pointer (&pending->cancel_source, g_source_unref);
+  if (g_hash_table_lookup (self->pending,
+                           GUINT_TO_POINTER (pending->request_id)) == pending)
+    g_hash_table_steal (self->pending, GUINT_TO_POINTER (pending->request_id));
+  sc_client_pending_free (pending);
+  g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                           "the request was cancelled");
+  return G_SOURCE_REMOVE;
+}
+
 PendingRequest *
 sc_client_new_pending (ScClient *self,
                        gpointer source_tag,
@@ -270,6 +295,14 @@ sc_client_new_pending (ScClient *self,
   pending->task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (pending->task, source_tag);
   pending->on_reply = sc_client_return_reply;
+  if (cancellable)
+    {
+      pending->cancel_source = g_cancellable_source_new (cancellable);
+      g_source_set_callback (pending->cancel_source,
+                             G_SOURCE_FUNC (on_request_cancelled), pending,
+                             NULL);
+      g_source_attach (pending->cancel_source, self->owner);
+    }
   return pending;
 }
 
@@ -579,15 +612,61 @@ adopt_connection (ScClient *self, Handshake *hs)
     }
 }
 
+/* The caller's side of one connect: its task, until it is returned,
+ * and its cancellable watched in the owner's context. */
+typedef struct
+{
+  GTask *outer; /* NULL once returned */
+  GSource *cancel_source;
+  guint generation;
+} Connecting;
+
+static void
+connecting_free (Connecting *connecting)
+{
+  if (connecting->cancel_source)
+    {
+      g_source_destroy (connecting->cancel_source);
+      g_source_unref (connecting->cancel_source);
+    }
+  g_clear_object (&connecting->outer);
+  g_free (connecting);
+}
+
+/* Cancelling a connect returns at once; the handshake thread, bounded
+ * by its timeouts, finishes on its own and finds it is not wanted, as
+ * after sc_client_disconnect(). */
+static gboolean
+on_connect_cancelled (GCancellable *cancellable, gpointer data)
+{
+  Connecting *connecting = data;
+  g_autoptr (GTask) outer = g_steal_pointer (&connecting->outer);
+  ScClient *self = g_task_get_source_object (outer);
+
+  if (self->state == SC_CLIENT_STATE_CONNECTING &&
+      connecting->generation == (guint) g_atomic_int_get (&self->generation))
+    {
+      g_atomic_int_inc (&self->generation);
+      set_state (self, SC_CLIENT_STATE_DISCONNECTED);
+    }
+  g_task_return_new_error (outer, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                           "connecting was cancelled");
+  return G_SOURCE_REMOVE;
+}
+
 static void
 on_handshake_done (GObject *source, GAsyncResult *result, gpointer data)
 {
   ScClient *self = SC_CLIENT (source);
-  g_autoptr (GTask) outer = data;
+  Connecting *connecting = data;
+  g_autoptr (GTask) outer = g_steal_pointer (&connecting->outer);
   Handshake *hs = g_task_get_task_data (G_TASK (result));
   GError *error = NULL;
 
+  connecting_free (connecting);
   SC_HAPPENS_AFTER (hs);
+  if (outer == NULL)
+    return; /* cancelled, and already returned */
   if (!g_task_propagate_boolean (G_TASK (result), &error))
     {
       if (hs->generation == (guint) g_atomic_int_get (&self->generation))
@@ -617,6 +696,7 @@ sc_client_connect_async (ScClient *self,
 {
   g_autoptr (GTask) outer = NULL;
   g_autoptr (GTask) inner = NULL;
+  Connecting *connecting;
   Handshake *hs;
 
   g_return_if_fail (SC_IS_CLIENT (self));
@@ -640,8 +720,20 @@ sc_client_connect_async (ScClient *self,
   hs->generation = (guint) g_atomic_int_get (&self->generation);
   set_state (self, SC_CLIENT_STATE_CONNECTING);
 
-  inner =
-    g_task_new (self, cancellable, on_handshake_done, g_steal_pointer (&outer));
+  connecting = g_new0 (Connecting, 1);
+  connecting->generation = hs->generation;
+  if (cancellable)
+    {
+      connecting->cancel_source = g_cancellable_source_new (cancellable);
+      g_source_set_callback (connecting->cancel_source,
+                             G_SOURCE_FUNC (on_connect_cancelled), connecting,
+                             NULL);
+      g_source_attach (connecting->cancel_source, self->owner);
+    }
+  connecting->outer = g_steal_pointer (&outer);
+  /* The handshake thread itself is not cancelled: a cancel returns the
+   * caller's task above, and the thread ends within its timeouts. */
+  inner = g_task_new (self, NULL, on_handshake_done, connecting);
   g_task_set_task_data (inner, hs, (GDestroyNotify) handshake_free);
   SC_HAPPENS_BEFORE (hs);
   g_task_run_in_thread (inner, handshake_thread);

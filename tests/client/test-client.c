@@ -1945,6 +1945,96 @@ test_server_not_reading (void)
                    SC_CLIENT_STATE_DISCONNECTED);
 }
 
+/* GCancellable: a cancelled request completes at once with
+ * G_IO_ERROR_CANCELLED, and its late answer is dropped; a cancelled
+ * connect returns at once and leaves the client free to connect. */
+static void
+test_cancel_request (void)
+{
+  g_autoptr (FakeServer) fake = fake_server_new (FALSE);
+  g_autoptr (Peer) peer = peer_new_for_fake (fake);
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GAsyncResult) name_result = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (ScMessage) request = NULL;
+  g_autoptr (ScMessage) late = NULL;
+  g_autoptr (ScMessage) second = NULL;
+  g_autoptr (ScMessage) answer = NULL;
+  g_autoptr (GDateTime) time = NULL;
+  g_autofree char *name = NULL;
+
+  sc_client_get_time_async (peer->client, cancellable, store_result, &result);
+  request = fake_read (fake);
+  g_cancellable_cancel (cancellable);
+  wait_until (result != NULL);
+  time = sc_client_get_time_finish (peer->client, result, NULL, &error);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_null (time);
+  g_clear_error (&error);
+
+  /* The answer comes anyway: dropped, the next request is unaffected. */
+  late = sc_message_new_reply (request, SC_STATUS_OK, NULL);
+  late->time_ms = now_ms ();
+  late->iso_time = g_strdup ("1970-01-01T00:00:00.000Z");
+  late->timezone = g_strdup ("UTC");
+  fake_send (fake, late);
+  sc_client_get_name_async (peer->client, NULL, store_result, &name_result);
+  second = fake_read (fake);
+  answer = sc_message_new_reply (second, SC_STATUS_OK, NULL);
+  answer->name = g_strdup ("fake-host");
+  fake_send (fake, answer);
+  wait_until (name_result != NULL);
+  name = sc_client_get_name_finish (peer->client, name_result, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (name, ==, "fake-host");
+  g_assert_cmpint (sc_client_get_state (peer->client), ==,
+                   SC_CLIENT_STATE_CONNECTED);
+
+  /* Cancelled before it is even sent: the same. */
+  g_clear_object (&result);
+  sc_client_get_time_async (peer->client, cancellable, store_result, &result);
+  wait_until (result != NULL);
+  g_assert_null (
+    sc_client_get_time_finish (peer->client, result, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+}
+
+static void
+test_cancel_connect (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (Peer) peer = peer_new_in (NULL);
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr (GAsyncResult) result = NULL;
+  gint64 cancelled_at;
+  /* A listening socket that never accepts: the kernel completes the TCP
+   * handshake, and no greeting ever comes. */
+  int silent = sc_socket_listen ("127.0.0.1", 0, 4, &error);
+
+  g_assert_no_error (error);
+  sc_client_connect_async (peer->client, "127.0.0.1",
+                           sc_socket_local_port (silent), "patient",
+                           cancellable, store_result, &result);
+  g_assert_cmpint (sc_client_get_state (peer->client), ==,
+                   SC_CLIENT_STATE_CONNECTING);
+  iterate_for (50);
+  cancelled_at = g_get_monotonic_time ();
+  g_cancellable_cancel (cancellable);
+  wait_until (result != NULL);
+  g_assert_cmpint (g_get_monotonic_time () - cancelled_at, <,
+                   1000 * 1000 * SLOWDOWN);
+  g_assert_false (sc_client_connect_finish (peer->client, result, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_cmpint (sc_client_get_state (peer->client), ==,
+                   SC_CLIENT_STATE_DISCONNECTED);
+
+  /* Free to connect elsewhere at once. */
+  peer_connect (peer, fixture->port, "patient");
+  g_assert_cmpuint (peer_id (peer), !=, 0);
+  close (silent);
+}
+
 /* ------------------------------------------------------------------ */
 
 static const ServerOptions full_server = { .max_clients = 1 };
@@ -1987,6 +2077,8 @@ main (int argc, char **argv)
   g_test_add_func ("/client/server/ping", test_server_ping);
   g_test_add_func ("/client/server/early-indication", test_early_indication);
   g_test_add_func ("/client/server/not-reading", test_server_not_reading);
+  g_test_add_func ("/client/cancel/request", test_cancel_request);
+  add_server_test ("/client/cancel/connect", NULL, test_cancel_connect);
 
   add_server_test ("/client/lifecycle/disconnect-queued", NULL,
                    test_disconnect_queued);
