@@ -255,7 +255,7 @@ sc_window_actions_update (ScWindow *self)
  * SOCKCHAT_DEMO_SCRIPT names a file of lines "DELAY_MS ACTION [ARGS]",
  * run one after the other, each DELAY_MS after the previous one.
  * ACTION is a window action name (connect, get-time, …), or
- * "send ID TEXT", "broadcast TEXT" or "select ID". */
+ * "send ID TEXT", "broadcast TEXT", "type TEXT" or "resize WIDTH HEIGHT". */
 
 static gboolean run_next_step (gpointer data);
 
@@ -293,6 +293,16 @@ run_step (ScWindow *self, const char *action, const char *rest)
   else if (g_str_equal (action, "type") && rest)
     {
       gtk_entry_set_text (self->message_entry, rest);
+      return;
+    }
+  else if (g_str_equal (action, "resize") && rest)
+    {
+      g_auto (GStrv) size = g_strsplit (rest, " ", 2);
+
+      if (size[0] && size[1])
+        gtk_window_resize (GTK_WINDOW (self),
+                           (int) g_ascii_strtoll (size[0], NULL, 10),
+                           (int) g_ascii_strtoll (size[1], NULL, 10));
       return;
     }
   if (g_action_group_has_action (G_ACTION_GROUP (self), action))

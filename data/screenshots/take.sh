@@ -3,6 +3,8 @@
 # clients (alice and bob), each client on its own Xvfb display, holding a
 # short conversation scripted through SOCKCHAT_DEMO_SCRIPT (a test-only
 # hook, see gui-client/sc-window-actions.c), then the server going away.
+# Alice's window is wide, in the light theme; bob's is narrowed to 360 px
+# and dark (GTK_THEME=Adwaita:dark).
 #
 # Usage: data/screenshots/take.sh [BUILD_DIR]   (default: _build)
 # Needs: xvfb (Xvfb), imagemagick (import), dbus (dbus-run-session).
@@ -21,7 +23,7 @@ cleanup () {
     kill "$pid" 2>/dev/null || true
   done
   wait 2>/dev/null || true
-  rm -rf "$WORK"
+  [[ -n "${KEEP_WORK:-}" ]] || rm -rf "$WORK"
 }
 trap cleanup EXIT
 
@@ -30,10 +32,10 @@ start_display () {
   PIDS+=($!)
 }
 
-# start_client DISPLAY NICKNAME SCRIPT
+# start_client DISPLAY NICKNAME SCRIPT [THEME]
 start_client () {
   DISPLAY=":$1" GSETTINGS_SCHEMA_DIR="$BUILD/data" GSETTINGS_BACKEND=memory \
-    SOCKCHAT_DEMO_SCRIPT="$3" NO_AT_BRIDGE=1 \
+    SOCKCHAT_DEMO_SCRIPT="$3" NO_AT_BRIDGE=1 GTK_THEME="${4:-Adwaita}" \
     dbus-run-session -- "$BUILD/gui-client/sockchat" --host 127.0.0.1 \
     --port "$PORT" --nickname "$2" --connect >"$WORK/$2.log" 2>&1 &
   PIDS+=($!)
@@ -47,7 +49,8 @@ cat >"$WORK/alice.txt" <<'SCRIPT'
 1200 type Great, see you there
 SCRIPT
 cat >"$WORK/bob.txt" <<'SCRIPT'
-2500 send 1 Hello Alice, yes: all green.
+100 resize 360 700
+2400 send 1 Hello Alice, yes: all green.
 2500 broadcast Anyone up for lunch at noon?
 SCRIPT
 
@@ -61,10 +64,12 @@ start_display 92
 sleep 1
 start_client 91 alice "$WORK/alice.txt"
 sleep 1
-start_client 92 bob "$WORK/bob.txt"
+start_client 92 bob "$WORK/bob.txt" Adwaita:dark
 sleep 9
 DISPLAY=:91 import -window root "$OUT/conversation-alice.png"
-DISPLAY=:92 import -window root "$OUT/conversation-bob.png"
+# Only the narrow window, with its client-side shadow.
+DISPLAY=:92 import -window root -crop 380x740+0+0 +repage \
+  "$OUT/narrow-dark-bob.png"
 
 # The server goes away: the window says so and counts down to a retry.
 kill "$SERVER_PID"

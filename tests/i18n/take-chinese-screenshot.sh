@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Takes docs/screenshots/chinese-window.png and chinese-server-gone.png:
-# the GTK client in Chinese
+# Takes docs/screenshots/chinese-window.png, chinese-narrow-dark.png and
+# chinese-server-gone.png: the GTK client in Chinese
 # (LANG=zh_CN.UTF-8, the build's catalog through SOCKCHAT_LOCALEDIR) during
 # a short conversation between 小明 and 小红, scripted through
 # SOCKCHAT_DEMO_SCRIPT like data/screenshots/take.sh, then the server
-# going away.
+# going away.  小明's window is wide and light; 小红's is narrowed to
+# 360 px and dark (GTK_THEME=Adwaita:dark).
 #
 # Usage: tests/i18n/take-chinese-screenshot.sh [BUILD_DIR]   (default: _build)
 # Needs: the zh_CN.UTF-8 locale (localedef -i zh_CN -f UTF-8 zh_CN.UTF-8),
@@ -37,9 +38,10 @@ start_display () {
   PIDS+=($!)
 }
 
-# start_client DISPLAY NICKNAME SCRIPT
+# start_client DISPLAY NICKNAME SCRIPT [THEME]
 start_client () {
   DISPLAY=":$1" GSETTINGS_SCHEMA_DIR="$BUILD/data" GSETTINGS_BACKEND=memory \
+    GTK_THEME="${4:-Adwaita}" \
     LANG=zh_CN.UTF-8 LC_ALL=zh_CN.UTF-8 LANGUAGE='' \
     SOCKCHAT_LOCALEDIR="$WORK/locale" \
     SOCKCHAT_DEMO_SCRIPT="$3" NO_AT_BRIDGE=1 \
@@ -56,7 +58,8 @@ cat >"$WORK/a.txt" <<'SCRIPT'
 1200 type 好的，下午实验室见
 SCRIPT
 cat >"$WORK/b.txt" <<'SCRIPT'
-2500 send 1 写完了，服务端和客户端都能正常通信。
+100 resize 360 700
+2400 send 1 写完了，服务端和客户端都能正常通信。
 2500 broadcast 大家中午一起吃饭吗？
 SCRIPT
 
@@ -70,12 +73,14 @@ start_display 94
 sleep 1
 start_client 93 小明 "$WORK/a.txt"
 sleep 1
-start_client 94 小红 "$WORK/b.txt"
+start_client 94 小红 "$WORK/b.txt" Adwaita:dark
 sleep 9
 DISPLAY=:93 import -window root "$OUT/chinese-window.png"
+DISPLAY=:94 import -window root -crop 380x740+0+0 +repage \
+  "$OUT/chinese-narrow-dark.png"
 
 # The server goes away: the info bar says so and counts down to a retry.
 kill "$SERVER_PID"
 sleep 2.5
 DISPLAY=:93 import -window root "$OUT/chinese-server-gone.png"
-echo "Saved $OUT/chinese-window.png and $OUT/chinese-server-gone.png"
+echo "Saved $OUT/chinese-window.png, chinese-narrow-dark.png and chinese-server-gone.png"
