@@ -11,6 +11,7 @@
 
 #include <glib/gi18n.h>
 #include <math.h>
+#include <string.h>
 
 #include "sc-message-log.h"
 
@@ -685,6 +686,12 @@ sc_message_log_dispose (GObject *object)
   g_queue_clear (&self->sent_order);
   g_hash_table_remove_all (self->sent_by_id);
   g_hash_table_remove_all (self->sent_by_handle);
+  /* The tags go with the buffer; a theme change after this (the log may
+   * outlive its window while something holds a reference) must not
+   * reach them. */
+  if (gtk_settings_get_default ())
+    g_signal_handlers_disconnect_by_data (gtk_settings_get_default (), self);
+  memset (self->tags, 0, sizeof self->tags);
   G_OBJECT_CLASS (sc_message_log_parent_class)->dispose (object);
 }
 
@@ -839,6 +846,8 @@ update_tag_colors (ScMessageLog *self)
   GdkRGBA background, text;
   gboolean dark;
 
+  if (self->tags[0] == NULL)
+    return; /* disposed */
   lookup_theme_color (context, "theme_base_color", "#ffffff", &background);
   lookup_theme_color (context, "theme_text_color", "#000000", &text);
   dark = sc_message_log_luminance (&background) < 0.2;

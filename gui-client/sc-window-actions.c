@@ -203,9 +203,65 @@ send_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
 }
 
 /* ------------------------------------------------------------------ */
+/* Changing the nickname while connected */
+
+static void
+on_renamed (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *nickname =
+    sc_client_set_nickname_finish (SC_CLIENT (source), result, &error);
+  g_autoptr (ScWindow) self = window_if_alive (data);
+  g_autofree char *text = NULL;
+
+  if (self == NULL)
+    return;
+  if (nickname == NULL)
+    {
+      log_failure (self, _ ("Change nickname"), error);
+      gtk_entry_set_text (self->nick_entry,
+                          sc_client_get_nickname (self->client));
+      return;
+    }
+  gtk_entry_set_text (self->nick_entry, nickname);
+  g_settings_set_string (self->settings, "nickname", nickname);
+  g_free (self->target_nickname);
+  self->target_nickname = g_strdup (nickname);
+  text = g_strdup_printf (_ ("You are now called “%s”"), nickname);
+  sc_message_log_append (self->log, SC_LOG_SYSTEM, NULL, text);
+}
+
+/* Asks the server for the nickname in the field. */
+void
+sc_window_rename (ScWindow *self)
+{
+  g_autofree char *nickname =
+    g_strstrip (g_strdup (gtk_entry_get_text (self->nick_entry)));
+
+  if (g_strcmp0 (nickname, sc_client_get_nickname (self->client)) == 0)
+    return;
+  if (*nickname == '\0')
+    {
+      sc_window_show_info (self, GTK_MESSAGE_WARNING, FALSE,
+                           _ ("Type the new nickname, then press Enter."));
+      return;
+    }
+  sc_client_set_nickname_async (self->client, nickname, self->cancellable,
+                                on_renamed, g_object_ref (self));
+}
+
+/* ------------------------------------------------------------------ */
 /* Enabled state */
 
+static void
+close_activated (GSimpleAction *action, GVariant *param, gpointer data)
+{
+  gtk_window_close (data);
+}
+
 static const GActionEntry win_entries[] = {
+  { "close", close_activated, NULL, NULL, NULL },
+
   { "connect", connect_activated, NULL, NULL, NULL },
   { "disconnect", disconnect_activated, NULL, NULL, NULL },
   { "get-time", get_time_activated, NULL, NULL, NULL },
@@ -246,7 +302,8 @@ sc_window_actions_update (ScWindow *self)
   sc_window_compose_update (self);
   gtk_widget_set_sensitive (GTK_WIDGET (self->host_entry), idle);
   gtk_widget_set_sensitive (GTK_WIDGET (self->port_spin), idle);
-  gtk_widget_set_sensitive (GTK_WIDGET (self->nick_entry), idle);
+  /* The nickname can change while connected (Enter asks the server). */
+  gtk_widget_set_sensitive (GTK_WIDGET (self->nick_entry), idle || connected);
 }
 
 /* ------------------------------------------------------------------ */

@@ -20,6 +20,7 @@ struct _ScWindow
 
   /* Template children. */
   GtkHeaderBar *header_bar;
+  GtkMenuButton *menu_button;
   GtkInfoBar *info_bar;
   GtkLabel *info_label;
   GtkButton *reconnect_button;
@@ -86,6 +87,7 @@ void sc_window_actions_install (ScWindow *self);
 void sc_window_actions_update (ScWindow *self);
 void sc_window_request_list (ScWindow *self, gboolean show_in_log);
 void sc_window_demo_clear (ScWindow *self);
+void sc_window_rename (ScWindow *self);
 
 /* sc-window-compose.c */
 void sc_window_compose_update (ScWindow *self);

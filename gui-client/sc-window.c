@@ -386,6 +386,7 @@ note_unseen (ScWindow *self, const char *from)
 
   /* Without a session bus there is nobody to notify. */
   if (gtk_window_is_active (GTK_WINDOW (self)) || app == NULL ||
+      !g_settings_get_boolean (self->settings, "notify") ||
       g_application_get_dbus_connection (G_APPLICATION (app)) == NULL)
     return;
   self->n_unseen++;
@@ -538,9 +539,17 @@ on_info_bar_response (GtkInfoBar *info_bar, int response, ScWindow *self)
     set_status (self, _ ("Disconnected"), _ ("Not connected"));
 }
 
+/* Enter in a connection field connects; in the nickname field while
+ * connected, it asks the server for the new name. */
 static void
 on_connect_field_activate (ScWindow *self, GtkWidget *field)
 {
+  if (field == GTK_WIDGET (self->nick_entry) &&
+      sc_client_get_state (self->client) == SC_CLIENT_STATE_CONNECTED)
+    {
+      sc_window_rename (self);
+      return;
+    }
   g_action_group_activate_action (G_ACTION_GROUP (self), "connect", NULL);
 }
 
@@ -704,6 +713,7 @@ bind_children (GtkWidgetClass *widget_class)
 #define BIND(name) \
   gtk_widget_class_bind_template_child (widget_class, ScWindow, name)
   BIND (header_bar);
+  BIND (menu_button);
   BIND (info_bar);
   BIND (info_label);
   BIND (reconnect_button);

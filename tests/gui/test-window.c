@@ -10,6 +10,7 @@
 
 #include "sc-application.h"
 #include "sc-fault-util.h"
+#include "sc-preferences.h"
 #include "sc-server.h"
 #include "sc-status-text.h"
 #include "sc-window-private.h"
@@ -330,6 +331,24 @@ windows_finalized (gpointer data)
   return TRUE;
 }
 
+/* The pointer rests outside every window, so no test depends on which
+ * widget it happens to hover (and no tooltip pops up over a window that
+ * a test is about to destroy). */
+static void
+park_pointer (void)
+{
+  GdkDisplay *display = gdk_display_get_default ();
+  GdkSeat *seat = gdk_display_get_default_seat (display);
+  GdkScreen *screen = gdk_display_get_default_screen (display);
+  GdkMonitor *monitor = gdk_display_get_monitor (display, 0);
+  GdkRectangle geometry;
+
+  gdk_monitor_get_geometry (monitor, &geometry);
+  gdk_device_warp (gdk_seat_get_pointer (seat), screen,
+                   geometry.x + geometry.width - 1,
+                   geometry.y + geometry.height - 1);
+}
+
 static void
 fixture_setup (Fixture *fixture, gconstpointer data)
 {
@@ -350,6 +369,7 @@ fixture_setup (Fixture *fixture, gconstpointer data)
   fixture->port = sc_server_get_port (fixture->server);
 
   fixture->app = app;
+  park_pointer ();
   for (guint i = 0; i < G_N_ELEMENTS (fixture->windows); i++)
     {
       fixture->windows[i] = sc_window_new (GTK_APPLICATION (fixture->app));
@@ -1454,6 +1474,189 @@ test_narrow (Fixture *fixture, gconstpointer data)
   assert_on_screen (window, GTK_WIDGET (window->log), 500);
 }
 
+/* Changing the nickname while connected: Enter in the field asks the
+ * server; the other window sees the new name; a refused name is said
+ * and the field goes back. */
+static gboolean
+nickname_is (gpointer data)
+{
+  LogQuery *query = data;
+
+  return g_strcmp0 (sc_client_get_nickname (query->window->client),
+                    query->needle) == 0;
+}
+
+static void
+test_rename_connected (Fixture *fixture, gconstpointer data)
+{
+  ScWindow *a, *b;
+  g_autofree char *bob_sees = NULL;
+
+  SKIP_WITHOUT_DISPLAY ();
+  a = fixture->windows[0];
+  b = fixture->windows[1];
+  connect_window (fixture, a, "alice");
+  connect_window (fixture, b, "bob");
+  g_assert_true (gtk_widget_is_sensitive (GTK_WIDGET (a->nick_entry)));
+  g_assert_false (gtk_widget_is_sensitive (GTK_WIDGET (a->host_entry)));
+
+  gtk_entry_set_text (a->nick_entry, "alicia");
+  g_signal_emit_by_name (a->nick_entry, "activate");
+  wait_for (nickname_is, &(LogQuery){ a, "alicia" }, "the new nickname");
+  g_assert_true (is_connected (a));
+  wait_for_log (a, "You are now called “alicia”");
+  bob_sees = g_strdup_printf ("#%u alice is now called “alicia”",
+                              sc_client_get_id (a->client));
+  wait_for_log (b, bob_sees);
+
+  /* Over 32 bytes: refused, said in the log, the field restored. */
+  gtk_entry_set_text (a->nick_entry,
+                      "a-nickname-that-is-far-too-long-to-accept");
+  g_signal_emit_by_name (a->nick_entry, "activate");
+  wait_for_log (a, "Change nickname failed: ");
+  g_assert_cmpstr (gtk_entry_get_text (a->nick_entry), ==, "alicia");
+  g_assert_cmpstr (sc_client_get_nickname (a->client), ==, "alicia");
+}
+
+/* GNOME conventions: the primary menu, Ctrl+N and Ctrl+W, the
+ * shortcuts window, About and Preferences (bound to GSettings, a typed
+ * number committed when the dialog closes). */
+static gboolean
+menu_has_action (GMenuModel *model, const char *action)
+{
+  for (int i = 0; i < g_menu_model_get_n_items (model); i++)
+    {
+      g_autofree char *name = NULL;
+      GMenuModel *section =
+        g_menu_model_get_item_link (model, i, G_MENU_LINK_SECTION);
+
+      if (section && menu_has_action (section, action))
+        {
+          g_object_unref (section);
+          return TRUE;
+        }
+      g_clear_object (&section);
+      if (g_menu_model_get_item_attribute (model, i, G_MENU_ATTRIBUTE_ACTION,
+                                           "s", &name) &&
+          g_str_equal (name, action))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static GtkWidget *
+find_toplevel (GType type)
+{
+  g_autoptr (GList) toplevels = gtk_window_list_toplevels ();
+
+  for (GList *l = toplevels; l; l = l->next)
+    if (G_TYPE_CHECK_INSTANCE_TYPE (l->data, type) &&
+        gtk_widget_get_visible (l->data))
+      return l->data;
+  return NULL;
+}
+
+static gboolean
+shortcuts_hidden (gpointer data)
+{
+  return find_toplevel (GTK_TYPE_SHORTCUTS_WINDOW) == NULL;
+}
+
+static gboolean
+app_has_windows (gpointer data)
+{
+  return g_list_length (gtk_application_get_windows (GTK_APPLICATION (app))) ==
+         GPOINTER_TO_UINT (data);
+}
+
+static void
+assert_accel (const char *action, const char *accel)
+{
+  g_auto (GStrv) accels =
+    gtk_application_get_accels_for_action (GTK_APPLICATION (app), action);
+
+  g_assert_nonnull (accels[0]);
+  g_assert_cmpstr (accels[0], ==, accel);
+}
+
+static void
+test_menu_and_windows (Fixture *fixture, gconstpointer data)
+{
+  ScWindow *window;
+  GMenuModel *menu;
+  GList *windows;
+  guint n_windows;
+  GtkWidget *dialog;
+  ScPreferences *preferences;
+  g_autoptr (GSettings) settings = g_settings_new (APPLICATION_ID);
+
+  SKIP_WITHOUT_DISPLAY ();
+  window = fixture->windows[0];
+  menu = gtk_menu_button_get_menu_model (window->menu_button);
+  g_assert_nonnull (menu);
+  g_assert_true (menu_has_action (menu, "app.preferences"));
+  g_assert_true (menu_has_action (menu, "app.shortcuts"));
+  g_assert_true (menu_has_action (menu, "app.about"));
+  g_assert_true (menu_has_action (menu, "app.quit"));
+  assert_accel ("app.new-window", "<Primary>n");
+  assert_accel ("win.close", "<Primary>w");
+  assert_accel ("win.connect", "<Primary>o");
+  assert_accel ("app.shortcuts", "<Primary>question");
+
+  /* Ctrl+N opens a window, Ctrl+W closes it. */
+  n_windows =
+    g_list_length (gtk_application_get_windows (GTK_APPLICATION (app)));
+  g_action_group_activate_action (G_ACTION_GROUP (app), "new-window", NULL);
+  windows = gtk_application_get_windows (GTK_APPLICATION (app));
+  g_assert_cmpuint (g_list_length (windows), ==, n_windows + 1);
+  g_assert_true (SC_IS_WINDOW (windows->data));
+  /* The shortcuts window over it, closed (Escape hides it), then the
+   * window destroyed: a theme change afterwards finds nothing dangling
+   * (a destroyed GTK 3 shortcuts window crashed here). */
+  gtk_window_present (GTK_WINDOW (windows->data));
+  g_action_group_activate_action (G_ACTION_GROUP (app), "shortcuts", NULL);
+  dialog = find_toplevel (GTK_TYPE_SHORTCUTS_WINDOW);
+  g_assert_nonnull (dialog);
+  gtk_window_close (GTK_WINDOW (dialog));
+  wait_for (shortcuts_hidden, NULL, "the shortcuts window to hide");
+  gtk_widget_destroy (GTK_WIDGET (windows->data));
+  g_assert_cmpuint (
+    g_list_length (gtk_application_get_windows (GTK_APPLICATION (app))), ==,
+    n_windows);
+  /* And Ctrl+W closes a window. */
+  g_action_group_activate_action (G_ACTION_GROUP (app), "new-window", NULL);
+  windows = gtk_application_get_windows (GTK_APPLICATION (app));
+  g_action_group_activate_action (G_ACTION_GROUP (windows->data), "close",
+                                  NULL);
+  wait_for (app_has_windows, GUINT_TO_POINTER (n_windows),
+            "the new window to close");
+  check_contrast (window, TRUE);
+  check_contrast (window, FALSE);
+
+  /* About. */
+  g_action_group_activate_action (G_ACTION_GROUP (app), "about", NULL);
+  dialog = find_toplevel (GTK_TYPE_ABOUT_DIALOG);
+  g_assert_nonnull (dialog);
+  g_assert_cmpstr (gtk_about_dialog_get_version (GTK_ABOUT_DIALOG (dialog)), ==,
+                   PACKAGE_VERSION);
+  gtk_widget_destroy (dialog);
+
+  /* Preferences: a typed number counts when the dialog closes. */
+  gtk_window_present (GTK_WINDOW (window));
+  g_action_group_activate_action (G_ACTION_GROUP (app), "preferences", NULL);
+  preferences = SC_PREFERENCES (find_toplevel (SC_TYPE_PREFERENCES));
+  g_assert_nonnull (preferences);
+  gtk_entry_set_text (
+    GTK_ENTRY (sc_preferences_get_log_lines_spin (preferences)), "300");
+  gtk_switch_set_active (sc_preferences_get_notify_switch (preferences), FALSE);
+  g_assert_false (g_settings_get_boolean (settings, "notify"));
+  gtk_dialog_response (GTK_DIALOG (preferences), GTK_RESPONSE_DELETE_EVENT);
+  g_assert_cmpuint (g_settings_get_uint (settings, "log-lines"), ==, 300);
+  g_assert_cmpuint (sc_message_log_get_max_lines (window->log), ==, 300);
+  g_assert_null (find_toplevel (SC_TYPE_PREFERENCES));
+  g_settings_reset (settings, "notify");
+}
+
 /* --- the flood ---------------------------------------------------- */
 
 typedef struct
@@ -1716,6 +1919,8 @@ main (int argc, char *argv[])
       ADD ("/gui/window/dark-contrast", test_dark_contrast);
       ADD ("/gui/window/server-stopped", test_server_stopped);
       ADD ("/gui/window/narrow", test_narrow);
+      ADD ("/gui/window/rename-connected", test_rename_connected);
+      ADD ("/gui/window/menu-and-windows", test_menu_and_windows);
       ADD ("/gui/window/flood", test_flood);
     }
 #undef ADD
