@@ -70,7 +70,6 @@ struct _ScMessageLog
   GQueue queue; /* LogLine*, not yet in the buffer */
   guint flush_source;
   GtkTextTag *tags[N_TAGS];
-  GtkTextMark *end_mark;
   GtkAdjustment *vadjustment;
   /* The user is at the bottom: keep showing new lines.  Changed only by
    * the user's scrolling, never by the view moving on its own. */
@@ -582,14 +581,14 @@ sc_message_log_scroll_to_end (ScMessageLog *self)
 
   self->follow = TRUE;
   set_has_unseen (self, FALSE);
-  self->pinning++;
-  gtk_text_view_scroll_to_mark (GTK_TEXT_VIEW (self), self->end_mark, 0, TRUE,
-                                0, 1.0);
+  /* Only the adjustment, at once: gtk_text_view_scroll_to_mark() may
+   * defer the scroll until the lines are laid out, and a deferred scroll
+   * would pull down a reader who scrolled up meanwhile.  As the new
+   * lines are measured, the adjustment's upper bound grows and
+   * on_adjustment_changed() keeps a following view at the end. */
   if (self->vadjustment)
-    gtk_adjustment_set_value (
-      self->vadjustment, gtk_adjustment_get_upper (self->vadjustment) -
-                           gtk_adjustment_get_page_size (self->vadjustment));
-  self->pinning--;
+    set_scroll_value (self, gtk_adjustment_get_upper (self->vadjustment) -
+                              gtk_adjustment_get_page_size (self->vadjustment));
 }
 
 gboolean
@@ -908,7 +907,6 @@ sc_message_log_init (ScMessageLog *self)
 {
   GtkTextView *view = GTK_TEXT_VIEW (self);
   GtkTextBuffer *buffer = gtk_text_view_get_buffer (view);
-  GtkTextIter end;
 
   self->max_lines = DEFAULT_MAX_LINES;
   self->follow = TRUE;
@@ -928,8 +926,6 @@ sc_message_log_init (ScMessageLog *self)
   gtk_style_context_add_class (gtk_widget_get_style_context (GTK_WIDGET (self)),
                                "sc-log");
   create_tags (self, buffer);
-  gtk_text_buffer_get_end_iter (buffer, &end);
-  self->end_mark = gtk_text_buffer_create_mark (buffer, "sc-end", &end, FALSE);
   g_signal_connect (self, "notify::vadjustment",
                     G_CALLBACK (on_vadjustment_set), NULL);
   if (gtk_settings_get_default ())
