@@ -74,6 +74,8 @@ struct _ScWindow
   /* Coalesced notifications of messages that came while unfocused. */
   guint notify_source;
   guint n_unseen;
+  /* Messages received since the window was last active; in the title. */
+  guint n_unread;
   char *unseen_from;
   gboolean unseen_from_many;
   gint64 last_notified;

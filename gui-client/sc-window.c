@@ -402,6 +402,22 @@ note_unseen (ScWindow *self, const char *from)
     on_notify_timeout, self);
 }
 
+/* "SockChat", or "(3) SockChat" with three messages unread, so the
+ * task bar and window switcher show that something came. */
+static void
+update_title (ScWindow *self)
+{
+  g_autofree char *title = NULL;
+
+  if (self->n_unread > 0)
+    /* Translators: the window title with the number of unread messages. */
+    title = g_strdup_printf (_ ("(%u) SockChat"), self->n_unread);
+  else
+    title = g_strdup (_ ("SockChat"));
+  gtk_window_set_title (GTK_WINDOW (self), title);
+  gtk_header_bar_set_title (self->header_bar, title);
+}
+
 static void
 on_active_changed (ScWindow *self, GParamSpec *pspec, gpointer unused)
 {
@@ -409,6 +425,8 @@ on_active_changed (ScWindow *self, GParamSpec *pspec, gpointer unused)
 
   if (!gtk_window_is_active (GTK_WINDOW (self)))
     return;
+  self->n_unread = 0;
+  update_title (self);
   app = G_APPLICATION (gtk_window_get_application (GTK_WINDOW (self)));
   g_clear_handle_id (&self->notify_source, g_source_remove);
   self->n_unseen = 0;
@@ -428,6 +446,11 @@ on_message_received (ScWindow *self, const ScChatMessage *message)
     message->broadcast ? _ ("← %s to everyone:") : _ ("← %s:"), who);
   sc_message_log_append (self->log, SC_LOG_INCOMING, from, message->text);
   note_unseen (self, who);
+  if (!gtk_window_is_active (GTK_WINDOW (self)))
+    {
+      self->n_unread++;
+      update_title (self);
+    }
 }
 
 static void

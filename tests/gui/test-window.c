@@ -564,6 +564,8 @@ test_send_delivered (Fixture *fixture, gconstpointer data)
 
   /* "/msg N text", the lab's "send to client N", goes to whoever has
    * that id now, and says so. */
+  g_assert_cmpuint (sc_client_get_id (a->client), ==, 1);
+  wait_for (client_listed, &(ClientQuery){ b, 1 }, "alice in bob's list");
   gtk_entry_set_text (b->message_entry, "/msg 1 via the command");
   g_assert_true (action_enabled (b, "send"));
   g_signal_emit_by_name (b->message_entry, "activate");
@@ -1657,6 +1659,63 @@ test_menu_and_windows (Fixture *fixture, gconstpointer data)
   g_settings_reset (settings, "notify");
 }
 
+/* Unread messages: counted in the title while the window is not the
+ * active one, cleared when it becomes active. */
+static gboolean
+window_active (gpointer data)
+{
+  return gtk_window_is_active (GTK_WINDOW (data));
+}
+
+static gboolean
+title_is (gpointer data)
+{
+  LogQuery *query = data;
+
+  return g_strcmp0 (gtk_window_get_title (GTK_WINDOW (query->window)),
+                    query->needle) == 0;
+}
+
+static void
+test_unread_title (Fixture *fixture, gconstpointer data)
+{
+  ScWindow *a, *b;
+  g_autofree char *one = NULL;
+  g_autofree char *two = NULL;
+
+  SKIP_WITHOUT_DISPLAY ();
+  a = fixture->windows[0];
+  b = fixture->windows[1];
+  connect_window (fixture, a, "alice");
+  connect_window (fixture, b, "bob");
+  /* Bob's window takes the focus (Xvfb has no window manager to ask). */
+  gdk_window_focus (gtk_widget_get_window (GTK_WIDGET (b)), GDK_CURRENT_TIME);
+  wait_for (window_active, b, "bob's window to be active");
+  g_assert_false (gtk_window_is_active (GTK_WINDOW (a)));
+  g_assert_cmpstr (gtk_window_get_title (GTK_WINDOW (a)), ==, "SockChat");
+
+  /* "/msg N" checks bob's list, which the list request fills. */
+  wait_for (client_listed, &(ClientQuery){ b, sc_client_get_id (a->client) },
+            "alice in bob's list");
+  one = g_strdup_printf ("/msg %u one", sc_client_get_id (a->client));
+  two = g_strdup_printf ("/msg %u two", sc_client_get_id (a->client));
+  gtk_entry_set_text (b->message_entry, one);
+  g_signal_emit_by_name (b->message_entry, "activate");
+  gtk_entry_set_text (b->message_entry, two);
+  g_signal_emit_by_name (b->message_entry, "activate");
+  wait_for_log (a, "two");
+  wait_for (title_is, &(LogQuery){ a, "(2) SockChat" },
+            "two unread in the title");
+  g_assert_cmpstr (gtk_header_bar_get_title (a->header_bar), ==,
+                   "(2) SockChat");
+  /* Bob, active, counts nothing. */
+  g_assert_cmpstr (gtk_window_get_title (GTK_WINDOW (b)), ==, "SockChat");
+
+  gdk_window_focus (gtk_widget_get_window (GTK_WIDGET (a)), GDK_CURRENT_TIME);
+  wait_for (window_active, a, "alice's window to be active");
+  g_assert_cmpstr (gtk_window_get_title (GTK_WINDOW (a)), ==, "SockChat");
+}
+
 /* --- the flood ---------------------------------------------------- */
 
 typedef struct
@@ -1921,6 +1980,7 @@ main (int argc, char *argv[])
       ADD ("/gui/window/narrow", test_narrow);
       ADD ("/gui/window/rename-connected", test_rename_connected);
       ADD ("/gui/window/menu-and-windows", test_menu_and_windows);
+      ADD ("/gui/window/unread-title", test_unread_title);
       ADD ("/gui/window/flood", test_flood);
     }
 #undef ADD
