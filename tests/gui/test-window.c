@@ -1095,13 +1095,15 @@ top_line_text (ScWindow *window)
   GtkTextBuffer *buffer =
     gtk_text_view_get_buffer (GTK_TEXT_VIEW (window->log));
   GtkTextIter start, end;
+  g_autofree char *line = NULL;
 
   gtk_text_buffer_get_iter_at_line (buffer, &start,
                                     visible_line (window, FALSE));
   end = start;
   gtk_text_iter_forward_to_line_end (&end);
+  line = gtk_text_iter_get_text (&start, &end);
   /* Without the time stamp, which may differ by a second. */
-  return g_strdup (strstr (gtk_text_iter_get_text (&start, &end), "bob:"));
+  return g_strdup (strstr (line, "bob:"));
 }
 
 /* N from "bob: line N". */
@@ -1342,7 +1344,10 @@ test_server_stopped (Fixture *fixture, gconstpointer data)
   stall_source =
     g_timeout_add_full (G_PRIORITY_HIGH, 10, on_stall_tick, &meter, NULL);
   send_source = g_timeout_add (5, on_stopped_send_tick, &sender);
-  wait_for (is_disconnected, a, "alice to give the stopped server up");
+  /* Filling the kernel's buffers takes a while in sanitizer builds,
+   * where every message also costs the log more. */
+  wait_for_ms (is_disconnected, a, "alice to give the stopped server up",
+               FLOOD_WAIT_MS);
   g_source_remove (stall_source);
   g_clear_handle_id (&send_source, g_source_remove);
   wait_for_log (a, "stopped reading");
@@ -1352,9 +1357,15 @@ test_server_stopped (Fixture *fixture, gconstpointer data)
                   sender.n_sent, sender.longest_call / 1000.0,
                   meter.max_gap / 1000.0, meter.max_busy_gap / 1000.0,
                   (g_get_monotonic_time () - started) / 1e6);
-  /* Each send only queues; the longest includes logging the line. */
-  g_assert_cmpint (sender.longest_call, <, MAX_STALL_US);
-  g_assert_cmpint (meter.max_busy_gap, <, MAX_STALL_US);
+  /* Each send only queues; the longest includes logging the line.
+   * Sanitizer builds run several times slower: there the figures are
+   * reported, and a send that waited on the socket would still show as
+   * the window never giving the server up. */
+  if (ASSERT_STALL_TIME)
+    {
+      g_assert_cmpint (sender.longest_call, <, MAX_STALL_US);
+      g_assert_cmpint (meter.max_busy_gap, <, MAX_STALL_US);
+    }
   /* Wall clock also counts other processes' turns on a shared machine:
    * bounded in the perf suite only. */
   if (perf_run ())
