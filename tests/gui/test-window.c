@@ -1463,6 +1463,16 @@ test_narrow (Fixture *fixture, gconstpointer data)
   buttons[6] = GTK_WIDGET (window->quit_button);
   connect_window (fixture, window, "narrow");
 
+  /* Long lines laid out at the wide size first: the log's text view
+   * then asks for their width, which its scrolled window must not pass
+   * on (it did, intermittently, with hscrollbar-policy "never"). */
+  for (guint i = 0; i < 5; i++)
+    sc_message_log_append (window->log, SC_LOG_SYSTEM, NULL,
+                           "a long line of many words that the log lays out "
+                           "across the whole width of a wide window first");
+  sc_message_log_flush (window->log);
+  wait_for (window_is_width, &(WidthQuery){ window, 1000 },
+            "the window to be 1000 px");
   gtk_widget_get_preferred_width (GTK_WIDGET (window), &minimum, NULL);
   g_test_message ("minimum width %d px", minimum);
   g_assert_cmpint (minimum, <=, 360);
