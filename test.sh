@@ -143,10 +143,15 @@ build_and_test () {
     return 0
   fi
   section "Test $builddir"
+  # The output goes through a file: a D-Bus service the session activated
+  # (xdg-document-portal) may outlive dbus-run-session, and it must not
+  # hold this script's standard output open after the script has ended.
   xvfb-run -a -s "$XVFB_SERVER_ARGS" \
     dbus-run-session -- \
     meson test -C "$builddir" --print-errorlogs --no-suite perf \
-    "${TEST_ARGS[@]}" || status=$?
+    "${TEST_ARGS[@]}" </dev/null >"$builddir/test-output.txt" 2>&1 ||
+    status=$?
+  cat "$builddir/test-output.txt"
   count_results "$builddir" "$status"
 }
 

@@ -9,9 +9,11 @@
 #include "sc-cli-private.h"
 
 static void
-on_message_received (ScClient *client, const ScMessage *message, ScCli *self)
+on_message_received (ScClient *client,
+                     const ScChatMessage *message,
+                     ScCli *self)
 {
-  const ScClientInfo *sender = &message->sender;
+  const ScPeer *sender = message->sender;
   g_autofree char *endpoint =
     sc_cli_format_endpoint (sender->address, sender->port);
   g_autofree char *text = sc_cli_output_sanitize (message->text);
@@ -42,7 +44,7 @@ static void
 on_delivery_receipt (ScClient *client,
                      guint64 message_id,
                      guint recipient,
-                     guint status,
+                     ScStatus status,
                      const char *reason,
                      ScCli *self)
 {
@@ -63,7 +65,7 @@ on_delivery_receipt (ScClient *client,
 }
 
 static void
-on_client_joined (ScClient *client, const ScClientInfo *info, ScCli *self)
+on_client_joined (ScClient *client, const ScPeer *info, ScCli *self)
 {
   g_autofree char *endpoint =
     sc_cli_format_endpoint (info->address, info->port);

@@ -155,23 +155,26 @@ display_host (const char *host)
 static void
 print_greeting (ScCli *self)
 {
-  const ScMessage *greeting = sc_client_get_greeting (self->client);
+  const char *server = sc_client_get_server_name (self->client);
+  guint max_payload = sc_client_get_max_payload (self->client);
+  guint max_clients = sc_client_get_max_clients (self->client);
+  guint heartbeat = sc_client_get_server_heartbeat (self->client);
   g_autofree char *name = NULL;
   guint text_limit;
 
-  if (greeting == NULL)
+  if (server == NULL)
     return;
-  name = sc_cli_output_sanitize (greeting->name);
+  name = sc_cli_output_sanitize (server);
   /* A text may take the payload limit less what the server adds. */
-  text_limit = greeting->max_payload > 512 ? greeting->max_payload - 512 : 0;
+  text_limit = max_payload > 512 ? max_payload - 512 : 0;
   sc_cli_output_print (self->output,
                        _ ("Greeting from server \"%s\", protocol version %u:"),
-                       name, greeting->version);
+                       name, sc_client_get_protocol_version (self->client));
   sc_cli_output_print (
     self->output,
     g_dngettext (GETTEXT_PACKAGE, "  at most %u client at a time,",
-                 "  at most %u clients at a time,", greeting->max_clients),
-    greeting->max_clients);
+                 "  at most %u clients at a time,", max_clients),
+    max_clients);
   sc_cli_output_print (
     self->output,
     g_dngettext (GETTEXT_PACKAGE, "  messages of up to %u byte,",
@@ -180,9 +183,8 @@ print_greeting (ScCli *self)
   sc_cli_output_print (
     self->output,
     g_dngettext (GETTEXT_PACKAGE, "  a heartbeat after %u second of silence.",
-                 "  a heartbeat after %u seconds of silence.",
-                 greeting->heartbeat_s),
-    greeting->heartbeat_s);
+                 "  a heartbeat after %u seconds of silence.", heartbeat),
+    heartbeat);
 }
 
 static void
@@ -322,37 +324,16 @@ on_port (ScCli *self, const char *line)
 /* 3 and 4: Get the time, Get the name */
 
 static void
-print_time (ScCli *self, const ScMessage *reply)
+print_time (ScCli *self, GDateTime *time, const char *timezone)
 {
-  g_autoptr (GDateTime) time =
-    g_date_time_new_from_iso8601 (reply->iso_time, NULL);
-  g_autofree char *zone = sc_cli_output_sanitize (reply->timezone);
-  gint64 seconds = reply->time_ms / 1000;
-  int millis = (int) (reply->time_ms % 1000);
+  g_autofree char *zone = sc_cli_output_sanitize (timezone);
+  g_autofree char *stamp = sc_client_format_time (time);
+  int millis = g_date_time_get_microsecond (time) / 1000;
 
-  if (millis < 0)
-    {
-      seconds--;
-      millis += 1000;
-    }
-  if (time != NULL)
-    {
-      g_autofree char *local = g_date_time_format (time, "%Y-%m-%d %H:%M:%S");
-      g_autofree char *offset = g_date_time_format (time, "%:z");
-
-      /* Translators: date and time, milliseconds, UTC offset, zone. */
-      sc_cli_output_print (self->output, _ ("Server time: %s.%03d UTC%s (%s)"),
-                           local, g_date_time_get_microsecond (time) / 1000,
-                           offset, zone);
-    }
-  else
-    {
-      g_autofree char *raw = sc_cli_output_sanitize (reply->iso_time);
-
-      sc_cli_output_print (self->output, _ ("Server time: %s (%s)"), raw, zone);
-    }
+  /* Translators: the time as sockchat shows it too, then the zone. */
+  sc_cli_output_print (self->output, _ ("Server time: %s (%s)"), stamp, zone);
   sc_cli_output_print (self->output, _ ("Unix time: %lld.%03d"),
-                       (long long) seconds, millis);
+                       (long long) g_date_time_to_unix (time), millis);
 }
 
 static void
@@ -360,15 +341,16 @@ on_time (GObject *source, GAsyncResult *result, gpointer data)
 {
   g_autoptr (ScCli) self = data;
   g_autoptr (GError) error = NULL;
-  g_autoptr (ScMessage) reply =
-    sc_client_get_time_finish (self->client, result, &error);
+  g_autofree char *timezone = NULL;
+  g_autoptr (GDateTime) time =
+    sc_client_get_time_finish (self->client, result, &timezone, &error);
 
   if (self->step == SC_CLI_STEP_DONE)
     return;
-  if (reply == NULL)
+  if (time == NULL)
     print_error (self, _ ("Could not get the time"), error);
   else
-    print_time (self, reply);
+    print_time (self, time, timezone);
   sc_cli_show_menu (self);
 }
 
@@ -467,7 +449,7 @@ print_clients (ScCli *self, GPtrArray *clients)
     widths[c] = display_width (header[c]);
   for (guint i = 0; i < clients->len; i++)
     {
-      const ScClientInfo *info = g_ptr_array_index (clients, i);
+      const ScPeer *info = g_ptr_array_index (clients, i);
       g_autoptr (GDateTime) since =
         g_date_time_new_from_unix_local (info->connected_since_ms / 1000);
       char **cells = g_new0 (char *, N_COLUMNS + 1);
@@ -488,7 +470,7 @@ print_clients (ScCli *self, GPtrArray *clients)
   print_table_row (self, FALSE, header, widths);
   for (guint i = 0; i < rows->len; i++)
     {
-      const ScClientInfo *info = g_ptr_array_index (clients, i);
+      const ScPeer *info = g_ptr_array_index (clients, i);
 
       print_table_row (self, info->id == own_id, g_ptr_array_index (rows, i),
                        widths);

@@ -4,11 +4,14 @@
 #include <glib/gi18n.h>
 
 #include "sc-application.h"
+#include "sc-preferences.h"
 #include "sc-window-private.h"
 
 struct _ScApplication
 {
   GtkApplication parent_instance;
+
+  GtkWidget *shortcuts; /* built on first use, then only hidden */
 };
 
 G_DEFINE_FINAL_TYPE (ScApplication, sc_application, GTK_TYPE_APPLICATION)
@@ -39,8 +42,72 @@ quit_activated (GSimpleAction *action, GVariant *parameter, gpointer data)
     gtk_widget_destroy (windows->data);
 }
 
+static ScWindow *open_window (ScApplication *self);
+
+static void
+new_window_activated (GSimpleAction *action, GVariant *parameter, gpointer data)
+{
+  gtk_window_present (GTK_WINDOW (open_window (data)));
+}
+
+static void
+preferences_activated (GSimpleAction *action,
+                       GVariant *parameter,
+                       gpointer data)
+{
+  GtkWindow *parent = gtk_application_get_active_window (data);
+
+  gtk_window_present (GTK_WINDOW (sc_preferences_new (parent)));
+}
+
+static void
+about_activated (GSimpleAction *action, GVariant *parameter, gpointer data)
+{
+  static const char *authors[] = { "SockChat contributors", NULL };
+
+  gtk_show_about_dialog (
+    gtk_application_get_active_window (data), "program-name", "SockChat",
+    "logo-icon-name", "io.github.sockchat.SockChat", "version", PACKAGE_VERSION,
+    "comments",
+    _ ("A TCP chat client for the SockChat server, with the networking "
+       "lab's seven actions."),
+    "authors", authors, "license-type", GTK_LICENSE_MIT_X11,
+    /* Translators: put your name here, one per line. */
+    "translator-credits", _ ("translator-credits"), NULL);
+}
+
+/* One shortcuts window for the whole application, built when first
+ * asked for and hidden, never destroyed, when closed: GTK 3 leaves a
+ * dangling widget behind a destroyed GtkShortcutsWindow (also behind
+ * GtkApplicationWindow's help overlay), and the next theme change (the
+ * dark style, say) crashes on it. */
+static void
+shortcuts_activated (GSimpleAction *action, GVariant *parameter, gpointer data)
+{
+  ScApplication *self = data;
+  GtkWindow *parent =
+    gtk_application_get_active_window (GTK_APPLICATION (self));
+
+  if (self->shortcuts == NULL)
+    {
+      g_autoptr (GtkBuilder) builder = gtk_builder_new_from_resource (
+        "/io/github/sockchat/SockChat/ui/sc-shortcuts.ui");
+
+      self->shortcuts = g_object_ref (
+        GTK_WIDGET (gtk_builder_get_object (builder, "shortcuts")));
+      g_signal_connect (self->shortcuts, "delete-event",
+                        G_CALLBACK (gtk_widget_hide_on_delete), NULL);
+    }
+  gtk_window_set_transient_for (GTK_WINDOW (self->shortcuts), parent);
+  gtk_window_present (GTK_WINDOW (self->shortcuts));
+}
+
 static const GActionEntry app_entries[] = {
+  { "shortcuts", shortcuts_activated, NULL, NULL, NULL },
   { "quit", quit_activated, NULL, NULL, NULL },
+  { "new-window", new_window_activated, NULL, NULL, NULL },
+  { "preferences", preferences_activated, NULL, NULL, NULL },
+  { "about", about_activated, NULL, NULL, NULL },
 };
 
 static void
@@ -51,9 +118,15 @@ set_accels (GtkApplication *app)
     const char *action;
     const char *accel;
   } accels[] = {
-    { "app.quit", "<Primary>q" },       { "win.connect", "<Primary>n" },
-    { "win.disconnect", "<Primary>d" }, { "win.get-time", "<Primary>t" },
-    { "win.get-name", "<Primary>h" },   { "win.list-clients", "<Primary>l" },
+    { "app.quit", "<Primary>q" },
+    { "app.new-window", "<Primary>n" },
+    { "win.close", "<Primary>w" },
+    { "win.connect", "<Primary>o" },
+    { "app.shortcuts", "<Primary>question" },
+    { "win.disconnect", "<Primary>d" },
+    { "win.get-time", "<Primary>t" },
+    { "win.get-name", "<Primary>h" },
+    { "win.list-clients", "<Primary>l" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (accels); i++)
@@ -165,11 +238,26 @@ sc_application_new (const char *application_id, GApplicationFlags flags)
                        "flags", flags, NULL);
 }
 
+/* The application is going: the shortcuts window goes with it. */
+static void
+sc_application_shutdown (GApplication *app)
+{
+  ScApplication *self = SC_APPLICATION (app);
+
+  if (self->shortcuts)
+    {
+      gtk_widget_destroy (self->shortcuts);
+      g_clear_object (&self->shortcuts);
+    }
+  G_APPLICATION_CLASS (sc_application_parent_class)->shutdown (app);
+}
+
 static void
 sc_application_class_init (ScApplicationClass *klass)
 {
   GApplicationClass *app_class = G_APPLICATION_CLASS (klass);
 
+  app_class->shutdown = sc_application_shutdown;
   app_class->startup = sc_application_startup;
   app_class->activate = sc_application_activate;
   app_class->command_line = sc_application_command_line;
@@ -179,6 +267,7 @@ sc_application_class_init (ScApplicationClass *klass)
 static void
 sc_application_init (ScApplication *self)
 {
+
   g_application_add_main_option_entries (G_APPLICATION (self), option_entries);
   g_application_set_option_context_summary (
     G_APPLICATION (self), _ ("Chat with the clients of a SockChat server."));

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <string.h>
 
 #include "sc-client-list.h"
 
@@ -91,7 +92,7 @@ find_row (ScClientList *self, guint32 id, GtkTreeIter *iter, gboolean *at_end)
 }
 
 void
-sc_client_list_upsert (ScClientList *self, const ScClientInfo *info)
+sc_client_list_upsert (ScClientList *self, const ScPeer *info)
 {
   GtkTreeIter iter, before;
   gboolean at_end = FALSE;
@@ -106,10 +107,11 @@ sc_client_list_upsert (ScClientList *self, const ScClientInfo *info)
   else
     iter = before;
   since = format_since (info->connected_since_ms);
-  gtk_list_store_set (GTK_LIST_STORE (self), &iter, SC_CLIENT_LIST_COLUMN_ID,
-                      info->id, SC_CLIENT_LIST_COLUMN_ADDRESS, info->address,
-                      SC_CLIENT_LIST_COLUMN_PORT, (guint) info->port,
-                      SC_CLIENT_LIST_COLUMN_SINCE, since, -1);
+  gtk_list_store_set (
+    GTK_LIST_STORE (self), &iter, SC_CLIENT_LIST_COLUMN_ID, info->id,
+    SC_CLIENT_LIST_COLUMN_ADDRESS, info->address, SC_CLIENT_LIST_COLUMN_PORT,
+    (guint) info->port, SC_CLIENT_LIST_COLUMN_SINCE, since,
+    SC_CLIENT_LIST_COLUMN_SINCE_MS, info->connected_since_ms, -1);
   set_display (self, &iter, info->nickname);
 }
 
@@ -137,16 +139,37 @@ sc_client_list_rename (ScClientList *self, guint32 id, const char *nickname)
   return TRUE;
 }
 
-/* Replaces every row with @infos (ScClientInfo*, as the core returns
- * them from a list request). */
+/* Makes the rows match @infos (ScPeer*, as the core returns them from a
+ * list request).  Rows that stay are updated in place, not
+ * removed and added again, so the view keeps its selection. */
 void
 sc_client_list_replace (ScClientList *self, GPtrArray *infos)
 {
+  GtkTreeModel *model = GTK_TREE_MODEL (self);
+  g_autoptr (GHashTable) wanted = g_hash_table_new (NULL, NULL);
+  GtkTreeIter iter;
+  gboolean valid;
+
   g_return_if_fail (SC_IS_CLIENT_LIST (self));
 
-  gtk_list_store_clear (GTK_LIST_STORE (self));
   for (guint i = 0; infos && i < infos->len; i++)
-    sc_client_list_upsert (self, g_ptr_array_index (infos, i));
+    {
+      const ScPeer *info = g_ptr_array_index (infos, i);
+
+      g_hash_table_add (wanted, GUINT_TO_POINTER (info->id));
+      sc_client_list_upsert (self, info);
+    }
+  valid = gtk_tree_model_get_iter_first (model, &iter);
+  while (valid)
+    {
+      guint id;
+
+      gtk_tree_model_get (model, &iter, SC_CLIENT_LIST_COLUMN_ID, &id, -1);
+      if (g_hash_table_contains (wanted, GUINT_TO_POINTER (id)))
+        valid = gtk_tree_model_iter_next (model, &iter);
+      else
+        valid = gtk_list_store_remove (GTK_LIST_STORE (self), &iter);
+    }
 }
 
 /* Marks our own row; 0 when not connected. */
@@ -186,6 +209,61 @@ sc_client_list_describe (ScClientList *self, guint32 id)
   return g_strdup_printf ("#%u", id);
 }
 
+gboolean
+sc_client_list_find (ScClientList *self, guint32 id, GtkTreeIter *iter)
+{
+  g_return_val_if_fail (SC_IS_CLIENT_LIST (self), FALSE);
+  return find_row (self, id, iter, NULL);
+}
+
+/* The person in the row for @id, or NULL when nobody has that id.
+ * (transfer full) (nullable) */
+ScPeer *
+sc_client_list_lookup (ScClientList *self, guint32 id)
+{
+  GtkTreeIter iter;
+  g_autofree char *nickname = NULL;
+  g_autofree char *address = NULL;
+  guint port;
+  gint64 since_ms;
+
+  g_return_val_if_fail (SC_IS_CLIENT_LIST (self), NULL);
+  if (!find_row (self, id, &iter, NULL))
+    return NULL;
+  gtk_tree_model_get (
+    GTK_TREE_MODEL (self), &iter, SC_CLIENT_LIST_COLUMN_NICKNAME, &nickname,
+    SC_CLIENT_LIST_COLUMN_ADDRESS, &address, SC_CLIENT_LIST_COLUMN_PORT, &port,
+    SC_CLIENT_LIST_COLUMN_SINCE_MS, &since_ms, -1);
+  return sc_peer_new (id, nickname, address, (guint16) port, since_ms);
+}
+
+/* The view's type-ahead: a row matches when its nickname contains what
+ * was typed (case aside), or when "#N" or "N" is its id.  Returns FALSE
+ * for a match, as GtkTreeViewSearchEqualFunc wants. */
+gboolean
+sc_client_list_search_equal (GtkTreeModel *model,
+                             int column,
+                             const char *key,
+                             GtkTreeIter *iter,
+                             gpointer unused)
+{
+  g_autofree char *nickname = NULL;
+  g_autofree char *folded_key = NULL;
+  g_autofree char *folded_name = NULL;
+  const char *digits = key[0] == '#' ? key + 1 : key;
+  guint64 wanted;
+  guint id;
+
+  gtk_tree_model_get (model, iter, SC_CLIENT_LIST_COLUMN_ID, &id,
+                      SC_CLIENT_LIST_COLUMN_NICKNAME, &nickname, -1);
+  if (*digits &&
+      g_ascii_string_to_unsigned (digits, 10, 0, G_MAXUINT32, &wanted, NULL))
+    return wanted != id;
+  folded_key = g_utf8_casefold (key, -1);
+  folded_name = g_utf8_casefold (nickname ? nickname : "", -1);
+  return strstr (folded_name, folded_key) == NULL;
+}
+
 ScClientList *
 sc_client_list_new (void)
 {
@@ -201,8 +279,8 @@ static void
 sc_client_list_init (ScClientList *self)
 {
   GType types[SC_CLIENT_LIST_N_COLUMNS] = {
-    G_TYPE_UINT,   G_TYPE_STRING,  G_TYPE_STRING, G_TYPE_UINT,
-    G_TYPE_STRING, G_TYPE_BOOLEAN, G_TYPE_INT,    G_TYPE_STRING,
+    G_TYPE_UINT,    G_TYPE_STRING, G_TYPE_STRING, G_TYPE_UINT,  G_TYPE_STRING,
+    G_TYPE_BOOLEAN, G_TYPE_INT,    G_TYPE_STRING, G_TYPE_INT64,
   };
 
   gtk_list_store_set_column_types (GTK_LIST_STORE (self),

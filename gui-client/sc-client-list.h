@@ -4,7 +4,7 @@
 
 #include <gtk/gtk.h>
 
-#include "sc-message.h"
+#include "sc-peer.h"
 
 G_BEGIN_DECLS
 
@@ -16,8 +16,9 @@ typedef enum
   SC_CLIENT_LIST_COLUMN_PORT,  /* guint */
   SC_CLIENT_LIST_COLUMN_SINCE, /* local time, formatted */
   SC_CLIENT_LIST_COLUMN_IS_SELF,
-  SC_CLIENT_LIST_COLUMN_WEIGHT,  /* PangoWeight: bold for our own row */
-  SC_CLIENT_LIST_COLUMN_DISPLAY, /* nickname plus "(you)" */
+  SC_CLIENT_LIST_COLUMN_WEIGHT,   /* PangoWeight: bold for our own row */
+  SC_CLIENT_LIST_COLUMN_DISPLAY,  /* nickname plus "(you)" */
+  SC_CLIENT_LIST_COLUMN_SINCE_MS, /* gint64: when it connected */
   SC_CLIENT_LIST_N_COLUMNS
 } ScClientListColumn;
 
@@ -27,11 +28,19 @@ G_DECLARE_FINAL_TYPE (
 
 ScClientList *sc_client_list_new (void);
 void sc_client_list_set_self_id (ScClientList *self, guint32 id);
-void sc_client_list_upsert (ScClientList *self, const ScClientInfo *info);
+void sc_client_list_upsert (ScClientList *self, const ScPeer *peer);
 gboolean sc_client_list_remove (ScClientList *self, guint32 id);
 gboolean
 sc_client_list_rename (ScClientList *self, guint32 id, const char *nickname);
 void sc_client_list_replace (ScClientList *self, GPtrArray *infos);
 char *sc_client_list_describe (ScClientList *self, guint32 id);
+ScPeer *sc_client_list_lookup (ScClientList *self, guint32 id);
+gboolean
+sc_client_list_find (ScClientList *self, guint32 id, GtkTreeIter *iter);
+gboolean sc_client_list_search_equal (GtkTreeModel *model,
+                                      int column,
+                                      const char *key,
+                                      GtkTreeIter *iter,
+                                      gpointer unused);
 
 G_END_DECLS

@@ -10,6 +10,8 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <math.h>
+#include <string.h>
 
 #include "sc-message-log.h"
 
@@ -47,6 +49,7 @@ typedef struct
   guint expected;
   guint delivered;
   guint failed;
+  char *last_failure; /* the reason of the latest failed receipt */
   gboolean finished;
 } SentEntry;
 
@@ -67,9 +70,12 @@ struct _ScMessageLog
   GQueue queue; /* LogLine*, not yet in the buffer */
   guint flush_source;
   GtkTextTag *tags[N_TAGS];
-  GtkTextMark *end_mark;
-  gboolean follow; /* the user is at the bottom: keep showing new lines */
   GtkAdjustment *vadjustment;
+  /* The user is at the bottom: keep showing new lines.  Changed only by
+   * the user's scrolling, never by the view moving on its own. */
+  gboolean follow;
+  gboolean has_unseen; /* lines came while the user was scrolled up */
+  guint pinning;       /* > 0 while this code moves the view */
 
   guint next_handle;
   GHashTable *sent_by_handle; /* handle -> SentEntry (owned) */
@@ -81,6 +87,7 @@ enum
 {
   PROP_0,
   PROP_MAX_LINES,
+  PROP_HAS_UNSEEN,
   N_PROPS
 };
 
@@ -97,6 +104,7 @@ sent_entry_free (SentEntry *entry)
   if (buffer)
     gtk_text_buffer_delete_mark (buffer, entry->mark);
   g_free (entry->state);
+  g_free (entry->last_failure);
   g_free (entry);
 }
 
@@ -219,6 +227,23 @@ trim (ScMessageLog *self)
   gtk_text_buffer_delete (buffer, &start, &cut);
 }
 
+static void
+set_has_unseen (ScMessageLog *self, gboolean has_unseen)
+{
+  if (self->has_unseen == has_unseen)
+    return;
+  self->has_unseen = has_unseen;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_HAS_UNSEEN]);
+}
+
+static void
+set_scroll_value (ScMessageLog *self, double value)
+{
+  self->pinning++;
+  gtk_adjustment_set_value (self->vadjustment, value);
+  self->pinning--;
+}
+
 /* Inserts queued lines until the queue is empty or, when @budget_us is
  * positive, that much time has passed. */
 static void
@@ -244,7 +269,12 @@ flush_some (ScMessageLog *self, gint64 budget_us)
   trim (self);
   /* One scroll request per batch, not per line. */
   if (self->follow)
-    gtk_text_view_scroll_mark_onscreen (GTK_TEXT_VIEW (self), self->end_mark);
+    sc_message_log_scroll_to_end (self);
+  else
+    /* GtkTextView anchors its view to the paragraph at the top, so the
+     * reader's place survives lines going from the top; only a reader
+     * looking at those very lines sees the view move. */
+    set_has_unseen (self, TRUE);
 }
 
 static gboolean
@@ -449,7 +479,11 @@ sc_message_log_receipt (ScMessageLog *self,
   if (delivered)
     entry->delivered++;
   else
-    entry->failed++;
+    {
+      entry->failed++;
+      g_free (entry->last_failure);
+      entry->last_failure = g_strdup (reason ? reason : "");
+    }
   if (entry->delivered + entry->failed < entry->expected)
     set_state (self, entry, TAG_STATE_PENDING, describe_progress (entry));
   else if (entry->failed == 0)
@@ -459,13 +493,35 @@ sc_message_log_receipt (ScMessageLog *self,
                  : g_strdup_printf (_ ("delivered to %u"), entry->delivered));
   else if (entry->expected == 1)
     set_state (self, entry, TAG_STATE_FAILED,
-               g_strdup_printf (_ ("failed: %s"), reason));
+               g_strdup_printf (_ ("failed: %s"), entry->last_failure));
   else
     set_state (self, entry, TAG_STATE_FAILED,
                g_strdup_printf (_ ("delivered %u/%u, last failure: %s"),
-                                entry->delivered, entry->expected, reason));
+                                entry->delivered, entry->expected,
+                                entry->last_failure));
   if (entry->delivered + entry->failed >= entry->expected)
     finish (self, entry);
+}
+
+/* Ends every sent message still waiting for its acceptance or receipts
+ * with @reason: after a disconnect they will never come, and "accepted"
+ * left on screen forever would say the opposite. */
+void
+sc_message_log_abandon_pending (ScMessageLog *self, const char *reason)
+{
+  g_autoptr (GList) entries = NULL;
+
+  g_return_if_fail (SC_IS_MESSAGE_LOG (self));
+  g_return_if_fail (reason != NULL);
+
+  entries = g_hash_table_get_values (self->sent_by_handle);
+  for (GList *l = entries; l; l = l->next)
+    {
+      SentEntry *entry = l->data;
+
+      set_state (self, entry, TAG_STATE_FAILED, g_strdup (reason));
+      finish (self, entry);
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -478,6 +534,14 @@ sc_message_log_flush (ScMessageLog *self)
   g_return_if_fail (SC_IS_MESSAGE_LOG (self));
   flush_some (self, 0);
   g_clear_handle_id (&self->flush_source, g_source_remove);
+}
+
+/* Lines waiting to be moved into the buffer. */
+guint
+sc_message_log_get_n_queued (ScMessageLog *self)
+{
+  g_return_val_if_fail (SC_IS_MESSAGE_LOG (self), 0);
+  return self->queue.length;
 }
 
 guint
@@ -509,14 +573,65 @@ sc_message_log_set_max_lines (ScMessageLog *self, guint max_lines)
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_LINES]);
 }
 
-static void
-on_value_changed (ScMessageLog *self, GtkAdjustment *adjustment)
+/* Shows the last line and follows new ones again. */
+void
+sc_message_log_scroll_to_end (ScMessageLog *self)
+{
+  g_return_if_fail (SC_IS_MESSAGE_LOG (self));
+
+  self->follow = TRUE;
+  set_has_unseen (self, FALSE);
+  /* Only the adjustment, at once: gtk_text_view_scroll_to_mark() may
+   * defer the scroll until the lines are laid out, and a deferred scroll
+   * would pull down a reader who scrolled up meanwhile.  As the new
+   * lines are measured, the adjustment's upper bound grows and
+   * on_adjustment_changed() keeps a following view at the end. */
+  if (self->vadjustment)
+    set_scroll_value (self, gtk_adjustment_get_upper (self->vadjustment) -
+                              gtk_adjustment_get_page_size (self->vadjustment));
+}
+
+gboolean
+sc_message_log_get_has_unseen (ScMessageLog *self)
+{
+  g_return_val_if_fail (SC_IS_MESSAGE_LOG (self), FALSE);
+  return self->has_unseen;
+}
+
+static gboolean
+at_bottom (GtkAdjustment *adjustment)
 {
   double bottom = gtk_adjustment_get_upper (adjustment) -
                   gtk_adjustment_get_page_size (adjustment);
 
   /* A little slack: line heights are estimates until validated. */
-  self->follow = gtk_adjustment_get_value (adjustment) >= bottom - 24;
+  return gtk_adjustment_get_value (adjustment) >= bottom - 24;
+}
+
+/* The size or the content's height changed (new lines validated, the
+ * info bar taking room): a following view stays at the end. */
+static void
+on_adjustment_changed (ScMessageLog *self, GtkAdjustment *adjustment)
+{
+  if (self->follow && !at_bottom (adjustment))
+    set_scroll_value (self, gtk_adjustment_get_upper (adjustment) -
+                              gtk_adjustment_get_page_size (adjustment));
+}
+
+/* Only scrolling decides whether to follow: a value set here, or one
+ * the view takes while it relays itself out under a following reader,
+ * does not. */
+static void
+on_value_changed (ScMessageLog *self, GtkAdjustment *adjustment)
+{
+  if (self->pinning > 0)
+    return;
+  if (self->follow && gtk_adjustment_get_upper (adjustment) <=
+                        gtk_adjustment_get_page_size (adjustment))
+    return;
+  self->follow = at_bottom (adjustment);
+  if (self->follow)
+    set_has_unseen (self, FALSE);
 }
 
 static void
@@ -529,9 +644,14 @@ on_vadjustment_set (ScMessageLog *self, GParamSpec *pspec, gpointer unused)
     g_signal_handlers_disconnect_by_data (self->vadjustment, self);
   g_set_object (&self->vadjustment, adjustment);
   if (adjustment)
-    g_signal_connect_object (adjustment, "value-changed",
-                             G_CALLBACK (on_value_changed), self,
-                             G_CONNECT_SWAPPED);
+    {
+      g_signal_connect_object (adjustment, "value-changed",
+                               G_CALLBACK (on_value_changed), self,
+                               G_CONNECT_SWAPPED);
+      g_signal_connect_object (adjustment, "changed",
+                               G_CALLBACK (on_adjustment_changed), self,
+                               G_CONNECT_SWAPPED);
+    }
 }
 
 GtkWidget *
@@ -565,6 +685,12 @@ sc_message_log_dispose (GObject *object)
   g_queue_clear (&self->sent_order);
   g_hash_table_remove_all (self->sent_by_id);
   g_hash_table_remove_all (self->sent_by_handle);
+  /* The tags go with the buffer; a theme change after this (the log may
+   * outlive its window while something holds a reference) must not
+   * reach them. */
+  if (gtk_settings_get_default ())
+    g_signal_handlers_disconnect_by_data (gtk_settings_get_default (), self);
+  memset (self->tags, 0, sizeof self->tags);
   G_OBJECT_CLASS (sc_message_log_parent_class)->dispose (object);
 }
 
@@ -589,6 +715,7 @@ sc_message_log_get_property (GObject *object,
   switch (prop_id)
     {
     case PROP_MAX_LINES: g_value_set_uint (value, self->max_lines); break;
+    case PROP_HAS_UNSEEN: g_value_set_boolean (value, self->has_unseen); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
 }
@@ -610,6 +737,8 @@ sc_message_log_set_property (GObject *object,
     }
 }
 
+static void sc_message_log_style_updated (GtkWidget *widget);
+
 static void
 sc_message_log_class_init (ScMessageLogClass *klass)
 {
@@ -619,43 +748,158 @@ sc_message_log_class_init (ScMessageLogClass *klass)
   object_class->finalize = sc_message_log_finalize;
   object_class->get_property = sc_message_log_get_property;
   object_class->set_property = sc_message_log_set_property;
+  GTK_WIDGET_CLASS (klass)->style_updated = sc_message_log_style_updated;
 
   properties[PROP_MAX_LINES] = g_param_spec_uint (
     "max-lines", NULL, NULL, 1, G_MAXUINT, DEFAULT_MAX_LINES,
     G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  /* Lines came while the reader was scrolled up; scrolling to the end,
+   * or sc_message_log_scroll_to_end(), clears it. */
+  properties[PROP_HAS_UNSEEN] = g_param_spec_boolean (
+    "has-unseen", NULL, NULL, FALSE,
+    G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+/* Each tag's colour, for a light and for a dark background.  The
+ * theme decides which applies, and adjust_contrast() makes sure of
+ * WCAG's 4.5:1 against the theme's actual background. */
+static const struct
+{
+  const char *name;
+  const char *light;
+  const char *dark;
+  gboolean bold;
+  gboolean italic;
+} tag_styles[N_TAGS] = {
+  [TAG_STAMP] = { "stamp", "#5e5c64", "#c0bfbc", FALSE, FALSE },
+  [TAG_SYSTEM] = { "system", "#5e5c64", "#c0bfbc", FALSE, TRUE },
+  [TAG_ERROR] = { "error", "#c01c28", "#ff7b63", FALSE, FALSE },
+  [TAG_RESPONSE_WHO] = { "response-who", "#1a5fb4", "#99c1f1", TRUE, FALSE },
+  [TAG_RESPONSE] = { "response", "#1a5fb4", "#99c1f1", FALSE, FALSE },
+  [TAG_INCOMING_WHO] = { "incoming-who", "#1c7a4a", "#8ff0a4", TRUE, FALSE },
+  [TAG_SENT_WHO] = { "sent-who", "#a13c00", "#ffbe6f", TRUE, FALSE },
+  [TAG_STATE_PENDING] = { "state-pending", "#5e5c64", "#c0bfbc", FALSE, TRUE },
+  [TAG_STATE_DELIVERED] = { "state-delivered", "#1c7a4a", "#8ff0a4", TRUE,
+                            FALSE },
+  [TAG_STATE_FAILED] = { "state-failed", "#c01c28", "#ff7b63", TRUE, FALSE },
+};
+
+#define MIN_CONTRAST 4.5
+
+static double
+channel_luminance (double c)
+{
+  return c <= 0.03928 ? c / 12.92 : pow ((c + 0.055) / 1.055, 2.4);
+}
+
+/* WCAG 2 relative luminance. */
+double
+sc_message_log_luminance (const GdkRGBA *color)
+{
+  return 0.2126 * channel_luminance (color->red) +
+         0.7152 * channel_luminance (color->green) +
+         0.0722 * channel_luminance (color->blue);
+}
+
+double
+sc_message_log_contrast (const GdkRGBA *a, const GdkRGBA *b)
+{
+  double la = sc_message_log_luminance (a);
+  double lb = sc_message_log_luminance (b);
+
+  return (MAX (la, lb) + 0.05) / (MIN (la, lb) + 0.05);
+}
+
+/* Moves @color towards @text (the theme's text colour, which contrasts
+ * with its background) until it reads well on @background. */
+static void
+adjust_contrast (GdkRGBA *color, const GdkRGBA *text, const GdkRGBA *background)
+{
+  for (guint step = 0; step < 10 && sc_message_log_contrast (
+                                      color, background) < MIN_CONTRAST + 0.05;
+       step++)
+    {
+      color->red += (text->red - color->red) * 0.25;
+      color->green += (text->green - color->green) * 0.25;
+      color->blue += (text->blue - color->blue) * 0.25;
+    }
+}
+
+static void
+lookup_theme_color (GtkStyleContext *context,
+                    const char *name,
+                    const char *fallback,
+                    GdkRGBA *color)
+{
+  if (!gtk_style_context_lookup_color (context, name, color))
+    gdk_rgba_parse (color, fallback);
+}
+
+/* Colours the tags for the current theme; runs again whenever the
+ * theme or its dark variant changes. */
+static void
+update_tag_colors (ScMessageLog *self)
+{
+  GtkStyleContext *context = gtk_widget_get_style_context (GTK_WIDGET (self));
+  GdkRGBA background, text;
+  gboolean dark;
+
+  if (self->tags[0] == NULL)
+    return; /* disposed */
+  lookup_theme_color (context, "theme_base_color", "#ffffff", &background);
+  lookup_theme_color (context, "theme_text_color", "#000000", &text);
+  dark = sc_message_log_luminance (&background) < 0.2;
+  for (guint i = 0; i < N_TAGS; i++)
+    {
+      GdkRGBA color;
+
+      gdk_rgba_parse (&color, dark ? tag_styles[i].dark : tag_styles[i].light);
+      adjust_contrast (&color, &text, &background);
+      g_object_set (self->tags[i], "foreground-rgba", &color, NULL);
+    }
 }
 
 static void
 create_tags (ScMessageLog *self, GtkTextBuffer *buffer)
 {
-  self->tags[TAG_STAMP] =
-    gtk_text_buffer_create_tag (buffer, "stamp", "foreground", "#77767b", NULL);
-  self->tags[TAG_SYSTEM] =
-    gtk_text_buffer_create_tag (buffer, "system", "foreground", "#5e5c64",
-                                "style", PANGO_STYLE_ITALIC, NULL);
-  self->tags[TAG_ERROR] =
-    gtk_text_buffer_create_tag (buffer, "error", "foreground", "#c01c28", NULL);
-  self->tags[TAG_RESPONSE_WHO] =
-    gtk_text_buffer_create_tag (buffer, "response-who", "foreground", "#1a5fb4",
-                                "weight", PANGO_WEIGHT_BOLD, NULL);
-  self->tags[TAG_RESPONSE] = gtk_text_buffer_create_tag (
-    buffer, "response", "foreground", "#1a5fb4", NULL);
-  self->tags[TAG_INCOMING_WHO] =
-    gtk_text_buffer_create_tag (buffer, "incoming-who", "foreground", "#26a269",
-                                "weight", PANGO_WEIGHT_BOLD, NULL);
-  self->tags[TAG_SENT_WHO] =
-    gtk_text_buffer_create_tag (buffer, "sent-who", "foreground", "#c64600",
-                                "weight", PANGO_WEIGHT_BOLD, NULL);
-  self->tags[TAG_STATE_PENDING] =
-    gtk_text_buffer_create_tag (buffer, "state-pending", "foreground",
-                                "#77767b", "style", PANGO_STYLE_ITALIC, NULL);
-  self->tags[TAG_STATE_DELIVERED] =
-    gtk_text_buffer_create_tag (buffer, "state-delivered", "foreground",
-                                "#26a269", "weight", PANGO_WEIGHT_BOLD, NULL);
-  self->tags[TAG_STATE_FAILED] =
-    gtk_text_buffer_create_tag (buffer, "state-failed", "foreground", "#c01c28",
-                                "weight", PANGO_WEIGHT_BOLD, NULL);
+  for (guint i = 0; i < N_TAGS; i++)
+    self->tags[i] = gtk_text_buffer_create_tag (
+      buffer, tag_styles[i].name, "weight",
+      tag_styles[i].bold ? PANGO_WEIGHT_BOLD : PANGO_WEIGHT_NORMAL, "style",
+      tag_styles[i].italic ? PANGO_STYLE_ITALIC : PANGO_STYLE_NORMAL, NULL);
+  update_tag_colors (self);
+}
+
+static void
+sc_message_log_style_updated (GtkWidget *widget)
+{
+  GTK_WIDGET_CLASS (sc_message_log_parent_class)->style_updated (widget);
+  update_tag_colors (SC_MESSAGE_LOG (widget));
+}
+
+/* Switching to the dark variant reloads the theme without always
+ * telling every widget that its style changed; GtkSettings reloads the
+ * theme in its own notify handler, which runs before this one. */
+static void
+on_theme_changed (ScMessageLog *self, GParamSpec *pspec, GtkSettings *settings)
+{
+  update_tag_colors (self);
+}
+
+/* The log's tags by index, for the contrast test. */
+GtkTextTag *
+sc_message_log_get_tag (ScMessageLog *self, guint index)
+{
+  g_return_val_if_fail (SC_IS_MESSAGE_LOG (self), NULL);
+  g_return_val_if_fail (index < N_TAGS, NULL);
+  return self->tags[index];
+}
+
+guint
+sc_message_log_get_n_tags (ScMessageLog *self)
+{
+  return N_TAGS;
 }
 
 static void
@@ -663,7 +907,6 @@ sc_message_log_init (ScMessageLog *self)
 {
   GtkTextView *view = GTK_TEXT_VIEW (self);
   GtkTextBuffer *buffer = gtk_text_view_get_buffer (view);
-  GtkTextIter end;
 
   self->max_lines = DEFAULT_MAX_LINES;
   self->follow = TRUE;
@@ -683,8 +926,16 @@ sc_message_log_init (ScMessageLog *self)
   gtk_style_context_add_class (gtk_widget_get_style_context (GTK_WIDGET (self)),
                                "sc-log");
   create_tags (self, buffer);
-  gtk_text_buffer_get_end_iter (buffer, &end);
-  self->end_mark = gtk_text_buffer_create_mark (buffer, "sc-end", &end, FALSE);
   g_signal_connect (self, "notify::vadjustment",
                     G_CALLBACK (on_vadjustment_set), NULL);
+  if (gtk_settings_get_default ())
+    {
+      g_signal_connect_object (
+        gtk_settings_get_default (), "notify::gtk-theme-name",
+        G_CALLBACK (on_theme_changed), self, G_CONNECT_SWAPPED);
+      g_signal_connect_object (gtk_settings_get_default (),
+                               "notify::gtk-application-prefer-dark-theme",
+                               G_CALLBACK (on_theme_changed), self,
+                               G_CONNECT_SWAPPED);
+    }
 }

@@ -38,9 +38,19 @@ void sc_message_log_receipt (ScMessageLog *self,
                              guint64 message_id,
                              gboolean delivered,
                              const char *reason);
+void sc_message_log_abandon_pending (ScMessageLog *self, const char *reason);
 void sc_message_log_flush (ScMessageLog *self);
+void sc_message_log_scroll_to_end (ScMessageLog *self);
+gboolean sc_message_log_get_has_unseen (ScMessageLog *self);
+guint sc_message_log_get_n_queued (ScMessageLog *self);
 guint sc_message_log_get_n_lines (ScMessageLog *self);
 guint sc_message_log_get_max_lines (ScMessageLog *self);
 void sc_message_log_set_max_lines (ScMessageLog *self, guint max_lines);
+
+/* Colours: the tags and WCAG contrast, for the contrast test. */
+guint sc_message_log_get_n_tags (ScMessageLog *self);
+GtkTextTag *sc_message_log_get_tag (ScMessageLog *self, guint index);
+double sc_message_log_luminance (const GdkRGBA *color);
+double sc_message_log_contrast (const GdkRGBA *a, const GdkRGBA *b);
 
 G_END_DECLS

@@ -5,9 +5,8 @@
 
 #include <glib/gi18n.h>
 
+#include "sc-status-text.h"
 #include "sc-window-private.h"
-
-#define MAX_LISTED_IN_LOG 50
 
 /* Every request callback gets the window with a reference and checks
  * that it still has its client: the window may have been destroyed
@@ -29,9 +28,10 @@ static void
 log_failure (ScWindow *self, const char *what, const GError *error)
 {
   g_autofree char *text = NULL;
+  g_autofree char *why = sc_error_text (error);
 
   /* Translators: "Get time failed: not connected". */
-  text = g_strdup_printf (_ ("%s failed: %s"), what, error->message);
+  text = g_strdup_printf (_ ("%s failed: %s"), what, why);
   sc_message_log_append (self->log, SC_LOG_ERROR, NULL, text);
 }
 
@@ -46,7 +46,13 @@ connect_activated (GSimpleAction *action, GVariant *param, gpointer data)
     g_strstrip (g_strdup (gtk_entry_get_text (self->host_entry)));
   g_autofree char *nickname =
     g_strstrip (g_strdup (gtk_entry_get_text (self->nick_entry)));
-  guint port = (guint) gtk_spin_button_get_value_as_int (self->port_spin);
+  guint port;
+
+  /* A typed number reaches the adjustment only on focus-out or here:
+   * Enter in the field must connect to what is shown, not to the value
+   * before it was typed. */
+  gtk_spin_button_update (self->port_spin);
+  port = (guint) gtk_spin_button_get_value_as_int (self->port_spin);
 
   if (*host == '\0')
     {
@@ -76,27 +82,30 @@ static void
 on_time (GObject *source, GAsyncResult *result, gpointer data)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (ScMessage) reply =
-    sc_client_get_time_finish (SC_CLIENT (source), result, &error);
+  g_autofree char *timezone = NULL;
+  g_autoptr (GDateTime) time =
+    sc_client_get_time_finish (SC_CLIENT (source), result, &timezone, &error);
   g_autoptr (ScWindow) self = window_if_alive (data);
   g_autoptr (GDateTime) local = NULL;
-  g_autofree char *local_text = NULL;
+  g_autofree char *stamp = NULL;
+  g_autofree char *local_stamp = NULL;
   g_autofree char *text = NULL;
 
   if (self == NULL)
     return;
-  if (reply == NULL)
+  if (time == NULL)
     {
       log_failure (self, _ ("Get time"), error);
       return;
     }
-  local = g_date_time_new_from_unix_local (reply->time_ms / 1000);
-  local_text =
-    local ? g_date_time_format (local, "%Y-%m-%d %H:%M:%S") : g_strdup ("?");
-  /* Translators: server time as sent (ISO 8601), its time zone, and the
-   * same instant in this computer's local time. */
-  text = g_strdup_printf (_ ("%s (%s); here: %s"), reply->iso_time,
-                          reply->timezone, local_text);
+  /* The same format as sockchat-cli. */
+  stamp = sc_client_format_time (time);
+  local = g_date_time_to_local (time);
+  local_stamp = sc_client_format_time (local);
+  /* Translators: the server's time, its time zone, and the same instant
+   * in this computer's local time. */
+  text =
+    g_strdup_printf (_ ("%s (%s); here: %s"), stamp, timezone, local_stamp);
   sc_message_log_append (self->log, SC_LOG_RESPONSE, _ ("Server time:"), text);
 }
 
@@ -135,33 +144,15 @@ get_name_activated (GSimpleAction *action, GVariant *param, gpointer data)
                             g_object_ref (self));
 }
 
+/* The list itself is in the side bar; the log says only how many. */
 static void
 log_client_list (ScWindow *self, GPtrArray *clients)
 {
-  g_autofree char *summary = NULL;
-  guint shown = MIN (clients->len, MAX_LISTED_IN_LOG);
-
-  summary = g_strdup_printf (
+  g_autofree char *summary = g_strdup_printf (
     ngettext ("%u client connected", "%u clients connected", clients->len),
     clients->len);
+
   sc_message_log_append (self->log, SC_LOG_RESPONSE, _ ("Clients:"), summary);
-  for (guint i = 0; i < shown; i++)
-    {
-      ScClientInfo *info = g_ptr_array_index (clients, i);
-      g_autofree char *text = g_strdup_printf (
-        "#%u %s %s:%u%s", info->id, *info->nickname ? info->nickname : "—",
-        info->address, info->port,
-        info->id == sc_client_get_id (self->client) ? _ (" (you)") : "");
-
-      sc_message_log_append (self->log, SC_LOG_RESPONSE, "  ", text);
-    }
-  if (shown < clients->len)
-    {
-      g_autofree char *more = g_strdup_printf (
-        _ ("… and %u more (see the list)"), clients->len - shown);
-
-      sc_message_log_append (self->log, SC_LOG_RESPONSE, "  ", more);
-    }
 }
 
 static void
@@ -205,77 +196,72 @@ list_clients_activated (GSimpleAction *action, GVariant *param, gpointer data)
   sc_window_request_list (data, TRUE);
 }
 
-/* ------------------------------------------------------------------ */
-/* Send */
-
-typedef struct
-{
-  ScWindow *self;
-  guint handle;
-} SendData;
-
-static void
-on_sent (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  SendData *data = user_data;
-  g_autoptr (GError) error = NULL;
-  g_autoptr (ScWindow) self = NULL;
-  guint handle = data->handle;
-  guint n_recipients = 1;
-  guint64 id;
-
-  if (g_async_result_is_tagged (result, sc_client_broadcast_async))
-    id = sc_client_broadcast_finish (SC_CLIENT (source), result, &n_recipients,
-                                     &error);
-  else
-    id = sc_client_send_message_finish (SC_CLIENT (source), result, &error);
-  self = window_if_alive (data->self);
-  g_free (data);
-  if (self == NULL)
-    return;
-  if (id == 0)
-    sc_message_log_sent_failed (self->log, handle, error->message);
-  else
-    sc_message_log_sent_accepted (self->log, handle, id, n_recipients);
-}
-
 static void
 send_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
 {
-  ScWindow *self = user_data;
-  const char *text = gtk_entry_get_text (self->message_entry);
-  gboolean broadcast =
-    gtk_toggle_button_get_active (GTK_TOGGLE_BUTTON (self->broadcast_check));
-  guint32 to = (guint32) gtk_spin_button_get_value (self->recipient_spin);
-  g_autofree char *who = NULL;
-  SendData *data;
+  sc_window_compose_send (user_data);
+}
 
-  if (*text == '\0')
+/* ------------------------------------------------------------------ */
+/* Changing the nickname while connected */
+
+static void
+on_renamed (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *nickname =
+    sc_client_set_nickname_finish (SC_CLIENT (source), result, &error);
+  g_autoptr (ScWindow) self = window_if_alive (data);
+  g_autofree char *text = NULL;
+
+  if (self == NULL)
     return;
-  if (broadcast)
-    who = g_strdup (_ ("→ everyone:"));
-  else
+  if (nickname == NULL)
     {
-      g_autofree char *peer = sc_client_list_describe (self->client_list, to);
-
-      who = g_strdup_printf (_ ("→ %s:"), peer);
+      log_failure (self, _ ("Change nickname"), error);
+      gtk_entry_set_text (self->nick_entry,
+                          sc_client_get_nickname (self->client));
+      return;
     }
-  data = g_new0 (SendData, 1);
-  data->self = g_object_ref (self);
-  data->handle = sc_message_log_append_sent (self->log, who, text);
-  if (broadcast)
-    sc_client_broadcast_async (self->client, text, self->cancellable, on_sent,
-                               data);
-  else
-    sc_client_send_message_async (self->client, to, text, self->cancellable,
-                                  on_sent, data);
-  gtk_entry_set_text (self->message_entry, "");
+  gtk_entry_set_text (self->nick_entry, nickname);
+  g_settings_set_string (self->settings, "nickname", nickname);
+  g_free (self->target_nickname);
+  self->target_nickname = g_strdup (nickname);
+  text = g_strdup_printf (_ ("You are now called “%s”"), nickname);
+  sc_message_log_append (self->log, SC_LOG_SYSTEM, NULL, text);
+}
+
+/* Asks the server for the nickname in the field. */
+void
+sc_window_rename (ScWindow *self)
+{
+  g_autofree char *nickname =
+    g_strstrip (g_strdup (gtk_entry_get_text (self->nick_entry)));
+
+  if (g_strcmp0 (nickname, sc_client_get_nickname (self->client)) == 0)
+    return;
+  if (*nickname == '\0')
+    {
+      sc_window_show_info (self, GTK_MESSAGE_WARNING, FALSE,
+                           _ ("Type the new nickname, then press Enter."));
+      return;
+    }
+  sc_client_set_nickname_async (self->client, nickname, self->cancellable,
+                                on_renamed, g_object_ref (self));
 }
 
 /* ------------------------------------------------------------------ */
 /* Enabled state */
 
+static void
+close_activated (GSimpleAction *action, GVariant *param, gpointer data)
+{
+  gtk_window_close (data);
+}
+
 static const GActionEntry win_entries[] = {
+  { "close", close_activated, NULL, NULL, NULL },
+
   { "connect", connect_activated, NULL, NULL, NULL },
   { "disconnect", disconnect_activated, NULL, NULL, NULL },
   { "get-time", get_time_activated, NULL, NULL, NULL },
@@ -313,10 +299,11 @@ sc_window_actions_update (ScWindow *self)
   set_enabled (self, "get-time", connected);
   set_enabled (self, "get-name", connected);
   set_enabled (self, "list-clients", connected);
-  set_enabled (self, "send", connected);
+  sc_window_compose_update (self);
   gtk_widget_set_sensitive (GTK_WIDGET (self->host_entry), idle);
   gtk_widget_set_sensitive (GTK_WIDGET (self->port_spin), idle);
-  gtk_widget_set_sensitive (GTK_WIDGET (self->nick_entry), idle);
+  /* The nickname can change while connected (Enter asks the server). */
+  gtk_widget_set_sensitive (GTK_WIDGET (self->nick_entry), idle || connected);
 }
 
 /* ------------------------------------------------------------------ */
@@ -325,7 +312,7 @@ sc_window_actions_update (ScWindow *self)
  * SOCKCHAT_DEMO_SCRIPT names a file of lines "DELAY_MS ACTION [ARGS]",
  * run one after the other, each DELAY_MS after the previous one.
  * ACTION is a window action name (connect, get-time, …), or
- * "send ID TEXT", "broadcast TEXT" or "select ID". */
+ * "send ID TEXT", "broadcast TEXT", "type TEXT" or "resize WIDTH HEIGHT". */
 
 static gboolean run_next_step (gpointer data);
 
@@ -348,10 +335,11 @@ run_step (ScWindow *self, const char *action, const char *rest)
     {
       g_auto (GStrv) words = g_strsplit (rest, " ", 2);
 
+      g_autofree char *command =
+        g_strdup_printf ("/msg %s %s", words[0], words[1] ? words[1] : "");
+
       gtk_toggle_button_set_active (broadcast, FALSE);
-      gtk_spin_button_set_value (self->recipient_spin,
-                                 g_ascii_strtod (words[0], NULL));
-      gtk_entry_set_text (self->message_entry, words[1] ? words[1] : "");
+      gtk_entry_set_text (self->message_entry, command);
     }
   else if (g_str_equal (action, "broadcast") && rest)
     {
@@ -362,6 +350,16 @@ run_step (ScWindow *self, const char *action, const char *rest)
   else if (g_str_equal (action, "type") && rest)
     {
       gtk_entry_set_text (self->message_entry, rest);
+      return;
+    }
+  else if (g_str_equal (action, "resize") && rest)
+    {
+      g_auto (GStrv) size = g_strsplit (rest, " ", 2);
+
+      if (size[0] && size[1])
+        gtk_window_resize (GTK_WINDOW (self),
+                           (int) g_ascii_strtoll (size[0], NULL, 10),
+                           (int) g_ascii_strtoll (size[1], NULL, 10));
       return;
     }
   if (g_action_group_has_action (G_ACTION_GROUP (self), action))

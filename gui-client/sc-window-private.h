@@ -1,8 +1,11 @@
 /* sc-window-private.h: ScWindow's instance struct, shared by sc-window.c
- * (life cycle, the core's signals, status and reconnecting) and
- * sc-window-actions.c (the seven actions).  Tests include it to reach
- * the template children. */
+ * (life cycle, the core's signals, status and reconnecting),
+ * sc-window-actions.c (the seven actions) and sc-window-compose.c (the
+ * composer: recipient, hints, sending).  Tests include it to reach the
+ * template children. */
 #pragma once
+
+#include <handy.h>
 
 #include "sc-client-list.h"
 #include "sc-client.h"
@@ -17,9 +20,11 @@ struct _ScWindow
 
   /* Template children. */
   GtkHeaderBar *header_bar;
+  GtkMenuButton *menu_button;
   GtkInfoBar *info_bar;
   GtkLabel *info_label;
   GtkButton *reconnect_button;
+  GtkButton *close_info_button;
   GtkEntry *host_entry;
   GtkSpinButton *port_spin;
   GtkEntry *nick_entry;
@@ -30,12 +35,18 @@ struct _ScWindow
   GtkButton *list_button;
   GtkButton *send_button;
   GtkButton *quit_button;
+  HdyLeaflet *leaflet;
+  GtkWidget *sidebar;
+  GtkWidget *content;
+  GtkToggleButton *clients_toggle;
   GtkTreeView *client_view;
   ScClientList *client_list;
   ScMessageLog *log;
-  GtkSpinButton *recipient_spin;
+  GtkButton *jump_button;
+  GtkLabel *recipient_label;
   GtkCheckButton *broadcast_check;
   GtkEntry *message_entry;
+  GtkLabel *compose_hint;
   GtkSpinner *spinner;
   GtkLabel *status_label;
   GtkLabel *rtt_label;
@@ -50,12 +61,21 @@ struct _ScWindow
   char *target_nickname;
   char *shutdown_reason; /* set by ::server-shutdown until disconnected */
 
+  /* Who the composer sends to when Broadcast is off: a person picked in
+   * the list (see sc-window-compose.c), or NULL. */
+  ScPeer *recipient;
+
   guint retry_attempt;
   guint retry_source;
+  guint retry_tick_source; /* counts the wait down in the info bar */
+  gint64 retry_at;         /* monotonic time of the next attempt */
+  char *retry_why;
 
   /* Coalesced notifications of messages that came while unfocused. */
   guint notify_source;
   guint n_unseen;
+  /* Messages received since the window was last active; in the title. */
+  guint n_unread;
   char *unseen_from;
   gboolean unseen_from_many;
   gint64 last_notified;
@@ -69,6 +89,12 @@ void sc_window_actions_install (ScWindow *self);
 void sc_window_actions_update (ScWindow *self);
 void sc_window_request_list (ScWindow *self, gboolean show_in_log);
 void sc_window_demo_clear (ScWindow *self);
+void sc_window_rename (ScWindow *self);
+
+/* sc-window-compose.c */
+void sc_window_compose_update (ScWindow *self);
+void sc_window_compose_send (ScWindow *self);
+void sc_window_set_recipient (ScWindow *self, const ScPeer *peer);
 
 /* sc-window.c */
 void sc_window_ensure_resources (void);

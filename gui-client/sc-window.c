@@ -6,6 +6,7 @@
 
 #include <glib/gi18n.h>
 
+#include "sc-status-text.h"
 #include "sc-window-private.h"
 
 #define RETRY_MAX_S         30
@@ -28,6 +29,7 @@ sc_window_ensure_resources (void)
 
   if (g_once_init_enter (&done))
     {
+      hdy_init ();
       sockchat_register_resource ();
       g_once_init_leave (&done, 1);
     }
@@ -35,6 +37,25 @@ sc_window_ensure_resources (void)
 
 /* ------------------------------------------------------------------ */
 /* Info bar and status */
+
+/* The bar's accessible name says what kind of message it holds, so a
+ * screen reader does not announce a warning as an error. */
+static void
+name_info_bar (ScWindow *self, GtkMessageType type, const char *text)
+{
+  AtkObject *accessible =
+    gtk_widget_get_accessible (GTK_WIDGET (self->info_bar));
+  const char *name;
+
+  switch (type)
+    {
+    case GTK_MESSAGE_ERROR: name = _ ("Error"); break;
+    case GTK_MESSAGE_WARNING: name = _ ("Warning"); break;
+    default: name = _ ("Information"); break;
+    }
+  atk_object_set_name (accessible, name);
+  atk_object_set_description (accessible, text);
+}
 
 void
 sc_window_show_info (ScWindow *self,
@@ -44,6 +65,7 @@ sc_window_show_info (ScWindow *self,
 {
   gtk_label_set_text (self->info_label, text);
   gtk_info_bar_set_message_type (self->info_bar, type);
+  name_info_bar (self, type, text);
   gtk_widget_set_visible (GTK_WIDGET (self->reconnect_button), offer_reconnect);
   gtk_info_bar_set_revealed (self->info_bar, TRUE);
 }
@@ -118,6 +140,44 @@ void
 sc_window_cancel_retry (ScWindow *self)
 {
   g_clear_handle_id (&self->retry_source, g_source_remove);
+  g_clear_handle_id (&self->retry_tick_source, g_source_remove);
+}
+
+/* Seconds until the next attempt, rounded up, at least 1. */
+static guint
+retry_seconds_left (ScWindow *self)
+{
+  gint64 left = self->retry_at - g_get_monotonic_time ();
+
+  return (guint) MAX (1, (left + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC);
+}
+
+static void
+show_retry_countdown (ScWindow *self)
+{
+  guint left = retry_seconds_left (self);
+  g_autofree char *text = NULL;
+  g_autofree char *status = NULL;
+
+  text = g_strdup_printf (
+    ngettext ("%s\nReconnecting to %s:%u in %u second (attempt %u)…",
+              "%s\nReconnecting to %s:%u in %u seconds (attempt %u)…", left),
+    self->retry_why, self->target_host, self->target_port, left,
+    self->retry_attempt);
+  sc_window_show_info (self, GTK_MESSAGE_WARNING, TRUE, text);
+  /* The reason is in the info bar; the status line stays short. */
+  status = g_strdup_printf (
+    ngettext ("Disconnected: reconnecting in %u second (attempt %u)",
+              "Disconnected: reconnecting in %u seconds (attempt %u)", left),
+    left, self->retry_attempt);
+  set_status (self, status, _ ("Not connected"));
+}
+
+static gboolean
+on_retry_tick (gpointer data)
+{
+  show_retry_countdown (data);
+  return G_SOURCE_CONTINUE;
 }
 
 static gboolean
@@ -131,28 +191,24 @@ on_retry (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-/* Waits 1 s, 2 s, 4 s … up to RETRY_MAX_S before the next attempt. */
+/* Waits 1 s, 2 s, 4 s … up to RETRY_MAX_S before the next attempt,
+ * counting down in the info bar once a second. */
 static void
 schedule_retry (ScWindow *self, const char *why)
 {
   guint delay = MIN (1u << MIN (self->retry_attempt, 5u), RETRY_MAX_S);
-  g_autofree char *text = NULL;
-  g_autofree char *status = NULL;
 
   self->retry_attempt++;
   sc_window_cancel_retry (self);
+  if (why != self->retry_why)
+    {
+      g_free (self->retry_why);
+      self->retry_why = g_strdup (why);
+    }
+  self->retry_at = g_get_monotonic_time () + delay * G_USEC_PER_SEC;
   self->retry_source = g_timeout_add_seconds (delay, on_retry, self);
-  text = g_strdup_printf (
-    ngettext ("%s\nReconnecting to %s:%u in %u second (attempt %u)…",
-              "%s\nReconnecting to %s:%u in %u seconds (attempt %u)…", delay),
-    why, self->target_host, self->target_port, delay, self->retry_attempt);
-  sc_window_show_info (self, GTK_MESSAGE_WARNING, TRUE, text);
-  /* The reason is in the info bar; the status line stays short. */
-  status = g_strdup_printf (
-    ngettext ("Disconnected: reconnecting in %u second (attempt %u)",
-              "Disconnected: reconnecting in %u seconds (attempt %u)", delay),
-    delay, self->retry_attempt);
-  set_status (self, status, _ ("Not connected"));
+  self->retry_tick_source = g_timeout_add (1000, on_retry_tick, self);
+  show_retry_countdown (self);
 }
 
 static void
@@ -191,14 +247,19 @@ connect_failed (ScWindow *self, gboolean retrying, const GError *error)
   g_autofree char *text = NULL;
 
   /* Translators: host:port, then the error. */
+  g_autofree char *why = sc_error_text (error);
+
   text = g_strdup_printf (_ ("Could not connect to %s:%u: %s"),
-                          self->target_host, self->target_port, error->message);
-  sc_message_log_append (self->log, SC_LOG_ERROR, NULL, text);
+                          self->target_host, self->target_port, why);
+  /* While reconnecting, the info bar says how it goes: the log already
+   * has the line that says the connection was lost, and one more line
+   * per attempt would bury the conversation. */
   if (retrying)
     {
       schedule_retry (self, text);
       return;
     }
+  sc_message_log_append (self->log, SC_LOG_ERROR, NULL, text);
   sc_window_show_info (self, GTK_MESSAGE_ERROR, FALSE, text);
   set_status (self, text, _ ("Not connected"));
 }
@@ -273,7 +334,7 @@ sc_window_start_connect (ScWindow *self,
 /* What the core reports */
 
 static char *
-describe_sender (const ScClientInfo *info)
+describe_sender (const ScPeer *info)
 {
   if (info->nickname && *info->nickname)
     return g_strdup_printf ("#%u %s (%s:%u)", info->id, info->nickname,
@@ -325,6 +386,7 @@ note_unseen (ScWindow *self, const char *from)
 
   /* Without a session bus there is nobody to notify. */
   if (gtk_window_is_active (GTK_WINDOW (self)) || app == NULL ||
+      !g_settings_get_boolean (self->settings, "notify") ||
       g_application_get_dbus_connection (G_APPLICATION (app)) == NULL)
     return;
   self->n_unseen++;
@@ -340,6 +402,22 @@ note_unseen (ScWindow *self, const char *from)
     on_notify_timeout, self);
 }
 
+/* "SockChat", or "(3) SockChat" with three messages unread, so the
+ * task bar and window switcher show that something came. */
+static void
+update_title (ScWindow *self)
+{
+  g_autofree char *title = NULL;
+
+  if (self->n_unread > 0)
+    /* Translators: the window title with the number of unread messages. */
+    title = g_strdup_printf (_ ("(%u) SockChat"), self->n_unread);
+  else
+    title = g_strdup (_ ("SockChat"));
+  gtk_window_set_title (GTK_WINDOW (self), title);
+  gtk_header_bar_set_title (self->header_bar, title);
+}
+
 static void
 on_active_changed (ScWindow *self, GParamSpec *pspec, gpointer unused)
 {
@@ -347,6 +425,8 @@ on_active_changed (ScWindow *self, GParamSpec *pspec, gpointer unused)
 
   if (!gtk_window_is_active (GTK_WINDOW (self)))
     return;
+  self->n_unread = 0;
+  update_title (self);
   app = G_APPLICATION (gtk_window_get_application (GTK_WINDOW (self)));
   g_clear_handle_id (&self->notify_source, g_source_remove);
   self->n_unseen = 0;
@@ -357,31 +437,37 @@ on_active_changed (ScWindow *self, GParamSpec *pspec, gpointer unused)
 }
 
 static void
-on_message_received (ScWindow *self, const ScMessage *message)
+on_message_received (ScWindow *self, const ScChatMessage *message)
 {
-  g_autofree char *who = describe_sender (&message->sender);
+  g_autofree char *who = describe_sender (message->sender);
   g_autofree char *from = NULL;
 
   from = g_strdup_printf (
     message->broadcast ? _ ("← %s to everyone:") : _ ("← %s:"), who);
   sc_message_log_append (self->log, SC_LOG_INCOMING, from, message->text);
   note_unseen (self, who);
+  if (!gtk_window_is_active (GTK_WINDOW (self)))
+    {
+      self->n_unread++;
+      update_title (self);
+    }
 }
 
 static void
 on_delivery_receipt (ScWindow *self,
                      guint64 message_id,
                      guint recipient,
-                     guint status,
+                     ScStatus status,
                      const char *reason,
                      ScClient *client)
 {
+  /* The server's reason is English; its status code has a translation. */
   sc_message_log_receipt (self->log, message_id, status == SC_STATUS_OK,
-                          reason && *reason ? reason : _ ("not delivered"));
+                          sc_status_text (status));
 }
 
 static void
-on_client_joined (ScWindow *self, const ScClientInfo *info)
+on_client_joined (ScWindow *self, const ScPeer *info)
 {
   g_autofree char *who = describe_sender (info);
 
@@ -428,12 +514,16 @@ on_server_shutdown (ScWindow *self, const char *reason)
 }
 
 static void
-on_disconnected (ScWindow *self, guint reason, const char *detail)
+on_disconnected (ScWindow *self, ScDisconnectReason reason, const char *detail)
 {
   g_autofree char *why = NULL;
 
   sc_client_list_set_self_id (self->client_list, 0);
   gtk_list_store_clear (GTK_LIST_STORE (self->client_list));
+  /* Receipts of this connection will never come. */
+  sc_message_log_abandon_pending (self->log,
+                                  _ ("unconfirmed: disconnected before the "
+                                     "receipt"));
   if (reason == SC_DISCONNECT_BY_US)
     {
       sc_message_log_append (self->log, SC_LOG_SYSTEM, NULL,
@@ -472,36 +562,103 @@ on_info_bar_response (GtkInfoBar *info_bar, int response, ScWindow *self)
     set_status (self, _ ("Disconnected"), _ ("Not connected"));
 }
 
+/* Enter in a connection field connects; in the nickname field while
+ * connected, it asks the server for the new name. */
 static void
 on_connect_field_activate (ScWindow *self, GtkWidget *field)
 {
+  if (field == GTK_WIDGET (self->nick_entry) &&
+      sc_client_get_state (self->client) == SC_CLIENT_STATE_CONNECTED)
+    {
+      sc_window_rename (self);
+      return;
+    }
   g_action_group_activate_action (G_ACTION_GROUP (self), "connect", NULL);
 }
 
+/* Not through the action: a disabled action would ignore Enter, and
+ * the composer must say why nothing was sent. */
 static void
 on_message_entry_activate (ScWindow *self, GtkEntry *entry)
 {
-  g_action_group_activate_action (G_ACTION_GROUP (self), "send", NULL);
+  sc_window_compose_send (self);
+}
+
+static void
+on_message_entry_changed (ScWindow *self, GtkEditable *entry)
+{
+  sc_window_compose_update (self);
 }
 
 static void
 on_broadcast_toggled (ScWindow *self, GtkToggleButton *check)
 {
-  gtk_widget_set_sensitive (GTK_WIDGET (self->recipient_spin),
-                            !gtk_toggle_button_get_active (check));
+  sc_window_compose_update (self);
 }
 
+/* ------------------------------------------------------------------ */
+/* Narrow windows: the leaflet shows the list or the messages */
+
+static void
+on_clients_toggled (ScWindow *self, GtkToggleButton *toggle)
+{
+  hdy_leaflet_set_visible_child (
+    self->leaflet,
+    gtk_toggle_button_get_active (toggle) ? self->sidebar : self->content);
+}
+
+/* Folding shows the messages (the list is one toggle away); a swipe
+ * back to the list sets the toggle; unfolding clears it. */
+static void
+on_leaflet_folded (ScWindow *self, GParamSpec *pspec, HdyLeaflet *leaflet)
+{
+  gboolean folded = hdy_leaflet_get_folded (leaflet);
+
+  gtk_widget_set_visible (GTK_WIDGET (self->clients_toggle), folded);
+  gtk_toggle_button_set_active (self->clients_toggle, FALSE);
+  hdy_leaflet_set_visible_child (leaflet, self->content);
+}
+
+static void
+on_leaflet_child (ScWindow *self, GParamSpec *pspec, HdyLeaflet *leaflet)
+{
+  if (hdy_leaflet_get_folded (leaflet))
+    gtk_toggle_button_set_active (self->clients_toggle,
+                                  hdy_leaflet_get_visible_child (leaflet) ==
+                                    self->sidebar);
+}
+
+/* Picking a row picks that person, with their connection time; in a
+ * folded window it also goes to the messages, where one writes. */
 static void
 on_client_selection_changed (GtkTreeSelection *selection, ScWindow *self)
 {
   GtkTreeModel *model;
   GtkTreeIter iter;
   guint id;
+  g_autoptr (ScPeer) peer = NULL;
 
   if (!gtk_tree_selection_get_selected (selection, &model, &iter))
     return;
   gtk_tree_model_get (model, &iter, SC_CLIENT_LIST_COLUMN_ID, &id, -1);
-  gtk_spin_button_set_value (self->recipient_spin, id);
+  peer = sc_client_list_lookup (self->client_list, id);
+  if (peer)
+    sc_window_set_recipient (self, peer);
+  if (hdy_leaflet_get_folded (self->leaflet))
+    gtk_toggle_button_set_active (self->clients_toggle, FALSE);
+}
+
+static void
+on_jump_clicked (ScWindow *self, GtkButton *button)
+{
+  sc_message_log_scroll_to_end (self->log);
+}
+
+/* The recipient may have left or come back; Send follows. */
+static void
+on_client_rows_changed (ScWindow *self)
+{
+  sc_window_compose_update (self);
 }
 
 /* ------------------------------------------------------------------ */
@@ -568,6 +725,8 @@ sc_window_finalize (GObject *object)
   g_free (self->target_nickname);
   g_free (self->shutdown_reason);
   g_free (self->unseen_from);
+  g_free (self->retry_why);
+  g_clear_pointer (&self->recipient, sc_peer_free);
   G_OBJECT_CLASS (sc_window_parent_class)->finalize (object);
 }
 
@@ -577,9 +736,11 @@ bind_children (GtkWidgetClass *widget_class)
 #define BIND(name) \
   gtk_widget_class_bind_template_child (widget_class, ScWindow, name)
   BIND (header_bar);
+  BIND (menu_button);
   BIND (info_bar);
   BIND (info_label);
   BIND (reconnect_button);
+  BIND (close_info_button);
   BIND (host_entry);
   BIND (port_spin);
   BIND (nick_entry);
@@ -590,12 +751,18 @@ bind_children (GtkWidgetClass *widget_class)
   BIND (list_button);
   BIND (send_button);
   BIND (quit_button);
+  BIND (leaflet);
+  BIND (sidebar);
+  BIND (content);
+  BIND (clients_toggle);
   BIND (client_view);
   BIND (client_list);
   BIND (log);
-  BIND (recipient_spin);
+  BIND (jump_button);
+  BIND (recipient_label);
   BIND (broadcast_check);
   BIND (message_entry);
+  BIND (compose_hint);
   BIND (spinner);
   BIND (status_label);
   BIND (rtt_label);
@@ -621,7 +788,11 @@ sc_window_class_init (ScWindowClass *klass)
                                            on_connect_field_activate);
   gtk_widget_class_bind_template_callback (widget_class,
                                            on_message_entry_activate);
+  gtk_widget_class_bind_template_callback (widget_class,
+                                           on_message_entry_changed);
   gtk_widget_class_bind_template_callback (widget_class, on_broadcast_toggled);
+  gtk_widget_class_bind_template_callback (widget_class, on_jump_clicked);
+  gtk_widget_class_bind_template_callback (widget_class, on_clients_toggled);
   gtk_widget_class_bind_template_callback (widget_class,
                                            on_client_selection_changed);
 }
@@ -671,6 +842,24 @@ sc_window_init (ScWindow *self)
   connect_client_signals (self);
   g_signal_connect (self, "notify::is-active", G_CALLBACK (on_active_changed),
                     NULL);
+  g_signal_connect_object (self->leaflet, "notify::folded",
+                           G_CALLBACK (on_leaflet_folded), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->leaflet, "notify::visible-child",
+                           G_CALLBACK (on_leaflet_child), self,
+                           G_CONNECT_SWAPPED);
+  g_object_bind_property (self->log, "has-unseen", self->jump_button, "visible",
+                          G_BINDING_SYNC_CREATE);
+  g_signal_connect_object (self->client_list, "row-deleted",
+                           G_CALLBACK (on_client_rows_changed), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->client_list, "row-changed",
+                           G_CALLBACK (on_client_rows_changed), self,
+                           G_CONNECT_SWAPPED);
+  gtk_tree_view_set_search_column (self->client_view,
+                                   SC_CLIENT_LIST_COLUMN_NICKNAME);
+  gtk_tree_view_set_search_equal_func (self->client_view,
+                                       sc_client_list_search_equal, NULL, NULL);
   sc_window_actions_install (self);
   sc_window_actions_update (self);
 }

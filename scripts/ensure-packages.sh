@@ -10,6 +10,7 @@ SOCKCHAT_PACKAGES=(
   gcc
   libglib2.0-dev
   libgtk-3-dev
+  libhandy-1-dev
   gettext
   clang-format
   xvfb

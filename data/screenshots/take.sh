@@ -2,13 +2,15 @@
 # Takes the screenshots in docs/screenshots/: a server and two desktop
 # clients, each on its own Xvfb display, holding a short conversation
 # scripted through SOCKCHAT_DEMO_SCRIPT (a test-only hook, see
-# gui-client/sc-window-actions.c), then the server going away.
+# gui-client/sc-window-actions.c), then the server going away.  The first
+# client's window is wide, in the light theme; the second one's is
+# narrowed to 360 px and dark (GTK_THEME=Adwaita:dark).
 #
 #   English (default): alice and bob; conversation-alice.png,
-#     conversation-bob.png and server-gone.png.
+#     narrow-dark-bob.png and server-gone.png.
 #   --language zh_CN: 小明 and 小红, under LANG=zh_CN.UTF-8 with the
-#     build's catalog (through SOCKCHAT_LOCALEDIR); chinese-window.png and
-#     chinese-server-gone.png.
+#     build's catalog (through SOCKCHAT_LOCALEDIR); chinese-window.png,
+#     chinese-narrow-dark.png and chinese-server-gone.png.
 #
 # Usage: data/screenshots/take.sh [--language en|zh_CN] [--output DIR]
 #                                 [BUILD_DIR]
@@ -60,7 +62,8 @@ case "$LANGUAGE_OPTION" in
 1200 type Great, see you there
 SCRIPT
     cat >"$WORK/b.txt" <<'SCRIPT'
-2500 send 1 Hello Alice, yes: all green.
+100 resize 360 700
+2400 send 1 Hello Alice, yes: all green.
 2500 broadcast Anyone up for lunch at noon?
 SCRIPT
     ;;
@@ -81,7 +84,8 @@ SCRIPT
 1200 type 好的，下午实验室见
 SCRIPT
     cat >"$WORK/b.txt" <<'SCRIPT'
-2500 send 1 写完了，服务端和客户端都能正常通信。
+100 resize 360 700
+2400 send 1 写完了，服务端和客户端都能正常通信。
 2500 broadcast 大家中午一起吃饭吗？
 SCRIPT
     ;;
@@ -105,11 +109,11 @@ start_display () {
   fi
 }
 
-# start_client DISPLAY NICKNAME SCRIPT
+# start_client DISPLAY NICKNAME SCRIPT [THEME]
 start_client () {
   env DISPLAY=":$1" GSETTINGS_SCHEMA_DIR="$BUILD/data" \
     GSETTINGS_BACKEND=memory "${CLIENT_ENV[@]}" \
-    SOCKCHAT_DEMO_SCRIPT="$3" NO_AT_BRIDGE=1 \
+    SOCKCHAT_DEMO_SCRIPT="$3" NO_AT_BRIDGE=1 GTK_THEME="${4:-Adwaita}" \
     dbus-run-session -- "$BUILD/gui-client/sockchat" --host 127.0.0.1 \
     --port "$PORT" --nickname "$2" --connect >"$WORK/$2.log" 2>&1 &
   PIDS+=($!)
@@ -143,7 +147,7 @@ start_display "${DISPLAYS[1]}"
 # connects once the server has numbered the first.
 start_client "${DISPLAYS[0]}" "${NICKNAMES[0]}" "$WORK/a.txt"
 read_until "*client 1 connected *"
-start_client "${DISPLAYS[1]}" "${NICKNAMES[1]}" "$WORK/b.txt"
+start_client "${DISPLAYS[1]}" "${NICKNAMES[1]}" "$WORK/b.txt" Adwaita:dark
 read_until "*client 2 connected *"
 # Deliberate: the first client's script takes 8.4 s from its connection
 # (the delays in a.txt); the pictures show the conversation once it is
@@ -152,14 +156,18 @@ sleep 9
 case "$LANGUAGE_OPTION" in
   en)
     DISPLAY=":${DISPLAYS[0]}" import -window root "$OUT/conversation-alice.png"
-    DISPLAY=":${DISPLAYS[1]}" import -window root "$OUT/conversation-bob.png"
+    NARROW="$OUT/narrow-dark-bob.png"
     GONE="$OUT/server-gone.png"
     ;;
   zh_CN)
     DISPLAY=":${DISPLAYS[0]}" import -window root "$OUT/chinese-window.png"
+    NARROW="$OUT/chinese-narrow-dark.png"
     GONE="$OUT/chinese-server-gone.png"
     ;;
 esac
+# Only the narrow window, with its client-side shadow.
+DISPLAY=":${DISPLAYS[1]}" import -window root -crop 380x740+0+0 +repage \
+  "$NARROW"
 
 # The server goes away: the window says so and counts down to a retry.
 kill "$SERVER_PID"

@@ -1,10 +1,12 @@
-/* sc-client-private.h: shared by sc-client.c (the owner's side: requests,
- * signals, life cycle) and sc-client-receiver.c (the receiver thread and
- * the hand-over queue). */
+/* sc-client-private.h: shared by sc-client.c (the owner's side: life
+ * cycle, sending, signals), sc-client-requests.c (the requests) and
+ * sc-client-receiver.c (the receiver thread and the hand-over queue). */
 #pragma once
 
+#include "sc-client-sender.h"
 #include "sc-client.h"
 #include "sc-frame-reader.h"
+#include "sc-message.h"
 
 G_BEGIN_DECLS
 
@@ -33,19 +35,24 @@ struct _ScClient
   gint64 rtt_us;
   guint request_timeout_ms;
   guint heartbeat_interval_s;
+  guint send_timeout_ms;
 
-  /* The socket.  Written by the owner (requests, acknowledgements) and by
-   * the receiver (pongs), so every send holds send_lock. */
+  /* The socket.  The receiver thread reads it; every write goes through
+   * the sender's queue, which the owner (requests, acknowledgements) and
+   * the receiver (pongs) append to and only the sender's thread writes.
+   * Set before the receiver starts, cleared after it is joined. */
   int fd;
-  GMutex send_lock;
+  ScClientSender *sender;
   GThread *receiver;
   ScFrameReader *reader; /* the receiver's, once it runs */
 
-  /* Hand-over from the receiver to the owner. */
+  /* Hand-over from the receiver to the owner: an idle source is attached
+   * to the owner's context whenever the queue goes from empty to busy,
+   * and stays until a dispatch leaves it empty.  dispatch_idle is
+   * guarded by the queue's lock. */
   GAsyncQueue *events;
-  GSource *dispatch_source;
-  gint dispatch_scheduled; /* atomic */
-  guint generation;        /* atomic reads from the receiver */
+  GSource *dispatch_idle;
+  guint generation; /* atomic reads from the receiver */
 
   guint32 next_request_id;
   GHashTable *pending; /* request id -> GTask */
@@ -55,8 +62,8 @@ struct _ScClient
 
 void sc_client_receiver_start (ScClient *self, GPtrArray *early_messages);
 void sc_client_receiver_stop (ScClient *self);
-void sc_client_events_attach (ScClient *self);
-void sc_client_events_detach (ScClient *self);
+void sc_client_events_init (ScClient *self);
+void sc_client_events_clear (ScClient *self);
 void sc_client_events_drop (ScClient *self);
 void sc_client_event_free (ScClientEvent *event);
 gboolean sc_client_send_frame (ScClient *self,
@@ -80,6 +87,7 @@ struct _PendingRequest
   ReplyHandler on_reply;
   GPtrArray *pages; /* list requests: entries so far */
   gint64 sent_at;
+  GSource *cancel_source; /* the task's GCancellable, in the owner */
 };
 
 PendingRequest *sc_client_new_pending (ScClient *self,
@@ -94,6 +102,7 @@ gboolean sc_client_return_reply (ScClient *self,
                                  ScMessage *reply);
 void sc_client_pending_free (PendingRequest *pending);
 void sc_client_take_nickname (ScClient *self, char *nickname);
+ScPeer *sc_peer_new_from_info (const ScClientInfo *info);
 void sc_client_set_rtt (ScClient *self, gint64 rtt_us);
 
 /* In sc-client.c: the owner handles what the receiver delivered. */

@@ -1,12 +1,14 @@
 /* sc-client-receiver.c: the receiver thread and the hand-over to the
- * owner's main context.
+ * owner's main context.  Sending lives in sc-client-sender.c; the
+ * receiver only appends its pongs to that queue.
  *
  * The receiver loops on a blocking recv(), decodes frames and pushes them
- * on a GAsyncQueue.  Only when the queue goes from idle to busy does it
- * wake the owner, by making one long-lived source ready; that source then
- * drains a bounded batch per dispatch, so a flood of messages costs the
- * owner's loop one source, not one idle callback per message, and the
- * owner keeps repainting between batches.
+ * on a GAsyncQueue.  Only when the queue goes from empty to busy does it
+ * wake the owner, by attaching one idle source to the owner's context
+ * (g_idle_source_new(), the thread-safe form of g_idle_add()); that idle
+ * drains a bounded batch per dispatch and stays until the queue is empty, so a
+ * flood of messages costs the owner's loop one source per burst, not one idle
+ * callback per message, and the owner keeps repainting between batches.
  */
 #include "config.h"
 
@@ -15,7 +17,6 @@
 #include <unistd.h>
 
 #include "sc-client-private.h"
-#include "sc-socket.h"
 #include "sc-tsan.h"
 
 #define EVENTS_PER_DISPATCH 256
@@ -29,16 +30,28 @@ sc_client_event_free (ScClientEvent *event)
   g_free (event);
 }
 
+static gboolean dispatch_events (gpointer data);
+
+/* Appends @event and, when the queue was idle, attaches one idle source
+ * to the owner's context.  The idle holds no reference: the client
+ * destroys it when it goes (sc_client_events_clear()), and while one
+ * dispatch runs, that dispatch holds the client. */
 static void
 push_event (ScClient *self, ScClientEvent *event)
 {
   g_async_queue_lock (self->events);
   SC_HAPPENS_AFTER (self->events);
   g_async_queue_push_unlocked (self->events, event);
+  if (self->dispatch_idle == NULL)
+    {
+      self->dispatch_idle = g_idle_source_new ();
+      g_source_set_priority (self->dispatch_idle, G_PRIORITY_DEFAULT);
+      g_source_set_callback (self->dispatch_idle, dispatch_events, self, NULL);
+      g_source_set_name (self->dispatch_idle, "sockchat client events");
+      g_source_attach (self->dispatch_idle, self->owner);
+    }
   SC_HAPPENS_BEFORE (self->events);
   g_async_queue_unlock (self->events);
-  if (g_atomic_int_compare_and_exchange (&self->dispatch_scheduled, 0, 1))
-    g_source_set_ready_time (self->dispatch_source, 0);
 }
 
 static void
@@ -78,6 +91,7 @@ answer_ping (ScClient *self, const ScMessage *ping)
   pong->token = ping->token;
   frame = sc_message_encode (pong);
   data = g_bytes_get_data (frame, &size);
+  /* Only queued: a server that stopped reading cannot hold us here. */
   sc_client_send_frame (self, data, size, NULL);
 }
 
@@ -124,6 +138,7 @@ receiver_thread (gpointer data)
   guint generation = (guint) g_atomic_int_get (&self->generation);
   ScDisconnectReason reason = SC_DISCONNECT_CONNECTION_LOST;
   g_autofree char *detail = NULL;
+  g_autofree char *failure = NULL;
 
   while (deliver_frames (self, generation, &reason, &detail))
     {
@@ -142,6 +157,14 @@ receiver_thread (gpointer data)
         }
       sc_frame_reader_commit (self->reader, (gsize) n);
     }
+  /* When the sender gave up (the server stopped reading), its shutdown is
+   * what ended recv(); its reason is the real one. */
+  failure = sc_client_sender_dup_failure (self->sender);
+  if (failure)
+    {
+      g_free (detail);
+      detail = g_steal_pointer (&failure);
+    }
   push_stopped (self, generation, reason, detail);
   return NULL;
 }
@@ -159,34 +182,17 @@ sc_client_receiver_start (ScClient *self, GPtrArray *early_messages)
   self->receiver = g_thread_new ("sc-receiver", receiver_thread, self);
 }
 
-/* Wakes the receiver with shutdown() and waits for it; the socket stays
- * open until the thread is gone, so its number cannot be reused under
- * it. */
+/* Wakes the receiver by shutting down the reading side only, so that
+ * what the sender still has queued (acknowledgements) can go out, and
+ * waits for it.  The socket stays open until the sender's thread closes
+ * it, so its number cannot be reused under the receiver. */
 void
 sc_client_receiver_stop (ScClient *self)
 {
   if (self->receiver == NULL)
     return;
-  shutdown (self->fd, SHUT_RDWR);
+  shutdown (self->fd, SHUT_RD);
   g_thread_join (g_steal_pointer (&self->receiver));
-}
-
-gboolean
-sc_client_send_frame (ScClient *self,
-                      const guint8 *data,
-                      gsize length,
-                      GError **error)
-{
-  gboolean ok;
-
-  g_mutex_lock (&self->send_lock);
-  SC_HAPPENS_AFTER (&self->send_lock);
-  ok = self->fd >= 0 && sc_socket_send_all (self->fd, data, length, error);
-  SC_HAPPENS_BEFORE (&self->send_lock);
-  g_mutex_unlock (&self->send_lock);
-  if (!ok && self->fd < 0)
-    g_set_error_literal (error, SC_ERROR, SC_ERROR_CLOSED, "not connected");
-  return ok;
 }
 
 static ScClientEvent *
@@ -202,20 +208,31 @@ pop_event (ScClient *self)
   return event;
 }
 
+/* Drops the idle once the queue is empty; returns whether it stays. */
+static gboolean
+finish_dispatch (ScClient *self)
+{
+  gboolean again;
+
+  g_async_queue_lock (self->events);
+  SC_HAPPENS_AFTER (self->events);
+  again = g_async_queue_length_unlocked (self->events) > 0;
+  if (!again)
+    g_clear_pointer (&self->dispatch_idle, g_source_unref);
+  SC_HAPPENS_BEFORE (self->events);
+  g_async_queue_unlock (self->events);
+  return again;
+}
+
 static gboolean
 dispatch_events (gpointer data)
 {
-  ScClient *self = data;
+  ScClient *self = g_object_ref (data);
   guint generation = (guint) g_atomic_int_get (&self->generation);
   ScClientEvent *event;
   guint handled = 0;
+  gboolean again;
 
-  /* Clear the flag before draining: an event pushed from now on either
-   * is drained below or schedules the next dispatch. */
-  g_source_set_ready_time (self->dispatch_source, -1);
-  g_atomic_int_set (&self->dispatch_scheduled, 0);
-
-  g_object_ref (self);
   while (handled < EVENTS_PER_DISPATCH && (event = pop_event (self)) != NULL)
     {
       handled++;
@@ -227,43 +244,29 @@ dispatch_events (gpointer data)
       generation = (guint) g_atomic_int_get (&self->generation);
     }
   sc_client_flush_acks (self);
-  if (g_async_queue_length (self->events) > 0 &&
-      g_atomic_int_compare_and_exchange (&self->dispatch_scheduled, 0, 1))
-    g_source_set_ready_time (self->dispatch_source, 0);
+  again = finish_dispatch (self);
+  /* This may dispose of the client, which destroys this source. */
   g_object_unref (self);
-  return G_SOURCE_CONTINUE;
+  return again ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
 }
 
-static gboolean
-event_source_dispatch (GSource *source, GSourceFunc callback, gpointer data)
-{
-  return callback (data);
-}
-
-static GSourceFuncs event_source_funcs = {
-  NULL, NULL, event_source_dispatch, NULL, NULL, NULL,
-};
-
-/* The source holds no reference: the client destroys it in dispose,
- * after the receiver thread, the only other user, has been joined. */
 void
-sc_client_events_attach (ScClient *self)
+sc_client_events_init (ScClient *self)
 {
   self->events = g_async_queue_new_full ((GDestroyNotify) sc_client_event_free);
-  self->dispatch_source = g_source_new (&event_source_funcs, sizeof (GSource));
-  g_source_set_callback (self->dispatch_source, dispatch_events, self, NULL);
-  g_source_set_ready_time (self->dispatch_source, -1);
-  g_source_set_name (self->dispatch_source, "sockchat client events");
-  g_source_attach (self->dispatch_source, self->owner);
 }
 
+/* The receiver must be stopped: nothing else attaches the idle now. */
 void
-sc_client_events_detach (ScClient *self)
+sc_client_events_clear (ScClient *self)
 {
-  if (self->dispatch_source)
+  if (self->events == NULL)
+    return;
+  sc_client_events_drop (self);
+  if (self->dispatch_idle)
     {
-      g_source_destroy (self->dispatch_source);
-      g_clear_pointer (&self->dispatch_source, g_source_unref);
+      g_source_destroy (self->dispatch_idle);
+      g_clear_pointer (&self->dispatch_idle, g_source_unref);
     }
   g_clear_pointer (&self->events, g_async_queue_unref);
 }

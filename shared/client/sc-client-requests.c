@@ -44,11 +44,66 @@ sc_client_get_time_async (ScClient *self,
                   sc_client_get_time_async, cancellable, callback, user_data);
 }
 
-/* Returns the GET_TIME reply: time_ms, iso_time, timezone. */
-ScMessage *
-sc_client_get_time_finish (ScClient *self, GAsyncResult *result, GError **error)
+/* The server's time with the server's UTC offset, to the millisecond;
+ * @timezone (optional) receives the name of its time zone.
+ * (transfer full) */
+GDateTime *
+sc_client_get_time_finish (ScClient *self,
+                           GAsyncResult *result,
+                           char **timezone,
+                           GError **error)
 {
-  return finish_reply (self, result, sc_client_get_time_async, error);
+  g_autoptr (ScMessage) reply =
+    finish_reply (self, result, sc_client_get_time_async, error);
+  g_autoptr (GDateTime) utc = NULL;
+  g_autoptr (GDateTime) stated = NULL;
+  gint64 seconds, millis;
+
+  if (reply == NULL)
+    return NULL;
+  seconds = reply->time_ms / 1000;
+  millis = reply->time_ms % 1000;
+  if (millis < 0)
+    {
+      seconds--;
+      millis += 1000;
+    }
+  utc = g_date_time_new_from_unix_utc (seconds);
+  if (utc == NULL)
+    {
+      g_set_error (error, SC_ERROR, SC_ERROR_MALFORMED,
+                   "the server's time is out of range");
+      return NULL;
+    }
+  if (timezone)
+    *timezone = g_strdup (reply->timezone);
+  /* The ISO 8601 text carries the server's offset from UTC; time_ms is
+   * the instant. */
+  stated = g_date_time_new_from_iso8601 (reply->iso_time, NULL);
+  if (stated)
+    {
+      g_autoptr (GTimeZone) zone = g_time_zone_new_offset (
+        (gint32) (g_date_time_get_utc_offset (stated) / G_USEC_PER_SEC));
+      g_autoptr (GDateTime) shifted = g_date_time_to_timezone (utc, zone);
+
+      return g_date_time_add (shifted, millis * 1000);
+    }
+  return g_date_time_add (utc, millis * 1000);
+}
+
+/* The one format both clients show a server time in:
+ * "2026-11-30 16:40:05.123 UTC+08:00". */
+char *
+sc_client_format_time (GDateTime *time)
+{
+  g_autofree char *stamp = NULL;
+  g_autofree char *offset = NULL;
+
+  g_return_val_if_fail (time != NULL, NULL);
+  stamp = g_date_time_format (time, "%Y-%m-%d %H:%M:%S");
+  offset = g_date_time_format (time, "%:z");
+  return g_strdup_printf ("%s.%03d UTC%s", stamp,
+                          g_date_time_get_microsecond (time) / 1000, offset);
 }
 
 void
@@ -82,7 +137,7 @@ on_list_page (ScClient *self, PendingRequest *pending, ScMessage *reply)
       ScClientInfo *info = g_ptr_array_index (reply->clients, i);
 
       last = info->id;
-      g_ptr_array_add (pending->pages, sc_client_info_copy (info));
+      g_ptr_array_add (pending->pages, sc_peer_new_from_info (info));
     }
   if (reply->more && reply->clients->len > 0)
     {
@@ -111,12 +166,12 @@ sc_client_list_clients_async (ScClient *self,
                                    cancellable, callback, user_data);
   pending->on_reply = on_list_page;
   pending->pages =
-    g_ptr_array_new_with_free_func ((GDestroyNotify) sc_client_info_free);
+    g_ptr_array_new_with_free_func ((GDestroyNotify) sc_peer_free);
   sc_client_submit (self, pending, request);
 }
 
-/* Returns every connected client, as ScClientInfo, in id order.
- * (transfer full) */
+/* Returns every connected client, as ScPeer, in id order.
+ * (transfer full) (element-type ScPeer) */
 GPtrArray *
 sc_client_list_clients_finish (ScClient *self,
                                GAsyncResult *result,

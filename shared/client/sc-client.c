@@ -1,6 +1,6 @@
 /* sc-client.c: the owner's side of the client core: connecting, requests
- * matched to responses by id, indications turned into signals, and
- * disconnecting. */
+ * matched to responses by id and handed to the sender's queue,
+ * indications turned into signals, and disconnecting. */
 #include "config.h"
 
 #include <errno.h>
@@ -16,6 +16,10 @@
 #define DEFAULT_HEARTBEAT_S        15
 #define CONNECT_TIMEOUT_MS         5000
 #define SEND_TIMEOUT_S             5
+#define DEFAULT_SEND_TIMEOUT_MS    (SEND_TIMEOUT_S * 1000)
+/* Past this many unsent bytes the server is taken to have stopped
+ * reading, whatever the timeout says. */
+#define MAX_QUEUED_BYTES (16 * 1024 * 1024)
 
 enum
 {
@@ -42,6 +46,7 @@ static GParamSpec *properties[N_PROPS];
 static guint signals[N_SIGNALS];
 
 G_DEFINE_FINAL_TYPE (ScClient, sc_client, G_TYPE_OBJECT)
+G_DEFINE_QUARK (sc - status - error - quark, sc_status_error)
 
 void
 sc_client_pending_free (PendingRequest *pending)
@@ -50,6 +55,11 @@ sc_client_pending_free (PendingRequest *pending)
     {
       g_source_destroy (pending->timeout);
       g_source_unref (pending->timeout);
+    }
+  if (pending->cancel_source)
+    {
+      g_source_destroy (pending->cancel_source);
+      g_source_unref (pending->cancel_source);
     }
   g_clear_pointer (&pending->pages, g_ptr_array_unref);
   g_clear_object (&pending->task);
@@ -102,12 +112,11 @@ teardown (ScClient *self, ScDisconnectReason reason, const char *detail)
   sc_client_receiver_stop (self);
   g_atomic_int_inc (&self->generation);
   sc_client_events_drop (self);
-  g_mutex_lock (&self->send_lock);
-  SC_HAPPENS_AFTER (&self->send_lock);
-  close (self->fd);
+  /* Leaving by choice, the queued acknowledgements still go out, in the
+   * sender's thread; otherwise the socket is shut at once. */
+  sc_client_sender_close (self->sender, reason == SC_DISCONNECT_BY_US);
+  g_clear_pointer (&self->sender, sc_client_sender_unref);
   self->fd = -1;
-  SC_HAPPENS_BEFORE (&self->send_lock);
-  g_mutex_unlock (&self->send_lock);
   g_clear_pointer (&self->reader, sc_frame_reader_free);
   g_byte_array_set_size (self->ack_batch, 0);
   if (self->heartbeat_source)
@@ -117,7 +126,7 @@ teardown (ScClient *self, ScDisconnectReason reason, const char *detail)
     }
   set_state (self, SC_CLIENT_STATE_DISCONNECTED);
   fail_pending (self, why);
-  g_signal_emit (self, signals[SIGNAL_DISCONNECTED], 0, (guint) reason, detail);
+  g_signal_emit (self, signals[SIGNAL_DISCONNECTED], 0, reason, detail);
 }
 
 void
@@ -147,6 +156,22 @@ sc_client_disconnect (ScClient *self)
 
 /* ------------------------------------------------------------------ */
 /* Sending */
+
+/* Queues @data for the sender's thread.  Called by the owner and, for
+ * pongs, by the receiver; neither ever waits on the socket. */
+gboolean
+sc_client_send_frame (ScClient *self,
+                      const guint8 *data,
+                      gsize length,
+                      GError **error)
+{
+  if (self->sender == NULL)
+    {
+      g_set_error_literal (error, SC_ERROR, SC_ERROR_CLOSED, "not connected");
+      return FALSE;
+    }
+  return sc_client_sender_push (self->sender, data, length, error);
+}
 
 static gboolean
 send_message (ScClient *self, const ScMessage *message, GError **error)
@@ -238,6 +263,26 @@ sc_client_return_reply (ScClient *self,
   return FALSE;
 }
 
+/* Cancelling a request completes it at once, in the owner's context,
+ * with G_IO_ERROR_CANCELLED; its answer, if it still comes, is dropped
+ * like a late one. */
+static gboolean
+on_request_cancelled (GCancellable *cancellable, gpointer data)
+{
+  PendingRequest *pending = data;
+  ScClient *self = g_task_get_source_object (pending->task);
+  g_autoptr (GTask) task = g_object_ref (pending->task);
+
+  g_clear_pointer (&pending->cancel_source, g_source_unref);
+  if (g_hash_table_lookup (self->pending,
+                           GUINT_TO_POINTER (pending->request_id)) == pending)
+    g_hash_table_steal (self->pending, GUINT_TO_POINTER (pending->request_id));
+  sc_client_pending_free (pending);
+  g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                           "the request was cancelled");
+  return G_SOURCE_REMOVE;
+}
+
 PendingRequest *
 sc_client_new_pending (ScClient *self,
                        gpointer source_tag,
@@ -250,6 +295,14 @@ sc_client_new_pending (ScClient *self,
   pending->task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (pending->task, source_tag);
   pending->on_reply = sc_client_return_reply;
+  if (cancellable)
+    {
+      pending->cancel_source = g_cancellable_source_new (cancellable);
+      g_source_set_callback (pending->cancel_source,
+                             G_SOURCE_FUNC (on_request_cancelled), pending,
+                             NULL);
+      g_source_attach (pending->cancel_source, self->owner);
+    }
   return pending;
 }
 
@@ -268,8 +321,8 @@ handle_reply (ScClient *self, ScMessage *reply)
     }
   if (reply->status != SC_STATUS_OK)
     {
-      g_task_return_new_error (pending->task, SC_ERROR, SC_ERROR_STATUS, "%s",
-                               reply->reason);
+      g_task_return_new_error (pending->task, SC_STATUS_ERROR,
+                               (int) reply->status, "%s", reply->reason);
       sc_message_free (reply);
       sc_client_pending_free (pending);
       return;
@@ -288,6 +341,17 @@ queue_ack (ScClient *self, guint64 message_id)
 
   ack->message_id = message_id;
   sc_message_append_frame (ack, self->ack_batch);
+}
+
+static void
+emit_message (ScClient *self, const ScMessage *message)
+{
+  g_autoptr (ScPeer) sender = sc_peer_new_from_info (&message->sender);
+  g_autoptr (ScChatMessage) chat =
+    sc_chat_message_new (message->message_id, sender, message->text,
+                         message->broadcast, message->time_ms);
+
+  g_signal_emit (self, signals[SIGNAL_MESSAGE_RECEIVED], 0, chat);
 }
 
 void
@@ -311,12 +375,12 @@ sc_client_handle_message (ScClient *self, ScMessage *message)
        * first, so that a handler that disconnects still has it sent; the
        * batch goes out only after the handlers have run. */
       queue_ack (self, message->message_id);
-      g_signal_emit (self, signals[SIGNAL_MESSAGE_RECEIVED], 0, message);
+      emit_message (self, message);
       break;
     case SC_MSG_DELIVERY_RECEIPT:
       g_signal_emit (self, signals[SIGNAL_DELIVERY_RECEIPT], 0,
-                     message->message_id, message->peer_id,
-                     (guint) message->status, message->reason);
+                     message->message_id, message->peer_id, message->status,
+                     message->reason);
       break;
     case SC_MSG_DELIVERY_RECEIPTS:
       for (guint i = 0; i < message->message_ids->len; i++)
@@ -326,7 +390,11 @@ sc_client_handle_message (ScClient *self, ScMessage *message)
                        message->reason);
       break;
     case SC_MSG_CLIENT_JOINED:
-      g_signal_emit (self, signals[SIGNAL_CLIENT_JOINED], 0, &message->sender);
+      {
+        g_autoptr (ScPeer) peer = sc_peer_new_from_info (&message->sender);
+
+        g_signal_emit (self, signals[SIGNAL_CLIENT_JOINED], 0, peer);
+      }
       break;
     case SC_MSG_CLIENT_LEFT:
       g_signal_emit (self, signals[SIGNAL_CLIENT_LEFT], 0, message->client_id,
@@ -430,10 +498,13 @@ read_greeting (Handshake *hs, GError **error)
       sc_frame_reader_set_max_payload (hs->reader, hs->greeting->max_payload);
       return TRUE;
     }
-  g_set_error (error, SC_ERROR, SC_ERROR_STATUS, "the server refused: %s",
-               hs->greeting->type == SC_MSG_PROTOCOL_ERROR
-                 ? hs->greeting->reason
-                 : "it did not greet");
+  g_set_error (
+    error, SC_STATUS_ERROR,
+    hs->greeting->type == SC_MSG_PROTOCOL_ERROR ? (int) hs->greeting->status
+                                                : SC_STATUS_PROTOCOL_ERROR,
+    "the server refused: %s",
+    hs->greeting->type == SC_MSG_PROTOCOL_ERROR ? hs->greeting->reason
+                                                : "it did not greet");
   return FALSE;
 }
 
@@ -472,8 +543,8 @@ say_hello (Handshake *hs, GError **error)
     }
   if (hs->hello_reply->status == SC_STATUS_OK)
     return TRUE;
-  g_set_error (error, SC_ERROR, SC_ERROR_STATUS, "the server refused: %s",
-               hs->hello_reply->reason);
+  g_set_error (error, SC_STATUS_ERROR, (int) hs->hello_reply->status,
+               "the server refused: %s", hs->hello_reply->reason);
   return FALSE;
 }
 
@@ -526,6 +597,8 @@ static void
 adopt_connection (ScClient *self, Handshake *hs)
 {
   self->fd = g_steal_fd (&hs->fd);
+  self->sender =
+    sc_client_sender_new (self->fd, self->send_timeout_ms, MAX_QUEUED_BYTES);
   self->reader = g_steal_pointer (&hs->reader);
   g_clear_pointer (&self->greeting, sc_message_free);
   self->greeting = g_steal_pointer (&hs->greeting);
@@ -549,15 +622,61 @@ adopt_connection (ScClient *self, Handshake *hs)
     }
 }
 
+/* The caller's side of one connect: its task, until it is returned,
+ * and its cancellable watched in the owner's context. */
+typedef struct
+{
+  GTask *outer; /* NULL once returned */
+  GSource *cancel_source;
+  guint generation;
+} Connecting;
+
+static void
+connecting_free (Connecting *connecting)
+{
+  if (connecting->cancel_source)
+    {
+      g_source_destroy (connecting->cancel_source);
+      g_source_unref (connecting->cancel_source);
+    }
+  g_clear_object (&connecting->outer);
+  g_free (connecting);
+}
+
+/* Cancelling a connect returns at once; the handshake thread, bounded
+ * by its timeouts, finishes on its own and finds it is not wanted, as
+ * after sc_client_disconnect(). */
+static gboolean
+on_connect_cancelled (GCancellable *cancellable, gpointer data)
+{
+  Connecting *connecting = data;
+  g_autoptr (GTask) outer = g_steal_pointer (&connecting->outer);
+  ScClient *self = g_task_get_source_object (outer);
+
+  if (self->state == SC_CLIENT_STATE_CONNECTING &&
+      connecting->generation == (guint) g_atomic_int_get (&self->generation))
+    {
+      g_atomic_int_inc (&self->generation);
+      set_state (self, SC_CLIENT_STATE_DISCONNECTED);
+    }
+  g_task_return_new_error (outer, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                           "connecting was cancelled");
+  return G_SOURCE_REMOVE;
+}
+
 static void
 on_handshake_done (GObject *source, GAsyncResult *result, gpointer data)
 {
   ScClient *self = SC_CLIENT (source);
-  g_autoptr (GTask) outer = data;
+  Connecting *connecting = data;
+  g_autoptr (GTask) outer = g_steal_pointer (&connecting->outer);
   Handshake *hs = g_task_get_task_data (G_TASK (result));
   GError *error = NULL;
 
+  connecting_free (connecting);
   SC_HAPPENS_AFTER (hs);
+  if (outer == NULL)
+    return; /* cancelled, and already returned */
   if (!g_task_propagate_boolean (G_TASK (result), &error))
     {
       if (hs->generation == (guint) g_atomic_int_get (&self->generation))
@@ -587,6 +706,7 @@ sc_client_connect_async (ScClient *self,
 {
   g_autoptr (GTask) outer = NULL;
   g_autoptr (GTask) inner = NULL;
+  Connecting *connecting;
   Handshake *hs;
 
   g_return_if_fail (SC_IS_CLIENT (self));
@@ -610,8 +730,20 @@ sc_client_connect_async (ScClient *self,
   hs->generation = (guint) g_atomic_int_get (&self->generation);
   set_state (self, SC_CLIENT_STATE_CONNECTING);
 
-  inner =
-    g_task_new (self, cancellable, on_handshake_done, g_steal_pointer (&outer));
+  connecting = g_new0 (Connecting, 1);
+  connecting->generation = hs->generation;
+  if (cancellable)
+    {
+      connecting->cancel_source = g_cancellable_source_new (cancellable);
+      g_source_set_callback (connecting->cancel_source,
+                             G_SOURCE_FUNC (on_connect_cancelled), connecting,
+                             NULL);
+      g_source_attach (connecting->cancel_source, self->owner);
+    }
+  connecting->outer = g_steal_pointer (&outer);
+  /* The handshake thread itself is not cancelled: a cancel returns the
+   * caller's task above, and the thread ends within its timeouts. */
+  inner = g_task_new (self, NULL, on_handshake_done, connecting);
   g_task_set_task_data (inner, hs, (GDestroyNotify) handshake_free);
   SC_HAPPENS_BEFORE (hs);
   g_task_run_in_thread (inner, handshake_thread);
@@ -685,11 +817,36 @@ sc_client_get_port (ScClient *self)
   return self->port;
 }
 
-const ScMessage *
-sc_client_get_greeting (ScClient *self)
+/* What the server said in its greeting on the last connection; 0
+ * before the first. */
+guint
+sc_client_get_protocol_version (ScClient *self)
 {
-  g_return_val_if_fail (SC_IS_CLIENT (self), NULL);
-  return self->greeting;
+  g_return_val_if_fail (SC_IS_CLIENT (self), 0);
+  return self->greeting ? self->greeting->version : 0;
+}
+
+guint
+sc_client_get_max_clients (ScClient *self)
+{
+  g_return_val_if_fail (SC_IS_CLIENT (self), 0);
+  return self->greeting ? self->greeting->max_clients : 0;
+}
+
+/* The largest payload the server takes, in bytes. */
+guint
+sc_client_get_max_payload (ScClient *self)
+{
+  g_return_val_if_fail (SC_IS_CLIENT (self), 0);
+  return self->greeting ? self->greeting->max_payload : 0;
+}
+
+/* After how many seconds of silence the server pings. */
+guint
+sc_client_get_server_heartbeat (ScClient *self)
+{
+  g_return_val_if_fail (SC_IS_CLIENT (self), 0);
+  return self->greeting ? self->greeting->heartbeat_s : 0;
 }
 
 gint64
@@ -705,6 +862,16 @@ sc_client_set_request_timeout (ScClient *self, guint timeout_ms)
   g_return_if_fail (SC_IS_CLIENT (self));
   g_return_if_fail (timeout_ms > 0);
   self->request_timeout_ms = timeout_ms;
+}
+
+/* How long the socket may take no data before the connection is given
+ * up as stalled.  Takes effect at the next connection. */
+void
+sc_client_set_send_timeout (ScClient *self, guint timeout_ms)
+{
+  g_return_if_fail (SC_IS_CLIENT (self));
+  g_return_if_fail (timeout_ms > 0);
+  self->send_timeout_ms = timeout_ms;
 }
 
 /* 0 turns the client's own pings off.  Takes effect at the next
@@ -742,7 +909,7 @@ sc_client_dispose (GObject *object)
   if (self->state == SC_CLIENT_STATE_CONNECTED)
     teardown (self, SC_DISCONNECT_BY_US, "the client was closed");
   self->state = SC_CLIENT_STATE_DISCONNECTED;
-  sc_client_events_detach (self);
+  sc_client_events_clear (self);
   G_OBJECT_CLASS (sc_client_parent_class)->dispose (object);
 }
 
@@ -753,7 +920,6 @@ sc_client_finalize (GObject *object)
 
   g_hash_table_unref (self->pending);
   g_byte_array_unref (self->ack_batch);
-  g_mutex_clear (&self->send_lock);
   g_main_context_unref (self->owner);
   sc_message_free (self->greeting);
   g_free (self->program_name);
@@ -785,18 +951,17 @@ install_signals (GObjectClass *object_class)
 {
   GType type = G_TYPE_FROM_CLASS (object_class);
 
-  /* (const ScMessage *message): a MESSAGE indication. */
-  signals[SIGNAL_MESSAGE_RECEIVED] =
-    g_signal_new ("message-received", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL,
-                  NULL, G_TYPE_NONE, 1, G_TYPE_POINTER);
-  /* (guint64 message_id, guint recipient_id, guint status, reason) */
+  /* Boxed arguments are passed as they are (static scope): a handler
+   * that keeps one copies it. */
+  signals[SIGNAL_MESSAGE_RECEIVED] = g_signal_new (
+    "message-received", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+    G_TYPE_NONE, 1, SC_TYPE_CHAT_MESSAGE | G_SIGNAL_TYPE_STATIC_SCOPE);
   signals[SIGNAL_DELIVERY_RECEIPT] = g_signal_new (
     "delivery-receipt", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-    G_TYPE_NONE, 4, G_TYPE_UINT64, G_TYPE_UINT, G_TYPE_UINT, G_TYPE_STRING);
-  /* (const ScClientInfo *info) */
+    G_TYPE_NONE, 4, G_TYPE_UINT64, G_TYPE_UINT, SC_TYPE_STATUS, G_TYPE_STRING);
   signals[SIGNAL_CLIENT_JOINED] =
     g_signal_new ("client-joined", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-                  G_TYPE_NONE, 1, G_TYPE_POINTER);
+                  G_TYPE_NONE, 1, SC_TYPE_PEER | G_SIGNAL_TYPE_STATIC_SCOPE);
   signals[SIGNAL_CLIENT_LEFT] =
     g_signal_new ("client-left", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                   G_TYPE_NONE, 2, G_TYPE_UINT, G_TYPE_STRING);
@@ -806,10 +971,9 @@ install_signals (GObjectClass *object_class)
   signals[SIGNAL_SERVER_SHUTDOWN] =
     g_signal_new ("server-shutdown", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                   NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
-  /* (ScDisconnectReason reason, const char *detail) */
   signals[SIGNAL_DISCONNECTED] =
     g_signal_new ("disconnected", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-                  G_TYPE_NONE, 2, G_TYPE_UINT, G_TYPE_STRING);
+                  G_TYPE_NONE, 2, SC_TYPE_DISCONNECT_REASON, G_TYPE_STRING);
 }
 
 static void
@@ -843,9 +1007,9 @@ sc_client_init (ScClient *self)
   self->request_timeout_ms = DEFAULT_REQUEST_TIMEOUT_MS;
   self->heartbeat_interval_s = DEFAULT_HEARTBEAT_S;
   self->next_request_id = 2;
-  g_mutex_init (&self->send_lock);
+  self->send_timeout_ms = DEFAULT_SEND_TIMEOUT_MS;
   self->pending = g_hash_table_new_full (
     NULL, NULL, NULL, (GDestroyNotify) sc_client_pending_free);
   self->ack_batch = g_byte_array_new ();
-  sc_client_events_attach (self);
+  sc_client_events_init (self);
 }

@@ -58,8 +58,16 @@ deadline_after (guint timeout_ms)
   return g_get_monotonic_time () + (gint64) timeout_ms * 1000;
 }
 
-/* Dispatches whatever is ready without blocking, so the caller checks
- * its deadline at least every millisecond. */
+static gboolean
+wake_up (gpointer data)
+{
+  return G_SOURCE_REMOVE;
+}
+
+/* Dispatches whatever is ready; when nothing was, blocks in the default
+ * context until something is, or for at most a millisecond, so the
+ * caller checks its deadline (and a second context) that often.  No
+ * sleep: an event on the default context ends the wait at once. */
 static void
 iterate (void)
 {
@@ -68,7 +76,15 @@ iterate (void)
   if (other_context != NULL)
     busy = g_main_context_iteration (other_context, FALSE) || busy;
   if (!busy)
-    g_usleep (200);
+    {
+      GSource *tick = g_timeout_source_new (1);
+
+      g_source_set_callback (tick, wake_up, NULL, NULL);
+      g_source_attach (tick, NULL);
+      g_main_context_iteration (NULL, TRUE);
+      g_source_destroy (tick);
+      g_source_unref (tick);
+    }
 }
 
 #define wait_until_ms(condition, timeout_ms)                                  \
@@ -185,7 +201,7 @@ typedef struct
   guint64 message_id;
   gint64 time_ms;
   gboolean broadcast;
-  ScClientInfo sender;
+  ScPeer *sender;
   char *text;
 } Received;
 
@@ -202,7 +218,7 @@ typedef struct
   GMainContext *context; /* NULL: the default one */
   GArray *received;      /* Received */
   GArray *receipts;      /* Receipt */
-  GPtrArray *joined;     /* ScClientInfo */
+  GPtrArray *joined;     /* ScPeer */
   GArray *left;          /* guint32 */
   GPtrArray *left_reasons;
   GArray *renamed; /* guint32 */
@@ -218,20 +234,19 @@ received_clear (gpointer data)
 {
   Received *received = data;
 
-  sc_client_info_clear (&received->sender);
+  sc_peer_free (received->sender);
   g_free (received->text);
 }
 
 static void
-on_message_received (ScClient *client, const ScMessage *message, Peer *peer)
+on_message_received (ScClient *client, const ScChatMessage *message, Peer *peer)
 {
   Received received = { 0 };
 
-  g_assert_cmpint (message->type, ==, SC_MSG_MESSAGE);
-  received.message_id = message->message_id;
-  received.time_ms = message->time_ms;
+  received.message_id = message->id;
+  received.time_ms = message->sent_ms;
   received.broadcast = message->broadcast;
-  sc_client_info_copy_into (&received.sender, &message->sender);
+  received.sender = sc_peer_copy (message->sender);
   received.text = g_strdup (message->text);
   g_array_append_val (peer->received, received);
 }
@@ -250,9 +265,9 @@ on_delivery_receipt (ScClient *client,
 }
 
 static void
-on_client_joined (ScClient *client, const ScClientInfo *info, Peer *peer)
+on_client_joined (ScClient *client, const ScPeer *info, Peer *peer)
 {
-  g_ptr_array_add (peer->joined, sc_client_info_copy (info));
+  g_ptr_array_add (peer->joined, sc_peer_copy (info));
 }
 
 static void
@@ -312,8 +327,7 @@ peer_new_in (GMainContext *context)
   peer->received = g_array_new (FALSE, TRUE, sizeof (Received));
   g_array_set_clear_func (peer->received, received_clear);
   peer->receipts = g_array_new (FALSE, TRUE, sizeof (Receipt));
-  peer->joined =
-    g_ptr_array_new_with_free_func ((GDestroyNotify) sc_client_info_free);
+  peer->joined = g_ptr_array_new_with_free_func ((GDestroyNotify) sc_peer_free);
   peer->left = g_array_new (FALSE, TRUE, sizeof (guint32));
   peer->left_reasons = g_ptr_array_new_with_free_func (g_free);
   peer->renamed = g_array_new (FALSE, TRUE, sizeof (guint32));
@@ -704,14 +718,14 @@ test_connect (Fixture *fixture, gconstpointer data)
   g_autoptr (GAsyncResult) result = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree char *nickname = NULL;
-  const ScMessage *greeting;
   guint32 first_id;
   guint n_nickname_notify = 0;
 
   g_assert_cmpint (sc_client_get_state (peer->client), ==,
                    SC_CLIENT_STATE_DISCONNECTED);
   g_assert_cmpuint (sc_client_get_id (peer->client), ==, 0);
-  g_assert_null (sc_client_get_greeting (peer->client));
+  g_assert_null (sc_client_get_server_name (peer->client));
+  g_assert_cmpuint (sc_client_get_protocol_version (peer->client), ==, 0);
   g_signal_connect (peer->client, "notify::state", G_CALLBACK (on_state_notify),
                     states);
   g_signal_connect (peer->client, "notify::nickname",
@@ -735,15 +749,15 @@ test_connect (Fixture *fixture, gconstpointer data)
   g_assert_cmpstr (sc_client_get_server_name (peer->client), ==,
                    fixture->config->server_name);
 
-  greeting = sc_client_get_greeting (peer->client);
-  g_assert_nonnull (greeting);
-  g_assert_cmpint (greeting->type, ==, SC_MSG_GREETING);
-  g_assert_cmpuint (greeting->version, ==, SC_PROTOCOL_VERSION);
-  g_assert_cmpuint (greeting->client_id, ==, first_id);
-  g_assert_cmpuint (greeting->max_payload, ==, fixture->config->max_payload);
-  g_assert_cmpuint (greeting->max_clients, ==, fixture->config->max_clients);
-  g_assert_cmpuint (greeting->heartbeat_s, ==, fixture->config->idle_timeout_s);
-  g_assert_cmpstr (greeting->name, ==, fixture->config->server_name);
+  /* What the greeting said, through the accessors. */
+  g_assert_cmpuint (sc_client_get_protocol_version (peer->client), ==,
+                    SC_PROTOCOL_VERSION);
+  g_assert_cmpuint (sc_client_get_max_payload (peer->client), ==,
+                    fixture->config->max_payload);
+  g_assert_cmpuint (sc_client_get_max_clients (peer->client), ==,
+                    fixture->config->max_clients);
+  g_assert_cmpuint (sc_client_get_server_heartbeat (peer->client), ==,
+                    fixture->config->idle_timeout_s);
 
   /* A second connect while connected is refused, and changes nothing. */
   sc_client_connect_async (peer->client, "127.0.0.1", fixture->port, "bob",
@@ -888,7 +902,7 @@ test_connect_server_full (Fixture *fixture, gconstpointer data)
   g_autoptr (GError) error = NULL;
 
   error = peer_try_connect (second, "127.0.0.1", fixture->port, "second");
-  g_assert_error (error, SC_ERROR, SC_ERROR_STATUS);
+  g_assert_error (error, SC_STATUS_ERROR, SC_STATUS_SERVER_FULL);
   g_assert_nonnull (strstr (error->message, "full"));
   g_assert_cmpint (sc_client_get_state (second->client), ==,
                    SC_CLIENT_STATE_DISCONNECTED);
@@ -910,28 +924,31 @@ test_get_time (Fixture *fixture, gconstpointer data)
   g_autoptr (Peer) peer = peer_new_connected (fixture->port, "clock");
   g_autoptr (GAsyncResult) result = NULL;
   g_autoptr (GError) error = NULL;
-  g_autoptr (ScMessage) reply = NULL;
-  g_autoptr (GDateTime) parsed = NULL;
-  gint64 parsed_ms;
+  g_autoptr (GDateTime) time = NULL;
+  g_autoptr (GDateTime) local = g_date_time_new_now_local ();
+  g_autofree char *timezone = NULL;
+  g_autofree char *shown = NULL;
+  gint64 time_ms;
 
   sc_client_get_time_async (peer->client, NULL, store_result, &result);
   wait_until (result != NULL);
-  reply = sc_client_get_time_finish (peer->client, result, &error);
+  time = sc_client_get_time_finish (peer->client, result, &timezone, &error);
   g_assert_no_error (error);
-  g_assert_nonnull (reply);
-  g_assert_cmpint (reply->type, ==, SC_MSG_GET_TIME_REPLY);
-  g_assert_cmpint (reply->status, ==, SC_STATUS_OK);
-  g_assert_cmpint (ABS (reply->time_ms - now_ms ()), <=, 5000);
-
-  /* iso_time is the same instant, with milliseconds and an offset. */
-  g_assert_nonnull (reply->iso_time);
-  parsed = g_date_time_new_from_iso8601 (reply->iso_time, NULL);
-  g_assert_nonnull (parsed);
-  parsed_ms = g_date_time_to_unix (parsed) * 1000 +
-              g_date_time_get_microsecond (parsed) / 1000;
-  g_assert_cmpint (parsed_ms, ==, reply->time_ms);
-  g_assert_nonnull (reply->timezone);
-  g_assert_cmpuint (strlen (reply->timezone), >, 0);
+  g_assert_nonnull (time);
+  time_ms = g_date_time_to_unix (time) * 1000 +
+            g_date_time_get_microsecond (time) / 1000;
+  g_assert_cmpint (ABS (time_ms - now_ms ()), <=, 5000);
+  /* In the server's offset (here the same machine's). */
+  g_assert_cmpint (g_date_time_get_utc_offset (time), ==,
+                   g_date_time_get_utc_offset (local));
+  g_assert_nonnull (timezone);
+  g_assert_cmpuint (strlen (timezone), >, 0);
+  /* The one format both clients show it in. */
+  shown = sc_client_format_time (time);
+  g_assert_true (g_regex_match_simple (
+    "^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3} "
+    "UTC[-+][0-9]{2}:[0-9]{2}$",
+    shown, 0, 0));
 }
 
 static void
@@ -950,7 +967,7 @@ test_get_name (Fixture *fixture, gconstpointer data)
 }
 
 static void
-check_info (const ScClientInfo *info, Peer *peer, const char *nickname)
+check_info (const ScPeer *info, Peer *peer, const char *nickname)
 {
   g_assert_cmpuint (info->id, ==, peer_id (peer));
   g_assert_cmpstr (info->nickname, ==, nickname);
@@ -1028,7 +1045,7 @@ test_list_pagination (Fixture *fixture, gconstpointer data)
       g_assert_cmpuint (clients->len, ==, n_peers);
       for (guint i = 0; i < clients->len; i++)
         {
-          const ScClientInfo *info = g_ptr_array_index (clients, i);
+          const ScPeer *info = g_ptr_array_index (clients, i);
           Peer *peer = g_ptr_array_index (peers, i);
           g_autofree char *nickname =
             g_strdup_printf ("pager-%02u-abcdefghijklmnopqrstu", i);
@@ -1038,7 +1055,7 @@ test_list_pagination (Fixture *fixture, gconstpointer data)
           if (i > 0)
             g_assert_cmpuint (
               info->id, >,
-              ((const ScClientInfo *) g_ptr_array_index (clients, i - 1))->id);
+              ((const ScPeer *) g_ptr_array_index (clients, i - 1))->id);
           g_assert_true (
             g_hash_table_contains (ids, GUINT_TO_POINTER (info->id)));
           g_assert_true (g_hash_table_add (seen, GUINT_TO_POINTER (info->id)));
@@ -1087,7 +1104,7 @@ test_set_nickname (Fixture *fixture, gconstpointer data)
                                 NULL, store_result, &result);
   wait_until (result != NULL);
   accepted = sc_client_set_nickname_finish (alice->client, result, &error);
-  g_assert_error (error, SC_ERROR, SC_ERROR_STATUS);
+  g_assert_error (error, SC_STATUS_ERROR, SC_STATUS_INVALID_NICKNAME);
   g_assert_null (accepted);
   g_assert_cmpstr (sc_client_get_nickname (alice->client), ==, "carol");
   g_assert_cmpuint (n_notify, ==, 1);
@@ -1152,7 +1169,7 @@ test_broadcast (Fixture *fixture, gconstpointer data)
       g_assert_cmpuint (received->message_id, ==, message_id);
       g_assert_true (received->broadcast);
       g_assert_cmpstr (received->text, ==, "Hello, everyone!");
-      check_info (&received->sender, alice, "alice");
+      check_info (received->sender, alice, "alice");
     }
 
   /* One receipt per recipient, and no copy for the sender. */
@@ -1207,10 +1224,10 @@ test_message_receipt (Fixture *fixture, gconstpointer data)
   g_assert_false (received->broadcast);
   g_assert_cmpstr (received->text, ==, "Hello, Bob!");
   g_assert_cmpint (ABS (received->time_ms - now_ms ()), <=, 5000);
-  g_assert_cmpuint (received->sender.id, ==, peer_id (alice));
-  g_assert_cmpstr (received->sender.nickname, ==, "alice");
-  g_assert_cmpstr (received->sender.address, ==, "127.0.0.1");
-  g_assert_cmpuint (received->sender.port, ==, peer_local_port (alice));
+  g_assert_cmpuint (received->sender->id, ==, peer_id (alice));
+  g_assert_cmpstr (received->sender->nickname, ==, "alice");
+  g_assert_cmpstr (received->sender->address, ==, "127.0.0.1");
+  g_assert_cmpuint (received->sender->port, ==, peer_local_port (alice));
 
   wait_until (alice->receipts->len == 1);
   receipt = peer_receipt (alice, 0);
@@ -1231,7 +1248,7 @@ test_message_receipt (Fixture *fixture, gconstpointer data)
   wait_until (result != NULL);
   g_assert_cmpuint (
     sc_client_send_message_finish (alice->client, result, &error), ==, 0);
-  g_assert_error (error, SC_ERROR, SC_ERROR_STATUS);
+  g_assert_error (error, SC_STATUS_ERROR, SC_STATUS_NO_SUCH_CLIENT);
   g_assert_cmpint (sc_client_get_state (alice->client), ==,
                    SC_CLIENT_STATE_CONNECTED);
 }
@@ -1241,7 +1258,7 @@ test_join_leave (Fixture *fixture, gconstpointer data)
 {
   g_autoptr (Peer) alice = peer_new_connected (fixture->port, "alice");
   g_autoptr (Peer) bob = peer_new_connected (fixture->port, "bob");
-  const ScClientInfo *info;
+  const ScPeer *info;
   guint32 bob_id = peer_id (bob);
 
   wait_until (alice->joined->len == 1);
@@ -1279,7 +1296,7 @@ test_request_timeout (void)
   g_autoptr (ScMessage) late = NULL;
   g_autoptr (ScMessage) second = NULL;
   g_autoptr (ScMessage) answer = NULL;
-  g_autoptr (ScMessage) time_reply = NULL;
+  g_autoptr (GDateTime) time_reply = NULL;
   g_autofree char *name = NULL;
   gint64 started;
 
@@ -1290,7 +1307,7 @@ test_request_timeout (void)
   request = fake_read (fake);
   g_assert_cmpint (request->type, ==, SC_MSG_GET_TIME);
   wait_until (result != NULL);
-  time_reply = sc_client_get_time_finish (peer->client, result, &error);
+  time_reply = sc_client_get_time_finish (peer->client, result, NULL, &error);
   g_assert_error (error, SC_ERROR, SC_ERROR_TIMEOUT);
   g_assert_null (time_reply);
   g_assert_cmpint (g_get_monotonic_time () - started, >=, 250 * 1000);
@@ -1334,7 +1351,7 @@ test_server_killed (void)
   g_autoptr (GError) error = NULL;
   g_autoptr (ScMessage) first = NULL;
   g_autoptr (ScMessage) second = NULL;
-  g_autoptr (ScMessage) time_reply = NULL;
+  g_autoptr (GDateTime) time_reply = NULL;
   g_autoptr (GPtrArray) clients = NULL;
 
   sc_client_get_time_async (peer->client, NULL, store_result, &time_result);
@@ -1347,7 +1364,8 @@ test_server_killed (void)
 
   wait_until (time_result != NULL && list_result != NULL &&
               peer->n_disconnected > 0);
-  time_reply = sc_client_get_time_finish (peer->client, time_result, &error);
+  time_reply =
+    sc_client_get_time_finish (peer->client, time_result, NULL, &error);
   g_assert_error (error, SC_ERROR, SC_ERROR_CLOSED);
   g_assert_null (time_reply);
   g_clear_error (&error);
@@ -1379,7 +1397,7 @@ test_server_stopped (Fixture *fixture, gconstpointer data)
   g_autoptr (GAsyncResult) before = NULL;
   g_autoptr (GAsyncResult) after = NULL;
   g_autoptr (GError) error = NULL;
-  g_autoptr (ScMessage) reply = NULL;
+  g_autoptr (GDateTime) reply = NULL;
 
   peer_sync (peer);
   /* Sent just before the stop: answered or failed, but never left
@@ -1388,7 +1406,7 @@ test_server_stopped (Fixture *fixture, gconstpointer data)
   sc_server_stop (fixture->server);
 
   wait_until (before != NULL && peer->n_disconnected > 0);
-  reply = sc_client_get_time_finish (peer->client, before, &error);
+  reply = sc_client_get_time_finish (peer->client, before, NULL, &error);
   if (reply == NULL)
     g_assert_error (error, SC_ERROR, SC_ERROR_CLOSED);
   g_clear_error (&error);
@@ -1401,8 +1419,8 @@ test_server_stopped (Fixture *fixture, gconstpointer data)
 
   sc_client_get_time_async (peer->client, NULL, store_result, &after);
   wait_until (after != NULL);
-  g_clear_pointer (&reply, sc_message_free);
-  reply = sc_client_get_time_finish (peer->client, after, &error);
+  g_clear_pointer (&reply, g_date_time_unref);
+  reply = sc_client_get_time_finish (peer->client, after, NULL, &error);
   g_assert_error (error, SC_ERROR, SC_ERROR_CLOSED);
   g_assert_null (reply);
   iterate_for (50);
@@ -1416,7 +1434,7 @@ test_early_indication (void)
 {
   g_autoptr (FakeServer) fake = fake_server_new (TRUE);
   g_autoptr (Peer) peer = peer_new_for_fake (fake);
-  const ScClientInfo *info;
+  const ScPeer *info;
 
   wait_until (peer->joined->len == 1);
   info = g_ptr_array_index (peer->joined, 0);
@@ -1455,7 +1473,7 @@ test_server_garbage (void)
   g_autoptr (GAsyncResult) result = NULL;
   g_autoptr (GError) error = NULL;
   g_autoptr (ScMessage) request = NULL;
-  g_autoptr (ScMessage) reply = NULL;
+  g_autoptr (GDateTime) reply = NULL;
   static const char garbage[32] = "HTTP/1.1 400 Bad Request\r\n\r\n";
 
   sc_client_get_time_async (peer->client, NULL, store_result, &result);
@@ -1465,7 +1483,7 @@ test_server_garbage (void)
   g_assert_no_error (error);
 
   wait_until (result != NULL && peer->n_disconnected > 0);
-  reply = sc_client_get_time_finish (peer->client, result, &error);
+  reply = sc_client_get_time_finish (peer->client, result, NULL, &error);
   g_assert_error (error, SC_ERROR, SC_ERROR_CLOSED);
   g_assert_null (reply);
   g_assert_cmpuint (peer->n_disconnected, ==, 1);
@@ -1657,7 +1675,7 @@ test_dispose_queued (Fixture *fixture, gconstpointer data)
 /* A handler that disconnects in the middle of a batch: the rest of the
  * batch is not delivered. */
 static void
-disconnect_on_tenth (ScClient *client, const ScMessage *message, Peer *peer)
+disconnect_on_tenth (ScClient *client, const ScChatMessage *message, Peer *peer)
 {
   if (peer->received->len == 10)
     sc_client_disconnect (client);
@@ -1716,7 +1734,7 @@ test_disconnect_in_handler (Fixture *fixture, gconstpointer data)
  * window closing on a message would: no crash, no further signal, and the
  * client is freed once the dispatch is over. */
 static void
-unref_on_tenth (ScClient *client, const ScMessage *message, Peer *peer)
+unref_on_tenth (ScClient *client, const ScChatMessage *message, Peer *peer)
 {
   if (peer->received->len == 10)
     {
@@ -1824,7 +1842,7 @@ test_flood (Fixture *fixture, gconstpointer data)
       busy = g_main_context_iteration (context, FALSE) || busy;
       max_batch = MAX (max_batch, bob->received->len - before);
       if (!busy)
-        g_usleep (200);
+        iterate ();
     }
   g_assert_cmpuint (flood.n_failed, ==, 0);
 
@@ -1833,9 +1851,9 @@ test_flood (Fixture *fixture, gconstpointer data)
   g_test_message ("largest batch %u; sources attached to the recipient's "
                   "context during the flood: %u",
                   max_batch, id_after - id_before - 1);
-  /* Not one idle per message: the hand-over source stays attached and
-   * nothing else comes and goes. */
-  g_assert_cmpuint (id_after - id_before - 1, <=, 2);
+  /* Not one idle per message: one per burst, which stays attached while
+   * the queue has anything in it. */
+  g_assert_cmpuint (id_after - id_before - 1, <, n / 10);
   g_assert_cmpuint (max_batch, >, 1);
 
   /* Every message once, in the order sent. */
@@ -1847,7 +1865,7 @@ test_flood (Fixture *fixture, gconstpointer data)
 
       g_assert_cmpstr (received->text, ==, expected);
       g_assert_cmpuint (received->message_id, >, previous_id);
-      g_assert_cmpuint (received->sender.id, ==, peer_id (alice));
+      g_assert_cmpuint (received->sender->id, ==, peer_id (alice));
       previous_id = received->message_id;
     }
 
@@ -1872,6 +1890,149 @@ test_flood (Fixture *fixture, gconstpointer data)
   flood_clear (&flood);
   g_clear_pointer (&bob, peer_free);
   other_context = NULL;
+}
+
+/* A server that stops reading: every send returns at once (the frames
+ * only join the sender's queue), and within the send timeout the
+ * connection ends with a reason that says so, failing what waited. */
+static void
+count_failed (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (sc_client_send_message_finish (SC_CLIENT (source), result, &error) == 0)
+    (*(guint *) data)++;
+}
+
+static void
+test_server_not_reading (void)
+{
+  g_autoptr (FakeServer) fake = fake_server_new (FALSE);
+  g_autoptr (Peer) peer = peer_new_in (NULL);
+  g_autofree char *text = NULL;
+  gint64 longest = 0, started;
+  guint n_sent = 0, n_failed = 0;
+
+  sc_client_set_heartbeat_interval (peer->client, 0);
+  sc_client_set_send_timeout (peer->client, 500);
+  peer_connect (peer, fake->port, "stuck");
+  fake_server_join (fake);
+
+  /* 32 KiB a message, 12 MiB in all: more than the two kernel buffers
+   * hold, less than the client's queue cap, so the timeout decides. */
+  text = g_strnfill (32 * 1024, 'x');
+  started = g_get_monotonic_time ();
+  while (n_sent < 384 && peer->n_disconnected == 0)
+    {
+      gint64 before = g_get_monotonic_time ();
+
+      sc_client_send_message_async (peer->client, 1, text, NULL, count_failed,
+                                    &n_failed);
+      longest = MAX (longest, g_get_monotonic_time () - before);
+      n_sent++;
+      iterate ();
+    }
+  wait_until (peer->n_disconnected == 1);
+  g_test_message ("%u sends, the longest took %" G_GINT64_FORMAT
+                  " us; disconnected after %.2f s: %s",
+                  n_sent, longest, (g_get_monotonic_time () - started) / 1e6,
+                  peer->disconnect_detail);
+  g_assert_cmpint (longest, <, 50 * 1000 * SLOWDOWN);
+  g_assert_cmpuint (peer->disconnect_reason, ==, SC_DISCONNECT_CONNECTION_LOST);
+  g_assert_nonnull (strstr (peer->disconnect_detail, "stopped reading"));
+  wait_until (n_failed == n_sent);
+  g_assert_cmpint (sc_client_get_state (peer->client), ==,
+                   SC_CLIENT_STATE_DISCONNECTED);
+}
+
+/* GCancellable: a cancelled request completes at once with
+ * G_IO_ERROR_CANCELLED, and its late answer is dropped; a cancelled
+ * connect returns at once and leaves the client free to connect. */
+static void
+test_cancel_request (void)
+{
+  g_autoptr (FakeServer) fake = fake_server_new (FALSE);
+  g_autoptr (Peer) peer = peer_new_for_fake (fake);
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GAsyncResult) name_result = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (ScMessage) request = NULL;
+  g_autoptr (ScMessage) late = NULL;
+  g_autoptr (ScMessage) second = NULL;
+  g_autoptr (ScMessage) answer = NULL;
+  g_autoptr (GDateTime) time = NULL;
+  g_autofree char *name = NULL;
+
+  sc_client_get_time_async (peer->client, cancellable, store_result, &result);
+  request = fake_read (fake);
+  g_cancellable_cancel (cancellable);
+  wait_until (result != NULL);
+  time = sc_client_get_time_finish (peer->client, result, NULL, &error);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_null (time);
+  g_clear_error (&error);
+
+  /* The answer comes anyway: dropped, the next request is unaffected. */
+  late = sc_message_new_reply (request, SC_STATUS_OK, NULL);
+  late->time_ms = now_ms ();
+  late->iso_time = g_strdup ("1970-01-01T00:00:00.000Z");
+  late->timezone = g_strdup ("UTC");
+  fake_send (fake, late);
+  sc_client_get_name_async (peer->client, NULL, store_result, &name_result);
+  second = fake_read (fake);
+  answer = sc_message_new_reply (second, SC_STATUS_OK, NULL);
+  answer->name = g_strdup ("fake-host");
+  fake_send (fake, answer);
+  wait_until (name_result != NULL);
+  name = sc_client_get_name_finish (peer->client, name_result, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (name, ==, "fake-host");
+  g_assert_cmpint (sc_client_get_state (peer->client), ==,
+                   SC_CLIENT_STATE_CONNECTED);
+
+  /* Cancelled before it is even sent: the same. */
+  g_clear_object (&result);
+  sc_client_get_time_async (peer->client, cancellable, store_result, &result);
+  wait_until (result != NULL);
+  g_assert_null (
+    sc_client_get_time_finish (peer->client, result, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+}
+
+static void
+test_cancel_connect (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (Peer) peer = peer_new_in (NULL);
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr (GAsyncResult) result = NULL;
+  gint64 cancelled_at;
+  /* A listening socket that never accepts: the kernel completes the TCP
+   * handshake, and no greeting ever comes. */
+  int silent = sc_socket_listen ("127.0.0.1", 0, 4, &error);
+
+  g_assert_no_error (error);
+  sc_client_connect_async (peer->client, "127.0.0.1",
+                           sc_socket_local_port (silent), "patient",
+                           cancellable, store_result, &result);
+  g_assert_cmpint (sc_client_get_state (peer->client), ==,
+                   SC_CLIENT_STATE_CONNECTING);
+  iterate_for (50);
+  cancelled_at = g_get_monotonic_time ();
+  g_cancellable_cancel (cancellable);
+  wait_until (result != NULL);
+  g_assert_cmpint (g_get_monotonic_time () - cancelled_at, <,
+                   1000 * 1000 * SLOWDOWN);
+  g_assert_false (sc_client_connect_finish (peer->client, result, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_cmpint (sc_client_get_state (peer->client), ==,
+                   SC_CLIENT_STATE_DISCONNECTED);
+
+  /* Free to connect elsewhere at once. */
+  peer_connect (peer, fixture->port, "patient");
+  g_assert_cmpuint (peer_id (peer), !=, 0);
+  close (silent);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1915,6 +2076,9 @@ main (int argc, char **argv)
   g_test_add_func ("/client/server/garbage", test_server_garbage);
   g_test_add_func ("/client/server/ping", test_server_ping);
   g_test_add_func ("/client/server/early-indication", test_early_indication);
+  g_test_add_func ("/client/server/not-reading", test_server_not_reading);
+  g_test_add_func ("/client/cancel/request", test_cancel_request);
+  add_server_test ("/client/cancel/connect", NULL, test_cancel_connect);
 
   add_server_test ("/client/lifecycle/disconnect-queued", NULL,
                    test_disconnect_queued);

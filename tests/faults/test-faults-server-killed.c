@@ -71,8 +71,8 @@ static void
 on_time (GObject *source, GAsyncResult *result, gpointer data)
 {
   Slot *slot = data;
-  g_autoptr (ScMessage) reply = sc_client_get_time_finish (
-    SC_CLIENT (source), result, &slot->request_errors[1]);
+  g_autoptr (GDateTime) reply = sc_client_get_time_finish (
+    SC_CLIENT (source), result, NULL, &slot->request_errors[1]);
 
   g_assert_null (reply);
   slot->n_finished++;

@@ -3,15 +3,37 @@
  * An ScClient belongs to the thread whose thread-default GMainContext was
  * current when it was created (its owner).  Every callback and signal is
  * delivered there.  A receiver thread reads the socket and hands decoded
- * messages to the owner through a queue and one coalescing source.
+ * messages to the owner through a queue and one coalescing idle source;
+ * a sender thread writes what the owner queues, so no call here waits on
+ * the network.
+ *
+ * What it reports are typed values (ScPeer, ScChatMessage, the enums
+ * below and ScStatus), never the wire format's structs.
+ *
+ * Signals:
+ *   ::message-received (ScChatMessage *message)
+ *   ::delivery-receipt (guint64 message_id, guint recipient_id,
+ *                       ScStatus status, const char *reason)
+ *   ::client-joined (ScPeer *peer)
+ *   ::client-left (guint id, const char *reason)
+ *   ::client-renamed (guint id, const char *nickname)
+ *   ::server-shutdown (const char *reason)
+ *   ::disconnected (ScDisconnectReason reason, const char *detail)
  */
 #pragma once
 
 #include <gio/gio.h>
 
-#include "sc-message.h"
+#include "sc-chat-message.h"
+#include "sc-peer.h"
+#include "sc-protocol.h"
 
 G_BEGIN_DECLS
+
+/* Errors a server answered with: the codes are the protocol's status
+ * codes (ScStatus), so a program can word them in its own language. */
+#define SC_STATUS_ERROR (sc_status_error_quark ())
+GQuark sc_status_error_quark (void);
 
 #define SC_TYPE_CLIENT (sc_client_get_type ())
 G_DECLARE_FINAL_TYPE (ScClient, sc_client, SC, CLIENT, GObject)
@@ -39,9 +61,13 @@ const char *sc_client_get_nickname (ScClient *self);
 const char *sc_client_get_server_name (ScClient *self);
 const char *sc_client_get_host (ScClient *self);
 guint16 sc_client_get_port (ScClient *self);
-const ScMessage *sc_client_get_greeting (ScClient *self);
+guint sc_client_get_protocol_version (ScClient *self);
+guint sc_client_get_max_clients (ScClient *self);
+guint sc_client_get_max_payload (ScClient *self);
+guint sc_client_get_server_heartbeat (ScClient *self);
 gint64 sc_client_get_rtt_us (ScClient *self);
 void sc_client_set_request_timeout (ScClient *self, guint timeout_ms);
+void sc_client_set_send_timeout (ScClient *self, guint timeout_ms);
 void sc_client_set_heartbeat_interval (ScClient *self, guint interval_s);
 void sc_client_set_password (ScClient *self, const char *password);
 
@@ -60,9 +86,11 @@ void sc_client_get_time_async (ScClient *self,
                                GCancellable *cancellable,
                                GAsyncReadyCallback callback,
                                gpointer user_data);
-ScMessage *sc_client_get_time_finish (ScClient *self,
+GDateTime *sc_client_get_time_finish (ScClient *self,
                                       GAsyncResult *result,
+                                      char **timezone,
                                       GError **error);
+char *sc_client_format_time (GDateTime *time);
 void sc_client_get_name_async (ScClient *self,
                                GCancellable *cancellable,
                                GAsyncReadyCallback callback,

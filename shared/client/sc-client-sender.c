@@ -1,0 +1,288 @@
+/* sc-client-sender.c: the output queue of one connection and the thread
+ * that writes it (see sc-client-sender.h).
+ *
+ * Frames are kept as one GBytes each and released as soon as they are
+ * written, so memory follows what is still unsent.  The thread writes
+ * with MSG_DONTWAIT and waits for writability with poll() bounded by the
+ * send timeout, which restarts whenever the socket takes bytes: a slow
+ * reader is fine, a server that stopped reading is given up on.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "sc-client-sender.h"
+#include "sc-protocol.h"
+#include "sc-tsan.h"
+
+struct _ScClientSender
+{
+  gint ref_count; /* atomic */
+  int fd;
+  guint timeout_ms;
+  gsize max_queued;
+  GThread *thread;
+
+  /* Everything below is guarded by lock. */
+  GMutex lock;
+  GCond cond;
+  GQueue chunks; /* GBytes*, oldest first */
+  gsize queued;  /* bytes in chunks plus the chunk being written */
+  gboolean closing;
+  gboolean drain;
+  char *failure; /* why the connection was given up; set once */
+};
+
+static void
+lock (ScClientSender *self)
+{
+  g_mutex_lock (&self->lock);
+  SC_HAPPENS_AFTER (&self->lock);
+}
+
+static void
+unlock (ScClientSender *self)
+{
+  SC_HAPPENS_BEFORE (&self->lock);
+  g_mutex_unlock (&self->lock);
+}
+
+/* Gives the connection up: the shutdown wakes the receiver, which then
+ * reports @failure (taken) as the reason. */
+static void
+fail_locked (ScClientSender *self, char *failure)
+{
+  if (self->failure == NULL)
+    {
+      self->failure = failure;
+      shutdown (self->fd, SHUT_RDWR);
+    }
+  else
+    g_free (failure);
+  g_queue_clear_full (&self->chunks, (GDestroyNotify) g_bytes_unref);
+  g_cond_broadcast (&self->cond);
+}
+
+/* Returns FALSE when @deadline passes before the socket takes bytes. */
+static gboolean
+wait_writable (ScClientSender *self, gint64 deadline)
+{
+  struct pollfd pfd = { .fd = self->fd, .events = POLLOUT };
+
+  for (;;)
+    {
+      gint64 left_ms = (deadline - g_get_monotonic_time () + 999) / 1000;
+      int n;
+
+      if (left_ms <= 0)
+        return FALSE;
+      n = poll (&pfd, 1, (int) MIN (left_ms, G_MAXINT));
+      if (n > 0)
+        return TRUE;
+      if (n < 0 && errno != EINTR)
+        return TRUE; /* let send() report it */
+    }
+}
+
+/* Returns NULL once all of @chunk is written, else why it could not be. */
+static char *
+write_chunk (ScClientSender *self, GBytes *chunk)
+{
+  gsize size;
+  const guint8 *data = g_bytes_get_data (chunk, &size);
+  gint64 timeout_us = (gint64) self->timeout_ms * 1000;
+  gint64 deadline = g_get_monotonic_time () + timeout_us;
+  gsize done = 0;
+
+  while (done < size)
+    {
+      ssize_t n =
+        send (self->fd, data + done, size - done, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+      if (n > 0)
+        {
+          done += (gsize) n;
+          deadline = g_get_monotonic_time () + timeout_us;
+        }
+      else if (n < 0 && errno == EINTR)
+        continue;
+      else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        {
+          if (!wait_writable (self, deadline))
+            return g_strdup_printf ("the server stopped reading: it took no "
+                                    "data for %u ms",
+                                    self->timeout_ms);
+        }
+      else
+        return g_strdup_printf ("sending failed: %s",
+                                g_strerror (n < 0 ? errno : EPIPE));
+    }
+  return NULL;
+}
+
+static gpointer
+sender_thread (gpointer data)
+{
+  ScClientSender *self = data;
+
+  lock (self);
+  for (;;)
+    {
+      GBytes *chunk;
+      char *failure;
+
+      while (self->failure == NULL && !self->closing &&
+             g_queue_is_empty (&self->chunks))
+        g_cond_wait (&self->cond, &self->lock);
+      if (self->failure != NULL || g_queue_is_empty (&self->chunks) ||
+          (self->closing && !self->drain))
+        break;
+      chunk = g_queue_pop_head (&self->chunks);
+      unlock (self);
+      failure = write_chunk (self, chunk);
+      lock (self);
+      self->queued -= g_bytes_get_size (chunk);
+      g_bytes_unref (chunk);
+      if (failure)
+        fail_locked (self, failure);
+    }
+  /* The receiver may still be reading this socket until the owner has
+   * stopped it and called sc_client_sender_close(). */
+  while (!self->closing)
+    g_cond_wait (&self->cond, &self->lock);
+  unlock (self);
+  close (self->fd);
+  sc_client_sender_unref (self);
+  return NULL;
+}
+
+/* Takes @fd; its thread closes it.  @max_queued caps the unsent bytes. */
+ScClientSender *
+sc_client_sender_new (int fd, guint timeout_ms, gsize max_queued)
+{
+  ScClientSender *self = g_new0 (ScClientSender, 1);
+
+  g_return_val_if_fail (fd >= 0, NULL);
+  g_return_val_if_fail (timeout_ms > 0, NULL);
+
+  self->ref_count = 2; /* the caller's and the thread's */
+  self->fd = fd;
+  self->timeout_ms = timeout_ms;
+  self->max_queued = max_queued;
+  g_mutex_init (&self->lock);
+  g_cond_init (&self->cond);
+  g_queue_init (&self->chunks);
+  SC_HAPPENS_BEFORE (self);
+  self->thread = g_thread_new ("sc-sender", sender_thread, self);
+  return self;
+}
+
+ScClientSender *
+sc_client_sender_ref (ScClientSender *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+  g_atomic_int_inc (&self->ref_count);
+  return self;
+}
+
+void
+sc_client_sender_unref (ScClientSender *self)
+{
+  if (self == NULL)
+    return;
+  SC_HAPPENS_BEFORE (&self->ref_count);
+  if (!g_atomic_int_dec_and_test (&self->ref_count))
+    return;
+  SC_HAPPENS_AFTER (&self->ref_count);
+  g_queue_clear_full (&self->chunks, (GDestroyNotify) g_bytes_unref);
+  g_mutex_clear (&self->lock);
+  g_cond_clear (&self->cond);
+  g_free (self->failure);
+  g_free (self);
+}
+
+/* Queues a copy of @data.  Fails when the connection is closing or was
+ * given up, and gives it up when the queue would pass its cap.  Any
+ * thread; never waits for the network. */
+gboolean
+sc_client_sender_push (ScClientSender *self,
+                       const guint8 *data,
+                       gsize length,
+                       GError **error)
+{
+  g_return_val_if_fail (self != NULL, FALSE);
+
+  lock (self);
+  if (self->failure == NULL && !self->closing &&
+      self->queued + length > self->max_queued)
+    fail_locked (self,
+                 g_strdup_printf ("the server is not reading: %" G_GSIZE_FORMAT
+                                  " bytes are waiting to be sent",
+                                  self->queued));
+  if (self->failure != NULL || self->closing)
+    {
+      g_set_error_literal (error, SC_ERROR, SC_ERROR_CLOSED,
+                           self->failure ? self->failure : "not connected");
+      unlock (self);
+      return FALSE;
+    }
+  g_queue_push_tail (&self->chunks, g_bytes_new (data, length));
+  self->queued += length;
+  g_cond_signal (&self->cond);
+  unlock (self);
+  return TRUE;
+}
+
+/* Bytes not yet taken by the socket. */
+gsize
+sc_client_sender_get_queued (ScClientSender *self)
+{
+  gsize queued;
+
+  g_return_val_if_fail (self != NULL, 0);
+  lock (self);
+  queued = self->queued;
+  unlock (self);
+  return queued;
+}
+
+/* Why the sender gave the connection up, or NULL. */
+char *
+sc_client_sender_dup_failure (ScClientSender *self)
+{
+  char *failure;
+
+  g_return_val_if_fail (self != NULL, NULL);
+  lock (self);
+  failure = g_strdup (self->failure);
+  unlock (self);
+  return failure;
+}
+
+/* Refuses further frames.  With @drain, what is queued is still written
+ * (within the send timeout) before the socket is closed, so the owner
+ * can leave without waiting; without, the socket is shut down at once.
+ * The owner must have stopped the receiver first. */
+void
+sc_client_sender_close (ScClientSender *self, gboolean drain)
+{
+  g_return_if_fail (self != NULL);
+
+  lock (self);
+  if (self->closing)
+    {
+      unlock (self);
+      return;
+    }
+  self->closing = TRUE;
+  self->drain = drain;
+  if (!drain)
+    shutdown (self->fd, SHUT_RDWR);
+  g_cond_broadcast (&self->cond);
+  unlock (self);
+  /* Nobody joins the thread: it ends on its own once the queue is out. */
+  g_thread_unref (g_steal_pointer (&self->thread));
+}

@@ -1,0 +1,209 @@
+/* test-message-log.c: the message log's sent-message state machine,
+ * widget only: no server, no socket, no window.  Each test drives
+ * ScMessageLog through the calls the window makes (sent, accepted,
+ * failed, receipts, abandoned) and reads the line back from the buffer,
+ * with the line still queued or already in the buffer, and after the
+ * line was trimmed away.  Needs a display for the widget; skipped
+ * without one. */
+#include "config.h"
+
+#include <string.h>
+
+#include "sc-message-log.h"
+
+static gboolean have_display;
+
+#define SKIP_WITHOUT_DISPLAY()                                        \
+  G_STMT_START                                                        \
+  {                                                                   \
+    if (!have_display)                                                \
+      {                                                               \
+        g_test_skip ("no display: set DISPLAY (run under xvfb-run)"); \
+        return;                                                       \
+      }                                                               \
+  }                                                                   \
+  G_STMT_END
+
+static ScMessageLog *
+new_log (void)
+{
+  return g_object_ref_sink (SC_MESSAGE_LOG (sc_message_log_new ()));
+}
+
+/* The last line in the buffer, without its time stamp. */
+static char *
+last_line (ScMessageLog *log)
+{
+  GtkTextBuffer *buffer = gtk_text_view_get_buffer (GTK_TEXT_VIEW (log));
+  GtkTextIter start, end;
+  g_autofree char *text = NULL;
+  const char *stamp_end;
+
+  sc_message_log_flush (log);
+  gtk_text_buffer_get_end_iter (buffer, &end);
+  start = end;
+  gtk_text_iter_backward_line (&start);
+  text = gtk_text_buffer_get_text (buffer, &start, &end, FALSE);
+  g_strchomp (text);
+  stamp_end = strstr (text, "] ");
+  return g_strdup (stamp_end ? stamp_end + 2 : text);
+}
+
+static void
+test_direct_delivered (void)
+{
+  g_autoptr (ScMessageLog) log = NULL;
+  g_autofree char *sending = NULL;
+  g_autofree char *accepted = NULL;
+  g_autofree char *delivered = NULL;
+  guint handle;
+
+  SKIP_WITHOUT_DISPLAY ();
+  log = new_log ();
+  handle = sc_message_log_append_sent (log, "→ #2 bob:", "hi");
+  sending = last_line (log);
+  g_assert_cmpstr (sending, ==, "→ #2 bob: hi  sending…");
+  sc_message_log_sent_accepted (log, handle, 42, 1);
+  accepted = last_line (log);
+  g_assert_cmpstr (accepted, ==, "→ #2 bob: hi  accepted");
+  sc_message_log_receipt (log, 42, TRUE, NULL);
+  delivered = last_line (log);
+  g_assert_cmpstr (delivered, ==, "→ #2 bob: hi  delivered");
+  /* Finished: a second receipt for the id changes nothing. */
+  sc_message_log_receipt (log, 42, FALSE, "late");
+  g_clear_pointer (&delivered, g_free);
+  delivered = last_line (log);
+  g_assert_cmpstr (delivered, ==, "→ #2 bob: hi  delivered");
+}
+
+/* Accepted and receipted while the line still waits in the queue: the
+ * line shows the final state when it is inserted. */
+static void
+test_queued_states (void)
+{
+  g_autoptr (ScMessageLog) log = NULL;
+  g_autofree char *line = NULL;
+  guint handle;
+
+  SKIP_WITHOUT_DISPLAY ();
+  log = new_log ();
+  handle = sc_message_log_append_sent (log, "→ #3 carol:", "queued");
+  g_assert_cmpuint (sc_message_log_get_n_queued (log), ==, 1);
+  sc_message_log_sent_accepted (log, handle, 7, 1);
+  sc_message_log_receipt (log, 7, FALSE, "the recipient left");
+  line = last_line (log);
+  g_assert_cmpstr (line, ==, "→ #3 carol: queued  failed: the recipient left");
+}
+
+static void
+test_broadcast_progress (void)
+{
+  g_autoptr (ScMessageLog) log = NULL;
+  guint handle;
+  char *line;
+
+  SKIP_WITHOUT_DISPLAY ();
+  log = new_log ();
+  handle = sc_message_log_append_sent (log, "→ everyone:", "lunch?");
+  sc_message_log_sent_accepted (log, handle, 9, 3);
+  line = last_line (log);
+  g_assert_cmpstr (line, ==, "→ everyone: lunch?  delivered 0/3");
+  g_free (line);
+  sc_message_log_receipt (log, 9, TRUE, NULL);
+  line = last_line (log);
+  g_assert_cmpstr (line, ==, "→ everyone: lunch?  delivered 1/3");
+  g_free (line);
+  sc_message_log_receipt (log, 9, FALSE, "too slow");
+  sc_message_log_receipt (log, 9, TRUE, NULL);
+  line = last_line (log);
+  g_assert_cmpstr (line, ==,
+                   "→ everyone: lunch?  delivered 2/3, last failure: too slow");
+  g_free (line);
+
+  /* All delivered, and nobody to deliver to. */
+  handle = sc_message_log_append_sent (log, "→ everyone:", "all");
+  sc_message_log_sent_accepted (log, handle, 10, 2);
+  sc_message_log_receipt (log, 10, TRUE, NULL);
+  sc_message_log_receipt (log, 10, TRUE, NULL);
+  line = last_line (log);
+  g_assert_cmpstr (line, ==, "→ everyone: all  delivered to 2");
+  g_free (line);
+  handle = sc_message_log_append_sent (log, "→ everyone:", "alone");
+  sc_message_log_sent_accepted (log, handle, 11, 0);
+  line = last_line (log);
+  g_assert_cmpstr (line, ==,
+                   "→ everyone: alone  no other clients to deliver to");
+  g_free (line);
+}
+
+static void
+test_refused_and_abandoned (void)
+{
+  g_autoptr (ScMessageLog) log = NULL;
+  guint refused, waiting;
+  char *line;
+
+  SKIP_WITHOUT_DISPLAY ();
+  log = new_log ();
+  refused = sc_message_log_append_sent (log, "→ #5 eve:", "no");
+  sc_message_log_sent_failed (log, refused, "no client has that id");
+  line = last_line (log);
+  g_assert_cmpstr (line, ==, "→ #5 eve: no  failed: no client has that id");
+  g_free (line);
+
+  waiting = sc_message_log_append_sent (log, "→ #6 dan:", "hold on");
+  sc_message_log_sent_accepted (log, waiting, 12, 1);
+  sc_message_log_abandon_pending (log, "unconfirmed: disconnected");
+  line = last_line (log);
+  g_assert_cmpstr (line, ==, "→ #6 dan: hold on  unconfirmed: disconnected");
+  g_free (line);
+  /* Nothing is followed any more: a late receipt changes nothing. */
+  sc_message_log_receipt (log, 12, TRUE, NULL);
+  line = last_line (log);
+  g_assert_cmpstr (line, ==, "→ #6 dan: hold on  unconfirmed: disconnected");
+  g_free (line);
+}
+
+/* A sent line trimmed away (or dropped from the queue) before its
+ * answers: they are ignored, the other lines are untouched. */
+static void
+test_trimmed (void)
+{
+  g_autoptr (ScMessageLog) log = NULL;
+  guint in_buffer, in_queue;
+  char *line;
+
+  SKIP_WITHOUT_DISPLAY ();
+  log = new_log ();
+  sc_message_log_set_max_lines (log, 2);
+  in_buffer = sc_message_log_append_sent (log, "→ #2 bob:", "old");
+  sc_message_log_sent_accepted (log, in_buffer, 20, 1);
+  sc_message_log_flush (log);
+  in_queue = sc_message_log_append_sent (log, "→ #2 bob:", "dropped");
+  sc_message_log_append (log, SC_LOG_SYSTEM, NULL, "one");
+  sc_message_log_append (log, SC_LOG_SYSTEM, NULL, "two");
+  /* "dropped" left the queue before it was shown; "old" is trimmed. */
+  sc_message_log_sent_accepted (log, in_queue, 21, 1);
+  sc_message_log_receipt (log, 20, TRUE, NULL);
+  sc_message_log_receipt (log, 21, TRUE, NULL);
+  line = last_line (log);
+  g_assert_cmpstr (line, ==, "two");
+  g_free (line);
+  g_assert_cmpuint (sc_message_log_get_n_lines (log), ==, 2);
+}
+
+int
+main (int argc, char *argv[])
+{
+  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  have_display = gtk_init_check (&argc, &argv);
+
+  g_test_add_func ("/gui/message-log/direct-delivered", test_direct_delivered);
+  g_test_add_func ("/gui/message-log/queued-states", test_queued_states);
+  g_test_add_func ("/gui/message-log/broadcast-progress",
+                   test_broadcast_progress);
+  g_test_add_func ("/gui/message-log/refused-and-abandoned",
+                   test_refused_and_abandoned);
+  g_test_add_func ("/gui/message-log/trimmed", test_trimmed);
+  return g_test_run ();
+}
