@@ -32,6 +32,14 @@ typedef struct
   gint64 deadline;
 } Guess;
 
+/* The silent connections and the guesser open connections at their own
+ * paces, so that a guesser refused at once does not starve the others. */
+typedef struct
+{
+  double tokens;
+  gint64 last_refill;
+} Bucket;
+
 struct _SoakIntruders
 {
   SoakIntrudersOptions options;
@@ -40,9 +48,8 @@ struct _SoakIntruders
 
   Silent *silent;
   Guess *guesses;
-  double tokens; /* connections that may be opened now */
+  Bucket silent_bucket, guess_bucket; /* each opens open_rate a second */
   guint silent_cursor;
-  gint64 last_refill;
 
   /* Read by the main thread only after the join. */
   guint silent_opened, silent_timed_out, silent_full, silent_other;
@@ -51,19 +58,22 @@ struct _SoakIntruders
   guint guesses_busy, guesses_other, guesses_unanswered, guesses_accepted;
 };
 
+/* Whether one more connection may be opened now from @bucket. */
 static gboolean
-take_token (SoakIntruders *intruders)
+take_token (SoakIntruders *intruders, Bucket *bucket)
 {
   gint64 now = g_get_monotonic_time ();
   double rate = intruders->options.open_rate;
 
-  intruders->tokens = MIN (
-    rate / 10 + 1,
-    intruders->tokens + rate * (now - intruders->last_refill) / G_USEC_PER_SEC);
-  intruders->last_refill = now;
-  if (intruders->tokens < 1)
+  if (bucket->last_refill == 0)
+    bucket->last_refill = now;
+  bucket->tokens =
+    MIN (rate / 10 + 1,
+         bucket->tokens + rate * (now - bucket->last_refill) / G_USEC_PER_SEC);
+  bucket->last_refill = now;
+  if (bucket->tokens < 1)
     return FALSE;
-  intruders->tokens -= 1;
+  bucket->tokens -= 1;
   return TRUE;
 }
 
@@ -217,7 +227,8 @@ refill (SoakIntruders *intruders)
           intruders->guesses_unanswered++;
           soak_conn_close (&guess->conn);
         }
-      if (guess->conn.fd < 0 && take_token (intruders))
+      if (guess->conn.fd < 0 &&
+          take_token (intruders, &intruders->guess_bucket))
         guess_open (intruders, guess);
     }
   /* Round robin, so that a churning few cannot starve the others. */
@@ -227,7 +238,7 @@ refill (SoakIntruders *intruders)
 
       if (intruders->silent[i].conn.fd >= 0)
         continue;
-      if (!take_token (intruders))
+      if (!take_token (intruders, &intruders->silent_bucket))
         break;
       silent_open (intruders, i);
       intruders->silent_cursor = i + 1;
@@ -280,7 +291,6 @@ intruders_thread (gpointer data)
   SoakIntruders *intruders = data;
   guint n = intruders->options.n_silent + intruders->options.n_guessers;
 
-  intruders->last_refill = g_get_monotonic_time ();
   while (!g_atomic_int_get (&intruders->stop))
     {
       refill (intruders);

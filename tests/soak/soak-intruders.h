@@ -15,7 +15,7 @@ typedef struct
   guint n_silent_addresses; /* spread over 127.4.0.1 and up */
   guint n_guessers;         /* concurrent guesses, half from 127.2.0.1 */
   guint n_guess_addresses;  /* the other half from 127.2.1.1 and up */
-  guint open_rate;          /* connections opened per second, at most */
+  guint open_rate;          /* per second, at most: silent ones; guesses */
 } SoakIntrudersOptions;
 
 typedef struct _SoakIntruders SoakIntruders;

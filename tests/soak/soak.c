@@ -66,6 +66,9 @@
 /* Read speeds of the slow kinds, and how long a no-ack client stays. */
 #define SLOW_BYTES_PER_S      (256 * 1024)
 #define VERY_SLOW_BYTES_PER_S (24 * 1024)
+#define PACED_RCVBUF          (16 * 1024)
+#define PACED_LIFE_MIN_MS     15000
+#define PACED_LIFE_MAX_MS     35000
 #define NO_ACK_LIFE_MIN_MS    3000
 #define NO_ACK_LIFE_MAX_MS    8000
 #define PROBE_INTERVAL_MS     20
@@ -83,6 +86,12 @@ typedef enum
 
 static const char *const kind_names[N_KINDS] = { "fast", "slow", "very slow",
                                                  "no-ack" };
+
+static gboolean
+is_paced_kind (ClientKind kind)
+{
+  return kind == KIND_SLOW || kind == KIND_VERY_SLOW;
+}
 
 /* Statuses counted per kind: refusals of what it sent, and receipts. */
 #define N_STATUSES (SC_STATUS_RATE_LIMITED + 1)
@@ -390,6 +399,14 @@ client_start (Soak *soak, Client *client)
   client->owed_receipts = 0;
   client->next_request = 1;
   client->fd = soak_connect_from (soak->port, source);
+  if (is_paced_kind (client->kind))
+    {
+      /* A small fixed window instead of loopback's autotuned megabytes:
+       * what the client does not read then waits in the server. */
+      int size = PACED_RCVBUF;
+
+      setsockopt (client->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    }
   client->state = CLIENT_CONNECTING;
   client->deadline = g_get_monotonic_time () + CONNECT_TIMEOUT_US;
   soak->n_joins++;
@@ -512,6 +529,26 @@ random_ready (Soak *soak, Client *not_this)
   return NULL;
 }
 
+/* A recipient: a third of the time a paced client if one is ready, so
+ * that slow readers get more than they read. */
+static Client *
+pick_recipient (Soak *soak, Client *sender)
+{
+  Client *to = random_ready (soak, sender);
+
+  if (soak->n_kind[KIND_SLOW] + soak->n_kind[KIND_VERY_SLOW] == 0 ||
+      g_rand_int_range (soak->rand, 0, 3) != 0)
+    return to;
+  for (guint tries = 0; tries < 8; tries++)
+    {
+      Client *paced = random_ready (soak, sender);
+
+      if (paced != NULL && is_paced_kind (paced->kind))
+        return paced;
+    }
+  return to;
+}
+
 static void
 act (Soak *soak, Client *client)
 {
@@ -527,7 +564,7 @@ act (Soak *soak, Client *client)
   dice = g_rand_int_range (soak->rand, 0, 100);
   if (dice < 85)
     {
-      Client *to = random_ready (soak, client);
+      Client *to = pick_recipient (soak, client);
       ScMessage *request;
       Record *record;
 
@@ -565,6 +602,28 @@ act (Soak *soak, Client *client)
 /* ------------------------------------------------------------------ */
 /* What a client receives */
 
+/* When a client of @kind that joins now leaves, or 0 for the random
+ * leaves of tick().  No-ack clients leave soon: senders wait for them to
+ * leave for their receipts.  A paced client stays long: a slow reader
+ * fills the kernel's socket buffers (megabytes on loopback) before its
+ * queue in the server grows; but not for the whole run, since a leaving
+ * sender waits for its receipts (LEAVE_TIMEOUT_US). */
+static gint64
+life_span (Soak *soak, ClientKind kind)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  if (kind == KIND_NO_ACK)
+    return now + g_rand_int_range (soak->rand, NO_ACK_LIFE_MIN_MS,
+                                   NO_ACK_LIFE_MAX_MS) *
+                   (gint64) 1000;
+  if (is_paced_kind (kind))
+    return now +
+           g_rand_int_range (soak->rand, PACED_LIFE_MIN_MS, PACED_LIFE_MAX_MS) *
+             (gint64) 1000;
+  return 0;
+}
+
 static void
 on_reply (Soak *soak, Client *client, ScMessage *reply)
 {
@@ -601,11 +660,7 @@ on_reply (Soak *soak, Client *client, ScMessage *reply)
         }
       client->state = CLIENT_READY;
       g_hash_table_insert (soak->ready, GUINT_TO_POINTER (client->id), client);
-      if (client->kind == KIND_NO_ACK)
-        client->leave_at = g_get_monotonic_time () +
-                           g_rand_int_range (soak->rand, NO_ACK_LIFE_MIN_MS,
-                                             NO_ACK_LIFE_MAX_MS) *
-                             (gint64) 1000;
+      client->leave_at = life_span (soak, client->kind);
       /* A newcomer that joins while everyone drains leaves at once. */
       if (!soak->acting)
         begin_leave (soak, client);
@@ -857,8 +912,7 @@ on_frame (Soak *soak, Client *client, ScMessage *message)
 static gboolean
 paced (Client *client)
 {
-  return client->state == CLIENT_READY &&
-         (client->kind == KIND_SLOW || client->kind == KIND_VERY_SLOW);
+  return client->state == CLIENT_READY && is_paced_kind (client->kind);
 }
 
 /* The connection ended: as it should (closing), as the server said
@@ -947,10 +1001,45 @@ client_write (Soak *soak, Client *client)
     shutdown (client->fd, SHUT_WR);
 }
 
+/* Names up to three of @client's messages still owed receipts, and who
+ * owes them. */
+static void
+explain_missing (Soak *soak, Client *client)
+{
+  GHashTableIter iter;
+  gpointer value;
+  guint shown = 0;
+
+  g_hash_table_iter_init (&iter, soak->records);
+  while (g_hash_table_iter_next (&iter, NULL, &value) && shown < 3)
+    {
+      Record *record = value;
+
+      if (record->sender != client->id || record->state != RECORD_ACCEPTED ||
+          g_hash_table_size (record->receipts) >= record->expected_receipts)
+        continue;
+      fail (soak,
+            "  T%" G_GUINT64_FORMAT " (message %" G_GUINT64_FORMAT
+            ") to %u: %u of %u receipts, delivered to %u of ours; "
+            "recipient %s",
+            record->token, record->message_id, record->recipient,
+            g_hash_table_size (record->receipts), record->expected_receipts,
+            g_hash_table_size (record->delivered),
+            record->recipient == 0 ? "(broadcast)"
+            : g_hash_table_contains (soak->ready,
+                                     GUINT_TO_POINTER (record->recipient))
+              ? "still active"
+              : "not active");
+      shown++;
+    }
+}
+
 /* A client's phase ran out of time. */
 static void
 client_overdue (Soak *soak, Client *client)
 {
+  if (client->owed_receipts > 0)
+    explain_missing (soak, client);
   fail (soak,
         "client %u timed out %s (%u requests unanswered, %u "
         "receipts missing)",
@@ -1097,7 +1186,9 @@ tick (Soak *soak)
       Client *client = g_ptr_array_index (
         ready, g_rand_int_range (soak->rand, 0, (gint32) ready->len));
 
-      if (client->state == CLIENT_READY)
+      /* Paced and no-ack clients have lives of their own (see
+       * life_span()). */
+      if (client->state == CLIENT_READY && client->leave_at == 0)
         begin_leave (soak, client);
     }
 }
