@@ -13,9 +13,15 @@
 
 #define TICK_MS     10
 #define MAX_PENDING 4 /* outstanding requests per client */
-/* A sender waits for a very slow recipient to read half an output cap. */
-#define LEAVE_TIMEOUT_US   (45 * G_USEC_PER_SEC)
-#define DRAIN_TIMEOUT_US   (60 * G_USEC_PER_SEC)
+/* A leaving sender waits for its receipts.  Behind a message to a paced
+ * recipient may wait the kernel's socket buffers (megabytes on loopback)
+ * and half an output cap, read at VERY_SLOW_BYTES_PER_S until the
+ * recipient leaves (up to PACED_LIFE_MAX_MS after it joined), and that
+ * recipient may itself wait, leaving, for receipts from other paced
+ * clients: with 45 s, chains of them made senders give up in one run of
+ * two.  The drain is bounded by the same chains. */
+#define LEAVE_TIMEOUT_US   (150 * G_USEC_PER_SEC)
+#define DRAIN_TIMEOUT_US   (180 * G_USEC_PER_SEC)
 #define CONNECT_TIMEOUT_US (15 * G_USEC_PER_SEC)
 /* Clients connecting at once: a server with a password checks only a few
  * attempts at once (docs/PROTOCOL.md 5.1). */

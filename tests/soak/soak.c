@@ -131,14 +131,16 @@ server_args (Soak *soak)
 }
 
 /* The server binary as a child (tests/support), its log discarded: a
- * long soak would otherwise collect every connection's log line. */
+ * long soak would otherwise collect every connection's log line.  With
+ * SOAK_KEEP_SERVER_LOG=FILE in the environment the log is kept and
+ * written to FILE at the end, for diagnosing a failed run. */
 static gboolean
 start_server (Soak *soak)
 {
   g_autoptr (GPtrArray) args = NULL;
   ScServerChildOptions options = {
     .binary = soak->server_binary,
-    .discard_stderr = TRUE,
+    .discard_stderr = g_getenv ("SOAK_KEEP_SERVER_LOG") == NULL,
   };
   g_autoptr (GError) error = NULL;
 
@@ -503,6 +505,13 @@ run (Soak *soak)
   drain (soak);
   final_accounting (soak);
   exit_status = stop_server (soak);
+  if (g_getenv ("SOAK_KEEP_SERVER_LOG") != NULL)
+    {
+      g_autofree char *log = sc_server_child_get_stderr (soak->server);
+
+      g_file_set_contents (g_getenv ("SOAK_KEEP_SERVER_LOG"), log ? log : "",
+                           -1, NULL);
+    }
   /* -1 is already reported, with the reason. */
   if (exit_status > 0)
     soak_fail (soak, "the server exited with status %d", exit_status);
