@@ -10,12 +10,14 @@
 #   (default)  all of the above
 #   --quick    skip the sanitizer build
 #   --full     also: a ThreadSanitizer build of the server and client tests
-#              (_build-tsan) and the protocol, server and client tests under
-#              valgrind (meson test --setup valgrind); CI runs this
+#              (_build-tsan), the protocol, server and client tests under
+#              valgrind (meson test --setup valgrind) and the 60 s soak
+#              (suite soak-long); CI runs this
 #
 # Wall-clock performance bounds are in the perf suite, left out of every
 # run here (they need an otherwise idle machine): meson test -C _build
-# --suite perf runs them.
+# --suite perf runs them.  The long soak (suite soak-long) is left out of
+# the default runs and run alone by --full.
 #
 # The last line is always "N passed, M failed", counting TAP subtests of both
 # builds (a non-TAP test counts as one) plus the clang-format check. Exits
@@ -149,8 +151,8 @@ build_and_test () {
   xvfb-run -a -s "$XVFB_SERVER_ARGS" \
     dbus-run-session -- \
     meson test -C "$builddir" --print-errorlogs --no-suite perf \
-    "${TEST_ARGS[@]}" </dev/null >"$builddir/test-output.txt" 2>&1 ||
-    status=$?
+    --no-suite soak-long "${TEST_ARGS[@]}" </dev/null \
+    >"$builddir/test-output.txt" 2>&1 || status=$?
   cat "$builddir/test-output.txt"
   count_results "$builddir" "$status"
 }
@@ -185,6 +187,7 @@ full_checks () {
     echo "_build-tsan: build failed"
     FAILED=$((FAILED + 1))
   fi
+  run_more_tests _build testlog-soak-long --suite soak-long
   if command -v valgrind >/dev/null 2>&1; then
     run_more_tests _build testlog-valgrind --setup valgrind --suite protocol \
       --suite server \
