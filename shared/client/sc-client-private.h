@@ -57,7 +57,7 @@ struct _ScClient
   guint32 next_request_id;
   GHashTable *pending; /* request id -> GTask */
   GSource *heartbeat_source;
-  GByteArray *ack_batch;
+  GArray *ack_ids; /* guint64: shown, acknowledged at the end of a batch */
 };
 
 void sc_client_receiver_start (ScClient *self, GPtrArray *early_messages);

@@ -118,7 +118,7 @@ teardown (ScClient *self, ScDisconnectReason reason, const char *detail)
   g_clear_pointer (&self->sender, sc_client_sender_unref);
   self->fd = -1;
   g_clear_pointer (&self->reader, sc_frame_reader_free);
-  g_byte_array_set_size (self->ack_batch, 0);
+  g_array_set_size (self->ack_ids, 0);
   if (self->heartbeat_source)
     {
       g_source_destroy (self->heartbeat_source);
@@ -187,11 +187,29 @@ send_message (ScClient *self, const ScMessage *message, GError **error)
 void
 sc_client_flush_acks (ScClient *self)
 {
-  if (self->ack_batch->len == 0)
+  g_autoptr (GByteArray) frames = NULL;
+  ScMessage ack;
+
+  if (self->ack_ids->len == 0)
     return;
-  sc_client_send_frame (self, self->ack_batch->data, self->ack_batch->len,
-                        NULL);
-  g_byte_array_set_size (self->ack_batch, 0);
+  frames = g_byte_array_new ();
+  if (self->ack_ids->len > 1 && self->greeting != NULL &&
+      (self->greeting->flags & SC_FLAG_PROTOCOL_1_1))
+    {
+      /* Protocol 1.1: the whole batch in one MESSAGE_ACKS. */
+      sc_message_init (&ack, SC_MSG_MESSAGE_ACKS, 0);
+      ack.message_ids = self->ack_ids;
+      sc_message_append_frame (&ack, frames);
+    }
+  else
+    for (guint i = 0; i < self->ack_ids->len; i++)
+      {
+        sc_message_init (&ack, SC_MSG_MESSAGE_ACK, 0);
+        ack.message_id = g_array_index (self->ack_ids, guint64, i);
+        sc_message_append_frame (&ack, frames);
+      }
+  sc_client_send_frame (self, frames->data, frames->len, NULL);
+  g_array_set_size (self->ack_ids, 0);
 }
 
 static gboolean
@@ -335,12 +353,12 @@ handle_reply (ScClient *self, ScMessage *reply)
 /* Incoming messages */
 
 static void
-queue_ack (ScClient *self, guint64 message_id)
+queue_ack (ScClient *self, const ScMessage *message)
 {
-  g_autoptr (ScMessage) ack = sc_message_new (SC_MSG_MESSAGE_ACK, 0);
-
-  ack->message_id = message_id;
-  sc_message_append_frame (ack, self->ack_batch);
+  /* Sent without a receipt wanted (NO_RECEIPT): nothing to acknowledge. */
+  if (message->flags & SC_FLAG_NO_ACK)
+    return;
+  g_array_append_val (self->ack_ids, message->message_id);
 }
 
 static void
@@ -374,7 +392,7 @@ sc_client_handle_message (ScClient *self, ScMessage *message)
        * receipt means it really arrived.  The acknowledgement is queued
        * first, so that a handler that disconnects still has it sent; the
        * batch goes out only after the handlers have run. */
-      queue_ack (self, message->message_id);
+      queue_ack (self, message);
       emit_message (self, message);
       break;
     case SC_MSG_DELIVERY_RECEIPT:
@@ -919,7 +937,7 @@ sc_client_finalize (GObject *object)
   ScClient *self = SC_CLIENT (object);
 
   g_hash_table_unref (self->pending);
-  g_byte_array_unref (self->ack_batch);
+  g_array_unref (self->ack_ids);
   g_main_context_unref (self->owner);
   sc_message_free (self->greeting);
   g_free (self->program_name);
@@ -1010,6 +1028,6 @@ sc_client_init (ScClient *self)
   self->send_timeout_ms = DEFAULT_SEND_TIMEOUT_MS;
   self->pending = g_hash_table_new_full (
     NULL, NULL, NULL, (GDestroyNotify) sc_client_pending_free);
-  self->ack_batch = g_byte_array_new ();
+  self->ack_ids = g_array_new (FALSE, FALSE, sizeof (guint64));
   sc_client_events_init (self);
 }
