@@ -195,8 +195,8 @@ send_burst (FakeServer *fake, guint16 flags)
       message.text = (char *) "hello";
       sc_message_append_frame (&message, frames);
     }
-  g_assert_cmpint (send (fake->fd, frames->data, frames->len, MSG_NOSIGNAL),
-                   ==, (gssize) frames->len);
+  g_assert_cmpint (send (fake->fd, frames->data, frames->len, MSG_NOSIGNAL), ==,
+                   (gssize) frames->len);
 }
 
 static void

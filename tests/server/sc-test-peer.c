@@ -616,3 +616,25 @@ sc_test_peer_expect_none_at (ScTestPeer *peer,
   if (message != NULL)
     peer_fail (peer, file, line, "unexpected %s", sc_message_type_name (type));
 }
+
+/* Sends @n SEND_MESSAGEs of @text to @recipient in one write, with fresh
+ * request ids; the replies are left for the caller to read. */
+void
+sc_test_peer_send_batch (ScTestPeer *peer,
+                         guint32 recipient,
+                         const char *text,
+                         guint n)
+{
+  g_autoptr (GByteArray) frames = g_byte_array_new ();
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr (ScMessage) request = sc_message_new (
+        SC_MSG_SEND_MESSAGE, sc_test_peer_next_request_id (peer));
+
+      request->peer_id = recipient;
+      request->text = g_strdup (text);
+      sc_message_append_frame (request, frames);
+    }
+  sc_test_peer_send_raw (peer, frames->data, frames->len);
+}

@@ -47,6 +47,10 @@ void sc_test_peer_clear_buffer (ScTestPeer *peer);
 
 void sc_test_peer_send_raw (ScTestPeer *peer, const void *bytes, gsize length);
 guint32 sc_test_peer_send (ScTestPeer *peer, ScMessage *message);
+void sc_test_peer_send_batch (ScTestPeer *peer,
+                              guint32 recipient,
+                              const char *text,
+                              guint n);
 void sc_test_peer_ack (ScTestPeer *peer, guint64 message_id);
 
 ScMessage *sc_test_peer_receive (ScTestPeer *peer, guint timeout_ms);

@@ -571,23 +571,6 @@ flood_drain (ScTestPeer *sender, Flood *flood, guint wait_ms)
     }
 }
 
-static void
-flood_send_batch (ScTestPeer *sender, guint32 recipient, const char *text)
-{
-  g_autoptr (GByteArray) frames = g_byte_array_new ();
-
-  for (guint i = 0; i < FLOOD_BATCH; i++)
-    {
-      g_autoptr (ScMessage) request = sc_message_new (
-        SC_MSG_SEND_MESSAGE, sc_test_peer_next_request_id (sender));
-
-      request->peer_id = recipient;
-      request->text = g_strdup (text);
-      sc_message_append_frame (request, frames);
-    }
-  sc_test_peer_send_raw (sender, frames->data, frames->len);
-}
-
 static const ScTestServerOptions few_unacked = { .max_unacked = 5 };
 
 static ScMessage *
@@ -689,7 +672,7 @@ test_slow_recipient (Fixture *fixture, gconstpointer data)
     {
       if (sent < FLOOD_MAX)
         {
-          flood_send_batch (a, flood.slow_id, text);
+          sc_test_peer_send_batch (a, flood.slow_id, text, FLOOD_BATCH);
           sent += FLOOD_BATCH;
         }
       flood_drain (a, &flood, sent < FLOOD_MAX ? 1 : 50);

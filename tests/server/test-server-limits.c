@@ -45,23 +45,6 @@ join_raw (Fixture *fixture, const char *nickname, int rcvbuf, guint16 flags)
   return peer;
 }
 
-static void
-send_batch (ScTestPeer *sender, guint32 recipient, const char *text, guint n)
-{
-  g_autoptr (GByteArray) frames = g_byte_array_new ();
-
-  for (guint i = 0; i < n; i++)
-    {
-      g_autoptr (ScMessage) request = sc_message_new (
-        SC_MSG_SEND_MESSAGE, sc_test_peer_next_request_id (sender));
-
-      request->peer_id = recipient;
-      request->text = g_strdup (text);
-      sc_message_append_frame (request, frames);
-    }
-  sc_test_peer_send_raw (sender, frames->data, frames->len);
-}
-
 /* What a sender learnt about its messages. */
 typedef struct
 {
@@ -209,7 +192,8 @@ test_steady_slow_readers (Fixture *fixture, gconstpointer data)
   for (guint round = 0; round < 400; round++)
     for (guint i = 0; i < N_PAIRS; i++)
       {
-        send_batch (senders[i], sc_test_peer_get_id (readers[i]), text, 4);
+        sc_test_peer_send_batch (senders[i], sc_test_peer_get_id (readers[i]),
+                                 text, 4);
         for (guint k = 0; k < 3; k++)
           {
             g_autoptr (ScMessage) message =
@@ -292,7 +276,7 @@ check_mass_failure (Fixture *fixture, guint16 flags)
   sc_test_peer_set_auto_ack (mute, FALSE);
   while (sent < 3000)
     {
-      send_batch (sender, mute_id, "never acknowledged", 100);
+      sc_test_peer_send_batch (sender, mute_id, "never acknowledged", 100);
       sent += 100;
       while (ledger.replies < sent)
         {
@@ -386,7 +370,8 @@ test_memory_budget (Fixture *fixture, gconstpointer data)
       g_autoptr (ScMessage) reply = NULL;
 
       for (guint i = 0; i < N_STALLED; i++)
-        send_batch (sender, sc_test_peer_get_id (stalled[i]), text, 1);
+        sc_test_peer_send_batch (sender, sc_test_peer_get_id (stalled[i]), text,
+                                 1);
       ledger_drain (&ledger, sender, 5);
       for (;;)
         {
@@ -678,7 +663,7 @@ test_affinity_pair (Fixture *fixture, gconstpointer data)
     {
       guint received = 0;
 
-      send_batch (a, id_b, "hello b", 50);
+      sc_test_peer_send_batch (a, id_b, "hello b", 50);
       while (received < 50)
         {
           g_autoptr (ScMessage) message =
