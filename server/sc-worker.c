@@ -442,10 +442,8 @@ sc_worker_schedule_close (ScWorker *worker, ScConnection *connection)
   g_ptr_array_add (worker->close_list, sc_connection_ref (connection));
 }
 
-/* A socket this worker takes over, with the events its outbox wants. */
-void
-sc_worker_watch (
-  ScWorker *worker, int fd, gpointer tag, gboolean input, gboolean output)
+static struct epoll_event
+events_for (gpointer tag, gboolean input, gboolean output)
 {
   struct epoll_event event = { 0, { .ptr = tag } };
 
@@ -453,6 +451,16 @@ sc_worker_watch (
     event.events |= EPOLLIN | EPOLLRDHUP;
   if (output)
     event.events |= EPOLLOUT;
+  return event;
+}
+
+/* A socket this worker takes over, with the events its outbox wants. */
+void
+sc_worker_watch (
+  ScWorker *worker, int fd, gpointer tag, gboolean input, gboolean output)
+{
+  struct epoll_event event = events_for (tag, input, output);
+
   if (epoll_ctl (worker->epoll_fd, EPOLL_CTL_ADD, fd, &event) < 0)
     g_warning ("worker %u: cannot watch a moved client: %s", worker->index,
                g_strerror (errno));
@@ -464,12 +472,8 @@ void
 sc_worker_set_events (
   ScWorker *worker, int fd, gpointer tag, gboolean input, gboolean output)
 {
-  struct epoll_event event = { 0, { .ptr = tag } };
+  struct epoll_event event = events_for (tag, input, output);
 
-  if (input)
-    event.events |= EPOLLIN | EPOLLRDHUP;
-  if (output)
-    event.events |= EPOLLOUT;
   epoll_ctl (worker->epoll_fd, EPOLL_CTL_MOD, fd, &event);
 }
 
