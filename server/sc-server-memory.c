@@ -23,6 +23,7 @@
 
 #include "sc-outbox.h"
 #include "sc-server-private.h"
+#include "sc-tsan.h"
 #include "sc-worker.h"
 
 /* Memory released since the last trim that makes another one worth it. */
@@ -149,13 +150,16 @@ sc_server_relieve_memory (ScServer *server)
     return;
   now = g_get_monotonic_time ();
   G_LOCK (relief);
+  SC_HAPPENS_AFTER (&server->relief_at);
   if (now - server->relief_at < RELIEF_INTERVAL_US)
     {
+      SC_HAPPENS_BEFORE (&server->relief_at);
       G_UNLOCK (relief);
       return;
     }
   server->relief_at = now;
   g_atomic_int_set (&server->relief_wanted, 0);
+  SC_HAPPENS_BEFORE (&server->relief_at);
   G_UNLOCK (relief);
 
   held = sc_server_get_memory_held (server);

@@ -50,6 +50,16 @@ unlock (ScClientSender *self)
   g_mutex_unlock (&self->lock);
 }
 
+/* g_cond_wait() gives the lock up and takes it again inside GLib, where
+ * ThreadSanitizer does not see it: the hand-over is stated here. */
+static void
+wait_locked (ScClientSender *self)
+{
+  SC_HAPPENS_BEFORE (&self->lock);
+  g_cond_wait (&self->cond, &self->lock);
+  SC_HAPPENS_AFTER (&self->lock);
+}
+
 /* Gives the connection up: the shutdown wakes the receiver, which then
  * reports @failure (taken) as the reason. */
 static void
@@ -136,7 +146,7 @@ sender_thread (gpointer data)
 
       while (self->failure == NULL && !self->closing &&
              g_queue_is_empty (&self->chunks))
-        g_cond_wait (&self->cond, &self->lock);
+        wait_locked (self);
       if (self->failure != NULL || g_queue_is_empty (&self->chunks) ||
           (self->closing && !self->drain))
         break;
@@ -152,7 +162,7 @@ sender_thread (gpointer data)
   /* The receiver may still be reading this socket until the owner has
    * stopped it and called sc_client_sender_close(). */
   while (!self->closing)
-    g_cond_wait (&self->cond, &self->lock);
+    wait_locked (self);
   unlock (self);
   close (self->fd);
   sc_client_sender_unref (self);

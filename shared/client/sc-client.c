@@ -452,6 +452,8 @@ handshake_free (Handshake *hs)
 {
   if (hs->fd >= 0)
     close (hs->fd);
+  /* Possibly in the handshake thread, after the owner is done with it. */
+  SC_HAPPENS_AFTER (hs);
   g_free (hs->host);
   g_free (hs->nickname);
   g_free (hs->program);
@@ -644,7 +646,8 @@ adopt_connection (ScClient *self, Handshake *hs)
  * and its cancellable watched in the owner's context. */
 typedef struct
 {
-  GTask *outer; /* NULL once returned */
+  ScClient *client; /* a reference: see on_handshake_done() */
+  GTask *outer;     /* NULL once returned */
   GSource *cancel_source;
   guint generation;
 } Connecting;
@@ -658,6 +661,7 @@ connecting_free (Connecting *connecting)
       g_source_unref (connecting->cancel_source);
     }
   g_clear_object (&connecting->outer);
+  g_clear_object (&connecting->client);
   g_free (connecting);
 }
 
@@ -683,19 +687,34 @@ on_connect_cancelled (GCancellable *cancellable, gpointer data)
 }
 
 static void
+finish_handshake (ScClient *self, GTask *outer, GTask *inner, Handshake *hs);
+
+/* The handshake thread's task has no source object, so that thread never
+ * holds the client: the client's last reference is always dropped on
+ * the owner's side.  The handshake data may still be freed in that
+ * thread, once this is done with it. */
+static void
 on_handshake_done (GObject *source, GAsyncResult *result, gpointer data)
 {
-  ScClient *self = SC_CLIENT (source);
   Connecting *connecting = data;
+  g_autoptr (ScClient) self = g_object_ref (connecting->client);
   g_autoptr (GTask) outer = g_steal_pointer (&connecting->outer);
   Handshake *hs = g_task_get_task_data (G_TASK (result));
-  GError *error = NULL;
 
   connecting_free (connecting);
   SC_HAPPENS_AFTER (hs);
+  finish_handshake (self, outer, G_TASK (result), hs);
+  SC_HAPPENS_BEFORE (hs);
+}
+
+static void
+finish_handshake (ScClient *self, GTask *outer, GTask *inner, Handshake *hs)
+{
+  GError *error = NULL;
+
   if (outer == NULL)
     return; /* cancelled, and already returned */
-  if (!g_task_propagate_boolean (G_TASK (result), &error))
+  if (!g_task_propagate_boolean (inner, &error))
     {
       if (hs->generation == (guint) g_atomic_int_get (&self->generation))
         set_state (self, SC_CLIENT_STATE_DISCONNECTED);
@@ -761,7 +780,8 @@ sc_client_connect_async (ScClient *self,
   connecting->outer = g_steal_pointer (&outer);
   /* The handshake thread itself is not cancelled: a cancel returns the
    * caller's task above, and the thread ends within its timeouts. */
-  inner = g_task_new (self, NULL, on_handshake_done, connecting);
+  connecting->client = g_object_ref (self);
+  inner = g_task_new (NULL, NULL, on_handshake_done, connecting);
   g_task_set_task_data (inner, hs, (GDestroyNotify) handshake_free);
   SC_HAPPENS_BEFORE (hs);
   g_task_run_in_thread (inner, handshake_thread);
