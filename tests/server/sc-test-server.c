@@ -132,6 +132,20 @@ sc_test_server_memory_held (ScTestServer *fixture)
   return sc_server_get_memory_held (fixture->server);
 }
 
+typedef struct
+{
+  ScTestServer *fixture;
+  gsize bytes;
+} MemoryTarget;
+
+static gboolean
+memory_below (gpointer data)
+{
+  MemoryTarget *target = data;
+
+  return sc_server_get_memory_held (target->fixture->server) < target->bytes;
+}
+
 /* Waits until the server holds less than @bytes for its clients: its
  * workers release a connection's memory when they reap it. */
 void
@@ -139,15 +153,11 @@ sc_test_server_wait_memory_below (ScTestServer *fixture,
                                   gsize bytes,
                                   guint timeout_ms)
 {
-  gint64 deadline = g_get_monotonic_time () + timeout_ms * 1000;
+  MemoryTarget target = { fixture, bytes };
 
-  while (sc_server_get_memory_held (fixture->server) >= bytes)
-    {
-      if (g_get_monotonic_time () > deadline)
-        g_error ("the server still holds %" G_GSIZE_FORMAT " bytes after %u ms",
-                 sc_server_get_memory_held (fixture->server), timeout_ms);
-      g_usleep (1000); /* polling a counter no event announces */
-    }
+  if (!sc_test_wait_until (memory_below, &target, timeout_ms))
+    g_error ("the server still holds %" G_GSIZE_FORMAT " bytes after %u ms",
+             sc_server_get_memory_held (fixture->server), timeout_ms);
 }
 
 int

@@ -212,23 +212,26 @@ cpu_time_us (void)
 /* A client that resets its connection while the answer to its password
  * is delayed (its input paused) is closed at once, and its worker does
  * not spin on the hang-up meanwhile. */
+static gboolean
+attempt_under_way (gpointer data)
+{
+  return sc_auth_failures_get_n_attempts (data) > 0;
+}
+
 static void
 test_reset_during_delay (Fixture *fixture, gconstpointer data)
 {
   ScAuthFailures *failures = fixture->server->auth_failures;
   g_autoptr (ScTestPeer) guesser = NULL;
   struct linger linger = { 1, 0 };
-  gint64 deadline, cpu_before, cpu_used;
+  gint64 cpu_before, cpu_used;
 
   for (guint i = 0; i < 5; i++)
     assert_refused (fixture, "guess", NULL);
   /* The sixth attempt waits 2 s for its answer. */
   guesser = sc_test_peer_connect (fixture->port);
   sc_test_peer_send (guesser, new_hello ("guess"));
-  deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
-  while (sc_auth_failures_get_n_attempts (failures) == 0 &&
-         g_get_monotonic_time () < deadline)
-    g_usleep (1000);
+  sc_test_wait_until (attempt_under_way, failures, 5000);
   g_assert_cmpuint (sc_auth_failures_get_n_attempts (failures), ==, 1);
 
   g_assert_cmpint (setsockopt (sc_test_peer_get_fd (guesser), SOL_SOCKET,
