@@ -154,7 +154,10 @@ build_and_test () {
     --no-suite soak-long "${TEST_ARGS[@]}" </dev/null \
     >"$builddir/test-output.txt" 2>&1 || status=$?
   cat "$builddir/test-output.txt"
-  count_results "$builddir" "$status"
+  # With --setup, Meson appends the setup's name to the log's name.
+  local log
+  log="$(ls -t "$builddir"/meson-logs/testlog*.json 2>/dev/null | head -n 1)"
+  count_results "$builddir" "$status" "$(basename "${log:-testlog}" .json)"
 }
 
 # run_more_tests BUILDDIR LOGBASE [MESON_TEST_ARGS...]: runs part of the
