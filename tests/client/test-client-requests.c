@@ -289,7 +289,8 @@ check_info (const ScPeer *info, Peer *peer, const char *nickname)
   g_assert_cmpstr (info->nickname, ==, nickname);
   g_assert_cmpstr (info->address, ==, "127.0.0.1");
   g_assert_cmpuint (info->port, ==, peer_local_port (peer));
-  g_assert_cmpint (ABS (info->connected_since_ms - now_ms ()), <=, 5000);
+  /* Connected during this test; under valgrind a test takes seconds. */
+  g_assert_cmpint (ABS (info->connected_since_ms - now_ms ()), <=, 60000);
 }
 
 static GPtrArray *
