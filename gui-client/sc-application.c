@@ -102,7 +102,26 @@ shortcuts_activated (GSimpleAction *action, GVariant *parameter, gpointer data)
   gtk_window_present (GTK_WINDOW (self->shortcuts));
 }
 
+/* A notification was clicked: (window id, conversation key). */
+static void
+open_conversation_activated (GSimpleAction *action,
+                             GVariant *parameter,
+                             gpointer data)
+{
+  guint window_id;
+  const char *key;
+  GtkWindow *window;
+
+  g_variant_get (parameter, "(u&s)", &window_id, &key);
+  window = gtk_application_get_window_by_id (data, window_id);
+  if (window == NULL)
+    return; /* closed since */
+  gtk_window_present (window);
+  sc_window_open_conversation (SC_WINDOW (window), key);
+}
+
 static const GActionEntry app_entries[] = {
+  { "open-conversation", open_conversation_activated, "(us)", NULL, NULL },
   { "shortcuts", shortcuts_activated, NULL, NULL, NULL },
   { "quit", quit_activated, NULL, NULL, NULL },
   { "new-window", new_window_activated, NULL, NULL, NULL },
@@ -127,6 +146,7 @@ set_accels (GtkApplication *app)
     { "win.get-time", "<Primary>t" },
     { "win.get-name", "<Primary>h" },
     { "win.list-clients", "<Primary>l" },
+    { "win.search", "<Primary>f" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (accels); i++)

@@ -32,8 +32,15 @@ typedef enum
   TAG_STATE_PENDING,
   TAG_STATE_DELIVERED,
   TAG_STATE_FAILED,
+  TAG_DIVIDER,
+  TAG_MATCH,
+  TAG_MATCH_CURRENT,
+  TAG_HANG,
   N_TAGS
 } LogTag;
+
+/* Tags whose colours come from tag_styles; the others are laid out. */
+#define N_COLOR_TAGS TAG_MATCH
 
 /* A message we sent, followed until every receipt is in.  Its line may
  * still wait in the queue (mark == NULL) or sit in the buffer, where
@@ -56,6 +63,7 @@ typedef struct
 typedef struct
 {
   ScLogKind kind;
+  gboolean divider;
   char *stamp;
   char *who;
   char *text;
@@ -81,6 +89,15 @@ struct _ScMessageLog
   GHashTable *sent_by_handle; /* handle -> SentEntry (owned) */
   GHashTable *sent_by_id;     /* message id -> SentEntry */
   GQueue sent_order;          /* SentEntry* in buffer order */
+
+  /* "New messages" above the first unread line: queued, or in the
+   * buffer at divider_mark, or neither. */
+  LogLine *divider_line;
+  GtkTextMark *divider_mark;
+
+  /* Search: what is looked for, and the match shown as current. */
+  char *needle;
+  GtkTextMark *match_mark;
 };
 
 enum
@@ -167,11 +184,52 @@ text_tag (ScMessageLog *self, const LogLine *line)
 }
 
 static void
+insert_divider (ScMessageLog *self, GtkTextIter *end)
+{
+  GtkTextBuffer *buffer = get_buffer (self);
+
+  self->divider_line = NULL;
+  self->divider_mark = gtk_text_buffer_create_mark (buffer, NULL, end, TRUE);
+  /* Translators: the divider above the first unread message. */
+  gtk_text_buffer_insert_with_tags (buffer, end, _ ("New messages"), -1,
+                                    self->tags[TAG_DIVIDER], NULL);
+  gtk_text_buffer_insert (buffer, end, "\n", 1);
+}
+
+static void
+insert_sent_state (ScMessageLog *self, GtkTextIter *end, SentEntry *entry)
+{
+  GtkTextBuffer *buffer = get_buffer (self);
+
+  gtk_text_buffer_insert (buffer, end, "  ", 2);
+  if (!entry->finished)
+    {
+      entry->mark = gtk_text_buffer_create_mark (buffer, NULL, end, TRUE);
+      g_queue_push_tail (&self->sent_order, entry);
+      entry->link = self->sent_order.tail;
+    }
+  gtk_text_buffer_insert_with_tags (buffer, end, entry->state, -1,
+                                    self->tags[entry->state_tag], NULL);
+  if (entry->finished)
+    sent_entry_free (entry);
+}
+
+/* One message is one buffer line, its own line breaks being U+2028, so
+ * the hanging indent puts every further line, wrapped or not, under
+ * the text instead of under the time stamp. */
+static void
 insert_line (ScMessageLog *self, GtkTextIter *end, LogLine *line)
 {
   GtkTextBuffer *buffer = get_buffer (self);
   SentEntry *entry = line->sent;
+  int start_offset = gtk_text_iter_get_offset (end);
+  GtkTextIter start;
 
+  if (line->divider)
+    {
+      insert_divider (self, end);
+      return;
+    }
   gtk_text_buffer_insert_with_tags (buffer, end, line->stamp, -1,
                                     self->tags[TAG_STAMP], NULL);
   if (line->who)
@@ -184,20 +242,10 @@ insert_line (ScMessageLog *self, GtkTextIter *end, LogLine *line)
   gtk_text_buffer_insert_with_tags (buffer, end, line->text, -1,
                                     text_tag (self, line), NULL);
   if (entry)
-    {
-      gtk_text_buffer_insert (buffer, end, "  ", 2);
-      if (!entry->finished)
-        {
-          entry->mark = gtk_text_buffer_create_mark (buffer, NULL, end, TRUE);
-          g_queue_push_tail (&self->sent_order, entry);
-          entry->link = self->sent_order.tail;
-        }
-      gtk_text_buffer_insert_with_tags (buffer, end, entry->state, -1,
-                                        self->tags[entry->state_tag], NULL);
-      if (entry->finished)
-        sent_entry_free (entry);
-    }
+    insert_sent_state (self, end, entry);
   gtk_text_buffer_insert (buffer, end, "\n", 1);
+  gtk_text_buffer_get_iter_at_offset (buffer, &start, start_offset);
+  gtk_text_buffer_apply_tag (buffer, self->tags[TAG_HANG], &start, end);
 }
 
 /* Removes lines from the top until at most max_lines remain, forgetting
@@ -221,6 +269,17 @@ trim (ScMessageLog *self)
       if (gtk_text_iter_get_line (&at) >= excess)
         break;
       forget_sent (self, entry);
+    }
+  if (self->divider_mark)
+    {
+      GtkTextIter at;
+
+      gtk_text_buffer_get_iter_at_mark (buffer, &at, self->divider_mark);
+      if (gtk_text_iter_get_line (&at) < excess)
+        {
+          gtk_text_buffer_delete_mark (buffer, self->divider_mark);
+          self->divider_mark = NULL;
+        }
     }
   gtk_text_buffer_get_start_iter (buffer, &start);
   gtk_text_buffer_get_iter_at_line (buffer, &cut, excess);
@@ -292,6 +351,8 @@ on_flush (gpointer data)
 static void
 drop_line (ScMessageLog *self, LogLine *line)
 {
+  if (line == self->divider_line)
+    self->divider_line = NULL;
   if (line->sent && line->sent->finished)
     sent_entry_free (line->sent);
   else if (line->sent)
@@ -311,17 +372,125 @@ enqueue (ScMessageLog *self, LogLine *line)
       g_idle_add_full (G_PRIORITY_DEFAULT_IDLE, on_flush, self, NULL);
 }
 
-static LogLine *
-new_line (ScLogKind kind, const char *who, const char *text)
+/* "[14:05:09] " today, with the date before today.  The CLI prints
+ * the same stamps (sc-cli-output.c). */
+static char *
+format_stamp (gint64 time_us)
 {
+  g_autoptr (GDateTime) when =
+    g_date_time_new_from_unix_local (time_us / G_USEC_PER_SEC);
   g_autoptr (GDateTime) now = g_date_time_new_now_local ();
+
+  if (g_date_time_get_year (when) == g_date_time_get_year (now) &&
+      g_date_time_get_day_of_year (when) == g_date_time_get_day_of_year (now))
+    return g_date_time_format (when, "[%H:%M:%S] ");
+  return g_date_time_format (when, "[%Y-%m-%d %H:%M:%S] ");
+}
+
+/* The text with its line breaks as U+2028: see insert_line(). */
+static char *
+one_paragraph (const char *text)
+{
+  GString *out = g_string_sized_new (strlen (text));
+
+  for (const char *p = text; *p; p++)
+    {
+      if (*p == '\r' && p[1] == '\n')
+        continue;
+      if (*p == '\n' || *p == '\r')
+        g_string_append (out, "\xe2\x80\xa8");
+      else
+        g_string_append_c (out, *p);
+    }
+  return g_string_free (out, FALSE);
+}
+
+static LogLine *
+new_line_at (ScLogKind kind, const char *who, const char *text, gint64 time_us)
+{
   LogLine *line = g_new0 (LogLine, 1);
 
   line->kind = kind;
-  line->stamp = g_date_time_format (now, "[%H:%M:%S] ");
+  line->stamp = format_stamp (time_us);
   line->who = g_strdup (who);
-  line->text = g_strdup (text);
+  line->text = one_paragraph (text);
   return line;
+}
+
+static LogLine *
+new_line (ScLogKind kind, const char *who, const char *text)
+{
+  return new_line_at (kind, who, text, g_get_real_time ());
+}
+
+/**
+ * sc_message_log_append_at:
+ * @time_us: when it happened, in real time (for lines from history)
+ *
+ * Queues one line stamped with @time_us.
+ */
+void
+sc_message_log_append_at (ScMessageLog *self,
+                          ScLogKind kind,
+                          const char *who,
+                          const char *text,
+                          gint64 time_us)
+{
+  g_return_if_fail (SC_IS_MESSAGE_LOG (self));
+  g_return_if_fail (text != NULL);
+
+  enqueue (self, new_line_at (kind, who, text, time_us));
+}
+
+/* ------------------------------------------------------------------ */
+/* The unread divider */
+
+/* Puts "New messages" before the next line, unless it is there already. */
+void
+sc_message_log_mark_unread (ScMessageLog *self)
+{
+  LogLine *line;
+
+  g_return_if_fail (SC_IS_MESSAGE_LOG (self));
+  if (self->divider_line || self->divider_mark)
+    return;
+  line = g_new0 (LogLine, 1);
+  line->divider = TRUE;
+  self->divider_line = line;
+  enqueue (self, line);
+}
+
+/* Takes the divider away: what was below it has been read. */
+void
+sc_message_log_clear_unread_mark (ScMessageLog *self)
+{
+  GtkTextBuffer *buffer = get_buffer (self);
+
+  g_return_if_fail (SC_IS_MESSAGE_LOG (self));
+  if (self->divider_line)
+    {
+      g_queue_remove (&self->queue, self->divider_line);
+      log_line_free (self->divider_line);
+      self->divider_line = NULL;
+    }
+  if (self->divider_mark)
+    {
+      GtkTextIter start, end;
+
+      gtk_text_buffer_get_iter_at_mark (buffer, &start, self->divider_mark);
+      end = start;
+      gtk_text_iter_forward_line (&end);
+      gtk_text_buffer_delete (buffer, &start, &end);
+      gtk_text_buffer_delete_mark (buffer, self->divider_mark);
+      self->divider_mark = NULL;
+    }
+}
+
+gboolean
+sc_message_log_get_has_unread_mark (ScMessageLog *self)
+{
+  g_return_val_if_fail (SC_IS_MESSAGE_LOG (self), FALSE);
+  return self->divider_line != NULL || self->divider_mark != NULL;
 }
 
 /**
@@ -525,6 +694,121 @@ sc_message_log_abandon_pending (ScMessageLog *self, const char *reason)
 }
 
 /* ------------------------------------------------------------------ */
+/* Searching */
+
+#define SEARCH_FLAGS \
+  (GTK_TEXT_SEARCH_CASE_INSENSITIVE | GTK_TEXT_SEARCH_TEXT_ONLY)
+
+static void
+clear_matches (ScMessageLog *self)
+{
+  GtkTextBuffer *buffer = get_buffer (self);
+  GtkTextIter start, end;
+
+  gtk_text_buffer_get_bounds (buffer, &start, &end);
+  gtk_text_buffer_remove_tag (buffer, self->tags[TAG_MATCH], &start, &end);
+  gtk_text_buffer_remove_tag (buffer, self->tags[TAG_MATCH_CURRENT], &start,
+                              &end);
+}
+
+/* Makes the match at @start..@end the current one and shows it; the
+ * reader is then looking back, so new lines no longer pull the view. */
+static void
+show_match (ScMessageLog *self, GtkTextIter *start, GtkTextIter *end)
+{
+  GtkTextBuffer *buffer = get_buffer (self);
+  GtkTextIter all_start, all_end;
+
+  gtk_text_buffer_get_bounds (buffer, &all_start, &all_end);
+  gtk_text_buffer_remove_tag (buffer, self->tags[TAG_MATCH_CURRENT], &all_start,
+                              &all_end);
+  gtk_text_buffer_apply_tag (buffer, self->tags[TAG_MATCH_CURRENT], start, end);
+  if (self->match_mark == NULL)
+    self->match_mark = gtk_text_buffer_create_mark (buffer, NULL, start, TRUE);
+  else
+    gtk_text_buffer_move_mark (buffer, self->match_mark, start);
+  self->follow = FALSE;
+  gtk_text_view_scroll_to_mark (GTK_TEXT_VIEW (self), self->match_mark, 0.1,
+                                FALSE, 0, 0);
+}
+
+/**
+ * sc_message_log_search:
+ * @needle: (nullable): what to look for; NULL or "" ends the search
+ *
+ * Highlights every line that contains @needle (case aside) and shows
+ * the newest.  Returns how many matches there are.
+ */
+guint
+sc_message_log_search (ScMessageLog *self, const char *needle)
+{
+  GtkTextBuffer *buffer = get_buffer (self);
+  GtkTextIter at, match_start, match_end, last_start, last_end;
+  guint n = 0;
+
+  g_return_val_if_fail (SC_IS_MESSAGE_LOG (self), 0);
+  sc_message_log_flush (self);
+  clear_matches (self);
+  g_free (self->needle);
+  self->needle = needle && *needle ? g_strdup (needle) : NULL;
+  if (self->needle == NULL)
+    return 0;
+  gtk_text_buffer_get_start_iter (buffer, &at);
+  while (gtk_text_iter_forward_search (&at, self->needle, SEARCH_FLAGS,
+                                       &match_start, &match_end, NULL))
+    {
+      gtk_text_buffer_apply_tag (buffer, self->tags[TAG_MATCH], &match_start,
+                                 &match_end);
+      last_start = match_start;
+      last_end = match_end;
+      at = match_end;
+      n++;
+    }
+  if (n > 0)
+    show_match (self, &last_start, &last_end);
+  return n;
+}
+
+/* Moves to the previous (older) or next match; FALSE when there is none. */
+gboolean
+sc_message_log_search_step (ScMessageLog *self, gboolean older)
+{
+  GtkTextBuffer *buffer = get_buffer (self);
+  GtkTextIter at, match_start, match_end;
+  gboolean found;
+
+  g_return_val_if_fail (SC_IS_MESSAGE_LOG (self), FALSE);
+  if (self->needle == NULL || self->match_mark == NULL)
+    return FALSE;
+  gtk_text_buffer_get_iter_at_mark (buffer, &at, self->match_mark);
+  if (older)
+    found = gtk_text_iter_backward_search (&at, self->needle, SEARCH_FLAGS,
+                                           &match_start, &match_end, NULL);
+  else
+    {
+      gtk_text_iter_forward_char (&at);
+      found = gtk_text_iter_forward_search (&at, self->needle, SEARCH_FLAGS,
+                                            &match_start, &match_end, NULL);
+    }
+  if (found)
+    show_match (self, &match_start, &match_end);
+  return found;
+}
+
+/* The current match's line, for tests; -1 without one. */
+int
+sc_message_log_get_match_line (ScMessageLog *self)
+{
+  GtkTextIter at;
+
+  g_return_val_if_fail (SC_IS_MESSAGE_LOG (self), -1);
+  if (self->needle == NULL || self->match_mark == NULL)
+    return -1;
+  gtk_text_buffer_get_iter_at_mark (get_buffer (self), &at, self->match_mark);
+  return gtk_text_iter_get_line (&at);
+}
+
+/* ------------------------------------------------------------------ */
 /* Size, scrolling and boilerplate */
 
 /* Moves every queued line into the buffer now. */
@@ -701,6 +985,7 @@ sc_message_log_finalize (GObject *object)
 
   g_hash_table_unref (self->sent_by_id);
   g_hash_table_unref (self->sent_by_handle);
+  g_free (self->needle);
   G_OBJECT_CLASS (sc_message_log_parent_class)->finalize (object);
 }
 
@@ -771,7 +1056,7 @@ static const struct
   const char *dark;
   gboolean bold;
   gboolean italic;
-} tag_styles[N_TAGS] = {
+} tag_styles[N_COLOR_TAGS] = {
   [TAG_STAMP] = { "stamp", "#5e5c64", "#c0bfbc", FALSE, FALSE },
   [TAG_SYSTEM] = { "system", "#5e5c64", "#c0bfbc", FALSE, TRUE },
   [TAG_ERROR] = { "error", "#c01c28", "#ff7b63", FALSE, FALSE },
@@ -783,6 +1068,7 @@ static const struct
   [TAG_STATE_DELIVERED] = { "state-delivered", "#1c7a4a", "#8ff0a4", TRUE,
                             FALSE },
   [TAG_STATE_FAILED] = { "state-failed", "#c01c28", "#ff7b63", TRUE, FALSE },
+  [TAG_DIVIDER] = { "divider", "#a51d2d", "#ff7b63", TRUE, FALSE },
 };
 
 #define MIN_CONTRAST 4.5
@@ -850,7 +1136,7 @@ update_tag_colors (ScMessageLog *self)
   lookup_theme_color (context, "theme_base_color", "#ffffff", &background);
   lookup_theme_color (context, "theme_text_color", "#000000", &text);
   dark = sc_message_log_luminance (&background) < 0.2;
-  for (guint i = 0; i < N_TAGS; i++)
+  for (guint i = 0; i < N_COLOR_TAGS; i++)
     {
       GdkRGBA color;
 
@@ -860,15 +1146,49 @@ update_tag_colors (ScMessageLog *self)
     }
 }
 
+/* Continuation lines start under the text: as far in as a time stamp
+ * is wide in the log's font. */
+static void
+update_hanging_indent (ScMessageLog *self)
+{
+  g_autoptr (PangoLayout) layout = NULL;
+  int width;
+
+  if (self->tags[TAG_HANG] == NULL)
+    return; /* disposed */
+  layout = gtk_widget_create_pango_layout (GTK_WIDGET (self), "[00:00:00] ");
+  pango_layout_get_pixel_size (layout, &width, NULL);
+  g_object_set (self->tags[TAG_HANG], "left-margin", 6 + width, "indent",
+                -width, NULL);
+}
+
+/* Search matches keep dark text on a light highlight in either theme. */
+static void
+create_match_tags (ScMessageLog *self, GtkTextBuffer *buffer)
+{
+  self->tags[TAG_MATCH] = gtk_text_buffer_create_tag (
+    buffer, "match", "background", "#f8e45c", "foreground", "#000000", NULL);
+  self->tags[TAG_MATCH_CURRENT] =
+    gtk_text_buffer_create_tag (buffer, "match-current", "background",
+                                "#ffa348", "foreground", "#000000", NULL);
+}
+
 static void
 create_tags (ScMessageLog *self, GtkTextBuffer *buffer)
 {
-  for (guint i = 0; i < N_TAGS; i++)
+  for (guint i = 0; i < N_COLOR_TAGS; i++)
     self->tags[i] = gtk_text_buffer_create_tag (
       buffer, tag_styles[i].name, "weight",
       tag_styles[i].bold ? PANGO_WEIGHT_BOLD : PANGO_WEIGHT_NORMAL, "style",
       tag_styles[i].italic ? PANGO_STYLE_ITALIC : PANGO_STYLE_NORMAL, NULL);
+  g_object_set (self->tags[TAG_DIVIDER], "justification", GTK_JUSTIFY_CENTER,
+                NULL);
+  self->tags[TAG_HANG] = gtk_text_buffer_create_tag (buffer, "hang", NULL);
+  /* Made last, so they win over the colours: a match shows inside a
+   * coloured name. */
+  create_match_tags (self, buffer);
   update_tag_colors (self);
+  update_hanging_indent (self);
 }
 
 static void
@@ -876,6 +1196,7 @@ sc_message_log_style_updated (GtkWidget *widget)
 {
   GTK_WIDGET_CLASS (sc_message_log_parent_class)->style_updated (widget);
   update_tag_colors (SC_MESSAGE_LOG (widget));
+  update_hanging_indent (SC_MESSAGE_LOG (widget));
 }
 
 /* Switching to the dark variant reloads the theme without always
@@ -892,14 +1213,14 @@ GtkTextTag *
 sc_message_log_get_tag (ScMessageLog *self, guint index)
 {
   g_return_val_if_fail (SC_IS_MESSAGE_LOG (self), NULL);
-  g_return_val_if_fail (index < N_TAGS, NULL);
+  g_return_val_if_fail (index < N_COLOR_TAGS, NULL);
   return self->tags[index];
 }
 
 guint
 sc_message_log_get_n_tags (ScMessageLog *self)
 {
-  return N_TAGS;
+  return N_COLOR_TAGS;
 }
 
 static void

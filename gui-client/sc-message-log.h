@@ -24,6 +24,17 @@ void sc_message_log_append (ScMessageLog *self,
                             ScLogKind kind,
                             const char *who,
                             const char *text);
+void sc_message_log_append_at (ScMessageLog *self,
+                               ScLogKind kind,
+                               const char *who,
+                               const char *text,
+                               gint64 time_us);
+void sc_message_log_mark_unread (ScMessageLog *self);
+void sc_message_log_clear_unread_mark (ScMessageLog *self);
+gboolean sc_message_log_get_has_unread_mark (ScMessageLog *self);
+guint sc_message_log_search (ScMessageLog *self, const char *needle);
+gboolean sc_message_log_search_step (ScMessageLog *self, gboolean older);
+int sc_message_log_get_match_line (ScMessageLog *self);
 guint sc_message_log_append_sent (ScMessageLog *self,
                                   const char *to,
                                   const char *text);

@@ -32,7 +32,7 @@ log_failure (ScWindow *self, const char *what, const GError *error)
 
   /* Translators: "Get time failed: not connected". */
   text = g_strdup_printf (_ ("%s failed: %s"), what, why);
-  sc_message_log_append (self->log, SC_LOG_ERROR, NULL, text);
+  sc_window_log (self, SC_CONVERSATION_KEY_SERVER, SC_LOG_ERROR, NULL, text);
 }
 
 /* ------------------------------------------------------------------ */
@@ -106,7 +106,8 @@ on_time (GObject *source, GAsyncResult *result, gpointer data)
    * in this computer's local time. */
   text =
     g_strdup_printf (_ ("%s (%s); here: %s"), stamp, timezone, local_stamp);
-  sc_message_log_append (self->log, SC_LOG_RESPONSE, _ ("Server time:"), text);
+  sc_window_log (self, SC_CONVERSATION_KEY_SERVER, SC_LOG_RESPONSE,
+                 _ ("Server time:"), text);
 }
 
 static void
@@ -131,8 +132,8 @@ on_name (GObject *source, GAsyncResult *result, gpointer data)
   if (name == NULL)
     log_failure (self, _ ("Get name"), error);
   else
-    sc_message_log_append (self->log, SC_LOG_RESPONSE, _ ("Server name:"),
-                           name);
+    sc_window_log (self, SC_CONVERSATION_KEY_SERVER, SC_LOG_RESPONSE,
+                   _ ("Server name:"), name);
 }
 
 static void
@@ -152,7 +153,8 @@ log_client_list (ScWindow *self, GPtrArray *clients)
     ngettext ("%u client connected", "%u clients connected", clients->len),
     clients->len);
 
-  sc_message_log_append (self->log, SC_LOG_RESPONSE, _ ("Clients:"), summary);
+  sc_window_log (self, SC_CONVERSATION_KEY_SERVER, SC_LOG_RESPONSE,
+                 _ ("Clients:"), summary);
 }
 
 static void
@@ -228,7 +230,7 @@ on_renamed (GObject *source, GAsyncResult *result, gpointer data)
   g_free (self->target_nickname);
   self->target_nickname = g_strdup (nickname);
   text = g_strdup_printf (_ ("You are now called “%s”"), nickname);
-  sc_message_log_append (self->log, SC_LOG_SYSTEM, NULL, text);
+  sc_window_log (self, SC_CONVERSATION_KEY_SERVER, SC_LOG_SYSTEM, NULL, text);
 }
 
 /* Asks the server for the nickname in the field. */
@@ -259,7 +261,20 @@ close_activated (GSimpleAction *action, GVariant *param, gpointer data)
   gtk_window_close (data);
 }
 
+/* Ctrl+F: search in the conversation shown, or stop searching. */
+static void
+search_activated (GSimpleAction *action, GVariant *parameter, gpointer data)
+{
+  ScWindow *self = data;
+  gboolean searching = gtk_search_bar_get_search_mode (self->search_bar);
+
+  gtk_search_bar_set_search_mode (self->search_bar, !searching);
+  if (!searching)
+    gtk_widget_grab_focus (GTK_WIDGET (self->search_entry));
+}
+
 static const GActionEntry win_entries[] = {
+  { "search", search_activated, NULL, NULL, NULL },
   { "close", close_activated, NULL, NULL, NULL },
 
   { "connect", connect_activated, NULL, NULL, NULL },
@@ -339,17 +354,17 @@ run_step (ScWindow *self, const char *action, const char *rest)
         g_strdup_printf ("/msg %s %s", words[0], words[1] ? words[1] : "");
 
       gtk_toggle_button_set_active (broadcast, FALSE);
-      gtk_entry_set_text (self->message_entry, command);
+      sc_window_compose_set_text (self, command);
     }
   else if (g_str_equal (action, "broadcast") && rest)
     {
       gtk_toggle_button_set_active (broadcast, TRUE);
-      gtk_entry_set_text (self->message_entry, rest);
+      sc_window_compose_set_text (self, rest);
       action = "send";
     }
   else if (g_str_equal (action, "type") && rest)
     {
-      gtk_entry_set_text (self->message_entry, rest);
+      sc_window_compose_set_text (self, rest);
       return;
     }
   else if (g_str_equal (action, "resize") && rest)

@@ -91,11 +91,13 @@ target_problem (ScWindow *self)
 
   if (sc_client_get_state (self->client) != SC_CLIENT_STATE_CONNECTED)
     return g_strdup (_ ("Connect to a server to send messages."));
-  if (gtk_toggle_button_get_active (GTK_TOGGLE_BUTTON (self->broadcast_check)))
+  if (self->everyone_selected ||
+      gtk_toggle_button_get_active (GTK_TOGGLE_BUTTON (self->broadcast_check)))
     return NULL;
   if (self->recipient == NULL)
-    return g_strdup (_ ("Choose who to send to: select a client in the "
-                        "list, tick Broadcast, or type /msg ID text."));
+    return g_strdup (_ ("Choose who to send to: select a client or "
+                        "Everyone in the list, tick Broadcast, or type "
+                        "/msg ID text."));
   current = recipient_now (self);
   if (current)
     return NULL;
@@ -119,7 +121,8 @@ update_recipient_label (ScWindow *self)
   g_autofree char *who = NULL;
   g_autofree char *text = NULL;
 
-  if (gtk_toggle_button_get_active (GTK_TOGGLE_BUTTON (self->broadcast_check)))
+  if (self->everyone_selected ||
+      gtk_toggle_button_get_active (GTK_TOGGLE_BUTTON (self->broadcast_check)))
     text = g_strdup (_ ("To: everyone"));
   else if (self->recipient == NULL)
     text = g_strdup (_ ("To: nobody yet"));
@@ -142,7 +145,7 @@ update_recipient_label (ScWindow *self)
 void
 sc_window_compose_update (ScWindow *self)
 {
-  const char *text = gtk_entry_get_text (self->message_entry);
+  g_autofree char *text = sc_window_compose_get_text (self);
   g_autofree char *problem = NULL;
   GAction *send = g_action_map_lookup_action (G_ACTION_MAP (self), "send");
   guint32 id;
@@ -164,19 +167,30 @@ sc_window_compose_update (ScWindow *self)
 /* ------------------------------------------------------------------ */
 /* Sending */
 
+/* A sent message is shown twice: in All activity and in its own
+ * conversation; both lines follow its acceptance. */
 typedef struct
 {
   ScWindow *self;
+  guint all_handle;
+  ScMessageLog *log; /* the conversation's log */
   guint handle;
 } SendData;
+
+static void
+send_data_free (SendData *data)
+{
+  g_object_unref (data->self);
+  g_object_unref (data->log);
+  g_free (data);
+}
 
 static void
 on_sent (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   SendData *data = user_data;
   g_autoptr (GError) error = NULL;
-  g_autoptr (ScWindow) self = data->self;
-  guint handle = data->handle;
+  ScWindow *self = data->self;
   guint n_recipients = 1;
   guint64 id;
 
@@ -185,17 +199,22 @@ on_sent (GObject *source, GAsyncResult *result, gpointer user_data)
                                      &error);
   else
     id = sc_client_send_message_finish (SC_CLIENT (source), result, &error);
-  g_free (data);
   if (self->client == NULL)
-    return; /* the window was destroyed meanwhile */
-  if (id == 0)
+    ; /* the window was destroyed meanwhile */
+  else if (id == 0)
     {
       g_autofree char *why = sc_error_text (error);
 
-      sc_message_log_sent_failed (self->log, handle, why);
+      sc_message_log_sent_failed (self->log, data->all_handle, why);
+      sc_message_log_sent_failed (data->log, data->handle, why);
     }
   else
-    sc_message_log_sent_accepted (self->log, handle, id, n_recipients);
+    {
+      sc_message_log_sent_accepted (self->log, data->all_handle, id,
+                                    n_recipients);
+      sc_message_log_sent_accepted (data->log, data->handle, id, n_recipients);
+    }
+  send_data_free (data);
 }
 
 static void
@@ -203,17 +222,28 @@ send_text (ScWindow *self, gboolean broadcast, guint32 to, const char *text)
 {
   SendData *data = g_new0 (SendData, 1);
   g_autofree char *who = NULL;
+  g_autofree char *key = NULL;
 
   if (broadcast)
-    who = g_strdup (_ ("→ everyone:"));
+    {
+      who = g_strdup (_ ("→ everyone:"));
+      key = g_strdup (SC_CONVERSATION_KEY_EVERYONE);
+    }
   else
     {
       g_autofree char *peer = sc_client_list_describe (self->client_list, to);
 
       who = g_strdup_printf (_ ("→ %s:"), peer);
+      key = sc_client_list_get_key (self->client_list, to);
+      if (key == NULL)
+        key = g_strdup_printf ("peer:#%u", to);
     }
   data->self = g_object_ref (self);
-  data->handle = sc_message_log_append_sent (self->log, who, text);
+  data->all_handle = sc_message_log_append_sent (self->log, who, text);
+  data->log =
+    g_object_ref (sc_conversations_get_log (self->conversations, key));
+  sc_conversations_note_message (self->conversations, key, FALSE);
+  data->handle = sc_message_log_append_sent (data->log, who, text);
   if (broadcast)
     sc_client_broadcast_async (self->client, text, self->cancellable, on_sent,
                                data);
@@ -249,7 +279,7 @@ send_command (ScWindow *self, guint32 id, const char *body)
 void
 sc_window_compose_send (ScWindow *self)
 {
-  g_autofree char *text = g_strdup (gtk_entry_get_text (self->message_entry));
+  g_autofree char *text = sc_window_compose_get_text (self);
   GtkToggleButton *broadcast = GTK_TOGGLE_BUTTON (self->broadcast_check);
   g_autofree char *problem = NULL;
   guint32 id;
@@ -259,7 +289,7 @@ sc_window_compose_send (ScWindow *self)
       parse_msg_command (text, &id, &body))
     {
       if (send_command (self, id, body))
-        gtk_entry_set_text (self->message_entry, "");
+        sc_window_compose_set_text (self, "");
       return;
     }
   problem = target_problem (self);
@@ -270,9 +300,33 @@ sc_window_compose_send (ScWindow *self)
       show_hint (self, problem);
       return;
     }
-  send_text (self, gtk_toggle_button_get_active (broadcast),
-             self->recipient ? self->recipient->id : 0, text);
-  gtk_entry_set_text (self->message_entry, "");
-  /* A broadcast is one message to everyone, not a mode to stay in. */
-  gtk_toggle_button_set_active (broadcast, FALSE);
+  send_text (
+    self, self->everyone_selected || gtk_toggle_button_get_active (broadcast),
+    self->recipient ? self->recipient->id : 0, text);
+  sc_window_compose_set_text (self, "");
+  /* A ticked Broadcast is one message to everyone, not a mode to stay
+   * in; the Everyone conversation is. */
+  if (!self->everyone_selected)
+    gtk_toggle_button_set_active (broadcast, FALSE);
+}
+
+/* ------------------------------------------------------------------ */
+/* The text */
+
+/* (transfer full) */
+char *
+sc_window_compose_get_text (ScWindow *self)
+{
+  GtkTextBuffer *buffer = gtk_text_view_get_buffer (self->message_view);
+  GtkTextIter start, end;
+
+  gtk_text_buffer_get_bounds (buffer, &start, &end);
+  return gtk_text_buffer_get_text (buffer, &start, &end, FALSE);
+}
+
+void
+sc_window_compose_set_text (ScWindow *self, const char *text)
+{
+  gtk_text_buffer_set_text (gtk_text_view_get_buffer (self->message_view), text,
+                            -1);
 }

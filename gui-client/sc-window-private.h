@@ -9,6 +9,7 @@
 
 #include "sc-client-list.h"
 #include "sc-client.h"
+#include "sc-conversations.h"
 #include "sc-message-log.h"
 #include "sc-window.h"
 
@@ -41,11 +42,15 @@ struct _ScWindow
   GtkToggleButton *clients_toggle;
   GtkTreeView *client_view;
   ScClientList *client_list;
-  ScMessageLog *log;
+  GtkStack *log_stack;
+  ScMessageLog *log; /* All activity: every line, the lab's single log */
+  GtkSearchBar *search_bar;
+  GtkSearchEntry *search_entry;
+  GtkLabel *search_label;
   GtkButton *jump_button;
   GtkLabel *recipient_label;
   GtkCheckButton *broadcast_check;
-  GtkEntry *message_entry;
+  GtkTextView *message_view;
   GtkLabel *compose_hint;
   GtkSpinner *spinner;
   GtkLabel *status_label;
@@ -53,6 +58,10 @@ struct _ScWindow
 
   GSettings *settings;
   ScClient *client;
+  ScConversations *conversations;
+  GBinding *jump_binding; /* the jump button follows the visible log */
+  /* The Everyone row is selected: the composer broadcasts. */
+  gboolean everyone_selected;
   GCancellable *cancellable;
 
   /* The server of the last connection attempt, for reconnecting. */
@@ -71,13 +80,10 @@ struct _ScWindow
   gint64 retry_at;         /* monotonic time of the next attempt */
   char *retry_why;
 
-  /* Coalesced notifications of messages that came while unfocused. */
+  /* Coalesced notifications, one per conversation: key -> PendingNote,
+   * sent by notify_source. */
+  GHashTable *pending_notes;
   guint notify_source;
-  guint n_unseen;
-  /* Messages received since the window was last active; in the title. */
-  guint n_unread;
-  char *unseen_from;
-  gboolean unseen_from_many;
   gint64 last_notified;
 
   GQueue demo_steps;
@@ -93,11 +99,19 @@ void sc_window_rename (ScWindow *self);
 
 /* sc-window-compose.c */
 void sc_window_compose_update (ScWindow *self);
+char *sc_window_compose_get_text (ScWindow *self);
+void sc_window_compose_set_text (ScWindow *self, const char *text);
 void sc_window_compose_send (ScWindow *self);
 void sc_window_set_recipient (ScWindow *self, const ScPeer *peer);
 
 /* sc-window.c */
 void sc_window_ensure_resources (void);
+void sc_window_log (ScWindow *self,
+                    const char *key,
+                    ScLogKind kind,
+                    const char *who,
+                    const char *text);
+void sc_window_show_conversation (ScWindow *self, const char *key);
 void sc_window_start_connect (ScWindow *self,
                               const char *host,
                               guint16 port,

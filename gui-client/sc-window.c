@@ -6,11 +6,14 @@
 
 #include <glib/gi18n.h>
 
+#include <string.h>
+
 #include "sc-status-text.h"
 #include "sc-window-private.h"
 
 #define RETRY_MAX_S         30
 #define NOTIFY_DELAY_MS     300
+#define NOTIFY_PREVIEW      100 /* characters of the message shown */
 #define NOTIFY_INTERVAL_US  (5 * G_USEC_PER_SEC)
 #define INFO_RESPONSE_RETRY 1
 #define SETTINGS_SCHEMA     APPLICATION_ID
@@ -234,11 +237,11 @@ connect_succeeded (ScWindow *self)
   text = g_strdup_printf (
     _ ("Connected to %s:%u (server “%s”) as client %u"), self->target_host,
     self->target_port, server ? server : "", sc_client_get_id (self->client));
-  sc_message_log_append (self->log, SC_LOG_SYSTEM, NULL, text);
+  sc_window_log (self, SC_CONVERSATION_KEY_SERVER, SC_LOG_SYSTEM, NULL, text);
   sc_client_list_set_self_id (self->client_list,
                               sc_client_get_id (self->client));
   sc_window_request_list (self, FALSE);
-  gtk_widget_grab_focus (GTK_WIDGET (self->message_entry));
+  gtk_widget_grab_focus (GTK_WIDGET (self->message_view));
 }
 
 static void
@@ -259,7 +262,7 @@ connect_failed (ScWindow *self, gboolean retrying, const GError *error)
       schedule_retry (self, text);
       return;
     }
-  sc_message_log_append (self->log, SC_LOG_ERROR, NULL, text);
+  sc_window_log (self, SC_CONVERSATION_KEY_SERVER, SC_LOG_ERROR, NULL, text);
   sc_window_show_info (self, GTK_MESSAGE_ERROR, FALSE, text);
   set_status (self, text, _ ("Not connected"));
 }
@@ -342,58 +345,123 @@ describe_sender (const ScPeer *info)
   return g_strdup_printf ("#%u (%s:%u)", info->id, info->address, info->port);
 }
 
+/* What notifications say about one conversation until they are sent. */
+typedef struct
+{
+  guint count;
+  char *first; /* "nickname: the first 100 characters" */
+} PendingNote;
+
+static void
+pending_note_free (PendingNote *note)
+{
+  g_free (note->first);
+  g_free (note);
+}
+
+static GApplication *
+notifying_application (ScWindow *self)
+{
+  GtkApplication *app = gtk_window_get_application (GTK_WINDOW (self));
+
+  /* Without a session bus there is nobody to notify. */
+  if (app == NULL ||
+      g_application_get_dbus_connection (G_APPLICATION (app)) == NULL)
+    return NULL;
+  return G_APPLICATION (app);
+}
+
+static char *
+notification_id (const char *key)
+{
+  return g_strconcat ("conversation:", key, NULL);
+}
+
+static void
+send_note (ScWindow *self,
+           GApplication *app,
+           const char *key,
+           PendingNote *note)
+{
+  g_autoptr (GNotification) notification = NULL;
+  g_autofree char *title = sc_client_list_key_title (self->client_list, key);
+  g_autofree char *body = NULL;
+  g_autofree char *id = notification_id (key);
+
+  if (note->count > 1)
+    body =
+      g_strdup_printf (ngettext ("%s\n(and %u more message)",
+                                 "%s\n(and %u more messages)", note->count - 1),
+                       note->first, note->count - 1);
+  else
+    body = g_strdup (note->first);
+  notification = g_notification_new (title);
+  g_notification_set_body (notification, body);
+  g_notification_set_default_action_and_target (
+    notification, "app.open-conversation", "(us)",
+    gtk_application_window_get_id (GTK_APPLICATION_WINDOW (self)), key);
+  /* The same id replaces the conversation's earlier notification. */
+  g_application_send_notification (app, id, notification);
+}
+
 static gboolean
 on_notify_timeout (gpointer data)
 {
   ScWindow *self = data;
-  GApplication *app =
-    G_APPLICATION (gtk_window_get_application (GTK_WINDOW (self)));
-  g_autoptr (GNotification) notification = NULL;
-  g_autofree char *body = NULL;
+  GApplication *app = notifying_application (self);
+  GHashTableIter iter;
+  const char *key;
+  PendingNote *note;
 
   self->notify_source = 0;
-  if (self->n_unseen == 0 || app == NULL)
-    return G_SOURCE_REMOVE;
-  if (self->unseen_from_many)
-    body = g_strdup_printf (ngettext ("%u new message from several clients",
-                                      "%u new messages from several clients",
-                                      self->n_unseen),
-                            self->n_unseen);
-  else
-    body =
-      g_strdup_printf (ngettext ("%u new message from %s",
-                                 "%u new messages from %s", self->n_unseen),
-                       self->n_unseen, self->unseen_from);
-  notification = g_notification_new (_ ("SockChat"));
-  g_notification_set_body (notification, body);
-  g_application_send_notification (app, "incoming-messages", notification);
+  g_hash_table_iter_init (&iter, self->pending_notes);
+  while (app &&
+         g_hash_table_iter_next (&iter, (gpointer *) &key, (gpointer *) &note))
+    send_note (self, app, key, note);
+  g_hash_table_remove_all (self->pending_notes);
   self->last_notified = g_get_monotonic_time ();
-  self->n_unseen = 0;
-  self->unseen_from_many = FALSE;
-  g_clear_pointer (&self->unseen_from, g_free);
   return G_SOURCE_REMOVE;
 }
 
-/* Counts a message that came while the window was not focused; a
- * single timeout turns a burst into one notification, at most one
- * every NOTIFY_INTERVAL_US. */
-static void
-note_unseen (ScWindow *self, const char *from)
+/* The conversation the user is looking at now, if any: the window is
+ * active and shows it. */
+static gboolean
+is_reading (ScWindow *self, const char *key)
 {
-  GtkApplication *app = gtk_window_get_application (GTK_WINDOW (self));
+  return gtk_window_is_active (GTK_WINDOW (self)) &&
+         g_strcmp0 (sc_conversations_get_visible_key (self->conversations),
+                    key) == 0;
+}
+
+/* Counts a message that came while the window was not focused: one
+ * timeout turns a burst into one notification per conversation, at
+ * most one round every NOTIFY_INTERVAL_US. */
+static void
+note_unseen (ScWindow *self,
+             const char *key,
+             const char *from,
+             const char *text)
+{
   gint64 now = g_get_monotonic_time ();
+  PendingNote *note;
   gint64 wait_ms;
 
-  /* Without a session bus there is nobody to notify. */
-  if (gtk_window_is_active (GTK_WINDOW (self)) || app == NULL ||
+  if (gtk_window_is_active (GTK_WINDOW (self)) ||
       !g_settings_get_boolean (self->settings, "notify") ||
-      g_application_get_dbus_connection (G_APPLICATION (app)) == NULL)
+      notifying_application (self) == NULL)
     return;
-  self->n_unseen++;
-  if (self->unseen_from == NULL)
-    self->unseen_from = g_strdup (from);
-  else if (g_strcmp0 (self->unseen_from, from) != 0)
-    self->unseen_from_many = TRUE;
+  note = g_hash_table_lookup (self->pending_notes, key);
+  if (note == NULL)
+    {
+      g_autofree char *preview = g_utf8_substring (
+        text, 0, MIN (g_utf8_strlen (text, -1), NOTIFY_PREVIEW));
+
+      note = g_new0 (PendingNote, 1);
+      /* Translators: a notification's text: nickname, message start. */
+      note->first = g_strdup_printf (_ ("%s: %s"), from, preview);
+      g_hash_table_insert (self->pending_notes, g_strdup (key), note);
+    }
+  note->count++;
   if (self->notify_source != 0)
     return;
   wait_ms = (self->last_notified + NOTIFY_INTERVAL_US - now) / 1000;
@@ -407,33 +475,76 @@ note_unseen (ScWindow *self, const char *from)
 static void
 update_title (ScWindow *self)
 {
+  guint unread = sc_conversations_get_total_unread (self->conversations);
   g_autofree char *title = NULL;
 
-  if (self->n_unread > 0)
+  if (unread > 0)
     /* Translators: the window title with the number of unread messages. */
-    title = g_strdup_printf (_ ("(%u) SockChat"), self->n_unread);
+    title = g_strdup_printf (_ ("(%u) SockChat"), unread);
   else
     title = g_strdup (_ ("SockChat"));
   gtk_window_set_title (GTK_WINDOW (self), title);
   gtk_header_bar_set_title (self->header_bar, title);
 }
 
+/* The conversation @key has been read: its count and notification go. */
+static void
+on_unread_changed (ScWindow *self, const char *key, ScConversations *unused)
+{
+  GApplication *app = notifying_application (self);
+
+  update_title (self);
+  if (sc_conversations_get_unread (self->conversations, key) > 0)
+    return;
+  g_hash_table_remove (self->pending_notes, key);
+  if (app)
+    {
+      g_autofree char *id = notification_id (key);
+
+      g_application_withdraw_notification (app, id);
+    }
+}
+
 static void
 on_active_changed (ScWindow *self, GParamSpec *pspec, gpointer unused)
 {
-  GApplication *app;
-
   if (!gtk_window_is_active (GTK_WINDOW (self)))
     return;
-  self->n_unread = 0;
-  update_title (self);
-  app = G_APPLICATION (gtk_window_get_application (GTK_WINDOW (self)));
-  g_clear_handle_id (&self->notify_source, g_source_remove);
-  self->n_unseen = 0;
-  self->unseen_from_many = FALSE;
-  g_clear_pointer (&self->unseen_from, g_free);
-  if (app && g_application_get_dbus_connection (app))
-    g_application_withdraw_notification (app, "incoming-messages");
+  sc_conversations_mark_read (
+    self->conversations,
+    sc_conversations_get_visible_key (self->conversations));
+}
+
+/* Adds a line to conversation @key's log and to All activity. */
+void
+sc_window_log (ScWindow *self,
+               const char *key,
+               ScLogKind kind,
+               const char *who,
+               const char *text)
+{
+  sc_message_log_append (self->log, kind, who, text);
+  if (key && !g_str_equal (key, SC_CONVERSATION_KEY_ALL))
+    sc_message_log_append (sc_conversations_get_log (self->conversations, key),
+                           kind, who, text);
+}
+
+/* Private messages go to the sender's conversation (listed first if the
+ * list has not caught up with them), broadcasts to Everyone. */
+static char *
+conversation_of (ScWindow *self, const ScChatMessage *message)
+{
+  char *key;
+
+  if (message->broadcast)
+    return g_strdup (SC_CONVERSATION_KEY_EVERYONE);
+  key = sc_client_list_get_key (self->client_list, message->sender->id);
+  if (key == NULL)
+    {
+      sc_client_list_upsert (self->client_list, message->sender);
+      key = sc_client_list_get_key (self->client_list, message->sender->id);
+    }
+  return key ? key : g_strdup_printf ("peer:#%u", message->sender->id);
 }
 
 static void
@@ -442,15 +553,45 @@ on_message_received (ScWindow *self, const ScChatMessage *message)
   g_autofree char *who = describe_sender (message->sender);
   g_autofree char *from = NULL;
 
+  g_autofree char *key = conversation_of (self, message);
+  g_autofree char *nickname = NULL;
+  g_autofree char *short_from = NULL;
+
   from = g_strdup_printf (
     message->broadcast ? _ ("← %s to everyone:") : _ ("← %s:"), who);
   sc_message_log_append (self->log, SC_LOG_INCOMING, from, message->text);
-  note_unseen (self, who);
-  if (!gtk_window_is_active (GTK_WINDOW (self)))
-    {
-      self->n_unread++;
-      update_title (self);
-    }
+  nickname = *message->sender->nickname
+               ? g_strdup (message->sender->nickname)
+               : g_strdup_printf ("#%u", message->sender->id);
+  short_from = g_strdup_printf (_ ("← %s:"), nickname);
+  sc_conversations_note_message (self->conversations, key,
+                                 !is_reading (self, key));
+  sc_message_log_append (sc_conversations_get_log (self->conversations, key),
+                         SC_LOG_INCOMING, short_from, message->text);
+  note_unseen (self, key, nickname, message->text);
+}
+
+typedef struct
+{
+  guint64 message_id;
+  ScStatus status;
+} ReceiptData;
+
+static void
+apply_receipt (gpointer log, gpointer data)
+{
+  ReceiptData *receipt = data;
+
+  /* The server's reason is English; its status code has a translation. */
+  sc_message_log_receipt (log, receipt->message_id,
+                          receipt->status == SC_STATUS_OK,
+                          sc_status_text (receipt->status));
+}
+
+static void
+abandon_pending (gpointer log, gpointer reason)
+{
+  sc_message_log_abandon_pending (log, reason);
 }
 
 static void
@@ -461,9 +602,10 @@ on_delivery_receipt (ScWindow *self,
                      const char *reason,
                      ScClient *client)
 {
-  /* The server's reason is English; its status code has a translation. */
-  sc_message_log_receipt (self->log, message_id, status == SC_STATUS_OK,
-                          sc_status_text (status));
+  ReceiptData receipt = { message_id, status };
+
+  /* Every log that shows the message: All activity and its own. */
+  sc_conversations_foreach_log (self->conversations, apply_receipt, &receipt);
 }
 
 static void
@@ -472,7 +614,8 @@ on_client_joined (ScWindow *self, const ScPeer *info)
   g_autofree char *who = describe_sender (info);
 
   sc_client_list_upsert (self->client_list, info);
-  sc_message_log_append (self->log, SC_LOG_SYSTEM, who, _ ("joined"));
+  sc_window_log (self, SC_CONVERSATION_KEY_SERVER, SC_LOG_SYSTEM, who,
+                 _ ("joined"));
 }
 
 static void
@@ -484,7 +627,7 @@ on_client_left (ScWindow *self, guint id, const char *reason)
   sc_client_list_remove (self->client_list, id);
   text = reason && *reason ? g_strdup_printf (_ ("left (%s)"), reason)
                            : g_strdup (_ ("left"));
-  sc_message_log_append (self->log, SC_LOG_SYSTEM, who, text);
+  sc_window_log (self, SC_CONVERSATION_KEY_SERVER, SC_LOG_SYSTEM, who, text);
 }
 
 static void
@@ -495,7 +638,7 @@ on_client_renamed (ScWindow *self, guint id, const char *nickname)
 
   sc_client_list_rename (self->client_list, id, nickname);
   text = g_strdup_printf (_ ("is now called “%s”"), nickname);
-  sc_message_log_append (self->log, SC_LOG_SYSTEM, who, text);
+  sc_window_log (self, SC_CONVERSATION_KEY_SERVER, SC_LOG_SYSTEM, who, text);
   if (id == sc_client_get_id (self->client))
     show_connected_status (self);
 }
@@ -510,7 +653,7 @@ on_server_shutdown (ScWindow *self, const char *reason)
     g_strdup (reason && *reason ? reason : _ ("no reason"));
   text = g_strdup_printf (_ ("The server is shutting down: %s"),
                           self->shutdown_reason);
-  sc_message_log_append (self->log, SC_LOG_SYSTEM, NULL, text);
+  sc_window_log (self, SC_CONVERSATION_KEY_SERVER, SC_LOG_SYSTEM, NULL, text);
 }
 
 static void
@@ -519,15 +662,15 @@ on_disconnected (ScWindow *self, ScDisconnectReason reason, const char *detail)
   g_autofree char *why = NULL;
 
   sc_client_list_set_self_id (self->client_list, 0);
-  gtk_list_store_clear (GTK_LIST_STORE (self->client_list));
+  sc_client_list_clear_people (self->client_list);
   /* Receipts of this connection will never come. */
-  sc_message_log_abandon_pending (self->log,
-                                  _ ("unconfirmed: disconnected before the "
-                                     "receipt"));
+  sc_conversations_foreach_log (
+    self->conversations, abandon_pending,
+    (gpointer) _ ("unconfirmed: disconnected before the receipt"));
   if (reason == SC_DISCONNECT_BY_US)
     {
-      sc_message_log_append (self->log, SC_LOG_SYSTEM, NULL,
-                             _ ("Disconnected"));
+      sc_window_log (self, SC_CONVERSATION_KEY_SERVER, SC_LOG_SYSTEM, NULL,
+                     _ ("Disconnected"));
       set_status (self, _ ("Disconnected"), _ ("Not connected"));
       return;
     }
@@ -539,7 +682,7 @@ on_disconnected (ScWindow *self, ScDisconnectReason reason, const char *detail)
   else
     why = g_strdup_printf (_ ("Connection lost: %s"), detail);
   g_clear_pointer (&self->shutdown_reason, g_free);
-  sc_message_log_append (self->log, SC_LOG_ERROR, NULL, why);
+  sc_window_log (self, SC_CONVERSATION_KEY_SERVER, SC_LOG_ERROR, NULL, why);
   schedule_retry (self, why);
 }
 
@@ -576,16 +719,31 @@ on_connect_field_activate (ScWindow *self, GtkWidget *field)
   g_action_group_activate_action (G_ACTION_GROUP (self), "connect", NULL);
 }
 
-/* Not through the action: a disabled action would ignore Enter, and
- * the composer must say why nothing was sent. */
-static void
-on_message_entry_activate (ScWindow *self, GtkEntry *entry)
+/* Enter sends, Shift+Enter (or Ctrl+Enter) starts a new line.  Not
+ * through the action: a disabled action would ignore Enter, and the
+ * composer must say why nothing was sent. */
+static gboolean
+on_message_key_press (ScWindow *self, GdkEventKey *event, GtkTextView *view)
 {
+  GdkModifierType mods = event->state & gtk_accelerator_get_default_mod_mask ();
+
+  if (event->keyval != GDK_KEY_Return && event->keyval != GDK_KEY_KP_Enter &&
+      event->keyval != GDK_KEY_ISO_Enter)
+    return GDK_EVENT_PROPAGATE;
+  if (mods & (GDK_SHIFT_MASK | GDK_CONTROL_MASK))
+    {
+      gtk_text_buffer_insert_at_cursor (gtk_text_view_get_buffer (view), "\n",
+                                        1);
+      return GDK_EVENT_STOP;
+    }
+  if (mods != 0)
+    return GDK_EVENT_PROPAGATE;
   sc_window_compose_send (self);
+  return GDK_EVENT_STOP;
 }
 
 static void
-on_message_entry_changed (ScWindow *self, GtkEditable *entry)
+on_message_changed (ScWindow *self, GtkTextBuffer *buffer)
 {
   sc_window_compose_update (self);
 }
@@ -628,22 +786,49 @@ on_leaflet_child (ScWindow *self, GParamSpec *pspec, HdyLeaflet *leaflet)
                                     self->sidebar);
 }
 
-/* Picking a row picks that person, with their connection time; in a
- * folded window it also goes to the messages, where one writes. */
+/* The Everyone conversation always broadcasts: its tick shows that and
+ * cannot be taken off there. */
+static void
+set_everyone_selected (ScWindow *self, gboolean selected)
+{
+  GtkToggleButton *check = GTK_TOGGLE_BUTTON (self->broadcast_check);
+
+  if (self->everyone_selected == selected)
+    return;
+  self->everyone_selected = selected;
+  gtk_toggle_button_set_active (check, selected);
+  gtk_widget_set_sensitive (GTK_WIDGET (check), !selected);
+}
+
+/* Picking a row opens its conversation.  A client's row also picks that
+ * person as the recipient, with their connection time; Everyone makes
+ * the composer broadcast; Server and All activity leave it as it was.
+ * In a folded window it also goes to the messages, where one writes. */
 static void
 on_client_selection_changed (GtkTreeSelection *selection, ScWindow *self)
 {
   GtkTreeModel *model;
   GtkTreeIter iter;
   guint id;
-  g_autoptr (ScPeer) peer = NULL;
+  ScConversationKind kind;
+  g_autofree char *key = NULL;
 
   if (!gtk_tree_selection_get_selected (selection, &model, &iter))
     return;
-  gtk_tree_model_get (model, &iter, SC_CLIENT_LIST_COLUMN_ID, &id, -1);
-  peer = sc_client_list_lookup (self->client_list, id);
-  if (peer)
-    sc_window_set_recipient (self, peer);
+  gtk_tree_model_get (model, &iter, SC_CLIENT_LIST_COLUMN_ID, &id,
+                      SC_CLIENT_LIST_COLUMN_KIND, &kind,
+                      SC_CLIENT_LIST_COLUMN_KEY, &key, -1);
+  set_everyone_selected (self, kind == SC_CONVERSATION_EVERYONE);
+  if (kind == SC_CONVERSATION_PERSON)
+    {
+      g_autoptr (ScPeer) peer = sc_client_list_lookup (self->client_list, id);
+
+      if (peer)
+        sc_window_set_recipient (self, peer);
+    }
+  else
+    sc_window_compose_update (self);
+  sc_window_show_conversation (self, key);
   if (hdy_leaflet_get_folded (self->leaflet))
     gtk_toggle_button_set_active (self->clients_toggle, FALSE);
 }
@@ -651,7 +836,99 @@ on_client_selection_changed (GtkTreeSelection *selection, ScWindow *self)
 static void
 on_jump_clicked (ScWindow *self, GtkButton *button)
 {
-  sc_message_log_scroll_to_end (self->log);
+  sc_message_log_scroll_to_end (
+    sc_conversations_get_visible_log (self->conversations));
+}
+
+/* ------------------------------------------------------------------ */
+/* Conversations and searching in them */
+
+static void
+show_match_count (ScWindow *self, guint n)
+{
+  g_autofree char *text = NULL;
+
+  if (gtk_entry_get_text_length (GTK_ENTRY (self->search_entry)) > 0)
+    text = n == 0 ? g_strdup (_ ("No matches"))
+                  : g_strdup_printf (ngettext ("%u match", "%u matches", n), n);
+  gtk_label_set_text (self->search_label, text ? text : "");
+}
+
+static void
+on_search_changed (ScWindow *self, GtkSearchEntry *entry)
+{
+  ScMessageLog *log = sc_conversations_get_visible_log (self->conversations);
+  const char *needle = gtk_entry_get_text (GTK_ENTRY (entry));
+
+  show_match_count (self, sc_message_log_search (log, needle));
+}
+
+/* Enter and Shift+Enter (or Ctrl+G, Ctrl+Shift+G) go to older and
+ * newer matches: the newest is shown first. */
+static void
+on_search_previous (ScWindow *self, GtkSearchEntry *entry)
+{
+  sc_message_log_search_step (
+    sc_conversations_get_visible_log (self->conversations), TRUE);
+}
+
+static void
+on_search_next (ScWindow *self, GtkSearchEntry *entry)
+{
+  sc_message_log_search_step (
+    sc_conversations_get_visible_log (self->conversations), FALSE);
+}
+
+static void
+on_search_mode (ScWindow *self, GParamSpec *pspec, GtkSearchBar *bar)
+{
+  if (!gtk_search_bar_get_search_mode (bar))
+    {
+      show_match_count (
+        self, sc_message_log_search (
+                sc_conversations_get_visible_log (self->conversations), NULL));
+      gtk_entry_set_text (GTK_ENTRY (self->search_entry), "");
+    }
+}
+
+/* The jump button and the search follow the conversation shown. */
+static void
+on_visible_log_changed (ScWindow *self, GParamSpec *pspec, GtkStack *stack)
+{
+  ScMessageLog *log = sc_conversations_get_visible_log (self->conversations);
+
+  g_clear_pointer (&self->jump_binding, g_binding_unbind);
+  self->jump_binding = g_object_bind_property (
+    log, "has-unseen", self->jump_button, "visible", G_BINDING_SYNC_CREATE);
+  if (gtk_search_bar_get_search_mode (self->search_bar))
+    on_search_changed (self, self->search_entry);
+}
+
+/* Shows conversation @key and, when the window is active, counts its
+ * messages as read. */
+void
+sc_window_show_conversation (ScWindow *self, const char *key)
+{
+  sc_conversations_show (self->conversations, key);
+  if (gtk_window_is_active (GTK_WINDOW (self)))
+    sc_conversations_mark_read (self->conversations, key);
+}
+
+/* Opens conversation @key as picking its row would (from a
+ * notification); a conversation without a row (its person left) is
+ * still shown. */
+void
+sc_window_open_conversation (ScWindow *self, const char *key)
+{
+  GtkTreeIter iter;
+
+  g_return_if_fail (SC_IS_WINDOW (self));
+  if (sc_client_list_find_key (self->client_list, key, &iter))
+    gtk_tree_selection_select_iter (
+      gtk_tree_view_get_selection (self->client_view), &iter);
+  else
+    sc_window_show_conversation (self, key);
+  sc_conversations_mark_read (self->conversations, key);
 }
 
 /* The recipient may have left or come back; Send follows. */
@@ -712,6 +989,8 @@ sc_window_dispose (GObject *object)
       sc_client_disconnect (client);
     }
   g_clear_object (&self->settings);
+  g_clear_pointer (&self->jump_binding, g_binding_unbind);
+  g_clear_object (&self->conversations);
   G_OBJECT_CLASS (sc_window_parent_class)->dispose (object);
 }
 
@@ -724,7 +1003,7 @@ sc_window_finalize (GObject *object)
   g_free (self->target_host);
   g_free (self->target_nickname);
   g_free (self->shutdown_reason);
-  g_free (self->unseen_from);
+  g_clear_pointer (&self->pending_notes, g_hash_table_unref);
   g_free (self->retry_why);
   g_clear_pointer (&self->recipient, sc_peer_free);
   G_OBJECT_CLASS (sc_window_parent_class)->finalize (object);
@@ -757,11 +1036,15 @@ bind_children (GtkWidgetClass *widget_class)
   BIND (clients_toggle);
   BIND (client_view);
   BIND (client_list);
+  BIND (log_stack);
   BIND (log);
+  BIND (search_bar);
+  BIND (search_entry);
+  BIND (search_label);
   BIND (jump_button);
   BIND (recipient_label);
   BIND (broadcast_check);
-  BIND (message_entry);
+  BIND (message_view);
   BIND (compose_hint);
   BIND (spinner);
   BIND (status_label);
@@ -786,10 +1069,10 @@ sc_window_class_init (ScWindowClass *klass)
   gtk_widget_class_bind_template_callback (widget_class, on_info_bar_response);
   gtk_widget_class_bind_template_callback (widget_class,
                                            on_connect_field_activate);
-  gtk_widget_class_bind_template_callback (widget_class,
-                                           on_message_entry_activate);
-  gtk_widget_class_bind_template_callback (widget_class,
-                                           on_message_entry_changed);
+  gtk_widget_class_bind_template_callback (widget_class, on_message_key_press);
+  gtk_widget_class_bind_template_callback (widget_class, on_search_changed);
+  gtk_widget_class_bind_template_callback (widget_class, on_search_next);
+  gtk_widget_class_bind_template_callback (widget_class, on_search_previous);
   gtk_widget_class_bind_template_callback (widget_class, on_broadcast_toggled);
   gtk_widget_class_bind_template_callback (widget_class, on_jump_clicked);
   gtk_widget_class_bind_template_callback (widget_class, on_clients_toggled);
@@ -848,8 +1131,25 @@ sc_window_init (ScWindow *self)
   g_signal_connect_object (self->leaflet, "notify::visible-child",
                            G_CALLBACK (on_leaflet_child), self,
                            G_CONNECT_SWAPPED);
-  g_object_bind_property (self->log, "has-unseen", self->jump_button, "visible",
-                          G_BINDING_SYNC_CREATE);
+  self->conversations =
+    sc_conversations_new (self->log_stack, self->log, self->client_list);
+  g_signal_connect_object (self->conversations, "unread-changed",
+                           G_CALLBACK (on_unread_changed), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->log_stack, "notify::visible-child",
+                           G_CALLBACK (on_visible_log_changed), self,
+                           G_CONNECT_SWAPPED);
+  on_visible_log_changed (self, NULL, self->log_stack);
+  self->pending_notes = g_hash_table_new_full (
+    g_str_hash, g_str_equal, g_free, (GDestroyNotify) pending_note_free);
+  g_signal_connect_object (gtk_text_view_get_buffer (self->message_view),
+                           "changed", G_CALLBACK (on_message_changed), self,
+                           G_CONNECT_SWAPPED);
+  gtk_search_bar_connect_entry (self->search_bar,
+                                GTK_ENTRY (self->search_entry));
+  g_signal_connect_object (self->search_bar, "notify::search-mode-enabled",
+                           G_CALLBACK (on_search_mode), self,
+                           G_CONNECT_SWAPPED);
   g_signal_connect_object (self->client_list, "row-deleted",
                            G_CALLBACK (on_client_rows_changed), self,
                            G_CONNECT_SWAPPED);

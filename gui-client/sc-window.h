@@ -15,6 +15,7 @@ void sc_window_set_server (ScWindow *self,
                            guint port,
                            const char *nickname);
 void sc_window_connect (ScWindow *self);
+void sc_window_open_conversation (ScWindow *self, const char *key);
 void sc_window_run_demo_script (ScWindow *self, const char *path);
 
 G_END_DECLS

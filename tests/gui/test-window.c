@@ -290,8 +290,45 @@ select_client (ScWindow *window, guint32 id)
 static guint
 n_rows (ScWindow *window)
 {
-  return (guint) gtk_tree_model_iter_n_children (
-    GTK_TREE_MODEL (window->client_list), NULL);
+  return sc_client_list_get_n_people (window->client_list);
+}
+
+/* The log of the conversation the window shows. */
+static GtkWidget *
+visible_log (ScWindow *window)
+{
+  return GTK_WIDGET (sc_conversations_get_visible_log (window->conversations));
+}
+
+/* A key press as the composer gets it from the keyboard. */
+static void
+send_key (GtkWidget *widget, guint keyval, GdkModifierType state)
+{
+  GdkEvent *event = gdk_event_new (GDK_KEY_PRESS);
+
+  event->key.window = g_object_ref (gtk_widget_get_window (widget));
+  event->key.keyval = keyval;
+  event->key.state = state;
+  event->key.time = GDK_CURRENT_TIME;
+  gdk_event_set_device (
+    event, gdk_seat_get_keyboard (
+             gdk_display_get_default_seat (gtk_widget_get_display (widget))));
+  gtk_widget_event (widget, event);
+  gdk_event_free (event);
+}
+
+static void
+press_enter (ScWindow *window)
+{
+  send_key (GTK_WIDGET (window->message_view), GDK_KEY_Return, 0);
+}
+
+static void
+assert_composer (ScWindow *window, const char *expected)
+{
+  g_autofree char *text = sc_window_compose_get_text (window);
+
+  g_assert_cmpstr (text, ==, expected);
 }
 
 /* ------------------------------------------------------------------ */
@@ -549,17 +586,17 @@ test_send_delivered (Fixture *fixture, gconstpointer data)
   connect_window (fixture, a, "alice");
   connect_window (fixture, b, "bob");
   select_client (a, sc_client_get_id (b->client));
-  gtk_entry_set_text (a->message_entry, "hello bob, how are you?");
+  sc_window_compose_set_text (a, "hello bob, how are you?");
   gtk_button_clicked (a->send_button);
-  g_assert_cmpstr (gtk_entry_get_text (a->message_entry), ==, "");
+  assert_composer (a, "");
   wait_for_log (b, "hello bob, how are you?");
   wait_for_log (b, "alice");
   wait_for_log (a, "hello bob, how are you?  delivered");
 
   /* Enter in the entry sends too, here as a broadcast. */
   gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (b->broadcast_check), TRUE);
-  gtk_entry_set_text (b->message_entry, "hi all");
-  g_signal_emit_by_name (b->message_entry, "activate");
+  sc_window_compose_set_text (b, "hi all");
+  press_enter (b);
   wait_for_log (a, "hi all");
   wait_for_log (b, "hi all  delivered");
 
@@ -567,20 +604,19 @@ test_send_delivered (Fixture *fixture, gconstpointer data)
    * that id now, and says so. */
   g_assert_cmpuint (sc_client_get_id (a->client), ==, 1);
   wait_for (client_listed, &(ClientQuery){ b, 1 }, "alice in bob's list");
-  gtk_entry_set_text (b->message_entry, "/msg 1 via the command");
+  sc_window_compose_set_text (b, "/msg 1 via the command");
   g_assert_true (action_enabled (b, "send"));
-  g_signal_emit_by_name (b->message_entry, "activate");
+  press_enter (b);
   wait_for_log (a, "via the command");
   wait_for_log (b, "→ #1 alice: via the command  delivered");
 
   /* A number nobody has is refused before anything is sent. */
-  gtk_entry_set_text (a->message_entry, "/msg 999 anyone there?");
-  g_signal_emit_by_name (a->message_entry, "activate");
+  sc_window_compose_set_text (a, "/msg 999 anyone there?");
+  press_enter (a);
   g_assert_true (gtk_widget_get_visible (GTK_WIDGET (a->compose_hint)));
   g_assert_nonnull (
     strstr (gtk_label_get_text (a->compose_hint), "No client #999"));
-  g_assert_cmpstr (gtk_entry_get_text (a->message_entry), ==,
-                   "/msg 999 anyone there?");
+  assert_composer (a, "/msg 999 anyone there?");
 }
 
 static void
@@ -770,17 +806,17 @@ test_recipient_is_a_person (Fixture *fixture, gconstpointer data)
   /* Nobody picked: Enter sends nothing and says why. */
   g_assert_cmpstr (gtk_label_get_text (a->recipient_label), ==,
                    "To: nobody yet");
-  gtk_entry_set_text (a->message_entry, "first enter");
+  sc_window_compose_set_text (a, "first enter");
   g_assert_false (action_enabled (a, "send"));
-  g_signal_emit_by_name (a->message_entry, "activate");
+  press_enter (a);
   g_assert_true (hint_says_why (a));
-  g_assert_cmpstr (gtk_entry_get_text (a->message_entry), ==, "first enter");
+  assert_composer (a, "first enter");
 
   /* Picking bob's row picks bob. */
   select_client (a, bob_id);
   g_assert_true (action_enabled (a, "send"));
   g_assert_nonnull (strstr (gtk_label_get_text (a->recipient_label), "bob"));
-  g_signal_emit_by_name (a->message_entry, "activate");
+  press_enter (a);
   wait_for_log (b, "first enter");
   g_signal_handlers_disconnect_by_data (b->client, &n_bob);
 
@@ -800,9 +836,9 @@ test_recipient_is_a_person (Fixture *fixture, gconstpointer data)
   /* Bob is gone, whoever has his old number now: Send is off, the
    * composer says so, and Enter delivers nothing to anyone. */
   g_assert_nonnull (strstr (gtk_label_get_text (a->recipient_label), "gone"));
-  gtk_entry_set_text (a->message_entry, "for bob only");
+  sc_window_compose_set_text (a, "for bob only");
   g_assert_false (action_enabled (a, "send"));
-  g_signal_emit_by_name (a->message_entry, "activate");
+  press_enter (a);
   g_assert_true (hint_says_why (a));
   g_assert_nonnull (
     strstr (gtk_label_get_text (a->compose_hint), "no longer connected"));
@@ -849,8 +885,8 @@ test_composer_says_why (Fixture *fixture, gconstpointer data)
   broadcast = GTK_TOGGLE_BUTTON (a->broadcast_check);
 
   /* Disconnected: Enter says so. */
-  gtk_entry_set_text (a->message_entry, "hello?");
-  g_signal_emit_by_name (a->message_entry, "activate");
+  sc_window_compose_set_text (a, "hello?");
+  press_enter (a);
   g_assert_true (hint_says_why (a));
   g_assert_nonnull (strstr (gtk_label_get_text (a->compose_hint), "Connect"));
 
@@ -861,18 +897,18 @@ test_composer_says_why (Fixture *fixture, gconstpointer data)
   select_client (a, sc_client_get_id (b->client));
 
   /* Empty and blank texts: Send is off and Enter says what is missing. */
-  gtk_entry_set_text (a->message_entry, "");
+  sc_window_compose_set_text (a, "");
   g_assert_false (action_enabled (a, "send"));
-  g_signal_emit_by_name (a->message_entry, "activate");
+  press_enter (a);
   g_assert_true (hint_says_why (a));
-  gtk_entry_set_text (a->message_entry, "   \t ");
+  sc_window_compose_set_text (a, "   \t ");
   g_assert_false (action_enabled (a, "send"));
-  g_signal_emit_by_name (a->message_entry, "activate");
+  press_enter (a);
   g_assert_true (hint_says_why (a));
   g_assert_nonnull (strstr (gtk_label_get_text (a->compose_hint), "Type"));
 
   /* A real text: the hint goes, Send comes on. */
-  gtk_entry_set_text (a->message_entry, "a real one");
+  sc_window_compose_set_text (a, "a real one");
   g_assert_true (action_enabled (a, "send"));
   g_assert_false (gtk_widget_get_visible (GTK_WIDGET (a->compose_hint)));
 
@@ -1291,9 +1327,9 @@ on_stopped_send_tick (gpointer data)
 
   if (!is_connected (sender->window))
     return G_SOURCE_REMOVE;
-  gtk_entry_set_text (sender->window->message_entry, sender->text);
+  sc_window_compose_set_text (sender->window, sender->text);
   before = g_get_monotonic_time ();
-  g_signal_emit_by_name (sender->window->message_entry, "activate");
+  press_enter (sender->window);
   sender->longest_call =
     MAX (sender->longest_call, g_get_monotonic_time () - before);
   sender->n_sent++;
@@ -1481,7 +1517,7 @@ test_narrow (Fixture *fixture, gconstpointer data)
   resize_to (window, 360);
   g_assert_true (hdy_leaflet_get_folded (window->leaflet));
   assert_on_screen (window, GTK_WIDGET (window->log), 280);
-  assert_on_screen (window, GTK_WIDGET (window->message_entry), 150);
+  assert_on_screen (window, GTK_WIDGET (window->message_view), 150);
   for (guint i = 0; i < G_N_ELEMENTS (buttons); i++)
     assert_on_screen (window, buttons[i], 1);
   g_assert_true (gtk_widget_is_drawable (GTK_WIDGET (window->clients_toggle)));
@@ -1491,13 +1527,13 @@ test_narrow (Fixture *fixture, gconstpointer data)
   assert_on_screen (window, GTK_WIDGET (window->client_view), 280);
   select_client (window, sc_client_get_id (window->client));
   g_assert_false (gtk_toggle_button_get_active (window->clients_toggle));
-  assert_on_screen (window, GTK_WIDGET (window->log), 280);
+  assert_on_screen (window, visible_log (window), 280);
 
   /* Wide again: both columns, neither squeezed. */
   resize_to (window, 1000);
   g_assert_false (gtk_widget_get_visible (GTK_WIDGET (window->clients_toggle)));
   assert_on_screen (window, GTK_WIDGET (window->client_view), 200);
-  assert_on_screen (window, GTK_WIDGET (window->log), 500);
+  assert_on_screen (window, visible_log (window), 500);
 }
 
 /* Changing the nickname while connected: Enter in the field asks the
@@ -1704,6 +1740,95 @@ title_is (gpointer data)
                     query->needle) == 0;
 }
 
+static char *
+conversation_text (ScWindow *window, const char *key)
+{
+  ScMessageLog *log = sc_conversations_get_log (window->conversations, key);
+  GtkTextBuffer *buffer = gtk_text_view_get_buffer (GTK_TEXT_VIEW (log));
+  GtkTextIter start, end;
+
+  sc_message_log_flush (log);
+  gtk_text_buffer_get_bounds (buffer, &start, &end);
+  return gtk_text_buffer_get_text (buffer, &start, &end, FALSE);
+}
+
+static guint
+row_unread (ScWindow *window, const char *key)
+{
+  GtkTreeIter iter;
+  guint unread;
+
+  g_assert_true (sc_client_list_find_key (window->client_list, key, &iter));
+  gtk_tree_model_get (GTK_TREE_MODEL (window->client_list), &iter,
+                      SC_CLIENT_LIST_COLUMN_UNREAD, &unread, -1);
+  return unread;
+}
+
+static void
+select_key (ScWindow *window, const char *key)
+{
+  GtkTreeIter iter;
+
+  g_assert_true (sc_client_list_find_key (window->client_list, key, &iter));
+  gtk_tree_selection_select_iter (
+    gtk_tree_view_get_selection (window->client_view), &iter);
+}
+
+/* Alice is active but shows All activity: bob's two messages stay
+ * unread in his conversation until she opens it; the divider marks
+ * where they start until she leaves it; a broadcast counts in Everyone
+ * while she reads bob, and each conversation holds only its own. */
+static void
+assert_conversations (Fixture *fixture, ScWindow *a, ScWindow *b)
+{
+  g_autofree char *bob_key =
+    sc_client_list_get_key (a->client_list, sc_client_get_id (b->client));
+  ScMessageLog *bob_log = sc_conversations_get_log (a->conversations, bob_key);
+  g_autofree char *bob_text = NULL;
+  g_autofree char *everyone_text = NULL;
+
+  g_assert_cmpstr (bob_key, ==, "peer:bob");
+  g_assert_cmpstr (gtk_window_get_title (GTK_WINDOW (a)), ==, "(2) SockChat");
+  g_assert_cmpuint (row_unread (a, bob_key), ==, 2);
+  g_assert_true (sc_message_log_get_has_unread_mark (bob_log));
+
+  select_key (a, bob_key);
+  g_assert_cmpstr (sc_conversations_get_visible_key (a->conversations), ==,
+                   bob_key);
+  g_assert_cmpstr (gtk_window_get_title (GTK_WINDOW (a)), ==, "SockChat");
+  g_assert_cmpuint (row_unread (a, bob_key), ==, 0);
+  g_assert_true (sc_message_log_get_has_unread_mark (bob_log));
+  g_assert_cmpuint (a->recipient->id, ==, sc_client_get_id (b->client));
+
+  gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (b->broadcast_check), TRUE);
+  sc_window_compose_set_text (b, "hi all");
+  press_enter (b);
+  wait_for_log (a, "hi all");
+  g_assert_cmpuint (row_unread (a, SC_CONVERSATION_KEY_EVERYONE), ==, 1);
+  g_assert_cmpstr (gtk_window_get_title (GTK_WINDOW (a)), ==, "(1) SockChat");
+
+  select_key (a, SC_CONVERSATION_KEY_SERVER);
+  g_assert_false (sc_message_log_get_has_unread_mark (bob_log));
+  bob_text = conversation_text (a, bob_key);
+  everyone_text = conversation_text (a, SC_CONVERSATION_KEY_EVERYONE);
+  g_assert_nonnull (strstr (bob_text, "bob: one"));
+  g_assert_nonnull (strstr (bob_text, "bob: two"));
+  g_assert_null (strstr (bob_text, "hi all"));
+  g_assert_nonnull (strstr (everyone_text, "hi all"));
+  g_assert_null (strstr (everyone_text, "two"));
+
+  /* Everyone makes the composer broadcast, and stays so after sending. */
+  select_key (a, SC_CONVERSATION_KEY_EVERYONE);
+  g_assert_cmpstr (gtk_window_get_title (GTK_WINDOW (a)), ==, "SockChat");
+  g_assert_true (
+    gtk_toggle_button_get_active (GTK_TOGGLE_BUTTON (a->broadcast_check)));
+  sc_window_compose_set_text (a, "hello everyone");
+  press_enter (a);
+  wait_for_log (b, "hello everyone");
+  g_assert_true (
+    gtk_toggle_button_get_active (GTK_TOGGLE_BUTTON (a->broadcast_check)));
+}
+
 static void
 test_unread_title (Fixture *fixture, gconstpointer data)
 {
@@ -1727,10 +1852,10 @@ test_unread_title (Fixture *fixture, gconstpointer data)
             "alice in bob's list");
   one = g_strdup_printf ("/msg %u one", sc_client_get_id (a->client));
   two = g_strdup_printf ("/msg %u two", sc_client_get_id (a->client));
-  gtk_entry_set_text (b->message_entry, one);
-  g_signal_emit_by_name (b->message_entry, "activate");
-  gtk_entry_set_text (b->message_entry, two);
-  g_signal_emit_by_name (b->message_entry, "activate");
+  sc_window_compose_set_text (b, one);
+  press_enter (b);
+  sc_window_compose_set_text (b, two);
+  press_enter (b);
   wait_for_log (a, "two");
   wait_for (title_is, &(LogQuery){ a, "(2) SockChat" },
             "two unread in the title");
@@ -1741,7 +1866,7 @@ test_unread_title (Fixture *fixture, gconstpointer data)
 
   gdk_window_focus (gtk_widget_get_window (GTK_WIDGET (a)), GDK_CURRENT_TIME);
   wait_for (window_active, a, "alice's window to be active");
-  g_assert_cmpstr (gtk_window_get_title (GTK_WINDOW (a)), ==, "SockChat");
+  assert_conversations (fixture, a, b);
 }
 
 /* --- the flood ---------------------------------------------------- */
@@ -2012,7 +2137,7 @@ main (int argc, char *argv[])
       ADD ("/gui/window/narrow", test_narrow);
       ADD ("/gui/window/rename-connected", test_rename_connected);
       ADD ("/gui/window/menu-and-windows", test_menu_and_windows);
-      ADD ("/gui/window/unread-title", test_unread_title);
+      ADD ("/gui/window/conversations-unread", test_unread_title);
       ADD ("/gui/window/flood", test_flood);
     }
 #undef ADD
