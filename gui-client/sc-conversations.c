@@ -131,7 +131,8 @@ sc_conversations_show (ScConversations *self, const char *key)
     return;
   if (self->visible_key)
     {
-      Conversation *left = g_hash_table_lookup (self->by_key, self->visible_key);
+      Conversation *left =
+        g_hash_table_lookup (self->by_key, self->visible_key);
 
       if (left && left->unread == 0)
         sc_message_log_clear_unread_mark (left->log);
@@ -258,7 +259,9 @@ sc_conversations_foreach_log (ScConversations *self,
 }
 
 ScConversations *
-sc_conversations_new (GtkStack *stack, ScMessageLog *all_log, ScClientList *list)
+sc_conversations_new (GtkStack *stack,
+                      ScMessageLog *all_log,
+                      ScClientList *list)
 {
   ScConversations *self = g_object_new (SC_TYPE_CONVERSATIONS, NULL);
 
@@ -293,10 +296,9 @@ sc_conversations_class_init (ScConversationsClass *klass)
     "log-created", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
     NULL, G_TYPE_NONE, 2, G_TYPE_STRING, SC_TYPE_MESSAGE_LOG);
   /* A conversation's unread count changed: (key). */
-  signals[SIGNAL_UNREAD_CHANGED] =
-    g_signal_new ("unread-changed", G_TYPE_FROM_CLASS (klass),
-                  G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 1,
-                  G_TYPE_STRING);
+  signals[SIGNAL_UNREAD_CHANGED] = g_signal_new (
+    "unread-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+    NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
 }
 
 static void

@@ -18,8 +18,7 @@ G_DECLARE_FINAL_TYPE (
 ScConversations *sc_conversations_new (GtkStack *stack,
                                        ScMessageLog *all_log,
                                        ScClientList *list);
-ScMessageLog *sc_conversations_get_log (ScConversations *self,
-                                        const char *key);
+ScMessageLog *sc_conversations_get_log (ScConversations *self, const char *key);
 ScMessageLog *sc_conversations_lookup_log (ScConversations *self,
                                            const char *key);
 void sc_conversations_show (ScConversations *self, const char *key);

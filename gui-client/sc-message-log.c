@@ -709,6 +709,9 @@ clear_matches (ScMessageLog *self)
   gtk_text_buffer_remove_tag (buffer, self->tags[TAG_MATCH], &start, &end);
   gtk_text_buffer_remove_tag (buffer, self->tags[TAG_MATCH_CURRENT], &start,
                               &end);
+  if (self->match_mark)
+    gtk_text_buffer_delete_mark (buffer, self->match_mark);
+  self->match_mark = NULL;
 }
 
 /* Makes the match at @start..@end the current one and shows it; the

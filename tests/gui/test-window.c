@@ -1869,6 +1869,118 @@ test_unread_title (Fixture *fixture, gconstpointer data)
   assert_conversations (fixture, a, b);
 }
 
+/* --- composing and searching ---------------------------------------- */
+
+/* Shift+Enter starts a new line, Enter sends; the message arrives as
+ * one log line, its second line hanging under the text, not under the
+ * time stamp. */
+static void
+test_composer_multiline (Fixture *fixture, gconstpointer data)
+{
+  ScWindow *a = fixture->windows[0];
+  ScWindow *b = fixture->windows[1];
+  GtkTextBuffer *buffer = gtk_text_view_get_buffer (a->message_view);
+  GtkTextBuffer *log_buffer = NULL;
+  GtkTextTag *hang;
+  GtkTextIter at;
+  guint lines_before;
+
+  SKIP_WITHOUT_DISPLAY ();
+  connect_window (fixture, a, "alice");
+  connect_window (fixture, b, "bob");
+  select_client (a, sc_client_get_id (b->client));
+  sc_window_compose_set_text (a, "line one");
+  gtk_text_buffer_get_end_iter (buffer, &at);
+  gtk_text_buffer_place_cursor (buffer, &at);
+  send_key (GTK_WIDGET (a->message_view), GDK_KEY_Return, GDK_SHIFT_MASK);
+  assert_composer (a, "line one\n");
+  gtk_text_buffer_insert_at_cursor (buffer, "line two", -1);
+  sc_message_log_flush (b->log);
+  lines_before = sc_message_log_get_n_lines (b->log);
+  press_enter (a);
+  assert_composer (a, "");
+  wait_for_log (b, "line one\xe2\x80\xa8line two");
+  g_assert_cmpuint (sc_message_log_get_n_lines (b->log), ==, lines_before + 1);
+
+  log_buffer = gtk_text_view_get_buffer (GTK_TEXT_VIEW (b->log));
+  hang = gtk_text_tag_table_lookup (gtk_text_buffer_get_tag_table (log_buffer),
+                                    "hang");
+  gtk_text_buffer_get_end_iter (log_buffer, &at);
+  gtk_text_iter_backward_line (&at);
+  g_assert_true (gtk_text_iter_has_tag (&at, hang));
+  g_assert_cmpint (gtk_text_view_get_indent (GTK_TEXT_VIEW (b->log)), ==, 0);
+  {
+    int indent, margin;
+
+    g_object_get (hang, "indent", &indent, "left-margin", &margin, NULL);
+    g_assert_cmpint (indent, <, 0);
+    g_assert_cmpint (margin, ==, 6 - indent);
+  }
+}
+
+static void
+search_for (ScWindow *window, const char *needle)
+{
+  gtk_entry_set_text (GTK_ENTRY (window->search_entry), needle);
+  /* GtkSearchEntry waits 150 ms before saying so; the test does not. */
+  g_signal_emit_by_name (window->search_entry, "search-changed");
+}
+
+static int
+line_of (ScMessageLog *log, const char *needle)
+{
+  GtkTextBuffer *buffer = gtk_text_view_get_buffer (GTK_TEXT_VIEW (log));
+  GtkTextIter start, match;
+
+  gtk_text_buffer_get_start_iter (buffer, &start);
+  g_assert_true (
+    gtk_text_iter_forward_search (&start, needle, 0, &match, NULL, NULL));
+  return gtk_text_iter_get_line (&match);
+}
+
+/* Ctrl+F searches the conversation shown, case aside, newest match
+ * first; Enter goes to older matches, Shift+Enter back; closing the
+ * bar takes the highlights away. */
+static void
+test_search (Fixture *fixture, gconstpointer data)
+{
+  ScWindow *window = fixture->windows[0];
+  ScMessageLog *log = window->log;
+  const char *lines[] = { "apple pie", "banana", "APPLE tart", "grape",
+                          "50% off_today" };
+
+  SKIP_WITHOUT_DISPLAY ();
+  for (guint i = 0; i < G_N_ELEMENTS (lines); i++)
+    sc_message_log_append (log, SC_LOG_INCOMING, "bob:", lines[i]);
+  sc_message_log_flush (log);
+  g_action_group_activate_action (G_ACTION_GROUP (window), "search", NULL);
+  g_assert_true (gtk_search_bar_get_search_mode (window->search_bar));
+
+  search_for (window, "apple");
+  g_assert_cmpstr (gtk_label_get_text (window->search_label), ==, "2 matches");
+  g_assert_cmpint (sc_message_log_get_match_line (log), ==,
+                   line_of (log, "APPLE tart"));
+  g_signal_emit_by_name (window->search_entry, "activate");
+  g_assert_cmpint (sc_message_log_get_match_line (log), ==,
+                   line_of (log, "apple pie"));
+  g_signal_emit_by_name (window->search_entry, "next-match");
+  g_assert_cmpint (sc_message_log_get_match_line (log), ==,
+                   line_of (log, "APPLE tart"));
+
+  /* No wildcards: "%" and "_" are only themselves. */
+  search_for (window, "% off_");
+  g_assert_cmpstr (gtk_label_get_text (window->search_label), ==, "1 match");
+  search_for (window, "cherry");
+  g_assert_cmpstr (gtk_label_get_text (window->search_label), ==, "No matches");
+  g_assert_cmpint (sc_message_log_get_match_line (log), ==, -1);
+
+  search_for (window, "grape");
+  g_action_group_activate_action (G_ACTION_GROUP (window), "search", NULL);
+  g_assert_false (gtk_search_bar_get_search_mode (window->search_bar));
+  g_assert_cmpint (sc_message_log_get_match_line (log), ==, -1);
+  g_assert_cmpstr (gtk_label_get_text (window->search_label), ==, "");
+}
+
 /* --- the flood ---------------------------------------------------- */
 
 typedef struct
@@ -2112,6 +2224,8 @@ main (int argc, char *argv[])
   if (perf_run ())
     {
       ADD ("/gui/window/server-stopped", test_server_stopped);
+      ADD ("/gui/window/composer-multiline", test_composer_multiline);
+      ADD ("/gui/window/search", test_search);
       ADD ("/gui/window/flood", test_flood);
     }
   else
@@ -2138,6 +2252,8 @@ main (int argc, char *argv[])
       ADD ("/gui/window/rename-connected", test_rename_connected);
       ADD ("/gui/window/menu-and-windows", test_menu_and_windows);
       ADD ("/gui/window/conversations-unread", test_unread_title);
+      ADD ("/gui/window/composer-multiline", test_composer_multiline);
+      ADD ("/gui/window/search", test_search);
       ADD ("/gui/window/flood", test_flood);
     }
 #undef ADD
