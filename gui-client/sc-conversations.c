@@ -29,6 +29,11 @@ struct _ScConversations
   ScClientList *list;
   GHashTable *by_key; /* key -> Conversation */
   char *visible_key;
+  /* Conversations whose row shows an old count; one idle per burst
+   * updates them, so a flood changes each row once per batch, not once
+   * per message. */
+  GHashTable *stale_rows; /* Conversation* set */
+  guint rows_source;
 };
 
 enum
@@ -114,11 +119,38 @@ sc_conversations_lookup_log (ScConversations *self, const char *key)
   return conversation ? conversation->log : NULL;
 }
 
+static gboolean
+on_update_rows (gpointer data)
+{
+  ScConversations *self = data;
+  GHashTableIter iter;
+  Conversation *conversation;
+
+  self->rows_source = 0;
+  g_hash_table_iter_init (&iter, self->stale_rows);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &conversation, NULL))
+    sc_client_list_set_activity (self->list, conversation->key,
+                                 conversation->unread, conversation->last_us);
+  g_hash_table_remove_all (self->stale_rows);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 show_activity (ScConversations *self, Conversation *conversation)
 {
-  sc_client_list_set_activity (self->list, conversation->key,
-                               conversation->unread, conversation->last_us);
+  g_hash_table_add (self->stale_rows, conversation);
+  if (self->rows_source == 0)
+    self->rows_source =
+      g_idle_add_full (G_PRIORITY_DEFAULT_IDLE, on_update_rows, self, NULL);
+}
+
+/* Shows every count now (tests, and before the window reads a row). */
+void
+sc_conversations_update_rows (ScConversations *self)
+{
+  g_return_if_fail (SC_IS_CONVERSATIONS (self));
+  g_clear_handle_id (&self->rows_source, g_source_remove);
+  on_update_rows (self);
 }
 
 /* Shows conversation @key.  The divider of the one left behind goes:
@@ -237,6 +269,7 @@ sc_conversations_forget_logs (ScConversations *self)
     {
       if (conversation->scroller == NULL)
         continue;
+      g_hash_table_remove (self->stale_rows, conversation);
       sc_client_list_set_activity (self->list, conversation->key, 0, 0);
       gtk_widget_destroy (conversation->scroller);
       g_hash_table_iter_remove (&iter);
@@ -278,6 +311,8 @@ sc_conversations_finalize (GObject *object)
 {
   ScConversations *self = SC_CONVERSATIONS (object);
 
+  g_clear_handle_id (&self->rows_source, g_source_remove);
+  g_hash_table_unref (self->stale_rows);
   g_hash_table_unref (self->by_key);
   g_clear_object (&self->stack);
   g_clear_object (&self->all_log);
@@ -306,4 +341,5 @@ sc_conversations_init (ScConversations *self)
 {
   self->by_key = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                         (GDestroyNotify) conversation_free);
+  self->stale_rows = g_hash_table_new (NULL, NULL);
 }

@@ -30,6 +30,7 @@ void sc_conversations_note_message (ScConversations *self,
 void sc_conversations_mark_read (ScConversations *self, const char *key);
 guint sc_conversations_get_unread (ScConversations *self, const char *key);
 guint sc_conversations_get_total_unread (ScConversations *self);
+void sc_conversations_update_rows (ScConversations *self);
 void sc_conversations_forget_logs (ScConversations *self);
 void sc_conversations_foreach_log (ScConversations *self,
                                    GFunc func,

@@ -360,6 +360,18 @@ drop_line (ScMessageLog *self, LogLine *line)
   log_line_free (line);
 }
 
+/* Only a log on screen moves lines into its buffer: a conversation in
+ * the background keeps at most max_lines queued, at the cost of a queue
+ * push per line, and shows them when it is opened. */
+static void
+schedule_flush (ScMessageLog *self)
+{
+  if (self->flush_source == 0 && !g_queue_is_empty (&self->queue) &&
+      gtk_widget_get_mapped (GTK_WIDGET (self)))
+    self->flush_source =
+      g_idle_add_full (G_PRIORITY_DEFAULT_IDLE, on_flush, self, NULL);
+}
+
 static void
 enqueue (ScMessageLog *self, LogLine *line)
 {
@@ -367,9 +379,7 @@ enqueue (ScMessageLog *self, LogLine *line)
   /* Lines beyond the cap would be trimmed as soon as they were shown. */
   while (self->queue.length > self->max_lines)
     drop_line (self, g_queue_pop_head (&self->queue));
-  if (self->flush_source == 0)
-    self->flush_source =
-      g_idle_add_full (G_PRIORITY_DEFAULT_IDLE, on_flush, self, NULL);
+  schedule_flush (self);
 }
 
 /* "[14:05:09] " today, with the date before today.  The CLI prints
@@ -1028,6 +1038,13 @@ sc_message_log_set_property (GObject *object,
 static void sc_message_log_style_updated (GtkWidget *widget);
 
 static void
+sc_message_log_map (GtkWidget *widget)
+{
+  GTK_WIDGET_CLASS (sc_message_log_parent_class)->map (widget);
+  schedule_flush (SC_MESSAGE_LOG (widget));
+}
+
+static void
 sc_message_log_class_init (ScMessageLogClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
@@ -1037,6 +1054,7 @@ sc_message_log_class_init (ScMessageLogClass *klass)
   object_class->get_property = sc_message_log_get_property;
   object_class->set_property = sc_message_log_set_property;
   GTK_WIDGET_CLASS (klass)->style_updated = sc_message_log_style_updated;
+  GTK_WIDGET_CLASS (klass)->map = sc_message_log_map;
 
   properties[PROP_MAX_LINES] = g_param_spec_uint (
     "max-lines", NULL, NULL, 1, G_MAXUINT, DEFAULT_MAX_LINES,
@@ -1161,8 +1179,9 @@ update_hanging_indent (ScMessageLog *self)
     return; /* disposed */
   layout = gtk_widget_create_pango_layout (GTK_WIDGET (self), "[00:00:00] ");
   pango_layout_get_pixel_size (layout, &width, NULL);
-  g_object_set (self->tags[TAG_HANG], "left-margin", 6 + width, "indent",
-                -width, NULL);
+  /* Pango's negative indent: the first line is not indented, the
+   * others are by -indent. */
+  g_object_set (self->tags[TAG_HANG], "indent", -width, NULL);
 }
 
 /* Search matches keep dark text on a light highlight in either theme. */

@@ -367,6 +367,17 @@ run_step (ScWindow *self, const char *action, const char *rest)
       sc_window_compose_set_text (self, rest);
       return;
     }
+  else if (g_str_equal (action, "open") && rest)
+    {
+      guint64 id;
+      g_autofree char *key = NULL;
+
+      /* A client id, or a conversation key such as "everyone". */
+      if (g_ascii_string_to_unsigned (rest, 10, 1, G_MAXUINT32, &id, NULL))
+        key = sc_client_list_get_key (self->client_list, (guint32) id);
+      sc_window_open_conversation (self, key ? key : rest);
+      return;
+    }
   else if (g_str_equal (action, "resize") && rest)
     {
       g_auto (GStrv) size = g_strsplit (rest, " ", 2);

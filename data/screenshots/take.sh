@@ -59,12 +59,14 @@ case "$LANGUAGE_OPTION" in
 700 get-name
 2500 send 2 Hi Bob! Did the build pass?
 2500 list-clients
-1200 type Great, see you there
+600 open 2
+600 type Great, see you there
 SCRIPT
     cat >"$WORK/b.txt" <<'SCRIPT'
 100 resize 360 700
 2400 send 1 Hello Alice, yes: all green.
 2500 broadcast Anyone up for lunch at noon?
+1500 open 1
 SCRIPT
     ;;
   zh_CN)
@@ -81,12 +83,14 @@ SCRIPT
 700 get-name
 2500 send 2 小红你好！实验报告写完了吗？
 2500 list-clients
-1200 type 好的，下午实验室见
+600 open 2
+600 type 好的，下午实验室见
 SCRIPT
     cat >"$WORK/b.txt" <<'SCRIPT'
 100 resize 360 700
 2400 send 1 写完了，服务端和客户端都能正常通信。
 2500 broadcast 大家中午一起吃饭吗？
+1500 open 1
 SCRIPT
     ;;
   *)
