@@ -408,6 +408,90 @@ wait_complete (ScHistoryWait *wait, const GError *error)
   g_mutex_unlock (&wait->mutex);
 }
 
+/* ---- The inbox: all that the owner and the writer share ---- */
+
+/* Reference-counted (g_atomic_rc_box): the owner pushes, the writer
+ * takes everything queued under one lock, so that a flood costs the
+ * pushing thread a short critical section per message and the writer
+ * one per batch, instead of both contending for every message. */
+typedef struct
+{
+  GMutex mutex;
+  GCond cond;    /* signalled when ops goes from empty to non-empty */
+  GQueue ops;    /* ScHistoryOp, oldest first */
+  gint pending;  /* pushed and not yet committed; atomic */
+  gint dropping; /* the inbox is full and appends are dropped; atomic */
+} ScHistoryInbox;
+
+static ScHistoryInbox *
+inbox_new (void)
+{
+  ScHistoryInbox *inbox = g_atomic_rc_box_new0 (ScHistoryInbox);
+
+  g_mutex_init (&inbox->mutex);
+  g_cond_init (&inbox->cond);
+  g_queue_init (&inbox->ops);
+  return inbox;
+}
+
+static void
+inbox_clear (gpointer data)
+{
+  ScHistoryInbox *inbox = data;
+
+  g_queue_clear_full (&inbox->ops, (GDestroyNotify) op_free);
+  g_mutex_clear (&inbox->mutex);
+  g_cond_clear (&inbox->cond);
+}
+
+static void
+inbox_unref (ScHistoryInbox *inbox)
+{
+  g_atomic_rc_box_release_full (inbox, inbox_clear);
+}
+
+/* FALSE, dropping @op, when the inbox holds @max already. */
+static gboolean
+inbox_push (ScHistoryInbox *inbox, ScHistoryOp *op, guint max)
+{
+  gboolean was_empty;
+
+  g_mutex_lock (&inbox->mutex);
+  if (inbox->ops.length >= max)
+    {
+      g_mutex_unlock (&inbox->mutex);
+      op_free (op);
+      return FALSE;
+    }
+  was_empty = g_queue_is_empty (&inbox->ops);
+  g_queue_push_tail (&inbox->ops, op);
+  g_atomic_int_inc (&inbox->pending);
+  if (was_empty)
+    g_cond_signal (&inbox->cond);
+  g_mutex_unlock (&inbox->mutex);
+  return TRUE;
+}
+
+/* Moves everything queued to the empty @into, waiting for something
+ * until @deadline (monotonic; -1 for ever).  @into stays empty when the
+ * deadline passes first. */
+static void
+inbox_take (ScHistoryInbox *inbox, GQueue *into, gint64 deadline)
+{
+  g_assert (g_queue_is_empty (into));
+  g_mutex_lock (&inbox->mutex);
+  while (g_queue_is_empty (&inbox->ops))
+    {
+      if (deadline < 0)
+        g_cond_wait (&inbox->cond, &inbox->mutex);
+      else if (!g_cond_wait_until (&inbox->cond, &inbox->mutex, deadline))
+        break;
+    }
+  *into = inbox->ops;
+  g_queue_init (&inbox->ops);
+  g_mutex_unlock (&inbox->mutex);
+}
+
 /* ---- The writer thread ---- */
 
 /* What the writer knows of one conversation.  Its messages are numbered
@@ -423,8 +507,8 @@ typedef struct
 typedef struct
 {
   sqlite3 *db;
-  GAsyncQueue *queue;
-  gint *pending; /* the owner's count of operations not yet done */
+  ScHistoryInbox *inbox;
+  GQueue taken; /* taken from the inbox, not yet applied */
   guint limit;
   /* "len:server:name" -> ScHistoryConversation, for this transaction's
    * view of the file; emptied whenever a transaction fails. */
@@ -463,7 +547,8 @@ writer_free (ScHistoryWriter *writer)
   sqlite3_finalize (writer->prune);
   sqlite3_finalize (writer->update_state);
   sqlite3_close (writer->db);
-  g_clear_pointer (&writer->queue, g_async_queue_unref);
+  g_queue_clear_full (&writer->taken, (GDestroyNotify) op_free);
+  g_clear_pointer (&writer->inbox, inbox_unref);
   g_clear_pointer (&writer->conversations, g_hash_table_unref);
   g_clear_pointer (&writer->touched, g_ptr_array_unref);
   g_free (writer);
@@ -724,9 +809,19 @@ op_ends_batch (const ScHistoryOp *op)
   return op->wait != NULL || op->kind == OP_QUIT;
 }
 
+/* The next operation, waiting for one until @deadline (monotonic; -1
+ * for ever); NULL when the deadline passed. */
+static ScHistoryOp *
+writer_next (ScHistoryWriter *writer, gint64 deadline)
+{
+  if (g_queue_is_empty (&writer->taken))
+    inbox_take (writer->inbox, &writer->taken, deadline);
+  return g_queue_pop_head (&writer->taken);
+}
+
 /* Applies @first and what follows it, within the batch bounds, in one
  * transaction; pruning is part of the same transaction.  Returns the
- * operations taken, in order. */
+ * operations applied, in order. */
 static GPtrArray *
 writer_collect (ScHistoryWriter *writer, ScHistoryOp *first, GError **error)
 {
@@ -736,15 +831,12 @@ writer_collect (ScHistoryWriter *writer, ScHistoryOp *first, GError **error)
 
   while (op != NULL)
     {
-      gint64 remaining;
-
       g_ptr_array_add (ops, op);
       if (*error == NULL)
         writer_apply (writer, op, error);
-      remaining = deadline - g_get_monotonic_time ();
-      if (op_ends_batch (op) || ops->len >= BATCH_MAX_ROWS || remaining <= 0)
+      if (op_ends_batch (op) || ops->len >= BATCH_MAX_ROWS)
         break;
-      op = g_async_queue_timeout_pop (writer->queue, remaining);
+      op = writer_next (writer, deadline);
     }
   return ops;
 }
@@ -791,7 +883,7 @@ writer_run_batch (ScHistoryWriter *writer, ScHistoryOp *first)
         wait_complete (op->wait, error);
     }
   quit = ((ScHistoryOp *) ops->pdata[ops->len - 1])->kind == OP_QUIT;
-  g_atomic_int_add (writer->pending, -(gint) ops->len);
+  g_atomic_int_add (&writer->inbox->pending, -(gint) ops->len);
   return !quit;
 }
 
@@ -800,7 +892,7 @@ writer_thread (gpointer data)
 {
   ScHistoryWriter *writer = data;
 
-  while (writer_run_batch (writer, g_async_queue_pop (writer->queue)))
+  while (writer_run_batch (writer, writer_next (writer, -1)))
     ;
   writer_free (writer);
   return NULL;
@@ -816,12 +908,8 @@ struct _ScHistory
   sqlite3 *db; /* the owner's, for reading */
   sqlite3_stmt *load;
   sqlite3_stmt *search;
-  GAsyncQueue *queue; /* ScHistoryOp, to the writer */
+  ScHistoryInbox *inbox; /* to the writer */
   GThread *writer;
-  /* Operations queued and not yet committed: a read with none pending
-   * need not wake the writer to wait for it. */
-  gint pending;
-  gboolean dropping; /* the queue is full; warned once */
 };
 
 G_DEFINE_FINAL_TYPE (ScHistory, sc_history, G_TYPE_OBJECT)
@@ -829,8 +917,7 @@ G_DEFINE_FINAL_TYPE (ScHistory, sc_history, G_TYPE_OBJECT)
 static void
 push (ScHistory *self, ScHistoryOp *op)
 {
-  g_atomic_int_inc (&self->pending);
-  g_async_queue_push (self->queue, op);
+  inbox_push (self->inbox, op, G_MAXUINT);
 }
 
 static void
@@ -858,7 +945,7 @@ sc_history_finalize (GObject *object)
   g_clear_pointer (&self->load, sqlite3_finalize);
   g_clear_pointer (&self->search, sqlite3_finalize);
   g_clear_pointer (&self->db, sqlite3_close);
-  g_clear_pointer (&self->queue, g_async_queue_unref);
+  g_clear_pointer (&self->inbox, inbox_unref);
   g_free (self->path);
   G_OBJECT_CLASS (sc_history_parent_class)->finalize (object);
 }
@@ -875,7 +962,7 @@ sc_history_class_init (ScHistoryClass *klass)
 static void
 sc_history_init (ScHistory *self)
 {
-  self->queue = g_async_queue_new_full ((GDestroyNotify) op_free);
+  self->inbox = inbox_new ();
 }
 
 /* Case- and normalisation-insensitive comparison needs both sides in
@@ -948,8 +1035,8 @@ start_writer (ScHistory *self, GError **error)
 {
   ScHistoryWriter *writer = g_new0 (ScHistoryWriter, 1);
 
-  writer->queue = g_async_queue_ref (self->queue);
-  writer->pending = &self->pending;
+  writer->inbox = g_atomic_rc_box_acquire (self->inbox);
+  g_queue_init (&writer->taken);
   writer->limit = SC_HISTORY_DEFAULT_LIMIT;
   writer->conversations =
     g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
@@ -1026,18 +1113,14 @@ sc_history_append (ScHistory *self, const ScHistoryEntry *entry)
   g_return_if_fail (SC_IS_HISTORY (self));
   g_return_if_fail (entry != NULL && entry->server != NULL &&
                     entry->conversation != NULL);
-  if (g_async_queue_length (self->queue) >= MAX_QUEUED)
-    {
-      if (!g_atomic_int_exchange (&self->dropping, TRUE))
-        g_warning ("History writes are %d behind; dropping new messages",
-                   MAX_QUEUED);
-      return;
-    }
-  g_atomic_int_set (&self->dropping, FALSE);
   op = g_new0 (ScHistoryOp, 1);
   op->kind = OP_APPEND;
   op->entry = sc_history_entry_copy (entry);
-  push (self, op);
+  if (inbox_push (self->inbox, op, MAX_QUEUED))
+    g_atomic_int_set (&self->inbox->dropping, FALSE);
+  else if (!g_atomic_int_exchange (&self->inbox->dropping, TRUE))
+    g_warning ("History writes are %d behind; dropping new messages",
+               MAX_QUEUED);
 }
 
 /* Sets the delivery state of our own message (outgoing or broadcast
@@ -1099,7 +1182,7 @@ sc_history_flush (ScHistory *self)
   ScHistoryOp *op;
 
   g_return_if_fail (SC_IS_HISTORY (self));
-  if (g_atomic_int_get (&self->pending) == 0)
+  if (g_atomic_int_get (&self->inbox->pending) == 0)
     return;
   op = g_new0 (ScHistoryOp, 1);
   op->kind = OP_FLUSH;
