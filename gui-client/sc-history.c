@@ -253,15 +253,16 @@ configure_connection (sqlite3 *db, GError **error)
   gboolean wal;
   int rc;
 
-  if (!prepare (db, "PRAGMA journal_mode=WAL", &stmt, error))
-    return FALSE;
+  rc = sqlite3_prepare_v2 (db, "PRAGMA journal_mode=WAL", -1, &stmt, NULL);
+  if (rc != SQLITE_OK)
+    return set_db_error (error, db, rc, "not a readable SQLite database");
   rc = sqlite3_step (stmt);
   wal = rc == SQLITE_ROW &&
         g_ascii_strcasecmp ((const char *) sqlite3_column_text (stmt, 0),
                             "wal") == 0;
   sqlite3_finalize (stmt);
   if (rc != SQLITE_ROW)
-    return set_db_error (error, db, rc, "Could not read the file");
+    return set_db_error (error, db, rc, "not a readable SQLite database");
   if (!wal)
     {
       g_set_error_literal (error, SC_HISTORY_ERROR, SC_HISTORY_ERROR_OPEN,
@@ -515,6 +516,7 @@ typedef struct
   GHashTable *conversations;
   GPtrArray *touched; /* ScHistoryConversation, not owned */
   gboolean cleared;   /* a clear was committed: truncate the WAL */
+  gboolean failing;   /* the last batch failed, and that was logged */
   sqlite3_stmt *insert;
   sqlite3_stmt *find_conversation;
   sqlite3_stmt *add_conversation;
@@ -867,9 +869,13 @@ writer_run_batch (ScHistoryWriter *writer, ScHistoryOp *first)
     writer_prune_touched (writer, &error);
   if (error == NULL)
     exec (writer->db, "COMMIT", &error);
+  /* A full disk or a damaged file fails every batch: say so once, not
+   * ten times a second. */
+  if (error != NULL && !writer->failing)
+    g_warning ("History not saved: %s", error->message);
+  writer->failing = error != NULL;
   if (error != NULL)
     {
-      g_warning ("History not saved: %s", error->message);
       sqlite3_exec (writer->db, "ROLLBACK", NULL, NULL, NULL);
       g_ptr_array_set_size (writer->touched, 0);
       g_hash_table_remove_all (writer->conversations);

@@ -384,6 +384,49 @@ test_damaged (void)
   assert_open_fails (newer, SC_HISTORY_ERROR_VERSION);
 }
 
+/* Overwrites all but the first two pages (the header and the schema)
+ * of a database with noise. */
+static void
+damage_pages (const char *path)
+{
+  g_autofree char *contents = NULL;
+  gsize length = 0;
+
+  g_assert_true (g_file_get_contents (path, &contents, &length, NULL));
+  g_assert_cmpuint (length, >, 3 * 4096);
+  for (gsize i = 2 * 4096; i < length; i++)
+    contents[i] = (char) g_test_rand_int_range (0, 256);
+  g_assert_true (g_file_set_contents (path, contents, length, NULL));
+}
+
+/* A database whose pages were overwritten opens or not, but every
+ * failure is an error, never a crash. */
+static void
+test_damaged_pages (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) rows = NULL;
+
+  for (guint i = 1; i <= 2000; i++)
+    append (fixture->history, "everyone", SC_HISTORY_KIND_BROADCAST_IN,
+            "some text to fill the pages of the database file", i);
+  g_clear_object (&fixture->history);
+  /* Closing the last connection checkpointed the WAL into the file. */
+  damage_pages (fixture->path);
+
+  fixture->history = sc_history_new (fixture->path, &error);
+  if (fixture->history == NULL)
+    {
+      g_assert_error (error, SC_HISTORY_ERROR, SC_HISTORY_ERROR_CORRUPT);
+      g_test_message ("open: %s", error->message);
+      return;
+    }
+  rows = sc_history_load (fixture->history, SERVER, "everyone", 100, &error);
+  g_assert_null (rows);
+  g_assert_error (error, SC_HISTORY_ERROR, SC_HISTORY_ERROR_CORRUPT);
+  g_test_message ("load: %s", error->message);
+}
+
 /* ---- The writer killed mid-write ---- */
 
 static void
@@ -703,6 +746,7 @@ main (int argc, char **argv)
   add ("/history/persistence", test_persistence);
   g_test_add_func ("/history/open/default-path", test_default_path);
   g_test_add_func ("/history/open/damaged", test_damaged);
+  add ("/history/open/damaged-pages", test_damaged_pages);
   g_test_add_func ("/history/kill/mid-write", test_kill_mid_write);
   add ("/history/numbers", test_numbers);
   return g_test_run ();
