@@ -22,6 +22,7 @@
 #include <sqlite3.h>
 
 #include "sc-history.h"
+#include "sc-tsan.h"
 
 /* The writer commits at least this often while rows are queued ... */
 #define BATCH_MAX_DELAY_US (100 * G_TIME_SPAN_MILLISECOND)
@@ -389,6 +390,7 @@ wait_finish (ScHistoryWait *wait, GError **error)
   while (!wait->done)
     g_cond_wait (&wait->cond, &wait->mutex);
   g_mutex_unlock (&wait->mutex);
+  SC_HAPPENS_AFTER (wait);
   g_mutex_clear (&wait->mutex);
   g_cond_clear (&wait->cond);
   if (wait->error != NULL)
@@ -405,6 +407,7 @@ wait_complete (ScHistoryWait *wait, const GError *error)
   g_mutex_lock (&wait->mutex);
   wait->error = error ? g_error_copy (error) : NULL;
   wait->done = TRUE;
+  SC_HAPPENS_BEFORE (wait);
   g_cond_signal (&wait->cond);
   g_mutex_unlock (&wait->mutex);
 }
@@ -467,6 +470,7 @@ inbox_push (ScHistoryInbox *inbox, ScHistoryOp *op, guint max)
   was_empty = g_queue_is_empty (&inbox->ops);
   g_queue_push_tail (&inbox->ops, op);
   g_atomic_int_inc (&inbox->pending);
+  SC_HAPPENS_BEFORE (inbox);
   if (was_empty)
     g_cond_signal (&inbox->cond);
   g_mutex_unlock (&inbox->mutex);
@@ -490,6 +494,7 @@ inbox_take (ScHistoryInbox *inbox, GQueue *into, gint64 deadline)
     }
   *into = inbox->ops;
   g_queue_init (&inbox->ops);
+  SC_HAPPENS_AFTER (inbox);
   g_mutex_unlock (&inbox->mutex);
 }
 
