@@ -374,6 +374,38 @@ op_free (ScHistoryOp *op)
   g_free (op);
 }
 
+/* GLib's mutexes and conditions are invisible to ThreadSanitizer, so
+ * these say what they order: everything before an unlock happens
+ * before everything after the next lock of the same mutex. */
+static void
+lock (GMutex *mutex)
+{
+  g_mutex_lock (mutex);
+  SC_HAPPENS_AFTER (mutex);
+}
+
+static void
+unlock (GMutex *mutex)
+{
+  SC_HAPPENS_BEFORE (mutex);
+  g_mutex_unlock (mutex);
+}
+
+/* g_cond_wait_until() with @deadline -1 waiting for ever. */
+static gboolean
+cond_wait (GCond *cond, GMutex *mutex, gint64 deadline)
+{
+  gboolean signalled = TRUE;
+
+  SC_HAPPENS_BEFORE (mutex);
+  if (deadline < 0)
+    g_cond_wait (cond, mutex);
+  else
+    signalled = g_cond_wait_until (cond, mutex, deadline);
+  SC_HAPPENS_AFTER (mutex);
+  return signalled;
+}
+
 static void
 wait_init (ScHistoryWait *wait)
 {
@@ -386,11 +418,10 @@ wait_init (ScHistoryWait *wait)
 static gboolean
 wait_finish (ScHistoryWait *wait, GError **error)
 {
-  g_mutex_lock (&wait->mutex);
+  lock (&wait->mutex);
   while (!wait->done)
-    g_cond_wait (&wait->cond, &wait->mutex);
-  g_mutex_unlock (&wait->mutex);
-  SC_HAPPENS_AFTER (wait);
+    cond_wait (&wait->cond, &wait->mutex, -1);
+  unlock (&wait->mutex);
   g_mutex_clear (&wait->mutex);
   g_cond_clear (&wait->cond);
   if (wait->error != NULL)
@@ -404,12 +435,11 @@ wait_finish (ScHistoryWait *wait, GError **error)
 static void
 wait_complete (ScHistoryWait *wait, const GError *error)
 {
-  g_mutex_lock (&wait->mutex);
+  lock (&wait->mutex);
   wait->error = error ? g_error_copy (error) : NULL;
   wait->done = TRUE;
-  SC_HAPPENS_BEFORE (wait);
   g_cond_signal (&wait->cond);
-  g_mutex_unlock (&wait->mutex);
+  unlock (&wait->mutex);
 }
 
 /* ---- The inbox: all that the owner and the writer share ---- */
@@ -460,20 +490,19 @@ inbox_push (ScHistoryInbox *inbox, ScHistoryOp *op, guint max)
 {
   gboolean was_empty;
 
-  g_mutex_lock (&inbox->mutex);
+  lock (&inbox->mutex);
   if (inbox->ops.length >= max)
     {
-      g_mutex_unlock (&inbox->mutex);
+      unlock (&inbox->mutex);
       op_free (op);
       return FALSE;
     }
   was_empty = g_queue_is_empty (&inbox->ops);
   g_queue_push_tail (&inbox->ops, op);
   g_atomic_int_inc (&inbox->pending);
-  SC_HAPPENS_BEFORE (inbox);
   if (was_empty)
     g_cond_signal (&inbox->cond);
-  g_mutex_unlock (&inbox->mutex);
+  unlock (&inbox->mutex);
   return TRUE;
 }
 
@@ -484,18 +513,13 @@ static void
 inbox_take (ScHistoryInbox *inbox, GQueue *into, gint64 deadline)
 {
   g_assert (g_queue_is_empty (into));
-  g_mutex_lock (&inbox->mutex);
+  lock (&inbox->mutex);
   while (g_queue_is_empty (&inbox->ops))
-    {
-      if (deadline < 0)
-        g_cond_wait (&inbox->cond, &inbox->mutex);
-      else if (!g_cond_wait_until (&inbox->cond, &inbox->mutex, deadline))
-        break;
-    }
+    if (!cond_wait (&inbox->cond, &inbox->mutex, deadline))
+      break;
   *into = inbox->ops;
   g_queue_init (&inbox->ops);
-  SC_HAPPENS_AFTER (inbox);
-  g_mutex_unlock (&inbox->mutex);
+  unlock (&inbox->mutex);
 }
 
 /* ---- The writer thread ---- */
