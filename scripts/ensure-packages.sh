@@ -11,6 +11,7 @@ SOCKCHAT_PACKAGES=(
   libglib2.0-dev
   libgtk-3-dev
   libhandy-1-dev
+  libsqlite3-dev
   gettext
   clang-format
   xvfb
