@@ -608,14 +608,28 @@ on_delivery_receipt (ScWindow *self,
   sc_conversations_foreach_log (self->conversations, apply_receipt, &receipt);
 }
 
+/* Joins, leaves and renames go to Server and, when one has talked with
+ * that person, to their conversation too: there it says why they can
+ * no longer be written to, or that they are back. */
+static void
+log_presence (ScWindow *self, guint id, const char *who, const char *text)
+{
+  g_autofree char *key = sc_client_list_get_key (self->client_list, id);
+  ScMessageLog *log =
+    key ? sc_conversations_lookup_log (self->conversations, key) : NULL;
+
+  sc_window_log (self, SC_CONVERSATION_KEY_SERVER, SC_LOG_SYSTEM, who, text);
+  if (log)
+    sc_message_log_append (log, SC_LOG_SYSTEM, who, text);
+}
+
 static void
 on_client_joined (ScWindow *self, const ScPeer *info)
 {
   g_autofree char *who = describe_sender (info);
 
   sc_client_list_upsert (self->client_list, info);
-  sc_window_log (self, SC_CONVERSATION_KEY_SERVER, SC_LOG_SYSTEM, who,
-                 _ ("joined"));
+  log_presence (self, info->id, who, _ ("joined"));
 }
 
 static void
@@ -624,10 +638,10 @@ on_client_left (ScWindow *self, guint id, const char *reason)
   g_autofree char *who = sc_client_list_describe (self->client_list, id);
   g_autofree char *text = NULL;
 
-  sc_client_list_remove (self->client_list, id);
   text = reason && *reason ? g_strdup_printf (_ ("left (%s)"), reason)
                            : g_strdup (_ ("left"));
-  sc_window_log (self, SC_CONVERSATION_KEY_SERVER, SC_LOG_SYSTEM, who, text);
+  log_presence (self, id, who, text);
+  sc_client_list_remove (self->client_list, id);
 }
 
 static void
@@ -636,9 +650,9 @@ on_client_renamed (ScWindow *self, guint id, const char *nickname)
   g_autofree char *who = sc_client_list_describe (self->client_list, id);
   g_autofree char *text = NULL;
 
-  sc_client_list_rename (self->client_list, id, nickname);
   text = g_strdup_printf (_ ("is now called “%s”"), nickname);
-  sc_window_log (self, SC_CONVERSATION_KEY_SERVER, SC_LOG_SYSTEM, who, text);
+  log_presence (self, id, who, text);
+  sc_client_list_rename (self->client_list, id, nickname);
   if (id == sc_client_get_id (self->client))
     show_connected_status (self);
 }
