@@ -120,7 +120,44 @@ open_conversation_activated (GSimpleAction *action,
   sc_window_open_conversation (SC_WINDOW (window), key);
 }
 
+/* Preferences' Clear History: every window writes out what it has
+ * queued, the store is emptied, and the windows' conversation logs,
+ * filled from it, are emptied too. */
+static void
+clear_history_activated (GSimpleAction *action,
+                         GVariant *parameter,
+                         gpointer data)
+{
+  GList *windows = gtk_application_get_windows (data);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (ScHistory) history = NULL;
+
+  for (GList *l = windows; l; l = l->next)
+    if (SC_IS_WINDOW (l->data) && SC_WINDOW (l->data)->history)
+      sc_history_flush (SC_WINDOW (l->data)->history);
+  history = sc_history_new (NULL, &error);
+  if (history == NULL || !sc_history_clear (history, &error))
+    {
+      GtkWindow *parent = gtk_application_get_active_window (data);
+      GtkWidget *dialog = gtk_message_dialog_new (
+        parent, GTK_DIALOG_MODAL | GTK_DIALOG_DESTROY_WITH_PARENT,
+        GTK_MESSAGE_ERROR, GTK_BUTTONS_CLOSE, "%s",
+        _ ("The history could not be deleted"));
+
+      gtk_message_dialog_format_secondary_text (GTK_MESSAGE_DIALOG (dialog),
+                                                "%s", error->message);
+      g_signal_connect (dialog, "response", G_CALLBACK (gtk_widget_destroy),
+                        NULL);
+      gtk_window_present (GTK_WINDOW (dialog));
+      return;
+    }
+  for (GList *l = windows; l; l = l->next)
+    if (SC_IS_WINDOW (l->data))
+      sc_window_history_cleared (SC_WINDOW (l->data));
+}
+
 static const GActionEntry app_entries[] = {
+  { "clear-history", clear_history_activated, NULL, NULL, NULL },
   { "open-conversation", open_conversation_activated, "(us)", NULL, NULL },
   { "shortcuts", shortcuts_activated, NULL, NULL, NULL },
   { "quit", quit_activated, NULL, NULL, NULL },

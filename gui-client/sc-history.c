@@ -892,7 +892,14 @@ writer_run_batch (ScHistoryWriter *writer, ScHistoryOp *first)
   g_autoptr (GPtrArray) ops = NULL;
   gboolean quit;
 
-  exec (writer->db, "BEGIN", &error);
+  /* IMMEDIATE takes the write lock first, waiting (busy_timeout) for
+   * another window's writer; a deferred transaction that reads before
+   * it writes would fail with "database is locked" instead. */
+  exec (writer->db, "BEGIN IMMEDIATE", &error);
+  /* Another window's writer may have added rows or cleared the store
+   * since our last batch: conversation ids and next row numbers are
+   * read again under this transaction's lock. */
+  g_hash_table_remove_all (writer->conversations);
   ops = writer_collect (writer, first, &error);
   if (error == NULL)
     writer_prune_touched (writer, &error);

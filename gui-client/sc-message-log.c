@@ -68,6 +68,8 @@ typedef struct
   char *who;
   char *text;
   SentEntry *sent;
+  char *state; /* a remembered sent message's final state, or NULL */
+  gboolean state_failed;
 } LogLine;
 
 struct _ScMessageLog
@@ -131,6 +133,7 @@ log_line_free (LogLine *line)
   g_free (line->stamp);
   g_free (line->who);
   g_free (line->text);
+  g_free (line->state);
   g_free (line);
 }
 
@@ -243,6 +246,14 @@ insert_line (ScMessageLog *self, GtkTextIter *end, LogLine *line)
                                     text_tag (self, line), NULL);
   if (entry)
     insert_sent_state (self, end, entry);
+  else if (line->state)
+    {
+      gtk_text_buffer_insert (buffer, end, "  ", 2);
+      gtk_text_buffer_insert_with_tags (
+        buffer, end, line->state, -1,
+        self->tags[line->state_failed ? TAG_STATE_FAILED : TAG_STATE_DELIVERED],
+        NULL);
+    }
   gtk_text_buffer_insert (buffer, end, "\n", 1);
   gtk_text_buffer_get_iter_at_offset (buffer, &start, start_offset);
   gtk_text_buffer_apply_tag (buffer, self->tags[TAG_HANG], &start, end);
@@ -436,6 +447,8 @@ new_line (ScLogKind kind, const char *who, const char *text)
 /**
  * sc_message_log_append_at:
  * @time_us: when it happened, in real time (for lines from history)
+ * @state: (nullable): a sent message's state, shown after the text,
+ *   styled as a failure when @failed
  *
  * Queues one line stamped with @time_us.
  */
@@ -444,12 +457,19 @@ sc_message_log_append_at (ScMessageLog *self,
                           ScLogKind kind,
                           const char *who,
                           const char *text,
-                          gint64 time_us)
+                          gint64 time_us,
+                          const char *state,
+                          gboolean failed)
 {
+  LogLine *line;
+
   g_return_if_fail (SC_IS_MESSAGE_LOG (self));
   g_return_if_fail (text != NULL);
 
-  enqueue (self, new_line_at (kind, who, text, time_us));
+  line = new_line_at (kind, who, text, time_us);
+  line->state = g_strdup (state);
+  line->state_failed = failed;
+  enqueue (self, line);
 }
 
 /* ------------------------------------------------------------------ */

@@ -28,7 +28,9 @@ void sc_message_log_append_at (ScMessageLog *self,
                                ScLogKind kind,
                                const char *who,
                                const char *text,
-                               gint64 time_us);
+                               gint64 time_us,
+                               const char *state,
+                               gboolean failed);
 void sc_message_log_mark_unread (ScMessageLog *self);
 void sc_message_log_clear_unread_mark (ScMessageLog *self);
 gboolean sc_message_log_get_has_unread_mark (ScMessageLog *self);

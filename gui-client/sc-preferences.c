@@ -2,6 +2,8 @@
  * GSettings key, so a change applies at once to every window. */
 #include "config.h"
 
+#include <glib/gi18n.h>
+
 #include "sc-preferences.h"
 #include "sc-window-private.h"
 
@@ -13,6 +15,8 @@ struct _ScPreferences
 
   GtkSpinButton *log_lines_spin;
   GtkSwitch *notify_switch;
+  GtkSwitch *history_switch;
+  GtkSpinButton *history_limit_spin;
   GSettings *settings;
 };
 
@@ -26,7 +30,40 @@ on_response (GtkDialog *dialog, int response, gpointer unused)
   ScPreferences *self = SC_PREFERENCES (dialog);
 
   gtk_spin_button_update (self->log_lines_spin);
+  gtk_spin_button_update (self->history_limit_spin);
   gtk_widget_destroy (GTK_WIDGET (dialog));
+}
+
+static void
+on_clear_confirmed (GtkDialog *confirm, int response, ScPreferences *self)
+{
+  gtk_widget_destroy (GTK_WIDGET (confirm));
+  if (response == GTK_RESPONSE_ACCEPT)
+    g_action_group_activate_action (
+      G_ACTION_GROUP (g_application_get_default ()), "clear-history", NULL);
+}
+
+/* Deleting every conversation is asked about once more. */
+static void
+on_clear_history_clicked (ScPreferences *self, GtkButton *button)
+{
+  GtkWidget *confirm = gtk_message_dialog_new (
+    GTK_WINDOW (self), GTK_DIALOG_MODAL | GTK_DIALOG_DESTROY_WITH_PARENT,
+    GTK_MESSAGE_WARNING, GTK_BUTTONS_NONE, "%s",
+    _ ("Delete the history of every conversation?"));
+
+  gtk_message_dialog_format_secondary_text (
+    GTK_MESSAGE_DIALOG (confirm), "%s",
+    _ ("Conversations open now are emptied too. This cannot be undone."));
+  gtk_dialog_add_buttons (GTK_DIALOG (confirm), _ ("_Cancel"),
+                          GTK_RESPONSE_CANCEL, _ ("_Delete History"),
+                          GTK_RESPONSE_ACCEPT, NULL);
+  gtk_style_context_add_class (
+    gtk_widget_get_style_context (gtk_dialog_get_widget_for_response (
+      GTK_DIALOG (confirm), GTK_RESPONSE_ACCEPT)),
+    "destructive-action");
+  g_signal_connect (confirm, "response", G_CALLBACK (on_clear_confirmed), self);
+  gtk_window_present (GTK_WINDOW (confirm));
 }
 
 GtkWidget *
@@ -71,6 +108,12 @@ sc_preferences_class_init (ScPreferencesClass *klass)
                                         log_lines_spin);
   gtk_widget_class_bind_template_child (widget_class, ScPreferences,
                                         notify_switch);
+  gtk_widget_class_bind_template_child (widget_class, ScPreferences,
+                                        history_switch);
+  gtk_widget_class_bind_template_child (widget_class, ScPreferences,
+                                        history_limit_spin);
+  gtk_widget_class_bind_template_callback (widget_class,
+                                           on_clear_history_clicked);
   gtk_widget_class_bind_template_callback (widget_class, on_response);
 }
 
@@ -83,4 +126,10 @@ sc_preferences_init (ScPreferences *self)
                    G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "notify", self->notify_switch, "active",
                    G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "history-enabled", self->history_switch,
+                   "active", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "history-limit", self->history_limit_spin,
+                   "value", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "history-enabled", self->history_limit_spin,
+                   "sensitive", G_SETTINGS_BIND_GET);
 }

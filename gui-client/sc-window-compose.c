@@ -175,6 +175,8 @@ typedef struct
   guint all_handle;
   ScMessageLog *log; /* the conversation's log */
   guint handle;
+  char *key;  /* the conversation's, for its history */
+  char *text; /* likewise */
 } SendData;
 
 static void
@@ -182,7 +184,21 @@ send_data_free (SendData *data)
 {
   g_object_unref (data->self);
   g_object_unref (data->log);
+  g_free (data->key);
+  g_free (data->text);
   g_free (data);
+}
+
+static void
+record_sent (SendData *data, gboolean broadcast, guint64 id)
+{
+  ScWindow *self = data->self;
+
+  sc_window_history_record (
+    self, data->key,
+    broadcast ? SC_HISTORY_KIND_BROADCAST_OUT : SC_HISTORY_KIND_OUTGOING,
+    sc_client_get_nickname (self->client), sc_client_get_id (self->client),
+    data->text, id, id == 0);
 }
 
 static void
@@ -192,15 +208,21 @@ on_sent (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (GError) error = NULL;
   ScWindow *self = data->self;
   guint n_recipients = 1;
+  gboolean broadcast =
+    g_async_result_is_tagged (result, sc_client_broadcast_async);
   guint64 id;
 
-  if (g_async_result_is_tagged (result, sc_client_broadcast_async))
+  if (broadcast)
     id = sc_client_broadcast_finish (SC_CLIENT (source), result, &n_recipients,
                                      &error);
   else
     id = sc_client_send_message_finish (SC_CLIENT (source), result, &error);
   if (self->client == NULL)
     ; /* the window was destroyed meanwhile */
+  else
+    record_sent (data, broadcast, id);
+  if (self->client == NULL)
+    ;
   else if (id == 0)
     {
       g_autofree char *why = sc_error_text (error);
@@ -239,6 +261,8 @@ send_text (ScWindow *self, gboolean broadcast, guint32 to, const char *text)
         key = g_strdup_printf ("peer:#%u", to);
     }
   data->self = g_object_ref (self);
+  data->key = g_strdup (key);
+  data->text = g_strdup (text);
   data->all_handle = sc_message_log_append_sent (self->log, who, text);
   data->log =
     g_object_ref (sc_conversations_get_log (self->conversations, key));

@@ -10,6 +10,7 @@
 #include "sc-client-list.h"
 #include "sc-client.h"
 #include "sc-conversations.h"
+#include "sc-history.h"
 #include "sc-message-log.h"
 #include "sc-window.h"
 
@@ -59,6 +60,8 @@ struct _ScWindow
   GSettings *settings;
   ScClient *client;
   ScConversations *conversations;
+  ScHistory *history;     /* NULL while history is off or unavailable */
+  char *history_server;   /* "host:port" of the last connection */
   GBinding *jump_binding; /* the jump button follows the visible log */
   /* The Everyone row is selected: the composer broadcasts. */
   gboolean everyone_selected;
@@ -103,6 +106,22 @@ char *sc_window_compose_get_text (ScWindow *self);
 void sc_window_compose_set_text (ScWindow *self, const char *text);
 void sc_window_compose_send (ScWindow *self);
 void sc_window_set_recipient (ScWindow *self, const ScPeer *peer);
+
+/* sc-window-history.c */
+void sc_window_history_init (ScWindow *self);
+void
+sc_window_history_set_server (ScWindow *self, const char *host, guint16 port);
+void sc_window_history_record (ScWindow *self,
+                               const char *key,
+                               ScHistoryKind kind,
+                               const char *nickname,
+                               guint32 sender_id,
+                               const char *text,
+                               guint64 message_id,
+                               gboolean failed);
+void
+sc_window_history_receipt (ScWindow *self, guint64 message_id, gboolean ok);
+void sc_window_history_cleared (ScWindow *self);
 
 /* sc-window.c */
 void sc_window_ensure_resources (void);

@@ -234,6 +234,7 @@ connect_succeeded (ScWindow *self)
   sc_window_hide_info (self);
   save_server (self);
   show_connected_status (self);
+  sc_window_history_set_server (self, self->target_host, self->target_port);
   text = g_strdup_printf (
     _ ("Connected to %s:%u (server “%s”) as client %u"), self->target_host,
     self->target_port, server ? server : "", sc_client_get_id (self->client));
@@ -525,8 +526,12 @@ sc_window_log (ScWindow *self,
 {
   sc_message_log_append (self->log, kind, who, text);
   if (key && !g_str_equal (key, SC_CONVERSATION_KEY_ALL))
-    sc_message_log_append (sc_conversations_get_log (self->conversations, key),
-                           kind, who, text);
+    {
+      sc_message_log_append (
+        sc_conversations_get_log (self->conversations, key), kind, who, text);
+      sc_window_history_record (self, key, SC_HISTORY_KIND_EVENT, who, 0, text,
+                                0, FALSE);
+    }
 }
 
 /* Private messages go to the sender's conversation (listed first if the
@@ -568,6 +573,11 @@ on_message_received (ScWindow *self, const ScChatMessage *message)
                                  !is_reading (self, key));
   sc_message_log_append (sc_conversations_get_log (self->conversations, key),
                          SC_LOG_INCOMING, short_from, message->text);
+  sc_window_history_record (self, key,
+                            message->broadcast ? SC_HISTORY_KIND_BROADCAST_IN
+                                               : SC_HISTORY_KIND_INCOMING,
+                            nickname, message->sender->id, message->text, 0,
+                            FALSE);
   note_unseen (self, key, nickname, message->text);
 }
 
@@ -604,6 +614,7 @@ on_delivery_receipt (ScWindow *self,
 {
   ReceiptData receipt = { message_id, status };
 
+  sc_window_history_receipt (self, message_id, status == SC_STATUS_OK);
   /* Every log that shows the message: All activity and its own. */
   sc_conversations_foreach_log (self->conversations, apply_receipt, &receipt);
 }
@@ -620,7 +631,11 @@ log_presence (ScWindow *self, guint id, const char *who, const char *text)
 
   sc_window_log (self, SC_CONVERSATION_KEY_SERVER, SC_LOG_SYSTEM, who, text);
   if (log)
-    sc_message_log_append (log, SC_LOG_SYSTEM, who, text);
+    {
+      sc_message_log_append (log, SC_LOG_SYSTEM, who, text);
+      sc_window_history_record (self, key, SC_HISTORY_KIND_EVENT, who, 0, text,
+                                0, FALSE);
+    }
 }
 
 static void
@@ -1004,6 +1019,7 @@ sc_window_dispose (GObject *object)
     }
   g_clear_object (&self->settings);
   g_clear_pointer (&self->jump_binding, g_binding_unbind);
+  g_clear_object (&self->history);
   g_clear_object (&self->conversations);
   G_OBJECT_CLASS (sc_window_parent_class)->dispose (object);
 }
@@ -1018,6 +1034,7 @@ sc_window_finalize (GObject *object)
   g_free (self->target_nickname);
   g_free (self->shutdown_reason);
   g_clear_pointer (&self->pending_notes, g_hash_table_unref);
+  g_free (self->history_server);
   g_free (self->retry_why);
   g_clear_pointer (&self->recipient, sc_peer_free);
   G_OBJECT_CLASS (sc_window_parent_class)->finalize (object);
@@ -1154,6 +1171,7 @@ sc_window_init (ScWindow *self)
                            G_CALLBACK (on_visible_log_changed), self,
                            G_CONNECT_SWAPPED);
   on_visible_log_changed (self, NULL, self->log_stack);
+  sc_window_history_init (self);
   self->pending_notes = g_hash_table_new_full (
     g_str_hash, g_str_equal, g_free, (GDestroyNotify) pending_note_free);
   g_signal_connect_object (gtk_text_view_get_buffer (self->message_view),

@@ -324,6 +324,29 @@ test_persistence (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (entry_at (entries, 499)->message_id, ==, 500);
 }
 
+/* Two windows write one file at once, into the same conversation:
+ * neither loses a row ("database is locked", or two rows given one
+ * number, were what a second writer got). */
+static void
+test_two_writers (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (ScHistory) other = sc_history_new (fixture->path, &error);
+  g_autoptr (GPtrArray) entries = NULL;
+  guint64 sum = 0;
+
+  g_assert_no_error (error);
+  for (guint i = 1; i <= 2000; i++)
+    append (i % 2 ? fixture->history : other, "everyone",
+            SC_HISTORY_KIND_BROADCAST_IN, "x", i);
+  sc_history_flush (other);
+  entries = load (fixture->history, "everyone", G_MAXUINT);
+  g_assert_cmpuint (entries->len, ==, 2000);
+  for (guint i = 0; i < entries->len; i++)
+    sum += entry_at (entries, i)->message_id;
+  g_assert_cmpuint (sum, ==, 2000 * 2001 / 2);
+}
+
 /* The default file is $XDG_DATA_HOME/sockchat/history.sqlite3, in a
  * folder only the user can enter. */
 static void
@@ -744,6 +767,7 @@ main (int argc, char **argv)
   add ("/history/clear", test_clear);
   add ("/history/prune", test_prune);
   add ("/history/persistence", test_persistence);
+  add ("/history/two-writers", test_two_writers);
   g_test_add_func ("/history/open/default-path", test_default_path);
   g_test_add_func ("/history/open/damaged", test_damaged);
   add ("/history/open/damaged-pages", test_damaged_pages);

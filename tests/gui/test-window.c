@@ -1989,6 +1989,123 @@ test_search (Fixture *fixture, gconstpointer data)
   g_assert_cmpstr (gtk_label_get_text (window->search_label), ==, "");
 }
 
+/* --- history ------------------------------------------------------ */
+
+static gboolean
+window_gone (gpointer data)
+{
+  return *(ScWindow **) data == NULL;
+}
+
+/* Replaces fixture window @index with a new one, as a restarted client. */
+static ScWindow *
+restart_window (Fixture *fixture, guint index)
+{
+  ScWindow *window;
+
+  gtk_widget_destroy (GTK_WIDGET (fixture->windows[index]));
+  wait_for (window_gone, &fixture->windows[index], "the old window to go");
+  window = sc_window_new (GTK_APPLICATION (fixture->app));
+  fixture->windows[index] = window;
+  g_object_add_weak_pointer (G_OBJECT (window),
+                             (gpointer *) &fixture->windows[index]);
+  gtk_widget_show (GTK_WIDGET (window));
+  wait_for (windows_drawn, fixture, "the new window to be mapped and drawn");
+  return window;
+}
+
+/* What the store has of @conversation on the fixture's server. */
+static GPtrArray *
+stored (Fixture *fixture, const char *conversation)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (ScHistory) history = sc_history_new (NULL, &error);
+  g_autofree char *server = g_strdup_printf ("127.0.0.1:%u", fixture->port);
+  GPtrArray *entries;
+
+  g_assert_no_error (error);
+  entries = sc_history_load (history, server, conversation, 1000, &error);
+  g_assert_no_error (error);
+  return entries;
+}
+
+static gboolean
+entries_contain (GPtrArray *entries, const char *text)
+{
+  for (guint i = 0; i < entries->len; i++)
+    {
+      ScHistoryEntry *entry = g_ptr_array_index (entries, i);
+
+      if (g_str_equal (entry->text, text))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static void
+send_to (ScWindow *from, ScWindow *to, const char *text)
+{
+  g_autofree char *command =
+    g_strdup_printf ("/msg %u %s", sc_client_get_id (to->client), text);
+
+  wait_for (client_listed,
+            &(ClientQuery){ from, sc_client_get_id (to->client) },
+            "the recipient in the list");
+  sc_window_compose_set_text (from, command);
+  press_enter (from);
+  wait_for_log (to, text);
+}
+
+/* A conversation comes back after the client restarts, with what was
+ * said both ways and how it ended; with history off nothing more is
+ * kept; Clear History empties the store and the open conversations. */
+static void
+test_history (Fixture *fixture, gconstpointer data)
+{
+  ScWindow *a, *b;
+  g_autofree char *text = NULL;
+  g_autoptr (GPtrArray) before_off = NULL;
+  g_autoptr (GPtrArray) after_off = NULL;
+  g_autoptr (GPtrArray) after_clear = NULL;
+  g_autoptr (GSettings) settings = g_settings_new (APPLICATION_ID);
+
+  SKIP_WITHOUT_DISPLAY ();
+  a = fixture->windows[0];
+  b = fixture->windows[1];
+  connect_window (fixture, a, "alice");
+  connect_window (fixture, b, "bob");
+  send_to (b, a, "remember me");
+  send_to (a, b, "I will");
+  wait_for_log (a, "delivered");
+
+  a = restart_window (fixture, 0);
+  connect_window (fixture, a, "alice");
+  select_client (a, sc_client_get_id (b->client));
+  text = conversation_text (a, "peer:bob");
+  g_assert_nonnull (strstr (text, "← bob: remember me"));
+  g_assert_nonnull (strstr (text, "→ bob: I will  delivered"));
+  g_assert_true (strstr (text, "remember me") < strstr (text, "I will"));
+
+  g_settings_set_boolean (settings, "history-enabled", FALSE);
+  g_assert_null (a->history);
+  send_to (b, a, "not kept");
+  before_off = stored (fixture, "peer:bob");
+  g_assert_true (entries_contain (before_off, "remember me"));
+  g_assert_false (entries_contain (before_off, "not kept"));
+  g_settings_set_boolean (settings, "history-enabled", TRUE);
+  g_assert_nonnull (a->history);
+  send_to (b, a, "kept again");
+  sc_history_flush (a->history);
+  after_off = stored (fixture, "peer:bob");
+  g_assert_true (entries_contain (after_off, "kept again"));
+
+  g_action_group_activate_action (G_ACTION_GROUP (fixture->app),
+                                  "clear-history", NULL);
+  after_clear = stored (fixture, "peer:bob");
+  g_assert_cmpuint (after_clear->len, ==, 0);
+  g_assert_null (sc_conversations_lookup_log (a->conversations, "peer:bob"));
+}
+
 /* --- the flood ---------------------------------------------------- */
 
 typedef struct
@@ -2295,6 +2412,7 @@ main (int argc, char *argv[])
       ADD ("/gui/window/conversations-unread", test_unread_title);
       ADD ("/gui/window/composer-multiline", test_composer_multiline);
       ADD ("/gui/window/search", test_search);
+      ADD ("/gui/window/history", test_history);
       ADD ("/gui/window/flood", test_flood);
     }
 #undef ADD
