@@ -30,9 +30,8 @@ open_history (ScWindow *self)
   self->history = sc_history_new (NULL, &error);
   if (self->history)
     {
-      sc_history_set_limit (self->history,
-                            g_settings_get_uint (self->settings,
-                                                 "history-limit"));
+      sc_history_set_limit (
+        self->history, g_settings_get_uint (self->settings, "history-limit"));
       return;
     }
   /* Translators: the history store could not be opened; the reason. */
@@ -94,13 +93,10 @@ show_entry (ScWindow *self,
       who = g_strdup_printf (_ ("→ %s:"), title);
       state = state_text (entry->state, &failed);
       break;
-    case SC_HISTORY_KIND_EVENT:
-      who = g_strdup (entry->sender_nickname);
-      break;
+    case SC_HISTORY_KIND_EVENT: who = g_strdup (entry->sender_nickname); break;
     default:
-      who = g_strdup_printf (_ ("← %s:"), entry->sender_nickname
-                                             ? entry->sender_nickname
-                                             : "");
+      who = g_strdup_printf (
+        _ ("← %s:"), entry->sender_nickname ? entry->sender_nickname : "");
       break;
     }
   sc_message_log_append_at (
@@ -121,9 +117,8 @@ on_log_created (ScWindow *self,
 
   if (self->history == NULL || self->history_server == NULL)
     return;
-  entries =
-    sc_history_load (self->history, self->history_server, key,
-                     sc_message_log_get_max_lines (log), &error);
+  entries = sc_history_load (self->history, self->history_server, key,
+                             sc_message_log_get_max_lines (log), &error);
   if (entries == NULL)
     {
       g_warning ("history of %s on %s: %s", key, self->history_server,

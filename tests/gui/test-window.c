@@ -49,6 +49,8 @@ perf_run (void)
   return g_getenv ("SC_TEST_PERF") != NULL;
 }
 static guint n_notifications;
+static guint n_closed_notifications;
+static char *last_notification; /* "summary|body" */
 
 /* One application for the whole run: GTK 3 cannot register a second
  * GtkApplication on the session bus in the same process (the second
@@ -93,11 +95,19 @@ on_notifications_call (GDBusConnection *connection,
 {
   if (g_str_equal (method, "Notify"))
     {
+      const char *summary, *body;
+
+      g_variant_get_child (parameters, 3, "&s", &summary);
+      g_variant_get_child (parameters, 4, "&s", &body);
+      g_free (last_notification);
+      last_notification = g_strdup_printf ("%s|%s", summary, body);
       n_notifications++;
       g_dbus_method_invocation_return_value (
         invocation, g_variant_new ("(u)", n_notifications));
       return;
     }
+  if (g_str_equal (method, "CloseNotification"))
+    n_closed_notifications++;
   g_dbus_method_invocation_return_value (invocation, NULL);
 }
 
@@ -1989,6 +1999,87 @@ test_search (Fixture *fixture, gconstpointer data)
   g_assert_cmpstr (gtk_label_get_text (window->search_label), ==, "");
 }
 
+/* --- notifications ---------------------------------------------------- */
+
+static void send_to (ScWindow *from, ScWindow *to, const char *text);
+
+static gboolean
+notified (gpointer data)
+{
+  return n_notifications > GPOINTER_TO_UINT (data);
+}
+
+static gboolean
+notification_closed (gpointer data)
+{
+  return n_closed_notifications > GPOINTER_TO_UINT (data);
+}
+
+/* Lets GIO take in the daemon's answer to Notify (the id it must give
+ * to withdraw it): a round trip through the bus puts that answer ahead
+ * of ours, then the main loop hands it over.  A user's click comes
+ * long after it anyway. */
+static void
+settle_bus (void)
+{
+  g_autoptr (GVariant) reply = g_dbus_connection_call_sync (
+    bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+    "org.freedesktop.DBus", "GetId", NULL, NULL, G_DBUS_CALL_FLAGS_NONE, -1,
+    NULL, NULL);
+
+  g_assert_nonnull (reply);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+}
+
+/* A message to a window in the background: one notification named
+ * after the conversation, "nickname: text"; clicking it opens that
+ * conversation, and reading it withdraws the notification. */
+static void
+test_notification (Fixture *fixture, gconstpointer data)
+{
+  ScWindow *a, *b;
+  guint sent_before, closed_before;
+  GVariant *target;
+
+  SKIP_WITHOUT_DISPLAY ();
+  if (bus == NULL)
+    {
+      g_test_skip ("no session bus");
+      return;
+    }
+  a = fixture->windows[0];
+  b = fixture->windows[1];
+  connect_window (fixture, a, "alice");
+  connect_window (fixture, b, "bob");
+  gdk_window_focus (gtk_widget_get_window (GTK_WIDGET (b)), GDK_CURRENT_TIME);
+  wait_for (window_active, b, "bob's window to be active");
+  sent_before = n_notifications;
+  send_to (b, a,
+           "are you there? this is a long message, longer than the "
+           "hundred characters a notification shows of it, so it is "
+           "cut short");
+  wait_for (notified, GUINT_TO_POINTER (sent_before), "a notification");
+  g_assert_true (
+    g_str_has_prefix (last_notification, "bob|bob: are you there? this is"));
+  g_assert_cmpuint (g_utf8_strlen (strchr (last_notification, '|') + 1, -1), ==,
+                    strlen ("bob: ") + 100);
+  settle_bus ();
+
+  closed_before = n_closed_notifications;
+  target = g_variant_new (
+    "(us)", gtk_application_window_get_id (GTK_APPLICATION_WINDOW (a)),
+    "peer:bob");
+  g_action_group_activate_action (G_ACTION_GROUP (fixture->app),
+                                  "open-conversation", target);
+  g_assert_cmpstr (sc_conversations_get_visible_key (a->conversations), ==,
+                   "peer:bob");
+  g_assert_cmpuint (sc_conversations_get_unread (a->conversations, "peer:bob"),
+                    ==, 0);
+  wait_for (notification_closed, GUINT_TO_POINTER (closed_before),
+            "the notification to be withdrawn");
+}
+
 /* --- history ------------------------------------------------------ */
 
 static gboolean
@@ -2413,6 +2504,7 @@ main (int argc, char *argv[])
       ADD ("/gui/window/composer-multiline", test_composer_multiline);
       ADD ("/gui/window/search", test_search);
       ADD ("/gui/window/history", test_history);
+      ADD ("/gui/window/notification", test_notification);
       ADD ("/gui/window/flood", test_flood);
     }
 #undef ADD
