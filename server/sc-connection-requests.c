@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include "sc-connection-private.h"
+#include "sc-nickname.h"
 
 static int
 compare_ids (gconstpointer a, gconstpointer b)
@@ -144,17 +145,49 @@ sc_connection_notify_everyone (ScConnection *from, const ScMessage *message)
     }
 }
 
+/* Replies INVALID_NICKNAME, with the rule broken, and returns FALSE
+ * when @nickname may not be taken by anyone (sc-nickname.c). */
 static gboolean
-nickname_is_valid (const char *nickname)
+check_nickname (ScConnection *connection,
+                const ScMessage *request,
+                const char *nickname)
 {
-  gsize length = strlen (nickname);
+  g_autoptr (GError) error = NULL;
 
-  if (length == 0 || length > SC_NICKNAME_MAX)
-    return FALSE;
-  for (const char *p = nickname; *p; p = g_utf8_next_char (p))
-    if (g_unichar_iscntrl (g_utf8_get_char (p)))
-      return FALSE;
-  return TRUE;
+  if (sc_nickname_check (nickname, &error))
+    return TRUE;
+  sc_connection_reply (connection, request, SC_STATUS_INVALID_NICKNAME,
+                       error->message);
+  return FALSE;
+}
+
+/* Makes this client ready under @nickname ("" for none), or renames it,
+ * unless another client holds that nickname or one confusable with it:
+ * then replies NICKNAME_IN_USE and returns FALSE. */
+static gboolean
+claim_nickname (ScConnection *connection,
+                const ScMessage *request,
+                const char *nickname)
+{
+  g_autofree char *skeleton =
+    nickname[0] != '\0' ? sc_nickname_skeleton (nickname) : NULL;
+  g_autofree char *holder = NULL;
+  g_autofree char *key = NULL;
+  g_autofree char *holder_key = NULL;
+  g_autofree char *why = NULL;
+
+  if (sc_registry_set_ready (connection->server->registry, connection->info.id,
+                             nickname, skeleton, &holder))
+    return TRUE;
+  key = sc_nickname_key (nickname);
+  holder_key = sc_nickname_key (holder);
+  if (g_str_equal (key, holder_key))
+    why = g_strdup_printf ("the nickname “%s” is in use", holder);
+  else
+    why =
+      g_strdup_printf ("the nickname looks like “%s”, which is in use", holder);
+  sc_connection_reply (connection, request, SC_STATUS_NICKNAME_IN_USE, why);
+  return FALSE;
 }
 
 /* Refuses a HELLO and closes once the reply has gone out. */
@@ -175,13 +208,9 @@ complete_hello (ScConnection *connection, const ScMessage *hello)
   g_autoptr (ScMessage) reply = NULL;
   g_autoptr (ScMessage) joined = NULL;
 
-  if (hello->nickname[0] != '\0' && !nickname_is_valid (hello->nickname))
-    {
-      sc_connection_reply (connection, hello, SC_STATUS_INVALID_NICKNAME,
-                           "a nickname is 1 to 32 bytes without control "
-                           "characters");
-      return;
-    }
+  if (hello->nickname[0] != '\0' &&
+      !check_nickname (connection, hello, hello->nickname))
+    return;
   if (!sc_server_take_client_slot (connection->server))
     {
       g_autofree char *why =
@@ -191,18 +220,23 @@ complete_hello (ScConnection *connection, const ScMessage *hello)
       refuse_hello (connection, hello, SC_STATUS_SERVER_FULL, why);
       return;
     }
+  /* Both are set before the client becomes reachable: from then on other
+   * workers send it presence notices and receipts. */
+  sc_registry_set_presence (connection->server->registry, connection->info.id,
+                            !(hello->flags & SC_FLAG_NO_PRESENCE));
+  sc_outbox_set_batch_receipts (connection->outbox,
+                                hello->flags & SC_FLAG_RECEIPT_BATCHES);
+  if (!claim_nickname (connection, hello, hello->nickname))
+    {
+      sc_server_release_client_slot (connection->server);
+      return;
+    }
   sc_pending_table_remove (connection->server->pending, connection->info.id);
   connection->ready = TRUE;
   g_free (connection->info.nickname);
   connection->info.nickname = g_strdup (hello->nickname);
   sc_frame_reader_set_max_payload (connection->reader,
                                    connection->server->config->max_payload);
-  sc_registry_set_presence (connection->server->registry, connection->info.id,
-                            !(hello->flags & SC_FLAG_NO_PRESENCE));
-  sc_outbox_set_batch_receipts (connection->outbox,
-                                hello->flags & SC_FLAG_RECEIPT_BATCHES);
-  sc_registry_set_ready (connection->server->registry, connection->info.id,
-                         connection->info.nickname);
   g_debug ("client %u said hello as “%s” (%s)", connection->info.id,
            hello->nickname, hello->name);
 
@@ -650,17 +684,11 @@ handle_set_nickname (ScConnection *connection, const ScMessage *request)
   g_autoptr (ScMessage) reply = NULL;
   g_autoptr (ScMessage) renamed = NULL;
 
-  if (!nickname_is_valid (request->nickname))
-    {
-      sc_connection_reply (connection, request, SC_STATUS_INVALID_NICKNAME,
-                           "a nickname is 1 to 32 bytes without control "
-                           "characters");
-      return;
-    }
+  if (!check_nickname (connection, request, request->nickname) ||
+      !claim_nickname (connection, request, request->nickname))
+    return;
   g_free (connection->info.nickname);
   connection->info.nickname = g_strdup (request->nickname);
-  sc_registry_set_ready (connection->server->registry, connection->info.id,
-                         connection->info.nickname);
 
   reply = sc_message_new_reply (request, SC_STATUS_OK, NULL);
   reply->nickname = g_strdup (connection->info.nickname);

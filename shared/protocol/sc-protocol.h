@@ -135,6 +135,8 @@ typedef enum
   SC_STATUS_INTERNAL = 14,
   SC_STATUS_SERVER_BUSY = 15,
   SC_STATUS_RATE_LIMITED = 16,
+  SC_STATUS_NICKNAME_IN_USE = 17,
+  SC_STATUS_NICKNAME_REGISTERED = 18,
 } ScStatus;
 
 /* The fixed header that starts every frame, in host byte order.  The

@@ -444,7 +444,7 @@ add_clients (Fixture *fixture, ScRegistry *registry, guint n, gboolean ready)
       sc_registry_add (registry, info, outbox);
       sc_registry_set_presence (registry, id, TRUE);
       if (ready)
-        sc_registry_set_ready (registry, id, info->nickname);
+        sc_registry_set_ready (registry, id, info->nickname, NULL, NULL);
       sc_client_info_free (info);
     }
 }
