@@ -69,7 +69,8 @@ check_characters (const char *nickname, GError **error)
 static gboolean
 has_edge_space (const char *nickname)
 {
-  const char *last = g_utf8_find_prev_char (nickname, nickname + strlen (nickname));
+  const char *last =
+    g_utf8_find_prev_char (nickname, nickname + strlen (nickname));
 
   return g_unichar_isspace (g_utf8_get_char (nickname)) ||
          (last != NULL && g_unichar_isspace (g_utf8_get_char (last)));

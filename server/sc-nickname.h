@@ -21,13 +21,13 @@ G_BEGIN_DECLS
  * the reason field of the reply. */
 typedef enum
 {
-  SC_NICKNAME_ERROR_LENGTH,      /* not 1 to SC_NICKNAME_MAX bytes */
-  SC_NICKNAME_ERROR_UTF8,        /* not valid UTF-8 */
-  SC_NICKNAME_ERROR_CONTROL,     /* a control character (C0, C1) */
-  SC_NICKNAME_ERROR_LINE_BREAK,  /* U+2028, U+2029 */
-  SC_NICKNAME_ERROR_INVISIBLE,   /* a format character (Cf) */
-  SC_NICKNAME_ERROR_EDGE_SPACE,  /* starts or ends with white space */
-  SC_NICKNAME_ERROR_ONLY_SPACE,  /* nothing but white space */
+  SC_NICKNAME_ERROR_LENGTH,     /* not 1 to SC_NICKNAME_MAX bytes */
+  SC_NICKNAME_ERROR_UTF8,       /* not valid UTF-8 */
+  SC_NICKNAME_ERROR_CONTROL,    /* a control character (C0, C1) */
+  SC_NICKNAME_ERROR_LINE_BREAK, /* U+2028, U+2029 */
+  SC_NICKNAME_ERROR_INVISIBLE,  /* a format character (Cf) */
+  SC_NICKNAME_ERROR_EDGE_SPACE, /* starts or ends with white space */
+  SC_NICKNAME_ERROR_ONLY_SPACE, /* nothing but white space */
 } ScNicknameError;
 
 GQuark sc_nickname_error_quark (void);

@@ -371,12 +371,33 @@ encoded_size (const ScClientInfo *info)
   return 4 + 2 + 8 + 2 + strlen (info->nickname) + 2 + strlen (info->address);
 }
 
-/* Copies the ready clients with ids above @after_id, in id order, until
- * their encoding would pass @byte_budget.  (transfer full) */
+/* The entry as @viewer_id may see it: with --hide-addresses, only its
+ * own address and port.  (transfer full) */
+static ScClientInfo *
+copy_for_viewer (const ScClientInfo *info,
+                 guint32 viewer_id,
+                 gboolean hide_addresses)
+{
+  ScClientInfo *copy = sc_client_info_copy (info);
+
+  if (hide_addresses && info->id != viewer_id)
+    {
+      g_free (copy->address);
+      copy->address = g_strdup ("");
+      copy->port = 0;
+    }
+  return copy;
+}
+
+/* Copies the ready clients with ids above @after_id, in id order, as
+ * many as their encoding fits in @byte_budget, as @viewer_id may see
+ * them.  (transfer full) */
 GPtrArray *
 sc_registry_list_page (ScRegistry *registry,
                        guint32 after_id,
                        gsize byte_budget,
+                       guint32 viewer_id,
+                       gboolean hide_addresses,
                        gboolean *more)
 {
   GPtrArray *page =
@@ -394,12 +415,14 @@ sc_registry_list_page (ScRegistry *registry,
       guint32 id = g_array_index (registry->ready_ids, guint32, i);
       Entry *entry =
         g_hash_table_lookup (registry->entries, GUINT_TO_POINTER (id));
-      gsize size = encoded_size (&entry->info);
+      g_autoptr (ScClientInfo) shown =
+        copy_for_viewer (&entry->info, viewer_id, hide_addresses);
+      gsize size = encoded_size (shown);
 
       if (used + size > byte_budget)
         break;
       used += size;
-      g_ptr_array_add (page, sc_client_info_copy (&entry->info));
+      g_ptr_array_add (page, g_steal_pointer (&shown));
     }
   *more = i < registry->ready_ids->len;
   read_unlock (registry);

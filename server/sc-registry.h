@@ -54,6 +54,8 @@ guint sc_registry_count_ready (ScRegistry *registry);
 GPtrArray *sc_registry_list_page (ScRegistry *registry,
                                   guint32 after_id,
                                   gsize byte_budget,
+                                  guint32 viewer_id,
+                                  gboolean hide_addresses,
                                   gboolean *more);
 GPtrArray *sc_registry_all_outboxes (ScRegistry *registry);
 

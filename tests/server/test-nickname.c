@@ -18,8 +18,8 @@ assert_refused (const char *nickname, ScNicknameError code)
 static void
 test_safe_names (void)
 {
-  const char *safe[] = { "alice", "Bob", "José", "李雷", "a b", "x", "ümlaut",
-                         "ab-c_d.e", "🙂", "аlice" };
+  const char *safe[] = { "alice", "Bob",    "José",     "李雷", "a b",
+                         "x",     "ümlaut", "ab-c_d.e", "🙂", "аlice" };
 
   for (gsize i = 0; i < G_N_ELEMENTS (safe); i++)
     {
@@ -33,11 +33,11 @@ test_safe_names (void)
 static void
 test_format_characters (void)
 {
-  assert_refused ("ali\u202Eec", SC_NICKNAME_ERROR_INVISIBLE);  /* RLO */
-  assert_refused ("al\u200Bice", SC_NICKNAME_ERROR_INVISIBLE);  /* ZWSP */
-  assert_refused ("\uFEFFalice", SC_NICKNAME_ERROR_INVISIBLE);  /* BOM */
+  assert_refused ("ali\u202Eec", SC_NICKNAME_ERROR_INVISIBLE);    /* RLO */
+  assert_refused ("al\u200Bice", SC_NICKNAME_ERROR_INVISIBLE);    /* ZWSP */
+  assert_refused ("\uFEFFalice", SC_NICKNAME_ERROR_INVISIBLE);    /* BOM */
   assert_refused ("a\u2066b\u2069", SC_NICKNAME_ERROR_INVISIBLE); /* LRI */
-  assert_refused ("a\u200Db", SC_NICKNAME_ERROR_INVISIBLE);     /* ZWJ */
+  assert_refused ("a\u200Db", SC_NICKNAME_ERROR_INVISIBLE);       /* ZWJ */
 }
 
 static void
@@ -47,7 +47,9 @@ test_line_breaks_and_controls (void)
   assert_refused ("alice\u2029", SC_NICKNAME_ERROR_LINE_BREAK);
   assert_refused ("alice\nbob", SC_NICKNAME_ERROR_CONTROL);
   assert_refused ("alice\rbob", SC_NICKNAME_ERROR_CONTROL);
-  assert_refused ("a\xc2\x85" "b", SC_NICKNAME_ERROR_CONTROL); /* NEL */
+  assert_refused ("a\xc2\x85"
+                  "b",
+                  SC_NICKNAME_ERROR_CONTROL); /* NEL */
   assert_refused ("a\x1b[31mb", SC_NICKNAME_ERROR_CONTROL);
   assert_refused ("a\tb", SC_NICKNAME_ERROR_CONTROL);
 }

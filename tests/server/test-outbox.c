@@ -474,7 +474,7 @@ test_registry_pages (Fixture *fixture, gconstpointer data)
   while (more)
     {
       g_autoptr (GPtrArray) page =
-        sc_registry_list_page (registry, after, 400, &more);
+        sc_registry_list_page (registry, after, 400, 0, FALSE, &more);
       gsize bytes = 0;
 
       g_assert_cmpuint (page->len, >, 0);
