@@ -266,10 +266,9 @@ sc_accounts_append (const char *path,
         return FALSE;
       if (sc_accounts_lookup (existing, nickname, &registered) != NULL)
         {
-          g_set_error (error, SC_SERVER_CONFIG_ERROR,
-                       SC_SERVER_CONFIG_ERROR_INVALID,
-                       _ ("“%s” is registered already (as “%s”)"), nickname,
-                       registered);
+          g_set_error (
+            error, SC_SERVER_CONFIG_ERROR, SC_SERVER_CONFIG_ERROR_INVALID,
+            _ ("“%s” is registered already (as “%s”)"), nickname, registered);
           return FALSE;
         }
     }

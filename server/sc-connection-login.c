@@ -56,8 +56,8 @@ claim_nickname (ScConnection *connection,
   if (g_str_equal (key, holder_key))
     why = g_strdup_printf ("the nickname “%s” is in use", holder);
   else
-    why = g_strdup_printf ("the nickname looks like “%s”, which is in use",
-                           holder);
+    why =
+      g_strdup_printf ("the nickname looks like “%s”, which is in use", holder);
   sc_connection_reply (connection, request, SC_STATUS_NICKNAME_IN_USE, why);
   return FALSE;
 }
@@ -184,7 +184,8 @@ complete_rename (ScConnection *connection, const ScMessage *request)
 {
   g_autoptr (ScMessage) reply = NULL;
   g_autoptr (ScMessage) renamed = NULL;
-  gboolean changed = !g_str_equal (connection->info.nickname, request->nickname);
+  gboolean changed =
+    !g_str_equal (connection->info.nickname, request->nickname);
 
   if (!claim_nickname (connection, request, request->nickname))
     return;
@@ -303,8 +304,7 @@ on_checked (gboolean right, gpointer data)
   if (connection->closing || connection->close_after_flush)
     return;
   finish_attempt (connection, attempt->request, right);
-  if (attempt->paused && !connection->closing &&
-      !connection->close_after_flush)
+  if (attempt->paused && !connection->closing && !connection->close_after_flush)
     sc_connection_resume_input (connection);
 }
 
@@ -423,6 +423,12 @@ sc_connection_handle_hello (ScConnection *connection, const ScMessage *hello)
     {
       refuse_hello (connection, hello, SC_STATUS_SERVER_BUSY,
                     "the server is at its memory limit; try again later");
+      return;
+    }
+  if (strlen (hello->name) > SC_PROGRAM_MAX)
+    {
+      sc_connection_reply (connection, hello, SC_STATUS_BAD_REQUEST,
+                           "the program string is longer than 255 bytes");
       return;
     }
   if (hello->nickname[0] != '\0' &&

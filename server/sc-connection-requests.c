@@ -167,7 +167,9 @@ handle_get_name (ScConnection *connection, const ScMessage *request)
   g_autoptr (ScMessage) reply =
     sc_message_new_reply (request, SC_STATUS_OK, NULL);
 
-  reply->name = g_strdup (g_get_host_name ());
+  /* The name the GREETING announced: the configured one, the host name
+   * by default. */
+  reply->name = g_strdup (connection->server->config->server_name);
   sc_connection_queue_message (connection, reply);
 }
 

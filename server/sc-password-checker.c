@@ -66,8 +66,8 @@ sc_password_checker_new (guint n_threads)
 {
   ScPasswordChecker *checker = g_new0 (ScPasswordChecker, 1);
 
-  checker->pool = g_thread_pool_new (run_check, checker, MAX (1, n_threads),
-                                     FALSE, NULL);
+  checker->pool =
+    g_thread_pool_new (run_check, checker, MAX (1, n_threads), FALSE, NULL);
   return checker;
 }
 

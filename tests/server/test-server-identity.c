@@ -127,15 +127,14 @@ static void
 test_unsafe (Fixture *fixture, gconstpointer data)
 {
   const char *unsafe[] = { "ali\u202Eecb", "al\u200Bice", "alice\u2028bob",
-                           "\uFEFFbob",   "   ",          " bob",
-                           "bob ",        "a\u2066b",     "a\x1b[2Jb" };
+                           "\uFEFFbob",    "   ",         " bob",
+                           "bob ",         "a\u2066b",    "a\x1b[2Jb" };
   g_autoptr (ScTestPeer) peer = sc_test_peer_connect (fixture->port);
   g_autoptr (ScTestPeer) ready = join (fixture, "ready", NULL);
 
   for (gsize i = 0; i < G_N_ELEMENTS (unsafe); i++)
     {
-      assert_hello_refused (peer, unsafe[i], NULL,
-                            SC_STATUS_INVALID_NICKNAME);
+      assert_hello_refused (peer, unsafe[i], NULL, SC_STATUS_INVALID_NICKNAME);
       assert_rename_refused (ready, unsafe[i], NULL,
                              SC_STATUS_INVALID_NICKNAME);
     }
@@ -177,7 +176,10 @@ test_rename (Fixture *fixture, gconstpointer data)
 static void
 test_race (Fixture *fixture, gconstpointer data)
 {
-  enum { N = 8 };
+  enum
+  {
+    N = 8
+  };
   ScTestPeer *peers[N];
   guint winners = 0;
 
@@ -360,8 +362,8 @@ main (int argc, char **argv)
 {
   sc_test_init (&argc, &argv);
 
-#define ADD(path, options, func)                                             \
-  g_test_add (path, Fixture, &options, sc_test_server_setup, func,          \
+#define ADD(path, options, func)                                   \
+  g_test_add (path, Fixture, &options, sc_test_server_setup, func, \
               sc_test_server_teardown)
   ADD ("/server/identity/unique", plain, test_unique);
   ADD ("/server/identity/confusable", plain, test_confusable);

@@ -36,7 +36,8 @@ assert_get_name_works (ScTestPeer *peer)
   g_autoptr (ScMessage) reply = simple_request (peer, SC_MSG_GET_NAME);
 
   g_assert_cmpuint (reply->status, ==, SC_STATUS_OK);
-  g_assert_cmpstr (reply->name, ==, g_get_host_name ());
+  /* The name the GREETING announced (the configured one). */
+  g_assert_cmpstr (reply->name, ==, sc_test_peer_get_greeting (peer)->name);
 }
 
 static ScMessage *
