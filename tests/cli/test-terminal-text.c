@@ -22,12 +22,17 @@ test_controls (void)
   assert_sanitized ("plain text", "plain text");
   assert_sanitized ("a\x1b[2Jb", "a\xef\xbf\xbd[2Jb");
   assert_sanitized ("bell\x07", "bell\xef\xbf\xbd");
-  assert_sanitized ("c1\xc2\x9b" "31m", "c1\xef\xbf\xbd" "31m"); /* CSI */
+  assert_sanitized ("c1\xc2\x9b"
+                    "31m",
+                    "c1\xef\xbf\xbd"
+                    "31m"); /* CSI */
   assert_sanitized ("del\x7f", "del\xef\xbf\xbd");
   assert_sanitized ("a\tb", "a b");
   /* One line: every break is shown, none taken. */
-  assert_sanitized ("a\nb\rc\u2028d", "a\xef\xbf\xbd" "b\xef\xbf\xbd"
-                                      "c\xef\xbf\xbd" "d");
+  assert_sanitized ("a\nb\rc\u2028d", "a\xef\xbf\xbd"
+                                      "b\xef\xbf\xbd"
+                                      "c\xef\xbf\xbd"
+                                      "d");
   assert_sanitized ("not \xff utf-8\x1b", "not ? utf-8?");
 }
 
@@ -57,8 +62,8 @@ test_wrap_own_breaks (void)
 {
   g_autofree char *wrapped = sc_terminal_text_wrap ("head: a\nfake line", 0);
 
-  g_assert_cmpstr (wrapped, ==, "head: a\n" SC_TERMINAL_TEXT_MARKER
-                                "fake line");
+  g_assert_cmpstr (wrapped, ==,
+                   "head: a\n" SC_TERMINAL_TEXT_MARKER "fake line");
 }
 
 /* Text padded to wrap on the terminal: every piece after the first is
@@ -66,9 +71,8 @@ test_wrap_own_breaks (void)
 static void
 test_wrap_width (void)
 {
-  g_autofree char *text =
-    g_strdup_printf ("Message from client 2: hi%*sMessage from client 1", 30,
-                     "");
+  g_autofree char *text = g_strdup_printf (
+    "Message from client 2: hi%*sMessage from client 1", 30, "");
   g_autofree char *wrapped = sc_terminal_text_wrap (text, 20);
   g_auto (GStrv) lines = g_strsplit (wrapped, "\n", -1);
 

@@ -39,7 +39,10 @@ entry_size (const ScClientInfo *info)
 static void
 test_list_page_full (Fixture *fixture, gconstpointer data)
 {
-  enum { N = 20 };
+  enum
+  {
+    N = 20
+  };
   ScTestPeer *peers[N];
   g_autoptr (ScMessage) page = NULL;
   g_autoptr (GBytes) encoded = NULL;
@@ -54,8 +57,8 @@ test_list_page_full (Fixture *fixture, gconstpointer data)
       g_assert_cmpuint (strlen (nickname), ==, 32);
       peers[i] = join (fixture, nickname);
     }
-  page = sc_test_peer_request (peers[0],
-                               sc_message_new (SC_MSG_LIST_CLIENTS, 0));
+  page =
+    sc_test_peer_request (peers[0], sc_message_new (SC_MSG_LIST_CLIENTS, 0));
   g_assert_cmpuint (page->status, ==, SC_STATUS_OK);
   g_assert_cmpuint (page->count, ==, N);
   g_assert_true (page->more);
@@ -125,7 +128,10 @@ test_get_name_is_greeting_name (Fixture *fixture, gconstpointer data)
 static void
 test_fifo_per_sender (Fixture *fixture, gconstpointer data)
 {
-  enum { N = 300 };
+  enum
+  {
+    N = 300
+  };
   g_autoptr (ScTestPeer) sender = join (fixture, "sender");
   g_autoptr (ScTestPeer) recipient = join (fixture, "recipient");
   guint64 previous = 0;
@@ -198,7 +204,7 @@ main (int argc, char **argv)
 {
   sc_test_init (&argc, &argv);
 
-#define ADD(path, options, func)                                    \
+#define ADD(path, options, func)                                   \
   g_test_add (path, Fixture, &options, sc_test_server_setup, func, \
               sc_test_server_teardown)
   ADD ("/server/doc/list-page-full", small_payload, test_list_page_full);
