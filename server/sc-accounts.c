@@ -202,31 +202,38 @@ sc_accounts_hash_password (const char *password, GError **error)
   return g_strdup (hash);
 }
 
+/* Whether @computed (crypt_r's output) is @hash.  The comparison takes
+ * as long wherever the two differ. */
+static gboolean
+same_hash (const char *computed, const char *hash)
+{
+  gsize length = strlen (hash);
+  guint8 difference = 0;
+
+  /* libxcrypt fails with a hash starting with '*', never with NULL. */
+  if (computed == NULL || computed[0] != '$' || strlen (computed) != length)
+    return FALSE;
+  for (gsize i = 0; i < length; i++)
+    difference |= (guint8) (computed[i] ^ hash[i]);
+  return difference == 0;
+}
+
 /* Whether @password hashes to @hash.  Slow by design: call it off the
- * workers' threads.  The comparison takes as long wherever the hashes
- * differ. */
+ * workers' threads. */
 gboolean
 sc_accounts_verify (const char *hash, const char *password)
 {
-  g_autofree struct crypt_data *data = g_new0 (struct crypt_data, 1);
-  const char *computed;
-  gsize length;
-  guint8 difference = 0;
+  struct crypt_data *data = g_new0 (struct crypt_data, 1);
+  gboolean right;
 
   g_return_val_if_fail (hash != NULL, FALSE);
   g_return_val_if_fail (password != NULL, FALSE);
 
-  computed = crypt_r (password, hash, data);
-  /* libxcrypt fails with a hash starting with '*', never with NULL. */
-  if (computed == NULL || computed[0] != '$')
-    return FALSE;
-  length = strlen (hash);
-  if (strlen (computed) != length)
-    return FALSE;
-  for (gsize i = 0; i < length; i++)
-    difference |= (guint8) (computed[i] ^ hash[i]);
+  right = same_hash (crypt_r (password, hash, data), hash);
+  /* The work area holds what the password was turned into. */
   memset (data, 0, sizeof *data);
-  return difference == 0;
+  g_free (data);
+  return right;
 }
 
 /* Registers @nickname with @password in @path, creating the file with

@@ -277,6 +277,36 @@ sc_server_config_load_file (ScServerConfig *config,
   return TRUE;
 }
 
+/* For --add-account: the accounts file named on the command line, else
+ * in the configuration file, is not read, only named. */
+static gboolean
+set_accounts_path_only (ScServerConfig *config,
+                        const char *config_path,
+                        char **accounts_path,
+                        GError **error)
+{
+  g_autoptr (GKeyFile) file = g_key_file_new ();
+  g_autoptr (GError) local_error = NULL;
+
+  if (*accounts_path == NULL && config_path != NULL)
+    {
+      if (!g_key_file_load_from_file (file, config_path, G_KEY_FILE_NONE,
+                                      &local_error))
+        {
+          g_set_error (error, SC_SERVER_CONFIG_ERROR,
+                       SC_SERVER_CONFIG_ERROR_FILE,
+                       _ ("cannot read configuration %s: %s"), config_path,
+                       local_error->message);
+          return FALSE;
+        }
+      *accounts_path =
+        g_key_file_get_string (file, "server", "accounts-file", NULL);
+    }
+  g_free (config->accounts_path);
+  config->accounts_path = g_steal_pointer (accounts_path);
+  return TRUE;
+}
+
 /* Parses the command line.  A --config file is applied first, then every
  * option given on the command line, so the command line wins. */
 gboolean
@@ -419,6 +449,10 @@ sc_server_config_parse_args (ScServerConfig *config,
           return FALSE;
         }
     }
+  /* --add-account only writes the accounts file, which may not exist
+   * yet: of the configuration it takes that file's name alone. */
+  if (*add_account != NULL)
+    return set_accounts_path_only (config, config_path, &accounts_path, error);
   if (config_path && !sc_server_config_load_file (config, config_path, error))
     return FALSE;
   for (gsize i = 0; i < G_N_ELEMENTS (texts); i++)
@@ -428,12 +462,6 @@ sc_server_config_parse_args (ScServerConfig *config,
   if (password_path &&
       !sc_server_config_load_password (config, password_path, error))
     return FALSE;
-  /* --add-account writes the file, which need not exist yet. */
-  if (accounts_path && *add_account != NULL)
-    {
-      g_free (config->accounts_path);
-      config->accounts_path = g_steal_pointer (&accounts_path);
-    }
   if (accounts_path &&
       !sc_server_config_load_accounts (config, accounts_path, error))
     return FALSE;
