@@ -10,8 +10,10 @@
 #include <stdlib.h>
 
 #include <gio/gio.h>
+#include <glib/gstdio.h>
 #include <string.h>
 
+#include "sc-accounts.h"
 #include "sc-test-peer.h"
 #include "sc-server-child.h"
 #include "sc-test-util.h"
@@ -899,6 +901,65 @@ test_hostile_text (Fixture *fixture, gconstpointer data)
   expect_marked_message (bob, head, "fake two");
 }
 
+/* --password-file: a registered nickname is taken with the password in
+ * the file, and refused without it. */
+static void
+test_registered_nickname (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("sockchat-cli-XXXXXX", NULL);
+  g_autofree char *accounts = g_build_filename (dir, "accounts", NULL);
+  g_autofree char *secret = g_build_filename (dir, "secret", NULL);
+  const char *server_args[] = {
+    "--port", "0", "--bind", "127.0.0.1", "--accounts-file", accounts, NULL
+  };
+  ScServerChildOptions options = { .args = server_args,
+                                   .discard_stderr = TRUE };
+  g_autoptr (ScServerChild) server = NULL;
+  g_autoptr (Child) owner = NULL;
+  g_autoptr (Child) stranger = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *port = NULL;
+  g_autofree char *connected = NULL;
+
+  g_assert_true (sc_accounts_append (accounts, "alice", "wonderland", &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_set_contents (secret, "wonderland\n", -1, &error));
+  server = sc_server_child_spawn (&options, &error);
+  g_assert_no_error (error);
+  port = g_strdup_printf (
+    "%u", sc_server_child_read_port (server, DEADLINE_US / 1000, &error));
+  g_assert_no_error (error);
+
+  {
+    const char *args[] = { "--host",     "127.0.0.1", "--port",          port,
+                           "--nickname", "alice",     "--password-file", secret,
+                           NULL };
+    owner = cli_spawn ("owner", args);
+  }
+  connected = g_strdup_printf (
+    "Connected to 127\\.0\\.0\\.1 port %s as client \\d+ \\(alice\\)\\.", port);
+  child_wait_for (owner, connected);
+  child_wait_for (owner, MENU_CONNECTED);
+  {
+    const char *args[] = { "--host",     "127.0.0.1", "--port", port,
+                           "--nickname", "Alice",     NULL };
+    stranger = cli_spawn ("stranger", args);
+  }
+  child_wait_for (stranger, "Could not connect to 127\\.0\\.0\\.1 port \\d+: "
+                            ".*registered.*");
+  {
+    const char *tail[] = { "Choice \\[1-7\\]: ", "Disconnected\\.",
+                           "Goodbye\\.", NULL };
+
+    child_finish (owner, tail);
+  }
+  g_assert_cmpint (sc_server_child_stop (server, DEADLINE_US / 1000, &error),
+                   ==, 0);
+  g_unlink (accounts);
+  g_unlink (secret);
+  g_rmdir (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -916,6 +977,8 @@ main (int argc, char **argv)
   g_test_add ("/cli/server-shutdown", Fixture, NULL, fixture_setup,
               test_server_shutdown, fixture_teardown);
   g_test_add_func ("/cli/options", test_options);
+  g_test_add_func ("/cli/connect/registered-nickname",
+                   test_registered_nickname);
   g_test_add ("/cli/connect/nickname", Fixture, NULL, fixture_setup,
               test_connect_nickname, fixture_teardown);
   g_test_add ("/cli/message/hostile-text", Fixture, NULL, fixture_setup,
