@@ -4,6 +4,7 @@
 #include <glib-unix.h>
 #include <glib/gi18n.h>
 #include <signal.h>
+#include <string.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -33,6 +34,26 @@ parse_port_option (const char *text, guint16 *port, GError **error)
   return TRUE;
 }
 
+/* The first line of @path, without its line ending; a password is
+ * kept out of the command line, where every user could read it.
+ * (transfer full) */
+static char *
+read_password_file (const char *path, GError **error)
+{
+  g_autofree char *contents = NULL;
+  g_autoptr (GError) local_error = NULL;
+
+  if (!g_file_get_contents (path, &contents, NULL, &local_error))
+    {
+      g_set_error (error, G_FILE_ERROR, local_error->code,
+                   _ ("cannot read password file %s: %s"), path,
+                   local_error->message);
+      return NULL;
+    }
+  contents[strcspn (contents, "\r\n")] = '\0';
+  return g_steal_pointer (&contents);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -45,6 +66,8 @@ main (int argc, char **argv)
   g_autofree char *host = NULL;
   g_autofree char *port_text = NULL;
   g_autofree char *nickname = NULL;
+  g_autofree char *password_path = NULL;
+  g_autofree char *password = NULL;
   gboolean version_only = FALSE;
   guint16 port = 0;
   guint signal_sources[3];
@@ -56,6 +79,10 @@ main (int argc, char **argv)
       N_ ("Port to connect to at start (default 5330)"), N_ ("PORT") },
     { "nickname", 'n', 0, G_OPTION_ARG_STRING, &nickname,
       N_ ("Nickname to announce when connecting"), N_ ("NAME") },
+    { "password-file", 0, 0, G_OPTION_ARG_FILENAME, &password_path,
+      N_ ("Send the first line of FILE as the password: the server's, or "
+          "the registered nickname's"),
+      N_ ("FILE") },
     { "version", 'V', 0, G_OPTION_ARG_NONE, &version_only,
       N_ ("Print the version and exit"), NULL },
     G_OPTION_ENTRY_NULL,
@@ -75,7 +102,9 @@ main (int argc, char **argv)
        "exits at the end of the input."));
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   if (!g_option_context_parse (context, &argc, &argv, &error) ||
-      (port_text != NULL && !parse_port_option (port_text, &port, &error)))
+      (port_text != NULL && !parse_port_option (port_text, &port, &error)) ||
+      (password_path != NULL &&
+       (password = read_password_file (password_path, &error)) == NULL))
     {
       g_printerr ("sockchat-cli: %s\n", error->message);
       g_printerr (_ ("Try \"sockchat-cli --help\" for more information.\n"));
@@ -98,6 +127,7 @@ main (int argc, char **argv)
 
   loop = g_main_loop_new (NULL, FALSE);
   client = sc_client_new ("sockchat-cli");
+  sc_client_set_password (client, password);
   output = sc_cli_output_new (isatty (STDIN_FILENO) && isatty (STDOUT_FILENO));
   cli = sc_cli_new (client, output);
   sc_cli_set_defaults (cli, host, port, nickname);

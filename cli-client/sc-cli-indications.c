@@ -6,38 +6,49 @@
 
 #include <glib/gi18n.h>
 
-#include "sc-cli-private.h"
+#include <unistd.h>
 
+#include "sc-cli-private.h"
+#include "sc-terminal-text.h"
+
+/* The line announcing a message, before its text. */
+static char *
+format_message_head (const ScChatMessage *message)
+{
+  const ScPeer *sender = message->sender;
+  g_autofree char *endpoint =
+    sc_cli_format_endpoint (sender->address, sender->port);
+  g_autofree char *nickname = NULL;
+
+  if (sender->nickname == NULL || *sender->nickname == '\0')
+    return g_strdup_printf (message->broadcast
+                              ? _ ("Message to everyone from client %u at "
+                                   "%s: %s")
+                              : _ ("Message from client %u at %s: %s"),
+                            sender->id, endpoint, "");
+  nickname = sc_cli_output_sanitize (sender->nickname);
+  return g_strdup_printf (message->broadcast
+                            ? _ ("Message to everyone from client %u (%s) "
+                                 "at %s: %s")
+                            : _ ("Message from client %u (%s) at %s: %s"),
+                          sender->id, nickname, endpoint, "");
+}
+
+/* The text is printed after the head on as many lines as it needs:
+ * every line after the first, its own or the terminal's wrapping, starts
+ * with a marker, so no text can look like a line of the client's own. */
 static void
 on_message_received (ScClient *client,
                      const ScChatMessage *message,
                      ScCli *self)
 {
-  const ScPeer *sender = message->sender;
-  g_autofree char *endpoint =
-    sc_cli_format_endpoint (sender->address, sender->port);
-  g_autofree char *text = sc_cli_output_sanitize (message->text);
+  g_autofree char *head = format_message_head (message);
+  g_autofree char *text = sc_terminal_text_sanitize_lines (message->text);
+  g_autofree char *line = g_strconcat (head, text, NULL);
+  g_autofree char *wrapped =
+    sc_terminal_text_wrap (line, sc_terminal_text_columns (STDOUT_FILENO));
 
-  if (sender->nickname != NULL && *sender->nickname != '\0')
-    {
-      g_autofree char *nickname = sc_cli_output_sanitize (sender->nickname);
-
-      sc_cli_output_print (self->output,
-                           message->broadcast
-                             ? _ ("Message to everyone from client %u (%s) "
-                                  "at %s: %s")
-                             : _ ("Message from client %u (%s) at %s: %s"),
-                           sender->id, nickname, endpoint, text);
-    }
-  else
-    {
-      sc_cli_output_print (self->output,
-                           message->broadcast
-                             ? _ ("Message to everyone from client %u at "
-                                  "%s: %s")
-                             : _ ("Message from client %u at %s: %s"),
-                           sender->id, endpoint, text);
-    }
+  sc_cli_output_print (self->output, "%s", wrapped);
 }
 
 static void

@@ -23,6 +23,7 @@
 #endif
 
 #include "sc-cli-output.h"
+#include "sc-terminal-text.h"
 
 #define READ_CHUNK 4096
 
@@ -352,39 +353,12 @@ sc_cli_output_close (ScCliOutput *self)
   fflush (stdout);
 }
 
-/* Returns @text fit for the terminal: control characters, which could
- * move the cursor or start an escape sequence, become U+FFFD (or "?"
- * where the text is not UTF-8).  (transfer full) */
+/* Returns @text fit for the terminal on one line (sc-terminal-text.h).
+ * (transfer full) */
 char *
 sc_cli_output_sanitize (const char *text)
 {
-  GString *out;
-  const char *p;
-
-  if (text == NULL)
-    return g_strdup ("");
-  if (!g_utf8_validate (text, -1, NULL))
-    {
-      char *copy = g_strdup (text);
-
-      for (char *q = copy; *q; q++)
-        if ((guchar) *q < 0x20 || (guchar) *q >= 0x7f)
-          *q = '?';
-      return copy;
-    }
-  out = g_string_sized_new (strlen (text));
-  for (p = text; *p; p = g_utf8_next_char (p))
-    {
-      gunichar c = g_utf8_get_char (p);
-
-      if (c == '\t')
-        g_string_append_c (out, ' ');
-      else if (g_unichar_iscntrl (c))
-        g_string_append_unichar (out, 0xFFFD);
-      else
-        g_string_append_len (out, p, g_utf8_next_char (p) - p);
-    }
-  return g_string_free (out, FALSE);
+  return sc_terminal_text_sanitize (text);
 }
 
 ScCliOutput *

@@ -13,6 +13,7 @@ typedef enum
   SC_CLI_STEP_CHOICE,    /* the menu */
   SC_CLI_STEP_HOST,      /* Connect: the server address */
   SC_CLI_STEP_PORT,      /* Connect: the port */
+  SC_CLI_STEP_NICKNAME,  /* Connect: the nickname */
   SC_CLI_STEP_RECIPIENT, /* Send: the client number */
   SC_CLI_STEP_TEXT,      /* Send: the message */
   SC_CLI_STEP_BUSY,      /* waiting for the server; input is not read */

@@ -288,6 +288,8 @@ on_host (ScCli *self, const char *line)
   sc_cli_output_read_line (self->output, prompt);
 }
 
+static void ask_nickname (ScCli *self);
+
 /* Parses a port number, 1 to 65535. */
 static gboolean
 parse_port (const char *text, guint16 *port)
@@ -317,7 +319,42 @@ on_port (ScCli *self, const char *line)
       sc_cli_show_menu (self);
       return;
     }
-  start_connect (self, host, port);
+  self->connect_host = g_steal_pointer (&host);
+  self->connect_port = port;
+  ask_nickname (self);
+}
+
+/* The last question of Connect; an empty answer keeps the nickname
+ * given before (on the command line or at the last connection). */
+static void
+ask_nickname (ScCli *self)
+{
+  g_autofree char *prompt = NULL;
+
+  if (self->nickname != NULL && *self->nickname != '\0')
+    {
+      g_autofree char *safe = sc_cli_output_sanitize (self->nickname);
+
+      prompt = g_strdup_printf (_ ("Nickname [%s]: "), safe);
+    }
+  else
+    prompt = g_strdup (_ ("Nickname (empty for none): "));
+  self->step = SC_CLI_STEP_NICKNAME;
+  sc_cli_output_read_line (self->output, prompt);
+}
+
+static void
+on_nickname (ScCli *self, const char *line)
+{
+  g_autofree char *nickname = g_strstrip (g_strdup (line));
+  g_autofree char *host = g_steal_pointer (&self->connect_host);
+
+  if (*nickname != '\0')
+    {
+      g_free (self->nickname);
+      self->nickname = g_steal_pointer (&nickname);
+    }
+  start_connect (self, host, self->connect_port);
 }
 
 /* ------------------------------------------------------------------ */
@@ -707,6 +744,7 @@ on_line (ScCliOutput *output, const char *line, gpointer data)
     case SC_CLI_STEP_CHOICE: on_choice (self, line); break;
     case SC_CLI_STEP_HOST: on_host (self, line); break;
     case SC_CLI_STEP_PORT: on_port (self, line); break;
+    case SC_CLI_STEP_NICKNAME: on_nickname (self, line); break;
     case SC_CLI_STEP_RECIPIENT: on_recipient (self, line); break;
     case SC_CLI_STEP_TEXT: on_text (self, line); break;
     case SC_CLI_STEP_IDLE:

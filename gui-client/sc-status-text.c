@@ -30,6 +30,10 @@ sc_status_text (guint status)
     case SC_STATUS_TIMEOUT: return _ ("the server timed out");
     case SC_STATUS_AUTH_FAILED: return _ ("the password was not accepted");
     case SC_STATUS_INTERNAL: return _ ("the server failed");
+    case SC_STATUS_NICKNAME_IN_USE:
+      return _ ("someone else uses that nickname or one too like it");
+    case SC_STATUS_NICKNAME_REGISTERED:
+      return _ ("that nickname is registered: its password is needed");
     default: return _ ("the server refused");
     }
 }

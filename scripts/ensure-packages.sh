@@ -29,6 +29,8 @@ SOCKCHAT_PACKAGES=(
   desktop-file-utils
   appstream
   iproute2
+  libicu-dev
+  libcrypt-dev
 )
 
 # Succeeds when the package is installed.

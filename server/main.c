@@ -5,7 +5,11 @@
 #include <glib/gi18n.h>
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
 
+#include "sc-accounts.h"
 #include "sc-server.h"
 #include "sc-i18n.h"
 
@@ -19,6 +23,73 @@ on_stop_signal (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* One line of standard input without its line ending, not echoed when it
+ * comes from a terminal.  (transfer full) */
+static char *
+read_password (const char *prompt)
+{
+  struct termios saved, quiet;
+  gboolean tty = isatty (STDIN_FILENO);
+  char buffer[1024];
+  char *line;
+
+  if (tty)
+    {
+      fputs (prompt, stderr);
+      fflush (stderr);
+      tcgetattr (STDIN_FILENO, &saved);
+      quiet = saved;
+      quiet.c_lflag &= ~(tcflag_t) ECHO;
+      quiet.c_lflag |= ECHONL;
+      tcsetattr (STDIN_FILENO, TCSAFLUSH, &quiet);
+    }
+  line = fgets (buffer, sizeof buffer, stdin);
+  if (tty)
+    tcsetattr (STDIN_FILENO, TCSAFLUSH, &saved);
+  if (line == NULL)
+    return NULL;
+  buffer[strcspn (buffer, "\r\n")] = '\0';
+  line = g_strdup (buffer);
+  memset (buffer, 0, sizeof buffer);
+  return line;
+}
+
+/* sockchat-server --accounts-file FILE --add-account NAME */
+static int
+add_account (ScServerConfig *config, const char *nickname)
+{
+  g_autofree char *password = NULL;
+  g_autofree char *again = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (config->accounts_path == NULL)
+    {
+      g_printerr ("sockchat-server: %s\n",
+                  _ ("--add-account needs an --accounts-file"));
+      return 2;
+    }
+  password = read_password (_ ("Password: "));
+  if (password != NULL && isatty (STDIN_FILENO))
+    {
+      again = read_password (_ ("The same password again: "));
+      if (again == NULL || !g_str_equal (password, again))
+        {
+          g_printerr ("sockchat-server: %s\n", _ ("the passwords differ"));
+          return 1;
+        }
+    }
+  if (password == NULL ||
+      !sc_accounts_append (config->accounts_path, nickname, password, &error))
+    {
+      g_printerr ("sockchat-server: %s\n",
+                  error ? error->message : _ ("no password given"));
+      return 1;
+    }
+  /* Translators: the nickname, then the accounts file. */
+  g_print (_ ("Registered “%s” in %s\n"), nickname, config->accounts_path);
+  return 0;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -27,13 +98,14 @@ main (int argc, char **argv)
   g_autoptr (GMainLoop) loop = NULL;
   g_autoptr (GError) error = NULL;
   gboolean version_only = FALSE;
+  g_autofree char *new_account = NULL;
 
   sc_i18n_init ();
   g_set_prgname ("sockchat-server");
 
   config = sc_server_config_new ();
   if (!sc_server_config_parse_args (config, &argc, &argv, &version_only,
-                                    &error))
+                                    &new_account, &error))
     {
       g_printerr ("sockchat-server: %s\n", error->message);
       g_printerr (_ ("Try “sockchat-server --help” for more information.\n"));
@@ -44,6 +116,8 @@ main (int argc, char **argv)
       g_print ("sockchat-server %s\n", PACKAGE_VERSION);
       return 0;
     }
+  if (new_account != NULL)
+    return add_account (config, new_account);
 
   /* Every send() uses MSG_NOSIGNAL; this covers anything else. */
   signal (SIGPIPE, SIG_IGN);

@@ -67,6 +67,10 @@ void sc_connection_fail_unacked (ScConnection *connection,
                                  ScStatus status);
 void sc_connection_notify_everyone (ScConnection *from,
                                     const ScMessage *message);
+void sc_connection_handle_hello (ScConnection *connection,
+                                 const ScMessage *hello);
+void sc_connection_handle_set_nickname (ScConnection *connection,
+                                        const ScMessage *request);
 void sc_connection_handle_message (ScConnection *connection,
                                    ScMessage *message);
 void sc_connection_reply (ScConnection *connection,

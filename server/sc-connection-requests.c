@@ -144,227 +144,6 @@ sc_connection_notify_everyone (ScConnection *from, const ScMessage *message)
     }
 }
 
-static gboolean
-nickname_is_valid (const char *nickname)
-{
-  gsize length = strlen (nickname);
-
-  if (length == 0 || length > SC_NICKNAME_MAX)
-    return FALSE;
-  for (const char *p = nickname; *p; p = g_utf8_next_char (p))
-    if (g_unichar_iscntrl (g_utf8_get_char (p)))
-      return FALSE;
-  return TRUE;
-}
-
-/* Refuses a HELLO and closes once the reply has gone out. */
-static void
-refuse_hello (ScConnection *connection,
-              const ScMessage *hello,
-              ScStatus status,
-              const char *reason)
-{
-  sc_connection_reply (connection, hello, status, reason);
-  sc_connection_close_after_flush (connection, status, reason);
-}
-
-/* The rest of a HELLO, once its password (if any) has been accepted. */
-static void
-complete_hello (ScConnection *connection, const ScMessage *hello)
-{
-  g_autoptr (ScMessage) reply = NULL;
-  g_autoptr (ScMessage) joined = NULL;
-
-  if (hello->nickname[0] != '\0' && !nickname_is_valid (hello->nickname))
-    {
-      sc_connection_reply (connection, hello, SC_STATUS_INVALID_NICKNAME,
-                           "a nickname is 1 to 32 bytes without control "
-                           "characters");
-      return;
-    }
-  if (!sc_server_take_client_slot (connection->server))
-    {
-      g_autofree char *why =
-        g_strdup_printf ("the server is full (%u clients)",
-                         connection->server->config->max_clients);
-
-      refuse_hello (connection, hello, SC_STATUS_SERVER_FULL, why);
-      return;
-    }
-  sc_pending_table_remove (connection->server->pending, connection->info.id);
-  connection->ready = TRUE;
-  g_free (connection->info.nickname);
-  connection->info.nickname = g_strdup (hello->nickname);
-  sc_frame_reader_set_max_payload (connection->reader,
-                                   connection->server->config->max_payload);
-  sc_registry_set_presence (connection->server->registry, connection->info.id,
-                            !(hello->flags & SC_FLAG_NO_PRESENCE));
-  sc_outbox_set_batch_receipts (connection->outbox,
-                                hello->flags & SC_FLAG_RECEIPT_BATCHES);
-  sc_registry_set_ready (connection->server->registry, connection->info.id,
-                         connection->info.nickname);
-  g_debug ("client %u said hello as “%s” (%s)", connection->info.id,
-           hello->nickname, hello->name);
-
-  reply = sc_message_new_reply (hello, SC_STATUS_OK, NULL);
-  reply->client_id = connection->info.id;
-  reply->nickname = g_strdup (connection->info.nickname);
-  sc_connection_queue_message (connection, reply);
-
-  joined = sc_message_new (SC_MSG_CLIENT_JOINED, 0);
-  sc_client_info_copy_into (&joined->sender, &connection->info);
-  sc_connection_notify_everyone (connection, joined);
-}
-
-/* The admitted attempt's time has come: the password is checked now, and
- * the outcome reported now, so that neither can show earlier. */
-static void
-check_password (ScConnection *connection, const ScMessage *hello)
-{
-  ScServer *server = connection->server;
-  gboolean right =
-    sc_auth_password_matches (server->config->password, hello->password);
-
-  connection->auth_waiting = FALSE;
-  sc_auth_failures_end (
-    server->auth_failures, connection->info.address, &connection->auth_ticket,
-    right ? SC_AUTH_SUCCEEDED : SC_AUTH_FAILED, g_get_monotonic_time ());
-  if (!right)
-    {
-      g_message ("client %u (%s port %u): wrong password", connection->info.id,
-                 connection->info.address, connection->info.port);
-      refuse_hello (connection, hello, SC_STATUS_AUTH_FAILED,
-                    "wrong or missing password");
-      return;
-    }
-  complete_hello (connection, hello);
-}
-
-typedef struct
-{
-  ScConnection *connection;
-  ScMessage *hello;
-} DeferredHello;
-
-static void
-deferred_hello_free (DeferredHello *deferred)
-{
-  sc_connection_unref (deferred->connection);
-  sc_message_free (deferred->hello);
-  g_free (deferred);
-}
-
-static gboolean
-answer_deferred_hello (gpointer data)
-{
-  DeferredHello *deferred = data;
-  ScConnection *connection = deferred->connection;
-
-  /* A connection closed (or closing) meanwhile gives its attempt up when
-   * it closes. */
-  if (connection->closing || connection->close_after_flush)
-    return G_SOURCE_REMOVE;
-  check_password (connection, deferred->hello);
-  if (!connection->closing && !connection->close_after_flush)
-    sc_connection_resume_input (connection);
-  return G_SOURCE_REMOVE;
-}
-
-static ScMessage *
-copy_hello (const ScMessage *hello)
-{
-  ScMessage *copy = sc_message_new (SC_MSG_HELLO, hello->request_id);
-
-  copy->flags = hello->flags;
-  copy->version = hello->version;
-  copy->name = g_strdup (hello->name);
-  copy->nickname = g_strdup (hello->nickname);
-  copy->password = g_strdup (hello->password);
-  return copy;
-}
-
-/* A HELLO to a server with a password is an attempt, admitted or refused
- * before the password is looked at (sc-auth-failures.c).  An admitted one
- * is checked and answered after the delay it was given, the right
- * password as late as a wrong one; meanwhile nothing else the client sends
- * is read. */
-static void
-attempt_hello (ScConnection *connection, const ScMessage *hello)
-{
-  ScServer *server = connection->server;
-  DeferredHello *deferred;
-  g_autoptr (GSource) timer = NULL;
-  guint delay_ms = 0;
-  ScAuthAdmission admission = sc_auth_failures_begin (
-    server->auth_failures, connection->info.address, g_get_monotonic_time (),
-    &delay_ms, &connection->auth_ticket);
-
-  if (admission != SC_AUTH_ADMITTED)
-    {
-      const char *why = admission == SC_AUTH_BUSY_ADDRESS
-                          ? "too many logins from your address under way; "
-                            "try again later"
-                          : "too many logins under way; try again later";
-
-      g_message ("client %u (%s port %u): password not checked: %s",
-                 connection->info.id, connection->info.address,
-                 connection->info.port, why);
-      refuse_hello (connection, hello, SC_STATUS_SERVER_FULL, why);
-      return;
-    }
-  /* Bounded as an attempt from now on, it no longer waits among the
-   * connections that have not said hello, where a flood could push it
-   * out. */
-  sc_pending_table_remove (server->pending, connection->info.id);
-  connection->auth_waiting = TRUE;
-  if (delay_ms == 0)
-    {
-      check_password (connection, hello);
-      return;
-    }
-  g_message ("client %u (%s port %u): answering its password in %u ms",
-             connection->info.id, connection->info.address,
-             connection->info.port, delay_ms);
-  deferred = g_new0 (DeferredHello, 1);
-  deferred->connection = sc_connection_ref (connection);
-  deferred->hello = copy_hello (hello);
-  sc_connection_pause_input (connection);
-  timer = g_timeout_source_new (delay_ms);
-  g_source_set_callback (timer, answer_deferred_hello, deferred,
-                         (GDestroyNotify) deferred_hello_free);
-  g_source_attach (timer, g_main_context_get_thread_default ());
-}
-
-static void
-handle_hello (ScConnection *connection, const ScMessage *hello)
-{
-  if (connection->ready)
-    {
-      sc_connection_reply (connection, hello, SC_STATUS_BAD_REQUEST,
-                           "hello was already done");
-      return;
-    }
-  if (hello->version != SC_PROTOCOL_VERSION)
-    {
-      g_autofree char *why =
-        g_strdup_printf ("this server speaks protocol version %d, "
-                         "the client version %u",
-                         SC_PROTOCOL_VERSION, hello->version);
-      refuse_hello (connection, hello, SC_STATUS_VERSION_MISMATCH, why);
-      return;
-    }
-  if (sc_server_memory_exceeded (connection->server))
-    {
-      refuse_hello (connection, hello, SC_STATUS_SERVER_BUSY,
-                    "the server is at its memory limit; try again later");
-      return;
-    }
-  if (connection->server->config->password != NULL)
-    attempt_hello (connection, hello);
-  else
-    complete_hello (connection, hello);
-}
-
 static void
 handle_get_time (ScConnection *connection, const ScMessage *request)
 {
@@ -388,7 +167,9 @@ handle_get_name (ScConnection *connection, const ScMessage *request)
   g_autoptr (ScMessage) reply =
     sc_message_new_reply (request, SC_STATUS_OK, NULL);
 
-  reply->name = g_strdup (g_get_host_name ());
+  /* The name the GREETING announced: the configured one, the host name
+   * by default. */
+  reply->name = g_strdup (connection->server->config->server_name);
   sc_connection_queue_message (connection, reply);
 }
 
@@ -453,6 +234,10 @@ allow_memory (ScConnection *connection, const ScMessage *request)
   return FALSE;
 }
 
+/* A LIST_CLIENTS_REPLY's bytes besides its entries: status u16, an empty
+ * reason (u16 length), count u32, more u8 and the entries' count u32. */
+#define LIST_REPLY_OVERHEAD (2 + 2 + 4 + 1 + 4)
+
 static void
 handle_list (ScConnection *connection, const ScMessage *request)
 {
@@ -465,10 +250,11 @@ handle_list (ScConnection *connection, const ScMessage *request)
     return;
   reply = sc_message_new_reply (request, SC_STATUS_OK, NULL);
 
-  /* The page must fit a frame with the reply's own fields around it. */
-  reply->clients =
-    sc_registry_list_page (server->registry, request->peer_id,
-                           server->config->max_payload - 64, &more);
+  /* The page fills the payload but for the reply's own fields. */
+  reply->clients = sc_registry_list_page (
+    server->registry, request->peer_id,
+    server->config->max_payload - LIST_REPLY_OVERHEAD, connection->info.id,
+    server->config->hide_addresses, &more);
   reply->count = sc_registry_count_ready (server->registry);
   reply->more = more;
   spend_fanout (connection, reply->clients->len + 1);
@@ -516,6 +302,11 @@ forwarded_frame (ScConnection *connection,
   message.time_ms = g_get_real_time () / 1000;
   message.broadcast = broadcast;
   message.sender = connection->info;
+  if (connection->server->config->hide_addresses)
+    {
+      message.sender.address = (char *) "";
+      message.sender.port = 0;
+    }
   message.text = request->text;
   return sc_message_encode (&message);
 }
@@ -645,34 +436,6 @@ handle_broadcast (ScConnection *connection, const ScMessage *request)
 }
 
 static void
-handle_set_nickname (ScConnection *connection, const ScMessage *request)
-{
-  g_autoptr (ScMessage) reply = NULL;
-  g_autoptr (ScMessage) renamed = NULL;
-
-  if (!nickname_is_valid (request->nickname))
-    {
-      sc_connection_reply (connection, request, SC_STATUS_INVALID_NICKNAME,
-                           "a nickname is 1 to 32 bytes without control "
-                           "characters");
-      return;
-    }
-  g_free (connection->info.nickname);
-  connection->info.nickname = g_strdup (request->nickname);
-  sc_registry_set_ready (connection->server->registry, connection->info.id,
-                         connection->info.nickname);
-
-  reply = sc_message_new_reply (request, SC_STATUS_OK, NULL);
-  reply->nickname = g_strdup (connection->info.nickname);
-  sc_connection_queue_message (connection, reply);
-
-  renamed = sc_message_new (SC_MSG_CLIENT_RENAMED, 0);
-  renamed->client_id = connection->info.id;
-  renamed->nickname = g_strdup (connection->info.nickname);
-  sc_connection_notify_everyone (connection, renamed);
-}
-
-static void
 handle_ping (ScConnection *connection, const ScMessage *request)
 {
   g_autoptr (ScMessage) reply =
@@ -784,13 +547,15 @@ sc_connection_handle_message (ScConnection *connection, ScMessage *message)
     }
   switch (message->type)
     {
-    case SC_MSG_HELLO: handle_hello (connection, message); break;
+    case SC_MSG_HELLO: sc_connection_handle_hello (connection, message); break;
     case SC_MSG_GET_TIME: handle_get_time (connection, message); break;
     case SC_MSG_GET_NAME: handle_get_name (connection, message); break;
     case SC_MSG_LIST_CLIENTS: handle_list (connection, message); break;
     case SC_MSG_SEND_MESSAGE: handle_send (connection, message); break;
     case SC_MSG_BROADCAST: handle_broadcast (connection, message); break;
-    case SC_MSG_SET_NICKNAME: handle_set_nickname (connection, message); break;
+    case SC_MSG_SET_NICKNAME:
+      sc_connection_handle_set_nickname (connection, message);
+      break;
     case SC_MSG_PING: handle_ping (connection, message); break;
     case SC_MSG_MESSAGE_ACK:
     case SC_MSG_MESSAGE_ACKS: handle_ack (connection, message); break;

@@ -51,8 +51,11 @@ sc_connection_new (ScWorker *worker, int fd, const ScClientInfo *info)
   connection->server = server;
   connection->fd = fd;
   sc_client_info_copy_into (&connection->info, info);
-  connection->reader =
-    sc_frame_reader_new (server->config->pre_hello_max_payload);
+  /* The GREETING announces max_payload for the whole connection, so a
+   * HELLO may not be larger either; until HELLO it is smaller still, so
+   * that silent connections hold little. */
+  connection->reader = sc_frame_reader_new (
+    MIN (server->config->pre_hello_max_payload, server->config->max_payload));
   connection->outbox = sc_outbox_new (server, worker, info->id, fd, connection);
   connection->connected_at = g_get_monotonic_time ();
   connection->last_activity = connection->connected_at;

@@ -8,6 +8,10 @@
  * then shared by every reader until the next change.  (The lock held
  * across those iterations let overlapping readers keep a writer out for
  * seconds.)
+ *
+ * The same table keeps the nicknames in use, by confusable skeleton
+ * (sc-nickname.c), so that taking a name and checking that nobody holds
+ * it are one step under the write lock, which a rename takes anyway.
  */
 #include "config.h"
 
@@ -21,6 +25,7 @@ typedef struct
 {
   ScClientInfo info;
   ScOutbox *outbox;        /* a reference */
+  char *skeleton;          /* its nickname's, or NULL for none */
   gboolean ready;          /* said hello: listed and reachable */
   gboolean wants_presence; /* gets joined/left/renamed notices */
 } Entry;
@@ -29,6 +34,7 @@ struct _ScRegistry
 {
   GRWLock lock;
   GHashTable *entries;          /* id -> Entry */
+  GHashTable *names;            /* skeleton -> Entry (borrowed) */
   GArray *ready_ids;            /* sorted ids of ready entries */
   ScRegistrySnapshot *snapshot; /* NULL when out of date */
 };
@@ -37,6 +43,7 @@ static void
 entry_free (Entry *entry)
 {
   sc_client_info_clear (&entry->info);
+  g_free (entry->skeleton);
   sc_outbox_unref (entry->outbox);
   g_free (entry);
 }
@@ -84,6 +91,7 @@ sc_registry_new (void)
   g_rw_lock_init (&registry->lock);
   registry->entries =
     g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) entry_free);
+  registry->names = g_hash_table_new (g_str_hash, g_str_equal);
   registry->ready_ids = g_array_new (FALSE, FALSE, sizeof (guint32));
   return registry;
 }
@@ -94,6 +102,7 @@ sc_registry_free (ScRegistry *registry)
   if (registry == NULL)
     return;
   g_clear_pointer (&registry->snapshot, sc_registry_snapshot_unref);
+  g_hash_table_unref (registry->names);
   g_hash_table_unref (registry->entries);
   g_array_unref (registry->ready_ids);
   g_rw_lock_clear (&registry->lock);
@@ -134,13 +143,28 @@ ready_position (GArray *ids, guint32 id, gboolean *found)
   return lo;
 }
 
+/* With the lock held: @entry's nickname is free for others to take. */
+static void
+release_name (ScRegistry *registry, Entry *entry)
+{
+  if (entry->skeleton == NULL)
+    return;
+  if (g_hash_table_lookup (registry->names, entry->skeleton) == entry)
+    g_hash_table_remove (registry->names, entry->skeleton);
+  g_clear_pointer (&entry->skeleton, g_free);
+}
+
 void
 sc_registry_remove (ScRegistry *registry, guint32 id)
 {
   gboolean found;
   guint pos;
+  Entry *entry;
 
   lock (registry);
+  entry = g_hash_table_lookup (registry->entries, GUINT_TO_POINTER (id));
+  if (entry != NULL)
+    release_name (registry, entry);
   g_hash_table_remove (registry->entries, GUINT_TO_POINTER (id));
   pos = ready_position (registry->ready_ids, id, &found);
   if (found)
@@ -151,20 +175,44 @@ sc_registry_remove (ScRegistry *registry, guint32 id)
   unlock (registry);
 }
 
-/* Marks @id as having said hello, or renames it when it already has. */
-void
-sc_registry_set_ready (ScRegistry *registry, guint32 id, const char *nickname)
+/* Marks @id as having said hello with @nickname, or renames it when it
+ * already has.  @skeleton is sc_nickname_skeleton (@nickname), or NULL
+ * for no nickname.  Fails when another client holds a nickname with the
+ * same skeleton, and then returns that nickname in @holder (transfer
+ * full) and changes nothing. */
+gboolean
+sc_registry_set_ready (ScRegistry *registry,
+                       guint32 id,
+                       const char *nickname,
+                       const char *skeleton,
+                       char **holder)
 {
   Entry *entry;
+  Entry *other = NULL;
   gboolean found;
   guint pos;
 
   lock (registry);
   entry = g_hash_table_lookup (registry->entries, GUINT_TO_POINTER (id));
+  if (skeleton != NULL)
+    other = g_hash_table_lookup (registry->names, skeleton);
+  if (other != NULL && other != entry)
+    {
+      if (holder != NULL)
+        *holder = g_strdup (other->info.nickname);
+      unlock (registry);
+      return FALSE;
+    }
   if (entry != NULL)
     {
       g_free (entry->info.nickname);
       entry->info.nickname = g_strdup (nickname);
+      release_name (registry, entry);
+      if (skeleton != NULL)
+        {
+          entry->skeleton = g_strdup (skeleton);
+          g_hash_table_insert (registry->names, entry->skeleton, entry);
+        }
       if (!entry->ready)
         {
           entry->ready = TRUE;
@@ -174,6 +222,7 @@ sc_registry_set_ready (ScRegistry *registry, guint32 id, const char *nickname)
         }
     }
   unlock (registry);
+  return TRUE;
 }
 
 /* Returns a reference to the outbox of ready client @id, or NULL.
@@ -322,12 +371,33 @@ encoded_size (const ScClientInfo *info)
   return 4 + 2 + 8 + 2 + strlen (info->nickname) + 2 + strlen (info->address);
 }
 
-/* Copies the ready clients with ids above @after_id, in id order, until
- * their encoding would pass @byte_budget.  (transfer full) */
+/* The entry as @viewer_id may see it: with --hide-addresses, only its
+ * own address and port.  (transfer full) */
+static ScClientInfo *
+copy_for_viewer (const ScClientInfo *info,
+                 guint32 viewer_id,
+                 gboolean hide_addresses)
+{
+  ScClientInfo *copy = sc_client_info_copy (info);
+
+  if (hide_addresses && info->id != viewer_id)
+    {
+      g_free (copy->address);
+      copy->address = g_strdup ("");
+      copy->port = 0;
+    }
+  return copy;
+}
+
+/* Copies the ready clients with ids above @after_id, in id order, as
+ * many as their encoding fits in @byte_budget, as @viewer_id may see
+ * them.  (transfer full) */
 GPtrArray *
 sc_registry_list_page (ScRegistry *registry,
                        guint32 after_id,
                        gsize byte_budget,
+                       guint32 viewer_id,
+                       gboolean hide_addresses,
                        gboolean *more)
 {
   GPtrArray *page =
@@ -345,12 +415,14 @@ sc_registry_list_page (ScRegistry *registry,
       guint32 id = g_array_index (registry->ready_ids, guint32, i);
       Entry *entry =
         g_hash_table_lookup (registry->entries, GUINT_TO_POINTER (id));
-      gsize size = encoded_size (&entry->info);
+      g_autoptr (ScClientInfo) shown =
+        copy_for_viewer (&entry->info, viewer_id, hide_addresses);
+      gsize size = encoded_size (shown);
 
       if (used + size > byte_budget)
         break;
       used += size;
-      g_ptr_array_add (page, sc_client_info_copy (&entry->info));
+      g_ptr_array_add (page, g_steal_pointer (&shown));
     }
   *more = i < registry->ready_ids->len;
   read_unlock (registry);

@@ -41,8 +41,11 @@ void sc_registry_add (ScRegistry *registry,
                       const ScClientInfo *info,
                       ScOutbox *outbox);
 void sc_registry_remove (ScRegistry *registry, guint32 id);
-void
-sc_registry_set_ready (ScRegistry *registry, guint32 id, const char *nickname);
+gboolean sc_registry_set_ready (ScRegistry *registry,
+                                guint32 id,
+                                const char *nickname,
+                                const char *skeleton,
+                                char **holder);
 void sc_registry_set_presence (ScRegistry *registry,
                                guint32 id,
                                gboolean wants_presence);
@@ -51,6 +54,8 @@ guint sc_registry_count_ready (ScRegistry *registry);
 GPtrArray *sc_registry_list_page (ScRegistry *registry,
                                   guint32 after_id,
                                   gsize byte_budget,
+                                  guint32 viewer_id,
+                                  gboolean hide_addresses,
                                   gboolean *more);
 GPtrArray *sc_registry_all_outboxes (ScRegistry *registry);
 

@@ -85,6 +85,8 @@ sc_server_config_free (ScServerConfig *config)
   if (config->password)
     memset (config->password, 0, strlen (config->password));
   g_free (config->password);
+  g_free (config->accounts_path);
+  sc_accounts_unref (config->accounts);
   g_free (config);
 }
 
@@ -155,6 +157,65 @@ sc_server_config_load_password (ScServerConfig *config,
   return TRUE;
 }
 
+/* Registered nicknames (sc-accounts.h), read now so that a bad file
+ * stops the server before it listens. */
+gboolean
+sc_server_config_load_accounts (ScServerConfig *config,
+                                const char *path,
+                                GError **error)
+{
+  ScAccounts *accounts = sc_accounts_load (path, error);
+
+  if (accounts == NULL)
+    return FALSE;
+  sc_accounts_unref (config->accounts);
+  config->accounts = accounts;
+  g_free (config->accounts_path);
+  config->accounts_path = g_strdup (path);
+  return TRUE;
+}
+
+/* The keys of the file that are switches: boolean, and off by default. */
+static gboolean *
+find_switch (ScServerConfig *config, const char *key)
+{
+  if (g_str_equal (key, "accounts-only"))
+    return &config->accounts_only;
+  if (g_str_equal (key, "hide-addresses"))
+    return &config->hide_addresses;
+  return NULL;
+}
+
+/* Settings of the file that are neither numbers nor names: files and
+ * switches.  Returns FALSE with @error unset when @key is none of them. */
+static gboolean
+load_other_key (ScServerConfig *config,
+                GKeyFile *file,
+                const char *path,
+                const char *key,
+                GError **error)
+{
+  g_autofree char *value = g_key_file_get_string (file, "server", key, NULL);
+  gboolean *flag = find_switch (config, key);
+  g_autoptr (GError) local_error = NULL;
+
+  if (g_str_equal (key, "password-file"))
+    return sc_server_config_load_password (config, value, error);
+  if (g_str_equal (key, "accounts-file"))
+    return sc_server_config_load_accounts (config, value, error);
+  if (flag == NULL)
+    return FALSE;
+  *flag = g_key_file_get_boolean (file, "server", key, &local_error);
+  if (local_error != NULL)
+    {
+      g_set_error (error, SC_SERVER_CONFIG_ERROR,
+                   SC_SERVER_CONFIG_ERROR_INVALID, "%s: %s", path,
+                   local_error->message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /* Reads group [server] of a GKeyFile; keys are the long option names. */
 gboolean
 sc_server_config_load_file (ScServerConfig *config,
@@ -179,12 +240,11 @@ sc_server_config_load_file (ScServerConfig *config,
       g_autofree char *origin = g_strdup_printf ("%s: ", path);
       gint64 value;
 
-      if (g_str_equal (keys[i], "password-file"))
+      if (g_str_equal (keys[i], "password-file") ||
+          g_str_equal (keys[i], "accounts-file") ||
+          find_switch (config, keys[i]) != NULL)
         {
-          g_autofree char *file_path =
-            g_key_file_get_string (file, "server", keys[i], NULL);
-
-          if (!sc_server_config_load_password (config, file_path, error))
+          if (!load_other_key (config, file, path, keys[i], error))
             return FALSE;
           continue;
         }
@@ -217,6 +277,36 @@ sc_server_config_load_file (ScServerConfig *config,
   return TRUE;
 }
 
+/* For --add-account: the accounts file named on the command line, else
+ * in the configuration file, is not read, only named. */
+static gboolean
+set_accounts_path_only (ScServerConfig *config,
+                        const char *config_path,
+                        char **accounts_path,
+                        GError **error)
+{
+  g_autoptr (GKeyFile) file = g_key_file_new ();
+  g_autoptr (GError) local_error = NULL;
+
+  if (*accounts_path == NULL && config_path != NULL)
+    {
+      if (!g_key_file_load_from_file (file, config_path, G_KEY_FILE_NONE,
+                                      &local_error))
+        {
+          g_set_error (error, SC_SERVER_CONFIG_ERROR,
+                       SC_SERVER_CONFIG_ERROR_FILE,
+                       _ ("cannot read configuration %s: %s"), config_path,
+                       local_error->message);
+          return FALSE;
+        }
+      *accounts_path =
+        g_key_file_get_string (file, "server", "accounts-file", NULL);
+    }
+  g_free (config->accounts_path);
+  config->accounts_path = g_steal_pointer (accounts_path);
+  return TRUE;
+}
+
 /* Parses the command line.  A --config file is applied first, then every
  * option given on the command line, so the command line wins. */
 gboolean
@@ -224,12 +314,15 @@ sc_server_config_parse_args (ScServerConfig *config,
                              int *argc,
                              char ***argv,
                              gboolean *version_only,
+                             char **add_account,
                              GError **error)
 {
   gint64 values[G_N_ELEMENTS (numeric_settings)];
   g_autofree char *bind = NULL;
   g_autofree char *config_path = NULL;
   g_autofree char *password_path = NULL;
+  g_autofree char *accounts_path = NULL;
+  gboolean accounts_only = FALSE, hide_addresses = FALSE;
   g_autofree char *port = NULL, *threads = NULL, *max_clients = NULL,
                   *max_payload = NULL, *idle = NULL, *ping = NULL,
                   *hello = NULL, *output_cap = NULL, *max_unacked = NULL,
@@ -302,6 +395,18 @@ sc_server_config_parse_args (ScServerConfig *config,
     { "password-file", 0, 0, G_OPTION_ARG_FILENAME, &password_path,
       N_ ("Require the password on the first line of FILE in every hello"),
       N_ ("FILE") },
+    { "accounts-file", 0, 0, G_OPTION_ARG_FILENAME, &accounts_path,
+      N_ ("Registered nicknames: lines “nickname:HASH”; a registered "
+          "nickname is taken only with its password"),
+      N_ ("FILE") },
+    { "accounts-only", 0, 0, G_OPTION_ARG_NONE, &accounts_only,
+      N_ ("Accept only registered nicknames"), NULL },
+    { "hide-addresses", 0, 0, G_OPTION_ARG_NONE, &hide_addresses,
+      N_ ("Show clients no one else's address and port"), NULL },
+    { "add-account", 0, 0, G_OPTION_ARG_STRING, add_account,
+      N_ ("Register NAME in the --accounts-file with a password read from "
+          "the terminal (or standard input), then exit"),
+      N_ ("NAME") },
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
       N_ ("Read settings from a key file (group [server])"), N_ ("FILE") },
     { "version", 'V', 0, G_OPTION_ARG_NONE, version_only,
@@ -344,6 +449,10 @@ sc_server_config_parse_args (ScServerConfig *config,
           return FALSE;
         }
     }
+  /* --add-account only writes the accounts file, which may not exist
+   * yet: of the configuration it takes that file's name alone. */
+  if (*add_account != NULL)
+    return set_accounts_path_only (config, config_path, &accounts_path, error);
   if (config_path && !sc_server_config_load_file (config, config_path, error))
     return FALSE;
   for (gsize i = 0; i < G_N_ELEMENTS (texts); i++)
@@ -353,6 +462,18 @@ sc_server_config_parse_args (ScServerConfig *config,
   if (password_path &&
       !sc_server_config_load_password (config, password_path, error))
     return FALSE;
+  if (accounts_path &&
+      !sc_server_config_load_accounts (config, accounts_path, error))
+    return FALSE;
+  config->accounts_only = config->accounts_only || accounts_only;
+  config->hide_addresses = config->hide_addresses || hide_addresses;
+  if (config->accounts_only && config->accounts_path == NULL)
+    {
+      g_set_error_literal (error, SC_SERVER_CONFIG_ERROR,
+                           SC_SERVER_CONFIG_ERROR_INVALID,
+                           _ ("--accounts-only needs an --accounts-file"));
+      return FALSE;
+    }
   if (bind)
     {
       g_free (config->bind_address);

@@ -4,6 +4,8 @@
 
 #include <glib.h>
 
+#include "sc-accounts.h"
+
 G_BEGIN_DECLS
 
 typedef struct
@@ -28,6 +30,11 @@ typedef struct
   guint frame_timeout_s; /* to complete a frame once it has started */
   guint max_pending;     /* connections that have not said hello */
   guint max_per_address; /* of those, from one address */
+  /* Identity (docs/PROTOCOL.md 5.5). */
+  char *accounts_path;     /* NULL: no registered nicknames */
+  ScAccounts *accounts;    /* read from accounts_path */
+  gboolean accounts_only;  /* only registered nicknames may be taken */
+  gboolean hide_addresses; /* others' addresses are shown as "" */
 } ScServerConfig;
 
 #define SC_SERVER_CONFIG_ERROR (sc_server_config_error_quark ())
@@ -46,8 +53,12 @@ gboolean sc_server_config_parse_args (ScServerConfig *config,
                                       int *argc,
                                       char ***argv,
                                       gboolean *version_only,
+                                      char **add_account,
                                       GError **error);
 gboolean sc_server_config_load_password (ScServerConfig *config,
+                                         const char *path,
+                                         GError **error);
+gboolean sc_server_config_load_accounts (ScServerConfig *config,
                                          const char *path,
                                          GError **error);
 gboolean sc_server_config_load_file (ScServerConfig *config,

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "sc-auth-failures.h"
+#include "sc-password-checker.h"
 #include "sc-pending-table.h"
 #include "sc-registry.h"
 #include "sc-server.h"
@@ -17,6 +18,7 @@ struct _ScServer
   ScRegistry *registry;
   GTimeZone *local_zone; /* read once: looking it up stats /etc/localtime */
   ScAuthFailures *auth_failures;
+  ScPasswordChecker *password_checker; /* with registered nicknames */
   ScWorker **workers;
   guint n_workers;
 

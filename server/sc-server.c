@@ -35,6 +35,14 @@ sc_server_new (const ScServerConfig *config)
   server->config->bind_address = g_strdup (config->bind_address);
   server->config->server_name = g_strdup (config->server_name);
   server->config->password = g_strdup (config->password);
+  server->config->accounts_path = g_strdup (config->accounts_path);
+  if (config->accounts != NULL)
+    {
+      server->config->accounts = sc_accounts_ref (config->accounts);
+      /* Two threads: a check takes tens of milliseconds, and more at
+       * once would only take the workers' CPUs. */
+      server->password_checker = sc_password_checker_new (2);
+    }
   server->auth_failures = sc_auth_failures_new ();
   server->registry = sc_registry_new ();
   server->local_zone = g_time_zone_new_local ();
@@ -377,6 +385,9 @@ sc_server_free (ScServer *server)
   if (server == NULL)
     return;
   sc_server_stop (server);
+  /* Before the workers: a check under way hands its outcome to a
+   * worker's context. */
+  g_clear_pointer (&server->password_checker, sc_password_checker_free);
   /* Freeing a worker frees its connections, whose outboxes still count
    * what the other workers hold: each slot is emptied once freed. */
   for (guint i = 0; i < server->n_workers; i++)

@@ -94,7 +94,10 @@ fill_sample (ScMessage *message)
     case SC_MSG_BROADCAST:
       message->text = g_strdup ("to everyone \xf0\x9f\x8e\x89");
       break;
-    case SC_MSG_SET_NICKNAME: message->nickname = g_strdup ("bob"); break;
+    case SC_MSG_SET_NICKNAME:
+      message->nickname = g_strdup ("bob");
+      message->password = g_strdup ("hunter2");
+      break;
     case SC_MSG_PING:
     case SC_MSG_PONG:
     case SC_MSG_SERVER_PING:
@@ -907,10 +910,11 @@ test_truncated (gconstpointer data)
   guint32 full = g_bytes_get_size (frame) - SC_FRAME_HEADER_SIZE;
   guint32 shorter_valid = G_MAXUINT32;
 
-  /* HELLO's password is the one trailing optional field: the frame cut
-   * exactly before it is a HELLO without a password.  Every other cut of
-   * every type leaves a field or a string incomplete. */
-  if (type == SC_MSG_HELLO)
+  /* The password of HELLO and SET_NICKNAME is the one trailing optional
+   * field: the frame cut exactly before it is the request without a
+   * password.  Every other cut of every type leaves a field or a string
+   * incomplete. */
+  if (type == SC_MSG_HELLO || type == SC_MSG_SET_NICKNAME)
     {
       g_assert_nonnull (sample->password);
       shorter_valid = full - 2 - strlen (sample->password);

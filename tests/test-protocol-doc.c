@@ -211,6 +211,116 @@ test_every_type_has_example (void)
   g_assert_cmpuint (n_known, ==, N_KNOWN_TYPES);
 }
 
+/* The document's own words for a number or a name, next to what the
+ * code defines, so that neither can change alone. */
+static void
+assert_document_says (const char *contents, const char *phrase)
+{
+  if (strstr (contents, phrase) == NULL)
+    g_test_message ("PROTOCOL.md does not say \"%s\"", phrase);
+  g_assert_nonnull (strstr (contents, phrase));
+}
+
+static void
+test_numbers_agree (void)
+{
+  g_autofree char *contents = read_document ();
+  g_autofree char *types =
+    g_strdup_printf ("one of the %d types of section 4", N_KNOWN_TYPES);
+  g_autofree char *nickname =
+    g_strdup_printf ("not 1 to %d bytes of UTF-8", SC_NICKNAME_MAX);
+  g_autofree char *program =
+    g_strdup_printf ("at most %d bytes |", SC_PROGRAM_MAX);
+
+  assert_document_says (contents, types);
+  assert_document_says (contents, nickname);
+  assert_document_says (contents, program);
+}
+
+/* Section 2 lists every flag bit each type defines; each must be the
+ * value sc-protocol.h gives it. */
+static void
+test_flags_agree (void)
+{
+  g_autofree char *contents = read_document ();
+  struct
+  {
+    const char *type;
+    guint value;
+    const char *name;
+  } flags[] = {
+    { "GREETING", SC_FLAG_PROTOCOL_1_1, "PROTOCOL_1_1" },
+    { "HELLO", SC_FLAG_NO_PRESENCE, "NO_PRESENCE" },
+    { "HELLO", SC_FLAG_RECEIPT_BATCHES, "RECEIPT_BATCHES" },
+    { "SEND_MESSAGE", SC_FLAG_QUIET, "QUIET" },
+    { "BROADCAST", SC_FLAG_NO_RECEIPT, "NO_RECEIPT" },
+    { "MESSAGE", SC_FLAG_NO_ACK, "NO_ACK" },
+  };
+  const char *row = strstr (contents, "| 4 | u16 | flags |");
+  g_autofree char *cell = NULL;
+
+  g_assert_nonnull (row);
+  cell = g_strndup (row, strcspn (row, "\n"));
+  for (gsize i = 0; i < G_N_ELEMENTS (flags); i++)
+    {
+      g_autofree char *pair =
+        g_strdup_printf ("`0x%04x` %s", flags[i].value, flags[i].name);
+
+      if (strstr (cell, pair) == NULL || strstr (cell, flags[i].type) == NULL)
+        g_test_message ("section 2 lacks %s %s", flags[i].type, pair);
+      g_assert_nonnull (strstr (cell, pair));
+      g_assert_nonnull (strstr (cell, flags[i].type));
+    }
+}
+
+/* Section 5.9 has one row per status code the codec knows, in order,
+ * and no other. */
+static void
+test_status_table (void)
+{
+  static const char *const names[] = {
+    "OK",
+    "BAD_REQUEST",
+    "VERSION_MISMATCH",
+    "NOT_READY",
+    "NO_SUCH_CLIENT",
+    "TOO_LARGE",
+    "RECIPIENT_SLOW",
+    "RECIPIENT_LEFT",
+    "SERVER_FULL",
+    "SHUTTING_DOWN",
+    "INVALID_NICKNAME",
+    "PROTOCOL_ERROR",
+    "TIMEOUT",
+    "AUTH_FAILED",
+    "INTERNAL",
+    "SERVER_BUSY",
+    "RATE_LIMITED",
+    "NICKNAME_IN_USE",
+    "NICKNAME_REGISTERED",
+  };
+  g_autofree char *contents = read_document ();
+  const char *table = strstr (contents, "### 5.9 Status codes");
+  g_autofree char *next_code = NULL;
+
+  G_STATIC_ASSERT (G_N_ELEMENTS (names) == SC_STATUS_NICKNAME_REGISTERED + 1);
+  g_assert_nonnull (table);
+  for (guint code = 0; code < G_N_ELEMENTS (names); code++)
+    {
+      g_autofree char *row =
+        g_strdup_printf ("\n| %u | %s |", code, names[code]);
+
+      if (strstr (table, row) == NULL)
+        g_test_message ("5.9 lacks the row for %u %s", code, names[code]);
+      g_assert_nonnull (strstr (table, row));
+      g_assert_cmpstr (sc_status_to_string (code), !=, "unknown status");
+    }
+  next_code = g_strdup_printf ("\n| %u |", (guint) G_N_ELEMENTS (names));
+  g_assert_null (strstr (table, next_code));
+  g_assert_cmpstr (sc_status_to_string (G_N_ELEMENTS (names)), ==,
+                   "unknown status");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -220,5 +330,8 @@ main (int argc, char **argv)
                    test_examples_round_trip);
   g_test_add_func ("/protocol-doc/every-type-has-example",
                    test_every_type_has_example);
+  g_test_add_func ("/protocol-doc/numbers-agree", test_numbers_agree);
+  g_test_add_func ("/protocol-doc/flags-agree", test_flags_agree);
+  g_test_add_func ("/protocol-doc/status-table", test_status_table);
   return g_test_run ();
 }

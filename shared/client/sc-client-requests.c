@@ -287,6 +287,9 @@ sc_client_set_nickname_async (ScClient *self,
                                    cancellable, callback, user_data);
   pending->on_reply = on_nickname_set;
   request->nickname = g_strdup (nickname);
+  /* A registered nickname is taken with its password (protocol 1.2);
+   * servers ignore one they do not need. */
+  request->password = g_strdup (self->password);
   sc_client_submit (self, pending, request);
 }
 

@@ -921,7 +921,9 @@ sc_client_set_heartbeat_interval (ScClient *self, guint interval_s)
   self->heartbeat_interval_s = interval_s;
 }
 
-/* For servers started with a password file; NULL sends none. */
+/* The password sent in HELLO and with nickname changes: the server's
+ * (started with a password file), or a registered nickname's, which
+ * stands for the server's too; NULL sends none. */
 void
 sc_client_set_password (ScClient *self, const char *password)
 {

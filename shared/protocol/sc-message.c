@@ -49,6 +49,10 @@ static const Field list_fields[] = { F (U32, peer_id), END };
 static const Field send_fields[] = { F (U32, peer_id), F (STRING, text), END };
 static const Field text_fields[] = { F (STRING, text), END };
 static const Field nickname_fields[] = { F (STRING, nickname), END };
+/* The password is for a registered nickname, and optional as in HELLO. */
+static const Field set_nickname_fields[] = { F (STRING, nickname),
+                                             F (OPTIONAL_STRING, password),
+                                             END };
 static const Field token_fields[] = { F (U64, token), END };
 static const Field ack_fields[] = { F (U64, message_id), END };
 static const Field acks_fields[] = { F (ID_LIST, message_ids), END };
@@ -101,7 +105,7 @@ fields_for_type (guint type)
     case SC_MSG_LIST_CLIENTS: return list_fields;
     case SC_MSG_SEND_MESSAGE: return send_fields;
     case SC_MSG_BROADCAST: return text_fields;
-    case SC_MSG_SET_NICKNAME: return nickname_fields;
+    case SC_MSG_SET_NICKNAME: return set_nickname_fields;
     case SC_MSG_PING:
     case SC_MSG_PONG:
     case SC_MSG_SERVER_PING:

@@ -53,7 +53,7 @@ typedef struct
   char *text;     /* SEND_MESSAGE, BROADCAST, MESSAGE */
   char *iso_time; /* GET_TIME_REPLY */
   char *timezone; /* GET_TIME_REPLY */
-  char *password; /* HELLO (optional trailing field) */
+  char *password; /* HELLO, SET_NICKNAME (optional trailing field) */
 
   ScClientInfo sender; /* MESSAGE; CLIENT_JOINED's subject */
   GPtrArray *clients;  /* LIST_CLIENTS_REPLY: ScClientInfo* */

@@ -100,6 +100,8 @@ sc_status_to_string (ScStatus status)
     case SC_STATUS_INTERNAL: return "internal server error";
     case SC_STATUS_SERVER_BUSY: return "server busy";
     case SC_STATUS_RATE_LIMITED: return "rate limited";
+    case SC_STATUS_NICKNAME_IN_USE: return "nickname in use";
+    case SC_STATUS_NICKNAME_REGISTERED: return "nickname registered";
     default: return "unknown status";
     }
 }

@@ -19,6 +19,8 @@ G_BEGIN_DECLS
  * forwards it, so it is this much smaller than the payload limit. */
 #define SC_TEXT_RESERVE 512
 #define SC_NICKNAME_MAX 32
+/* HELLO's program string, e.g. "sockchat-cli 1.0". */
+#define SC_PROGRAM_MAX  255
 #define SC_DEFAULT_PORT 5330
 
 #define SC_ERROR (sc_error_quark ())
@@ -135,6 +137,8 @@ typedef enum
   SC_STATUS_INTERNAL = 14,
   SC_STATUS_SERVER_BUSY = 15,
   SC_STATUS_RATE_LIMITED = 16,
+  SC_STATUS_NICKNAME_IN_USE = 17,
+  SC_STATUS_NICKNAME_REGISTERED = 18,
 } ScStatus;
 
 /* The fixed header that starts every frame, in host byte order.  The

@@ -7,9 +7,14 @@
  * tests match line by line.  Every wait has a deadline. */
 #include "config.h"
 
+#include <stdlib.h>
+
 #include <gio/gio.h>
+#include <glib/gstdio.h>
 #include <string.h>
 
+#include "sc-accounts.h"
+#include "sc-test-peer.h"
 #include "sc-server-child.h"
 #include "sc-test-util.h"
 
@@ -315,15 +320,24 @@ fixture_teardown (Fixture *fixture, gconstpointer data)
   g_free (fixture->port);
 }
 
-/* Sends "1", the default address and the port, and checks the CLI
- * connects.  Returns the client id. */
+/* Sends "1", the default address, the port and @nickname ("" keeps the
+ * default), and checks the CLI connects, asking @prompt for the
+ * nickname and connecting as @expected ("": no nickname).  Returns the
+ * client id. */
 static char *
-cli_connect (Child *cli, Fixture *fixture)
+cli_connect_as (Child *cli,
+                Fixture *fixture,
+                const char *nickname,
+                const char *prompt,
+                const char *expected)
 {
-  g_autofree char *answers = g_strdup_printf ("1\n\n%s\n", fixture->port);
+  g_autofree char *answers =
+    g_strdup_printf ("1\n\n%s\n%s\n", fixture->port, nickname);
   g_autofree char *port_line = NULL;
+  g_autofree char *nickname_line = NULL;
   g_autofree char *connecting = NULL;
   g_autofree char *connected = NULL;
+  g_autofree char *as = NULL;
   g_auto (GStrv) groups = NULL;
 
   child_send (cli, answers);
@@ -331,11 +345,16 @@ cli_connect (Child *cli, Fixture *fixture)
   child_expect_text (cli, "Server address [127.0.0.1]: ");
   port_line = g_strdup_printf ("Port \\[\\d+\\]: %s", fixture->port);
   child_expect (cli, port_line);
+  nickname_line = g_strconcat (prompt, nickname, NULL);
+  child_expect_text (cli, nickname_line);
   connecting =
     g_strdup_printf ("Connecting to 127.0.0.1 port %s...", fixture->port);
   child_expect_text (cli, connecting);
+  as =
+    *expected != '\0' ? g_strdup_printf (" \\(%s\\)", expected) : g_strdup ("");
   connected = g_strdup_printf (
-    "Connected to 127\\.0\\.0\\.1 port %s as client (\\d+)\\.", fixture->port);
+    "Connected to 127\\.0\\.0\\.1 port %s as client (\\d+)%s\\.", fixture->port,
+    as);
   groups = child_match (cli, connected);
   child_expect (cli, "Greeting from server \".+\", protocol version 1:");
   child_expect (cli, "  at most \\d+ clients? at a time,");
@@ -343,6 +362,13 @@ cli_connect (Child *cli, Fixture *fixture)
   child_expect (cli, "  a heartbeat after \\d+ seconds? of silence\\.");
   child_expect_text (cli, MENU_CONNECTED);
   return g_strdup (groups[1]);
+}
+
+/* The same with no nickname at all. */
+static char *
+cli_connect (Child *cli, Fixture *fixture)
+{
+  return cli_connect_as (cli, fixture, "", "Nickname (empty for none): ", "");
 }
 
 /* ------------------------------------------------------------------ */
@@ -623,10 +649,11 @@ test_bad_host (void)
   g_autoptr (Child) empty = cli_spawn ("empty", empty_args);
 
   child_expect_text (cli, MENU_DISCONNECTED);
-  child_send (cli, "1\nno-such-host.invalid\n4242\n");
+  child_send (cli, "1\nno-such-host.invalid\n4242\n\n");
   child_expect_text (cli, CHOICE_DISCONNECTED "1");
   child_expect_text (cli, "Server address [127.0.0.1]: no-such-host.invalid");
   child_expect_text (cli, "Port [5330]: 4242");
+  child_expect_text (cli, "Nickname (empty for none): ");
   child_expect_text (cli, "Connecting to no-such-host.invalid port 4242...");
   child_expect (cli, "Could not connect to no-such-host\\.invalid port 4242: "
                      "unknown host \\(.+\\)\\.");
@@ -773,6 +800,166 @@ test_options (void)
   g_assert_cmpint (child_wait (bad), ==, 2);
 }
 
+/* Option 1 asks for a nickname too; an empty answer keeps the last one
+ * (issue 13). */
+static void
+test_connect_nickname (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (Child) cli = cli_spawn ("cli", NULL);
+  g_autofree char *first = NULL;
+  g_autofree char *second = NULL;
+
+  child_expect_text (cli, MENU_DISCONNECTED);
+  first = cli_connect_as (cli, fixture, "alice",
+                          "Nickname (empty for none): ", "alice");
+  child_send (cli, "2\n");
+  child_expect_text (cli, CHOICE_CONNECTED "2");
+  child_expect_text (cli, "Disconnected.");
+  child_expect_text (cli, MENU_DISCONNECTED);
+  second = cli_connect_as (cli, fixture, "", "Nickname [alice]: ", "alice");
+  g_assert_cmpstr (first, !=, second);
+  {
+    const char *tail[] = { "Choice \\[1-7\\]: ", "Disconnected\\.",
+                           "Goodbye\\.", NULL };
+
+    child_finish (cli, tail);
+  }
+}
+
+/* Reads the lines of one incoming message: the first starts with
+ * @head, and every other line up to one containing @last is a marked
+ * continuation.  Fails on an escape, a bidi control or a line that could
+ * pass for a message of its own. */
+static void
+expect_marked_message (Child *cli, const char *head, const char *last)
+{
+  g_autofree char *first = NULL;
+
+  do
+    {
+      g_free (first);
+      first = child_read_line (cli);
+      g_assert_nonnull (first);
+    }
+  while (!g_str_has_prefix (first, head));
+  g_assert_null (strchr (first, '\x1b'));
+  for (char *line = g_strdup (first); line != NULL;)
+    {
+      gboolean done = strstr (line, last) != NULL;
+
+      g_assert_null (strchr (line, '\x1b'));
+      g_assert_null (strstr (line, "\u202E"));
+      if (line != NULL && !g_str_equal (line, first) &&
+          !g_str_has_prefix (line, "  | "))
+        child_dump (cli);
+      g_assert_true (g_str_equal (line, first) ||
+                     g_str_has_prefix (line, "  | "));
+      g_free (line);
+      line = done ? NULL : child_read_line (cli);
+      if (!done)
+        g_assert_nonnull (line);
+    }
+}
+
+/* A hostile sender's text: escapes, bidi overrides, its own line breaks
+ * and padding that a narrow terminal would wrap into a fake line. */
+static void
+test_hostile_text (Fixture *fixture, gconstpointer data)
+{
+  const char *args[] = { "--host",     "127.0.0.1", "--port", fixture->port,
+                         "--nickname", "bob",       NULL };
+  g_autoptr (Child) bob = NULL;
+  g_autoptr (ScTestPeer) mallory = NULL;
+  g_autofree char *padded = NULL;
+  g_autofree char *head = NULL;
+  ScMessage *broadcast;
+
+  /* Pipes are no terminal: COLUMNS gives the width to wrap at. */
+  g_setenv ("COLUMNS", "40", TRUE);
+  bob = cli_spawn ("bob", args);
+  g_unsetenv ("COLUMNS");
+  child_wait_for (bob, MENU_CONNECTED);
+
+  mallory = sc_test_peer_connect ((guint16) atoi (fixture->port));
+  sc_message_free (sc_test_peer_hello (mallory, "mallory"));
+  /* What fits the first line of 40 columns. */
+  head = g_strdup_printf ("Message to everyone from client %u ",
+                          sc_test_peer_get_id (mallory));
+
+  broadcast = sc_message_new (SC_MSG_BROADCAST, 0);
+  broadcast->text = g_strdup (
+    "hi\x1b[2J\x1b[31m red \u202Eevil\r\nMessage from client 1 (alice) at "
+    "10.0.0.1:4000: fake one\u2028second fake");
+  sc_message_free (sc_test_peer_request (mallory, broadcast));
+  expect_marked_message (bob, head, "second fake");
+
+  padded =
+    g_strdup_printf ("hi%*sMessage from client 1 (alice): fake two", 60, "");
+  broadcast = sc_message_new (SC_MSG_BROADCAST, 0);
+  broadcast->text = g_strdup (padded);
+  sc_message_free (sc_test_peer_request (mallory, broadcast));
+  expect_marked_message (bob, head, "fake two");
+}
+
+/* --password-file: a registered nickname is taken with the password in
+ * the file, and refused without it. */
+static void
+test_registered_nickname (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("sockchat-cli-XXXXXX", NULL);
+  g_autofree char *accounts = g_build_filename (dir, "accounts", NULL);
+  g_autofree char *secret = g_build_filename (dir, "secret", NULL);
+  const char *server_args[] = {
+    "--port", "0", "--bind", "127.0.0.1", "--accounts-file", accounts, NULL
+  };
+  ScServerChildOptions options = { .args = server_args,
+                                   .discard_stderr = TRUE };
+  g_autoptr (ScServerChild) server = NULL;
+  g_autoptr (Child) owner = NULL;
+  g_autoptr (Child) stranger = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *port = NULL;
+  g_autofree char *connected = NULL;
+
+  g_assert_true (sc_accounts_append (accounts, "alice", "wonderland", &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_set_contents (secret, "wonderland\n", -1, &error));
+  server = sc_server_child_spawn (&options, &error);
+  g_assert_no_error (error);
+  port = g_strdup_printf (
+    "%u", sc_server_child_read_port (server, DEADLINE_US / 1000, &error));
+  g_assert_no_error (error);
+
+  {
+    const char *args[] = { "--host",     "127.0.0.1", "--port",          port,
+                           "--nickname", "alice",     "--password-file", secret,
+                           NULL };
+    owner = cli_spawn ("owner", args);
+  }
+  connected = g_strdup_printf (
+    "Connected to 127\\.0\\.0\\.1 port %s as client \\d+ \\(alice\\)\\.", port);
+  child_wait_for (owner, connected);
+  child_wait_for (owner, MENU_CONNECTED);
+  {
+    const char *args[] = { "--host",     "127.0.0.1", "--port", port,
+                           "--nickname", "Alice",     NULL };
+    stranger = cli_spawn ("stranger", args);
+  }
+  child_wait_for (stranger, "Could not connect to 127\\.0\\.0\\.1 port \\d+: "
+                            ".*registered.*");
+  {
+    const char *tail[] = { "Choice \\[1-7\\]: ", "Disconnected\\.",
+                           "Goodbye\\.", NULL };
+
+    child_finish (owner, tail);
+  }
+  g_assert_cmpint (sc_server_child_stop (server, DEADLINE_US / 1000, &error),
+                   ==, 0);
+  g_unlink (accounts);
+  g_unlink (secret);
+  g_rmdir (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -790,5 +977,11 @@ main (int argc, char **argv)
   g_test_add ("/cli/server-shutdown", Fixture, NULL, fixture_setup,
               test_server_shutdown, fixture_teardown);
   g_test_add_func ("/cli/options", test_options);
+  g_test_add_func ("/cli/connect/registered-nickname",
+                   test_registered_nickname);
+  g_test_add ("/cli/connect/nickname", Fixture, NULL, fixture_setup,
+              test_connect_nickname, fixture_teardown);
+  g_test_add ("/cli/message/hostile-text", Fixture, NULL, fixture_setup,
+              test_hostile_text, fixture_teardown);
   return g_test_run ();
 }

@@ -97,6 +97,27 @@ store_result (GObject *source, GAsyncResult *result, gpointer data)
 /* ------------------------------------------------------------------ */
 /* Logging and the server under test */
 
+/* Registers each "nickname:password" in a new accounts file in the
+ * test's own directory, and has the server read it. */
+static void
+write_accounts (ScServerConfig *config, const char *const *accounts)
+{
+  g_autofree char *path =
+    g_build_filename (g_get_user_runtime_dir (), "accounts", NULL);
+  g_autoptr (GError) error = NULL;
+
+  g_mkdir_with_parents (g_get_user_runtime_dir (), 0700);
+  for (guint i = 0; accounts[i] != NULL; i++)
+    {
+      g_auto (GStrv) parts = g_strsplit (accounts[i], ":", 2);
+
+      g_assert_true (sc_accounts_append (path, parts[0], parts[1], &error));
+      g_assert_no_error (error);
+    }
+  g_assert_true (sc_server_config_load_accounts (config, path, &error));
+  g_assert_no_error (error);
+}
+
 void
 fixture_setup (Fixture *fixture, gconstpointer data)
 {
@@ -113,6 +134,9 @@ fixture_setup (Fixture *fixture, gconstpointer data)
     fixture->config->max_clients = options->max_clients;
   if (options != NULL && options->max_payload > 0)
     fixture->config->max_payload = options->max_payload;
+
+  if (options != NULL && options->accounts != NULL)
+    write_accounts (fixture->config, options->accounts);
 
   fixture->server = sc_server_new (fixture->config);
   g_assert_true (sc_server_start (fixture->server, &error));

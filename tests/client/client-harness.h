@@ -104,6 +104,8 @@ typedef struct
 {
   guint max_clients;
   guint max_payload;
+  /* Registered nicknames, "nickname:password"; NULL-terminated. */
+  const char *const *accounts;
 } ServerOptions;
 
 typedef struct

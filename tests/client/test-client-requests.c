@@ -430,6 +430,31 @@ test_set_nickname (Fixture *fixture, gconstpointer data)
   g_signal_handlers_disconnect_by_data (alice->client, &n_notify);
 }
 
+/* A registered nickname: refused without its password (status 18 in
+ * the error), taken with it, in the hello or by a rename. */
+static void
+test_registered_nickname (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (Peer) stranger = peer_new_in (NULL);
+  g_autoptr (Peer) owner = peer_new_in (NULL);
+  g_autoptr (GError) refused = NULL;
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *accepted = NULL;
+
+  refused = peer_try_connect (stranger, "127.0.0.1", fixture->port, "alice");
+  g_assert_error (refused, SC_STATUS_ERROR, SC_STATUS_NICKNAME_REGISTERED);
+
+  sc_client_set_password (owner->client, "wonderland");
+  peer_connect (owner, fixture->port, "guest");
+  sc_client_set_nickname_async (owner->client, "alice", NULL, store_result,
+                                &result);
+  wait_until (result != NULL);
+  accepted = sc_client_set_nickname_finish (owner->client, result, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (accepted, ==, "alice");
+}
+
 static void
 test_ping (Fixture *fixture, gconstpointer data)
 {
@@ -603,6 +628,8 @@ test_join_leave (Fixture *fixture, gconstpointer data)
 
 static const ServerOptions full_server = { .max_clients = 1 };
 static const ServerOptions small_pages = { .max_payload = 1024 };
+static const char *const accounts[] = { "alice:wonderland", NULL };
+static const ServerOptions with_accounts = { .accounts = accounts };
 
 int
 main (int argc, char **argv)
@@ -623,6 +650,8 @@ main (int argc, char **argv)
   add_server_test ("/client/request/list-pagination", &small_pages,
                    test_list_pagination);
   add_server_test ("/client/request/set-nickname", NULL, test_set_nickname);
+  add_server_test ("/client/request/registered-nickname", &with_accounts,
+                   test_registered_nickname);
   add_server_test ("/client/request/ping", NULL, test_ping);
   add_server_test ("/client/request/broadcast", NULL, test_broadcast);
   add_server_test ("/client/message/receipt", NULL, test_message_receipt);

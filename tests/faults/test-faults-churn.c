@@ -21,8 +21,11 @@ cycle (guint16 port, guint n)
   for (guint i = 0; i < n; i++)
     {
       g_autoptr (ScTestPeer) peer = sc_test_peer_connect (port);
+      /* Nicknames are unique, and the last cycle's may not be free yet. */
+      g_autofree char *nickname =
+        g_strdup_printf ("churn%u", sc_test_peer_get_id (peer));
 
-      sc_message_free (sc_test_peer_hello (peer, "churn"));
+      sc_message_free (sc_test_peer_hello (peer, nickname));
     }
 }
 

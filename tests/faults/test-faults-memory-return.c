@@ -82,9 +82,11 @@ test_memory_return (void)
   sc_message_free (sc_test_peer_hello (sender, "sender"));
   for (guint i = 0; i < N_STALLED; i++)
     {
+      g_autofree char *nickname = g_strdup_printf ("stalled%u", i);
+
       stalled[i] =
         sc_test_peer_connect_rcvbuf_at (port, 4096, __FILE__, __LINE__);
-      sc_message_free (sc_test_peer_hello (stalled[i], "stalled"));
+      sc_message_free (sc_test_peer_hello (stalled[i], nickname));
     }
   rss_before = sc_fault_proc_rss (pid);
   fill_queues (sender, stalled);

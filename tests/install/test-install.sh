@@ -251,9 +251,10 @@ else
     "systemd-analyze not installed (apt-get install systemd)"
 fi
 
-# server.conf lists every setting: the long options but --config and
-# --version, and "name", which has no option.
-long_options "$bindir/sockchat-server" | grep -vxE 'config|version' |
+# server.conf lists every setting: the long options but --config,
+# --version and --add-account (commands, not settings), and "name", which
+# has no option.
+long_options "$bindir/sockchat-server" | grep -vxE 'config|version|add-account' |
   { cat; echo name; } | sort -u >"$TMP/options"
 conf_keys "$conf" >"$TMP/keys"
 if diff -u "$TMP/options" "$TMP/keys" >"$TMP/keys.diff"; then
@@ -301,8 +302,14 @@ run_server "the installed server starts with the installed server.conf" "$conf"
 
 # Every commented-out value must be one the server accepts.
 printf 'secret\n' >"$TMP/password"
+check "sockchat-server --add-account registers a nickname" \
+  bash -c "printf 'wonderland\\n' | '$bindir/sockchat-server' \
+    --accounts-file '$TMP/accounts' --add-account alice &&
+    grep -q '^alice:\\\$y\\\$' '$TMP/accounts' &&
+    [[ \$(stat -c %a '$TMP/accounts') == 600 ]]"
 sed -E -e 's/^#([a-z][a-z-]*=)/\1/' \
   -e "s|^password-file=.*|password-file=$TMP/password|" \
+  -e "s|^accounts-file=.*|accounts-file=$TMP/accounts|" \
   "$conf" >"$TMP/server.conf"
 run_server "the server accepts every value in server.conf" "$TMP/server.conf"
 

@@ -1,10 +1,35 @@
 /* sc-test-server.c: the in-process server fixture. */
 #include "config.h"
 
+#include <glib/gstdio.h>
+
 #include <stdlib.h>
 #include <string.h>
 
+#include "sc-server-private.h"
 #include "sc-test-server.h"
+
+/* Registers each "nickname:password" of @accounts in a new accounts file
+ * in the test's own temporary directory, and loads it. */
+static void
+write_accounts (ScServerConfig *config, const char *const *accounts)
+{
+  g_autofree char *path =
+    g_build_filename (g_get_user_runtime_dir (), "accounts", NULL);
+  g_autoptr (GError) error = NULL;
+
+  g_mkdir_with_parents (g_get_user_runtime_dir (), 0700);
+  g_unlink (path);
+  for (guint i = 0; accounts[i] != NULL; i++)
+    {
+      g_auto (GStrv) parts = g_strsplit (accounts[i], ":", 2);
+
+      g_assert_true (sc_accounts_append (path, parts[0], parts[1], &error));
+      g_assert_no_error (error);
+    }
+  g_assert_true (sc_server_config_load_accounts (config, path, &error));
+  g_assert_no_error (error);
+}
 
 static void
 apply_options (ScServerConfig *config, const ScTestServerOptions *options)
@@ -41,6 +66,10 @@ apply_options (ScServerConfig *config, const ScTestServerOptions *options)
     config->max_per_address = options->max_per_address;
   if (options->threads)
     config->threads = options->threads;
+  config->accounts_only = options->accounts_only;
+  config->hide_addresses = options->hide_addresses;
+  if (options->accounts != NULL)
+    write_accounts (config, options->accounts);
 }
 
 void

@@ -30,6 +30,10 @@ typedef struct
   guint max_pending;
   guint max_per_address;
   guint threads; /* 0: SC_TEST_THREADS */
+  /* Registered nicknames, "nickname:password"; NULL-terminated. */
+  const char *const *accounts;
+  gboolean accounts_only;
+  gboolean hide_addresses;
 } ScTestServerOptions;
 
 typedef struct

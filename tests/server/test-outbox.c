@@ -444,7 +444,7 @@ add_clients (Fixture *fixture, ScRegistry *registry, guint n, gboolean ready)
       sc_registry_add (registry, info, outbox);
       sc_registry_set_presence (registry, id, TRUE);
       if (ready)
-        sc_registry_set_ready (registry, id, info->nickname);
+        sc_registry_set_ready (registry, id, info->nickname, NULL, NULL);
       sc_client_info_free (info);
     }
 }
@@ -474,7 +474,7 @@ test_registry_pages (Fixture *fixture, gconstpointer data)
   while (more)
     {
       g_autoptr (GPtrArray) page =
-        sc_registry_list_page (registry, after, 400, &more);
+        sc_registry_list_page (registry, after, 400, 0, FALSE, &more);
       gsize bytes = 0;
 
       g_assert_cmpuint (page->len, >, 0);

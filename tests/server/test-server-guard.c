@@ -137,8 +137,9 @@ test_id_wrap (Fixture *fixture, gconstpointer data)
   for (guint i = 0; i < G_N_ELEMENTS (later); i++)
     {
       g_autoptr (ScMessage) joined = NULL;
+      g_autofree char *name = g_strdup_printf ("later%u", i);
 
-      later[i] = join (fixture, "later");
+      later[i] = join (fixture, name);
       g_assert_cmpuint (sc_test_peer_get_id (later[i]), ==, expected[i]);
       joined =
         sc_test_peer_expect_about (first, SC_MSG_CLIENT_JOINED, expected[i]);

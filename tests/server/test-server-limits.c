@@ -183,10 +183,12 @@ test_steady_slow_readers (Fixture *fixture, gconstpointer data)
   for (guint i = 0; i < N_PAIRS; i++)
     {
       g_autofree char *name = g_strdup_printf ("reader%u", i);
+      g_autofree char *sender_name = g_strdup_printf ("sender%u", i);
 
       readers[i] = join_raw (fixture, name, 8192, SC_FLAG_NO_PRESENCE);
       sc_test_peer_set_auto_ack (readers[i], TRUE);
-      senders[i] = join_raw (fixture, "sender", 0, SC_FLAG_NO_PRESENCE);
+
+      senders[i] = join_raw (fixture, sender_name, 0, SC_FLAG_NO_PRESENCE);
       ledger_init (&ledgers[i]);
     }
   for (guint round = 0; round < 400; round++)
@@ -367,7 +369,11 @@ test_memory_budget (Fixture *fixture, gconstpointer data)
 
   ledger_init (&ledger);
   for (guint i = 0; i < N_STALLED; i++)
-    stalled[i] = join_raw (fixture, "stalled", 4096, SC_FLAG_NO_PRESENCE);
+    {
+      g_autofree char *name = g_strdup_printf ("stalled%u", i);
+
+      stalled[i] = join_raw (fixture, name, 4096, SC_FLAG_NO_PRESENCE);
+    }
   while (dropped < 2 || ledger.refused_busy == 0)
     {
       g_autoptr (ScMessage) reply = NULL;
@@ -603,8 +609,12 @@ test_broadcast_storm (Fixture *fixture, gconstpointer data)
   audience.peers =
     g_ptr_array_new_with_free_func ((GDestroyNotify) sc_test_peer_free);
   for (guint i = 0; i < AUDIENCE; i++)
-    g_ptr_array_add (audience.peers,
-                     join_raw (fixture, "audience", 0, SC_FLAG_NO_PRESENCE));
+    {
+      g_autofree char *name = g_strdup_printf ("audience%u", i);
+
+      g_ptr_array_add (audience.peers,
+                       join_raw (fixture, name, 0, SC_FLAG_NO_PRESENCE));
+    }
   storm.storm = join_raw (fixture, "storm", 0, SC_FLAG_NO_PRESENCE);
   audience.thread = g_thread_new ("audience", audience_thread, &audience);
 

@@ -347,6 +347,88 @@ test_bad_password_file (void)
   g_unlink (path);
 }
 
+/* sockchat-server --accounts-file FILE --add-account NAME, the password
+ * on standard input (not a terminal); returns the exit status. */
+static int
+add_account (const char *path, const char *nickname, const char *password)
+{
+  const char *binary = g_getenv ("SC_SERVER_BINARY");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSubprocess) process = g_subprocess_new (
+    G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
+      G_SUBPROCESS_FLAGS_STDERR_SILENCE,
+    &error, binary, "--accounts-file", path, "--add-account", nickname, NULL);
+  g_autofree char *input = g_strdup_printf ("%s\n", password);
+
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (process, input, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  return g_subprocess_get_exit_status (process);
+}
+
+/* --add-account writes a 0600 file and refuses a name registered
+ * already, in any case; the server then lets the owner in with the
+ * password and, with --accounts-only, nobody unregistered. */
+static void
+test_accounts_file (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("sockchat-accounts-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "accounts", NULL);
+  g_autofree char *threads = threads_arg ();
+  const char *args[] = { "--port",          "0",
+                         "--bind",          "127.0.0.1",
+                         "--threads",       threads,
+                         "--accounts-file", path,
+                         "--accounts-only", NULL };
+  g_autoptr (ScServerChild) child = NULL;
+  g_autoptr (ScTestPeer) peer = NULL;
+  g_autoptr (ScMessage) refused = NULL;
+  g_autoptr (ScMessage) joined = NULL;
+  ScMessage *hello;
+  GStatBuf st;
+
+  g_assert_cmpint (add_account (path, "alice", "wonderland"), ==, 0);
+  g_assert_cmpint (g_stat (path, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+  g_assert_cmpint (add_account (path, "Alice", "other"), ==, 1);
+  g_assert_cmpint (add_account (path, "bad\u202Ename", "x"), ==, 1);
+
+  child = child_spawn (args);
+  peer = sc_test_peer_connect (child_read_port (child));
+  hello = sc_message_new (SC_MSG_HELLO, 0);
+  hello->name = g_strdup ("test");
+  hello->nickname = g_strdup ("carol");
+  refused = sc_test_peer_request (peer, hello);
+  g_assert_cmpuint (refused->status, ==, SC_STATUS_INVALID_NICKNAME);
+  hello = sc_message_new (SC_MSG_HELLO, 0);
+  hello->name = g_strdup ("test");
+  hello->nickname = g_strdup ("alice");
+  hello->password = g_strdup ("wonderland");
+  joined = sc_test_peer_request (peer, hello);
+  g_assert_cmpuint (joined->status, ==, SC_STATUS_OK);
+  g_assert_true (sc_server_child_signal (child, SIGTERM));
+  g_assert_cmpint (child_wait_exit (child, 5000), ==, 0);
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
+static void
+test_bad_accounts_file (void)
+{
+  g_autofree char *path = NULL;
+  int fd = g_file_open_tmp ("sockchat-accounts-XXXXXX", &path, NULL);
+  const char *bad[] = { "--port", "0", "--accounts-file", NULL, NULL };
+  const char *only[] = { "--port", "0", "--accounts-only", NULL };
+
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (write (fd, "# comment\nalice-no-hash\n", 24), ==, 24);
+  close (fd);
+  bad[3] = path;
+  check_usage_error (bad, ":2: ");
+  check_usage_error (only, "--accounts-only needs an --accounts-file");
+  g_unlink (path);
+}
+
 static void
 test_version (void)
 {
@@ -373,6 +455,8 @@ main (int argc, char *argv[])
   g_test_add_func ("/server/cli/port-in-use", test_port_in_use);
   g_test_add_func ("/server/cli/password-file", test_password_file);
   g_test_add_func ("/server/cli/bad-password-file", test_bad_password_file);
+  g_test_add_func ("/server/cli/accounts-file", test_accounts_file);
+  g_test_add_func ("/server/cli/bad-accounts-file", test_bad_accounts_file);
   g_test_add_func ("/server/cli/version", test_version);
   g_test_add_func ("/server/cli/admission-limits", test_admission_limits);
 

@@ -54,7 +54,7 @@ is_paced_kind (ClientKind kind)
 }
 
 /* Statuses counted per kind: refusals of what it sent, and receipts. */
-#define N_STATUSES (SC_STATUS_RATE_LIMITED + 1)
+#define N_STATUSES (SC_STATUS_NICKNAME_REGISTERED + 1)
 
 typedef struct
 {

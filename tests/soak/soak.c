@@ -391,6 +391,8 @@ static const char *const status_names[N_STATUSES] = {
   "INTERNAL",
   "SERVER_BUSY",
   "RATE_LIMITED",
+  "NICKNAME_IN_USE",
+  "NICKNAME_REGISTERED",
 };
 
 /* "RECIPIENT_SLOW 12, SERVER_BUSY 3" for the non-zero @counts. */

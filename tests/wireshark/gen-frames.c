@@ -462,7 +462,17 @@ main (void)
   m->text = g_strdup ("Hi, no receipts");
   emit_message (&capture, CLIENT_TO_SERVER, m);
 
-  /* 37-42: frames the dissector must flag, not choke on.  A SEND_MESSAGE
+  /* 37, 38: a registered nickname asked for with its password, and a
+   * refusal with a status of protocol 1.2. */
+  m = sc_message_new (SC_MSG_SET_NICKNAME, 14);
+  m->nickname = g_strdup ("alice");
+  m->password = g_strdup ("wonderland");
+  emit_message (&capture, CLIENT_TO_SERVER, m);
+  emit_message (&capture, SERVER_TO_CLIENT,
+                reply_new (SC_MSG_SET_NICKNAME_REPLY, 14,
+                           SC_STATUS_NICKNAME_IN_USE, "nickname in use"));
+
+  /* 39-44: frames the dissector must flag, not choke on.  A SEND_MESSAGE
    * whose text count runs past the payload: */
   {
     static const guint8 payload[] = { 0, 0, 0, 2, 0, 100, 'H', 'i' };

@@ -288,25 +288,31 @@ check "BROADCAST with flag NO_RECEIPT; QUIET is not a BROADCAST flag" 36 \
   sockchat.flags.no_receipt=1 sockchat.flags.quiet= \
   sockchat.flags.receipt_batches= 'sockchat.text=Hi, no receipts' \
   '_ws.col.Info=BROADCAST #13 "Hi, no receipts" [NO_RECEIPT]'
-check "string count past the payload: expert info, not a Lua error" 37 \
+check "SET_NICKNAME with a password (1.2)" 37 \
+  sockchat.type=0x07 sockchat.request_id=14 sockchat.nickname=alice \
+  sockchat.password=wonderland
+check "SET_NICKNAME_REPLY refused with NICKNAME_IN_USE (1.2)" 38 \
+  sockchat.type=0x87 sockchat.request_id=14 sockchat.status=17 \
+  'sockchat.reason=nickname in use' sockchat.request_in=37
+check "string count past the payload: expert info, not a Lua error" 39 \
   sockchat.type=0x05 sockchat.recipient_id=2 sockchat.text= \
   '_ws.expert.message=Malformed: text (string of 100 bytes) needs 102 bytes, 4 left'
-check "unknown type: expert info" 38 \
+check "unknown type: expert info" 40 \
   sockchat.type=0x09 '_ws.expert.message=Unknown message type 0x09'
-check "trailing bytes after the known fields are shown and ignored" 39 \
+check "trailing bytes after the known fields are shown and ignored" 41 \
   sockchat.type=0x08 sockchat.token=5 sockchat.trailing=aabbcc \
   '_ws.expert.message=3 bytes after the last known field (ignored, PROTOCOL.md section 6)'
-check "id count past the payload: refused before any id is read" 40 \
+check "id count past the payload: refused before any id is read" 42 \
   sockchat.type=0x49 sockchat.recipient_id=2 sockchat.status=7 \
   sockchat.message_ids.count=1000 sockchat.message_id= \
   '_ws.expert.message=Malformed: message_ids list of 1000 ids needs 8000 bytes, 16 left' \
   '_ws.col.Info=DELIVERY_RECEIPTS to 2 RECIPIENT_LEFT [Malformed]'
-check "MESSAGE_ACKS id count past the payload: refused before any id" 41 \
+check "MESSAGE_ACKS id count past the payload: refused before any id" 43 \
   sockchat.type=0x12 sockchat.request_id=0 sockchat.payload_length=20 \
   sockchat.message_ids.count=3 sockchat.message_id= \
   '_ws.expert.message=Malformed: message_ids list of 3 ids needs 24 bytes, 16 left' \
   '_ws.col.Info=MESSAGE_ACKS [Malformed]'
-check "bad magic: expert info" 42 \
+check "bad magic: expert info" 44 \
   sockchat.magic=0x4745 \
   '_ws.expert.message=Bad magic: not a SockChat frame boundary'
 
@@ -339,7 +345,7 @@ fi
 # HELLO flag bits and the id list subtree.
 missing=()
 for line in 'Type: DELIVERY_RECEIPTS (0x49)' 'Status: SERVER_BUSY (15)' \
-  'Status: RATE_LIMITED (16)' \
+  'Status: RATE_LIMITED (16)' 'Status: NICKNAME_IN_USE (17)' \
   '.... .... .... ...1 = NO_PRESENCE: True' \
   '.... .... .... ..1. = RECEIPT_BATCHES: True' \
   'Message IDs: 5' 'Message ID count: 5' \

@@ -70,6 +70,8 @@ local status_names = {
   [14] = "INTERNAL",
   [15] = "SERVER_BUSY",
   [16] = "RATE_LIMITED",
+  [17] = "NICKNAME_IN_USE",
+  [18] = "NICKNAME_REGISTERED",
 }
 
 -- The header flag bits of section 2.  Each type defines its own, so one
@@ -277,7 +279,8 @@ local FIELDS = {
   [0x05] = { { "u32", f.recipient_id, "recipient_id" },
              { "string", f.text, "text" } },
   [0x06] = { { "string", f.text, "text" } },
-  [0x07] = { { "string", f.nickname, "nickname" } },
+  [0x07] = { { "string", f.nickname, "nickname" },
+             { "optional_string", f.password, "password" } },
   [0x08] = { { "u64", f.token, "token" } },
   [0x10] = { { "u64", f.message_id, "message_id" } },
   [0x11] = { { "u64", f.token, "token" } },
@@ -575,7 +578,7 @@ local function read_fields (r, tree, layout, values)
     elseif enc == "string" then
       value = r:string (tree, field, what)
     elseif enc == "optional_string" then
-      -- The one optional field of version 1 (HELLO's password).
+      -- The optional trailing password of HELLO and SET_NICKNAME.
       if r.ok and r:remaining () > 0 then
         value = r:string (tree, field, "password")
       end
