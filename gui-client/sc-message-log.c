@@ -426,6 +426,36 @@ one_paragraph (const char *text)
   return g_string_free (out, FALSE);
 }
 
+/* Right-to-left letters, or the controls that set a direction. */
+static gboolean
+is_bidi_sensitive (gunichar c)
+{
+  return (c >= 0x0590 && c <= 0x08FF) || (c >= 0xFB1D && c <= 0xFDFF) ||
+         (c >= 0xFE70 && c <= 0xFEFF) || (c >= 0x10800 && c <= 0x10FFF) ||
+         (c >= 0x1E800 && c <= 0x1EFFF) || c == 0x200E || c == 0x200F ||
+         (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069);
+}
+
+/* Text that could change the direction of what follows it on the line
+ * (a name, the delivery state) is put in a first-strong isolate,
+ * U+2068 ... U+2069: Pango's bidi algorithm then lays it out on its
+ * own, and an unclosed U+202E inside ends at the U+2069.  Other text is
+ * left as it is. */
+static char *
+isolate_bidi (char *text)
+{
+  char *isolated;
+
+  for (const char *p = text; *p; p = g_utf8_next_char (p))
+    if (is_bidi_sensitive (g_utf8_get_char (p)))
+      {
+        isolated = g_strconcat ("\xe2\x81\xa8", text, "\xe2\x81\xa9", NULL);
+        g_free (text);
+        return isolated;
+      }
+  return text;
+}
+
 static LogLine *
 new_line_at (ScLogKind kind, const char *who, const char *text, gint64 time_us)
 {
@@ -433,8 +463,8 @@ new_line_at (ScLogKind kind, const char *who, const char *text, gint64 time_us)
 
   line->kind = kind;
   line->stamp = format_stamp (time_us);
-  line->who = g_strdup (who);
-  line->text = one_paragraph (text);
+  line->who = who ? isolate_bidi (g_strdup (who)) : NULL;
+  line->text = isolate_bidi (one_paragraph (text));
   return line;
 }
 

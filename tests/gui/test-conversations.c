@@ -473,7 +473,6 @@ test_history (Fixture *fixture, gconstpointer data)
   g_assert_null (sc_conversations_lookup_log (a->conversations, "peer:bob"));
 }
 
-
 static void
 add_tests (void)
 {

@@ -180,7 +180,8 @@ spawn_window (guint16 port)
   envp = g_environ_setenv (envp, "XDG_DATA_HOME", g_get_user_data_dir (), TRUE);
   envp =
     g_environ_setenv (envp, "XDG_CONFIG_HOME", g_get_user_config_dir (), TRUE);
-  envp = g_environ_setenv (envp, "XDG_CACHE_HOME", g_get_user_cache_dir (), TRUE);
+  envp =
+    g_environ_setenv (envp, "XDG_CACHE_HOME", g_get_user_cache_dir (), TRUE);
   envp = g_environ_unsetenv (envp, "G_DEBUG");
   g_spawn_async (NULL, (char **) argv, envp,
                  G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL, NULL,
@@ -288,9 +289,9 @@ test_kill_mid_write (void)
 int
 main (int argc, char *argv[])
 {
-  system_data_dirs = g_strdup (g_getenv ("XDG_DATA_DIRS")
-                                 ? g_getenv ("XDG_DATA_DIRS")
-                                 : "/usr/local/share:/usr/share");
+  system_data_dirs =
+    g_strdup (g_getenv ("XDG_DATA_DIRS") ? g_getenv ("XDG_DATA_DIRS")
+                                         : "/usr/local/share:/usr/share");
   sc_test_init (&argc, &argv);
   g_test_add_func ("/history/kill/window", test_kill_mid_write);
   return g_test_run ();

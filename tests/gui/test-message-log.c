@@ -192,6 +192,66 @@ test_trimmed (void)
   g_assert_cmpuint (sc_message_log_get_n_lines (log), ==, 2);
 }
 
+static gboolean
+log_realized (gpointer data)
+{
+  return gtk_widget_get_realized (data) &&
+         gtk_widget_get_allocated_width (data) > 100;
+}
+
+static int
+x_of (ScMessageLog *log, GtkTextIter *line_start, const char *needle)
+{
+  GtkTextIter at = *line_start;
+  GdkRectangle rect;
+
+  g_assert_true (
+    gtk_text_iter_forward_search (&at, needle, 0, &at, NULL, NULL));
+  gtk_text_view_get_iter_location (GTK_TEXT_VIEW (log), &at, &rect);
+  return rect.x;
+}
+
+/* A right-to-left override in a message cannot reach past it: the text
+ * is isolated (U+2068 ... U+2069), so the delivery state still reads
+ * after it, left to right. */
+static void
+test_bidi_isolated (void)
+{
+  GtkWidget *window;
+  ScMessageLog *log;
+  GtkTextBuffer *buffer;
+  GtkTextIter line, end;
+  g_autofree char *text = NULL;
+  guint handle;
+
+  SKIP_WITHOUT_DISPLAY ();
+  window = gtk_offscreen_window_new ();
+  log = SC_MESSAGE_LOG (sc_message_log_new ());
+  gtk_container_add (GTK_CONTAINER (window), GTK_WIDGET (log));
+  gtk_window_set_default_size (GTK_WINDOW (window), 600, 200);
+  gtk_widget_show_all (window);
+  while (!log_realized (log))
+    g_main_context_iteration (NULL, TRUE);
+
+  handle = sc_message_log_append_sent (log, "→ bob:", "\u202Eabc");
+  sc_message_log_sent_accepted (log, handle, 7, 1);
+  sc_message_log_receipt (log, 7, TRUE, NULL);
+  sc_message_log_flush (log);
+  buffer = gtk_text_view_get_buffer (GTK_TEXT_VIEW (log));
+  gtk_text_buffer_get_start_iter (buffer, &line);
+  end = line;
+  gtk_text_iter_forward_to_line_end (&end);
+  text = gtk_text_iter_get_text (&line, &end);
+  g_assert_nonnull (strstr (text, "\u2068\u202Eabc\u2069  delivered"));
+  /* Laid out: the state right of every letter of the message. */
+  while (gtk_events_pending ())
+    gtk_main_iteration ();
+  g_assert_cmpint (x_of (log, &line, "delivered"), >, x_of (log, &line, "a"));
+  g_assert_cmpint (x_of (log, &line, "delivered"), >, x_of (log, &line, "c"));
+  g_assert_cmpint (x_of (log, &line, "bob"), <, x_of (log, &line, "c"));
+  gtk_widget_destroy (window);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -205,5 +265,6 @@ main (int argc, char *argv[])
   g_test_add_func ("/gui/message-log/refused-and-abandoned",
                    test_refused_and_abandoned);
   g_test_add_func ("/gui/message-log/trimmed", test_trimmed);
+  g_test_add_func ("/gui/message-log/bidi-isolated", test_bidi_isolated);
   return g_test_run ();
 }

@@ -1,8 +1,8 @@
 /* test-window-load.c: the desktop client's window under load: a
  * server that stops reading while the user keeps sending, and a
- * five-second flood of messages from 20 senders.  The window must stay responsive:
- * the main loop's stalls are measured in CPU time always, and in wall
- * clock time only in the perf suite (SC_TEST_PERF, meson test --suite
+ * five-second flood of messages from 20 senders.  The window must stay
+ * responsive: the main loop's stalls are measured in CPU time always, and in
+ * wall clock time only in the perf suite (SC_TEST_PERF, meson test --suite
  * perf, test window-perf), since the wall clock also counts other
  * processes' turns on a shared machine.
  * Needs a display (Xvfb in CI); without one every test is skipped. */
@@ -410,7 +410,6 @@ test_flood (Fixture *fixture, gconstpointer data)
                         ((g_get_monotonic_time () - started) / 5000000 + 1));
   g_assert_true (is_connected (window));
 }
-
 
 static void
 add_tests (void)

@@ -199,7 +199,6 @@ action_enabled (ScWindow *window, const char *name)
   return g_action_group_get_action_enabled (G_ACTION_GROUP (window), name);
 }
 
-
 void
 connect_window (Fixture *fixture, ScWindow *window, const char *nickname)
 {
