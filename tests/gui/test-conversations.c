@@ -117,6 +117,18 @@ assert_conversations (Fixture *fixture, ScWindow *a, ScWindow *b)
     gtk_toggle_button_get_active (GTK_TOGGLE_BUTTON (a->broadcast_check)));
 }
 
+/* Alice in window @a and bob in @b, bob's window active, alice's in the
+ * background.  Bob's takes the focus itself: Xvfb has no window manager
+ * to ask. */
+static void
+connect_with_bob_active (Fixture *fixture, ScWindow *a, ScWindow *b)
+{
+  connect_window (fixture, a, "alice");
+  connect_window (fixture, b, "bob");
+  gdk_window_focus (gtk_widget_get_window (GTK_WIDGET (b)), GDK_CURRENT_TIME);
+  wait_for (window_active, b, "bob's window to be active");
+}
+
 static void
 test_unread_title (Fixture *fixture, gconstpointer data)
 {
@@ -127,11 +139,7 @@ test_unread_title (Fixture *fixture, gconstpointer data)
   SKIP_WITHOUT_DISPLAY ();
   a = fixture->windows[0];
   b = fixture->windows[1];
-  connect_window (fixture, a, "alice");
-  connect_window (fixture, b, "bob");
-  /* Bob's window takes the focus (Xvfb has no window manager to ask). */
-  gdk_window_focus (gtk_widget_get_window (GTK_WIDGET (b)), GDK_CURRENT_TIME);
-  wait_for (window_active, b, "bob's window to be active");
+  connect_with_bob_active (fixture, a, b);
   g_assert_false (gtk_window_is_active (GTK_WINDOW (a)));
   g_assert_cmpstr (gtk_window_get_title (GTK_WINDOW (a)), ==, "SockChat");
 
@@ -326,10 +334,7 @@ test_notification (Fixture *fixture, gconstpointer data)
     }
   a = fixture->windows[0];
   b = fixture->windows[1];
-  connect_window (fixture, a, "alice");
-  connect_window (fixture, b, "bob");
-  gdk_window_focus (gtk_widget_get_window (GTK_WIDGET (b)), GDK_CURRENT_TIME);
-  wait_for (window_active, b, "bob's window to be active");
+  connect_with_bob_active (fixture, a, b);
   sent_before = n_notifications;
   send_to (b, a,
            "are you there? this is a long message, longer than the "
