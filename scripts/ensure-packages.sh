@@ -28,6 +28,8 @@ SOCKCHAT_PACKAGES=(
   desktop-file-utils
   appstream
   iproute2
+  libgnutls28-dev
+  gnutls-bin
 )
 
 # Succeeds when the package is installed.

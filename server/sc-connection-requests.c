@@ -335,6 +335,26 @@ attempt_hello (ScConnection *connection, const ScMessage *hello)
   g_source_attach (timer, g_main_context_get_thread_default ());
 }
 
+/* A server with a password takes it over TLS only (unless its operator
+ * allowed it in clear): the HELLO is refused before the password is
+ * looked at, whether or not it carried one, so nothing is learnt from
+ * it and no guess is counted. */
+static void
+refuse_plaintext_password (ScConnection *connection, const ScMessage *hello)
+{
+  guint16 tls_port = sc_server_get_tls_port (connection->server);
+  g_autofree char *why =
+    tls_port != 0
+      ? g_strdup_printf ("the password is accepted over TLS only (port %u)",
+                         tls_port)
+      : g_strdup ("the password is accepted over TLS only, and this server "
+                  "has no TLS listener");
+
+  g_message ("client %u (%s port %u): hello refused: %s", connection->info.id,
+             connection->info.address, connection->info.port, why);
+  refuse_hello (connection, hello, SC_STATUS_ENCRYPTION_REQUIRED, why);
+}
+
 static void
 handle_hello (ScConnection *connection, const ScMessage *hello)
 {
@@ -357,6 +377,12 @@ handle_hello (ScConnection *connection, const ScMessage *hello)
     {
       refuse_hello (connection, hello, SC_STATUS_SERVER_BUSY,
                     "the server is at its memory limit; try again later");
+      return;
+    }
+  if (connection->server->config->password != NULL && connection->tls == NULL &&
+      !connection->server->config->allow_plaintext_password)
+    {
+      refuse_plaintext_password (connection, hello);
       return;
     }
   if (connection->server->config->password != NULL)

@@ -28,6 +28,13 @@ typedef struct
   guint frame_timeout_s; /* to complete a frame once it has started */
   guint max_pending;     /* connections that have not said hello */
   guint max_per_address; /* of those, from one address */
+  /* TLS: an implicit-TLS listener on tls_port when a certificate and its
+   * key are given (PEM files). */
+  char *tls_cert;
+  char *tls_key;
+  guint tls_port;
+  gboolean no_plaintext;             /* no plain listener at all */
+  gboolean allow_plaintext_password; /* accept the password in clear */
 } ScServerConfig;
 
 #define SC_SERVER_CONFIG_ERROR (sc_server_config_error_quark ())
@@ -50,6 +57,7 @@ gboolean sc_server_config_parse_args (ScServerConfig *config,
 gboolean sc_server_config_load_password (ScServerConfig *config,
                                          const char *path,
                                          GError **error);
+gboolean sc_server_config_validate (ScServerConfig *config, GError **error);
 gboolean sc_server_config_load_file (ScServerConfig *config,
                                      const char *path,
                                      GError **error);
