@@ -94,8 +94,9 @@ sc_connection_on_handshake_event (ScConnection *connection, guint32 events)
     return;
   do
     ret = gnutls_handshake (connection->tls);
-  while (ret == GNUTLS_E_INTERRUPTED ||
-         (ret < 0 && gnutls_error_is_fatal (ret) == 0 && ret != GNUTLS_E_AGAIN));
+  while (
+    ret == GNUTLS_E_INTERRUPTED ||
+    (ret < 0 && gnutls_error_is_fatal (ret) == 0 && ret != GNUTLS_E_AGAIN));
   if (ret == GNUTLS_E_AGAIN)
     {
       if (events & (EPOLLHUP | EPOLLERR))
@@ -109,8 +110,8 @@ sc_connection_on_handshake_event (ScConnection *connection, guint32 events)
     }
   if (ret < 0)
     {
-      if (ret == GNUTLS_E_PREMATURE_TERMINATION ||
-          ret == GNUTLS_E_PULL_ERROR || ret == GNUTLS_E_PUSH_ERROR)
+      if (ret == GNUTLS_E_PREMATURE_TERMINATION || ret == GNUTLS_E_PULL_ERROR ||
+          ret == GNUTLS_E_PUSH_ERROR)
         fail_handshake (connection,
                         "the client closed or reset the connection");
       else
@@ -133,8 +134,7 @@ sc_connection_check_handshake_deadline (ScConnection *connection, gint64 now)
   if (now - connection->connected_at <=
       (gint64) config->hello_timeout_s * G_USEC_PER_SEC)
     return;
-  why =
-    g_strdup_printf ("not finished within %u s", config->hello_timeout_s);
+  why = g_strdup_printf ("not finished within %u s", config->hello_timeout_s);
   fail_handshake (connection, why);
 }
 

@@ -131,9 +131,9 @@ check_certificate (ScClientTls *tls,
                    policy->known_path);
       return FALSE;
     }
-  if (!policy->trust_new && (policy->accepted == NULL ||
-                             g_ascii_strcasecmp (policy->accepted,
-                                                 fingerprint) != 0))
+  if (!policy->trust_new &&
+      (policy->accepted == NULL ||
+       g_ascii_strcasecmp (policy->accepted, fingerprint) != 0))
     {
       g_autofree char *problem = NULL;
 
@@ -141,8 +141,8 @@ check_certificate (ScClientTls *tls,
         {
           gnutls_datum_t text = { NULL, 0 };
 
-          gnutls_certificate_verification_status_print (
-            status, GNUTLS_CRT_X509, &text, 0);
+          gnutls_certificate_verification_status_print (status, GNUTLS_CRT_X509,
+                                                        &text, 0);
           problem = g_strdup ((const char *) text.data);
           gnutls_free (text.data);
         }

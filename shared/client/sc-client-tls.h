@@ -17,9 +17,9 @@ typedef struct
 {
   const char *host;
   guint16 port;
-  gboolean trust_new;       /* remember a certificate seen the first time */
-  const char *accepted;     /* the user accepted this fingerprint */
-  const char *known_path;   /* the known-servers file */
+  gboolean trust_new;     /* remember a certificate seen the first time */
+  const char *accepted;   /* the user accepted this fingerprint */
+  const char *known_path; /* the known-servers file */
 } ScClientTlsPolicy;
 
 ScClientTls *sc_client_tls_handshake (int fd,

@@ -35,9 +35,8 @@ parse_line (const char *line, char **host, guint16 *port, char **fingerprint)
     for (guint i = 0; fields[i]; i++)
       if (fields[i][0] != '\0')
         g_ptr_array_add (kept, fields[i]);
-    if (kept->len != 3 ||
-        !g_ascii_string_to_unsigned (kept->pdata[1], 10, 1, 65535, &value,
-                                     NULL))
+    if (kept->len != 3 || !g_ascii_string_to_unsigned (kept->pdata[1], 10, 1,
+                                                       65535, &value, NULL))
       return FALSE;
     *host = g_strdup (kept->pdata[0]);
     *port = (guint16) value;
@@ -140,6 +139,5 @@ sc_known_servers_remember (const char *path,
       return FALSE;
     }
   return g_file_set_contents_full (path, out->str, (gssize) out->len,
-                                   G_FILE_SET_CONTENTS_CONSISTENT, 0600,
-                                   error);
+                                   G_FILE_SET_CONTENTS_CONSISTENT, 0600, error);
 }

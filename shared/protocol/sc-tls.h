@@ -10,7 +10,7 @@
 G_BEGIN_DECLS
 
 /* TLS 1.3, with 1.2 as the oldest version either side accepts. */
-#define SC_TLS_PRIORITY "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+#define SC_TLS_PRIORITY     "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 #define SC_TLS_DEFAULT_PORT 5331
 
 /* The first byte of a TLS record carrying a handshake message, and the

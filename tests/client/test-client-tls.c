@@ -46,8 +46,8 @@ remembered (TlsFixture *fixture)
 {
   g_autofree char *path = sc_known_servers_default_path ();
   g_autoptr (GError) error = NULL;
-  char *fingerprint = sc_known_servers_lookup (path, "127.0.0.1",
-                                               fixture->tls_port, &error);
+  char *fingerprint =
+    sc_known_servers_lookup (path, "127.0.0.1", fixture->tls_port, &error);
 
   g_assert_no_error (error);
   return fingerprint;
@@ -64,8 +64,7 @@ test_chat (TlsFixture *fixture, gconstpointer data)
   peer_connect (alice, fixture->tls_port, "alice");
   g_assert_cmpint (sc_client_get_tls_trust (alice->client), ==,
                    SC_TLS_TRUST_FIRST_USE);
-  g_assert_cmpstr (sc_client_get_tls_fingerprint (alice->client), ==,
-                   expected);
+  g_assert_cmpstr (sc_client_get_tls_fingerprint (alice->client), ==, expected);
   peer_connect (bob, fixture->tls_port, "bob");
   g_assert_cmpint (sc_client_get_tls_trust (bob->client), ==,
                    SC_TLS_TRUST_REMEMBERED);
@@ -162,12 +161,12 @@ test_known_servers_file (void)
   g_autofree char *a = NULL;
   g_autofree char *b = NULL;
 
-  g_assert_true (sc_known_servers_remember (path, "a.example", 5331, "AA",
-                                            NULL));
-  g_assert_true (sc_known_servers_remember (path, "b.example", 5331, "BB",
-                                            NULL));
-  g_assert_true (sc_known_servers_remember (path, "A.example", 5331, "CC",
-                                            NULL));
+  g_assert_true (
+    sc_known_servers_remember (path, "a.example", 5331, "AA", NULL));
+  g_assert_true (
+    sc_known_servers_remember (path, "b.example", 5331, "BB", NULL));
+  g_assert_true (
+    sc_known_servers_remember (path, "A.example", 5331, "CC", NULL));
   a = sc_known_servers_lookup (path, "a.example", 5331, NULL);
   b = sc_known_servers_lookup (path, "b.example", 5331, NULL);
   g_assert_cmpstr (a, ==, "CC");
@@ -178,7 +177,7 @@ test_known_servers_file (void)
   g_assert_false (sc_known_servers_remember (path, "a b", 1, "DD", NULL));
 }
 
-#define add_tls_test(path, func) \
+#define add_tls_test(path, func)                                         \
   g_test_add (path, TlsFixture, &tls_server, sc_test_server_setup, func, \
               sc_test_server_teardown)
 

@@ -70,8 +70,8 @@ tls_peer_start (TlsPeer *peer, int fd)
   peer->fd = fd;
   peer->reader = sc_frame_reader_new (SC_MAX_PAYLOAD_LIMIT);
   peer->next_request_id = 1;
-  g_assert_cmpint (
-    gnutls_certificate_allocate_credentials (&peer->credentials), ==, 0);
+  g_assert_cmpint (gnutls_certificate_allocate_credentials (&peer->credentials),
+                   ==, 0);
   g_assert_cmpint (gnutls_init (&peer->session, GNUTLS_CLIENT), ==, 0);
   g_assert_cmpint (
     gnutls_priority_set_direct (peer->session, SC_TLS_PRIORITY, NULL), ==, 0);
@@ -104,8 +104,8 @@ tls_peer_send (TlsPeer *peer, ScMessage *message)
   const guint8 *data;
   gsize size, done = 0;
 
-  if (message->request_id == 0 && sc_message_type_kind (message->type) ==
-                                    SC_KIND_REQUEST)
+  if (message->request_id == 0 &&
+      sc_message_type_kind (message->type) == SC_KIND_REQUEST)
     message->request_id = peer->next_request_id++;
   frame = sc_message_encode (message);
   data = g_bytes_get_data (frame, &size);
@@ -396,7 +396,7 @@ test_no_plaintext (Fixture *fixture, gconstpointer data)
   assert_still_served (fixture);
 }
 
-#define add(path, options, func) \
+#define add(path, options, func)                                  \
   g_test_add (path, Fixture, options, sc_test_server_setup, func, \
               sc_test_server_teardown)
 

@@ -59,8 +59,8 @@ sc_test_tls_make_certificate (const char *folder,
   CHECK (gnutls_x509_crt_set_key (crt, key));
   CHECK (gnutls_x509_crt_set_basic_constraints (crt, 0, -1));
   CHECK (gnutls_x509_crt_set_key_usage (crt, GNUTLS_KEY_DIGITAL_SIGNATURE));
-  CHECK (gnutls_x509_crt_set_key_purpose_oid (crt, GNUTLS_KP_TLS_WWW_SERVER,
-                                              0));
+  CHECK (
+    gnutls_x509_crt_set_key_purpose_oid (crt, GNUTLS_KP_TLS_WWW_SERVER, 0));
   CHECK (gnutls_x509_crt_sign2 (crt, crt, key, GNUTLS_DIG_SHA256, 0));
 
   *cert_path = g_build_filename (folder, cert_name, NULL);
