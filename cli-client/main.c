@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "sc-cli.h"
+#include "sc-tls.h"
 #include "sc-i18n.h"
 
 static gboolean
@@ -46,6 +47,8 @@ main (int argc, char **argv)
   g_autofree char *port_text = NULL;
   g_autofree char *nickname = NULL;
   gboolean version_only = FALSE;
+  gboolean tls = FALSE;
+  gboolean trust_new = FALSE;
   guint16 port = 0;
   guint signal_sources[3];
   const GOptionEntry entries[] = {
@@ -56,6 +59,14 @@ main (int argc, char **argv)
       N_ ("Port to connect to at start (default 5330)"), N_ ("PORT") },
     { "nickname", 'n', 0, G_OPTION_ARG_STRING, &nickname,
       N_ ("Nickname to announce when connecting"), N_ ("NAME") },
+    { "tls", 0, 0, G_OPTION_ARG_NONE, &tls,
+      N_ ("Connect over TLS (default port 5331), checking the server's "
+          "certificate"),
+      NULL },
+    { "trust-new", 0, 0, G_OPTION_ARG_NONE, &trust_new,
+      N_ ("With --tls: trust and remember a server certificate seen for the "
+          "first time without asking (a changed one is still refused)"),
+      NULL },
     { "version", 'V', 0, G_OPTION_ARG_NONE, &version_only,
       N_ ("Print the version and exit"), NULL },
     G_OPTION_ENTRY_NULL,
@@ -99,6 +110,10 @@ main (int argc, char **argv)
   loop = g_main_loop_new (NULL, FALSE);
   client = sc_client_new ("sockchat-cli");
   output = sc_cli_output_new (isatty (STDIN_FILENO) && isatty (STDOUT_FILENO));
+  sc_client_set_tls (client, tls);
+  sc_client_set_trust_new (client, trust_new);
+  if (tls && port == 0)
+    port = SC_TLS_DEFAULT_PORT;
   cli = sc_cli_new (client, output);
   sc_cli_set_defaults (cli, host, port, nickname);
   g_signal_connect_swapped (cli, "finished", G_CALLBACK (g_main_loop_quit),
