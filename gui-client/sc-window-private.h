@@ -9,6 +9,7 @@
 
 #include "sc-client-list.h"
 #include "sc-client.h"
+#include "sc-tls-status.h"
 #include "sc-message-log.h"
 #include "sc-window.h"
 
@@ -52,6 +53,7 @@ struct _ScWindow
   GtkLabel *rtt_label;
 
   GSettings *settings;
+  ScTlsStatus *tls_status; /* TLS check box, lock, first-use bar */
   ScClient *client;
   GCancellable *cancellable;
 
