@@ -122,6 +122,10 @@ sc_connection_on_handshake_event (ScConnection *connection, guint32 events)
   connection->last_activity = g_get_monotonic_time ();
   sc_outbox_tls_established (connection->outbox);
   sc_connection_start (connection);
+  /* A client may send its HELLO right behind its last handshake message;
+   * whatever GnuTLS already holds would never be announced by epoll. */
+  if (gnutls_record_check_pending (connection->tls) > 0)
+    sc_connection_on_readable (connection);
 }
 
 /* From the tick: a handshake has as long as a hello. */
