@@ -65,8 +65,7 @@ update (ScTlsStatus *self)
   label = g_strdup_printf (_ ("TLS %s…"), brief);
   gtk_label_set_text (GTK_LABEL (self->lock_label), label);
   tooltip = g_strdup_printf (
-    "%s\n%s\nSHA-256 %s",
-    _ ("Encrypted with TLS"),
+    "%s\n%s\nSHA-256 %s", _ ("Encrypted with TLS"),
     trust == SC_TLS_TRUST_AUTHORITY
       ? _ ("The certificate is signed by an authority this system trusts.")
     : trust == SC_TLS_TRUST_REMEMBERED
@@ -187,9 +186,9 @@ sc_tls_status_attach (ScTlsStatus *self,
   gtk_label_set_selectable (GTK_LABEL (self->info_label), TRUE);
   gtk_label_set_xalign (GTK_LABEL (self->info_label), 0);
   gtk_widget_show (self->info_label);
-  gtk_container_add (
-    GTK_CONTAINER (gtk_info_bar_get_content_area (GTK_INFO_BAR (self->info_bar))),
-    self->info_label);
+  gtk_container_add (GTK_CONTAINER (gtk_info_bar_get_content_area (
+                       GTK_INFO_BAR (self->info_bar))),
+                     self->info_label);
   g_signal_connect (self->info_bar, "response", G_CALLBACK (on_info_response),
                     NULL);
   parent = gtk_widget_get_parent (info_bar);
