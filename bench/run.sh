@@ -565,38 +565,60 @@ if [ $tls = 1 ]; then
     done
   done
 
-  echo "TLS: SockChat ($threads workers) and mosquitto (QoS 0), payload $payload bytes,"
-  echo "the median of $runs run(s); TLS 1.3, ECDSA P-256 certificate; $(nproc) CPUs"
-  echo "shared with the bench, load average $(cut -d' ' -f1-3 /proc/loadavg)."
-  awk '
-    { rate[$1, $2] = $3; p50[$1, $2] = $4; p99[$1, $2] = $5; cpu[$1, $2] = $7 }
-    function r(a, b) { return (a == "-" || b == "-" || b + 0 == 0) ? "-" : sprintf("%.2fx", a / b) }
-    function d(a, b) { return (a == "-" || b == "-") ? "-" : sprintf("%+.2f", a - b) }
-    END {
-      printf "%-4s %-10s %10s %10s %9s %9s %8s %8s %9s\n", "", "system", "msgs/s",
-        "TLS msgs/s", "TLS p50", "TLS p99", "cpu_us", "TLS cpu", "TLS adds"
-      split("a b e", keys, " ")
-      split("sockchat mqtt", systems, " ")
-      for (k = 1; k <= 3; k++)
-        for (s = 1; s <= 2; s++) {
-          key = keys[k]; sys = systems[s]; t = key "-tls"
-          printf "(%s)  %-10s %10s %10s %9s %9s %8s %8s %9s\n", key,
-            sys == "mqtt" ? "mosquitto" : "SockChat", rate[key, sys],
-            rate[t, sys], p50[t, sys], p99[t, sys], cpu[key, sys],
-            cpu[t, sys], d(cpu[t, sys], cpu[key, sys])
+  tls_table() {
+    echo "TLS: SockChat ($threads workers) and mosquitto (QoS 0), payload $payload bytes,"
+    echo "the median of $runs run(s); TLS 1.3, ECDSA P-256 certificate; $(nproc) CPUs"
+    echo "shared with the bench, load average $(cut -d' ' -f1-3 /proc/loadavg)."
+    awk '
+      { rate[$1, $2] = $3; p50[$1, $2] = $4; p99[$1, $2] = $5; cpu[$1, $2] = $7 }
+      function r(a, b) { return (a == "-" || b == "-" || b + 0 == 0) ? "-" : sprintf("%.2fx", a / b) }
+      function d(a, b) { return (a == "-" || b == "-") ? "-" : sprintf("%+.2f", a - b) }
+      END {
+        printf "%-4s %-10s %10s %10s %9s %9s %8s %8s %9s\n", "", "system", "msgs/s",
+          "TLS msgs/s", "TLS p50", "TLS p99", "cpu_us", "TLS cpu", "TLS adds"
+        split("a b e", keys, " ")
+        split("sockchat mqtt", systems, " ")
+        for (k = 1; k <= 3; k++)
+          for (s = 1; s <= 2; s++) {
+            key = keys[k]; sys = systems[s]; t = key "-tls"
+            printf "(%s)  %-10s %10s %10s %9s %9s %8s %8s %9s\n", key,
+              sys == "mqtt" ? "mosquitto" : "SockChat", rate[key, sys],
+              rate[t, sys], p50[t, sys], p99[t, sys], cpu[key, sys],
+              cpu[t, sys], d(cpu[t, sys], cpu[key, sys])
+          }
+        print ""
+        print "SockChat over TLS vs mosquitto over TLS (x > 1: SockChat more, msgs/s; less, the others):"
+        for (k = 1; k <= 3; k++) {
+          key = keys[k]; t = key "-tls"
+          printf "(%s)  msgs/s %s, p99 %s, server CPU per message %s; TLS adds %s us/msg to SockChat, %s to mosquitto\n",
+            key, r(rate[t, "sockchat"], rate[t, "mqtt"]),
+            r(p99[t, "sockchat"], p99[t, "mqtt"]),
+            r(cpu[t, "sockchat"], cpu[t, "mqtt"]),
+            d(cpu[t, "sockchat"], cpu[key, "sockchat"]),
+            d(cpu[t, "mqtt"], cpu[key, "mqtt"])
         }
-      print ""
-      print "SockChat over TLS vs mosquitto over TLS (x > 1: SockChat more, msgs/s; less, the others):"
-      for (k = 1; k <= 3; k++) {
-        key = keys[k]; t = key "-tls"
-        printf "(%s)  msgs/s %s, p99 %s, server CPU per message %s; TLS adds %s us/msg to SockChat, %s to mosquitto\n",
-          key, r(rate[t, "sockchat"], rate[t, "mqtt"]),
-          r(p99[t, "sockchat"], p99[t, "mqtt"]),
-          r(cpu[t, "sockchat"], cpu[t, "mqtt"]),
-          d(cpu[t, "sockchat"], cpu[key, "sockchat"]),
-          d(cpu[t, "mqtt"], cpu[key, "mqtt"])
-      }
-    }' "$results"
+      }' "$results"
+  }
+  tls_table | tee "$work/tls.txt"
+  if [ $write_docs = 1 ]; then
+    mkdir -p "$src/docs/benchmarks"
+    {
+      echo "- Command: \`$command_line\`"
+      echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC'); SockChat commit" \
+        "$(git -C "$src" rev-parse --short HEAD 2>/dev/null || echo unknown)," \
+        "$(mosquitto -h 2>/dev/null | sed -n 1p)"
+      echo "- msgs/s in clear and over TLS on the same server; p50/p99 in µs"
+      echo "  over TLS; server CPU µs per message in clear and over TLS, and"
+      echo "  the difference (what TLS adds). Short runs on a shared machine:"
+      echo "  CPU figures have the 10 ms clock-tick resolution of /proc."
+      echo
+      echo '```'
+      cat "$work/tls.txt"
+      echo '```'
+    } >"$src/docs/benchmarks/tls.md"
+    echo "wrote $src/docs/benchmarks/tls.md"
+  fi
+
   exit $failed
 fi
 
@@ -1043,6 +1065,16 @@ DOC
 The data behind the charts is in docs/benchmarks/*.dat; the charts are
 drawn by bench/charts.gp.
 DOC
+    if [ -f "$src/docs/benchmarks/tls.md" ]; then
+      echo
+      echo "## Over TLS"
+      echo
+      echo "SockChat's TLS listener against mosquitto's, workloads (a), (b)"
+      echo "and (e), written by \`bench/run.sh --tls --write-docs\`"
+      echo "(docs/benchmarks/tls.md, included here as it was last written):"
+      echo
+      cat "$src/docs/benchmarks/tls.md"
+    fi
   } >"$doc"
   echo "wrote $doc and $charts/"
 }
