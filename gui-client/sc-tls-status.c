@@ -208,6 +208,34 @@ sc_tls_status_error_is_final (const GError *error)
          g_error_matches (error, SC_ERROR, SC_ERROR_TLS_UNKNOWN_CERTIFICATE);
 }
 
+GtkToggleButton *
+sc_tls_status_get_check_button (ScTlsStatus *self)
+{
+  g_return_val_if_fail (SC_IS_TLS_STATUS (self), NULL);
+  return GTK_TOGGLE_BUTTON (self->check);
+}
+
+GtkWidget *
+sc_tls_status_get_lock (ScTlsStatus *self)
+{
+  g_return_val_if_fail (SC_IS_TLS_STATUS (self), NULL);
+  return self->lock;
+}
+
+GtkWidget *
+sc_tls_status_get_first_use_bar (ScTlsStatus *self)
+{
+  g_return_val_if_fail (SC_IS_TLS_STATUS (self), NULL);
+  return self->info_bar;
+}
+
+const char *
+sc_tls_status_get_first_use_text (ScTlsStatus *self)
+{
+  g_return_val_if_fail (SC_IS_TLS_STATUS (self), NULL);
+  return gtk_label_get_text (GTK_LABEL (self->info_label));
+}
+
 static void
 sc_tls_status_dispose (GObject *object)
 {

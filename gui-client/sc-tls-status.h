@@ -22,4 +22,10 @@ void sc_tls_status_attach (ScTlsStatus *self,
 void sc_tls_status_set_tls (ScTlsStatus *self, gboolean tls);
 gboolean sc_tls_status_error_is_final (const GError *error);
 
+/* For tests: the widgets it added. */
+GtkToggleButton *sc_tls_status_get_check_button (ScTlsStatus *self);
+GtkWidget *sc_tls_status_get_lock (ScTlsStatus *self);
+GtkWidget *sc_tls_status_get_first_use_bar (ScTlsStatus *self);
+const char *sc_tls_status_get_first_use_text (ScTlsStatus *self);
+
 G_END_DECLS
