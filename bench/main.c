@@ -59,10 +59,11 @@ print_json (const ScBenchWorkloadConfig *config,
 
   g_string_append_printf (
     out,
-    "\"system\":\"%s\",\"mode\":\"%s\",\"workload\":\"%s\","
+    "\"system\":\"%s\",\"mode\":\"%s\",\"tls\":%s,\"workload\":\"%s\","
     "\"payload\":%" G_GSIZE_FORMAT ",",
     system, sc_bench_adapter_mode_name (config->adapter, config->mode),
-    sc_bench_workload_name (config->kind), config->payload);
+    config->tls ? "true" : "false", sc_bench_workload_name (config->kind),
+    config->payload);
   if (config->kind == SC_BENCH_WORKLOAD_REQRESP)
     g_string_append_printf (out, "\"clients\":%u,", config->clients);
   else
@@ -175,6 +176,7 @@ main (int argc, char **argv)
   gint64 count = 0;
   int connect_timeout = 60;
   gboolean json = FALSE;
+  gboolean tls = FALSE;
   GOptionEntry entries[] = {
     { "system", 's', 0, G_OPTION_ARG_STRING, &system,
       "System under test: sockchat (default), floor, mqtt, redis, nats or irc",
@@ -219,6 +221,10 @@ main (int argc, char **argv)
       "Runs of the workload (default 1)", "N" },
     { "connect-timeout", 0, 0, G_OPTION_ARG_INT, &connect_timeout,
       "Seconds allowed for connecting and handshakes (default 60)", "S" },
+    { "tls", 0, 0, G_OPTION_ARG_NONE, &tls,
+      "Every connection over TLS (1.3, or 1.2; the certificate is not "
+      "checked): sockchat's --tls-port, mosquitto's TLS listener",
+      NULL },
     { "json", 'j', 0, G_OPTION_ARG_NONE, &json,
       "One JSON object per run on stdout", NULL },
     { "floor-relay", 0, 0, G_OPTION_ARG_INT, &floor_port,
@@ -301,6 +307,7 @@ main (int argc, char **argv)
   config.count = count;
   config.rate = rate;
   config.server_pid = server_pid;
+  config.tls = tls;
   config.connect_timeout_ms = connect_timeout * 1000;
   config.window = 1;
   config.pairs = 1;

@@ -6,6 +6,13 @@
 #
 #   bench/run.sh [--quick] [--write-docs] [--payload BYTES] [--threads N]
 #                [--systems "sockchat sockchat1 floor mqtt mqtt:qos1 ..."]
+#   bench/run.sh --tls [--quick] [--payload BYTES] [--threads N]
+#
+# --tls: only the TLS comparison: (a), (b) and (e) against SockChat's TLS
+#   listener and mosquitto's (QoS 0), each also in clear on the same
+#   servers, with one self-signed certificate (certtool, gnutls-bin);
+#   prints SockChat's ratios to mosquitto over TLS and what TLS adds to
+#   each one's server CPU per message.
 #
 # Each word of --systems is a row of the table, SYSTEM[:MODE]: the
 # server, and the adapter mode sockchat-bench drives it in (--mode;
@@ -35,16 +42,18 @@ here=$(cd "$(dirname "$0")" && pwd)
 src=$(dirname "$here")
 build=${BUILD_DIR:-$src/_build}
 quick=0
+tls=0
 write_docs=0
 payload=64
 threads=2
 systems="sockchat sockchat:no-receipt sockchat:receipts-1.0 sockchat1 sockchat1:no-receipt floor mqtt mqtt:qos1 redis nats nats:request irc"
 idle_target=19000
 command_line="bench/run.sh $*"
-usage="usage: $0 [--quick] [--write-docs] [--payload BYTES] [--threads N] [--systems LIST]"
+usage="usage: $0 [--quick] [--tls] [--write-docs] [--payload BYTES] [--threads N] [--systems LIST]"
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) quick=1 ;;
+    --tls) tls=1 ;;
     --write-docs) write_docs=1 ;;
     --payload) payload=$2; shift ;;
     --threads) threads=$2; shift ;;
@@ -283,6 +292,9 @@ install_missing() {
   stop_system_services
 }
 
+if [ $tls = 1 ]; then
+  systems="sockchat mqtt"
+fi
 if [ $quick = 0 ]; then
   install_missing
 fi
@@ -408,9 +420,11 @@ start_system() {
   eval "port_$system=\$port pid_$system=\$pid"
 }
 
-for system in $run_servers; do
-  start_system "$system"
-done
+if [ $tls = 0 ]; then
+  for system in $run_servers; do
+    start_system "$system"
+  done
+fi
 
 # ------------------------------------------------------------- workloads
 
@@ -481,6 +495,132 @@ value() {
     '$1 == key && $2 == sysname { print $column; found = 1 }
      END { if (!found) print "-" }' "$results"
 }
+
+# ------------------------------------------------------------------ TLS
+
+# tls_bench ROW KEY WORKLOAD PORT ARGS...: bench() against PORT, the
+# last --port winning; KEY names the result ("a" in clear, "a-tls").
+tls_bench() {
+  row=$1 key=$2 workload=$3 tls_port=$4; shift 4
+  bench "$row" "$key" "$workload" "$@" --port "$tls_port"
+}
+
+if [ $tls = 1 ]; then
+  if ! have certtool; then
+    echo "--tls needs certtool (Debian package gnutls-bin)" >&2
+    exit 1
+  fi
+  case " $run_rows " in
+    *" mqtt "*) ;;
+    *) echo "--tls needs mosquitto; skipped:$skipped" >&2
+       exit 1 ;;
+  esac
+  mkdir -p "$work/mqtt"
+  certtool --generate-privkey --key-type=ecdsa \
+    --outfile "$work/mqtt/tls.key" >/dev/null 2>&1
+  printf 'cn = "localhost"\nip_address = "127.0.0.1"\nexpiration_days = 2\ntls_www_server\nsigning_key\n' \
+    >"$work/tls.template"
+  certtool --generate-self-signed --load-privkey "$work/mqtt/tls.key" \
+    --template "$work/tls.template" --outfile "$work/mqtt/tls.crt" >/dev/null 2>&1
+  port=
+  start sockchat "$server_bin" --port 0 --bind 127.0.0.1 \
+    --threads "$threads" --max-clients 19900 --tls-port 0 \
+    --tls-cert "$work/mqtt/tls.crt" --tls-key "$work/mqtt/tls.key"
+  port_sockchat=$port pid_sockchat=$pid
+  tls_sockchat=$(sed -n 's/.*listening for TLS on port \([0-9][0-9]*\).*/\1/p' \
+    "$work/sockchat.out")
+  port=$(free_port)
+  tls_mqtt=$(free_port)
+  while [ "$tls_mqtt" = "$port" ]; do tls_mqtt=$(free_port); done
+  sed -e "s|@PORT@|$port|g" -e "s|@TLS_PORT@|$tls_mqtt|g" \
+    -e "s|@DIR@|$work/mqtt|g" -e "s|@USER@|$(id -un)|g" \
+    "$here/peers/mosquitto-tls.conf" >"$work/mqtt/mosquitto.conf"
+  start mqtt mosquitto -c "$work/mqtt/mosquitto.conf"
+  port_mqtt=$port pid_mqtt=$pid
+  for _ in $(seq 100); do
+    port_listening "$tls_mqtt" && break
+    sleep 0.05
+  done
+
+  if [ $quick = 1 ]; then
+    runs=1 common="--duration 0.5 --warmup 0.2"
+    b_args="--pairs 20" e_args="--clients 20"
+  else
+    runs=3 common="--duration 5 --warmup 1"
+    b_args= e_args=
+  fi
+  results="$work/results"
+  : >"$results"
+  failed=0
+  # bench() sets row, key and workload as it goes: the loop has its own.
+  for spec in "a|latency|" "b|throughput|$b_args" "e|reqresp|$e_args"; do
+    tkey=${spec%%|*} rest=${spec#*|}
+    twork=${rest%%|*} targs=${rest#*|}
+    for trow in sockchat mqtt; do
+      eval "tport=\$tls_$trow pport=\$port_$trow"
+      # shellcheck disable=SC2086
+      tls_bench "$trow" "$tkey" "$twork" "$pport" $targs
+      # shellcheck disable=SC2086
+      tls_bench "$trow" "$tkey-tls" "$twork" "$tport" --tls $targs
+    done
+  done
+
+  tls_table() {
+    echo "TLS: SockChat ($threads workers) and mosquitto (QoS 0), payload $payload bytes,"
+    echo "the median of $runs run(s); TLS 1.3, ECDSA P-256 certificate; $(nproc) CPUs"
+    echo "shared with the bench, load average $(cut -d' ' -f1-3 /proc/loadavg)."
+    awk '
+      { rate[$1, $2] = $3; p50[$1, $2] = $4; p99[$1, $2] = $5; cpu[$1, $2] = $7 }
+      function r(a, b) { return (a == "-" || b == "-" || b + 0 == 0) ? "-" : sprintf("%.2fx", a / b) }
+      function d(a, b) { return (a == "-" || b == "-") ? "-" : sprintf("%+.2f", a - b) }
+      END {
+        printf "%-4s %-10s %10s %10s %9s %9s %8s %8s %9s\n", "", "system", "msgs/s",
+          "TLS msgs/s", "TLS p50", "TLS p99", "cpu_us", "TLS cpu", "TLS adds"
+        split("a b e", keys, " ")
+        split("sockchat mqtt", systems, " ")
+        for (k = 1; k <= 3; k++)
+          for (s = 1; s <= 2; s++) {
+            key = keys[k]; sys = systems[s]; t = key "-tls"
+            printf "(%s)  %-10s %10s %10s %9s %9s %8s %8s %9s\n", key,
+              sys == "mqtt" ? "mosquitto" : "SockChat", rate[key, sys],
+              rate[t, sys], p50[t, sys], p99[t, sys], cpu[key, sys],
+              cpu[t, sys], d(cpu[t, sys], cpu[key, sys])
+          }
+        print ""
+        print "SockChat over TLS vs mosquitto over TLS (x > 1: SockChat more, msgs/s; less, the others):"
+        for (k = 1; k <= 3; k++) {
+          key = keys[k]; t = key "-tls"
+          printf "(%s)  msgs/s %s, p99 %s, server CPU per message %s; TLS adds %s us/msg to SockChat, %s to mosquitto\n",
+            key, r(rate[t, "sockchat"], rate[t, "mqtt"]),
+            r(p99[t, "sockchat"], p99[t, "mqtt"]),
+            r(cpu[t, "sockchat"], cpu[t, "mqtt"]),
+            d(cpu[t, "sockchat"], cpu[key, "sockchat"]),
+            d(cpu[t, "mqtt"], cpu[key, "mqtt"])
+        }
+      }' "$results"
+  }
+  tls_table | tee "$work/tls.txt"
+  if [ $write_docs = 1 ]; then
+    mkdir -p "$src/docs/benchmarks"
+    {
+      echo "- Command: \`$command_line\`"
+      echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC'); SockChat commit" \
+        "$(git -C "$src" rev-parse --short HEAD 2>/dev/null || echo unknown)," \
+        "$(mosquitto -h 2>/dev/null | sed -n 1p)"
+      echo "- msgs/s in clear and over TLS on the same server; p50/p99 in µs"
+      echo "  over TLS; server CPU µs per message in clear and over TLS, and"
+      echo "  the difference (what TLS adds). Short runs on a shared machine:"
+      echo "  CPU figures have the 10 ms clock-tick resolution of /proc."
+      echo
+      echo '```'
+      cat "$work/tls.txt"
+      echo '```'
+    } >"$src/docs/benchmarks/tls.md"
+    echo "wrote $src/docs/benchmarks/tls.md"
+  fi
+
+  exit $failed
+fi
 
 runs=$reps
 started=$(date -u '+%Y-%m-%d %H:%M UTC')
@@ -925,6 +1065,16 @@ DOC
 The data behind the charts is in docs/benchmarks/*.dat; the charts are
 drawn by bench/charts.gp.
 DOC
+    if [ -f "$src/docs/benchmarks/tls.md" ]; then
+      echo
+      echo "## Over TLS"
+      echo
+      echo "SockChat's TLS listener against mosquitto's, workloads (a), (b)"
+      echo "and (e), written by \`bench/run.sh --tls --write-docs\`"
+      echo "(docs/benchmarks/tls.md, included here as it was last written):"
+      echo
+      cat "$src/docs/benchmarks/tls.md"
+    fi
   } >"$doc"
   echo "wrote $doc and $charts/"
 }

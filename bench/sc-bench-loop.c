@@ -35,6 +35,11 @@ struct _ScBenchLoop
 
   ScBenchEventFunc handler;
   gpointer handler_data;
+
+  /* --tls: every connection runs a TLS session (the certificate is not
+   * checked: the bench measures, it does not trust). */
+  gnutls_certificate_credentials_t tls_credentials;
+  gnutls_priority_t tls_priority;
 };
 
 gint64
@@ -98,6 +103,7 @@ sc_bench_loop_new (const ScBenchAdapter *adapter,
 static void
 conn_close (ScBenchConn *conn)
 {
+  g_clear_pointer (&conn->tls, gnutls_deinit);
   if (conn->fd >= 0)
     {
       epoll_ctl (conn->loop->epoll_fd, EPOLL_CTL_DEL, conn->fd, NULL);
@@ -131,6 +137,10 @@ sc_bench_loop_free (ScBenchLoop *loop)
   if (loop->epoll_fd >= 0)
     close (loop->epoll_fd);
   g_free (loop->scratch);
+  if (loop->tls_priority)
+    gnutls_priority_deinit (loop->tls_priority);
+  if (loop->tls_credentials)
+    gnutls_certificate_free_credentials (loop->tls_credentials);
   g_free (loop);
 }
 
@@ -159,6 +169,25 @@ sc_bench_loop_get_serial (const ScBenchLoop *loop)
 }
 
 /* The adapter's mode, before any connection is added. */
+/* Connections made from now on speak TLS 1.3 (or 1.2) to the server. */
+gboolean
+sc_bench_loop_set_tls (ScBenchLoop *loop, GError **error)
+{
+  int ret;
+
+  ret = gnutls_certificate_allocate_credentials (&loop->tls_credentials);
+  if (ret >= 0)
+    ret = gnutls_priority_init (
+      &loop->tls_priority, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2", NULL);
+  if (ret < 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "TLS: %s",
+                   gnutls_strerror (ret));
+      return FALSE;
+    }
+  return TRUE;
+}
+
 void
 sc_bench_loop_set_mode (ScBenchLoop *loop, guint mode)
 {
@@ -377,8 +406,28 @@ flush (ScBenchConn *conn)
 {
   while (conn->out != NULL && conn->out_pos < conn->out->len)
     {
-      gssize n = send (conn->fd, conn->out->data + conn->out_pos,
-                       conn->out->len - conn->out_pos, MSG_NOSIGNAL);
+      gssize n;
+
+      if (conn->tls != NULL)
+        {
+          /* One record at a time; after GNUTLS_E_AGAIN GnuTLS sends the
+           * record it kept and reports the size it was given then. */
+          n = gnutls_record_send (conn->tls, conn->out->data + conn->out_pos,
+                                  MIN (conn->out->len - conn->out_pos, 16384));
+          if (n == GNUTLS_E_INTERRUPTED)
+            continue;
+          if (n == GNUTLS_E_AGAIN)
+            break;
+          if (n < 0)
+            {
+              sc_bench_conn_fail (conn, gnutls_strerror ((int) n));
+              return;
+            }
+          conn->out_pos += n;
+          continue;
+        }
+      n = send (conn->fd, conn->out->data + conn->out_pos,
+                conn->out->len - conn->out_pos, MSG_NOSIGNAL);
 
       if (n < 0 && errno == EINTR)
         continue;
@@ -419,7 +468,7 @@ flush_all (ScBenchLoop *loop)
       ScBenchConn *conn = loop->flush_list->pdata[i];
 
       conn->dirty = FALSE;
-      if (!conn->dead && !conn->connecting)
+      if (!conn->dead && !conn->connecting && !conn->handshaking)
         flush (conn);
     }
   g_ptr_array_set_size (loop->flush_list, 0);
@@ -447,11 +496,50 @@ parse (ScBenchConn *conn, const guint8 *data, gsize length)
     }
 }
 
+/* Records until the socket has no more, or 64 of them; never leaves
+ * decrypted bytes inside GnuTLS, which epoll would not announce. */
+static void
+handle_tls_input (ScBenchConn *conn)
+{
+  ScBenchLoop *loop = conn->loop;
+
+  for (int i = 0; !conn->dead; i++)
+    {
+      gssize n;
+
+      if (i >= 64 && gnutls_record_check_pending (conn->tls) == 0)
+        return;
+      n = gnutls_record_recv (conn->tls, loop->scratch, SCRATCH_SIZE);
+      if (n == GNUTLS_E_INTERRUPTED)
+        continue;
+      if (n == GNUTLS_E_AGAIN)
+        return;
+      if (n <= 0)
+        {
+          sc_bench_conn_fail (conn, n == 0 ? "closed by the peer"
+                                           : gnutls_strerror ((int) n));
+          return;
+        }
+      if (conn->in != NULL && conn->in->len > 0)
+        {
+          g_byte_array_append (conn->in, loop->scratch, n);
+          parse (conn, conn->in->data, conn->in->len);
+        }
+      else
+        parse (conn, loop->scratch, n);
+    }
+}
+
 static void
 handle_input (ScBenchConn *conn)
 {
   ScBenchLoop *loop = conn->loop;
 
+  if (conn->tls != NULL)
+    {
+      handle_tls_input (conn);
+      return;
+    }
   for (int i = 0; i < READS_PER_WAKEUP && !conn->dead; i++)
     {
       gssize n = recv (conn->fd, loop->scratch, SCRATCH_SIZE, 0);
@@ -478,6 +566,51 @@ handle_input (ScBenchConn *conn)
     }
 }
 
+/* One step of the TLS handshake; when it is done, the system's own
+ * handshake starts as it would on a plain connection. */
+static void
+step_tls (ScBenchConn *conn)
+{
+  int ret;
+
+  do
+    ret = gnutls_handshake (conn->tls);
+  while (ret < 0 && ret != GNUTLS_E_AGAIN && gnutls_error_is_fatal (ret) == 0);
+  if (ret == GNUTLS_E_AGAIN)
+    {
+      watch (conn, gnutls_record_get_direction (conn->tls) == 1);
+      return;
+    }
+  if (ret < 0)
+    {
+      sc_bench_conn_fail (conn, gnutls_strerror (ret));
+      return;
+    }
+  conn->handshaking = FALSE;
+  watch (conn, FALSE);
+  conn->loop->adapter->start (conn);
+  flush (conn);
+}
+
+static void
+start_tls (ScBenchConn *conn)
+{
+  ScBenchLoop *loop = conn->loop;
+
+  if (gnutls_init (&conn->tls,
+                   GNUTLS_CLIENT | GNUTLS_NONBLOCK | GNUTLS_NO_SIGNAL) < 0 ||
+      gnutls_priority_set (conn->tls, loop->tls_priority) < 0 ||
+      gnutls_credentials_set (conn->tls, GNUTLS_CRD_CERTIFICATE,
+                              loop->tls_credentials) < 0)
+    {
+      sc_bench_conn_fail (conn, "cannot set up a TLS session");
+      return;
+    }
+  gnutls_transport_set_int (conn->tls, conn->fd);
+  conn->handshaking = TRUE;
+  step_tls (conn);
+}
+
 static void
 handle_connected (ScBenchConn *conn)
 {
@@ -491,6 +624,11 @@ handle_connected (ScBenchConn *conn)
       return;
     }
   conn->connecting = FALSE;
+  if (conn->loop->tls_credentials != NULL)
+    {
+      start_tls (conn);
+      return;
+    }
   conn->loop->adapter->start (conn);
   flush (conn);
 }
@@ -517,6 +655,11 @@ sc_bench_loop_run_once (ScBenchLoop *loop, gint64 until_ns)
         {
           if (events[i].events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
             handle_connected (conn);
+          continue;
+        }
+      if (conn->handshaking)
+        {
+          step_tls (conn);
           continue;
         }
       if (events[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <glib.h>
+#include <gnutls/gnutls.h>
 
 G_BEGIN_DECLS
 
@@ -48,6 +49,8 @@ struct _ScBenchConn
   ScBenchConn *companion;
 
   gboolean connecting;
+  gboolean handshaking; /* --tls: TCP is up, the TLS handshake is not */
+  gnutls_session_t tls; /* --tls: the session, or NULL */
   gboolean ready;
   gboolean dead;
   gboolean dirty; /* on the loop's flush list */
@@ -123,6 +126,7 @@ void sc_bench_loop_set_handler (ScBenchLoop *loop,
 gsize sc_bench_loop_get_payload (const ScBenchLoop *loop);
 guint sc_bench_loop_get_serial (const ScBenchLoop *loop);
 void sc_bench_loop_set_mode (ScBenchLoop *loop, guint mode);
+gboolean sc_bench_loop_set_tls (ScBenchLoop *loop, GError **error);
 guint sc_bench_loop_get_mode (const ScBenchLoop *loop);
 const ScBenchAdapter *sc_bench_loop_get_adapter (const ScBenchLoop *loop);
 

@@ -296,6 +296,11 @@ sc_bench_workload_run (const ScBenchWorkloadConfig *config,
                             config->payload, error);
   if (loop == NULL)
     return FALSE;
+  if (config->tls && !sc_bench_loop_set_tls (loop, error))
+    {
+      sc_bench_loop_free (loop);
+      return FALSE;
+    }
   sc_bench_loop_set_mode (loop, config->mode);
   body = g_malloc (config->payload);
   run.config = config;

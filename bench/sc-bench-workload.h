@@ -34,6 +34,7 @@ typedef struct
   guint64 count; /* stop after this many measured messages; 0: no limit */
   guint connect_timeout_ms;
   int server_pid; /* 0: unknown, no CPU or memory figures */
+  gboolean tls;   /* every connection over TLS */
 } ScBenchWorkloadConfig;
 
 typedef struct

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "sc-cli.h"
+#include "sc-tls.h"
 #include "sc-i18n.h"
 
 static gboolean
@@ -69,6 +70,8 @@ main (int argc, char **argv)
   g_autofree char *password_path = NULL;
   g_autofree char *password = NULL;
   gboolean version_only = FALSE;
+  gboolean tls = FALSE;
+  gboolean trust_new = FALSE;
   guint16 port = 0;
   guint signal_sources[3];
   const GOptionEntry entries[] = {
@@ -83,6 +86,14 @@ main (int argc, char **argv)
       N_ ("Send the first line of FILE as the password: the server's, or "
           "the registered nickname's"),
       N_ ("FILE") },
+    { "tls", 0, 0, G_OPTION_ARG_NONE, &tls,
+      N_ ("Connect over TLS (default port 5331), checking the server's "
+          "certificate"),
+      NULL },
+    { "trust-new", 0, 0, G_OPTION_ARG_NONE, &trust_new,
+      N_ ("With --tls: trust and remember a server certificate seen for the "
+          "first time without asking (a changed one is still refused)"),
+      NULL },
     { "version", 'V', 0, G_OPTION_ARG_NONE, &version_only,
       N_ ("Print the version and exit"), NULL },
     G_OPTION_ENTRY_NULL,
@@ -129,6 +140,10 @@ main (int argc, char **argv)
   client = sc_client_new ("sockchat-cli");
   sc_client_set_password (client, password);
   output = sc_cli_output_new (isatty (STDIN_FILENO) && isatty (STDOUT_FILENO));
+  sc_client_set_tls (client, tls);
+  sc_client_set_trust_new (client, trust_new);
+  if (tls && port == 0)
+    port = SC_TLS_DEFAULT_PORT;
   cli = sc_cli_new (client, output);
   sc_cli_set_defaults (cli, host, port, nickname);
   g_signal_connect_swapped (cli, "finished", G_CALLBACK (g_main_loop_quit),

@@ -16,6 +16,7 @@ typedef enum
   SC_CLI_STEP_NICKNAME,  /* Connect: the nickname */
   SC_CLI_STEP_RECIPIENT, /* Send: the client number */
   SC_CLI_STEP_TEXT,      /* Send: the message */
+  SC_CLI_STEP_TRUST,     /* Connect: trust a certificate seen first? */
   SC_CLI_STEP_BUSY,      /* waiting for the server; input is not read */
   SC_CLI_STEP_DONE,      /* exited */
 } ScCliStep;
@@ -39,6 +40,9 @@ struct _ScCli
 
   char *connect_host; /* answers being collected */
   guint16 connect_port;
+  char *trust_host; /* a TLS server whose new certificate is shown */
+  guint16 trust_port;
+  char *trust_fingerprint;
   guint32 recipient;
   gboolean to_everyone;
 };

@@ -187,6 +187,88 @@ print_greeting (ScCli *self)
     heartbeat);
 }
 
+static void start_connect (ScCli *self, const char *host, guint16 port);
+
+/* A TLS server showed a certificate no authority vouches for and that
+ * was never seen for this host and port: like SSH, the user decides,
+ * after seeing its fingerprint. */
+static void
+ask_trust (ScCli *self, const char *host, guint16 port)
+{
+  g_autofree char *safe_host = display_host (host);
+  const char *fingerprint = sc_client_get_tls_fingerprint (self->client);
+
+  g_free (self->trust_host);
+  self->trust_host = g_strdup (host);
+  self->trust_port = port;
+  g_free (self->trust_fingerprint);
+  self->trust_fingerprint = g_strdup (fingerprint);
+  sc_cli_output_print (
+    self->output,
+    _ ("The certificate of %s port %u is not signed by an authority this "
+       "system trusts, and this is the first time it is seen."),
+    safe_host, port);
+  sc_cli_output_print (self->output, _ ("Its SHA-256 fingerprint is %s"),
+                       fingerprint);
+  sc_cli_output_print (self->output,
+                       _ ("Compare it with the one the server's operator "
+                          "published before you trust it."));
+  self->step = SC_CLI_STEP_TRUST;
+  sc_cli_output_read_line (self->output,
+                           _ ("Trust this certificate and remember it? "
+                              "[y/N]: "));
+}
+
+static void
+on_trust (ScCli *self, const char *line)
+{
+  g_autofree char *answer = g_strstrip (g_strdup (line));
+  g_autofree char *host = g_steal_pointer (&self->trust_host);
+  g_autofree char *fingerprint = g_steal_pointer (&self->trust_fingerprint);
+
+  /* Translators: the answers that mean yes to a [y/N] question, in lower
+   * case, separated by "|"; the English ones are accepted too. */
+  g_auto (GStrv) yes = g_strsplit (_ ("y|yes"), "|", -1);
+  gboolean trusted = g_ascii_strcasecmp (answer, "y") == 0 ||
+                     g_ascii_strcasecmp (answer, "yes") == 0;
+
+  for (guint i = 0; yes[i] && !trusted; i++)
+    trusted = g_utf8_collate (answer, yes[i]) == 0;
+  if (!trusted)
+    {
+      sc_cli_output_print (self->output, _ ("Not connected."));
+      sc_cli_show_menu (self);
+      return;
+    }
+  sc_client_set_accepted_fingerprint (self->client, fingerprint);
+  start_connect (self, host, self->trust_port);
+}
+
+static void
+print_tls (ScCli *self)
+{
+  const char *how = NULL;
+
+  switch (sc_client_get_tls_trust (self->client))
+    {
+    case SC_TLS_TRUST_NONE: return;
+    case SC_TLS_TRUST_AUTHORITY:
+      how = _ ("signed by an authority this system trusts");
+      break;
+    case SC_TLS_TRUST_REMEMBERED:
+      how = _ ("the one remembered for this server");
+      break;
+    case SC_TLS_TRUST_FIRST_USE:
+      how = _ ("seen for the first time, now remembered");
+      break;
+    default: return;
+    }
+  sc_cli_output_print (self->output,
+                       _ ("Encrypted with TLS. Server certificate "
+                          "SHA-256 %s (%s)."),
+                       sc_client_get_tls_fingerprint (self->client), how);
+}
+
 static void
 on_connected (GObject *source, GAsyncResult *result, gpointer data)
 {
@@ -204,6 +286,12 @@ on_connected (GObject *source, GAsyncResult *result, gpointer data)
       g_autofree char *what = g_strdup_printf (
         _ ("Could not connect to %s port %u"), safe_host, port);
 
+      if (g_error_matches (error, SC_ERROR, SC_ERROR_TLS_UNKNOWN_CERTIFICATE) &&
+          sc_client_get_tls_fingerprint (self->client) != NULL)
+        {
+          ask_trust (self, host, port);
+          return;
+        }
       print_error (self, what, error);
       sc_cli_show_menu (self);
       return;
@@ -232,6 +320,7 @@ on_connected (GObject *source, GAsyncResult *result, gpointer data)
                            _ ("Connected to %s port %u as client %u."),
                            safe_host, port, sc_client_get_id (self->client));
     }
+  print_tls (self);
   print_greeting (self);
   sc_cli_show_menu (self);
 }
@@ -747,6 +836,7 @@ on_line (ScCliOutput *output, const char *line, gpointer data)
     case SC_CLI_STEP_NICKNAME: on_nickname (self, line); break;
     case SC_CLI_STEP_RECIPIENT: on_recipient (self, line); break;
     case SC_CLI_STEP_TEXT: on_text (self, line); break;
+    case SC_CLI_STEP_TRUST: on_trust (self, line); break;
     case SC_CLI_STEP_IDLE:
     case SC_CLI_STEP_BUSY:
     case SC_CLI_STEP_DONE:
@@ -860,6 +950,8 @@ sc_cli_finalize (GObject *object)
   g_free (self->host);
   g_free (self->nickname);
   g_free (self->connect_host);
+  g_free (self->trust_host);
+  g_free (self->trust_fingerprint);
   G_OBJECT_CLASS (sc_cli_parent_class)->finalize (object);
 }
 

@@ -25,6 +25,10 @@ static const GOptionEntry option_entries[] = {
     N_ ("NAME") },
   { "connect", 'c', 0, G_OPTION_ARG_NONE, NULL,
     N_ ("Connect as soon as the window opens"), NULL },
+  { "tls", 0, 0, G_OPTION_ARG_NONE, NULL,
+    N_ ("Connect over TLS (default port 5331), checking the server's "
+        "certificate"),
+    NULL },
   { "version", 'V', 0, G_OPTION_ARG_NONE, NULL,
     N_ ("Print the version and exit"), NULL },
   { NULL }
@@ -255,8 +259,11 @@ sc_application_command_line (GApplication *app,
   const char *host = NULL, *nickname = NULL;
   gint32 port = 0;
   gboolean connect = FALSE;
+  gboolean tls = FALSE;
 
   g_variant_dict_lookup (options, "host", "&s", &host);
+  if (g_variant_dict_lookup (options, "tls", "b", &tls) && tls)
+    sc_window_set_tls (window, TRUE);
   g_variant_dict_lookup (options, "nickname", "&s", &nickname);
   g_variant_dict_lookup (options, "connect", "b", &connect);
   if (g_variant_dict_lookup (options, "port", "i", &port) &&

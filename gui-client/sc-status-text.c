@@ -34,6 +34,8 @@ sc_status_text (guint status)
       return _ ("someone else uses that nickname or one too like it");
     case SC_STATUS_NICKNAME_REGISTERED:
       return _ ("that nickname is registered: its password is needed");
+    case SC_STATUS_ENCRYPTION_REQUIRED:
+      return _ ("the server takes the password over TLS only");
     default: return _ ("the server refused");
     }
 }

@@ -11,6 +11,7 @@
 #include "sc-client.h"
 #include "sc-conversations.h"
 #include "sc-history.h"
+#include "sc-tls-status.h"
 #include "sc-message-log.h"
 #include "sc-window.h"
 
@@ -58,6 +59,7 @@ struct _ScWindow
   GtkLabel *rtt_label;
 
   GSettings *settings;
+  ScTlsStatus *tls_status; /* TLS check box, lock, first-use bar */
   ScClient *client;
   ScConversations *conversations;
   ScHistory *history;     /* NULL while history is off or unavailable */

@@ -258,7 +258,7 @@ connect_failed (ScWindow *self, gboolean retrying, const GError *error)
   /* While reconnecting, the info bar says how it goes: the log already
    * has the line that says the connection was lost, and one more line
    * per attempt would bury the conversation. */
-  if (retrying)
+  if (retrying && !sc_tls_status_error_is_final (error))
     {
       schedule_retry (self, text);
       return;
@@ -971,6 +971,13 @@ on_client_rows_changed (ScWindow *self)
 /* Public API and boilerplate */
 
 /* Fills in the connection fields; NULL or 0 keeps what is there. */
+/* sockchat --tls: the connect form's TLS box, checked (sc-tls-status.c). */
+void
+sc_window_set_tls (ScWindow *self, gboolean tls)
+{
+  sc_tls_status_set_tls (self->tls_status, tls);
+}
+
 void
 sc_window_set_server (ScWindow *self,
                       const char *host,
@@ -1017,6 +1024,7 @@ sc_window_dispose (GObject *object)
       g_signal_handlers_disconnect_by_data (client, self);
       sc_client_disconnect (client);
     }
+  g_clear_object (&self->tls_status);
   g_clear_object (&self->settings);
   g_clear_pointer (&self->jump_binding, g_binding_unbind);
   g_clear_object (&self->history);
@@ -1154,6 +1162,10 @@ sc_window_init (ScWindow *self)
 
   self->client = sc_client_new ("sockchat");
   connect_client_signals (self);
+  self->tls_status = sc_tls_status_new (self->client, self->settings);
+  sc_tls_status_attach (self->tls_status, self->port_spin,
+                        GTK_WIDGET (self->status_label),
+                        GTK_WIDGET (self->info_bar));
   g_signal_connect (self, "notify::is-active", G_CALLBACK (on_active_changed),
                     NULL);
   g_signal_connect_object (self->leaflet, "notify::folded",

@@ -10,6 +10,7 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (ScWindow, sc_window, SC, WINDOW, GtkApplicationWindow)
 
 ScWindow *sc_window_new (GtkApplication *application);
+void sc_window_set_tls (ScWindow *self, gboolean tls);
 void sc_window_set_server (ScWindow *self,
                            const char *host,
                            guint port,

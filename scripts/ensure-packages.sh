@@ -31,6 +31,8 @@ SOCKCHAT_PACKAGES=(
   iproute2
   libicu-dev
   libcrypt-dev
+  libgnutls28-dev
+  gnutls-bin
 )
 
 # Succeeds when the package is installed.

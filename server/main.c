@@ -135,8 +135,12 @@ main (int argc, char **argv)
       return 1;
     }
   /* Tools and tests read the port from here when started with --port 0. */
-  g_print ("sockchat-server: listening on port %u\n",
-           sc_server_get_port (server));
+  if (!config->no_plaintext)
+    g_print ("sockchat-server: listening on port %u\n",
+             sc_server_get_port (server));
+  if (sc_server_get_tls_port (server) != 0)
+    g_print ("sockchat-server: listening for TLS on port %u\n",
+             sc_server_get_tls_port (server));
   fflush (stdout);
 
   g_main_loop_run (loop);

@@ -398,6 +398,36 @@ attempt_login (ScConnection *connection,
   g_source_attach (timer, g_main_context_get_thread_default ());
 }
 
+/* Passwords (the server's and registered nicknames') cross the network
+ * over TLS only, unless the operator allowed them in clear.  The
+ * request is refused before its password is looked at, whether or not
+ * it carried one, so nothing is learnt from it and no guess is counted.
+ * Returns TRUE when it refused. */
+static gboolean
+refuse_plaintext_password (ScConnection *connection, const ScMessage *request)
+{
+  guint16 tls_port = sc_server_get_tls_port (connection->server);
+  g_autofree char *why = NULL;
+
+  if (connection->tls != NULL ||
+      connection->server->config->allow_plaintext_password)
+    return FALSE;
+  why = tls_port != 0
+          ? g_strdup_printf ("the password is accepted over TLS only (port %u)",
+                             tls_port)
+          : g_strdup ("the password is accepted over TLS only, and this "
+                      "server has no TLS listener");
+  g_message ("client %u (%s port %u): %s refused: %s", connection->info.id,
+             connection->info.address, connection->info.port,
+             request->type == SC_MSG_HELLO ? "hello" : "nickname change", why);
+  if (request->type == SC_MSG_HELLO)
+    refuse_hello (connection, request, SC_STATUS_ENCRYPTION_REQUIRED, why);
+  else
+    sc_connection_reply (connection, request, SC_STATUS_ENCRYPTION_REQUIRED,
+                         why);
+  return TRUE;
+}
+
 void
 sc_connection_handle_hello (ScConnection *connection, const ScMessage *hello)
 {
@@ -436,6 +466,9 @@ sc_connection_handle_hello (ScConnection *connection, const ScMessage *hello)
     return;
   if (!find_account (connection, hello, &hash))
     return;
+  if ((hash != NULL || config->password != NULL) &&
+      refuse_plaintext_password (connection, hello))
+    return;
   /* A registered nickname's password stands for the shared one: the
    * account's owner is known to the server. */
   if (hash != NULL || config->password != NULL)
@@ -460,6 +493,8 @@ sc_connection_handle_set_nickname (ScConnection *connection,
   current_key = sc_nickname_key (connection->info.nickname);
   if (!g_str_equal (key, current_key) &&
       !find_account (connection, request, &hash))
+    return;
+  if (hash != NULL && refuse_plaintext_password (connection, request))
     return;
   if (hash != NULL)
     attempt_login (connection, request, hash);

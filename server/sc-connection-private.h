@@ -19,6 +19,11 @@ struct _ScConnection
 
   /* Owner only: touched by the owning worker's thread alone. */
   int fd; /* for reading; the outbox writes and closes it */
+  /* The TLS session (the outbox owns it) for reading, or NULL. */
+  gnutls_session_t tls;
+  gboolean handshaking; /* TLS: no frame in either direction yet */
+  gboolean got_bytes;   /* anything read yet (a ClientHello on the plain
+                           port shows in the first bytes) */
   ScClientInfo info;
   ScFrameReader *reader;
   gboolean ready;   /* said hello */
@@ -52,6 +57,9 @@ struct _ScConnection
 };
 
 void sc_connection_note_peer (ScConnection *connection, guint32 peer_id);
+gboolean sc_connection_read_tls (ScConnection *connection);
+void sc_connection_reject_client_hello (ScConnection *connection);
+void sc_connection_account_reader (ScConnection *connection);
 
 void sc_connection_pause_input (ScConnection *connection);
 void sc_connection_throttle (ScConnection *connection, guint delay_ms);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "sc-connection-private.h"
+#include "sc-tls.h"
 #include "sc-tsan.h"
 
 #define READ_CHUNK       (16 * 1024)
@@ -115,8 +116,17 @@ sc_connection_start (ScConnection *connection)
 
   sc_registry_add (connection->server->registry, &connection->info,
                    connection->outbox);
-  g_message ("client %u connected from %s port %u", connection->info.id,
-             connection->info.address, connection->info.port);
+  if (connection->tls != NULL)
+    {
+      g_autofree char *description = gnutls_session_get_desc (connection->tls);
+
+      g_message ("client %u connected from %s port %u over TLS %s",
+                 connection->info.id, connection->info.address,
+                 connection->info.port, description);
+    }
+  else
+    g_message ("client %u connected from %s port %u", connection->info.id,
+               connection->info.address, connection->info.port);
 
   greeting->flags = SC_FLAG_PROTOCOL_1_1;
   greeting->client_id = connection->info.id;
@@ -136,8 +146,8 @@ update_input (ScConnection *connection)
 }
 
 /* The read buffer counts against the memory budget with the rest. */
-static void
-account_reader (ScConnection *connection)
+void
+sc_connection_account_reader (ScConnection *connection)
 {
   sc_outbox_set_reader_held (connection->outbox,
                              sc_frame_reader_capacity (connection->reader));
@@ -286,28 +296,46 @@ sc_connection_on_readable (ScConnection *connection)
   if (connection->peer_eof || connection->close_after_flush ||
       connection->input_paused)
     return;
-  buffer = sc_frame_reader_reserve (connection->reader, READ_CHUNK, &room);
-  do
-    n = recv (connection->fd, buffer, room, MSG_DONTWAIT);
-  while (n < 0 && errno == EINTR);
-
-  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-    return;
-  if (n < 0)
+  if (connection->tls != NULL)
     {
-      close_with_errno (connection, "recv", errno);
-      return;
-    }
-  if (n == 0)
-    {
-      /* The client half-closed: answer what it sent, then close. */
-      connection->peer_eof = TRUE;
-      update_input (connection);
+      if (!sc_connection_read_tls (connection))
+        return;
     }
   else
     {
-      sc_frame_reader_commit (connection->reader, (gsize) n);
-      connection->last_activity = g_get_monotonic_time ();
+      buffer = sc_frame_reader_reserve (connection->reader, READ_CHUNK, &room);
+      do
+        n = recv (connection->fd, buffer, room, MSG_DONTWAIT);
+      while (n < 0 && errno == EINTR);
+
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return;
+      if (n < 0)
+        {
+          close_with_errno (connection, "recv", errno);
+          return;
+        }
+      /* A TLS client that came to the plain port: its ClientHello would
+       * only be read as a bad frame header. */
+      if (!connection->got_bytes && n >= 2 &&
+          buffer[0] == SC_TLS_RECORD_HANDSHAKE &&
+          buffer[1] == SC_TLS_RECORD_MAJOR)
+        {
+          sc_connection_reject_client_hello (connection);
+          return;
+        }
+      connection->got_bytes = TRUE;
+      if (n == 0)
+        {
+          /* The client half-closed: answer what it sent, then close. */
+          connection->peer_eof = TRUE;
+          update_input (connection);
+        }
+      else
+        {
+          sc_frame_reader_commit (connection->reader, (gsize) n);
+          connection->last_activity = g_get_monotonic_time ();
+        }
     }
   if (!connection->input_scheduled)
     sc_connection_serve_buffered (connection);
@@ -315,7 +343,7 @@ sc_connection_on_readable (ScConnection *connection)
    * of idle clients then cost no read buffers at all. */
   if (!connection->input_scheduled && !connection->closing)
     sc_frame_reader_trim (connection->reader);
-  account_reader (connection);
+  sc_connection_account_reader (connection);
 }
 
 /* The socket reported an error or a hang-up (EPOLLERR, EPOLLHUP).  Epoll
@@ -361,7 +389,7 @@ static void
 trim_buffers (ScConnection *connection)
 {
   sc_frame_reader_trim (connection->reader);
-  account_reader (connection);
+  sc_connection_account_reader (connection);
   sc_outbox_trim (connection->outbox);
 }
 
@@ -373,6 +401,11 @@ sc_connection_tick (ScConnection *connection, gint64 now)
 
   if (connection->closing)
     return;
+  if (connection->handshaking)
+    {
+      sc_connection_check_handshake_deadline (connection, now);
+      return;
+    }
   if (now - connection->last_activity > G_USEC_PER_SEC)
     trim_buffers (connection);
   /* A frame must be completed in time once it has started, so a client
@@ -472,6 +505,16 @@ sc_connection_evict (ScConnection *connection,
   if (connection->closing || connection->close_after_flush ||
       connection->ready || connection->auth_waiting)
     return;
+  if (connection->handshaking)
+    {
+      /* Nothing can be said to it before its handshake is done. */
+      g_message ("client %u (%s port %u) turned away during its TLS "
+                 "handshake: %s",
+                 connection->info.id, connection->info.address,
+                 connection->info.port, reason);
+      sc_connection_close (connection, status, reason);
+      return;
+    }
   sc_connection_turn_away (connection, status, reason);
 }
 

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <glib.h>
+#include <gnutls/gnutls.h>
 
 #include "sc-worker.h"
 
@@ -24,6 +25,13 @@ gboolean sc_connection_is_closing (ScConnection *connection);
 
 /* Owner only. */
 void sc_connection_start (ScConnection *connection);
+void sc_connection_start_tls (ScConnection *connection,
+                              gnutls_session_t session);
+gboolean sc_connection_is_handshaking (ScConnection *connection);
+void sc_connection_on_handshake_event (ScConnection *connection,
+                                       guint32 events);
+void sc_connection_check_handshake_deadline (ScConnection *connection,
+                                             gint64 now);
 void sc_connection_on_readable (ScConnection *connection);
 void sc_connection_on_hangup (ScConnection *connection);
 void sc_connection_serve_buffered (ScConnection *connection);

@@ -185,3 +185,42 @@ sc_out_queue_write (ScOutQueue *queue, int fd, gsize *written, int *errsv)
     }
   return SC_OUT_QUEUE_DRAINED;
 }
+
+/* The same over a TLS session: one record per call, at most a chunk.
+ * When the socket is full, GnuTLS keeps the record it has encrypted and
+ * the next call sends it first and reports the size it was given then;
+ * the head chunk only ever grows at its end, so that size is still the
+ * front of the queue and is consumed as such.  A session error is
+ * reported as EPROTO, or the socket's errno (EPIPE if lost) when that is
+ * what failed. */
+ScOutQueueResult
+sc_out_queue_write_tls (ScOutQueue *queue,
+                        gnutls_session_t session,
+                        gsize *written,
+                        int *errsv)
+{
+  while (queue->pending > 0)
+    {
+      ScOutChunk *head = g_queue_peek_head (&queue->chunks);
+      ssize_t n;
+
+      errno = 0;
+      n = gnutls_record_send (session, head->data + head->sent,
+                              head->used - head->sent);
+      if (n >= 0)
+        {
+          consume (queue, (gsize) n);
+          *written += (gsize) n;
+        }
+      else if (n == GNUTLS_E_AGAIN)
+        return SC_OUT_QUEUE_BLOCKED;
+      else if (n != GNUTLS_E_INTERRUPTED)
+        {
+          *errsv = n != GNUTLS_E_PUSH_ERROR ? EPROTO
+                   : errno != 0             ? errno
+                                            : EPIPE;
+          return SC_OUT_QUEUE_FAILED;
+        }
+    }
+  return SC_OUT_QUEUE_DRAINED;
+}

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <glib.h>
+#include <gnutls/gnutls.h>
 
 G_BEGIN_DECLS
 
@@ -35,6 +36,10 @@ void sc_out_queue_clear (ScOutQueue *queue);
 void sc_out_queue_append (ScOutQueue *queue, const guint8 *data, gsize length);
 ScOutQueueResult
 sc_out_queue_write (ScOutQueue *queue, int fd, gsize *written, int *errsv);
+ScOutQueueResult sc_out_queue_write_tls (ScOutQueue *queue,
+                                         gnutls_session_t session,
+                                         gsize *written,
+                                         int *errsv);
 void sc_out_queue_release_spare (ScOutQueue *queue);
 
 static inline gsize

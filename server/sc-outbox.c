@@ -24,6 +24,13 @@
  * The lock is held across the sendmsg() of a flush and the epoll_ctl()
  * that watches EPOLLOUT: both are non-blocking, and writing under the lock
  * keeps frames from two workers from interleaving on the socket.
+ *
+ * TLS: a client of the TLS listener has a GnuTLS session here, which the
+ * outbox owns with the socket.  Records are sent under the same lock, so
+ * there is never more than one sender; the owner reads the session
+ * without the lock, which GnuTLS allows (one thread sending while another
+ * receives).  Until the owner has finished the handshake nothing is
+ * written: the handshake alone uses the session then.
  */
 #include "config.h"
 
@@ -52,8 +59,13 @@ struct _ScOutbox
   guint32 id;
   gpointer epoll_tag; /* what the owner's epoll set reports for the fd */
 
+  /* The TLS session, or NULL; set by the owner before the outbox is
+   * shared, freed with the socket. */
+  gnutls_session_t tls;
+
   GMutex lock;
   int fd;              /* -1 once the owner closed the socket */
+  gboolean tls_ready;  /* the handshake is done: records may be sent */
   gint open;           /* FALSE once closing: frames are refused; set under the
                         * lock, atomically, for sc_outbox_is_open() */
   gboolean overflowed; /* closed for passing the output cap */
@@ -70,6 +82,8 @@ struct _ScOutbox
   gint64 last_progress; /* monotonic: last byte written, or queue start */
   gsize charged;        /* atomic reads: what the budget holds for us */
 };
+
+static void update_events (ScOutbox *outbox);
 
 static GPrivate scratch_key =
   G_PRIVATE_INIT ((GDestroyNotify) g_byte_array_unref);
@@ -160,12 +174,55 @@ outbox_clear (ScOutbox *outbox)
       g_warning ("client %u: its socket was never closed", outbox->id);
       close (outbox->fd);
     }
+  g_clear_pointer (&outbox->tls, gnutls_deinit);
   sc_out_queue_clear (&outbox->queue);
   g_clear_pointer (&outbox->unacked, g_hash_table_unref);
   g_clear_pointer (&outbox->owed, g_array_unref);
   outbox->reader_held = 0;
   recharge (outbox);
   g_mutex_clear (&outbox->lock);
+}
+
+/* Owner, right after sc_outbox_new(): the connection speaks TLS through
+ * @session, which the outbox takes. */
+void
+sc_outbox_set_tls (ScOutbox *outbox, gnutls_session_t session)
+{
+  lock (outbox);
+  outbox->tls = session;
+  unlock (outbox);
+}
+
+/* Owner: the session to read from (NULL for a plain connection); it lives
+ * until sc_outbox_close_socket(). */
+gnutls_session_t
+sc_outbox_get_tls (ScOutbox *outbox)
+{
+  return outbox->tls;
+}
+
+/* Owner, during the handshake: GnuTLS waits for the socket to become
+ * readable or, with @for_output, writable; only that is watched. */
+void
+sc_outbox_tls_wait (ScOutbox *outbox, gboolean for_output)
+{
+  lock (outbox);
+  outbox->want_input = !for_output;
+  outbox->watching_output = for_output;
+  update_events (outbox);
+  unlock (outbox);
+}
+
+/* Owner: the handshake is done; frames may go out from now on. */
+void
+sc_outbox_tls_established (ScOutbox *outbox)
+{
+  lock (outbox);
+  outbox->tls_ready = TRUE;
+  outbox->want_input = TRUE;
+  outbox->watching_output = FALSE;
+  update_events (outbox);
+  unlock (outbox);
 }
 
 ScOutbox *
@@ -639,7 +696,11 @@ write_out (ScOutbox *outbox, int *errsv)
       ScOutQueueResult result;
 
       emit_owed (outbox);
-      result = sc_out_queue_write (&outbox->queue, outbox->fd, &written, errsv);
+      result =
+        outbox->tls
+          ? sc_out_queue_write_tls (&outbox->queue, outbox->tls, &written,
+                                    errsv)
+          : sc_out_queue_write (&outbox->queue, outbox->fd, &written, errsv);
       if (written > 0)
         outbox->last_progress = g_get_monotonic_time ();
       if (result == SC_OUT_QUEUE_FAILED)
@@ -667,7 +728,11 @@ sc_outbox_flush (ScOutbox *outbox, ScWorker *current)
   lock (outbox);
   if (outbox->flush_by == current)
     outbox->flush_by = NULL;
-  if (g_atomic_int_get (&outbox->open))
+  if (g_atomic_int_get (&outbox->open) && outbox->tls && !outbox->tls_ready)
+    /* Still in the handshake: a close asked for meanwhile need not wait
+     * for output no one could read. */
+    close_now = outbox->close_when_drained;
+  else if (g_atomic_int_get (&outbox->open))
     {
       result = write_out (outbox, &errsv);
       close_now = result == FLUSH_DRAINED && outbox->close_when_drained;
@@ -792,7 +857,16 @@ sc_outbox_close_socket (ScOutbox *outbox, gboolean send_rest)
 
   lock (outbox);
   g_atomic_int_set (&outbox->open, FALSE);
-  if (send_rest)
+  if (outbox->tls && outbox->tls_ready)
+    {
+      /* What fits without waiting, then the close_notify alert, which
+       * tells the client the end is the server's and not an attack. */
+      if (send_rest)
+        (void) sc_out_queue_write_tls (&outbox->queue, outbox->tls, &written,
+                                       &errsv);
+      (void) gnutls_bye (outbox->tls, GNUTLS_SHUT_WR);
+    }
+  else if (send_rest && outbox->tls == NULL)
     (void) sc_out_queue_write (&outbox->queue, outbox->fd, &written, &errsv);
   shutdown (outbox->fd, SHUT_WR);
   for (int i = 0; i < 16; i++)
@@ -800,6 +874,7 @@ sc_outbox_close_socket (ScOutbox *outbox, gboolean send_rest)
       break;
   close (outbox->fd);
   outbox->fd = -1;
+  g_clear_pointer (&outbox->tls, gnutls_deinit);
   unacked = g_steal_pointer (&outbox->unacked);
   sc_out_queue_clear (&outbox->queue);
   g_clear_pointer (&outbox->owed, g_array_unref);

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <glib.h>
+#include <gnutls/gnutls.h>
 
 #include "sc-message.h"
 #include "sc-server-private.h"
@@ -39,6 +40,10 @@ typedef struct
 
 ScOutbox *sc_outbox_new (
   ScServer *server, ScWorker *owner, guint32 id, int fd, gpointer epoll_tag);
+void sc_outbox_set_tls (ScOutbox *outbox, gnutls_session_t session);
+gnutls_session_t sc_outbox_get_tls (ScOutbox *outbox);
+void sc_outbox_tls_wait (ScOutbox *outbox, gboolean for_output);
+void sc_outbox_tls_established (ScOutbox *outbox);
 ScOutbox *sc_outbox_ref (ScOutbox *outbox);
 void sc_outbox_unref (ScOutbox *outbox);
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "sc-protocol.h"
+#include "sc-tls.h"
 #include "sc-server-config.h"
 #include "sc-server-private.h"
 
@@ -47,6 +48,7 @@ static const NumericSetting numeric_settings[] = {
   SETTING ("frame-timeout", 1, 3600, frame_timeout_s, FALSE),
   SETTING ("max-pending", 1, 65536, max_pending, FALSE),
   SETTING ("max-per-address", 1, 65536, max_per_address, FALSE),
+  SETTING ("tls-port", 0, 65535, tls_port, FALSE),
 };
 
 ScServerConfig *
@@ -72,6 +74,7 @@ sc_server_config_new (void)
   config->frame_timeout_s = 30;
   config->max_pending = 1024;
   config->max_per_address = 256;
+  config->tls_port = SC_TLS_DEFAULT_PORT;
   return config;
 }
 
@@ -82,6 +85,8 @@ sc_server_config_free (ScServerConfig *config)
     return;
   g_free (config->bind_address);
   g_free (config->server_name);
+  g_free (config->tls_cert);
+  g_free (config->tls_key);
   if (config->password)
     memset (config->password, 0, strlen (config->password));
   g_free (config->password);
@@ -248,10 +253,32 @@ sc_server_config_load_file (ScServerConfig *config,
             return FALSE;
           continue;
         }
-      if (g_str_equal (keys[i], "bind") || g_str_equal (keys[i], "name"))
+      if (g_str_equal (keys[i], "no-plaintext") ||
+          g_str_equal (keys[i], "allow-plaintext-password"))
+        {
+          gboolean *target = g_str_equal (keys[i], "no-plaintext")
+                               ? &config->no_plaintext
+                               : &config->allow_plaintext_password;
+
+          *target =
+            g_key_file_get_boolean (file, "server", keys[i], &local_error);
+          if (local_error != NULL)
+            {
+              g_set_error (error, SC_SERVER_CONFIG_ERROR,
+                           SC_SERVER_CONFIG_ERROR_INVALID, "%s: %s", path,
+                           local_error->message);
+              return FALSE;
+            }
+          continue;
+        }
+      if (g_str_equal (keys[i], "bind") || g_str_equal (keys[i], "name") ||
+          g_str_equal (keys[i], "tls-cert") || g_str_equal (keys[i], "tls-key"))
         {
           char **target = g_str_equal (keys[i], "bind") ? &config->bind_address
-                                                        : &config->server_name;
+                          : g_str_equal (keys[i], "name") ? &config->server_name
+                          : g_str_equal (keys[i], "tls-cert")
+                            ? &config->tls_cert
+                            : &config->tls_key;
           g_free (*target);
           *target = g_key_file_get_string (file, "server", keys[i], NULL);
           continue;
@@ -328,11 +355,13 @@ sc_server_config_parse_args (ScServerConfig *config,
                   *hello = NULL, *output_cap = NULL, *max_unacked = NULL,
                   *max_memory = NULL, *write_timeout = NULL,
                   *fanout_rate = NULL, *frame = NULL, *max_pending = NULL,
-                  *per_address = NULL;
+                  *per_address = NULL, *tls_port = NULL;
+  g_autofree char *tls_cert = NULL, *tls_key = NULL;
+  gboolean no_plaintext = FALSE, allow_plaintext_password = FALSE;
   char **texts[] = { &port,        &threads,     &max_clients,   &max_payload,
                      &idle,        &ping,        &hello,         &output_cap,
                      &max_unacked, &max_memory,  &write_timeout, &fanout_rate,
-                     &frame,       &max_pending, &per_address };
+                     &frame,       &max_pending, &per_address,   &tls_port };
   g_autofree char *default_memory =
     g_strdup_printf ("%" G_GSIZE_FORMAT, sc_server_default_max_memory ());
   /* Translators: %s is a number of bytes. */
@@ -392,6 +421,22 @@ sc_server_config_parse_args (ScServerConfig *config,
       N_ ("Most connections waiting for their hello from one address; past "
           "it its oldest is closed (default 256)"),
       "N" },
+    { "tls-cert", 0, 0, G_OPTION_ARG_FILENAME, &tls_cert,
+      N_ ("Certificate chain (PEM) for the TLS listener; with --tls-key it "
+          "is opened next to the plain one"),
+      N_ ("FILE") },
+    { "tls-key", 0, 0, G_OPTION_ARG_FILENAME, &tls_key,
+      N_ ("Private key (PEM) of the --tls-cert certificate"), N_ ("FILE") },
+    { "tls-port", 0, 0, G_OPTION_ARG_STRING, &tls_port,
+      N_ ("TCP port of the TLS listener (default 5331; 0 picks a free one)"),
+      N_ ("PORT") },
+    { "no-plaintext", 0, 0, G_OPTION_ARG_NONE, &no_plaintext,
+      N_ ("Open no plain listener: TLS only"), NULL },
+    { "allow-plaintext-password", 0, 0, G_OPTION_ARG_NONE,
+      &allow_plaintext_password,
+      N_ ("Accept the password over a plain connection too (by default it "
+          "is refused with ENCRYPTION_REQUIRED)"),
+      NULL },
     { "password-file", 0, 0, G_OPTION_ARG_FILENAME, &password_path,
       N_ ("Require the password on the first line of FILE in every hello"),
       N_ ("FILE") },
@@ -478,6 +523,39 @@ sc_server_config_parse_args (ScServerConfig *config,
     {
       g_free (config->bind_address);
       config->bind_address = g_steal_pointer (&bind);
+    }
+  if (tls_cert)
+    {
+      g_free (config->tls_cert);
+      config->tls_cert = g_steal_pointer (&tls_cert);
+    }
+  if (tls_key)
+    {
+      g_free (config->tls_key);
+      config->tls_key = g_steal_pointer (&tls_key);
+    }
+  config->no_plaintext |= no_plaintext;
+  config->allow_plaintext_password |= allow_plaintext_password;
+  return sc_server_config_validate (config, error);
+}
+
+/* The settings that only make sense together. */
+gboolean
+sc_server_config_validate (ScServerConfig *config, GError **error)
+{
+  if ((config->tls_cert == NULL) != (config->tls_key == NULL))
+    {
+      g_set_error_literal (error, SC_SERVER_CONFIG_ERROR,
+                           SC_SERVER_CONFIG_ERROR_INVALID,
+                           _ ("--tls-cert and --tls-key go together"));
+      return FALSE;
+    }
+  if (config->no_plaintext && config->tls_cert == NULL)
+    {
+      g_set_error_literal (
+        error, SC_SERVER_CONFIG_ERROR, SC_SERVER_CONFIG_ERROR_INVALID,
+        _ ("--no-plaintext needs a TLS listener (--tls-cert and --tls-key)"));
+      return FALSE;
     }
   return TRUE;
 }

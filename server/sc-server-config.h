@@ -35,6 +35,13 @@ typedef struct
   ScAccounts *accounts;    /* read from accounts_path */
   gboolean accounts_only;  /* only registered nicknames may be taken */
   gboolean hide_addresses; /* others' addresses are shown as "" */
+  /* TLS: an implicit-TLS listener on tls_port when a certificate and its
+   * key are given (PEM files). */
+  char *tls_cert;
+  char *tls_key;
+  guint tls_port;
+  gboolean no_plaintext;             /* no plain listener at all */
+  gboolean allow_plaintext_password; /* accept the password in clear */
 } ScServerConfig;
 
 #define SC_SERVER_CONFIG_ERROR (sc_server_config_error_quark ())
@@ -61,6 +68,7 @@ gboolean sc_server_config_load_password (ScServerConfig *config,
 gboolean sc_server_config_load_accounts (ScServerConfig *config,
                                          const char *path,
                                          GError **error);
+gboolean sc_server_config_validate (ScServerConfig *config, GError **error);
 gboolean sc_server_config_load_file (ScServerConfig *config,
                                      const char *path,
                                      GError **error);

@@ -1,6 +1,8 @@
 /* sc-server-private.h: what the server's workers and connections share. */
 #pragma once
 
+#include <gnutls/gnutls.h>
+
 #include "sc-auth-failures.h"
 #include "sc-password-checker.h"
 #include "sc-pending-table.h"
@@ -29,6 +31,14 @@ struct _ScServer
   GMainLoop *accept_loop;
   GSource *accept_source;
   GSource *backoff_source;
+
+  /* The TLS listener, when a certificate is configured: its sessions
+   * share these credentials and priorities (read-only once started). */
+  int tls_listen_fd;
+  guint16 tls_port;
+  GSource *tls_accept_source;
+  gnutls_certificate_credentials_t tls_credentials;
+  gnutls_priority_t tls_priority;
   guint backoff_ms;
 
   gint n_clients;        /* atomic; every open connection */
@@ -57,6 +67,7 @@ void sc_server_set_next_client_id (ScServer *server, guint32 id);
 gboolean sc_server_take_client_slot (ScServer *server);
 void sc_server_release_client_slot (ScServer *server);
 void sc_server_post (ScServer *server, guint worker_index, ScWorkItem *item);
+gnutls_session_t sc_server_new_tls_session (ScServer *server, int fd);
 
 gsize sc_server_default_max_memory (void);
 void sc_server_charge_memory (ScServer *server, gssize delta);

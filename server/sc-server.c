@@ -15,6 +15,7 @@
 
 #include "sc-server-private.h"
 #include "sc-socket.h"
+#include "sc-tls.h"
 #include "sc-tsan.h"
 #include "sc-worker.h"
 
@@ -43,6 +44,9 @@ sc_server_new (const ScServerConfig *config)
        * once would only take the workers' CPUs. */
       server->password_checker = sc_password_checker_new (2);
     }
+  server->config->tls_cert = g_strdup (config->tls_cert);
+  server->config->tls_key = g_strdup (config->tls_key);
+  server->tls_listen_fd = -1;
   server->auth_failures = sc_auth_failures_new ();
   server->registry = sc_registry_new ();
   server->local_zone = g_time_zone_new_local ();
@@ -135,19 +139,101 @@ sc_server_get_port (ScServer *server)
   return server->port;
 }
 
+/* 0 when there is no TLS listener. */
+guint16
+sc_server_get_tls_port (ScServer *server)
+{
+  return server->tls_port;
+}
+
+/* A worker: the server side of a TLS session on a new connection's
+ * socket, non-blocking like the socket itself.  Session tickets are off:
+ * a chat connection lives long and resumption would only add state. */
+gnutls_session_t
+sc_server_new_tls_session (ScServer *server, int fd)
+{
+  gnutls_session_t session;
+  int ret;
+
+  ret = gnutls_init (&session, GNUTLS_SERVER | GNUTLS_NONBLOCK |
+                                 GNUTLS_NO_SIGNAL | GNUTLS_NO_TICKETS);
+  if (ret < 0)
+    return NULL;
+  if (gnutls_priority_set (session, server->tls_priority) < 0 ||
+      gnutls_credentials_set (session, GNUTLS_CRD_CERTIFICATE,
+                              server->tls_credentials) < 0)
+    {
+      gnutls_deinit (session);
+      return NULL;
+    }
+  gnutls_certificate_server_set_request (session, GNUTLS_CERT_IGNORE);
+  gnutls_transport_set_int (session, fd);
+  return session;
+}
+
+static gboolean
+load_tls (ScServer *server, GError **error)
+{
+  const ScServerConfig *config = server->config;
+  g_autofree char *fingerprint = NULL;
+  const char *where = NULL;
+  int ret;
+
+  ret = gnutls_certificate_allocate_credentials (&server->tls_credentials);
+  if (ret >= 0)
+    ret = gnutls_certificate_set_x509_key_file (
+      server->tls_credentials, config->tls_cert, config->tls_key,
+      GNUTLS_X509_FMT_PEM);
+  if (ret >= 0)
+    ret = gnutls_priority_init (&server->tls_priority, SC_TLS_PRIORITY, &where);
+  if (ret < 0)
+    {
+      g_set_error (error, SC_ERROR, SC_ERROR_TLS,
+                   "cannot use certificate %s with key %s: %s",
+                   config->tls_cert, config->tls_key, gnutls_strerror (ret));
+      return FALSE;
+    }
+  fingerprint = sc_tls_fingerprint_file (config->tls_cert, NULL);
+  g_message ("TLS certificate %s, SHA-256 fingerprint %s", config->tls_cert,
+             fingerprint ? fingerprint : "(unreadable)");
+  return TRUE;
+}
+
 guint
 sc_server_get_n_clients (ScServer *server)
 {
   return (guint) g_atomic_int_get (&server->n_clients);
 }
 
+static GSource *
+watch_fd (ScServer *server, int fd)
+{
+  GSource *source;
+
+  if (fd < 0)
+    return NULL;
+  source = g_unix_fd_source_new (fd, G_IO_IN);
+  g_source_set_callback (source, G_SOURCE_FUNC (on_listen_ready), server, NULL);
+  g_source_attach (source, server->accept_context);
+  return source;
+}
+
 static void
 watch_listener (ScServer *server)
 {
-  server->accept_source = g_unix_fd_source_new (server->listen_fd, G_IO_IN);
-  g_source_set_callback (server->accept_source, G_SOURCE_FUNC (on_listen_ready),
-                         server, NULL);
-  g_source_attach (server->accept_source, server->accept_context);
+  server->accept_source = watch_fd (server, server->listen_fd);
+  server->tls_accept_source = watch_fd (server, server->tls_listen_fd);
+}
+
+static void
+unwatch_listener (ScServer *server)
+{
+  if (server->accept_source)
+    g_source_destroy (server->accept_source);
+  if (server->tls_accept_source)
+    g_source_destroy (server->tls_accept_source);
+  g_clear_pointer (&server->accept_source, g_source_unref);
+  g_clear_pointer (&server->tls_accept_source, g_source_unref);
 }
 
 static gboolean
@@ -170,8 +256,7 @@ back_off (ScServer *server, int errsv)
                          : MIN (server->backoff_ms * 2, BACKOFF_MAX_MS);
   g_warning ("cannot accept connections (%s); retrying in %u ms",
              g_strerror (errsv), server->backoff_ms);
-  g_source_destroy (server->accept_source);
-  g_clear_pointer (&server->accept_source, g_source_unref);
+  unwatch_listener (server);
   server->backoff_source = g_timeout_source_new (server->backoff_ms);
   g_source_set_callback (server->backoff_source, end_backoff, server, NULL);
   g_source_attach (server->backoff_source, server->accept_context);
@@ -218,7 +303,8 @@ static void
 hand_over (ScServer *server,
            int fd,
            const struct sockaddr *address,
-           socklen_t length)
+           socklen_t length,
+           gboolean tls)
 {
   g_autoptr (GArray) evicted = g_array_new (FALSE, FALSE, sizeof (guint32));
   ScWorkItem *item;
@@ -230,7 +316,10 @@ hand_over (ScServer *server,
     {
       g_message ("refused a connection: %u clients already connected",
                  server->config->max_clients);
-      refuse (server, fd);
+      if (tls)
+        close (fd); /* a notice in clear would mean nothing to it */
+      else
+        refuse (server, fd);
       return;
     }
   g_atomic_int_inc (&server->n_clients);
@@ -243,6 +332,7 @@ hand_over (ScServer *server,
 
   item = sc_work_item_new (SC_WORK_ADOPT, id);
   item->fd = fd;
+  item->tls = tls;
   item->info.id = id;
   item->info.address =
     sc_socket_format_address (address, length, &item->info.port);
@@ -268,7 +358,8 @@ on_listen_ready (int fd, GIOCondition condition, gpointer data)
       if (client >= 0)
         {
           server->backoff_ms = 0;
-          hand_over (server, client, (struct sockaddr *) &address, length);
+          hand_over (server, client, (struct sockaddr *) &address, length,
+                     fd == server->tls_listen_fd);
           continue;
         }
       if (errno == EINTR || errno == ECONNABORTED)
@@ -302,11 +393,31 @@ sc_server_start (ScServer *server, GError **error)
 {
   const ScServerConfig *config = server->config;
 
-  server->listen_fd =
-    sc_socket_listen (config->bind_address, (guint16) config->port, 511, error);
-  if (server->listen_fd < 0)
-    return FALSE;
-  server->port = sc_socket_local_port (server->listen_fd);
+  if (!config->no_plaintext)
+    {
+      server->listen_fd = sc_socket_listen (config->bind_address,
+                                            (guint16) config->port, 511, error);
+      if (server->listen_fd < 0)
+        return FALSE;
+      server->port = sc_socket_local_port (server->listen_fd);
+    }
+  if (config->tls_cert != NULL)
+    {
+      if (!load_tls (server, error))
+        return FALSE;
+      server->tls_listen_fd = sc_socket_listen (
+        config->bind_address, (guint16) config->tls_port, 511, error);
+      if (server->tls_listen_fd < 0)
+        return FALSE;
+      server->tls_port = sc_socket_local_port (server->tls_listen_fd);
+      g_message ("listening for TLS on port %u%s", server->tls_port,
+                 config->no_plaintext ? " only" : "");
+    }
+  if (config->password != NULL && !config->allow_plaintext_password)
+    g_message ("the password is accepted over TLS only");
+  else if (config->password != NULL)
+    g_message ("the password is accepted over plain connections too: it "
+               "crosses the network in clear there");
   /* Decided once: asking per request reads the environment each time. */
   server->log_requests =
     !g_log_writer_default_would_drop (G_LOG_LEVEL_DEBUG, G_LOG_DOMAIN);
@@ -331,9 +442,10 @@ sc_server_start (ScServer *server, GError **error)
              "ping after %u s of silence",
              config->bind_address ? config->bind_address
                                   : "all addresses (IPv6 and IPv4)",
-             server->port, server->n_workers, server->n_workers == 1 ? "" : "s",
-             config->max_clients, config->max_pending, config->max_per_address,
-             config->max_payload, config->output_cap, config->idle_timeout_s);
+             server->port ? server->port : server->tls_port, server->n_workers,
+             server->n_workers == 1 ? "" : "s", config->max_clients,
+             config->max_pending, config->max_per_address, config->max_payload,
+             config->output_cap, config->idle_timeout_s);
   return TRUE;
 }
 
@@ -342,8 +454,7 @@ quit_accept_loop (gpointer data)
 {
   ScServer *server = data;
 
-  if (server->accept_source)
-    g_source_destroy (server->accept_source);
+  unwatch_listener (server);
   if (server->backoff_source)
     g_source_destroy (server->backoff_source);
   g_main_loop_quit (server->accept_loop);
@@ -368,6 +479,11 @@ sc_server_stop (ScServer *server)
     {
       close (server->listen_fd);
       server->listen_fd = -1;
+    }
+  if (server->tls_listen_fd >= 0)
+    {
+      close (server->tls_listen_fd);
+      server->tls_listen_fd = -1;
     }
   for (guint i = 0; i < server->n_workers; i++)
     if (server->workers[i])
@@ -394,11 +510,18 @@ sc_server_free (ScServer *server)
     g_clear_pointer (&server->workers[i], sc_worker_free);
   g_free (server->workers);
   g_clear_pointer (&server->accept_source, g_source_unref);
+  g_clear_pointer (&server->tls_accept_source, g_source_unref);
   g_clear_pointer (&server->backoff_source, g_source_unref);
   g_main_loop_unref (server->accept_loop);
   g_main_context_unref (server->accept_context);
   if (server->listen_fd >= 0)
     close (server->listen_fd);
+  if (server->tls_listen_fd >= 0)
+    close (server->tls_listen_fd);
+  if (server->tls_priority)
+    gnutls_priority_deinit (server->tls_priority);
+  if (server->tls_credentials)
+    gnutls_certificate_free_credentials (server->tls_credentials);
   sc_registry_free (server->registry);
   g_hash_table_unref (server->ids_in_use);
   sc_pending_table_free (server->pending);

@@ -13,6 +13,7 @@ typedef struct _ScServer ScServer;
 ScServer *sc_server_new (const ScServerConfig *config);
 gboolean sc_server_start (ScServer *server, GError **error);
 guint16 sc_server_get_port (ScServer *server);
+guint16 sc_server_get_tls_port (ScServer *server);
 guint sc_server_get_n_clients (ScServer *server);
 gsize sc_server_get_memory_held (ScServer *server);
 void sc_server_stop (ScServer *server);

@@ -28,6 +28,7 @@ typedef struct
   ScWorkKind kind;
   guint32 target_id;
   int fd;
+  gboolean tls; /* ADOPT: it came to the TLS listener */
   ScClientInfo info;
   ScStatus status;
   char *reason;

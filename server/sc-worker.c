@@ -210,6 +210,11 @@ worker_dispatch (struct epoll_event *events, int n_events, gpointer user_data)
       connection = events[i].data.ptr;
       if (sc_connection_is_closing (connection))
         continue;
+      if (sc_connection_is_handshaking (connection))
+        {
+          sc_connection_on_handshake_event (connection, events[i].events);
+          continue;
+        }
       if (events[i].events & EPOLLOUT)
         sc_outbox_flush (sc_connection_get_outbox (connection), worker);
       if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP))
@@ -300,7 +305,22 @@ adopt (ScWorker *worker, ScWorkItem *item)
       sc_connection_close (connection, SC_STATUS_INTERNAL, g_strerror (errno));
       return;
     }
-  sc_connection_start (connection);
+  if (item->tls)
+    {
+      gnutls_session_t session =
+        sc_server_new_tls_session (worker->server, item->fd);
+
+      if (session == NULL)
+        {
+          sc_connection_close (connection, SC_STATUS_INTERNAL,
+                               "cannot set up a TLS session");
+          return;
+        }
+      /* The GREETING waits for the end of the handshake. */
+      sc_connection_start_tls (connection, session);
+    }
+  else
+    sc_connection_start (connection);
   if (worker->stopping)
     sc_connection_close (connection, SC_STATUS_SHUTTING_DOWN,
                          "server shutting down");

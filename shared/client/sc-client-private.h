@@ -4,6 +4,7 @@
 #pragma once
 
 #include "sc-client-sender.h"
+#include "sc-client-tls.h"
 #include "sc-client.h"
 #include "sc-frame-reader.h"
 #include "sc-message.h"
@@ -37,11 +38,21 @@ struct _ScClient
   guint heartbeat_interval_s;
   guint send_timeout_ms;
 
+  /* TLS settings, and what the last TLS handshake showed (also after it
+   * was refused, so a program can show the fingerprint). */
+  gboolean use_tls;
+  gboolean trust_new;
+  char *accepted_fingerprint;
+  char *known_servers_path; /* NULL: the default one */
+  char *tls_fingerprint;
+  ScTlsTrust tls_trust;
+
   /* The socket.  The receiver thread reads it; every write goes through
    * the sender's queue, which the owner (requests, acknowledgements) and
    * the receiver (pongs) append to and only the sender's thread writes.
    * Set before the receiver starts, cleared after it is joined. */
   int fd;
+  ScClientTls *tls; /* the sender's, which frees it; NULL when plain */
   ScClientSender *sender;
   GThread *receiver;
   ScFrameReader *reader; /* the receiver's, once it runs */

@@ -145,14 +145,17 @@ receiver_thread (gpointer data)
       gsize room;
       guint8 *buffer =
         sc_frame_reader_reserve (self->reader, READ_CHUNK, &room);
-      ssize_t n = recv (self->fd, buffer, room, 0);
+      const char *why = NULL;
+      ssize_t n = self->tls ? sc_client_tls_recv (self->tls, buffer, room, &why)
+                            : recv (self->fd, buffer, room, 0);
 
       if (n < 0 && errno == EINTR)
         continue;
       if (n <= 0)
         {
-          detail = g_strdup (n == 0 ? "the server closed the connection"
-                                    : g_strerror (errno));
+          detail = n == 0        ? g_strdup ("the server closed the connection")
+                   : why != NULL ? g_strdup_printf ("TLS: %s", why)
+                                 : g_strdup (g_strerror (errno));
           break;
         }
       sc_frame_reader_commit (self->reader, (gsize) n);

@@ -22,6 +22,7 @@ struct _ScClientSender
 {
   gint ref_count; /* atomic */
   int fd;
+  ScClientTls *tls; /* owned; records are written through it, or NULL */
   guint timeout_ms;
   gsize max_queued;
   GThread *thread;
@@ -109,8 +110,11 @@ write_chunk (ScClientSender *self, GBytes *chunk)
 
   while (done < size)
     {
-      ssize_t n =
-        send (self->fd, data + done, size - done, MSG_DONTWAIT | MSG_NOSIGNAL);
+      const char *why = NULL;
+      ssize_t n = self->tls ? sc_client_tls_send (self->tls, data + done,
+                                                  size - done, &why)
+                            : send (self->fd, data + done, size - done,
+                                    MSG_DONTWAIT | MSG_NOSIGNAL);
 
       if (n > 0)
         {
@@ -126,6 +130,8 @@ write_chunk (ScClientSender *self, GBytes *chunk)
                                     "data for %u ms",
                                     self->timeout_ms);
         }
+      else if (why != NULL)
+        return g_strdup_printf ("sending failed: TLS: %s", why);
       else
         return g_strdup_printf ("sending failed: %s",
                                 g_strerror (n < 0 ? errno : EPIPE));
@@ -165,6 +171,8 @@ sender_thread (gpointer data)
     wait_locked (self);
   unlock (self);
   close (self->fd);
+  /* The receiver was stopped before the close: no one else uses it. */
+  g_clear_pointer (&self->tls, sc_client_tls_free);
   sc_client_sender_unref (self);
   return NULL;
 }
@@ -173,6 +181,18 @@ sender_thread (gpointer data)
 ScClientSender *
 sc_client_sender_new (int fd, guint timeout_ms, gsize max_queued)
 {
+  return sc_client_sender_new_tls (fd, NULL, timeout_ms, max_queued);
+}
+
+/* The same, writing TLS records through @tls (taken, freed by the thread
+ * once the socket is closed), which the receiver may read at the same
+ * time. */
+ScClientSender *
+sc_client_sender_new_tls (int fd,
+                          ScClientTls *tls,
+                          guint timeout_ms,
+                          gsize max_queued)
+{
   ScClientSender *self = g_new0 (ScClientSender, 1);
 
   g_return_val_if_fail (fd >= 0, NULL);
@@ -180,6 +200,7 @@ sc_client_sender_new (int fd, guint timeout_ms, gsize max_queued)
 
   self->ref_count = 2; /* the caller's and the thread's */
   self->fd = fd;
+  self->tls = tls;
   self->timeout_ms = timeout_ms;
   self->max_queued = max_queued;
   g_mutex_init (&self->lock);

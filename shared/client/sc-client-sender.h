@@ -14,12 +14,18 @@
 
 #include <glib.h>
 
+#include "sc-client-tls.h"
+
 G_BEGIN_DECLS
 
 typedef struct _ScClientSender ScClientSender;
 
 ScClientSender *
 sc_client_sender_new (int fd, guint timeout_ms, gsize max_queued);
+ScClientSender *sc_client_sender_new_tls (int fd,
+                                          ScClientTls *tls,
+                                          guint timeout_ms,
+                                          gsize max_queued);
 ScClientSender *sc_client_sender_ref (ScClientSender *self);
 void sc_client_sender_unref (ScClientSender *self);
 gboolean sc_client_sender_push (ScClientSender *self,

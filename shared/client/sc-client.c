@@ -9,6 +9,7 @@
 
 #include "sc-client-private.h"
 #include "sc-enums.h"
+#include "sc-known-servers.h"
 #include "sc-socket.h"
 #include "sc-tsan.h"
 
@@ -117,6 +118,7 @@ teardown (ScClient *self, ScDisconnectReason reason, const char *detail)
   sc_client_sender_close (self->sender, reason == SC_DISCONNECT_BY_US);
   g_clear_pointer (&self->sender, sc_client_sender_unref);
   self->fd = -1;
+  self->tls = NULL; /* the sender's thread frees it */
   g_clear_pointer (&self->reader, sc_frame_reader_free);
   g_array_set_size (self->ack_ids, 0);
   if (self->heartbeat_source)
@@ -441,6 +443,13 @@ typedef struct
   char *password;
   guint generation;
   int fd;
+  gboolean use_tls;
+  gboolean trust_new;
+  char *accepted_fingerprint;
+  char *known_servers_path;
+  ScClientTls *tls;
+  char *fingerprint; /* the server's certificate, also when refused */
+  ScTlsTrust trust;
   ScFrameReader *reader;
   ScMessage *greeting;
   ScMessage *hello_reply;
@@ -450,10 +459,14 @@ typedef struct
 static void
 handshake_free (Handshake *hs)
 {
+  sc_client_tls_free (hs->tls);
   if (hs->fd >= 0)
     close (hs->fd);
   /* Possibly in the handshake thread, after the owner is done with it. */
   SC_HAPPENS_AFTER (hs);
+  g_free (hs->accepted_fingerprint);
+  g_free (hs->known_servers_path);
+  g_free (hs->fingerprint);
   g_free (hs->host);
   g_free (hs->nickname);
   g_free (hs->program);
@@ -475,6 +488,7 @@ read_message (Handshake *hs, GError **error)
       gsize room;
       guint8 *buffer;
       ssize_t n;
+      const char *why = NULL;
       ScFrameStatus status =
         sc_frame_reader_next (hs->reader, &header, &payload, error);
 
@@ -484,13 +498,15 @@ read_message (Handshake *hs, GError **error)
         return NULL;
       buffer = sc_frame_reader_reserve (hs->reader, 4096, &room);
       do
-        n = recv (hs->fd, buffer, room, 0);
+        n = hs->tls ? sc_client_tls_recv (hs->tls, buffer, room, &why)
+                    : recv (hs->fd, buffer, room, 0);
       while (n < 0 && errno == EINTR);
       if (n <= 0)
         {
           g_set_error (error, SC_ERROR, SC_ERROR_CLOSED, "%s",
                        n == 0            ? "the server closed the connection"
                        : errno == EAGAIN ? "the server did not greet in time"
+                       : why != NULL     ? why
                                          : g_strerror (errno));
           return NULL;
         }
@@ -544,7 +560,8 @@ say_hello (Handshake *hs, GError **error)
   hello->flags = SC_FLAG_RECEIPT_BATCHES;
   frame = sc_message_encode (hello);
   data = g_bytes_get_data (frame, &size);
-  if (!sc_socket_send_all (hs->fd, data, size, error))
+  if (hs->tls ? !sc_client_tls_send_all (hs->tls, data, size, error)
+              : !sc_socket_send_all (hs->fd, data, size, error))
     return FALSE;
 
   hs->early = g_ptr_array_new_with_free_func ((GDestroyNotify) sc_message_free);
@@ -576,6 +593,21 @@ run_handshake (Handshake *hs, GError **error)
     return FALSE;
   hs->reader = sc_frame_reader_new (SC_MAX_PAYLOAD_DEFAULT);
   set_timeouts (hs->fd, CONNECT_TIMEOUT_MS / 1000, SEND_TIMEOUT_S);
+  if (hs->use_tls)
+    {
+      ScClientTlsPolicy policy = {
+        .host = hs->host,
+        .port = hs->port,
+        .trust_new = hs->trust_new,
+        .accepted = hs->accepted_fingerprint,
+        .known_path = hs->known_servers_path,
+      };
+
+      hs->tls = sc_client_tls_handshake (hs->fd, &policy, &hs->fingerprint,
+                                         &hs->trust, error);
+      if (hs->tls == NULL)
+        return FALSE;
+    }
   if (!read_greeting (hs, error) || !say_hello (hs, error))
     return FALSE;
   set_timeouts (hs->fd, 0, SEND_TIMEOUT_S);
@@ -617,8 +649,10 @@ static void
 adopt_connection (ScClient *self, Handshake *hs)
 {
   self->fd = g_steal_fd (&hs->fd);
-  self->sender =
-    sc_client_sender_new (self->fd, self->send_timeout_ms, MAX_QUEUED_BYTES);
+  self->tls = g_steal_pointer (&hs->tls);
+  self->sender = sc_client_sender_new_tls (
+    self->fd, self->tls, self->send_timeout_ms, MAX_QUEUED_BYTES);
+  self->tls_trust = hs->trust;
   self->reader = g_steal_pointer (&hs->reader);
   g_clear_pointer (&self->greeting, sc_message_free);
   self->greeting = g_steal_pointer (&hs->greeting);
@@ -714,6 +748,12 @@ finish_handshake (ScClient *self, GTask *outer, GTask *inner, Handshake *hs)
 
   if (outer == NULL)
     return; /* cancelled, and already returned */
+  if (hs->generation == (guint) g_atomic_int_get (&self->generation))
+    {
+      g_free (self->tls_fingerprint);
+      self->tls_fingerprint = g_strdup (hs->fingerprint);
+      self->tls_trust = SC_TLS_TRUST_NONE;
+    }
   if (!g_task_propagate_boolean (inner, &error))
     {
       if (hs->generation == (guint) g_atomic_int_get (&self->generation))
@@ -764,6 +804,12 @@ sc_client_connect_async (ScClient *self,
   hs->program = g_strdup (self->program_name);
   hs->password = g_strdup (self->password);
   hs->fd = -1;
+  hs->use_tls = self->use_tls;
+  hs->trust_new = self->trust_new;
+  hs->accepted_fingerprint = g_strdup (self->accepted_fingerprint);
+  hs->known_servers_path = self->known_servers_path
+                             ? g_strdup (self->known_servers_path)
+                             : sc_known_servers_default_path ();
   hs->generation = (guint) g_atomic_int_get (&self->generation);
   set_state (self, SC_CLIENT_STATE_CONNECTING);
 
@@ -932,6 +978,75 @@ sc_client_set_password (ScClient *self, const char *password)
   self->password = g_strdup (password);
 }
 
+/* Connect over TLS from the next connection on (the server's TLS port,
+ * 5331 by default). */
+void
+sc_client_set_tls (ScClient *self, gboolean tls)
+{
+  g_return_if_fail (SC_IS_CLIENT (self));
+  self->use_tls = tls;
+}
+
+gboolean
+sc_client_get_tls (ScClient *self)
+{
+  g_return_val_if_fail (SC_IS_CLIENT (self), FALSE);
+  return self->use_tls;
+}
+
+/* A server certificate seen for the first time (not signed by a trusted
+ * authority, and not remembered for its host and port) is trusted and
+ * remembered without asking; sc_client_get_tls_trust() then says
+ * SC_TLS_TRUST_FIRST_USE, and the program should show the fingerprint.
+ * Without it such a connection fails with
+ * SC_ERROR_TLS_UNKNOWN_CERTIFICATE.  A certificate that differs from the
+ * remembered one is refused either way (SC_ERROR_TLS_CERTIFICATE_CHANGED). */
+void
+sc_client_set_trust_new (ScClient *self, gboolean trust_new)
+{
+  g_return_if_fail (SC_IS_CLIENT (self));
+  self->trust_new = trust_new;
+}
+
+/* The user has accepted this certificate (shown to them after a refusal
+ * with SC_ERROR_TLS_UNKNOWN_CERTIFICATE): the next connection trusts and
+ * remembers it if the server still shows the same one. */
+void
+sc_client_set_accepted_fingerprint (ScClient *self, const char *fingerprint)
+{
+  g_return_if_fail (SC_IS_CLIENT (self));
+  g_free (self->accepted_fingerprint);
+  self->accepted_fingerprint = g_strdup (fingerprint);
+}
+
+/* Where certificates trusted on first use are remembered; NULL: the
+ * default, $XDG_CONFIG_HOME/sockchat/known-servers. */
+void
+sc_client_set_known_servers_path (ScClient *self, const char *path)
+{
+  g_return_if_fail (SC_IS_CLIENT (self));
+  g_free (self->known_servers_path);
+  self->known_servers_path = g_strdup (path);
+}
+
+/* The SHA-256 fingerprint of the certificate the server showed in the
+ * last TLS handshake, including one that was refused; NULL before any. */
+const char *
+sc_client_get_tls_fingerprint (ScClient *self)
+{
+  g_return_val_if_fail (SC_IS_CLIENT (self), NULL);
+  return self->tls_fingerprint;
+}
+
+/* How the current connection's certificate is trusted. */
+ScTlsTrust
+sc_client_get_tls_trust (ScClient *self)
+{
+  g_return_val_if_fail (SC_IS_CLIENT (self), SC_TLS_TRUST_NONE);
+  return self->state == SC_CLIENT_STATE_CONNECTED ? self->tls_trust
+                                                  : SC_TLS_TRUST_NONE;
+}
+
 ScClient *
 sc_client_new (const char *program_name)
 {
@@ -966,6 +1081,9 @@ sc_client_finalize (GObject *object)
   g_free (self->host);
   g_free (self->nickname);
   g_free (self->password);
+  g_free (self->accepted_fingerprint);
+  g_free (self->known_servers_path);
+  g_free (self->tls_fingerprint);
   G_OBJECT_CLASS (sc_client_parent_class)->finalize (object);
 }
 

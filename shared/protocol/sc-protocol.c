@@ -102,6 +102,7 @@ sc_status_to_string (ScStatus status)
     case SC_STATUS_RATE_LIMITED: return "rate limited";
     case SC_STATUS_NICKNAME_IN_USE: return "nickname in use";
     case SC_STATUS_NICKNAME_REGISTERED: return "nickname registered";
+    case SC_STATUS_ENCRYPTION_REQUIRED: return "encryption required";
     default: return "unknown status";
     }
 }

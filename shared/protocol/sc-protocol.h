@@ -39,6 +39,14 @@ typedef enum
   SC_ERROR_TIMEOUT, /* a request got no response in time */
   SC_ERROR_CLOSED,  /* the connection went away */
   SC_ERROR_INVALID, /* bad input from the local user */
+  SC_ERROR_TLS,     /* the TLS handshake or a TLS record failed */
+  /* The server's certificate is neither signed by a trusted authority
+   * for its name nor remembered for its host and port, and trusting it
+   * on first use was not allowed. */
+  SC_ERROR_TLS_UNKNOWN_CERTIFICATE,
+  /* The server's certificate is not the one remembered for its host and
+   * port: someone may be in the middle.  Never trusted on its own. */
+  SC_ERROR_TLS_CERTIFICATE_CHANGED,
 } ScError;
 
 /* Message types.  Requests are 0x01-0x0F and are answered by the response
@@ -139,6 +147,7 @@ typedef enum
   SC_STATUS_RATE_LIMITED = 16,
   SC_STATUS_NICKNAME_IN_USE = 17,
   SC_STATUS_NICKNAME_REGISTERED = 18,
+  SC_STATUS_ENCRYPTION_REQUIRED = 19,
 } ScStatus;
 
 /* The fixed header that starts every frame, in host byte order.  The

@@ -16,6 +16,7 @@
 #include "sc-accounts.h"
 #include "sc-test-peer.h"
 #include "sc-server-child.h"
+#include "sc-test-tls.h"
 #include "sc-test-util.h"
 
 #define DEADLINE_US (10 * G_USEC_PER_SEC)
@@ -775,6 +776,156 @@ test_server_shutdown (Fixture *fixture, gconstpointer data)
   }
 }
 
+/* ------------------------------------------------------------------ */
+/* TLS */
+
+typedef struct
+{
+  ScServerChild *server;
+  char *folder;
+  char *cert;
+  char *key;
+  char *port; /* the TLS port */
+} TlsFixture;
+
+static void
+tls_fixture_setup (TlsFixture *fixture, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  const char *args[] = { "--port",     "0",  "--bind",     "127.0.0.1",
+                         "--tls-port", "0",  "--tls-cert", NULL,
+                         "--tls-key",  NULL, NULL };
+  ScServerChildOptions options = { .args = args, .discard_stderr = TRUE };
+  gint64 deadline = g_get_monotonic_time () + DEADLINE_US;
+
+  fixture->folder = g_dir_make_tmp ("sc-cli-tls-XXXXXX", &error);
+  g_assert_no_error (error);
+  sc_test_tls_make_certificate (fixture->folder, "server", &fixture->cert,
+                                &fixture->key);
+  args[7] = fixture->cert;
+  args[9] = fixture->key;
+  fixture->server = sc_server_child_spawn (&options, &error);
+  g_assert_no_error (error);
+  sc_server_child_read_port (fixture->server, DEADLINE_US / 1000, &error);
+  g_assert_no_error (error);
+  /* The TLS port is printed on the line after the plain one. */
+  while (fixture->port == NULL && g_get_monotonic_time () < deadline)
+    {
+      g_autofree char *out = sc_server_child_get_stdout (fixture->server);
+      const char *line = strstr (out, "listening for TLS on port ");
+
+      if (line != NULL && strchr (line, '\n') != NULL)
+        fixture->port = g_strndup (line + strlen ("listening for TLS on port "),
+                                   strcspn (line + strlen ("listening for TLS "
+                                                           "on port "),
+                                            "\n"));
+      else
+        g_usleep (10000); /* the child's output comes in by itself */
+    }
+  g_assert_nonnull (fixture->port);
+}
+
+static void
+tls_fixture_teardown (TlsFixture *fixture, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_assert_cmpint (
+    sc_server_child_stop (fixture->server, DEADLINE_US / 1000, &error), ==, 0);
+  sc_server_child_free (fixture->server);
+  g_remove (fixture->cert);
+  g_remove (fixture->key);
+  g_rmdir (fixture->folder);
+  g_free (fixture->cert);
+  g_free (fixture->key);
+  g_free (fixture->folder);
+  g_free (fixture->port);
+}
+
+static const char *const connected_tail[] = {
+  "Greeting from server \".+\", protocol version 1:",
+  "  at most \\d+ clients? at a time,",
+  "  messages of up to \\d+ bytes?,",
+  "  a heartbeat after \\d+ seconds? of silence\\.",
+  MENU_CONNECTED,
+  NULL,
+};
+
+/* --tls: a new certificate is shown and trusted only after "y"; the next
+ * run finds it remembered; a different one is refused with a warning. */
+static void
+test_tls (TlsFixture *fixture, gconstpointer data)
+{
+  const char *args[] = { "--tls",       "--host",     "127.0.0.1", "--port",
+                         fixture->port, "--nickname", "alice",     NULL };
+  g_autoptr (Child) first = NULL;
+  g_autoptr (Child) second = NULL;
+  g_autoptr (Child) third = NULL;
+  g_autofree char *connecting = g_strdup_printf (
+    "Connecting to 127\\.0\\.0\\.1 port %s\\.\\.\\.", fixture->port);
+  g_autofree char *connected = g_strdup_printf (
+    "Connected to 127\\.0\\.0\\.1 port %s as client \\d+ \\(alice\\)\\.",
+    fixture->port);
+  g_autofree char *known = NULL;
+  g_autofree char *path = NULL;
+  g_auto (GStrv) shown = NULL;
+  g_autofree char *encrypted = NULL;
+
+  /* The clients remember certificates in this test's own folder. */
+  g_setenv ("XDG_CONFIG_HOME", g_get_user_config_dir (), TRUE);
+  first = cli_spawn ("first", args);
+  child_expect (first, connecting);
+  child_expect (first, "The certificate of 127\\.0\\.0\\.1 port \\d+ is not "
+                       "signed by an authority this system trusts, and this "
+                       "is the first time it is seen\\.");
+  shown = child_match (first, "Its SHA-256 fingerprint is ([0-9A-F:]{95})");
+  child_expect (first, "Compare it with .*");
+  child_send (first, "y\n");
+  child_expect_text (first, "Trust this certificate and remember it? [y/N]: y");
+  child_expect (first, connecting);
+  child_expect (first, connected);
+  encrypted = g_strdup_printf ("Encrypted with TLS\\. Server certificate "
+                               "SHA-256 %s \\(seen for the first time, now "
+                               "remembered\\)\\.",
+                               shown[1]);
+  child_expect (first, encrypted);
+  for (guint i = 0; connected_tail[i]; i++)
+    child_expect (first, connected_tail[i]);
+  child_finish (first,
+                (const char *[]){ "Choice \\[1-7\\]: ", "Disconnected\\.",
+                                  "Goodbye\\.", NULL });
+
+  second = cli_spawn ("second", args);
+  child_expect (second, connecting);
+  child_expect (second, connected);
+  g_free (encrypted);
+  encrypted = g_strdup_printf ("Encrypted with TLS\\. Server certificate "
+                               "SHA-256 %s \\(the one remembered for this "
+                               "server\\)\\.",
+                               shown[1]);
+  child_expect (second, encrypted);
+  for (guint i = 0; connected_tail[i]; i++)
+    child_expect (second, connected_tail[i]);
+  child_finish (second,
+                (const char *[]){ "Choice \\[1-7\\]: ", "Disconnected\\.",
+                                  "Goodbye\\.", NULL });
+
+  /* The server's certificate "changes": another one is remembered. */
+  path = g_build_filename (g_get_user_config_dir (), "sockchat",
+                           "known-servers", NULL);
+  known = g_strdup_printf ("127.0.0.1 %s 00:11:22:33\n", fixture->port);
+  g_assert_true (g_file_set_contents (path, known, -1, NULL));
+  third = cli_spawn ("third", (const char *[]){ "--tls", "--trust-new",
+                                                "--host", "127.0.0.1", "--port",
+                                                fixture->port, NULL });
+  child_expect (third, connecting);
+  child_expect (third, "Could not connect to 127\\.0\\.0\\.1 port \\d+: "
+                       "WARNING: the certificate of .* has CHANGED\\..*");
+  child_expect_text (third, MENU_DISCONNECTED);
+  child_finish (
+    third, (const char *[]){ "Choice \\[1 or 7\\]: ", "Goodbye\\.", NULL });
+}
+
 /* --version, --help and an unknown option. */
 static void
 test_options (void)
@@ -983,5 +1134,7 @@ main (int argc, char **argv)
               test_connect_nickname, fixture_teardown);
   g_test_add ("/cli/message/hostile-text", Fixture, NULL, fixture_setup,
               test_hostile_text, fixture_teardown);
+  g_test_add ("/cli/tls", TlsFixture, NULL, tls_fixture_setup, test_tls,
+              tls_fixture_teardown);
   return g_test_run ();
 }

@@ -6,19 +6,31 @@
  * its side, so every input goes through accept, a worker's frame reader,
  * the request handlers, the output queue and the close path.  Every 256
  * inputs a well-behaved client checks that the server still serves.
+ *
+ * With SC_FUZZ_TLS=1 the server also has a TLS listener (a self-signed
+ * certificate made at start) and each input goes to it inside a TLS
+ * session, ended with close_notify: the same frame paths, reached
+ * through the handshake, the record reads and the outbox's record
+ * writes.  The bytes of the TLS layer itself are not mutated: they are
+ * GnuTLS's, which GnuTLS fuzzes itself (OSS-Fuzz); what is ours is how
+ * the server drives it, which this exercises.
  */
 #include "config.h"
 
+#include <gnutls/gnutls.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "sc-server.h"
 #include "sc-socket.h"
+#include "sc-test-tls.h"
 #include "sc-test-util.h"
+#include "sc-tls.h"
 
 int LLVMFuzzerTestOneInput (const guint8 *data, size_t size);
 
 static ScServer *server;
+static gboolean use_tls;
 
 static guint16
 server_port (void)
@@ -35,6 +47,18 @@ server_port (void)
       config->port = 0;
       config->threads = 2;
       config->hello_timeout_s = 2;
+      use_tls = g_strcmp0 (g_getenv ("SC_FUZZ_TLS"), "1") == 0;
+      if (use_tls)
+        {
+          /* Left behind in /tmp: the target runs until it is killed. */
+          g_autofree char *folder = g_dir_make_tmp ("sc-fuzz-tls-XXXXXX", NULL);
+
+          if (folder == NULL)
+            g_error ("no temporary folder for the certificate");
+          sc_test_tls_make_certificate (folder, "server", &config->tls_cert,
+                                        &config->tls_key);
+          config->tls_port = 0;
+        }
       server = sc_server_new (config);
       sc_server_config_free (config);
       if (!sc_server_start (server, NULL))
@@ -70,11 +94,66 @@ check_alive (guint16 port)
   close (fd);
 }
 
+/* The input inside a TLS session to the TLS listener; then what the
+ * server answers is read until it ends the session (two seconds at most,
+ * the socket's receive timeout). */
+static void
+send_over_tls (const guint8 *data, size_t size)
+{
+  static gnutls_certificate_credentials_t credentials;
+  gnutls_session_t session;
+  struct timeval timeout = { 2, 0 };
+  guint8 sink[16384];
+  gsize done = 0;
+  ssize_t n;
+  int fd, ret;
+
+  fd = sc_socket_connect ("127.0.0.1", sc_server_get_tls_port (server), 2000,
+                          NULL);
+  if (fd < 0)
+    g_error ("cannot connect to the fuzzing server's TLS port");
+  setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  setsockopt (fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+  if (credentials == NULL)
+    gnutls_certificate_allocate_credentials (&credentials);
+  gnutls_init (&session, GNUTLS_CLIENT | GNUTLS_NO_SIGNAL);
+  gnutls_priority_set_direct (session, SC_TLS_PRIORITY, NULL);
+  gnutls_credentials_set (session, GNUTLS_CRD_CERTIFICATE, credentials);
+  gnutls_transport_set_int (session, fd);
+  do
+    ret = gnutls_handshake (session);
+  while (ret < 0 && gnutls_error_is_fatal (ret) == 0 && ret != GNUTLS_E_AGAIN);
+  if (ret < 0)
+    g_error ("TLS handshake with the fuzzing server failed: %s",
+             gnutls_strerror (ret));
+  while (done < size)
+    {
+      n = gnutls_record_send (session, data + done, MIN (size - done, 16384));
+      if (n < 0 && n != GNUTLS_E_INTERRUPTED)
+        break; /* the server closed on a bad input */
+      done += n > 0 ? (gsize) n : 0;
+    }
+  gnutls_bye (session, GNUTLS_SHUT_WR);
+  do
+    n = gnutls_record_recv (session, sink, sizeof sink);
+  while (n > 0 || n == GNUTLS_E_INTERRUPTED);
+  gnutls_deinit (session);
+  close (fd);
+}
+
 int
 LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
 {
   static guint runs;
   guint16 port = server_port ();
+
+  if (use_tls)
+    {
+      send_over_tls (data, size);
+      if (++runs % 256 == 0)
+        check_alive (port);
+      return 0;
+    }
   int fd = sc_socket_connect ("127.0.0.1", port, 2000, NULL);
 
   if (fd < 0)

@@ -20,7 +20,7 @@ if [[ ! -f "$BUILD/build.ninja" ]]; then
 fi
 ninja -C "$BUILD" tests/fuzz/fuzz-frames tests/fuzz/fuzz-server
 
-per_target=$((SECONDS_TOTAL / 2))
+per_target=$((SECONDS_TOTAL / 3))
 [[ "$per_target" -ge 1 ]] || per_target=1
 
 run_target () {
@@ -35,3 +35,5 @@ run_target () {
 
 run_target fuzz-frames
 run_target fuzz-server
+# The same frames inside TLS sessions to the TLS listener.
+SC_FUZZ_TLS=1 run_target fuzz-server

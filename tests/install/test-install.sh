@@ -307,8 +307,18 @@ check "sockchat-server --add-account registers a nickname" \
     --accounts-file '$TMP/accounts' --add-account alice &&
     grep -q '^alice:\\\$y\\\$' '$TMP/accounts' &&
     [[ \$(stat -c %a '$TMP/accounts') == 600 ]]"
+# A self-signed certificate for the TLS keys (certtool: gnutls-bin).
+certtool --generate-privkey --key-type=ecdsa --outfile "$TMP/tls.key" \
+  >/dev/null 2>&1
+printf 'cn = "localhost"\nexpiration_days = 2\ntls_www_server\n' \
+  >"$TMP/tls.template"
+certtool --generate-self-signed --load-privkey "$TMP/tls.key" \
+  --template "$TMP/tls.template" --outfile "$TMP/tls.crt" >/dev/null 2>&1
 sed -E -e 's/^#([a-z][a-z-]*=)/\1/' \
   -e "s|^password-file=.*|password-file=$TMP/password|" \
+  -e "s|^tls-cert=.*|tls-cert=$TMP/tls.crt|" \
+  -e "s|^tls-key=.*|tls-key=$TMP/tls.key|" \
+  -e "s|^tls-port=.*|tls-port=0|" \
   -e "s|^accounts-file=.*|accounts-file=$TMP/accounts|" \
   "$conf" >"$TMP/server.conf"
 run_server "the server accepts every value in server.conf" "$TMP/server.conf"

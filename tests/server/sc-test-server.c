@@ -8,6 +8,7 @@
 
 #include "sc-server-private.h"
 #include "sc-test-server.h"
+#include "sc-test-tls.h"
 
 /* Registers each "nickname:password" of @accounts in a new accounts file
  * in the test's own temporary directory, and loads it. */
@@ -70,6 +71,8 @@ apply_options (ScServerConfig *config, const ScTestServerOptions *options)
   config->hide_addresses = options->hide_addresses;
   if (options->accounts != NULL)
     write_accounts (config, options->accounts);
+  config->allow_plaintext_password = !options->password_over_tls_only;
+  config->no_plaintext = options->no_plaintext;
 }
 
 void
@@ -85,19 +88,39 @@ sc_test_server_setup (ScTestServer *fixture, gconstpointer data)
   fixture->config->shutdown_grace_ms = 500;
   g_free (fixture->config->server_name);
   fixture->config->server_name = g_strdup ("sc-test-server");
+  fixture->config->allow_plaintext_password = TRUE;
   apply_options (fixture->config, data);
+  if (data != NULL && ((const ScTestServerOptions *) data)->tls)
+    {
+      g_autoptr (GError) dir_error = NULL;
+
+      fixture->tls_folder = g_dir_make_tmp ("sc-test-tls-XXXXXX", &dir_error);
+      g_assert_no_error (dir_error);
+      sc_test_tls_make_certificate (fixture->tls_folder, "server",
+                                    &fixture->config->tls_cert,
+                                    &fixture->config->tls_key);
+      fixture->config->tls_port = 0;
+    }
 
   fixture->server = sc_server_new (fixture->config);
   g_assert_true (sc_server_start (fixture->server, &error));
   g_assert_no_error (error);
   fixture->port = sc_server_get_port (fixture->server);
-  g_assert_cmpuint (fixture->port, !=, 0);
+  fixture->tls_port = sc_server_get_tls_port (fixture->server);
+  g_assert_true (fixture->port != 0 || fixture->config->no_plaintext);
 }
 
 void
 sc_test_server_teardown (ScTestServer *fixture, gconstpointer data)
 {
   g_clear_pointer (&fixture->server, sc_server_free);
+  if (fixture->tls_folder != NULL)
+    {
+      g_remove (fixture->config->tls_cert);
+      g_remove (fixture->config->tls_key);
+      g_rmdir (fixture->tls_folder);
+      g_clear_pointer (&fixture->tls_folder, g_free);
+    }
   g_clear_pointer (&fixture->config, sc_server_config_free);
 }
 

@@ -6,15 +6,22 @@
  * well-behaved client must still be served.  An input that once crashed
  * the fuzz-server target becomes a regression test by being saved in
  * tests/fuzz/crashes/.
+ *
+ * The same samples go once more behind a TLS session to the TLS
+ * listener (/server/replay-tls/...): the bytes reach the same frame
+ * reader after the record layer, the session is ended with close_notify
+ * (TLS's half-close), and a TLS client must still be served after.
  */
 #include "config.h"
 
+#include <gnutls/gnutls.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "sc-socket.h"
 #include "sc-test-peer.h"
 #include "sc-test-server.h"
+#include "sc-tls.h"
 
 typedef ScTestServer Fixture;
 
@@ -37,6 +44,120 @@ assert_still_served (Fixture *fixture)
     sc_test_peer_request (peer, sc_message_new (SC_MSG_GET_NAME, 0));
 
   g_assert_cmpuint (name->status, ==, SC_STATUS_OK);
+}
+
+static const ScTestServerOptions tls_server = { .tls = TRUE };
+
+static void
+setup_tls (Fixture *fixture, gconstpointer data)
+{
+  sc_test_server_setup (fixture, &tls_server);
+}
+
+typedef struct
+{
+  int fd;
+  gnutls_certificate_credentials_t credentials;
+  gnutls_session_t session;
+} TlsConnection;
+
+static void
+tls_connect (TlsConnection *tls, guint16 port)
+{
+  g_autoptr (GError) error = NULL;
+  struct timeval timeout = { 5, 0 };
+  int ret;
+
+  tls->fd = sc_socket_connect ("127.0.0.1", port, 2000, &error);
+  g_assert_no_error (error);
+  setsockopt (tls->fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  setsockopt (tls->fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+  g_assert_cmpint (gnutls_certificate_allocate_credentials (&tls->credentials),
+                   ==, 0);
+  g_assert_cmpint (gnutls_init (&tls->session, GNUTLS_CLIENT), ==, 0);
+  g_assert_cmpint (
+    gnutls_priority_set_direct (tls->session, SC_TLS_PRIORITY, NULL), ==, 0);
+  gnutls_credentials_set (tls->session, GNUTLS_CRD_CERTIFICATE,
+                          tls->credentials);
+  gnutls_transport_set_int (tls->session, tls->fd);
+  do
+    ret = gnutls_handshake (tls->session);
+  while (ret < 0 && gnutls_error_is_fatal (ret) == 0 && ret != GNUTLS_E_AGAIN);
+  g_assert_cmpint (ret, ==, 0);
+}
+
+static void
+tls_close (TlsConnection *tls)
+{
+  gnutls_deinit (tls->session);
+  gnutls_certificate_free_credentials (tls->credentials);
+  close (tls->fd);
+}
+
+/* Reads records until the server ends the session; TRUE when it did. */
+static gboolean
+tls_drain_until_closed (TlsConnection *tls)
+{
+  guint8 sink[16384];
+
+  for (;;)
+    {
+      ssize_t n = gnutls_record_recv (tls->session, sink, sizeof sink);
+
+      if (n > 0 || n == GNUTLS_E_INTERRUPTED)
+        continue;
+      return n != GNUTLS_E_AGAIN; /* the end, a reset, or a bad record */
+    }
+}
+
+/* A TLS client that says hello after the sample is served. */
+static void
+assert_tls_still_served (Fixture *fixture)
+{
+  static const guint8 get_name[] = { 0x53, 0x43, 1, 0x03, 0, 0, 0, 0,
+                                     0,    0,    0, 1,    0, 0, 0, 0 };
+  TlsConnection tls;
+  guint8 reply[16];
+  ssize_t n;
+
+  tls_connect (&tls, fixture->tls_port);
+  /* A GET_NAME before hello is answered NOT_READY: the server reads. */
+  g_assert_cmpint (gnutls_record_send (tls.session, get_name, sizeof get_name),
+                   ==, sizeof get_name);
+  do
+    n = gnutls_record_recv (tls.session, reply, sizeof reply);
+  while (n == GNUTLS_E_INTERRUPTED);
+  g_assert_cmpint (n, >, 0);
+  g_assert_cmpuint (reply[0], ==, 0x53);
+  tls_close (&tls);
+}
+
+static void
+test_replay_tls (Fixture *fixture, gconstpointer data)
+{
+  const char *path = data;
+  g_autofree char *contents = NULL;
+  g_autoptr (GError) error = NULL;
+  TlsConnection tls;
+  gsize length, done = 0;
+
+  g_assert_true (g_file_get_contents (path, &contents, &length, &error));
+  g_assert_no_error (error);
+  tls_connect (&tls, fixture->tls_port);
+  /* As in clear, the server may close mid-way through a bad input. */
+  while (done < length)
+    {
+      ssize_t n = gnutls_record_send (tls.session, contents + done,
+                                      MIN (length - done, 16384));
+
+      if (n < 0 && n != GNUTLS_E_INTERRUPTED)
+        break;
+      done += n > 0 ? (gsize) n : 0;
+    }
+  gnutls_bye (tls.session, GNUTLS_SHUT_WR);
+  g_assert_true (tls_drain_until_closed (&tls));
+  tls_close (&tls);
+  assert_tls_still_served (fixture);
 }
 
 static void
@@ -84,6 +205,12 @@ add_directory (const char *variable, const char *kind)
       g_test_add_vtable (test_path, sizeof (Fixture), path,
                          (GTestFixtureFunc) setup,
                          (GTestFixtureFunc) test_replay,
+                         (GTestFixtureFunc) sc_test_server_teardown);
+      g_free (test_path);
+      test_path = g_strdup_printf ("/server/replay-tls/%s/%s", kind, file);
+      g_test_add_vtable (test_path, sizeof (Fixture), path,
+                         (GTestFixtureFunc) setup_tls,
+                         (GTestFixtureFunc) test_replay_tls,
                          (GTestFixtureFunc) sc_test_server_teardown);
     }
   return names->len;

@@ -218,9 +218,16 @@ test_password_file (void)
   g_autofree char *path = NULL;
   int fd = g_file_open_tmp ("sockchat-password-XXXXXX", &path, NULL);
   g_autofree char *threads = threads_arg ();
-  const char *args[] = { "--port",          "0",         "--bind",
-                         "127.0.0.1",       "--threads", threads,
-                         "--password-file", NULL,        NULL };
+  const char *args[] = { "--port",
+                         "0",
+                         "--bind",
+                         "127.0.0.1",
+                         "--threads",
+                         threads,
+                         "--password-file",
+                         NULL,
+                         "--allow-plaintext-password",
+                         NULL };
   g_autoptr (ScServerChild) child = NULL;
   g_autoptr (ScTestPeer) guest = NULL;
   g_autoptr (ScTestPeer) member = NULL;

@@ -125,6 +125,8 @@ server_args (Soak *soak)
     {
       g_ptr_array_add (args, g_strdup ("--password-file"));
       g_ptr_array_add (args, g_strdup (soak->password_file));
+      /* The soak's clients speak plain SockChat. */
+      g_ptr_array_add (args, g_strdup ("--allow-plaintext-password"));
     }
   g_ptr_array_add (args, NULL);
   return args;

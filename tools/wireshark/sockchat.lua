@@ -72,6 +72,7 @@ local status_names = {
   [16] = "RATE_LIMITED",
   [17] = "NICKNAME_IN_USE",
   [18] = "NICKNAME_REGISTERED",
+  [19] = "ENCRYPTION_REQUIRED",
 }
 
 -- The header flag bits of section 2.  Each type defines its own, so one
@@ -972,3 +973,13 @@ end
 register_port (DEFAULT_PORT)
 -- Listed under "Decode As..." for any TCP port, not only 5330.
 DissectorTable.get ("tcp.port"):add_for_decode_as (sockchat)
+
+-- The TLS listener (docs/PROTOCOL.md 5.10): TCP port 5331 is TLS, and
+-- what TLS decrypts there (given the session keys, see section 9) is
+-- SockChat.  Other ports: Decode As TLS, then the TLS port table.
+local TLS_PORT = 5331
+local tls_dissector = Dissector.get ("tls")
+if tls_dissector ~= nil then
+  DissectorTable.get ("tcp.port"):add (TLS_PORT, tls_dissector)
+  DissectorTable.get ("tls.port"):add (TLS_PORT, sockchat)
+end

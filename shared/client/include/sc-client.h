@@ -53,6 +53,15 @@ typedef enum
   SC_DISCONNECT_PROTOCOL_ERROR,
 } ScDisconnectReason;
 
+/* How the server's certificate came to be trusted on a TLS connection. */
+typedef enum
+{
+  SC_TLS_TRUST_NONE,       /* not a TLS connection */
+  SC_TLS_TRUST_AUTHORITY,  /* signed by a trusted authority for its name */
+  SC_TLS_TRUST_REMEMBERED, /* the one remembered for this host and port */
+  SC_TLS_TRUST_FIRST_USE,  /* seen for the first time, and now remembered */
+} ScTlsTrust;
+
 ScClient *sc_client_new (const char *program_name);
 
 ScClientState sc_client_get_state (ScClient *self);
@@ -70,6 +79,14 @@ void sc_client_set_request_timeout (ScClient *self, guint timeout_ms);
 void sc_client_set_send_timeout (ScClient *self, guint timeout_ms);
 void sc_client_set_heartbeat_interval (ScClient *self, guint interval_s);
 void sc_client_set_password (ScClient *self, const char *password);
+void sc_client_set_tls (ScClient *self, gboolean tls);
+gboolean sc_client_get_tls (ScClient *self);
+void sc_client_set_trust_new (ScClient *self, gboolean trust_new);
+void sc_client_set_accepted_fingerprint (ScClient *self,
+                                         const char *fingerprint);
+void sc_client_set_known_servers_path (ScClient *self, const char *path);
+const char *sc_client_get_tls_fingerprint (ScClient *self);
+ScTlsTrust sc_client_get_tls_trust (ScClient *self);
 
 void sc_client_connect_async (ScClient *self,
                               const char *host,
