@@ -248,6 +248,7 @@ sc_window_rename (ScWindow *self)
                            _ ("Type the new nickname, then press Enter."));
       return;
     }
+  sc_window_use_password (self);
   sc_client_set_nickname_async (self->client, nickname, self->cancellable,
                                 on_renamed, g_object_ref (self));
 }

@@ -31,6 +31,7 @@ struct _ScWindow
   GtkEntry *host_entry;
   GtkSpinButton *port_spin;
   GtkEntry *nick_entry;
+  GtkEntry *password_entry;
   GtkButton *connect_button;
   GtkButton *disconnect_button;
   GtkButton *time_button;
@@ -139,6 +140,7 @@ void sc_window_start_connect (ScWindow *self,
                               const char *nickname,
                               gboolean retrying);
 void sc_window_cancel_retry (ScWindow *self);
+void sc_window_use_password (ScWindow *self);
 void sc_window_show_info (ScWindow *self,
                           GtkMessageType type,
                           gboolean offer_reconnect,

@@ -330,6 +330,7 @@ sc_window_start_connect (ScWindow *self,
   data = g_new0 (ConnectData, 1);
   data->self = g_object_ref (self);
   data->retrying = retrying;
+  sc_window_use_password (self);
   sc_client_connect_async (self->client, host, port, nickname,
                            self->cancellable, on_connected, data);
 }
@@ -736,10 +737,21 @@ on_info_bar_response (GtkInfoBar *info_bar, int response, ScWindow *self)
 
 /* Enter in a connection field connects; in the nickname field while
  * connected, it asks the server for the new name. */
+/* The password field's text for the next hello or nickname change; an
+ * empty field sends none.  It is never saved. */
+void
+sc_window_use_password (ScWindow *self)
+{
+  const char *password = gtk_entry_get_text (self->password_entry);
+
+  sc_client_set_password (self->client, *password ? password : NULL);
+}
+
 static void
 on_connect_field_activate (ScWindow *self, GtkWidget *field)
 {
-  if (field == GTK_WIDGET (self->nick_entry) &&
+  if ((field == GTK_WIDGET (self->nick_entry) ||
+       field == GTK_WIDGET (self->password_entry)) &&
       sc_client_get_state (self->client) == SC_CLIENT_STATE_CONNECTED)
     {
       sc_window_rename (self);
@@ -1062,6 +1074,7 @@ bind_children (GtkWidgetClass *widget_class)
   BIND (host_entry);
   BIND (port_spin);
   BIND (nick_entry);
+  BIND (password_entry);
   BIND (connect_button);
   BIND (disconnect_button);
   BIND (time_button);

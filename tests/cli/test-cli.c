@@ -1060,9 +1060,15 @@ test_registered_nickname (void)
   g_autofree char *dir = g_dir_make_tmp ("sockchat-cli-XXXXXX", NULL);
   g_autofree char *accounts = g_build_filename (dir, "accounts", NULL);
   g_autofree char *secret = g_build_filename (dir, "secret", NULL);
-  const char *server_args[] = {
-    "--port", "0", "--bind", "127.0.0.1", "--accounts-file", accounts, NULL
-  };
+  /* Over plain TCP: --tls has its own test. */
+  const char *server_args[] = { "--port",
+                                "0",
+                                "--bind",
+                                "127.0.0.1",
+                                "--accounts-file",
+                                accounts,
+                                "--allow-plaintext-password",
+                                NULL };
   ScServerChildOptions options = { .args = server_args,
                                    .discard_stderr = TRUE };
   g_autoptr (ScServerChild) server = NULL;

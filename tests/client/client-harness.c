@@ -137,6 +137,9 @@ fixture_setup (Fixture *fixture, gconstpointer data)
 
   if (options != NULL && options->accounts != NULL)
     write_accounts (fixture->config, options->accounts);
+  /* The client core's tests talk plain TCP; its TLS has
+   * test-client-tls.c. */
+  fixture->config->allow_plaintext_password = TRUE;
 
   fixture->server = sc_server_new (fixture->config);
   g_assert_true (sc_server_start (fixture->server, &error));

@@ -39,7 +39,8 @@ wake_up (gpointer data)
 static void
 wait_for (Condition condition, gpointer data, const char *what)
 {
-  gint64 deadline = g_get_monotonic_time () + WAIT_MS * G_GINT64_CONSTANT (1000);
+  gint64 deadline =
+    g_get_monotonic_time () + WAIT_MS * G_GINT64_CONSTANT (1000);
   guint tick = g_timeout_add (5, wake_up, NULL);
 
   while (!condition (data))
@@ -180,8 +181,10 @@ test_first_use_and_changed (Fixture *fixture, gconstpointer data)
   g_assert_true (gtk_widget_get_visible (sc_tls_status_get_lock (tls)));
   tooltip = gtk_widget_get_tooltip_text (sc_tls_status_get_lock (tls));
   g_assert_nonnull (strstr (tooltip, fingerprint));
-  g_assert_true (gtk_widget_get_visible (sc_tls_status_get_first_use_bar (tls)));
-  g_assert_nonnull (strstr (sc_tls_status_get_first_use_text (tls), fingerprint));
+  g_assert_true (
+    gtk_widget_get_visible (sc_tls_status_get_first_use_bar (tls)));
+  g_assert_nonnull (
+    strstr (sc_tls_status_get_first_use_text (tls), fingerprint));
   remembered =
     sc_known_servers_lookup (path, "127.0.0.1", fixture->tls_port, NULL);
   g_assert_cmpstr (remembered, ==, fingerprint);
@@ -195,7 +198,8 @@ test_first_use_and_changed (Fixture *fixture, gconstpointer data)
   connect_tls (fixture);
   wait_for (is_disconnected, window, "the connection to be refused");
   g_assert_true (gtk_widget_get_visible (GTK_WIDGET (window->info_bar)));
-  g_assert_nonnull (strstr (gtk_label_get_text (window->info_label), "CHANGED"));
+  g_assert_nonnull (
+    strstr (gtk_label_get_text (window->info_label), "CHANGED"));
   g_assert_cmpuint (window->retry_source, ==, 0);
   g_assert_false (gtk_widget_get_visible (sc_tls_status_get_lock (tls)));
 }

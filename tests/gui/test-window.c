@@ -12,6 +12,7 @@
 
 #include "sc-preferences.h"
 #include "sc-status-text.h"
+#include "sc-accounts.h"
 #include "window-harness.h"
 
 static const char *const window_actions[] = {
@@ -269,6 +270,53 @@ test_connect_refused (Fixture *fixture, gconstpointer data)
   assert_disconnected_actions (fixture, window);
   /* A failed first attempt is the user's to repeat, not retried. */
   g_assert_cmpuint (window->retry_source, ==, 0);
+}
+
+/* A registered nickname from the window: its password goes in the
+ * Password field (never saved); without it, or with a wrong one, the
+ * window says why in words, and the right one connects.  Plain
+ * connections are allowed the password here; the TLS-only rule has its
+ * own tests (tests/server/test-server-tls.c). */
+static void
+test_registered_nickname (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (ScServerConfig) config = sc_server_config_new ();
+  g_autoptr (GError) error = NULL;
+  g_autofree char *accounts =
+    g_build_filename (g_get_user_runtime_dir (), "accounts", NULL);
+  ScWindow *window;
+
+  SKIP_WITHOUT_DISPLAY ();
+  window = fixture->windows[0];
+  g_mkdir_with_parents (g_get_user_runtime_dir (), 0700);
+  g_assert_true (sc_accounts_append (accounts, "alice", "wonderland", &error));
+  g_assert_no_error (error);
+  g_clear_pointer (&fixture->server, sc_server_free);
+  g_free (config->bind_address);
+  config->bind_address = g_strdup ("127.0.0.1");
+  config->port = fixture->port;
+  config->allow_plaintext_password = TRUE;
+  g_assert_true (sc_server_config_load_accounts (config, accounts, &error));
+  g_assert_no_error (error);
+  fixture->server = sc_server_new (config);
+  g_assert_true (sc_server_start (fixture->server, &error));
+  g_assert_no_error (error);
+
+  sc_window_set_server (window, "127.0.0.1", fixture->port, "alice");
+  gtk_button_clicked (window->connect_button);
+  wait_for_log (window, "that nickname is registered: its password is needed");
+  g_assert_true (is_disconnected (window));
+
+  gtk_entry_set_text (window->password_entry, "mad hatter");
+  gtk_button_clicked (window->connect_button);
+  wait_for_log (window, "the password was not accepted");
+  g_assert_true (is_disconnected (window));
+
+  gtk_entry_set_text (window->password_entry, "wonderland");
+  g_signal_emit_by_name (window->password_entry, "activate");
+  wait_for (is_connected, window, "alice to connect with her password");
+  g_assert_cmpstr (sc_client_get_nickname (window->client), ==, "alice");
+  g_assert_false (gtk_entry_get_visibility (window->password_entry));
 }
 
 /* --- defects of issue 13 ------------------------------------------- */
@@ -1173,6 +1221,7 @@ add_tests (void)
   window_test_add ("/gui/window/disconnect", test_disconnect);
   window_test_add ("/gui/window/server-shutdown", test_server_shutdown);
   window_test_add ("/gui/window/connect-refused", test_connect_refused);
+  window_test_add ("/gui/window/registered-nickname", test_registered_nickname);
   window_test_add ("/gui/window/recipient-is-a-person",
                    test_recipient_is_a_person);
   window_test_add ("/gui/window/typed-port", test_typed_port);

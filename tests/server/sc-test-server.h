@@ -34,7 +34,7 @@ typedef struct
   const char *const *accounts;
   gboolean accounts_only;
   gboolean hide_addresses;
-  gboolean tls;  /* a TLS listener too, with a fresh self-signed cert */
+  gboolean tls; /* a TLS listener too, with a fresh self-signed cert */
   /* The password over TLS only, as the server does by default; the
    * fixture otherwise allows it in clear, as the tests before TLS did. */
   gboolean password_over_tls_only;

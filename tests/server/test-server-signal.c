@@ -382,11 +382,10 @@ test_accounts_file (void)
   g_autofree char *dir = g_dir_make_tmp ("sockchat-accounts-XXXXXX", NULL);
   g_autofree char *path = g_build_filename (dir, "accounts", NULL);
   g_autofree char *threads = threads_arg ();
-  const char *args[] = { "--port",          "0",
-                         "--bind",          "127.0.0.1",
-                         "--threads",       threads,
-                         "--accounts-file", path,
-                         "--accounts-only", NULL };
+  const char *args[] = { "--port", "0", "--bind", "127.0.0.1", "--threads",
+                         threads, "--accounts-file", path, "--accounts-only",
+                         /* Over plain TCP: the test's peer has no TLS. */
+                         "--allow-plaintext-password", NULL };
   g_autoptr (ScServerChild) child = NULL;
   g_autoptr (ScTestPeer) peer = NULL;
   g_autoptr (ScMessage) refused = NULL;
