@@ -30,6 +30,8 @@ sc_status_text (guint status)
     case SC_STATUS_TIMEOUT: return _ ("the server timed out");
     case SC_STATUS_AUTH_FAILED: return _ ("the password was not accepted");
     case SC_STATUS_INTERNAL: return _ ("the server failed");
+    case SC_STATUS_UNREACHABLE:
+      return _ ("the recipient's server cannot be reached");
     default: return _ ("the server refused");
     }
 }

@@ -28,6 +28,8 @@ SOCKCHAT_PACKAGES=(
   desktop-file-utils
   appstream
   iproute2
+  libnats-dev
+  nats-server
 )
 
 # Succeeds when the package is installed.

@@ -82,6 +82,9 @@ sc_connection_owe_receipt (ScConnection *connection,
   if (sender != NULL)
     sc_outbox_owe_receipt (sender, message_id, connection->info.id, status,
                            connection->worker);
+  else
+    sc_backplane_route_receipt (connection->server->backplane, sender_id,
+                                message_id, connection->info.id, status);
 }
 
 /* Reports every message in @unacked (message id -> ScPendingAck) as not
@@ -117,10 +120,16 @@ sc_connection_fail_unacked (ScConnection *connection,
       g_autoptr (ScOutbox) sender = sc_registry_lookup_ready (
         connection->server->registry, GPOINTER_TO_UINT (key));
 
-      if (sender == NULL)
-        continue;
       /* In the order they were sent: message ids only grow. */
       g_array_sort (ids, compare_ids);
+      if (sender == NULL)
+        {
+          for (guint i = 0; i < ids->len; i++)
+            sc_backplane_route_receipt (
+              connection->server->backplane, GPOINTER_TO_UINT (key),
+              g_array_index (ids, guint64, i), connection->info.id, status);
+          continue;
+        }
       for (guint i = 0; i < ids->len; i++)
         sc_outbox_owe_receipt (sender, g_array_index (ids, guint64, i),
                                connection->info.id, status, connection->worker);
@@ -182,6 +191,12 @@ complete_hello (ScConnection *connection, const ScMessage *hello)
                            "characters");
       return;
     }
+  if (sc_backplane_refuses_clients (connection->server->backplane))
+    {
+      refuse_hello (connection, hello, SC_STATUS_SERVER_BUSY,
+                    "this server has lost its cluster; try another one");
+      return;
+    }
   if (!sc_server_take_client_slot (connection->server))
     {
       g_autofree char *why =
@@ -203,6 +218,8 @@ complete_hello (ScConnection *connection, const ScMessage *hello)
                                 hello->flags & SC_FLAG_RECEIPT_BATCHES);
   sc_registry_set_ready (connection->server->registry, connection->info.id,
                          connection->info.nickname);
+  sc_backplane_client_ready (connection->server->backplane, &connection->info,
+                             !(hello->flags & SC_FLAG_NO_PRESENCE));
   g_debug ("client %u said hello as “%s” (%s)", connection->info.id,
            hello->nickname, hello->name);
 
@@ -469,7 +486,11 @@ handle_list (ScConnection *connection, const ScMessage *request)
   reply->clients =
     sc_registry_list_page (server->registry, request->peer_id,
                            server->config->max_payload - 64, &more);
-  reply->count = sc_registry_count_ready (server->registry);
+  reply->clients = sc_backplane_merge_list (server->backplane, reply->clients,
+                                            &more, request->peer_id,
+                                            server->config->max_payload - 64);
+  reply->count = sc_registry_count_ready (server->registry) +
+                 sc_backplane_count_remote (server->backplane);
   reply->more = more;
   spend_fanout (connection, reply->clients->len + 1);
   sc_connection_queue_message (connection, reply);
@@ -566,6 +587,34 @@ refusal_reason (ScStatus refusal)
     }
 }
 
+/* A message to a client of another node (sc-backplane.h): accepted
+ * like a local one, and its receipt comes back through the backplane or,
+ * when it cannot be sent, at once. */
+static void
+send_remote (ScConnection *connection, const ScMessage *request)
+{
+  guint64 message_id = message_id_for (connection, request);
+  gboolean receipt = !(request->flags & SC_FLAG_NO_RECEIPT);
+  g_autoptr (GBytes) frame = NULL;
+  ScMessage reply;
+  ScStatus status;
+
+  if (!(request->flags & SC_FLAG_QUIET))
+    {
+      sc_message_init (&reply, SC_MSG_SEND_MESSAGE_REPLY, request->request_id);
+      reply.reason = (char *) "";
+      reply.message_id = message_id;
+      sc_connection_queue_message (connection, &reply);
+    }
+  frame = forwarded_frame (connection, request, message_id, FALSE);
+  status = sc_backplane_route_message (connection->server->backplane,
+                                       connection->info.id, request->peer_id,
+                                       message_id, frame, receipt);
+  if (status != SC_STATUS_OK && receipt)
+    sc_outbox_owe_receipt (connection->outbox, message_id, request->peer_id,
+                           status, connection->worker);
+}
+
 static void
 handle_send (ScConnection *connection, const ScMessage *request)
 {
@@ -584,6 +633,12 @@ handle_send (ScConnection *connection, const ScMessage *request)
       return;
     }
   recipient = sc_connection_find_ready (connection, request->peer_id);
+  if (recipient == NULL &&
+      sc_backplane_has_client (connection->server->backplane, request->peer_id))
+    {
+      send_remote (connection, request);
+      return;
+    }
   if (recipient == NULL)
     {
       g_autofree char *why =
@@ -621,6 +676,7 @@ handle_broadcast (ScConnection *connection, const ScMessage *request)
   g_autoptr (ScMessage) reply = NULL;
   g_autoptr (GBytes) frame = NULL;
   g_autoptr (ScRegistrySnapshot) snapshot = NULL;
+  g_autoptr (GArray) remote = NULL;
   guint n_targets;
 
   if (!check_text (connection, request) ||
@@ -629,6 +685,8 @@ handle_broadcast (ScConnection *connection, const ScMessage *request)
     return;
   snapshot = sc_registry_snapshot (server->registry);
   n_targets = sc_registry_snapshot_count_except (snapshot, connection->info.id);
+  remote = sc_backplane_remote_ids (server->backplane);
+  n_targets += remote ? remote->len : 0;
   /* A broadcast is always answered: the reply says how many receipts to
    * expect. */
   reply = sc_message_new_reply (request, SC_STATUS_OK, NULL);
@@ -642,6 +700,17 @@ handle_broadcast (ScConnection *connection, const ScMessage *request)
     if (snapshot->entries[i].id != connection->info.id)
       deliver_to (connection, request, snapshot->entries[i].outbox,
                   reply->message_id, frame);
+  for (guint i = 0; remote && i < remote->len; i++)
+    {
+      guint32 id = g_array_index (remote, guint32, i);
+      ScStatus status = sc_backplane_route_message (
+        server->backplane, connection->info.id, id, reply->message_id, frame,
+        !(request->flags & SC_FLAG_NO_RECEIPT));
+
+      if (status != SC_STATUS_OK && !(request->flags & SC_FLAG_NO_RECEIPT))
+        sc_outbox_owe_receipt (connection->outbox, reply->message_id, id,
+                               status, connection->worker);
+    }
 }
 
 static void
@@ -661,6 +730,8 @@ handle_set_nickname (ScConnection *connection, const ScMessage *request)
   connection->info.nickname = g_strdup (request->nickname);
   sc_registry_set_ready (connection->server->registry, connection->info.id,
                          connection->info.nickname);
+  sc_backplane_client_ready (connection->server->backplane, &connection->info,
+                             -1);
 
   reply = sc_message_new_reply (request, SC_STATUS_OK, NULL);
   reply->nickname = g_strdup (connection->info.nickname);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "sc-auth-failures.h"
+#include "sc-backplane.h"
 #include "sc-pending-table.h"
 #include "sc-registry.h"
 #include "sc-server.h"
@@ -15,7 +16,8 @@ struct _ScServer
 {
   ScServerConfig *config;
   ScRegistry *registry;
-  GTimeZone *local_zone; /* read once: looking it up stats /etc/localtime */
+  ScBackplane *backplane; /* NULL: a single server (sc-backplane.h) */
+  GTimeZone *local_zone;  /* read once: looking it up stats /etc/localtime */
   ScAuthFailures *auth_failures;
   ScWorker **workers;
   guint n_workers;

@@ -100,6 +100,7 @@ sc_status_to_string (ScStatus status)
     case SC_STATUS_INTERNAL: return "internal server error";
     case SC_STATUS_SERVER_BUSY: return "server busy";
     case SC_STATUS_RATE_LIMITED: return "rate limited";
+    case SC_STATUS_UNREACHABLE: return "unreachable";
     default: return "unknown status";
     }
 }

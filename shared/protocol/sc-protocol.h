@@ -135,6 +135,8 @@ typedef enum
   SC_STATUS_INTERNAL = 14,
   SC_STATUS_SERVER_BUSY = 15,
   SC_STATUS_RATE_LIMITED = 16,
+  /* 17 to 19 are reserved. */
+  SC_STATUS_UNREACHABLE = 20, /* the recipient's server cannot be reached */
 } ScStatus;
 
 /* The fixed header that starts every frame, in host byte order.  The

@@ -70,6 +70,7 @@ local status_names = {
   [14] = "INTERNAL",
   [15] = "SERVER_BUSY",
   [16] = "RATE_LIMITED",
+  [20] = "UNREACHABLE",
 }
 
 -- The header flag bits of section 2.  Each type defines its own, so one
