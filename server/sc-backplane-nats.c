@@ -38,9 +38,9 @@
 #include "sc-server-private.h"
 #include "sc-worker.h"
 
-#define RECORD_MESSAGE 'M'
-#define RECORD_RECEIPT 'R'
-#define REREGISTER_PER_TICK 1000
+#define RECORD_MESSAGE      'M'
+#define RECORD_RECEIPT      'R'
+#define REREGISTER_PER_TICK 500
 
 typedef struct
 {
@@ -107,8 +107,9 @@ typedef struct
   gint link_up;         /* atomic */
   gint64 link_down_since;
   gint reregister; /* atomic: the link came back */
+  gint resync;     /* atomic: the watcher starts over, for the same reason */
 
-  GMutex lock; /* everything below */
+  GMutex lock;             /* everything below */
   GHashTable *remote;      /* id -> RemoteClient */
   GTree *remote_sorted;    /* id -> RemoteClient (borrowed) */
   GHashTable *nodes;       /* node -> NodeState */
@@ -305,7 +306,8 @@ post_presence (ScBackplaneNats *self, ScMessage *notice)
 {
   /* One worker for every notice keeps a client's joined, renamed and
    * left in order. */
-  post_call (self, 0, notify_presence, notice, (GDestroyNotify) sc_message_free);
+  post_call (self, 0, notify_presence, notice,
+             (GDestroyNotify) sc_message_free);
 }
 
 static void
@@ -315,8 +317,8 @@ post_left (ScBackplaneNats *self, guint32 id, ScStatus status)
 
   left->client_id = id;
   left->status = status;
-  left->reason = g_strdup (status == SC_STATUS_OK ? "disconnected"
-                                                  : "its server stopped");
+  left->reason =
+    g_strdup (status == SC_STATUS_OK ? "disconnected" : "its server stopped");
   post_presence (self, left);
 }
 
@@ -518,8 +520,8 @@ nats_route_receipt (ScBackplane *backplane,
   if (g_hash_table_lookup_extended (self->routes, GUINT_TO_POINTER (sender_id),
                                     NULL, &node_value))
     node = GPOINTER_TO_UINT (node_value);
-  else if ((client = g_hash_table_lookup (self->remote,
-                                          GUINT_TO_POINTER (sender_id))))
+  else if ((client =
+              g_hash_table_lookup (self->remote, GUINT_TO_POINTER (sender_id))))
     node = client->node;
   else
     {
@@ -613,8 +615,8 @@ serve_batch (ScWorker *worker, gpointer data)
           frame = g_bytes_new_from_bytes (arrival->bytes, offset, length);
           recipient = sc_registry_lookup_ready (server->registry, recipient_id);
           if (recipient != NULL)
-            status = sc_outbox_deliver (recipient, frame, message_id,
-                                        sender_id, receipt, worker);
+            status = sc_outbox_deliver (recipient, frame, message_id, sender_id,
+                                        receipt, worker);
           if (status != SC_STATUS_OK && receipt)
             nats_route_receipt (&self->parent, sender_id, message_id,
                                 recipient_id, status);
@@ -818,8 +820,8 @@ check_liveness (ScBackplaneNats *self)
   while (g_hash_table_iter_next (&iter, NULL, &value))
     {
       RemoteClient *client = value;
-      NodeState *state = g_hash_table_lookup (self->nodes,
-                                              GUINT_TO_POINTER (client->node));
+      NodeState *state =
+        g_hash_table_lookup (self->nodes, GUINT_TO_POINTER (client->node));
 
       if ((state == NULL || state->incarnation != client->incarnation) &&
           now - self->started_at > timeout &&
@@ -881,17 +883,15 @@ check_link (ScBackplaneNats *self)
   gpointer value;
 
   g_mutex_lock (&self->lock);
-  if (!link_is_up (self) &&
-      g_get_monotonic_time () - self->link_down_since >
-        (gint64) self->config->receipt_timeout_ms * 1000)
+  if (!link_is_up (self) && g_get_monotonic_time () - self->link_down_since >
+                              (gint64) self->config->receipt_timeout_ms * 1000)
     {
       g_hash_table_iter_init (&iter, self->pending);
       while (g_hash_table_iter_next (&iter, NULL, &value))
         {
           Pending *pending = value;
           Outcome outcome = { pending->sender_id, pending->key.recipient_id,
-                              pending->key.message_id,
-                              SC_STATUS_UNREACHABLE };
+                              pending->key.message_id, SC_STATUS_UNREACHABLE };
 
           g_array_append_val (outcomes, outcome);
           g_hash_table_iter_remove (&iter);
@@ -904,14 +904,20 @@ check_link (ScBackplaneNats *self)
 /* ------------------------------------------------------------------ */
 /* The directory. */
 
+static char *
+entry_value (const LocalClient *client)
+{
+  return g_strdup_printf ("%d\t%" G_GINT64_FORMAT "\t%u\t%s\t%s",
+                          client->wants_presence ? 1 : 0,
+                          client->info.connected_since_ms, client->info.port,
+                          client->info.address, client->info.nickname);
+}
+
 static void
 publish_entry (ScBackplaneNats *self, const LocalClient *client)
 {
   char key[256];
-  g_autofree char *value = g_strdup_printf (
-    "%d\t%" G_GINT64_FORMAT "\t%u\t%s\t%s", client->wants_presence ? 1 : 0,
-    client->info.connected_since_ms, client->info.port, client->info.address,
-    client->info.nickname);
+  g_autofree char *value = entry_value (client);
 
   dir_key (self, key, sizeof key, self->node, self->incarnation,
            client->info.id);
@@ -972,7 +978,11 @@ parse_key (const char *key, guint *node, guint64 *incarnation, guint32 *id)
 /* One directory change, from the watcher.  Notices only once the initial
  * values are in: those describe clients that were there before. */
 static void
-apply_entry (ScBackplaneNats *self, kvEntry *entry, gboolean notify)
+apply_entry (ScBackplaneNats *self,
+             kvEntry *entry,
+             gboolean notify,
+             GHashTable *seen,
+             GHashTable *own)
 {
   guint node;
   guint64 incarnation;
@@ -982,6 +992,9 @@ apply_entry (ScBackplaneNats *self, kvEntry *entry, gboolean notify)
 
   if (!parse_key (kvEntry_Key (entry), &node, &incarnation, &id))
     return;
+  if (node == self->node && incarnation == self->incarnation && own != NULL &&
+      kvEntry_Operation (entry) == kvOp_Put)
+    g_hash_table_add (own, GUINT_TO_POINTER (id));
   if (node == self->node)
     {
       /* An earlier incarnation of this node left entries: purge them. */
@@ -997,12 +1010,13 @@ apply_entry (ScBackplaneNats *self, kvEntry *entry, gboolean notify)
     }
   g_mutex_lock (&self->lock);
   client = g_hash_table_lookup (self->remote, GUINT_TO_POINTER (id));
+  if (kvEntry_Operation (entry) == kvOp_Put && seen != NULL)
+    g_hash_table_add (seen, GUINT_TO_POINTER (id));
   if (kvEntry_Operation (entry) == kvOp_Put)
     {
-      g_auto (GStrv) fields =
-        g_strsplit (kvEntry_ValueString (entry) ? kvEntry_ValueString (entry)
-                                                : "",
-                    "\t", 5);
+      g_auto (GStrv) fields = g_strsplit (
+        kvEntry_ValueString (entry) ? kvEntry_ValueString (entry) : "", "\t",
+        5);
       gboolean is_new = client == NULL;
 
       if (g_strv_length (fields) != 5)
@@ -1055,6 +1069,91 @@ apply_entry (ScBackplaneNats *self, kvEntry *entry, gboolean notify)
     sc_message_free (notice);
 }
 
+/* After a reconnection the watcher may have missed changes, and the
+ * other nodes may have been taken for dead meanwhile: a new watcher reads
+ * the whole directory again, with notices for what changed, and what is
+ * no longer there leaves.  Retried until JetStream answers. */
+static void
+resync_directory (ScBackplaneNats *self)
+{
+  g_autoptr (GHashTable) seen = g_hash_table_new (NULL, NULL);
+  g_autoptr (GHashTable) own = g_hash_table_new (NULL, NULL);
+  g_autoptr (GArray) gone = g_array_new (FALSE, FALSE, sizeof (guint32));
+  g_autoptr (GArray) stale = g_array_new (FALSE, FALSE, sizeof (guint32));
+  kvWatcher *fresh = NULL, *old;
+  kvWatchOptions options;
+  GHashTableIter iter;
+  gpointer key;
+
+  kvWatchOptions_Init (&options);
+  if (kvStore_Watch (&fresh, self->dir_kv, ">", &options) != NATS_OK)
+    {
+      g_atomic_int_set (&self->resync, 1);
+      g_usleep (500 * 1000);
+      return;
+    }
+  g_mutex_lock (&self->lock);
+  old = self->watcher;
+  self->watcher = fresh;
+  g_mutex_unlock (&self->lock);
+  kvWatcher_Stop (old);
+  kvWatcher_Destroy (old);
+  for (;;)
+    {
+      kvEntry *entry = NULL;
+      natsStatus s = kvWatcher_Next (&entry, fresh, 5000);
+
+      if (s != NATS_OK)
+        {
+          g_atomic_int_set (&self->resync, 1);
+          return;
+        }
+      if (entry == NULL)
+        break;
+      apply_entry (self, entry, TRUE, seen, own);
+      kvEntry_Destroy (entry);
+    }
+  g_mutex_lock (&self->lock);
+  g_hash_table_iter_init (&iter, self->remote);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    if (!g_hash_table_contains (seen, key))
+      {
+        guint32 id = GPOINTER_TO_UINT (key);
+
+        g_array_append_val (gone, id);
+        g_tree_remove (self->remote_sorted, key);
+        g_hash_table_iter_remove (&iter);
+      }
+  /* This node's own entries for clients that left while JetStream did
+   * not answer: their delete markers were lost. */
+  g_hash_table_iter_init (&iter, own);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    if (!g_hash_table_contains (self->local, key))
+      {
+        guint32 id = GPOINTER_TO_UINT (key);
+
+        g_array_append_val (stale, id);
+      }
+  g_mutex_unlock (&self->lock);
+  for (guint i = 0; i < stale->len; i++)
+    {
+      g_autofree char *stale_key =
+        g_strdup_printf ("%u.%" G_GINT64_MODIFIER "x.%u", self->node,
+                         self->incarnation, g_array_index (stale, guint32, i));
+
+      if (kvStore_Delete (self->dir_kv, stale_key) != NATS_OK)
+        g_atomic_int_set (&self->resync, 1); /* tried again */
+    }
+  for (guint i = 0; i < gone->len; i++)
+    post_left (self, g_array_index (gone, guint32, i), SC_STATUS_OK);
+  /* JetStream answers again: this node's own entries, some of which may
+   * have been lost or purged meanwhile, are written again. */
+  g_atomic_int_set (&self->reregister, 1);
+  g_async_queue_push (self->wakeups, GINT_TO_POINTER (1));
+  g_message ("cluster: directory read again: %u clients on other nodes",
+             g_hash_table_size (seen));
+}
+
 static gpointer
 watch_thread (gpointer data)
 {
@@ -1063,7 +1162,14 @@ watch_thread (gpointer data)
   while (!g_atomic_int_get (&self->stopping))
     {
       kvEntry *entry = NULL;
-      natsStatus s = kvWatcher_Next (&entry, self->watcher, 200);
+      natsStatus s;
+
+      if (g_atomic_int_compare_and_exchange (&self->resync, 1, 0))
+        {
+          resync_directory (self);
+          continue;
+        }
+      s = kvWatcher_Next (&entry, self->watcher, 200);
 
       if (s == NATS_TIMEOUT)
         continue;
@@ -1076,7 +1182,7 @@ watch_thread (gpointer data)
         }
       if (entry == NULL)
         continue;
-      apply_entry (self, entry, TRUE);
+      apply_entry (self, entry, TRUE, NULL, NULL);
       kvEntry_Destroy (entry);
     }
   return NULL;
@@ -1112,7 +1218,7 @@ load_directory (ScBackplaneNats *self, GError **error)
         }
       if (entry == NULL)
         return TRUE; /* the initial values are in */
-      apply_entry (self, entry, FALSE);
+      apply_entry (self, entry, FALSE, NULL, NULL);
       kvEntry_Destroy (entry);
     }
 }
@@ -1176,8 +1282,8 @@ nats_list_after (ScBackplane *backplane,
   node = g_tree_upper_bound (self->remote_sorted, GUINT_TO_POINTER (after_id));
   for (; node != NULL && page->len < limit; node = g_tree_node_next (node))
     g_ptr_array_add (
-      page, sc_client_info_copy (&((RemoteClient *) g_tree_node_value (node))
-                                    ->info));
+      page,
+      sc_client_info_copy (&((RemoteClient *) g_tree_node_value (node))->info));
   *more = node != NULL;
   g_mutex_unlock (&self->lock);
   return page;
@@ -1202,8 +1308,7 @@ lease_node (ScBackplaneNats *self, GError **error)
       s = kvStore_CreateString (&revision, self->nodes_kv, key, value);
       if (s == NATS_OK)
         return TRUE;
-      g_set_error (error, SC_BACKPLANE_ERROR,
-                   SC_BACKPLANE_ERROR_NODE_IN_USE,
+      g_set_error (error, SC_BACKPLANE_ERROR, SC_BACKPLANE_ERROR_NODE_IN_USE,
                    "cluster: node id %u was just taken by another server",
                    self->node);
       return FALSE;
@@ -1227,8 +1332,7 @@ lease_node (ScBackplaneNats *self, GError **error)
   if (self->self_conflict_at != 0)
     {
       g_mutex_unlock (&self->lock);
-      g_set_error (error, SC_BACKPLANE_ERROR,
-                   SC_BACKPLANE_ERROR_NODE_IN_USE,
+      g_set_error (error, SC_BACKPLANE_ERROR, SC_BACKPLANE_ERROR_NODE_IN_USE,
                    "cluster: node id %u is in use by a live server",
                    self->node);
       return FALSE;
@@ -1237,8 +1341,7 @@ lease_node (ScBackplaneNats *self, GError **error)
   s = kvStore_UpdateString (NULL, self->nodes_kv, key, value, revision);
   if (s != NATS_OK)
     {
-      g_set_error (error, SC_BACKPLANE_ERROR,
-                   SC_BACKPLANE_ERROR_NODE_IN_USE,
+      g_set_error (error, SC_BACKPLANE_ERROR, SC_BACKPLANE_ERROR_NODE_IN_USE,
                    "cluster: node id %u was just taken by another server",
                    self->node);
       return FALSE;
@@ -1258,8 +1361,8 @@ static gboolean
 lease_block (ScBackplaneNats *self, guint32 *first)
 {
   guint64 block = self->config->id_block;
-  g_autofree char *holder = g_strdup_printf (
-    "%u.%" G_GINT64_MODIFIER "x", self->node, self->incarnation);
+  g_autofree char *holder = g_strdup_printf ("%u.%" G_GINT64_MODIFIER "x",
+                                             self->node, self->incarnation);
   uint64_t revision = 0;
   natsStatus s = kvStore_PutString (&revision, self->nodes_kv, "ids", holder);
 
@@ -1351,21 +1454,48 @@ reregister_some (ScBackplaneNats *self)
           g_array_append_val (self->to_reregister, id);
         }
     }
-  /* Rate-limited, so that a node with many clients does not flood the
-   * cluster as it comes back. */
-  for (guint i = 0; i < REREGISTER_PER_TICK && self->to_reregister->len > 0;
-       i++)
-    {
-      guint last = self->to_reregister->len - 1;
-      guint32 id = g_array_index (self->to_reregister, guint32, last);
-      LocalClient *client =
-        g_hash_table_lookup (self->local, GUINT_TO_POINTER (id));
-
-      g_array_set_size (self->to_reregister, last);
-      if (client != NULL)
-        publish_entry (self, client);
-    }
   g_mutex_unlock (&self->lock);
+  /* Rate-limited, so that a node with many clients does not flood the
+   * cluster as it comes back; acknowledged writes, retried next time
+   * when JetStream does not take them yet. */
+  for (guint i = 0; i < REREGISTER_PER_TICK; i++)
+    {
+      g_autofree char *value = NULL;
+      g_autofree char *key = NULL;
+      LocalClient *client;
+      guint32 id;
+      guint last;
+
+      g_mutex_lock (&self->lock);
+      if (self->to_reregister->len == 0)
+        {
+          g_mutex_unlock (&self->lock);
+          break;
+        }
+      last = self->to_reregister->len - 1;
+      id = g_array_index (self->to_reregister, guint32, last);
+      client = g_hash_table_lookup (self->local, GUINT_TO_POINTER (id));
+      if (client != NULL)
+        value = entry_value (client);
+      g_mutex_unlock (&self->lock);
+      if (value == NULL)
+        {
+          g_mutex_lock (&self->lock);
+          g_array_remove_index_fast (self->to_reregister, last);
+          g_mutex_unlock (&self->lock);
+          continue;
+        }
+      key = g_strdup_printf ("%u.%" G_GINT64_MODIFIER "x.%u", self->node,
+                             self->incarnation, id);
+      if (kvStore_PutString (NULL, self->dir_kv, key, value) != NATS_OK)
+        break;
+      g_mutex_lock (&self->lock);
+      /* A new reconnection may have refilled the list meanwhile. */
+      if (last < self->to_reregister->len &&
+          g_array_index (self->to_reregister, guint32, last) == id)
+        g_array_remove_index_fast (self->to_reregister, last);
+      g_mutex_unlock (&self->lock);
+    }
 }
 
 static gpointer
@@ -1415,7 +1545,7 @@ on_reconnected (natsConnection *nc, void *closure)
   ScBackplaneNats *self = closure;
 
   g_atomic_int_set (&self->link_up, 1);
-  g_atomic_int_set (&self->reregister, 1);
+  g_atomic_int_set (&self->resync, 1);
   g_async_queue_push (self->wakeups, GINT_TO_POINTER (1));
   g_message ("cluster: the link to NATS is back");
 }
@@ -1431,8 +1561,8 @@ nats_refuses_clients (ScBackplane *backplane)
 static gboolean
 fail (GError **error, const char *what, natsStatus s)
 {
-  g_set_error (error, SC_BACKPLANE_ERROR, SC_BACKPLANE_ERROR_FAILED, "cluster: %s: %s", what,
-               natsStatus_GetText (s));
+  g_set_error (error, SC_BACKPLANE_ERROR, SC_BACKPLANE_ERROR_FAILED,
+               "cluster: %s: %s", what, natsStatus_GetText (s));
   return FALSE;
 }
 
@@ -1526,10 +1656,10 @@ nats_stop (ScBackplane *backplane)
   g_async_queue_push (self->wakeups, GINT_TO_POINTER (1));
   if (self->cluster_thread)
     g_thread_join (g_steal_pointer (&self->cluster_thread));
-  if (self->watcher)
-    kvWatcher_Stop (self->watcher);
   if (self->watch_thread)
     g_thread_join (g_steal_pointer (&self->watch_thread));
+  if (self->watcher)
+    kvWatcher_Stop (self->watcher);
   if (self->nc != NULL && link_is_up (self) && self->nodes_kv != NULL)
     {
       g_autofree char *key = g_strdup_printf ("node.%u", self->node);

@@ -141,18 +141,14 @@ sc_backplane_merge_list (ScBackplane *backplane,
 
   if (backplane == NULL)
     return local_page;
-  remote =
-    backplane->klass->list_after (backplane, after_id, local_page->len + 1 +
-                                                         byte_budget / 20,
-                                  &remote_more);
+  remote = backplane->klass->list_after (
+    backplane, after_id, local_page->len + 1 + byte_budget / 20, &remote_more);
   if (*more && local_page->len > 0)
-    cut = ((ScClientInfo *) g_ptr_array_index (local_page,
-                                               local_page->len - 1))
+    cut = ((ScClientInfo *) g_ptr_array_index (local_page, local_page->len - 1))
             ->id;
   if (remote_more && remote->len > 0)
-    cut = MIN (cut, ((ScClientInfo *) g_ptr_array_index (remote,
-                                                         remote->len - 1))
-                      ->id);
+    cut = MIN (
+      cut, ((ScClientInfo *) g_ptr_array_index (remote, remote->len - 1))->id);
   g_ptr_array_extend_and_steal (local_page, g_steal_pointer (&remote));
   g_ptr_array_sort (local_page, compare_infos);
   page = g_ptr_array_new_with_free_func ((GDestroyNotify) sc_client_info_free);

@@ -22,8 +22,10 @@ typedef struct
   gsize offset;
 } ClusterSetting;
 
-#define CLUSTER_SETTING(key, min, max, member) \
-  { key, min, max, G_STRUCT_OFFSET (ScServerConfig, member) }
+#define CLUSTER_SETTING(key, min, max, member)              \
+  {                                                         \
+    key, min, max, G_STRUCT_OFFSET (ScServerConfig, member) \
+  }
 
 static const ClusterSetting cluster_settings[] = {
   CLUSTER_SETTING ("node-id", 1, 65535, node_id),
@@ -69,10 +71,9 @@ store_number (ScServerConfig *config,
 
   if (end == text || *end != '\0')
     {
-      g_set_error (error, SC_SERVER_CONFIG_ERROR,
-                   SC_SERVER_CONFIG_ERROR_INVALID,
-                   _ ("%s%s wants a number, not “%s”"), origin, setting->key,
-                   text);
+      g_set_error (
+        error, SC_SERVER_CONFIG_ERROR, SC_SERVER_CONFIG_ERROR_INVALID,
+        _ ("%s%s wants a number, not “%s”"), origin, setting->key, text);
       return FALSE;
     }
   if (value < setting->min || value > setting->max)
@@ -117,10 +118,9 @@ store_urls (ScServerConfig *config, const char *text)
 static gboolean
 check_name (const char *name, const char *origin, GError **error)
 {
-  if (name[0] != '\0' && strspn (name,
-                                 "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                 "abcdefghijklmnopqrstuvwxyz0123456789_-") ==
-                           strlen (name))
+  if (name[0] != '\0' &&
+      strspn (name, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                    "abcdefghijklmnopqrstuvwxyz0123456789_-") == strlen (name))
     return TRUE;
   g_set_error (error, SC_SERVER_CONFIG_ERROR, SC_SERVER_CONFIG_ERROR_INVALID,
                _ ("%scluster-name must be letters, digits, “_” and “-”, not "
@@ -209,23 +209,36 @@ sc_cluster_args_new (void)
 
   G_STATIC_ASSERT (G_N_ELEMENTS (help) == G_N_ELEMENTS (cluster_settings));
   args->entries[n++] = (GOptionEntry){
-    "cluster", 0, 0, G_OPTION_ARG_STRING, &args->urls,
+    "cluster",
+    0,
+    0,
+    G_OPTION_ARG_STRING,
+    &args->urls,
     N_ ("Join the servers of a NATS cluster: its URLs, separated by commas "
         "(default: none, a single server)"),
     N_ ("URL[,URL…]")
   };
   for (gsize i = 0; i < G_N_ELEMENTS (cluster_settings); i++)
-    args->entries[n++] = (GOptionEntry){ cluster_settings[i].key, 0, 0,
-                                         G_OPTION_ARG_STRING, &args->numbers[i],
-                                         help[i], arg_names[i] };
+    args->entries[n++] = (GOptionEntry){
+      cluster_settings[i].key, 0,       0,           G_OPTION_ARG_STRING,
+      &args->numbers[i],       help[i], arg_names[i]
+    };
   args->entries[n++] = (GOptionEntry){
-    "cluster-name", 0, 0, G_OPTION_ARG_STRING, &args->name,
+    "cluster-name",
+    0,
+    0,
+    G_OPTION_ARG_STRING,
+    &args->name,
     N_ ("Name of the cluster: the servers sharing it see each other's "
         "clients (default sockchat)"),
     N_ ("NAME")
   };
   args->entries[n++] = (GOptionEntry){
-    "backplane-lost", 0, 0, G_OPTION_ARG_STRING, &args->lost,
+    "backplane-lost",
+    0,
+    0,
+    G_OPTION_ARG_STRING,
+    &args->lost,
     N_ ("While the link to the cluster is lost: “local” serves clients as a "
         "single server, “refuse” turns new clients away (default local)"),
     "local|refuse"

@@ -10,7 +10,8 @@
 #
 # Scenarios: 1 traffic (300 clients, 30,000 cross-node messages, 10
 # broadcasts), 3 presence latency and identical lists, 2 no id repeats
-# over 30,000 connects and a restart of every node, 4 kill -9 of a node.
+# over 30,000 connects and a restart of every node, 4 kill -9 of a node,
+# 6 every NATS server killed and restarted.
 set -u
 
 source "$(dirname "${BASH_SOURCE[0]}")/../support/tap.sh"
@@ -31,7 +32,7 @@ NODE_PIDS=(0 0 0)
 NODE_PORTS=(0 0 0)
 CONNECTS="${SC_CLUSTER_CONNECTS:-30000}"
 # For debugging: the scenarios to run, and a directory to keep.
-SCENARIOS="${SC_CLUSTER_SCENARIOS:-1 3 2 4}"
+SCENARIOS="${SC_CLUSTER_SCENARIOS:-1 3 2 4 6}"
 wants () { [[ " $SCENARIOS " == *" $1 "* ]]; }
 
 cleanup () {
@@ -84,6 +85,12 @@ CLIENT_PORTS=("${PORTS[@]:0:3}")
 ROUTE_PORTS=("${PORTS[@]:3:3}")
 URLS="nats://127.0.0.1:${CLIENT_PORTS[0]},nats://127.0.0.1:${CLIENT_PORTS[1]},nats://127.0.0.1:${CLIENT_PORTS[2]}"
 
+start_nats () {
+  local i=$1
+  "$NATS_SERVER" -c "$TMP/nats$i.conf" >>"$TMP/nats$i.log" 2>&1 &
+  NATS_PIDS[$i]=$!
+}
+
 for i in 0 1 2; do
   routes=""
   for j in 0 1 2; do
@@ -104,8 +111,7 @@ cluster {
   routes: [ ${routes%, } ]
 }
 EOF
-  "$NATS_SERVER" -c "$TMP/nats$i.conf" >"$TMP/nats$i.log" 2>&1 &
-  NATS_PIDS+=($!)
+  start_nats "$i"
 done
 
 # start_node I: sockchat-server node I+1 on a free port; retried while
@@ -194,6 +200,19 @@ else
   not_ok "node 3 restarted after kill -9" "$(tail -5 "$TMP/node3.log")"
 fi
 run_load --mode lists --want 3 --forbidden "$TMP/victims"
+fi
+
+# 6: every NATS server killed: remote sends get UNREACHABLE at once,
+# same-node traffic goes on; once NATS is back the lists converge.
+if wants 6; then
+  run_load --mode unreachable --nats-pids "$(IFS=,; echo "${NATS_PIDS[*]}")"
+  for i in 0 1 2; do
+    wait "${NATS_PIDS[$i]}" 2>/dev/null
+    start_nats "$i"
+  done
+  t=$SECONDS
+  run_load --mode lists --want 3 --wait "${SC_CLUSTER_CONVERGE_MS:-10000}"
+  echo "# lists compared $((SECONDS - t)) s after NATS was restarted"
 fi
 
 for i in 0 1 2; do

@@ -11,6 +11,8 @@
  *   kill     clients of the victim node hold unacknowledged messages,
  *            the node is killed: CLIENT_LEFT elsewhere, one failed
  *            receipt per message
+ *   unreachable  every NATS server is killed: messages to other nodes
+ *            get UNREACHABLE at once, same-node ones go on
  */
 #include "config.h"
 
@@ -48,8 +50,7 @@ static int n_failed;
 
 static void (*on_message) (Client *client, ScMessage *message);
 
-static void
-ok (gboolean passed, const char *format, ...) G_GNUC_PRINTF (2, 3);
+static void ok (gboolean passed, const char *format, ...) G_GNUC_PRINTF (2, 3);
 
 static void
 ok (gboolean passed, const char *format, ...)
@@ -149,10 +150,9 @@ read_client (Client *client)
 
               sc_message_init (&next, SC_MSG_LIST_CLIENTS,
                                ++client->next_request);
-              next.peer_id =
-                ((ScClientInfo *) g_ptr_array_index (
-                   message->clients, message->clients->len - 1))
-                  ->id;
+              next.peer_id = ((ScClientInfo *) g_ptr_array_index (
+                                message->clients, message->clients->len - 1))
+                               ->id;
               queue (client, &next);
             }
           else
@@ -334,10 +334,7 @@ lists_agree (GPtrArray *listers, guint want, guint *seen)
 }
 
 static gboolean
-wait_lists_agree (GPtrArray *listers,
-                  guint want,
-                  guint timeout_ms,
-                  guint *seen)
+wait_lists_agree (GPtrArray *listers, guint want, guint timeout_ms, guint *seen)
 {
   gint64 deadline = now_us () + (gint64) timeout_ms * 1000;
 
@@ -383,10 +380,10 @@ traffic_message (Client *client, ScMessage *message)
   if (message->type == SC_MSG_MESSAGE && !message->broadcast)
     {
       guint64 key = (guint64) message->sender.id << 32 | client->id;
-      guint seq = (guint) g_ascii_strtoull (strchr (message->text, '#') + 1,
-                                            NULL, 10);
-      guint expected = GPOINTER_TO_UINT (
-        g_hash_table_lookup (traffic.next_seq, &key));
+      guint seq =
+        (guint) g_ascii_strtoull (strchr (message->text, '#') + 1, NULL, 10);
+      guint expected =
+        GPOINTER_TO_UINT (g_hash_table_lookup (traffic.next_seq, &key));
       guint64 *stored = g_memdup2 (&key, sizeof key);
 
       g_autofree char *unique =
@@ -404,9 +401,10 @@ traffic_message (Client *client, ScMessage *message)
     }
   else if (message->type == SC_MSG_MESSAGE && message->broadcast)
     {
-      g_autofree char *key = g_strdup_printf (
-        "%" G_GUINT64_FORMAT ":%u", message->message_id, client->id);
-      guint n = GPOINTER_TO_UINT (g_hash_table_lookup (traffic.bcast_seen, key));
+      g_autofree char *key = g_strdup_printf ("%" G_GUINT64_FORMAT ":%u",
+                                              message->message_id, client->id);
+      guint n =
+        GPOINTER_TO_UINT (g_hash_table_lookup (traffic.bcast_seen, key));
 
       if (n > 0)
         traffic.bcast_dupes++;
@@ -472,19 +470,19 @@ run_traffic (guint per_node, guint messages, guint broadcasts)
 
   traffic.next_seq =
     g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
-  traffic.receipts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                            NULL);
-  traffic.unique = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                          NULL);
-  traffic.bcast_seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                              NULL);
+  traffic.receipts =
+    g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  traffic.unique =
+    g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  traffic.bcast_seen =
+    g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   on_message = traffic_message;
   for (guint i = 0; i < total; i++)
     {
       g_autofree char *name = g_strdup_printf ("t%u", i);
 
-      g_ptr_array_add (all, connect_client (i % n_ports, name,
-                                            SC_FLAG_NO_PRESENCE, FALSE));
+      g_ptr_array_add (
+        all, connect_client (i % n_ports, name, SC_FLAG_NO_PRESENCE, FALSE));
     }
   for (guint i = 0; i < total; i++)
     if (!pump_until (has_id, g_ptr_array_index (all, i), 10000))
@@ -505,11 +503,11 @@ run_traffic (guint per_node, guint messages, guint broadcasts)
 
           for (guint j = round; j < MIN (messages, round + 10); j++)
             {
-              guint other_node = (client->node + 1 + j % (n_ports - 1)) %
-                                 n_ports;
+              guint other_node =
+                (client->node + 1 + j % (n_ports - 1)) % n_ports;
               guint index = ((i / n_ports) + j) % per_node;
-              Client *peer = g_ptr_array_index (all, index * n_ports +
-                                                       other_node);
+              Client *peer =
+                g_ptr_array_index (all, index * n_ports + other_node);
               g_autofree char *text = g_strdup_printf ("m%u#%u", i, j);
               ScMessage send;
 
@@ -533,8 +531,7 @@ run_traffic (guint per_node, guint messages, guint broadcasts)
     ok (traffic.delivered == sent && traffic.duplicates == 0,
         "traffic: %" G_GUINT64_FORMAT " cross-node messages, %u delivered, "
         "%u duplicates (%.1f s, %.0f/s)",
-        sent, traffic.delivered, traffic.duplicates, seconds,
-        sent / seconds);
+        sent, traffic.delivered, traffic.duplicates, seconds, sent / seconds);
   }
   ok (traffic.out_of_order == 0, "traffic: %u out of order per sender",
       traffic.out_of_order);
@@ -588,9 +585,8 @@ run_ids (guint connects, const char *out_path)
       guint n = MIN (100, connects - done);
 
       for (guint i = 0; i < n; i++)
-        g_ptr_array_add (wave,
-                         connect_client ((done + i) % n_ports, "",
-                                         SC_FLAG_NO_PRESENCE, FALSE));
+        g_ptr_array_add (wave, connect_client ((done + i) % n_ports, "",
+                                               SC_FLAG_NO_PRESENCE, FALSE));
       for (guint i = 0; i < n; i++)
         {
           Client *client = g_ptr_array_index (wave, i);
@@ -628,9 +624,8 @@ static Expect expect;
 static void
 presence_message (Client *client, ScMessage *message)
 {
-  guint32 subject = message->type == SC_MSG_CLIENT_JOINED
-                      ? message->sender.id
-                      : message->client_id;
+  guint32 subject = message->type == SC_MSG_CLIENT_JOINED ? message->sender.id
+                                                          : message->client_id;
 
   /* The join can come before the actor's own hello reply. */
   if (message->type == SC_MSG_CLIENT_JOINED && expect.subject == 0 &&
@@ -654,6 +649,14 @@ static gboolean
 all_seen (gpointer data)
 {
   return expect.seen >= expect.observers;
+}
+
+static int
+compare_int64 (gconstpointer a, gconstpointer b)
+{
+  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
+
+  return x < y ? -1 : x > y;
 }
 
 static int
@@ -692,8 +695,8 @@ run_presence (guint rounds)
       expect.subject = 0;
       g_snprintf (expect.nickname, sizeof expect.nickname, "actor%u", r);
       expect.since = now_us ();
-      actor = connect_client (node, expect.nickname, SC_FLAG_NO_PRESENCE,
-                              FALSE);
+      actor =
+        connect_client (node, expect.nickname, SC_FLAG_NO_PRESENCE, FALSE);
       actor->acks = FALSE; /* not an observer */
       pump_until (has_id, actor, 5000);
       if (!pump_until (all_seen, NULL, 2000))
@@ -742,8 +745,9 @@ run_presence (guint rounds)
 /* lists */
 
 static int
-run_lists (guint want, const char *forbidden_path)
+run_lists (guint want, const char *forbidden_path, int wait_ms)
 {
+  gint64 started;
   g_autoptr (GPtrArray) listers = g_ptr_array_new ();
   g_autofree char *forbidden = NULL;
   guint seen = 0, ghosts = 0;
@@ -751,11 +755,14 @@ run_lists (guint want, const char *forbidden_path)
 
   on_message = NULL;
   for (guint node = 0; node < n_ports; node++)
-    g_ptr_array_add (listers, connect_client (node, "lister",
-                                              SC_FLAG_NO_PRESENCE, TRUE));
-  agreed = wait_lists_agree (listers, want, 10000, &seen);
-  ok (agreed, "lists: the %u nodes list the same clients: %u (want %u)", n_ports, seen,
-      want);
+    g_ptr_array_add (
+      listers, connect_client (node, "lister", SC_FLAG_NO_PRESENCE, TRUE));
+  started = now_us ();
+  agreed = wait_lists_agree (listers, want, (guint) wait_ms, &seen);
+  ok (agreed,
+      "lists: the %u nodes list the same clients: %u (want %u) after %.1f s "
+      "(bound %.0f s)",
+      n_ports, seen, want, (now_us () - started) / 1e6, wait_ms / 1000.0);
   if (forbidden_path &&
       g_file_get_contents (forbidden_path, &forbidden, NULL, NULL))
     {
@@ -778,8 +785,8 @@ run_lists (guint want, const char *forbidden_path)
 
 typedef struct
 {
-  GHashTable *left;     /* client id set: CLIENT_LEFT seen by an observer */
-  GHashTable *outcome;  /* "message_id:recipient" -> count */
+  GHashTable *left;    /* client id set: CLIENT_LEFT seen by an observer */
+  GHashTable *outcome; /* "message_id:recipient" -> count */
   guint failed, succeeded, dupes, delivered;
 } Kill;
 
@@ -800,7 +807,8 @@ kill_message (Client *client, ScMessage *message)
     {
       g_autofree char *key = g_strdup_printf (
         "%" G_GUINT64_FORMAT ":%u", message->message_id, message->peer_id);
-      guint n = GPOINTER_TO_UINT (g_hash_table_lookup (kill_state.outcome, key));
+      guint n =
+        GPOINTER_TO_UINT (g_hash_table_lookup (kill_state.outcome, key));
 
       if (n > 0)
         kill_state.dupes++;
@@ -868,8 +876,8 @@ run_kill (guint victim_node, GPid pid, guint n_victims, const char *out_path)
     if (node != victim_node)
       {
         g_ptr_array_add (observers, connect_client (node, "watcher", 0, TRUE));
-        g_ptr_array_add (senders, connect_client (node, "sender",
-                                                  SC_FLAG_NO_PRESENCE, TRUE));
+        g_ptr_array_add (
+          senders, connect_client (node, "sender", SC_FLAG_NO_PRESENCE, TRUE));
       }
   for (guint i = 0; i < n_victims; i++)
     {
@@ -927,14 +935,130 @@ run_kill (guint victim_node, GPid pid, guint n_victims, const char *out_path)
 }
 
 /* ------------------------------------------------------------------ */
+/* unreachable: every NATS server killed */
+
+typedef struct
+{
+  guint64 message_id;
+  guint32 peer;
+  ScStatus status;
+  gint64 at;
+} Receipt;
+
+static Receipt last_receipt;
+
+static void
+unreachable_message (Client *client, ScMessage *message)
+{
+  if (message->type != SC_MSG_DELIVERY_RECEIPT)
+    return;
+  last_receipt.message_id = message->message_id;
+  last_receipt.peer = message->peer_id;
+  last_receipt.status = message->status;
+  last_receipt.at = now_us ();
+}
+
+static gboolean
+receipt_for (gpointer data)
+{
+  return last_receipt.message_id == *(guint64 *) data;
+}
+
+/* Sends one message from @from to @to and waits for its receipt: its
+ * status, and the microseconds it took. */
+static ScStatus
+send_and_wait (Client *from, Client *to, gint64 *took)
+{
+  ScMessage send;
+  guint64 id;
+  gint64 sent_at;
+
+  sc_message_init (&send, SC_MSG_SEND_MESSAGE, ++from->next_request);
+  send.flags = SC_FLAG_QUIET;
+  send.peer_id = to->id;
+  send.text = (char *) "ping";
+  id = (guint64) from->id << 32 | send.request_id;
+  queue (from, &send);
+  sent_at = now_us ();
+  if (!pump_until (receipt_for, &id, 5000))
+    {
+      *took = -1;
+      return SC_STATUS_TIMEOUT;
+    }
+  *took = last_receipt.at - sent_at;
+  return last_receipt.status;
+}
+
+static int
+run_unreachable (const char *pids)
+{
+  g_autoptr (GPtrArray) listers = g_ptr_array_new ();
+  g_auto (GStrv) parts = g_strsplit (pids, ",", -1);
+  g_autoptr (GArray) local_before = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr (GArray) local_after = g_array_new (FALSE, FALSE, sizeof (gint64));
+  Client *a, *a2, *b;
+  gint64 took, worst = 0;
+  guint unreachable = 0, tries = 20, dropped = 0;
+  double p50_before, p50_after;
+
+  on_message = unreachable_message;
+  a = connect_client (0, "a", SC_FLAG_NO_PRESENCE, TRUE);
+  a2 = connect_client (0, "a2", SC_FLAG_NO_PRESENCE, TRUE);
+  b = connect_client (1, "b", SC_FLAG_NO_PRESENCE, TRUE);
+  g_ptr_array_add (listers, a);
+  g_ptr_array_add (listers, b);
+  wait_lists_agree (listers, 0, 10000, NULL);
+  for (guint i = 0; i < 200; i++)
+    if (send_and_wait (a, a2, &took) == SC_STATUS_OK)
+      g_array_append_val (local_before, took);
+  for (guint i = 0; parts[i]; i++)
+    kill ((pid_t) g_ascii_strtoll (parts[i], NULL, 10), SIGKILL);
+  /* The nodes see their NATS connection close at once. */
+  for (gint64 until = now_us () + 300 * 1000; now_us () < until;)
+    pump (10);
+  for (guint i = 0; i < tries; i++)
+    {
+      ScStatus status = send_and_wait (a, b, &took);
+
+      if (status == SC_STATUS_UNREACHABLE)
+        unreachable++;
+      worst = MAX (worst, took);
+    }
+  ok (unreachable == tries && worst <= 10000,
+      "unreachable: with every NATS server killed, %u of %u messages to "
+      "another node's client got status 20 UNREACHABLE, the slowest in "
+      "%.2f ms (bound 10 ms)",
+      unreachable, tries, worst / 1000.0);
+  for (guint i = 0; i < 200; i++)
+    if (send_and_wait (a, a2, &took) == SC_STATUS_OK)
+      g_array_append_val (local_after, took);
+  g_array_sort (local_before, (GCompareFunc) compare_int64);
+  g_array_sort (local_after, (GCompareFunc) compare_int64);
+  p50_before = local_before->len
+                 ? g_array_index (local_before, gint64, local_before->len / 2)
+                 : -1;
+  p50_after = local_after->len
+                ? g_array_index (local_after, gint64, local_after->len / 2)
+                : -1;
+  for (guint i = 0; i < clients->len; i++)
+    if (((Client *) g_ptr_array_index (clients, i))->fd < 0)
+      dropped++;
+  ok (local_after->len == 200 && dropped == 0,
+      "unreachable: same-node messages go on: %u of 200 delivered, round "
+      "trip p50 %.0f us before, %.0f us after; %u clients disconnected",
+      local_after->len, p50_before, p50_after, dropped);
+  return 0;
+}
+
+/* ------------------------------------------------------------------ */
 
 int
 main (int argc, char **argv)
 {
   g_autofree char *port_list = NULL, *mode = NULL, *out = NULL,
-                  *forbidden = NULL;
+                  *forbidden = NULL, *nats_pids = NULL;
   int per_node = 100, messages = 100, broadcasts = 10, connects = 1000,
-      rounds = 30, want = 0, victim = 3, pid = 0, victims = 20;
+      rounds = 30, want = 0, victim = 3, pid = 0, victims = 20, wait_ms = 10000;
   GOptionEntry entries[] = {
     { "ports", 0, 0, G_OPTION_ARG_STRING, &port_list, "node ports", "P,P,P" },
     { "mode", 0, 0, G_OPTION_ARG_STRING, &mode, "what to check", "MODE" },
@@ -943,10 +1067,13 @@ main (int argc, char **argv)
     { "broadcasts", 0, 0, G_OPTION_ARG_INT, &broadcasts, "broadcasts", "N" },
     { "connects", 0, 0, G_OPTION_ARG_INT, &connects, "connections", "N" },
     { "rounds", 0, 0, G_OPTION_ARG_INT, &rounds, "presence rounds", "N" },
+    { "wait", 0, 0, G_OPTION_ARG_INT, &wait_ms, "for the lists", "MS" },
     { "want", 0, 0, G_OPTION_ARG_INT, &want, "clients listed", "N" },
     { "victim", 0, 0, G_OPTION_ARG_INT, &victim, "node to kill", "N" },
     { "pid", 0, 0, G_OPTION_ARG_INT, &pid, "its process", "PID" },
     { "victims", 0, 0, G_OPTION_ARG_INT, &victims, "its clients", "N" },
+    { "nats-pids", 0, 0, G_OPTION_ARG_STRING, &nats_pids,
+      "NATS servers to kill", "PID,PID" },
     { "out", 0, 0, G_OPTION_ARG_FILENAME, &out, "output file", "FILE" },
     { "forbidden", 0, 0, G_OPTION_ARG_FILENAME, &forbidden,
       "ids that must not be listed", "FILE" },
@@ -977,7 +1104,9 @@ main (int argc, char **argv)
   else if (g_str_equal (mode, "presence"))
     run_presence ((guint) rounds);
   else if (g_str_equal (mode, "lists"))
-    run_lists ((guint) want, forbidden);
+    run_lists ((guint) want, forbidden, wait_ms);
+  else if (g_str_equal (mode, "unreachable") && nats_pids)
+    run_unreachable (nats_pids);
   else if (g_str_equal (mode, "kill"))
     run_kill ((guint) victim - 1, (GPid) pid, (guint) victims, out);
   else
