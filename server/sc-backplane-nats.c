@@ -1536,7 +1536,8 @@ on_disconnected (natsConnection *nc, void *closure)
     self->link_down_since = g_get_monotonic_time ();
   g_atomic_int_set (&self->link_up, 0);
   g_mutex_unlock (&self->lock);
-  g_message ("cluster: lost the link to NATS");
+  if (!g_atomic_int_get (&self->stopping))
+    g_message ("cluster: lost the link to NATS");
 }
 
 static void

@@ -40,6 +40,8 @@ typedef struct
   void (*free) (ScBackplane *backplane);
   gboolean (*take_client_id) (ScBackplane *backplane, guint32 *id);
   gboolean (*refuses_clients) (ScBackplane *backplane);
+  /* wants_presence: TRUE, FALSE, or -1 to keep what the hello said (a
+   * rename). */
   void (*client_ready) (ScBackplane *backplane,
                         const ScClientInfo *info,
                         gboolean wants_presence);
