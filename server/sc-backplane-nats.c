@@ -94,6 +94,7 @@ typedef struct
   natsOptions *options;
   natsConnection *nc;
   jsCtx *js;
+  jsCtx *dir_js; /* asynchronous directory writes, retried on failure */
   kvStore *nodes_kv;
   kvStore *dir_kv;
   kvWatcher *watcher;
@@ -109,15 +110,17 @@ typedef struct
   gint reregister; /* atomic: the link came back */
   gint resync;     /* atomic: the watcher starts over, for the same reason */
 
-  GMutex lock;             /* everything below */
-  GHashTable *remote;      /* id -> RemoteClient */
-  GTree *remote_sorted;    /* id -> RemoteClient (borrowed) */
-  GHashTable *nodes;       /* node -> NodeState */
-  GArray *replaced;        /* NodeState: incarnations a newer one replaced */
-  GHashTable *pending;     /* PendingKey -> Pending */
-  GHashTable *routes;      /* remote sender id -> node it spoke from */
-  GHashTable *local;       /* id -> LocalClient: this node's own clients */
-  GArray *to_reregister;   /* ids still to write again after a reconnect */
+  GMutex lock;           /* everything below */
+  GHashTable *remote;    /* id -> RemoteClient */
+  GTree *remote_sorted;  /* id -> RemoteClient (borrowed) */
+  GHashTable *nodes;     /* node -> NodeState */
+  GArray *replaced;      /* NodeState: incarnations a newer one replaced */
+  GHashTable *pending;   /* PendingKey -> Pending */
+  GHashTable *routes;    /* remote sender id -> node it spoke from */
+  GHashTable *local;     /* id -> LocalClient: this node's own clients */
+  GArray *to_reregister; /* ids still to write again after a reconnect */
+  GMutex dirty_lock;
+  GHashTable *dirty;       /* own client ids whose last write failed */
   gint64 self_conflict_at; /* another process heartbeats with our node id */
 
   GMutex ids_lock;
@@ -730,17 +733,67 @@ dir_key (ScBackplaneNats *self,
               node, incarnation, id);
 }
 
-/* Removes a directory key: a purge marker, published without waiting. */
+static gboolean
+parse_key (const char *key, guint *node, guint64 *incarnation, guint32 *id);
+
+/* Only this incarnation's own entries are written again, and with their
+ * state at that time, so a retry never undoes a later change.  Any
+ * thread, with or without self->lock held: the set has its own lock. */
+static void
+mark_dirty (ScBackplaneNats *self, const char *subject)
+{
+  guint node;
+  guint64 incarnation;
+  guint32 id;
+
+  if (!g_str_has_prefix (subject, self->dir_prefix) ||
+      !parse_key (subject + strlen (self->dir_prefix), &node, &incarnation,
+                  &id) ||
+      node != self->node || incarnation != self->incarnation)
+    return;
+  g_mutex_lock (&self->dirty_lock);
+  g_hash_table_add (self->dirty, GUINT_TO_POINTER (id));
+  g_mutex_unlock (&self->dirty_lock);
+}
+
+/* A directory write: published without waiting for JetStream's answer.
+ * When JetStream refuses it or does not answer in time (a leader
+ * election, a lost link), on_dir_error marks the client dirty and the
+ * cluster thread writes its current state again. */
+static void
+publish_dir (ScBackplaneNats *self, const char *subject, const char *value)
+{
+  jsPubOptions options;
+  natsMsg *msg = NULL;
+
+  if (natsMsg_Create (&msg, subject, NULL, value,
+                      value ? (int) strlen (value) : 0) != NATS_OK)
+    return;
+  if (value == NULL)
+    natsMsgHeader_Set (msg, "KV-Operation", "DEL");
+  jsPubOptions_Init (&options);
+  /* Without it an answer that never comes (a stream without a leader)
+   * is never reported. */
+  options.MaxWait = 2000;
+  if (js_PublishMsgAsync (self->dir_js, &msg, &options) != NATS_OK)
+    {
+      mark_dirty (self, subject);
+      natsMsg_Destroy (msg);
+    }
+}
+
+/* Removes a directory key: a delete marker. */
 static void
 publish_purge (ScBackplaneNats *self, const char *subject)
 {
-  natsMsg *msg = NULL;
+  publish_dir (self, subject, NULL);
+}
 
-  if (natsMsg_Create (&msg, subject, NULL, NULL, 0) != NATS_OK)
-    return;
-  natsMsgHeader_Set (msg, "KV-Operation", "DEL");
-  natsConnection_PublishMsg (self->nc, msg);
-  natsMsg_Destroy (msg);
+/* libnats thread: a directory write failed. */
+static void
+on_dir_error (jsCtx *js, jsPubAckErr *error, void *closure)
+{
+  mark_dirty (closure, natsMsg_GetSubject (error->Msg));
 }
 
 static gboolean
@@ -921,7 +974,42 @@ publish_entry (ScBackplaneNats *self, const LocalClient *client)
 
   dir_key (self, key, sizeof key, self->node, self->incarnation,
            client->info.id);
-  natsConnection_PublishString (self->nc, key, value);
+  publish_dir (self, key, value);
+}
+
+/* Cluster thread: the clients whose last directory write failed get
+ * their present state written again. */
+static void
+rewrite_dirty (ScBackplaneNats *self)
+{
+  GHashTableIter iter;
+  gpointer key;
+
+  g_autoptr (GHashTable) dirty = NULL;
+
+  if (!link_is_up (self))
+    return;
+  g_mutex_lock (&self->dirty_lock);
+  dirty = self->dirty;
+  self->dirty = g_hash_table_new (NULL, NULL);
+  g_mutex_unlock (&self->dirty_lock);
+  g_mutex_lock (&self->lock);
+  g_hash_table_iter_init (&iter, dirty);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    {
+      LocalClient *client = g_hash_table_lookup (self->local, key);
+      char subject[256];
+
+      if (client != NULL)
+        publish_entry (self, client);
+      else
+        {
+          dir_key (self, subject, sizeof subject, self->node, self->incarnation,
+                   GPOINTER_TO_UINT (key));
+          publish_purge (self, subject);
+        }
+    }
+  g_mutex_unlock (&self->lock);
 }
 
 /* Worker: wants_presence -1 keeps what the client said in its hello. */
@@ -1517,6 +1605,7 @@ cluster_thread (gpointer data)
           check_liveness (self);
           check_link (self);
           reregister_some (self);
+          rewrite_dirty (self);
         }
       refill_ids (self);
       g_async_queue_timeout_pop (self->wakeups,
@@ -1589,6 +1678,7 @@ nats_start (ScBackplane *backplane, GError **error)
   ScBackplaneNats *self = (ScBackplaneNats *) backplane;
   g_auto (GStrv) urls = g_strsplit (self->config->cluster_urls, ",", -1);
   g_autofree char *name = g_strdup_printf ("sockchat-node-%u", self->node);
+  jsOptions js_options;
   guint32 first;
   natsStatus s;
 
@@ -1610,6 +1700,15 @@ nats_start (ScBackplane *backplane, GError **error)
     return fail (error, "cannot connect to NATS", s);
   g_atomic_int_set (&self->link_up, 1);
   s = natsConnection_JetStream (&self->js, self->nc, NULL);
+  if (s != NATS_OK)
+    return fail (error, "no JetStream", s);
+  jsOptions_Init (&js_options);
+  js_options.Wait = 2000;
+  /* Never reached in practice: a worker's publication must not stall. */
+  js_options.PublishAsync.MaxPending = 1 << 20;
+  js_options.PublishAsync.ErrHandler = on_dir_error;
+  js_options.PublishAsync.ErrHandlerClosure = self;
+  s = natsConnection_JetStream (&self->dir_js, self->nc, &js_options);
   if (s != NATS_OK)
     return fail (error, "no JetStream", s);
   self->nodes_kv = open_bucket (self, self->nodes_bucket, &s);
@@ -1690,6 +1789,7 @@ nats_free (ScBackplane *backplane)
   g_clear_pointer (&self->nodes_kv, kvStore_Destroy);
   g_clear_pointer (&self->dir_kv, kvStore_Destroy);
   g_clear_pointer (&self->js, jsCtx_Destroy);
+  g_clear_pointer (&self->dir_js, jsCtx_Destroy);
   g_clear_pointer (&self->nc, natsConnection_Destroy);
   g_clear_pointer (&self->options, natsOptions_Destroy);
   g_async_queue_unref (self->wakeups);
@@ -1701,8 +1801,10 @@ nats_free (ScBackplane *backplane)
   g_hash_table_unref (self->routes);
   g_hash_table_unref (self->local);
   g_array_unref (self->to_reregister);
+  g_hash_table_unref (self->dirty);
   g_mutex_clear (&self->lock);
   g_mutex_clear (&self->ids_lock);
+  g_mutex_clear (&self->dirty_lock);
   g_cond_clear (&self->ids_cond);
   g_free (self->own_subject);
   g_free (self->heartbeat_subject);
@@ -1749,6 +1851,7 @@ sc_backplane_nats_new (ScServer *server, GError **error)
   self->wakeups = g_async_queue_new ();
   g_mutex_init (&self->lock);
   g_mutex_init (&self->ids_lock);
+  g_mutex_init (&self->dirty_lock);
   g_cond_init (&self->ids_cond);
   self->remote = g_hash_table_new_full (NULL, NULL, NULL,
                                         (GDestroyNotify) remote_client_free);
@@ -1761,6 +1864,7 @@ sc_backplane_nats_new (ScServer *server, GError **error)
   self->local = g_hash_table_new_full (NULL, NULL, NULL,
                                        (GDestroyNotify) local_client_free);
   self->to_reregister = g_array_new (FALSE, FALSE, sizeof (guint32));
+  self->dirty = g_hash_table_new (NULL, NULL);
   self->started_at = g_get_monotonic_time ();
   return &self->parent;
 }

@@ -32,7 +32,7 @@ NODE_PIDS=(0 0 0)
 NODE_PORTS=(0 0 0)
 CONNECTS="${SC_CLUSTER_CONNECTS:-30000}"
 # For debugging: the scenarios to run, and a directory to keep.
-SCENARIOS="${SC_CLUSTER_SCENARIOS:-1 3 2 4 6}"
+SCENARIOS="${SC_CLUSTER_SCENARIOS:-1 3 2 4 5 6}"
 wants () { [[ " $SCENARIOS " == *" $1 "* ]]; }
 
 cleanup () {
@@ -80,9 +80,10 @@ run_load () {
   fi
 }
 
-mapfile -t PORTS < <(free_ports 6)
+mapfile -t PORTS < <(free_ports 9)
 CLIENT_PORTS=("${PORTS[@]:0:3}")
 ROUTE_PORTS=("${PORTS[@]:3:3}")
+MONITOR_PORTS=("${PORTS[@]:6:3}")
 URLS="nats://127.0.0.1:${CLIENT_PORTS[0]},nats://127.0.0.1:${CLIENT_PORTS[1]},nats://127.0.0.1:${CLIENT_PORTS[2]}"
 
 start_nats () {
@@ -100,6 +101,7 @@ for i in 0 1 2; do
   cat >"$TMP/nats$i.conf" <<EOF
 server_name: sc-nats-$i
 listen: 127.0.0.1:${CLIENT_PORTS[$i]}
+http: 127.0.0.1:${MONITOR_PORTS[$i]}
 jetstream {
   store_dir: "$TMP/nats$i"
   max_memory_store: 64MB
@@ -200,6 +202,38 @@ else
   not_ok "node 3 restarted after kill -9" "$(tail -5 "$TMP/node3.log")"
 fi
 run_load --mode lists --want 3 --forbidden "$TMP/victims"
+fi
+
+# The index of the NATS server leading the directory's stream (0 when
+# the monitoring endpoint does not say).
+dir_leader () {
+  python3 - "${MONITOR_PORTS[@]}" <<'EOF'
+import json, sys, urllib.request
+for port in sys.argv[1:]:
+    try:
+        with urllib.request.urlopen(
+                "http://127.0.0.1:%s/jsz?streams=true" % port, timeout=2) as r:
+            data = json.load(r)
+    except Exception:
+        continue
+    for account in data.get("account_details", []):
+        for stream in account.get("stream_detail", []):
+            if stream.get("name") == "KV_sctest-dir":
+                leader = stream.get("cluster", {}).get("leader", "")
+                if leader.startswith("sc-nats-"):
+                    print(leader[len("sc-nats-"):])
+                    sys.exit(0)
+print(0)
+EOF
+}
+
+# 5: kill -9 of the NATS server that leads the directory's stream.
+if wants 5; then
+  leader=$(dir_leader)
+  echo "# killing NATS server $leader, the directory's leader"
+  run_load --mode natskill --clients 10 --nats-pids "${NATS_PIDS[$leader]}"
+  wait "${NATS_PIDS[$leader]}" 2>/dev/null
+  start_nats "$leader"
 fi
 
 # 6: every NATS server killed: remote sends get UNREACHABLE at once,
