@@ -40,6 +40,7 @@
 
 #define RECORD_MESSAGE      'M'
 #define RECORD_RECEIPT      'R'
+#define RECORD_ACK          'A' /* a batch was served: its sequence number */
 #define REREGISTER_PER_TICK 500
 
 typedef struct
@@ -56,6 +57,7 @@ typedef struct
   guint node;
   guint64 incarnation;
   gint64 last_seen; /* monotonic */
+  guint reconnects; /* as its heartbeats count them */
 } NodeState;
 
 typedef struct
@@ -109,6 +111,7 @@ typedef struct
   gint64 link_down_since;
   gint reregister; /* atomic: the link came back */
   gint resync;     /* atomic: the watcher starts over, for the same reason */
+  gint reconnects; /* atomic: told in heartbeats, so others resync too */
 
   GMutex lock;           /* everything below */
   GHashTable *remote;    /* id -> RemoteClient */
@@ -116,6 +119,8 @@ typedef struct
   GHashTable *nodes;     /* node -> NodeState */
   GArray *replaced;      /* NodeState: incarnations a newer one replaced */
   GHashTable *pending;   /* PendingKey -> Pending */
+  GHashTable *in_flight; /* batch seq -> InFlight, until acknowledged */
+  guint64 next_seq;      /* atomic: the last batch sequence number */
   GHashTable *routes;    /* remote sender id -> node it spoke from */
   GHashTable *local;     /* id -> LocalClient: this node's own clients */
   GArray *to_reregister; /* ids still to write again after a reconnect */
@@ -376,12 +381,57 @@ post_outcomes (ScBackplaneNats *self, GArray *outcomes)
 }
 
 /* ------------------------------------------------------------------ */
-/* Per-worker batches: what a worker routed this round, by node. */
+/* Per-thread batches: what a worker routed this round, by node.
+ *
+ * Every batch has a sequence number, and the node that serves a batch
+ * holding messages or receipts answers with an acknowledgement record
+ * for it.  Core NATS loses what is in flight when a connection breaks, so
+ * the sender keeps what each batch carried until it is acknowledged: past
+ * --receipt-timeout, a message's pending receipt fails with UNREACHABLE
+ * and a receipt is sent again (the origin drops the duplicate). */
+
+typedef struct
+{
+  guint8 kind;
+  guint32 sender_id;
+  guint32 recipient_id;
+  guint64 message_id;
+  guint16 status;
+} SentItem;
+
+typedef struct
+{
+  guint node;
+  gint64 deadline;
+  GArray *items; /* SentItem */
+} InFlight;
+
+static void
+in_flight_free (InFlight *in_flight)
+{
+  g_array_unref (in_flight->items);
+  g_free (in_flight);
+}
+
+typedef struct
+{
+  GByteArray *bytes;
+  GArray *items; /* SentItem: what must be acknowledged */
+  guint64 seq;
+} NodeBatch;
+
+static void
+node_batch_free (NodeBatch *batch)
+{
+  g_byte_array_unref (batch->bytes);
+  g_array_unref (batch->items);
+  g_free (batch);
+}
 
 typedef struct
 {
   ScBackplaneNats *owner;
-  GHashTable *by_node; /* node -> GByteArray */
+  GHashTable *by_node; /* node -> NodeBatch */
 } Batches;
 
 static void
@@ -393,30 +443,34 @@ batches_free (Batches *batches)
 
 static GPrivate batches_key = G_PRIVATE_INIT ((GDestroyNotify) batches_free);
 
-static GByteArray *
+static NodeBatch *
 batch_for (ScBackplaneNats *self, guint node)
 {
   Batches *batches = g_private_get (&batches_key);
-  GByteArray *batch;
+  NodeBatch *batch;
 
   if (batches == NULL || batches->owner != self)
     {
       batches = g_new0 (Batches, 1);
       batches->owner = self;
       batches->by_node = g_hash_table_new_full (
-        NULL, NULL, NULL, (GDestroyNotify) g_byte_array_unref);
+        NULL, NULL, NULL, (GDestroyNotify) node_batch_free);
       g_private_replace (&batches_key, batches);
     }
   batch = g_hash_table_lookup (batches->by_node, GUINT_TO_POINTER (node));
   if (batch == NULL)
     {
-      batch = g_byte_array_sized_new (4096);
+      batch = g_new0 (NodeBatch, 1);
+      batch->bytes = g_byte_array_sized_new (4096);
+      batch->items = g_array_new (FALSE, FALSE, sizeof (SentItem));
       g_hash_table_insert (batches->by_node, GUINT_TO_POINTER (node), batch);
     }
-  if (batch->len == 0)
+  if (batch->bytes->len == 0)
     {
-      put_u32 (batch, self->node);
-      put_u64 (batch, self->incarnation);
+      batch->seq = __atomic_add_fetch (&self->next_seq, 1, __ATOMIC_RELAXED);
+      put_u32 (batch->bytes, self->node);
+      put_u64 (batch->bytes, self->incarnation);
+      put_u64 (batch->bytes, batch->seq);
     }
   return batch;
 }
@@ -434,21 +488,124 @@ nats_flush (ScBackplane *backplane)
   g_hash_table_iter_init (&iter, batches->by_node);
   while (g_hash_table_iter_next (&iter, &key, &value))
     {
-      GByteArray *batch = value;
+      NodeBatch *batch = value;
       char subject[128];
       natsStatus s;
 
-      if (batch->len == 0)
+      if (batch->bytes->len == 0)
         continue;
+      /* Registered before it goes, so that its acknowledgement cannot
+       * come first. */
+      if (batch->items->len > 0)
+        {
+          InFlight *in_flight = g_new0 (InFlight, 1);
+
+          in_flight->node = GPOINTER_TO_UINT (key);
+          in_flight->deadline =
+            g_get_monotonic_time () +
+            (gint64) self->config->receipt_timeout_ms * 1000;
+          in_flight->items = batch->items;
+          batch->items = g_array_new (FALSE, FALSE, sizeof (SentItem));
+          g_mutex_lock (&self->lock);
+          g_hash_table_insert (self->in_flight, g_memdup2 (&batch->seq, 8),
+                               in_flight);
+          g_mutex_unlock (&self->lock);
+        }
       g_snprintf (subject, sizeof subject, "%s.node.%u",
                   self->config->cluster_name, GPOINTER_TO_UINT (key));
-      s = natsConnection_Publish (self->nc, subject, batch->data,
-                                  (int) batch->len);
+      s = natsConnection_Publish (self->nc, subject, batch->bytes->data,
+                                  (int) batch->bytes->len);
       if (s != NATS_OK)
         g_debug ("cluster: cannot publish to node %u: %s",
                  GPOINTER_TO_UINT (key), natsStatus_GetText (s));
-      g_byte_array_set_size (batch, 0);
+      g_byte_array_set_size (batch->bytes, 0);
     }
+}
+
+static void
+append_receipt (ScBackplaneNats *self,
+                guint node,
+                guint32 sender_id,
+                guint64 message_id,
+                guint32 recipient_id,
+                ScStatus status)
+{
+  NodeBatch *batch = batch_for (self, node);
+  SentItem item = { RECORD_RECEIPT, sender_id, recipient_id, message_id,
+                    (guint16) status };
+
+  put_u8 (batch->bytes, RECORD_RECEIPT);
+  put_u32 (batch->bytes, sender_id);
+  put_u32 (batch->bytes, recipient_id);
+  put_u64 (batch->bytes, message_id);
+  put_u16 (batch->bytes, (guint16) status);
+  g_array_append_val (batch->items, item);
+}
+
+/* Cluster thread: batches not acknowledged in time. */
+static void
+check_in_flight (ScBackplaneNats *self)
+{
+  gint64 now = g_get_monotonic_time ();
+  g_autoptr (GPtrArray) expired =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) in_flight_free);
+  GArray *outcomes = g_array_new (FALSE, FALSE, sizeof (Outcome));
+  GHashTableIter iter;
+  gpointer value;
+
+  g_mutex_lock (&self->lock);
+  g_hash_table_iter_init (&iter, self->in_flight);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (((InFlight *) value)->deadline <= now)
+      {
+        g_ptr_array_add (expired, value);
+        g_hash_table_iter_steal (&iter);
+      }
+  for (guint i = 0; i < expired->len; i++)
+    {
+      InFlight *in_flight = g_ptr_array_index (expired, i);
+
+      for (guint j = 0; j < in_flight->items->len; j++)
+        {
+          SentItem *item = &g_array_index (in_flight->items, SentItem, j);
+          PendingKey key = { item->message_id, item->recipient_id };
+          Pending *pending;
+
+          if (item->kind != RECORD_MESSAGE)
+            continue;
+          pending = g_hash_table_lookup (self->pending, &key);
+          if (pending != NULL)
+            {
+              Outcome outcome = { pending->sender_id, key.recipient_id,
+                                  key.message_id, SC_STATUS_UNREACHABLE };
+
+              g_array_append_val (outcomes, outcome);
+              g_hash_table_remove (self->pending, &key);
+            }
+        }
+    }
+  g_mutex_unlock (&self->lock);
+  post_outcomes (self, outcomes);
+  /* Receipts are sent again while their node lives. */
+  for (guint i = 0; i < expired->len; i++)
+    {
+      InFlight *in_flight = g_ptr_array_index (expired, i);
+      gboolean alive;
+
+      g_mutex_lock (&self->lock);
+      alive =
+        g_hash_table_contains (self->nodes, GUINT_TO_POINTER (in_flight->node));
+      g_mutex_unlock (&self->lock);
+      for (guint j = 0; alive && j < in_flight->items->len; j++)
+        {
+          SentItem *item = &g_array_index (in_flight->items, SentItem, j);
+
+          if (item->kind == RECORD_RECEIPT)
+            append_receipt (self, in_flight->node, item->sender_id,
+                            item->message_id, item->recipient_id, item->status);
+        }
+    }
+  nats_flush (&self->parent);
 }
 
 /* ------------------------------------------------------------------ */
@@ -464,7 +621,7 @@ nats_route_message (ScBackplane *backplane,
 {
   ScBackplaneNats *self = (ScBackplaneNats *) backplane;
   RemoteClient *client;
-  GByteArray *batch;
+  NodeBatch *batch;
   gsize size;
   const guint8 *data = g_bytes_get_data (frame, &size);
   guint node;
@@ -496,13 +653,20 @@ nats_route_message (ScBackplane *backplane,
   g_mutex_unlock (&self->lock);
 
   batch = batch_for (self, node);
-  put_u8 (batch, RECORD_MESSAGE);
-  put_u32 (batch, sender_id);
-  put_u32 (batch, recipient_id);
-  put_u64 (batch, message_id);
-  put_u8 (batch, receipt);
-  put_u32 (batch, (guint32) size);
-  g_byte_array_append (batch, data, (guint) size);
+  put_u8 (batch->bytes, RECORD_MESSAGE);
+  put_u32 (batch->bytes, sender_id);
+  put_u32 (batch->bytes, recipient_id);
+  put_u64 (batch->bytes, message_id);
+  put_u8 (batch->bytes, receipt);
+  put_u32 (batch->bytes, (guint32) size);
+  g_byte_array_append (batch->bytes, data, (guint) size);
+  if (receipt)
+    {
+      SentItem item = { RECORD_MESSAGE, sender_id, recipient_id, message_id,
+                        0 };
+
+      g_array_append_val (batch->items, item);
+    }
   return SC_STATUS_OK;
 }
 
@@ -516,7 +680,6 @@ nats_route_receipt (ScBackplane *backplane,
   ScBackplaneNats *self = (ScBackplaneNats *) backplane;
   gpointer node_value;
   RemoteClient *client;
-  GByteArray *batch;
   guint node;
 
   g_mutex_lock (&self->lock);
@@ -533,12 +696,7 @@ nats_route_receipt (ScBackplane *backplane,
     }
   g_mutex_unlock (&self->lock);
 
-  batch = batch_for (self, node);
-  put_u8 (batch, RECORD_RECEIPT);
-  put_u32 (batch, sender_id);
-  put_u32 (batch, recipient_id);
-  put_u64 (batch, message_id);
-  put_u16 (batch, (guint16) status);
+  append_receipt (self, node, sender_id, message_id, recipient_id, status);
   return TRUE;
 }
 
@@ -588,11 +746,14 @@ serve_batch (ScWorker *worker, gpointer data)
   Reader reader = { NULL, 0, 0, FALSE };
   gsize size;
   guint origin;
+  guint64 seq;
+  gboolean answer = FALSE;
 
   reader.data = g_bytes_get_data (arrival->bytes, &size);
   reader.len = size;
   origin = get_u32 (&reader);
   get_u64 (&reader);
+  seq = get_u64 (&reader);
   while (!reader.bad && reader.pos < reader.len)
     {
       guint8 kind = get_u8 (&reader);
@@ -600,6 +761,8 @@ serve_batch (ScWorker *worker, gpointer data)
       guint32 recipient_id = get_u32 (&reader);
       guint64 message_id = get_u64 (&reader);
 
+      if (kind == RECORD_MESSAGE || kind == RECORD_RECEIPT)
+        answer = TRUE;
       if (kind == RECORD_MESSAGE)
         {
           gboolean receipt = get_u8 (&reader);
@@ -624,6 +787,13 @@ serve_batch (ScWorker *worker, gpointer data)
             nats_route_receipt (&self->parent, sender_id, message_id,
                                 recipient_id, status);
         }
+      else if (kind == RECORD_ACK)
+        {
+          g_mutex_lock (&self->lock);
+          g_hash_table_remove (self->in_flight, &message_id);
+          g_mutex_unlock (&self->lock);
+          continue;
+        }
       else if (kind == RECORD_RECEIPT)
         {
           ScStatus status = get_u16 (&reader);
@@ -637,6 +807,16 @@ serve_batch (ScWorker *worker, gpointer data)
     }
   if (reader.bad)
     g_warning ("cluster: a malformed batch from node %u", origin);
+  else if (answer)
+    {
+      NodeBatch *batch = batch_for (self, origin);
+
+      /* Acknowledgements are not acknowledged. */
+      put_u8 (batch->bytes, RECORD_ACK);
+      put_u32 (batch->bytes, 0);
+      put_u32 (batch->bytes, 0);
+      put_u64 (batch->bytes, seq);
+    }
 }
 
 /* libnats thread. */
@@ -677,6 +857,7 @@ on_heartbeat (natsConnection *nc,
     g_strndup (natsMsg_GetData (msg), natsMsg_GetDataLength (msg));
   guint node = 0;
   guint64 incarnation = 0;
+  guint reconnects;
   char *end = NULL;
   NodeState *state;
 
@@ -684,7 +865,8 @@ on_heartbeat (natsConnection *nc,
   node = (guint) g_ascii_strtoull (text, &end, 10);
   if (end == NULL || *end != ' ')
     return;
-  incarnation = g_ascii_strtoull (end + 1, NULL, 16);
+  incarnation = g_ascii_strtoull (end + 1, &end, 16);
+  reconnects = (guint) g_ascii_strtoull (end, NULL, 10);
   g_mutex_lock (&self->lock);
   if (node == self->node)
     {
@@ -707,6 +889,14 @@ on_heartbeat (natsConnection *nc,
       g_array_append_val (self->replaced, *state);
       state->incarnation = incarnation;
     }
+  else if (state->reconnects != reconnects)
+    {
+      /* It reconnected: a NATS server went away, perhaps with the
+       * consumer behind this node's directory watcher, which would then
+       * wait in silence.  Reading the directory again is cheap. */
+      g_atomic_int_set (&self->resync, 1);
+    }
+  state->reconnects = reconnects;
   state->last_seen = g_get_monotonic_time ();
   g_mutex_unlock (&self->lock);
 }
@@ -716,8 +906,8 @@ publish_heartbeat (ScBackplaneNats *self)
 {
   char text[64];
 
-  g_snprintf (text, sizeof text, "%u %" G_GINT64_MODIFIER "x", self->node,
-              self->incarnation);
+  g_snprintf (text, sizeof text, "%u %" G_GINT64_MODIFIER "x %u", self->node,
+              self->incarnation, (guint) g_atomic_int_get (&self->reconnects));
   natsConnection_PublishString (self->nc, self->heartbeat_subject, text);
 }
 
@@ -1604,6 +1794,7 @@ cluster_thread (gpointer data)
             publish_heartbeat (self);
           check_liveness (self);
           check_link (self);
+          check_in_flight (self);
           reregister_some (self);
           rewrite_dirty (self);
         }
@@ -1636,6 +1827,7 @@ on_reconnected (natsConnection *nc, void *closure)
 
   g_atomic_int_set (&self->link_up, 1);
   g_atomic_int_set (&self->resync, 1);
+  g_atomic_int_inc (&self->reconnects);
   g_async_queue_push (self->wakeups, GINT_TO_POINTER (1));
   g_message ("cluster: the link to NATS is back");
 }
@@ -1699,7 +1891,11 @@ nats_start (ScBackplane *backplane, GError **error)
   if (s != NATS_OK)
     return fail (error, "cannot connect to NATS", s);
   g_atomic_int_set (&self->link_up, 1);
-  s = natsConnection_JetStream (&self->js, self->nc, NULL);
+  /* Requests give up after a second, so that the directory is read again
+   * soon after JetStream answers again (the watch is retried). */
+  jsOptions_Init (&js_options);
+  js_options.Wait = 1000;
+  s = natsConnection_JetStream (&self->js, self->nc, &js_options);
   if (s != NATS_OK)
     return fail (error, "no JetStream", s);
   jsOptions_Init (&js_options);
@@ -1798,6 +1994,7 @@ nats_free (ScBackplane *backplane)
   g_hash_table_unref (self->nodes);
   g_array_unref (self->replaced);
   g_hash_table_unref (self->pending);
+  g_hash_table_unref (self->in_flight);
   g_hash_table_unref (self->routes);
   g_hash_table_unref (self->local);
   g_array_unref (self->to_reregister);
@@ -1860,6 +2057,8 @@ sc_backplane_nats_new (ScServer *server, GError **error)
   self->replaced = g_array_new (FALSE, FALSE, sizeof (NodeState));
   self->pending =
     g_hash_table_new_full (pending_key_hash, pending_key_equal, NULL, g_free);
+  self->in_flight = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
+                                           (GDestroyNotify) in_flight_free);
   self->routes = g_hash_table_new (NULL, NULL);
   self->local = g_hash_table_new_full (NULL, NULL, NULL,
                                        (GDestroyNotify) local_client_free);
