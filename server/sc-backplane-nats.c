@@ -113,14 +113,14 @@ typedef struct
   gint resync;     /* atomic: the watcher starts over, for the same reason */
   gint reconnects; /* atomic: told in heartbeats, so others resync too */
 
-  GMutex lock;           /* everything below */
+  GMutex lock;           /* the tables below, up to dirty_lock */
   GHashTable *remote;    /* id -> RemoteClient */
   GTree *remote_sorted;  /* id -> RemoteClient (borrowed) */
   GHashTable *nodes;     /* node -> NodeState */
   GArray *replaced;      /* NodeState: incarnations a newer one replaced */
   GHashTable *pending;   /* PendingKey -> Pending */
   GHashTable *in_flight; /* batch seq -> InFlight, until acknowledged */
-  guint64 next_seq;      /* atomic: the last batch sequence number */
+  guint64 next_seq;      /* atomic, not locked: the last batch number */
   GHashTable *routes;    /* remote sender id -> node it spoke from */
   GHashTable *local;     /* id -> LocalClient: this node's own clients */
   GArray *to_reregister; /* ids still to write again after a reconnect */
