@@ -36,6 +36,8 @@ sc_status_text (guint status)
       return _ ("that nickname is registered: its password is needed");
     case SC_STATUS_ENCRYPTION_REQUIRED:
       return _ ("the server takes the password over TLS only");
+    case SC_STATUS_UNREACHABLE:
+      return _ ("the recipient's server cannot be reached");
     default: return _ ("the server refused");
     }
 }

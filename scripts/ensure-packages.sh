@@ -33,6 +33,8 @@ SOCKCHAT_PACKAGES=(
   libcrypt-dev
   libgnutls28-dev
   gnutls-bin
+  libnats-dev
+  nats-server
 )
 
 # Succeeds when the package is installed.

@@ -132,6 +132,12 @@ complete_hello (ScConnection *connection, const ScMessage *hello)
   g_autoptr (ScMessage) reply = NULL;
   g_autoptr (ScMessage) joined = NULL;
 
+  if (sc_backplane_refuses_clients (connection->server->backplane))
+    {
+      refuse_hello (connection, hello, SC_STATUS_SERVER_BUSY,
+                    "this server has lost its cluster; try another one");
+      return;
+    }
   if (!sc_server_take_client_slot (connection->server))
     {
       g_autofree char *why =
@@ -158,6 +164,8 @@ complete_hello (ScConnection *connection, const ScMessage *hello)
   connection->info.nickname = g_strdup (hello->nickname);
   sc_frame_reader_set_max_payload (connection->reader,
                                    connection->server->config->max_payload);
+  sc_backplane_client_ready (connection->server->backplane, &connection->info,
+                             !(hello->flags & SC_FLAG_NO_PRESENCE));
   g_debug ("client %u said hello as “%s” (%s)", connection->info.id,
            hello->nickname, hello->name);
 
@@ -191,6 +199,9 @@ complete_rename (ScConnection *connection, const ScMessage *request)
     return;
   g_free (connection->info.nickname);
   connection->info.nickname = g_strdup (request->nickname);
+  /* -1: the presence flag stays as the HELLO set it. */
+  sc_backplane_client_ready (connection->server->backplane, &connection->info,
+                             -1);
 
   reply = sc_message_new_reply (request, SC_STATUS_OK, NULL);
   reply->nickname = g_strdup (connection->info.nickname);

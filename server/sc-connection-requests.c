@@ -82,6 +82,9 @@ sc_connection_owe_receipt (ScConnection *connection,
   if (sender != NULL)
     sc_outbox_owe_receipt (sender, message_id, connection->info.id, status,
                            connection->worker);
+  else
+    sc_backplane_route_receipt (connection->server->backplane, sender_id,
+                                message_id, connection->info.id, status);
 }
 
 /* Reports every message in @unacked (message id -> ScPendingAck) as not
@@ -117,10 +120,16 @@ sc_connection_fail_unacked (ScConnection *connection,
       g_autoptr (ScOutbox) sender = sc_registry_lookup_ready (
         connection->server->registry, GPOINTER_TO_UINT (key));
 
-      if (sender == NULL)
-        continue;
       /* In the order they were sent: message ids only grow. */
       g_array_sort (ids, compare_ids);
+      if (sender == NULL)
+        {
+          for (guint i = 0; i < ids->len; i++)
+            sc_backplane_route_receipt (
+              connection->server->backplane, GPOINTER_TO_UINT (key),
+              g_array_index (ids, guint64, i), connection->info.id, status);
+          continue;
+        }
       for (guint i = 0; i < ids->len; i++)
         sc_outbox_owe_receipt (sender, g_array_index (ids, guint64, i),
                                connection->info.id, status, connection->worker);
@@ -238,6 +247,23 @@ allow_memory (ScConnection *connection, const ScMessage *request)
  * reason (u16 length), count u32, more u8 and the entries' count u32. */
 #define LIST_REPLY_OVERHEAD (2 + 2 + 4 + 1 + 4)
 
+/* --hide-addresses for the entries of other nodes too: everyone's but
+ * the asker's own address and port are blank. */
+static void
+hide_others_addresses (GPtrArray *clients, guint32 self_id)
+{
+  for (guint i = 0; i < clients->len; i++)
+    {
+      ScClientInfo *info = g_ptr_array_index (clients, i);
+
+      if (info->id == self_id)
+        continue;
+      g_free (info->address);
+      info->address = g_strdup ("");
+      info->port = 0;
+    }
+}
+
 static void
 handle_list (ScConnection *connection, const ScMessage *request)
 {
@@ -250,12 +276,19 @@ handle_list (ScConnection *connection, const ScMessage *request)
     return;
   reply = sc_message_new_reply (request, SC_STATUS_OK, NULL);
 
-  /* The page fills the payload but for the reply's own fields. */
+  /* The page fills the payload but for the reply's own fields; in a
+   * cluster, clients of other nodes continue it in id order. */
   reply->clients = sc_registry_list_page (
     server->registry, request->peer_id,
     server->config->max_payload - LIST_REPLY_OVERHEAD, connection->info.id,
     server->config->hide_addresses, &more);
-  reply->count = sc_registry_count_ready (server->registry);
+  reply->clients = sc_backplane_merge_list (
+    server->backplane, reply->clients, &more, request->peer_id,
+    server->config->max_payload - LIST_REPLY_OVERHEAD);
+  if (server->config->hide_addresses)
+    hide_others_addresses (reply->clients, connection->info.id);
+  reply->count = sc_registry_count_ready (server->registry) +
+                 sc_backplane_count_remote (server->backplane);
   reply->more = more;
   spend_fanout (connection, reply->clients->len + 1);
   sc_connection_queue_message (connection, reply);
@@ -357,6 +390,34 @@ refusal_reason (ScStatus refusal)
     }
 }
 
+/* A message to a client of another node (sc-backplane.h): accepted
+ * like a local one, and its receipt comes back through the backplane or,
+ * when it cannot be sent, at once. */
+static void
+send_remote (ScConnection *connection, const ScMessage *request)
+{
+  guint64 message_id = message_id_for (connection, request);
+  gboolean receipt = !(request->flags & SC_FLAG_NO_RECEIPT);
+  g_autoptr (GBytes) frame = NULL;
+  ScMessage reply;
+  ScStatus status;
+
+  if (!(request->flags & SC_FLAG_QUIET))
+    {
+      sc_message_init (&reply, SC_MSG_SEND_MESSAGE_REPLY, request->request_id);
+      reply.reason = (char *) "";
+      reply.message_id = message_id;
+      sc_connection_queue_message (connection, &reply);
+    }
+  frame = forwarded_frame (connection, request, message_id, FALSE);
+  status = sc_backplane_route_message (connection->server->backplane,
+                                       connection->info.id, request->peer_id,
+                                       message_id, frame, receipt);
+  if (status != SC_STATUS_OK && receipt)
+    sc_outbox_owe_receipt (connection->outbox, message_id, request->peer_id,
+                           status, connection->worker);
+}
+
 static void
 handle_send (ScConnection *connection, const ScMessage *request)
 {
@@ -375,6 +436,12 @@ handle_send (ScConnection *connection, const ScMessage *request)
       return;
     }
   recipient = sc_connection_find_ready (connection, request->peer_id);
+  if (recipient == NULL &&
+      sc_backplane_has_client (connection->server->backplane, request->peer_id))
+    {
+      send_remote (connection, request);
+      return;
+    }
   if (recipient == NULL)
     {
       g_autofree char *why =
@@ -412,6 +479,7 @@ handle_broadcast (ScConnection *connection, const ScMessage *request)
   g_autoptr (ScMessage) reply = NULL;
   g_autoptr (GBytes) frame = NULL;
   g_autoptr (ScRegistrySnapshot) snapshot = NULL;
+  g_autoptr (GArray) remote = NULL;
   guint n_targets;
 
   if (!check_text (connection, request) ||
@@ -420,6 +488,8 @@ handle_broadcast (ScConnection *connection, const ScMessage *request)
     return;
   snapshot = sc_registry_snapshot (server->registry);
   n_targets = sc_registry_snapshot_count_except (snapshot, connection->info.id);
+  remote = sc_backplane_remote_ids (server->backplane);
+  n_targets += remote ? remote->len : 0;
   /* A broadcast is always answered: the reply says how many receipts to
    * expect. */
   reply = sc_message_new_reply (request, SC_STATUS_OK, NULL);
@@ -433,6 +503,17 @@ handle_broadcast (ScConnection *connection, const ScMessage *request)
     if (snapshot->entries[i].id != connection->info.id)
       deliver_to (connection, request, snapshot->entries[i].outbox,
                   reply->message_id, frame);
+  for (guint i = 0; remote && i < remote->len; i++)
+    {
+      guint32 id = g_array_index (remote, guint32, i);
+      ScStatus status = sc_backplane_route_message (
+        server->backplane, connection->info.id, id, reply->message_id, frame,
+        !(request->flags & SC_FLAG_NO_RECEIPT));
+
+      if (status != SC_STATUS_OK && !(request->flags & SC_FLAG_NO_RECEIPT))
+        sc_outbox_owe_receipt (connection->outbox, reply->message_id, id,
+                               status, connection->worker);
+    }
 }
 
 static void

@@ -597,6 +597,8 @@ sc_connection_finish_close (ScConnection *connection)
                                     SC_STATUS_RECIPIENT_SLOW
                                   ? SC_STATUS_RECIPIENT_SLOW
                                   : SC_STATUS_RECIPIENT_LEFT);
+  if (connection->ready)
+    sc_backplane_client_left (server->backplane, connection->info.id);
   if (connection->ready && !sc_worker_is_stopping (connection->worker))
     announce_departure (connection);
 }

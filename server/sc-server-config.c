@@ -75,6 +75,7 @@ sc_server_config_new (void)
   config->max_pending = 1024;
   config->max_per_address = 256;
   config->tls_port = SC_TLS_DEFAULT_PORT;
+  sc_server_config_init_cluster (config);
   return config;
 }
 
@@ -87,6 +88,8 @@ sc_server_config_free (ScServerConfig *config)
   g_free (config->server_name);
   g_free (config->tls_cert);
   g_free (config->tls_key);
+  g_free (config->cluster_urls);
+  g_free (config->cluster_name);
   if (config->password)
     memset (config->password, 0, strlen (config->password));
   g_free (config->password);
@@ -301,7 +304,7 @@ sc_server_config_load_file (ScServerConfig *config,
       if (!store_setting (config, setting, value, origin, error))
         return FALSE;
     }
-  return TRUE;
+  return sc_server_config_load_cluster (config, file, path, error);
 }
 
 /* For --add-account: the accounts file named on the command line, else
@@ -459,6 +462,7 @@ sc_server_config_parse_args (ScServerConfig *config,
     { NULL }
   };
   g_autoptr (GOptionContext) context = g_option_context_new (NULL);
+  g_autoptr (ScClusterArgs) cluster_args = sc_cluster_args_new ();
 
   G_STATIC_ASSERT (G_N_ELEMENTS (texts) == G_N_ELEMENTS (numeric_settings));
 
@@ -466,6 +470,8 @@ sc_server_config_parse_args (ScServerConfig *config,
                                 _ ("The SockChat server: relays messages "
                                    "between clients over TCP."));
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  g_option_context_add_main_entries (
+    context, sc_cluster_args_entries (cluster_args), GETTEXT_PACKAGE);
   if (!g_option_context_parse (context, argc, argv, error))
     return FALSE;
   if (*version_only)
@@ -504,6 +510,8 @@ sc_server_config_parse_args (ScServerConfig *config,
     if (*texts[i] != NULL &&
         !store_setting (config, &numeric_settings[i], values[i], "--", error))
       return FALSE;
+  if (!sc_cluster_args_apply (cluster_args, config, error))
+    return FALSE;
   if (password_path &&
       !sc_server_config_load_password (config, password_path, error))
     return FALSE;

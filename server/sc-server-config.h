@@ -42,6 +42,18 @@ typedef struct
   guint tls_port;
   gboolean no_plaintext;             /* no plain listener at all */
   gboolean allow_plaintext_password; /* accept the password in clear */
+
+  /* Several servers as one (docs/CLUSTER.md, sc-server-config-cluster.c).
+   * cluster_urls NULL: a single server, nothing of a backplane used. */
+  char *cluster_urls; /* comma-separated NATS URLs */
+  char *cluster_name; /* prefix of every bucket and subject */
+  guint node_id;
+  guint heartbeat_interval_ms;
+  guint node_timeout_ms;
+  guint receipt_timeout_ms;
+  guint kv_replicas;
+  guint id_block;
+  gboolean backplane_lost_refuse; /* refuse new clients while it is lost */
 } ScServerConfig;
 
 #define SC_SERVER_CONFIG_ERROR (sc_server_config_error_quark ())
@@ -73,6 +85,22 @@ gboolean sc_server_config_load_file (ScServerConfig *config,
                                      const char *path,
                                      GError **error);
 
+/* The [cluster] group and its options (sc-server-config-cluster.c). */
+typedef struct _ScClusterArgs ScClusterArgs;
+
+void sc_server_config_init_cluster (ScServerConfig *config);
+ScClusterArgs *sc_cluster_args_new (void);
+void sc_cluster_args_free (ScClusterArgs *args);
+GOptionEntry *sc_cluster_args_entries (ScClusterArgs *args);
+gboolean sc_cluster_args_apply (ScClusterArgs *args,
+                                ScServerConfig *config,
+                                GError **error);
+gboolean sc_server_config_load_cluster (ScServerConfig *config,
+                                        GKeyFile *file,
+                                        const char *path,
+                                        GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ScClusterArgs, sc_cluster_args_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ScServerConfig, sc_server_config_free)
 
 G_END_DECLS

@@ -5,6 +5,7 @@
 
 #include "sc-auth-failures.h"
 #include "sc-password-checker.h"
+#include "sc-backplane.h"
 #include "sc-pending-table.h"
 #include "sc-registry.h"
 #include "sc-server.h"
@@ -18,7 +19,8 @@ struct _ScServer
 {
   ScServerConfig *config;
   ScRegistry *registry;
-  GTimeZone *local_zone; /* read once: looking it up stats /etc/localtime */
+  ScBackplane *backplane; /* NULL: a single server (sc-backplane.h) */
+  GTimeZone *local_zone;  /* read once: looking it up stats /etc/localtime */
   ScAuthFailures *auth_failures;
   ScPasswordChecker *password_checker; /* with registered nicknames */
   ScWorker **workers;

@@ -32,6 +32,7 @@ sc_server_new (const ScServerConfig *config)
 
   server->config = sc_server_config_new ();
   g_free (server->config->server_name);
+  g_free (server->config->cluster_name);
   *server->config = *config;
   server->config->bind_address = g_strdup (config->bind_address);
   server->config->server_name = g_strdup (config->server_name);
@@ -47,6 +48,8 @@ sc_server_new (const ScServerConfig *config)
   server->config->tls_cert = g_strdup (config->tls_cert);
   server->config->tls_key = g_strdup (config->tls_key);
   server->tls_listen_fd = -1;
+  server->config->cluster_urls = g_strdup (config->cluster_urls);
+  server->config->cluster_name = g_strdup (config->cluster_name);
   server->auth_failures = sc_auth_failures_new ();
   server->registry = sc_registry_new ();
   server->local_zone = g_time_zone_new_local ();
@@ -94,11 +97,19 @@ take_client_id (ScServer *server)
 
   g_mutex_lock (&server->ids_lock);
   SC_HAPPENS_AFTER (&server->ids_lock);
-  do
-    id = server->next_client_id++;
-  while (id == 0 ||
-         g_hash_table_contains (server->ids_in_use, GUINT_TO_POINTER (id)));
-  g_hash_table_add (server->ids_in_use, GUINT_TO_POINTER (id));
+  /* In a cluster, ids come from blocks the node leased: never reused. */
+  if (server->backplane != NULL)
+    {
+      if (!sc_backplane_take_client_id (server->backplane, &id))
+        id = 0;
+    }
+  else
+    do
+      id = server->next_client_id++;
+    while (id == 0 ||
+           g_hash_table_contains (server->ids_in_use, GUINT_TO_POINTER (id)));
+  if (id != 0)
+    g_hash_table_add (server->ids_in_use, GUINT_TO_POINTER (id));
   SC_HAPPENS_BEFORE (&server->ids_lock);
   g_mutex_unlock (&server->ids_lock);
   return id;
@@ -322,8 +333,14 @@ hand_over (ScServer *server,
         refuse (server, fd);
       return;
     }
-  g_atomic_int_inc (&server->n_clients);
   id = take_client_id (server);
+  if (id == 0)
+    {
+      g_message ("refused a connection: no client id to give it");
+      refuse (server, fd);
+      return;
+    }
+  g_atomic_int_inc (&server->n_clients);
 
   setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   sc_socket_set_keepalive (
@@ -392,6 +409,7 @@ gboolean
 sc_server_start (ScServer *server, GError **error)
 {
   const ScServerConfig *config = server->config;
+  g_autoptr (GError) local_error = NULL;
 
   if (!config->no_plaintext)
     {
@@ -430,6 +448,17 @@ sc_server_start (ScServer *server, GError **error)
       if (server->workers[i] == NULL)
         return FALSE;
     }
+  /* Before the workers run, so that a node refused by the cluster never
+   * serves; what the backplane hands them meanwhile waits in their
+   * inboxes. */
+  server->backplane = sc_backplane_new (server, &local_error);
+  if (local_error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  if (!sc_backplane_start (server->backplane, error))
+    return FALSE;
   for (guint i = 0; i < server->n_workers; i++)
     sc_worker_start (server->workers[i]);
 
@@ -492,6 +521,7 @@ sc_server_stop (ScServer *server)
   for (guint i = 0; i < server->n_workers; i++)
     if (server->workers[i])
       sc_worker_join (server->workers[i]);
+  sc_backplane_stop (server->backplane);
   g_message ("stopped");
 }
 
@@ -509,6 +539,7 @@ sc_server_free (ScServer *server)
   for (guint i = 0; i < server->n_workers; i++)
     g_clear_pointer (&server->workers[i], sc_worker_free);
   g_free (server->workers);
+  g_clear_pointer (&server->backplane, sc_backplane_free);
   g_clear_pointer (&server->accept_source, g_source_unref);
   g_clear_pointer (&server->tls_accept_source, g_source_unref);
   g_clear_pointer (&server->backoff_source, g_source_unref);

@@ -21,6 +21,8 @@ typedef enum
                       status and reason */
   SC_WORK_MIGRATE, /* take over @connection (a reference) from the worker
                       that posted it */
+  SC_WORK_CALL,    /* run call (worker, call_data) on the worker's thread:
+                      what the backplane's threads hand over */
 } ScWorkKind;
 
 typedef struct
@@ -34,6 +36,9 @@ typedef struct
   char *reason;
   gpointer connection;            /* MIGRATE: an ScConnection reference */
   GDestroyNotify connection_free; /* for a MIGRATE never handled */
+  void (*call) (struct _ScWorker *worker, gpointer data); /* CALL */
+  gpointer call_data;
+  GDestroyNotify call_free;
 } ScWorkItem;
 
 static inline ScWorkItem *
@@ -56,6 +61,8 @@ sc_work_item_free (ScWorkItem *item)
   sc_client_info_clear (&item->info);
   if (item->connection != NULL)
     item->connection_free (item->connection);
+  if (item->call_free != NULL)
+    item->call_free (item->call_data);
   g_free (item);
 }
 

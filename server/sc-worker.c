@@ -15,6 +15,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "sc-backplane.h"
 #include "sc-connection.h"
 #include "sc-epoll-source.h"
 #include "sc-outbox.h"
@@ -184,6 +185,7 @@ finish_round (ScWorker *worker)
       flush_scheduled (worker);
       reap_closed (worker);
     }
+  sc_backplane_flush (worker->server->backplane);
   if (worker->move_list->len > 0)
     move_requested (worker);
   if (sc_worker_settle_memory (worker))
@@ -407,6 +409,7 @@ handle_item (ScWorker *worker, ScWorkItem *item)
     case SC_WORK_SHUTDOWN: begin_stop (worker); break;
     case SC_WORK_EVICT: evict_on_request (worker, item); break;
     case SC_WORK_MIGRATE: take_moved (worker, item); break;
+    case SC_WORK_CALL: item->call (worker, item->call_data); break;
     default: g_assert_not_reached ();
     }
 }

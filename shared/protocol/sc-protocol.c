@@ -103,6 +103,7 @@ sc_status_to_string (ScStatus status)
     case SC_STATUS_NICKNAME_IN_USE: return "nickname in use";
     case SC_STATUS_NICKNAME_REGISTERED: return "nickname registered";
     case SC_STATUS_ENCRYPTION_REQUIRED: return "encryption required";
+    case SC_STATUS_UNREACHABLE: return "unreachable";
     default: return "unknown status";
     }
 }

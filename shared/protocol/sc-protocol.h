@@ -148,6 +148,7 @@ typedef enum
   SC_STATUS_NICKNAME_IN_USE = 17,
   SC_STATUS_NICKNAME_REGISTERED = 18,
   SC_STATUS_ENCRYPTION_REQUIRED = 19,
+  SC_STATUS_UNREACHABLE = 20, /* the recipient's server cannot be reached */
 } ScStatus;
 
 /* The fixed header that starts every frame, in host byte order.  The

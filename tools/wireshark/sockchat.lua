@@ -73,6 +73,7 @@ local status_names = {
   [17] = "NICKNAME_IN_USE",
   [18] = "NICKNAME_REGISTERED",
   [19] = "ENCRYPTION_REQUIRED",
+  [20] = "UNREACHABLE",
 }
 
 -- The header flag bits of section 2.  Each type defines its own, so one

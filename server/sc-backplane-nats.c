@@ -1,0 +1,2069 @@
+/* sc-backplane-nats.c: the backplane on NATS (docs/CLUSTER.md).
+ *
+ * - Core NATS carries what must be fast: each node subscribes to
+ *   "<cluster>.node.<id>", where other nodes' workers publish, once per
+ *   round and destination, batches of messages for its clients and of
+ *   receipts for its senders; and every node publishes a heartbeat on
+ *   "<cluster>.heartbeat" every --heartbeat-interval.
+ * - Two JetStream key-value buckets keep what must outlive a node:
+ *   "<cluster>-nodes" holds the node leases ("node.<id>": the incarnation
+ *   that holds it) and the client id counter ("ids"), both changed by
+ *   compare-and-set; "<cluster>-dir" holds the directory, one key
+ *   "<node>.<incarnation>.<client id>" per ready client.  Directory
+ *   entries are written by plain publications on the bucket's subjects,
+ *   which never wait, and read back by a watcher into a local copy.
+ *
+ * Threads: libnats calls back on its own threads; those only copy what
+ * arrived and post it to a worker (SC_WORK_CALL), by origin node, so one
+ * node's batches are served in order.  A "sc-cluster" thread publishes
+ * heartbeats, declares nodes dead, fails their receipts, purges their
+ * keys and leases id blocks; a "sc-cluster-watch" thread follows the
+ * directory.  Workers only publish, which does not wait.
+ *
+ * Exactly one outcome per (message, recipient): the origin node keeps a
+ * pending entry for each remote recipient and resolves it once, with the
+ * receipt that comes back, RECIPIENT_LEFT when the recipient's node dies,
+ * or UNREACHABLE once its own link has been down for --receipt-timeout.
+ * Whatever comes for an entry already resolved is dropped.
+ */
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include <nats/nats.h>
+#include <string.h>
+
+#include "sc-backplane.h"
+#include "sc-outbox.h"
+#include "sc-server-private.h"
+#include "sc-worker.h"
+
+#define RECORD_MESSAGE      'M'
+#define RECORD_RECEIPT      'R'
+#define RECORD_ACK          'A' /* a batch was served: its sequence number */
+#define REREGISTER_PER_TICK 500
+
+typedef struct
+{
+  guint32 id;
+  guint node;
+  guint64 incarnation;
+  gboolean wants_presence;
+  ScClientInfo info;
+} RemoteClient;
+
+typedef struct
+{
+  guint node;
+  guint64 incarnation;
+  gint64 last_seen; /* monotonic */
+  guint reconnects; /* as its heartbeats count them */
+} NodeState;
+
+typedef struct
+{
+  guint64 message_id;
+  guint32 recipient_id;
+} PendingKey;
+
+typedef struct
+{
+  PendingKey key;
+  guint32 sender_id;
+  guint node;
+  guint64 incarnation;
+} Pending;
+
+typedef struct
+{
+  ScClientInfo info;
+  gboolean wants_presence;
+} LocalClient;
+
+typedef struct
+{
+  ScBackplane parent;
+  ScServerConfig *config;
+  guint node;
+  guint64 incarnation;
+  char *own_subject;
+  char *heartbeat_subject;
+  char *dir_prefix; /* "$KV.<cluster>-dir." */
+  char *nodes_bucket;
+  char *dir_bucket;
+  gint64 started_at;
+
+  natsOptions *options;
+  natsConnection *nc;
+  jsCtx *js;
+  jsCtx *dir_js; /* asynchronous directory writes, retried on failure */
+  kvStore *nodes_kv;
+  kvStore *dir_kv;
+  kvWatcher *watcher;
+  natsSubscription *route_sub;
+  natsSubscription *heartbeat_sub;
+
+  GThread *cluster_thread;
+  GThread *watch_thread;
+  GAsyncQueue *wakeups; /* pokes the cluster thread */
+  gint stopping;        /* atomic */
+  gint link_up;         /* atomic */
+  gint64 link_down_since;
+  gint reregister; /* atomic: the link came back */
+  gint resync;     /* atomic: the watcher starts over, for the same reason */
+  gint reconnects; /* atomic: told in heartbeats, so others resync too */
+
+  GMutex lock;           /* the tables below, up to dirty_lock */
+  GHashTable *remote;    /* id -> RemoteClient */
+  GTree *remote_sorted;  /* id -> RemoteClient (borrowed) */
+  GHashTable *nodes;     /* node -> NodeState */
+  GArray *replaced;      /* NodeState: incarnations a newer one replaced */
+  GHashTable *pending;   /* PendingKey -> Pending */
+  GHashTable *in_flight; /* batch seq -> InFlight, until acknowledged */
+  guint64 next_seq;      /* atomic, not locked: the last batch number */
+  GHashTable *routes;    /* remote sender id -> node it spoke from */
+  GHashTable *local;     /* id -> LocalClient: this node's own clients */
+  GArray *to_reregister; /* ids still to write again after a reconnect */
+  GMutex dirty_lock;
+  GHashTable *dirty;       /* own client ids whose last write failed */
+  gint64 self_conflict_at; /* another process heartbeats with our node id */
+
+  GMutex ids_lock;
+  GCond ids_cond;
+  guint32 ids_next, ids_end;
+  guint32 spare_next, spare_end;
+} ScBackplaneNats;
+
+/* ------------------------------------------------------------------ */
+/* Encoding: big-endian fields into a GByteArray, and a bounded reader. */
+
+static void
+put_u8 (GByteArray *out, guint8 value)
+{
+  g_byte_array_append (out, &value, 1);
+}
+
+static void
+put_u16 (GByteArray *out, guint16 value)
+{
+  value = GUINT16_TO_BE (value);
+  g_byte_array_append (out, (guint8 *) &value, 2);
+}
+
+static void
+put_u32 (GByteArray *out, guint32 value)
+{
+  value = GUINT32_TO_BE (value);
+  g_byte_array_append (out, (guint8 *) &value, 4);
+}
+
+static void
+put_u64 (GByteArray *out, guint64 value)
+{
+  value = GUINT64_TO_BE (value);
+  g_byte_array_append (out, (guint8 *) &value, 8);
+}
+
+typedef struct
+{
+  const guint8 *data;
+  gsize len;
+  gsize pos;
+  gboolean bad;
+} Reader;
+
+static const guint8 *
+take (Reader *reader, gsize n)
+{
+  const guint8 *at;
+
+  if (reader->bad || n > reader->len - reader->pos)
+    {
+      reader->bad = TRUE;
+      return NULL;
+    }
+  at = reader->data + reader->pos;
+  reader->pos += n;
+  return at;
+}
+
+static guint8
+get_u8 (Reader *reader)
+{
+  const guint8 *at = take (reader, 1);
+
+  return at ? at[0] : 0;
+}
+
+static guint16
+get_u16 (Reader *reader)
+{
+  const guint8 *at = take (reader, 2);
+  guint16 value = 0;
+
+  if (at)
+    memcpy (&value, at, 2);
+  return GUINT16_FROM_BE (value);
+}
+
+static guint32
+get_u32 (Reader *reader)
+{
+  const guint8 *at = take (reader, 4);
+  guint32 value = 0;
+
+  if (at)
+    memcpy (&value, at, 4);
+  return GUINT32_FROM_BE (value);
+}
+
+static guint64
+get_u64 (Reader *reader)
+{
+  const guint8 *at = take (reader, 8);
+  guint64 value = 0;
+
+  if (at)
+    memcpy (&value, at, 8);
+  return GUINT64_FROM_BE (value);
+}
+
+/* ------------------------------------------------------------------ */
+/* Tables. */
+
+static guint
+pending_key_hash (gconstpointer key)
+{
+  const PendingKey *k = key;
+
+  return g_int64_hash (&k->message_id) ^ k->recipient_id;
+}
+
+static gboolean
+pending_key_equal (gconstpointer a, gconstpointer b)
+{
+  const PendingKey *x = a, *y = b;
+
+  return x->message_id == y->message_id && x->recipient_id == y->recipient_id;
+}
+
+static void
+remote_client_free (RemoteClient *client)
+{
+  sc_client_info_clear (&client->info);
+  g_free (client);
+}
+
+static void
+local_client_free (LocalClient *client)
+{
+  sc_client_info_clear (&client->info);
+  g_free (client);
+}
+
+static int
+compare_ids (gconstpointer a, gconstpointer b, gpointer unused)
+{
+  guint32 x = GPOINTER_TO_UINT (a), y = GPOINTER_TO_UINT (b);
+
+  return x < y ? -1 : x > y;
+}
+
+static gboolean
+link_is_up (ScBackplaneNats *self)
+{
+  return g_atomic_int_get (&self->link_up);
+}
+
+/* ------------------------------------------------------------------ */
+/* Handing work to the workers. */
+
+static void
+post_call (ScBackplaneNats *self,
+           guint worker_index,
+           void (*call) (ScWorker *, gpointer),
+           gpointer data,
+           GDestroyNotify data_free)
+{
+  ScServer *server = self->parent.server;
+  ScWorkItem *item = sc_work_item_new (SC_WORK_CALL, 0);
+
+  item->call = call;
+  item->call_data = data;
+  item->call_free = data_free;
+  sc_server_post (server, worker_index % server->n_workers, item);
+}
+
+/* A presence notice about a client of another node, for every local
+ * client that wants them. */
+static void
+notify_presence (ScWorker *worker, gpointer data)
+{
+  ScServer *server = sc_worker_get_server (worker);
+  g_autoptr (GBytes) frame = sc_message_encode (data);
+  g_autoptr (ScRegistrySnapshot) snapshot =
+    sc_registry_snapshot (server->registry);
+
+  for (guint i = 0; i < snapshot->len; i++)
+    if (snapshot->entries[i].wants_presence)
+      sc_outbox_send_frame (snapshot->entries[i].outbox, frame, worker);
+}
+
+static void
+post_presence (ScBackplaneNats *self, ScMessage *notice)
+{
+  /* One worker for every notice keeps a client's joined, renamed and
+   * left in order. */
+  post_call (self, 0, notify_presence, notice,
+             (GDestroyNotify) sc_message_free);
+}
+
+static void
+post_left (ScBackplaneNats *self, guint32 id, ScStatus status)
+{
+  ScMessage *left = sc_message_new (SC_MSG_CLIENT_LEFT, 0);
+
+  left->client_id = id;
+  left->status = status;
+  left->reason =
+    g_strdup (status == SC_STATUS_OK ? "disconnected" : "its server stopped");
+  post_presence (self, left);
+}
+
+typedef struct
+{
+  guint32 sender_id;
+  guint32 recipient_id;
+  guint64 message_id;
+  ScStatus status;
+} Outcome;
+
+/* Receipts the origin resolved on its own (a node died, the link was
+ * lost): each to its local sender, if it is still here. */
+static void
+deliver_outcomes (ScWorker *worker, gpointer data)
+{
+  ScServer *server = sc_worker_get_server (worker);
+  GArray *outcomes = data;
+
+  for (guint i = 0; i < outcomes->len; i++)
+    {
+      Outcome *outcome = &g_array_index (outcomes, Outcome, i);
+      g_autoptr (ScOutbox) sender =
+        sc_registry_lookup_ready (server->registry, outcome->sender_id);
+
+      if (sender != NULL)
+        sc_outbox_owe_receipt (sender, outcome->message_id,
+                               outcome->recipient_id, outcome->status, worker);
+    }
+}
+
+static int
+compare_outcomes (gconstpointer a, gconstpointer b)
+{
+  const Outcome *x = a, *y = b;
+
+  return x->message_id < y->message_id ? -1 : x->message_id > y->message_id;
+}
+
+static void
+post_outcomes (ScBackplaneNats *self, GArray *outcomes)
+{
+  if (outcomes->len == 0)
+    {
+      g_array_unref (outcomes);
+      return;
+    }
+  /* In the order they were sent: message ids only grow per sender. */
+  g_array_sort (outcomes, compare_outcomes);
+  post_call (self, 0, deliver_outcomes, outcomes,
+             (GDestroyNotify) g_array_unref);
+}
+
+/* ------------------------------------------------------------------ */
+/* Per-thread batches: what a worker routed this round, by node.
+ *
+ * Every batch has a sequence number, and the node that serves a batch
+ * holding messages or receipts answers with an acknowledgement record
+ * for it.  Core NATS loses what is in flight when a connection breaks, so
+ * the sender keeps what each batch carried until it is acknowledged: past
+ * --receipt-timeout, a message's pending receipt fails with UNREACHABLE
+ * and a receipt is sent again (the origin drops the duplicate). */
+
+typedef struct
+{
+  guint8 kind;
+  guint32 sender_id;
+  guint32 recipient_id;
+  guint64 message_id;
+  guint16 status;
+} SentItem;
+
+typedef struct
+{
+  guint node;
+  gint64 deadline;
+  GArray *items; /* SentItem */
+} InFlight;
+
+static void
+in_flight_free (InFlight *in_flight)
+{
+  g_array_unref (in_flight->items);
+  g_free (in_flight);
+}
+
+typedef struct
+{
+  GByteArray *bytes;
+  GArray *items; /* SentItem: what must be acknowledged */
+  guint64 seq;
+} NodeBatch;
+
+static void
+node_batch_free (NodeBatch *batch)
+{
+  g_byte_array_unref (batch->bytes);
+  g_array_unref (batch->items);
+  g_free (batch);
+}
+
+typedef struct
+{
+  ScBackplaneNats *owner;
+  GHashTable *by_node; /* node -> NodeBatch */
+} Batches;
+
+static void
+batches_free (Batches *batches)
+{
+  g_hash_table_unref (batches->by_node);
+  g_free (batches);
+}
+
+static GPrivate batches_key = G_PRIVATE_INIT ((GDestroyNotify) batches_free);
+
+static NodeBatch *
+batch_for (ScBackplaneNats *self, guint node)
+{
+  Batches *batches = g_private_get (&batches_key);
+  NodeBatch *batch;
+
+  if (batches == NULL || batches->owner != self)
+    {
+      batches = g_new0 (Batches, 1);
+      batches->owner = self;
+      batches->by_node = g_hash_table_new_full (
+        NULL, NULL, NULL, (GDestroyNotify) node_batch_free);
+      g_private_replace (&batches_key, batches);
+    }
+  batch = g_hash_table_lookup (batches->by_node, GUINT_TO_POINTER (node));
+  if (batch == NULL)
+    {
+      batch = g_new0 (NodeBatch, 1);
+      batch->bytes = g_byte_array_sized_new (4096);
+      batch->items = g_array_new (FALSE, FALSE, sizeof (SentItem));
+      g_hash_table_insert (batches->by_node, GUINT_TO_POINTER (node), batch);
+    }
+  if (batch->bytes->len == 0)
+    {
+      batch->seq = __atomic_add_fetch (&self->next_seq, 1, __ATOMIC_RELAXED);
+      put_u32 (batch->bytes, self->node);
+      put_u64 (batch->bytes, self->incarnation);
+      put_u64 (batch->bytes, batch->seq);
+    }
+  return batch;
+}
+
+static void
+nats_flush (ScBackplane *backplane)
+{
+  ScBackplaneNats *self = (ScBackplaneNats *) backplane;
+  Batches *batches = g_private_get (&batches_key);
+  GHashTableIter iter;
+  gpointer key, value;
+
+  if (batches == NULL || batches->owner != self)
+    return;
+  g_hash_table_iter_init (&iter, batches->by_node);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      NodeBatch *batch = value;
+      char subject[128];
+      natsStatus s;
+
+      if (batch->bytes->len == 0)
+        continue;
+      /* Registered before it goes, so that its acknowledgement cannot
+       * come first. */
+      if (batch->items->len > 0)
+        {
+          InFlight *in_flight = g_new0 (InFlight, 1);
+
+          in_flight->node = GPOINTER_TO_UINT (key);
+          in_flight->deadline =
+            g_get_monotonic_time () +
+            (gint64) self->config->receipt_timeout_ms * 1000;
+          in_flight->items = batch->items;
+          batch->items = g_array_new (FALSE, FALSE, sizeof (SentItem));
+          g_mutex_lock (&self->lock);
+          g_hash_table_insert (self->in_flight, g_memdup2 (&batch->seq, 8),
+                               in_flight);
+          g_mutex_unlock (&self->lock);
+        }
+      g_snprintf (subject, sizeof subject, "%s.node.%u",
+                  self->config->cluster_name, GPOINTER_TO_UINT (key));
+      s = natsConnection_Publish (self->nc, subject, batch->bytes->data,
+                                  (int) batch->bytes->len);
+      if (s != NATS_OK)
+        g_debug ("cluster: cannot publish to node %u: %s",
+                 GPOINTER_TO_UINT (key), natsStatus_GetText (s));
+      g_byte_array_set_size (batch->bytes, 0);
+    }
+}
+
+static void
+append_receipt (ScBackplaneNats *self,
+                guint node,
+                guint32 sender_id,
+                guint64 message_id,
+                guint32 recipient_id,
+                ScStatus status)
+{
+  NodeBatch *batch = batch_for (self, node);
+  SentItem item = { RECORD_RECEIPT, sender_id, recipient_id, message_id,
+                    (guint16) status };
+
+  put_u8 (batch->bytes, RECORD_RECEIPT);
+  put_u32 (batch->bytes, sender_id);
+  put_u32 (batch->bytes, recipient_id);
+  put_u64 (batch->bytes, message_id);
+  put_u16 (batch->bytes, (guint16) status);
+  g_array_append_val (batch->items, item);
+}
+
+/* Cluster thread: batches not acknowledged in time. */
+static void
+check_in_flight (ScBackplaneNats *self)
+{
+  gint64 now = g_get_monotonic_time ();
+  g_autoptr (GPtrArray) expired =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) in_flight_free);
+  GArray *outcomes = g_array_new (FALSE, FALSE, sizeof (Outcome));
+  GHashTableIter iter;
+  gpointer value;
+
+  g_mutex_lock (&self->lock);
+  g_hash_table_iter_init (&iter, self->in_flight);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (((InFlight *) value)->deadline <= now)
+      {
+        g_ptr_array_add (expired, value);
+        g_hash_table_iter_steal (&iter);
+      }
+  for (guint i = 0; i < expired->len; i++)
+    {
+      InFlight *in_flight = g_ptr_array_index (expired, i);
+
+      for (guint j = 0; j < in_flight->items->len; j++)
+        {
+          SentItem *item = &g_array_index (in_flight->items, SentItem, j);
+          PendingKey key = { item->message_id, item->recipient_id };
+          Pending *pending;
+
+          if (item->kind != RECORD_MESSAGE)
+            continue;
+          pending = g_hash_table_lookup (self->pending, &key);
+          if (pending != NULL)
+            {
+              Outcome outcome = { pending->sender_id, key.recipient_id,
+                                  key.message_id, SC_STATUS_UNREACHABLE };
+
+              g_array_append_val (outcomes, outcome);
+              g_hash_table_remove (self->pending, &key);
+            }
+        }
+    }
+  g_mutex_unlock (&self->lock);
+  post_outcomes (self, outcomes);
+  /* Receipts are sent again while their node lives. */
+  for (guint i = 0; i < expired->len; i++)
+    {
+      InFlight *in_flight = g_ptr_array_index (expired, i);
+      gboolean alive;
+
+      g_mutex_lock (&self->lock);
+      alive =
+        g_hash_table_contains (self->nodes, GUINT_TO_POINTER (in_flight->node));
+      g_mutex_unlock (&self->lock);
+      for (guint j = 0; alive && j < in_flight->items->len; j++)
+        {
+          SentItem *item = &g_array_index (in_flight->items, SentItem, j);
+
+          if (item->kind == RECORD_RECEIPT)
+            append_receipt (self, in_flight->node, item->sender_id,
+                            item->message_id, item->recipient_id, item->status);
+        }
+    }
+  nats_flush (&self->parent);
+}
+
+/* ------------------------------------------------------------------ */
+/* Routing: worker side. */
+
+static ScStatus
+nats_route_message (ScBackplane *backplane,
+                    guint32 sender_id,
+                    guint32 recipient_id,
+                    guint64 message_id,
+                    GBytes *frame,
+                    gboolean receipt)
+{
+  ScBackplaneNats *self = (ScBackplaneNats *) backplane;
+  RemoteClient *client;
+  NodeBatch *batch;
+  gsize size;
+  const guint8 *data = g_bytes_get_data (frame, &size);
+  guint node;
+
+  g_mutex_lock (&self->lock);
+  client = g_hash_table_lookup (self->remote, GUINT_TO_POINTER (recipient_id));
+  if (client == NULL)
+    {
+      g_mutex_unlock (&self->lock);
+      return SC_STATUS_RECIPIENT_LEFT;
+    }
+  if (!link_is_up (self))
+    {
+      g_mutex_unlock (&self->lock);
+      return SC_STATUS_UNREACHABLE;
+    }
+  node = client->node;
+  if (receipt)
+    {
+      Pending *pending = g_new0 (Pending, 1);
+
+      pending->key.message_id = message_id;
+      pending->key.recipient_id = recipient_id;
+      pending->sender_id = sender_id;
+      pending->node = node;
+      pending->incarnation = client->incarnation;
+      g_hash_table_replace (self->pending, &pending->key, pending);
+    }
+  g_mutex_unlock (&self->lock);
+
+  batch = batch_for (self, node);
+  put_u8 (batch->bytes, RECORD_MESSAGE);
+  put_u32 (batch->bytes, sender_id);
+  put_u32 (batch->bytes, recipient_id);
+  put_u64 (batch->bytes, message_id);
+  put_u8 (batch->bytes, receipt);
+  put_u32 (batch->bytes, (guint32) size);
+  g_byte_array_append (batch->bytes, data, (guint) size);
+  if (receipt)
+    {
+      SentItem item = { RECORD_MESSAGE, sender_id, recipient_id, message_id,
+                        0 };
+
+      g_array_append_val (batch->items, item);
+    }
+  return SC_STATUS_OK;
+}
+
+static gboolean
+nats_route_receipt (ScBackplane *backplane,
+                    guint32 sender_id,
+                    guint64 message_id,
+                    guint32 recipient_id,
+                    ScStatus status)
+{
+  ScBackplaneNats *self = (ScBackplaneNats *) backplane;
+  gpointer node_value;
+  RemoteClient *client;
+  guint node;
+
+  g_mutex_lock (&self->lock);
+  if (g_hash_table_lookup_extended (self->routes, GUINT_TO_POINTER (sender_id),
+                                    NULL, &node_value))
+    node = GPOINTER_TO_UINT (node_value);
+  else if ((client =
+              g_hash_table_lookup (self->remote, GUINT_TO_POINTER (sender_id))))
+    node = client->node;
+  else
+    {
+      g_mutex_unlock (&self->lock);
+      return FALSE;
+    }
+  g_mutex_unlock (&self->lock);
+
+  append_receipt (self, node, sender_id, message_id, recipient_id, status);
+  return TRUE;
+}
+
+/* A receipt came back for a pending entry: resolved here, once. */
+static void
+resolve_receipt (ScBackplaneNats *self,
+                 ScWorker *worker,
+                 guint32 sender_id,
+                 guint32 recipient_id,
+                 guint64 message_id,
+                 ScStatus status)
+{
+  PendingKey key = { message_id, recipient_id };
+  g_autoptr (ScOutbox) sender = NULL;
+  gboolean found;
+
+  g_mutex_lock (&self->lock);
+  found = g_hash_table_remove (self->pending, &key);
+  g_mutex_unlock (&self->lock);
+  if (!found)
+    return; /* a duplicate, or resolved already by a node's death */
+  sender = sc_registry_lookup_ready (self->parent.server->registry, sender_id);
+  if (sender != NULL)
+    sc_outbox_owe_receipt (sender, message_id, recipient_id, status, worker);
+}
+
+typedef struct
+{
+  ScBackplaneNats *self;
+  GBytes *bytes;
+} Arrival;
+
+static void
+arrival_free (Arrival *arrival)
+{
+  g_bytes_unref (arrival->bytes);
+  g_free (arrival);
+}
+
+/* A batch from another node, on the worker its origin maps to. */
+static void
+serve_batch (ScWorker *worker, gpointer data)
+{
+  Arrival *arrival = data;
+  ScBackplaneNats *self = arrival->self;
+  ScServer *server = self->parent.server;
+  Reader reader = { NULL, 0, 0, FALSE };
+  gsize size;
+  guint origin;
+  guint64 seq;
+  gboolean answer = FALSE;
+
+  reader.data = g_bytes_get_data (arrival->bytes, &size);
+  reader.len = size;
+  origin = get_u32 (&reader);
+  get_u64 (&reader);
+  seq = get_u64 (&reader);
+  while (!reader.bad && reader.pos < reader.len)
+    {
+      guint8 kind = get_u8 (&reader);
+      guint32 sender_id = get_u32 (&reader);
+      guint32 recipient_id = get_u32 (&reader);
+      guint64 message_id = get_u64 (&reader);
+
+      if (kind == RECORD_MESSAGE || kind == RECORD_RECEIPT)
+        answer = TRUE;
+      if (kind == RECORD_MESSAGE)
+        {
+          gboolean receipt = get_u8 (&reader);
+          guint32 length = get_u32 (&reader);
+          gsize offset = reader.pos;
+          g_autoptr (GBytes) frame = NULL;
+          g_autoptr (ScOutbox) recipient = NULL;
+          ScStatus status = SC_STATUS_RECIPIENT_LEFT;
+
+          if (take (&reader, length) == NULL)
+            break;
+          g_mutex_lock (&self->lock);
+          g_hash_table_insert (self->routes, GUINT_TO_POINTER (sender_id),
+                               GUINT_TO_POINTER (origin));
+          g_mutex_unlock (&self->lock);
+          frame = g_bytes_new_from_bytes (arrival->bytes, offset, length);
+          recipient = sc_registry_lookup_ready (server->registry, recipient_id);
+          if (recipient != NULL)
+            status = sc_outbox_deliver (recipient, frame, message_id, sender_id,
+                                        receipt, worker);
+          if (status != SC_STATUS_OK && receipt)
+            nats_route_receipt (&self->parent, sender_id, message_id,
+                                recipient_id, status);
+        }
+      else if (kind == RECORD_ACK)
+        {
+          g_mutex_lock (&self->lock);
+          g_hash_table_remove (self->in_flight, &message_id);
+          g_mutex_unlock (&self->lock);
+          continue;
+        }
+      else if (kind == RECORD_RECEIPT)
+        {
+          ScStatus status = get_u16 (&reader);
+
+          if (!reader.bad)
+            resolve_receipt (self, worker, sender_id, recipient_id, message_id,
+                             status);
+        }
+      else
+        reader.bad = TRUE;
+    }
+  if (reader.bad)
+    g_warning ("cluster: a malformed batch from node %u", origin);
+  else if (answer)
+    {
+      NodeBatch *batch = batch_for (self, origin);
+
+      /* Acknowledgements are not acknowledged. */
+      put_u8 (batch->bytes, RECORD_ACK);
+      put_u32 (batch->bytes, 0);
+      put_u32 (batch->bytes, 0);
+      put_u64 (batch->bytes, seq);
+    }
+}
+
+/* libnats thread. */
+static void
+on_route (natsConnection *nc,
+          natsSubscription *sub,
+          natsMsg *msg,
+          void *closure)
+{
+  ScBackplaneNats *self = closure;
+  Arrival *arrival = g_new0 (Arrival, 1);
+  int length = natsMsg_GetDataLength (msg);
+  guint32 origin = 0;
+
+  arrival->self = self;
+  arrival->bytes = g_bytes_new (natsMsg_GetData (msg), (gsize) length);
+  if (length >= 4)
+    {
+      memcpy (&origin, natsMsg_GetData (msg), 4);
+      origin = GUINT32_FROM_BE (origin);
+    }
+  natsMsg_Destroy (msg);
+  post_call (self, origin, serve_batch, arrival, (GDestroyNotify) arrival_free);
+}
+
+/* ------------------------------------------------------------------ */
+/* Heartbeats and liveness. */
+
+/* libnats thread. */
+static void
+on_heartbeat (natsConnection *nc,
+              natsSubscription *sub,
+              natsMsg *msg,
+              void *closure)
+{
+  ScBackplaneNats *self = closure;
+  g_autofree char *text =
+    g_strndup (natsMsg_GetData (msg), natsMsg_GetDataLength (msg));
+  guint node = 0;
+  guint64 incarnation = 0;
+  guint reconnects;
+  char *end = NULL;
+  NodeState *state;
+
+  natsMsg_Destroy (msg);
+  node = (guint) g_ascii_strtoull (text, &end, 10);
+  if (end == NULL || *end != ' ')
+    return;
+  incarnation = g_ascii_strtoull (end + 1, &end, 16);
+  reconnects = (guint) g_ascii_strtoull (end, NULL, 10);
+  g_mutex_lock (&self->lock);
+  if (node == self->node)
+    {
+      if (incarnation != self->incarnation)
+        self->self_conflict_at = g_get_monotonic_time ();
+      g_mutex_unlock (&self->lock);
+      return;
+    }
+  state = g_hash_table_lookup (self->nodes, GUINT_TO_POINTER (node));
+  if (state == NULL)
+    {
+      state = g_new0 (NodeState, 1);
+      state->node = node;
+      state->incarnation = incarnation;
+      g_hash_table_insert (self->nodes, GUINT_TO_POINTER (node), state);
+    }
+  else if (state->incarnation != incarnation)
+    {
+      /* The node restarted: its earlier incarnation is dead now. */
+      g_array_append_val (self->replaced, *state);
+      state->incarnation = incarnation;
+    }
+  else if (state->reconnects != reconnects)
+    {
+      /* It reconnected: a NATS server went away, perhaps with the
+       * consumer behind this node's directory watcher, which would then
+       * wait in silence.  Reading the directory again is cheap. */
+      g_atomic_int_set (&self->resync, 1);
+    }
+  state->reconnects = reconnects;
+  state->last_seen = g_get_monotonic_time ();
+  g_mutex_unlock (&self->lock);
+}
+
+static void
+publish_heartbeat (ScBackplaneNats *self)
+{
+  char text[64];
+
+  g_snprintf (text, sizeof text, "%u %" G_GINT64_MODIFIER "x %u", self->node,
+              self->incarnation, (guint) g_atomic_int_get (&self->reconnects));
+  natsConnection_PublishString (self->nc, self->heartbeat_subject, text);
+}
+
+static void
+dir_key (ScBackplaneNats *self,
+         char *out,
+         gsize size,
+         guint node,
+         guint64 incarnation,
+         guint32 id)
+{
+  g_snprintf (out, size, "%s%u.%" G_GINT64_MODIFIER "x.%u", self->dir_prefix,
+              node, incarnation, id);
+}
+
+static gboolean
+parse_key (const char *key, guint *node, guint64 *incarnation, guint32 *id);
+
+/* Only this incarnation's own entries are written again, and with their
+ * state at that time, so a retry never undoes a later change.  Any
+ * thread, with or without self->lock held: the set has its own lock. */
+static void
+mark_dirty (ScBackplaneNats *self, const char *subject)
+{
+  guint node;
+  guint64 incarnation;
+  guint32 id;
+
+  if (!g_str_has_prefix (subject, self->dir_prefix) ||
+      !parse_key (subject + strlen (self->dir_prefix), &node, &incarnation,
+                  &id) ||
+      node != self->node || incarnation != self->incarnation)
+    return;
+  g_mutex_lock (&self->dirty_lock);
+  g_hash_table_add (self->dirty, GUINT_TO_POINTER (id));
+  g_mutex_unlock (&self->dirty_lock);
+}
+
+/* A directory write: published without waiting for JetStream's answer.
+ * When JetStream refuses it or does not answer in time (a leader
+ * election, a lost link), on_dir_error marks the client dirty and the
+ * cluster thread writes its current state again. */
+static void
+publish_dir (ScBackplaneNats *self, const char *subject, const char *value)
+{
+  jsPubOptions options;
+  natsMsg *msg = NULL;
+
+  if (natsMsg_Create (&msg, subject, NULL, value,
+                      value ? (int) strlen (value) : 0) != NATS_OK)
+    return;
+  if (value == NULL)
+    natsMsgHeader_Set (msg, "KV-Operation", "DEL");
+  jsPubOptions_Init (&options);
+  /* Without it an answer that never comes (a stream without a leader)
+   * is never reported. */
+  options.MaxWait = 2000;
+  if (js_PublishMsgAsync (self->dir_js, &msg, &options) != NATS_OK)
+    {
+      mark_dirty (self, subject);
+      natsMsg_Destroy (msg);
+    }
+}
+
+/* Removes a directory key: a delete marker. */
+static void
+publish_purge (ScBackplaneNats *self, const char *subject)
+{
+  publish_dir (self, subject, NULL);
+}
+
+/* libnats thread: a directory write failed. */
+static void
+on_dir_error (jsCtx *js, jsPubAckErr *error, void *closure)
+{
+  mark_dirty (closure, natsMsg_GetSubject (error->Msg));
+}
+
+static gboolean
+is_dead (NodeState *state, gint64 now, gint64 timeout)
+{
+  return now - state->last_seen > timeout;
+}
+
+/* Does @node (a live one) come first among the live nodes?  It is the
+ * one that purges the keys of the dead. */
+static gboolean
+leads_purges (ScBackplaneNats *self, gint64 now, gint64 timeout)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->nodes);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (((NodeState *) value)->node < self->node &&
+        !is_dead (value, now, timeout))
+      return FALSE;
+  return TRUE;
+}
+
+/* With the lock held: is incarnation @incarnation of @node among the dead
+ * (replaced, timed out, or never heard from since this node started)? */
+static gboolean
+incarnation_dead (ScBackplaneNats *self,
+                  GArray *dead,
+                  guint node,
+                  guint64 incarnation)
+{
+  for (guint i = 0; i < dead->len; i++)
+    {
+      NodeState *state = &g_array_index (dead, NodeState, i);
+
+      if (state->node == node && state->incarnation == incarnation)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* Every heartbeat interval: nodes silent for the node timeout are dead.
+ * Their clients leave this node's view (CLIENT_LEFT), the receipts this
+ * node owes for them fail with RECIPIENT_LEFT, and the first live node
+ * purges their keys. */
+static void
+check_liveness (ScBackplaneNats *self)
+{
+  gint64 now = g_get_monotonic_time ();
+  gint64 timeout = (gint64) self->config->node_timeout_ms * 1000;
+  g_autoptr (GArray) dead = g_array_new (FALSE, FALSE, sizeof (NodeState));
+  g_autoptr (GArray) gone = g_array_new (FALSE, FALSE, sizeof (guint32));
+  g_autoptr (GPtrArray) purges = g_ptr_array_new_with_free_func (g_free);
+  GArray *outcomes = g_array_new (FALSE, FALSE, sizeof (Outcome));
+  GHashTableIter iter;
+  gpointer value;
+  gboolean purge;
+
+  g_mutex_lock (&self->lock);
+  g_array_append_vals (dead, self->replaced->data, self->replaced->len);
+  g_array_set_size (self->replaced, 0);
+  g_hash_table_iter_init (&iter, self->nodes);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (is_dead (value, now, timeout))
+      {
+        g_array_append_val (dead, *(NodeState *) value);
+        g_message ("cluster: node %u (incarnation %" G_GINT64_MODIFIER
+                   "x) missed its heartbeats: taken for dead",
+                   ((NodeState *) value)->node,
+                   ((NodeState *) value)->incarnation);
+        g_hash_table_iter_remove (&iter);
+      }
+  /* Entries of incarnations never heard from: after the timeout since
+   * this node started, they are ghosts. */
+  g_hash_table_iter_init (&iter, self->remote);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      RemoteClient *client = value;
+      NodeState *state =
+        g_hash_table_lookup (self->nodes, GUINT_TO_POINTER (client->node));
+
+      if ((state == NULL || state->incarnation != client->incarnation) &&
+          now - self->started_at > timeout &&
+          !incarnation_dead (self, dead, client->node, client->incarnation))
+        {
+          NodeState ghost = { client->node, client->incarnation, 0 };
+
+          g_array_append_val (dead, ghost);
+        }
+    }
+  g_hash_table_iter_init (&iter, self->remote);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      RemoteClient *client = value;
+      char key[256];
+
+      if (!incarnation_dead (self, dead, client->node, client->incarnation))
+        continue;
+      g_array_append_val (gone, client->id);
+      dir_key (self, key, sizeof key, client->node, client->incarnation,
+               client->id);
+      g_ptr_array_add (purges, g_strdup (key));
+      g_tree_remove (self->remote_sorted, GUINT_TO_POINTER (client->id));
+      g_hash_table_remove (self->routes, GUINT_TO_POINTER (client->id));
+      g_hash_table_iter_remove (&iter);
+    }
+  g_hash_table_iter_init (&iter, self->pending);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      Pending *pending = value;
+
+      if (incarnation_dead (self, dead, pending->node, pending->incarnation))
+        {
+          Outcome outcome = { pending->sender_id, pending->key.recipient_id,
+                              pending->key.message_id,
+                              SC_STATUS_RECIPIENT_LEFT };
+
+          g_array_append_val (outcomes, outcome);
+          g_hash_table_iter_remove (&iter);
+        }
+    }
+  purge = link_is_up (self) && leads_purges (self, now, timeout);
+  g_mutex_unlock (&self->lock);
+
+  for (guint i = 0; i < gone->len; i++)
+    post_left (self, g_array_index (gone, guint32, i), SC_STATUS_TIMEOUT);
+  post_outcomes (self, outcomes);
+  for (guint i = 0; purge && i < purges->len; i++)
+    publish_purge (self, g_ptr_array_index (purges, i));
+}
+
+/* While the link is down past the receipt timeout, every pending receipt
+ * fails with UNREACHABLE: what was in flight may never arrive. */
+static void
+check_link (ScBackplaneNats *self)
+{
+  GArray *outcomes = g_array_new (FALSE, FALSE, sizeof (Outcome));
+  GHashTableIter iter;
+  gpointer value;
+
+  g_mutex_lock (&self->lock);
+  if (!link_is_up (self) && g_get_monotonic_time () - self->link_down_since >
+                              (gint64) self->config->receipt_timeout_ms * 1000)
+    {
+      g_hash_table_iter_init (&iter, self->pending);
+      while (g_hash_table_iter_next (&iter, NULL, &value))
+        {
+          Pending *pending = value;
+          Outcome outcome = { pending->sender_id, pending->key.recipient_id,
+                              pending->key.message_id, SC_STATUS_UNREACHABLE };
+
+          g_array_append_val (outcomes, outcome);
+          g_hash_table_iter_remove (&iter);
+        }
+    }
+  g_mutex_unlock (&self->lock);
+  post_outcomes (self, outcomes);
+}
+
+/* ------------------------------------------------------------------ */
+/* The directory. */
+
+static char *
+entry_value (const LocalClient *client)
+{
+  return g_strdup_printf ("%d\t%" G_GINT64_FORMAT "\t%u\t%s\t%s",
+                          client->wants_presence ? 1 : 0,
+                          client->info.connected_since_ms, client->info.port,
+                          client->info.address, client->info.nickname);
+}
+
+static void
+publish_entry (ScBackplaneNats *self, const LocalClient *client)
+{
+  char key[256];
+  g_autofree char *value = entry_value (client);
+
+  dir_key (self, key, sizeof key, self->node, self->incarnation,
+           client->info.id);
+  publish_dir (self, key, value);
+}
+
+/* Cluster thread: the clients whose last directory write failed get
+ * their present state written again. */
+static void
+rewrite_dirty (ScBackplaneNats *self)
+{
+  GHashTableIter iter;
+  gpointer key;
+
+  g_autoptr (GHashTable) dirty = NULL;
+
+  if (!link_is_up (self))
+    return;
+  g_mutex_lock (&self->dirty_lock);
+  dirty = self->dirty;
+  self->dirty = g_hash_table_new (NULL, NULL);
+  g_mutex_unlock (&self->dirty_lock);
+  g_mutex_lock (&self->lock);
+  g_hash_table_iter_init (&iter, dirty);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    {
+      LocalClient *client = g_hash_table_lookup (self->local, key);
+      char subject[256];
+
+      if (client != NULL)
+        publish_entry (self, client);
+      else
+        {
+          dir_key (self, subject, sizeof subject, self->node, self->incarnation,
+                   GPOINTER_TO_UINT (key));
+          publish_purge (self, subject);
+        }
+    }
+  g_mutex_unlock (&self->lock);
+}
+
+/* Worker: wants_presence -1 keeps what the client said in its hello. */
+static void
+nats_client_ready (ScBackplane *backplane,
+                   const ScClientInfo *info,
+                   gboolean wants_presence)
+{
+  ScBackplaneNats *self = (ScBackplaneNats *) backplane;
+  LocalClient *client;
+
+  g_mutex_lock (&self->lock);
+  client = g_hash_table_lookup (self->local, GUINT_TO_POINTER (info->id));
+  if (client == NULL)
+    {
+      client = g_new0 (LocalClient, 1);
+      client->wants_presence = TRUE;
+      g_hash_table_insert (self->local, GUINT_TO_POINTER (info->id), client);
+    }
+  sc_client_info_clear (&client->info);
+  sc_client_info_copy_into (&client->info, info);
+  if (wants_presence != -1)
+    client->wants_presence = wants_presence;
+  publish_entry (self, client);
+  g_mutex_unlock (&self->lock);
+}
+
+static void
+nats_client_left (ScBackplane *backplane, guint32 id)
+{
+  ScBackplaneNats *self = (ScBackplaneNats *) backplane;
+  char key[256];
+
+  g_mutex_lock (&self->lock);
+  g_hash_table_remove (self->local, GUINT_TO_POINTER (id));
+  g_mutex_unlock (&self->lock);
+  dir_key (self, key, sizeof key, self->node, self->incarnation, id);
+  publish_purge (self, key);
+}
+
+static gboolean
+parse_key (const char *key, guint *node, guint64 *incarnation, guint32 *id)
+{
+  g_auto (GStrv) parts = g_strsplit (key, ".", 4);
+
+  if (g_strv_length (parts) != 3)
+    return FALSE;
+  *node = (guint) g_ascii_strtoull (parts[0], NULL, 10);
+  *incarnation = g_ascii_strtoull (parts[1], NULL, 16);
+  *id = (guint32) g_ascii_strtoull (parts[2], NULL, 10);
+  return *id != 0;
+}
+
+/* One directory change, from the watcher.  Notices only once the initial
+ * values are in: those describe clients that were there before. */
+static void
+apply_entry (ScBackplaneNats *self,
+             kvEntry *entry,
+             gboolean notify,
+             GHashTable *seen,
+             GHashTable *own)
+{
+  guint node;
+  guint64 incarnation;
+  guint32 id;
+  RemoteClient *client;
+  ScMessage *notice = NULL;
+
+  if (!parse_key (kvEntry_Key (entry), &node, &incarnation, &id))
+    return;
+  if (node == self->node && incarnation == self->incarnation && own != NULL &&
+      kvEntry_Operation (entry) == kvOp_Put)
+    g_hash_table_add (own, GUINT_TO_POINTER (id));
+  if (node == self->node)
+    {
+      /* An earlier incarnation of this node left entries: purge them. */
+      if (incarnation != self->incarnation &&
+          kvEntry_Operation (entry) == kvOp_Put)
+        {
+          char key[256];
+
+          dir_key (self, key, sizeof key, node, incarnation, id);
+          publish_purge (self, key);
+        }
+      return;
+    }
+  g_mutex_lock (&self->lock);
+  client = g_hash_table_lookup (self->remote, GUINT_TO_POINTER (id));
+  if (kvEntry_Operation (entry) == kvOp_Put && seen != NULL)
+    g_hash_table_add (seen, GUINT_TO_POINTER (id));
+  if (kvEntry_Operation (entry) == kvOp_Put)
+    {
+      g_auto (GStrv) fields = g_strsplit (
+        kvEntry_ValueString (entry) ? kvEntry_ValueString (entry) : "", "\t",
+        5);
+      gboolean is_new = client == NULL;
+
+      if (g_strv_length (fields) != 5)
+        {
+          g_mutex_unlock (&self->lock);
+          return;
+        }
+      if (is_new)
+        {
+          client = g_new0 (RemoteClient, 1);
+          client->id = id;
+          g_hash_table_insert (self->remote, GUINT_TO_POINTER (id), client);
+          g_tree_insert (self->remote_sorted, GUINT_TO_POINTER (id), client);
+        }
+      if (!is_new && g_strcmp0 (client->info.nickname, fields[4]) != 0)
+        {
+          notice = sc_message_new (SC_MSG_CLIENT_RENAMED, 0);
+          notice->client_id = id;
+          notice->nickname = g_strdup (fields[4]);
+        }
+      client->node = node;
+      client->incarnation = incarnation;
+      client->wants_presence = g_str_equal (fields[0], "1");
+      sc_client_info_clear (&client->info);
+      client->info.id = id;
+      client->info.connected_since_ms = g_ascii_strtoll (fields[1], NULL, 10);
+      client->info.port = (guint16) g_ascii_strtoull (fields[2], NULL, 10);
+      client->info.address = g_strdup (fields[3]);
+      client->info.nickname = g_strdup (fields[4]);
+      if (is_new)
+        {
+          notice = sc_message_new (SC_MSG_CLIENT_JOINED, 0);
+          sc_client_info_copy_into (&notice->sender, &client->info);
+        }
+    }
+  else if (client != NULL && client->node == node &&
+           client->incarnation == incarnation)
+    {
+      notice = sc_message_new (SC_MSG_CLIENT_LEFT, 0);
+      notice->client_id = id;
+      notice->status = SC_STATUS_OK;
+      notice->reason = g_strdup ("disconnected");
+      g_tree_remove (self->remote_sorted, GUINT_TO_POINTER (id));
+      g_hash_table_remove (self->remote, GUINT_TO_POINTER (id));
+    }
+  g_mutex_unlock (&self->lock);
+  if (notice != NULL && notify)
+    post_presence (self, notice);
+  else if (notice != NULL)
+    sc_message_free (notice);
+}
+
+/* After a reconnection the watcher may have missed changes, and the
+ * other nodes may have been taken for dead meanwhile: a new watcher reads
+ * the whole directory again, with notices for what changed, and what is
+ * no longer there leaves.  Retried until JetStream answers. */
+static void
+resync_directory (ScBackplaneNats *self)
+{
+  g_autoptr (GHashTable) seen = g_hash_table_new (NULL, NULL);
+  g_autoptr (GHashTable) own = g_hash_table_new (NULL, NULL);
+  g_autoptr (GArray) gone = g_array_new (FALSE, FALSE, sizeof (guint32));
+  g_autoptr (GArray) stale = g_array_new (FALSE, FALSE, sizeof (guint32));
+  kvWatcher *fresh = NULL, *old;
+  kvWatchOptions options;
+  GHashTableIter iter;
+  gpointer key;
+
+  kvWatchOptions_Init (&options);
+  if (kvStore_Watch (&fresh, self->dir_kv, ">", &options) != NATS_OK)
+    {
+      g_atomic_int_set (&self->resync, 1);
+      g_usleep (500 * 1000);
+      return;
+    }
+  g_mutex_lock (&self->lock);
+  old = self->watcher;
+  self->watcher = fresh;
+  g_mutex_unlock (&self->lock);
+  kvWatcher_Stop (old);
+  kvWatcher_Destroy (old);
+  for (;;)
+    {
+      kvEntry *entry = NULL;
+      natsStatus s = kvWatcher_Next (&entry, fresh, 5000);
+
+      if (s != NATS_OK)
+        {
+          g_atomic_int_set (&self->resync, 1);
+          return;
+        }
+      if (entry == NULL)
+        break;
+      apply_entry (self, entry, TRUE, seen, own);
+      kvEntry_Destroy (entry);
+    }
+  g_mutex_lock (&self->lock);
+  g_hash_table_iter_init (&iter, self->remote);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    if (!g_hash_table_contains (seen, key))
+      {
+        guint32 id = GPOINTER_TO_UINT (key);
+
+        g_array_append_val (gone, id);
+        g_tree_remove (self->remote_sorted, key);
+        g_hash_table_iter_remove (&iter);
+      }
+  /* This node's own entries for clients that left while JetStream did
+   * not answer: their delete markers were lost. */
+  g_hash_table_iter_init (&iter, own);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    if (!g_hash_table_contains (self->local, key))
+      {
+        guint32 id = GPOINTER_TO_UINT (key);
+
+        g_array_append_val (stale, id);
+      }
+  g_mutex_unlock (&self->lock);
+  for (guint i = 0; i < stale->len; i++)
+    {
+      g_autofree char *stale_key =
+        g_strdup_printf ("%u.%" G_GINT64_MODIFIER "x.%u", self->node,
+                         self->incarnation, g_array_index (stale, guint32, i));
+
+      if (kvStore_Delete (self->dir_kv, stale_key) != NATS_OK)
+        g_atomic_int_set (&self->resync, 1); /* tried again */
+    }
+  for (guint i = 0; i < gone->len; i++)
+    post_left (self, g_array_index (gone, guint32, i), SC_STATUS_OK);
+  /* JetStream answers again: this node's own entries, some of which may
+   * have been lost or purged meanwhile, are written again. */
+  g_atomic_int_set (&self->reregister, 1);
+  g_async_queue_push (self->wakeups, GINT_TO_POINTER (1));
+  g_message ("cluster: directory read again: %u clients on other nodes",
+             g_hash_table_size (seen));
+}
+
+static gpointer
+watch_thread (gpointer data)
+{
+  ScBackplaneNats *self = data;
+
+  while (!g_atomic_int_get (&self->stopping))
+    {
+      kvEntry *entry = NULL;
+      natsStatus s;
+
+      if (g_atomic_int_compare_and_exchange (&self->resync, 1, 0))
+        {
+          resync_directory (self);
+          continue;
+        }
+      s = kvWatcher_Next (&entry, self->watcher, 200);
+
+      if (s == NATS_TIMEOUT)
+        continue;
+      if (s != NATS_OK)
+        {
+          if (g_atomic_int_get (&self->stopping))
+            break;
+          g_usleep (100 * 1000);
+          continue;
+        }
+      if (entry == NULL)
+        continue;
+      apply_entry (self, entry, TRUE, NULL, NULL);
+      kvEntry_Destroy (entry);
+    }
+  return NULL;
+}
+
+/* Start: reads the whole directory before serving, without notices. */
+static gboolean
+load_directory (ScBackplaneNats *self, GError **error)
+{
+  kvWatchOptions options;
+  natsStatus s;
+
+  kvWatchOptions_Init (&options);
+  s = kvStore_Watch (&self->watcher, self->dir_kv, ">", &options);
+  if (s != NATS_OK)
+    {
+      g_set_error (error, SC_BACKPLANE_ERROR, SC_BACKPLANE_ERROR_FAILED,
+                   "cluster: cannot watch the directory: %s",
+                   natsStatus_GetText (s));
+      return FALSE;
+    }
+  for (;;)
+    {
+      kvEntry *entry = NULL;
+
+      s = kvWatcher_Next (&entry, self->watcher, 10000);
+      if (s != NATS_OK)
+        {
+          g_set_error (error, SC_BACKPLANE_ERROR, SC_BACKPLANE_ERROR_FAILED,
+                       "cluster: cannot read the directory: %s",
+                       natsStatus_GetText (s));
+          return FALSE;
+        }
+      if (entry == NULL)
+        return TRUE; /* the initial values are in */
+      apply_entry (self, entry, FALSE, NULL, NULL);
+      kvEntry_Destroy (entry);
+    }
+}
+
+static gboolean
+nats_has_client (ScBackplane *backplane, guint32 id)
+{
+  ScBackplaneNats *self = (ScBackplaneNats *) backplane;
+  gboolean found;
+
+  g_mutex_lock (&self->lock);
+  found = g_hash_table_contains (self->remote, GUINT_TO_POINTER (id));
+  g_mutex_unlock (&self->lock);
+  return found;
+}
+
+static GArray *
+nats_remote_ids (ScBackplane *backplane)
+{
+  ScBackplaneNats *self = (ScBackplaneNats *) backplane;
+  GArray *ids = g_array_new (FALSE, FALSE, sizeof (guint32));
+  GHashTableIter iter;
+  gpointer key;
+
+  g_mutex_lock (&self->lock);
+  g_hash_table_iter_init (&iter, self->remote);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    {
+      guint32 id = GPOINTER_TO_UINT (key);
+
+      g_array_append_val (ids, id);
+    }
+  g_mutex_unlock (&self->lock);
+  return ids;
+}
+
+static guint
+nats_count_remote (ScBackplane *backplane)
+{
+  ScBackplaneNats *self = (ScBackplaneNats *) backplane;
+  guint n;
+
+  g_mutex_lock (&self->lock);
+  n = g_hash_table_size (self->remote);
+  g_mutex_unlock (&self->lock);
+  return n;
+}
+
+static GPtrArray *
+nats_list_after (ScBackplane *backplane,
+                 guint32 after_id,
+                 guint limit,
+                 gboolean *more)
+{
+  ScBackplaneNats *self = (ScBackplaneNats *) backplane;
+  GPtrArray *page =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) sc_client_info_free);
+  GTreeNode *node;
+
+  g_mutex_lock (&self->lock);
+  node = g_tree_upper_bound (self->remote_sorted, GUINT_TO_POINTER (after_id));
+  for (; node != NULL && page->len < limit; node = g_tree_node_next (node))
+    g_ptr_array_add (
+      page,
+      sc_client_info_copy (&((RemoteClient *) g_tree_node_value (node))->info));
+  *more = node != NULL;
+  g_mutex_unlock (&self->lock);
+  return page;
+}
+
+/* ------------------------------------------------------------------ */
+/* Leases: the node id and blocks of client ids. */
+
+static gboolean
+lease_node (ScBackplaneNats *self, GError **error)
+{
+  g_autofree char *key = g_strdup_printf ("node.%u", self->node);
+  g_autofree char *value =
+    g_strdup_printf ("%" G_GINT64_MODIFIER "x", self->incarnation);
+  kvEntry *entry = NULL;
+  uint64_t revision = 0;
+  natsStatus s;
+
+  s = kvStore_Get (&entry, self->nodes_kv, key);
+  if (s == NATS_NOT_FOUND)
+    {
+      s = kvStore_CreateString (&revision, self->nodes_kv, key, value);
+      if (s == NATS_OK)
+        return TRUE;
+      g_set_error (error, SC_BACKPLANE_ERROR, SC_BACKPLANE_ERROR_NODE_IN_USE,
+                   "cluster: node id %u was just taken by another server",
+                   self->node);
+      return FALSE;
+    }
+  if (s != NATS_OK)
+    {
+      g_set_error (error, SC_BACKPLANE_ERROR, SC_BACKPLANE_ERROR_FAILED,
+                   "cluster: cannot read the lease of node %u: %s", self->node,
+                   natsStatus_GetText (s));
+      return FALSE;
+    }
+  revision = kvEntry_Revision (entry);
+  kvEntry_Destroy (entry);
+  /* Held by another incarnation: taken over only if no heartbeat with
+   * this node id is heard for the node timeout. */
+  g_message ("cluster: node id %u was leased before; listening %u ms for "
+             "its holder",
+             self->node, self->config->node_timeout_ms);
+  g_usleep ((gulong) self->config->node_timeout_ms * 1000);
+  g_mutex_lock (&self->lock);
+  if (self->self_conflict_at != 0)
+    {
+      g_mutex_unlock (&self->lock);
+      g_set_error (error, SC_BACKPLANE_ERROR, SC_BACKPLANE_ERROR_NODE_IN_USE,
+                   "cluster: node id %u is in use by a live server",
+                   self->node);
+      return FALSE;
+    }
+  g_mutex_unlock (&self->lock);
+  s = kvStore_UpdateString (NULL, self->nodes_kv, key, value, revision);
+  if (s != NATS_OK)
+    {
+      g_set_error (error, SC_BACKPLANE_ERROR, SC_BACKPLANE_ERROR_NODE_IN_USE,
+                   "cluster: node id %u was just taken by another server",
+                   self->node);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Leases the next block of client ids: [*first, *first + id_block).
+ * The block is numbered by the revision JetStream gives a write to the
+ * key "ids", a sequence number no two writes share, so blocks never
+ * overlap.  (A counter changed by compare-and-set would be the obvious
+ * way, but nats-server before 2.10 may accept two concurrent updates
+ * with the same expected revision on a replicated stream: nats-server
+ * issue 4320; tests/cluster saw blocks leased twice.)  Blocking: the
+ * cluster thread or start. */
+static gboolean
+lease_block (ScBackplaneNats *self, guint32 *first)
+{
+  guint64 block = self->config->id_block;
+  g_autofree char *holder = g_strdup_printf ("%u.%" G_GINT64_MODIFIER "x",
+                                             self->node, self->incarnation);
+  uint64_t revision = 0;
+  natsStatus s = kvStore_PutString (&revision, self->nodes_kv, "ids", holder);
+
+  if (s != NATS_OK)
+    {
+      g_message ("cluster: cannot lease client ids: %s",
+                 natsStatus_GetText (s));
+      return FALSE;
+    }
+  if (revision == 0 || revision * block > G_MAXUINT32)
+    {
+      g_warning ("cluster: client ids are exhausted");
+      return FALSE;
+    }
+  *first = (guint32) (1 + (revision - 1) * block);
+  g_debug ("cluster: leased client ids %u to %" G_GUINT64_FORMAT, *first,
+           revision * block);
+  return TRUE;
+}
+
+/* Cluster thread: keeps one block in reserve. */
+static void
+refill_ids (ScBackplaneNats *self)
+{
+  guint32 first;
+  gboolean wanted;
+
+  g_mutex_lock (&self->ids_lock);
+  wanted = self->spare_next == self->spare_end;
+  g_mutex_unlock (&self->ids_lock);
+  if (!wanted || !link_is_up (self) || !lease_block (self, &first))
+    return;
+  g_mutex_lock (&self->ids_lock);
+  self->spare_next = first;
+  self->spare_end = first + self->config->id_block;
+  g_cond_broadcast (&self->ids_cond);
+  g_mutex_unlock (&self->ids_lock);
+}
+
+/* Accept thread. */
+static gboolean
+nats_take_client_id (ScBackplane *backplane, guint32 *id)
+{
+  ScBackplaneNats *self = (ScBackplaneNats *) backplane;
+  gint64 deadline = g_get_monotonic_time () + G_USEC_PER_SEC;
+  gboolean taken = FALSE;
+
+  g_mutex_lock (&self->ids_lock);
+  while (self->ids_next == self->ids_end)
+    {
+      if (self->spare_next != self->spare_end)
+        {
+          self->ids_next = self->spare_next;
+          self->ids_end = self->spare_end;
+          self->spare_next = self->spare_end = 0;
+          g_async_queue_push (self->wakeups, GINT_TO_POINTER (1));
+          break;
+        }
+      if (!g_cond_wait_until (&self->ids_cond, &self->ids_lock, deadline))
+        break;
+    }
+  if (self->ids_next != self->ids_end)
+    {
+      *id = self->ids_next++;
+      taken = TRUE;
+    }
+  g_mutex_unlock (&self->ids_lock);
+  return taken;
+}
+
+/* ------------------------------------------------------------------ */
+/* The cluster thread and the link. */
+
+static void
+reregister_some (ScBackplaneNats *self)
+{
+  g_mutex_lock (&self->lock);
+  if (g_atomic_int_compare_and_exchange (&self->reregister, 1, 0))
+    {
+      GHashTableIter iter;
+      gpointer key;
+
+      g_array_set_size (self->to_reregister, 0);
+      g_hash_table_iter_init (&iter, self->local);
+      while (g_hash_table_iter_next (&iter, &key, NULL))
+        {
+          guint32 id = GPOINTER_TO_UINT (key);
+
+          g_array_append_val (self->to_reregister, id);
+        }
+    }
+  g_mutex_unlock (&self->lock);
+  /* Rate-limited, so that a node with many clients does not flood the
+   * cluster as it comes back; acknowledged writes, retried next time
+   * when JetStream does not take them yet. */
+  for (guint i = 0; i < REREGISTER_PER_TICK; i++)
+    {
+      g_autofree char *value = NULL;
+      g_autofree char *key = NULL;
+      LocalClient *client;
+      guint32 id;
+      guint last;
+
+      g_mutex_lock (&self->lock);
+      if (self->to_reregister->len == 0)
+        {
+          g_mutex_unlock (&self->lock);
+          break;
+        }
+      last = self->to_reregister->len - 1;
+      id = g_array_index (self->to_reregister, guint32, last);
+      client = g_hash_table_lookup (self->local, GUINT_TO_POINTER (id));
+      if (client != NULL)
+        value = entry_value (client);
+      g_mutex_unlock (&self->lock);
+      if (value == NULL)
+        {
+          g_mutex_lock (&self->lock);
+          g_array_remove_index_fast (self->to_reregister, last);
+          g_mutex_unlock (&self->lock);
+          continue;
+        }
+      key = g_strdup_printf ("%u.%" G_GINT64_MODIFIER "x.%u", self->node,
+                             self->incarnation, id);
+      if (kvStore_PutString (NULL, self->dir_kv, key, value) != NATS_OK)
+        break;
+      g_mutex_lock (&self->lock);
+      /* A new reconnection may have refilled the list meanwhile. */
+      if (last < self->to_reregister->len &&
+          g_array_index (self->to_reregister, guint32, last) == id)
+        g_array_remove_index_fast (self->to_reregister, last);
+      g_mutex_unlock (&self->lock);
+    }
+}
+
+static gpointer
+cluster_thread (gpointer data)
+{
+  ScBackplaneNats *self = data;
+  guint64 interval = (guint64) self->config->heartbeat_interval_ms * 1000;
+  gint64 next_beat = g_get_monotonic_time ();
+
+  while (!g_atomic_int_get (&self->stopping))
+    {
+      gint64 now = g_get_monotonic_time ();
+
+      if (now >= next_beat)
+        {
+          next_beat = now + (gint64) interval;
+          if (link_is_up (self))
+            publish_heartbeat (self);
+          check_liveness (self);
+          check_link (self);
+          check_in_flight (self);
+          reregister_some (self);
+          rewrite_dirty (self);
+        }
+      refill_ids (self);
+      g_async_queue_timeout_pop (self->wakeups,
+                                 (guint64) MAX (1, next_beat - now));
+    }
+  return NULL;
+}
+
+/* libnats thread. */
+static void
+on_disconnected (natsConnection *nc, void *closure)
+{
+  ScBackplaneNats *self = closure;
+
+  g_mutex_lock (&self->lock);
+  if (g_atomic_int_get (&self->link_up))
+    self->link_down_since = g_get_monotonic_time ();
+  g_atomic_int_set (&self->link_up, 0);
+  g_mutex_unlock (&self->lock);
+  if (!g_atomic_int_get (&self->stopping))
+    g_message ("cluster: lost the link to NATS");
+}
+
+static void
+on_reconnected (natsConnection *nc, void *closure)
+{
+  ScBackplaneNats *self = closure;
+
+  g_atomic_int_set (&self->link_up, 1);
+  g_atomic_int_set (&self->resync, 1);
+  g_atomic_int_inc (&self->reconnects);
+  g_async_queue_push (self->wakeups, GINT_TO_POINTER (1));
+  g_message ("cluster: the link to NATS is back");
+}
+
+static gboolean
+nats_refuses_clients (ScBackplane *backplane)
+{
+  ScBackplaneNats *self = (ScBackplaneNats *) backplane;
+
+  return self->config->backplane_lost_refuse && !link_is_up (self);
+}
+
+static gboolean
+fail (GError **error, const char *what, natsStatus s)
+{
+  g_set_error (error, SC_BACKPLANE_ERROR, SC_BACKPLANE_ERROR_FAILED,
+               "cluster: %s: %s", what, natsStatus_GetText (s));
+  return FALSE;
+}
+
+static kvStore *
+open_bucket (ScBackplaneNats *self, const char *bucket, natsStatus *status)
+{
+  kvConfig config;
+  kvStore *kv = NULL;
+
+  kvConfig_Init (&config);
+  config.Bucket = bucket;
+  config.History = 1;
+  config.Replicas = (int) self->config->kv_replicas;
+  *status = js_CreateKeyValue (&kv, self->js, &config);
+  if (*status != NATS_OK)
+    *status = js_KeyValue (&kv, self->js, bucket);
+  return kv;
+}
+
+static gboolean
+nats_start (ScBackplane *backplane, GError **error)
+{
+  ScBackplaneNats *self = (ScBackplaneNats *) backplane;
+  g_auto (GStrv) urls = g_strsplit (self->config->cluster_urls, ",", -1);
+  g_autofree char *name = g_strdup_printf ("sockchat-node-%u", self->node);
+  jsOptions js_options;
+  guint32 first;
+  natsStatus s;
+
+  natsOptions_Create (&self->options);
+  natsOptions_SetServers (self->options, (const char **) urls,
+                          (int) g_strv_length (urls));
+  natsOptions_SetName (self->options, name);
+  /* Without it a publication waits for the library's flusher: about a
+   * millisecond per hop. */
+  natsOptions_SetSendAsap (self->options, true);
+  natsOptions_SetNoEcho (self->options, true);
+  natsOptions_SetMaxReconnect (self->options, -1);
+  natsOptions_SetReconnectWait (self->options, 100);
+  natsOptions_SetTimeout (self->options, 2000);
+  natsOptions_SetDisconnectedCB (self->options, on_disconnected, self);
+  natsOptions_SetReconnectedCB (self->options, on_reconnected, self);
+  s = natsConnection_Connect (&self->nc, self->options);
+  if (s != NATS_OK)
+    return fail (error, "cannot connect to NATS", s);
+  g_atomic_int_set (&self->link_up, 1);
+  /* Requests give up after a second, so that the directory is read again
+   * soon after JetStream answers again (the watch is retried). */
+  jsOptions_Init (&js_options);
+  js_options.Wait = 1000;
+  s = natsConnection_JetStream (&self->js, self->nc, &js_options);
+  if (s != NATS_OK)
+    return fail (error, "no JetStream", s);
+  jsOptions_Init (&js_options);
+  js_options.Wait = 2000;
+  /* Never reached in practice: a worker's publication must not stall. */
+  js_options.PublishAsync.MaxPending = 1 << 20;
+  js_options.PublishAsync.ErrHandler = on_dir_error;
+  js_options.PublishAsync.ErrHandlerClosure = self;
+  s = natsConnection_JetStream (&self->dir_js, self->nc, &js_options);
+  if (s != NATS_OK)
+    return fail (error, "no JetStream", s);
+  self->nodes_kv = open_bucket (self, self->nodes_bucket, &s);
+  if (s != NATS_OK)
+    return fail (error, "cannot open the node bucket", s);
+  self->dir_kv = open_bucket (self, self->dir_bucket, &s);
+  if (s != NATS_OK)
+    return fail (error, "cannot open the directory bucket", s);
+
+  s = natsConnection_Subscribe (&self->heartbeat_sub, self->nc,
+                                self->heartbeat_subject, on_heartbeat, self);
+  if (s != NATS_OK)
+    return fail (error, "cannot subscribe to heartbeats", s);
+  if (!lease_node (self, error))
+    return FALSE;
+  s = natsConnection_Subscribe (&self->route_sub, self->nc, self->own_subject,
+                                on_route, self);
+  if (s != NATS_OK)
+    return fail (error, "cannot subscribe to its subject", s);
+  natsSubscription_SetPendingLimits (self->route_sub, -1, 256 * 1024 * 1024);
+  if (!load_directory (self, error))
+    return FALSE;
+  if (!lease_block (self, &first))
+    return fail (error, "cannot lease client ids", NATS_ERR);
+  self->ids_next = first;
+  self->ids_end = first + self->config->id_block;
+  self->started_at = g_get_monotonic_time ();
+  publish_heartbeat (self);
+  self->cluster_thread = g_thread_new ("sc-cluster", cluster_thread, self);
+  self->watch_thread = g_thread_new ("sc-cluster-watch", watch_thread, self);
+  g_message ("cluster: node %u (incarnation %" G_GINT64_MODIFIER
+             "x) joined cluster “%s”; %u clients on other nodes",
+             self->node, self->incarnation, self->config->cluster_name,
+             nats_count_remote (backplane));
+  return TRUE;
+}
+
+static void
+nats_stop (ScBackplane *backplane)
+{
+  ScBackplaneNats *self = (ScBackplaneNats *) backplane;
+
+  if (!g_atomic_int_compare_and_exchange (&self->stopping, 0, 1))
+    return;
+  g_async_queue_push (self->wakeups, GINT_TO_POINTER (1));
+  if (self->cluster_thread)
+    g_thread_join (g_steal_pointer (&self->cluster_thread));
+  if (self->watch_thread)
+    g_thread_join (g_steal_pointer (&self->watch_thread));
+  if (self->watcher)
+    kvWatcher_Stop (self->watcher);
+  if (self->nc != NULL && link_is_up (self) && self->nodes_kv != NULL)
+    {
+      g_autofree char *key = g_strdup_printf ("node.%u", self->node);
+
+      /* The clients' keys went as they were closed; the lease goes now,
+       * so that this node id can start again at once. */
+      kvStore_Delete (self->nodes_kv, key);
+      natsConnection_FlushTimeout (self->nc, 1000);
+    }
+  if (self->route_sub)
+    natsSubscription_Unsubscribe (self->route_sub);
+  if (self->heartbeat_sub)
+    natsSubscription_Unsubscribe (self->heartbeat_sub);
+  if (self->nc)
+    natsConnection_Close (self->nc);
+}
+
+static void
+nats_free (ScBackplane *backplane)
+{
+  ScBackplaneNats *self = (ScBackplaneNats *) backplane;
+
+  nats_stop (backplane);
+  g_clear_pointer (&self->watcher, kvWatcher_Destroy);
+  g_clear_pointer (&self->route_sub, natsSubscription_Destroy);
+  g_clear_pointer (&self->heartbeat_sub, natsSubscription_Destroy);
+  g_clear_pointer (&self->nodes_kv, kvStore_Destroy);
+  g_clear_pointer (&self->dir_kv, kvStore_Destroy);
+  g_clear_pointer (&self->js, jsCtx_Destroy);
+  g_clear_pointer (&self->dir_js, jsCtx_Destroy);
+  g_clear_pointer (&self->nc, natsConnection_Destroy);
+  g_clear_pointer (&self->options, natsOptions_Destroy);
+  g_async_queue_unref (self->wakeups);
+  g_tree_unref (self->remote_sorted);
+  g_hash_table_unref (self->remote);
+  g_hash_table_unref (self->nodes);
+  g_array_unref (self->replaced);
+  g_hash_table_unref (self->pending);
+  g_hash_table_unref (self->in_flight);
+  g_hash_table_unref (self->routes);
+  g_hash_table_unref (self->local);
+  g_array_unref (self->to_reregister);
+  g_hash_table_unref (self->dirty);
+  g_mutex_clear (&self->lock);
+  g_mutex_clear (&self->ids_lock);
+  g_mutex_clear (&self->dirty_lock);
+  g_cond_clear (&self->ids_cond);
+  g_free (self->own_subject);
+  g_free (self->heartbeat_subject);
+  g_free (self->dir_prefix);
+  g_free (self->nodes_bucket);
+  g_free (self->dir_bucket);
+  g_free (self);
+}
+
+static const ScBackplaneClass nats_class = {
+  .start = nats_start,
+  .stop = nats_stop,
+  .free = nats_free,
+  .take_client_id = nats_take_client_id,
+  .refuses_clients = nats_refuses_clients,
+  .client_ready = nats_client_ready,
+  .client_left = nats_client_left,
+  .has_client = nats_has_client,
+  .remote_ids = nats_remote_ids,
+  .count_remote = nats_count_remote,
+  .list_after = nats_list_after,
+  .route_message = nats_route_message,
+  .route_receipt = nats_route_receipt,
+  .flush = nats_flush,
+};
+
+ScBackplane *
+sc_backplane_nats_new (ScServer *server, GError **error)
+{
+  ScBackplaneNats *self = g_new0 (ScBackplaneNats, 1);
+  const char *cluster = server->config->cluster_name;
+
+  self->parent.klass = &nats_class;
+  self->parent.server = server;
+  self->config = server->config;
+  self->node = server->config->node_id;
+  /* Never 0, so that "no incarnation" cannot be mistaken for one. */
+  self->incarnation = ((guint64) g_random_int () << 32 | g_random_int ()) | 1;
+  self->own_subject = g_strdup_printf ("%s.node.%u", cluster, self->node);
+  self->heartbeat_subject = g_strdup_printf ("%s.heartbeat", cluster);
+  self->nodes_bucket = g_strdup_printf ("%s-nodes", cluster);
+  self->dir_bucket = g_strdup_printf ("%s-dir", cluster);
+  self->dir_prefix = g_strdup_printf ("$KV.%s.", self->dir_bucket);
+  self->wakeups = g_async_queue_new ();
+  g_mutex_init (&self->lock);
+  g_mutex_init (&self->ids_lock);
+  g_mutex_init (&self->dirty_lock);
+  g_cond_init (&self->ids_cond);
+  self->remote = g_hash_table_new_full (NULL, NULL, NULL,
+                                        (GDestroyNotify) remote_client_free);
+  self->remote_sorted = g_tree_new_full (compare_ids, NULL, NULL, NULL);
+  self->nodes = g_hash_table_new_full (NULL, NULL, NULL, g_free);
+  self->replaced = g_array_new (FALSE, FALSE, sizeof (NodeState));
+  self->pending =
+    g_hash_table_new_full (pending_key_hash, pending_key_equal, NULL, g_free);
+  self->in_flight = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
+                                           (GDestroyNotify) in_flight_free);
+  self->routes = g_hash_table_new (NULL, NULL);
+  self->local = g_hash_table_new_full (NULL, NULL, NULL,
+                                       (GDestroyNotify) local_client_free);
+  self->to_reregister = g_array_new (FALSE, FALSE, sizeof (guint32));
+  self->dirty = g_hash_table_new (NULL, NULL);
+  self->started_at = g_get_monotonic_time ();
+  return &self->parent;
+}
