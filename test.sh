@@ -11,8 +11,9 @@
 #   --quick    skip the sanitizer build
 #   --full     also: a ThreadSanitizer build of the server and client tests
 #              (_build-tsan), the protocol, server and client tests under
-#              valgrind (meson test --setup valgrind) and the 60 s soak
-#              (suite soak-long); CI runs this
+#              valgrind (meson test --setup valgrind), the 60 s soak
+#              (suite soak-long) and the three-node cluster test (suite
+#              cluster, about 70 s); CI runs this
 #
 # Wall-clock performance bounds are in the perf suite, left out of every
 # run here (they need an otherwise idle machine): meson test -C _build
@@ -151,7 +152,7 @@ build_and_test () {
   xvfb-run -a -s "$XVFB_SERVER_ARGS" \
     dbus-run-session -- \
     meson test -C "$builddir" --print-errorlogs --no-suite perf \
-    --no-suite soak-long "${TEST_ARGS[@]}" </dev/null \
+    --no-suite soak-long --no-suite cluster "${TEST_ARGS[@]}" </dev/null \
     >"$builddir/test-output.txt" 2>&1 || status=$?
   cat "$builddir/test-output.txt"
   # With --setup, Meson appends the setup's name to the log's name.
@@ -191,6 +192,8 @@ full_checks () {
     FAILED=$((FAILED + 1))
   fi
   run_more_tests _build testlog-soak-long --suite soak-long
+  # Three NATS servers and three sockchat nodes (tests/cluster/run.sh).
+  run_more_tests _build testlog-cluster --suite cluster
   if command -v valgrind >/dev/null 2>&1; then
     run_more_tests _build testlog-valgrind --setup valgrind --suite protocol \
       --suite server \
