@@ -54,6 +54,9 @@ struct _ScClient
   int fd;
   ScClientTls *tls; /* the sender's, which frees it; NULL when plain */
   ScClientSender *sender;
+  /* The last connection's sender, still closing it: the next connection
+   * waits for that (sc-client.c, connecting). */
+  ScClientSender *last_sender;
   GThread *receiver;
   ScFrameReader *reader; /* the receiver's, once it runs */
 

@@ -34,8 +34,13 @@ struct _ScClientSender
   gsize queued;  /* bytes in chunks plus the chunk being written */
   gboolean closing;
   gboolean drain;
-  char *failure; /* why the connection was given up; set once */
+  gboolean closed; /* the socket is closed: the thread is done with it */
+  char *failure;   /* why the connection was given up; set once */
 };
+
+/* How long a client leaving by choice waits for the server to close its
+ * side, the sign that the server has forgotten the client. */
+#define LINGER_MS 2000
 
 static void
 lock (ScClientSender *self)
@@ -139,9 +144,36 @@ write_chunk (ScClientSender *self, GBytes *chunk)
   return NULL;
 }
 
+/* Leaving by choice: says so (end of stream) and reads what the server
+ * still sends until it closes its side too.  The server forgets a
+ * client (its nickname with it) before it closes the socket, so once
+ * this returns, the next connection can take the same nickname. */
+static void
+wait_for_server_close (int fd)
+{
+  gint64 deadline = g_get_monotonic_time () + LINGER_MS * 1000;
+  char buffer[4096];
+
+  if (shutdown (fd, SHUT_WR) < 0)
+    return;
+  for (;;)
+    {
+      gint64 left_ms = (deadline - g_get_monotonic_time ()) / 1000;
+      struct pollfd pfd = { .fd = fd, .events = POLLIN };
+      ssize_t n;
+
+      if (left_ms <= 0 || poll (&pfd, 1, (int) left_ms) <= 0)
+        return;
+      n = recv (fd, buffer, sizeof buffer, 0);
+      if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
+        return;
+    }
+}
+
 static gpointer
 sender_thread (gpointer data)
 {
+  gboolean leaving;
   ScClientSender *self = data;
 
   lock (self);
@@ -169,12 +201,44 @@ sender_thread (gpointer data)
    * stopped it and called sc_client_sender_close(). */
   while (!self->closing)
     wait_locked (self);
+  leaving = self->drain && self->failure == NULL;
   unlock (self);
+  if (leaving)
+    wait_for_server_close (self->fd);
   close (self->fd);
+  lock (self);
+  self->closed = TRUE;
+  g_cond_broadcast (&self->cond);
+  unlock (self);
   /* The receiver was stopped before the close: no one else uses it. */
   g_clear_pointer (&self->tls, sc_client_tls_free);
   sc_client_sender_unref (self);
   return NULL;
+}
+
+/* Waits until the thread has closed the socket, at most @timeout_ms;
+ * FALSE when it has not by then. */
+gboolean
+sc_client_sender_wait_closed (ScClientSender *self, guint timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  gboolean closed;
+
+  g_return_val_if_fail (self != NULL, FALSE);
+  lock (self);
+  while (!self->closed)
+    {
+      SC_HAPPENS_BEFORE (&self->lock);
+      if (!g_cond_wait_until (&self->cond, &self->lock, deadline))
+        {
+          SC_HAPPENS_AFTER (&self->lock);
+          break;
+        }
+      SC_HAPPENS_AFTER (&self->lock);
+    }
+  closed = self->closed;
+  unlock (self);
+  return closed;
 }
 
 /* Takes @fd; its thread closes it.  @max_queued caps the unsent bytes. */

@@ -27,6 +27,7 @@ ScClientSender *sc_client_sender_new_tls (int fd,
                                           guint timeout_ms,
                                           gsize max_queued);
 ScClientSender *sc_client_sender_ref (ScClientSender *self);
+gboolean sc_client_sender_wait_closed (ScClientSender *self, guint timeout_ms);
 void sc_client_sender_unref (ScClientSender *self);
 gboolean sc_client_sender_push (ScClientSender *self,
                                 const guint8 *data,

@@ -116,7 +116,8 @@ teardown (ScClient *self, ScDisconnectReason reason, const char *detail)
   /* Leaving by choice, the queued acknowledgements still go out, in the
    * sender's thread; otherwise the socket is shut at once. */
   sc_client_sender_close (self->sender, reason == SC_DISCONNECT_BY_US);
-  g_clear_pointer (&self->sender, sc_client_sender_unref);
+  g_clear_pointer (&self->last_sender, sc_client_sender_unref);
+  self->last_sender = g_steal_pointer (&self->sender);
   self->fd = -1;
   self->tls = NULL; /* the sender's thread frees it */
   g_clear_pointer (&self->reader, sc_frame_reader_free);
@@ -453,12 +454,14 @@ typedef struct
   ScFrameReader *reader;
   ScMessage *greeting;
   ScMessage *hello_reply;
-  GPtrArray *early; /* indications that came before the hello reply */
+  GPtrArray *early;         /* indications that came before the hello reply */
+  ScClientSender *previous; /* the last connection's, still closing */
 } Handshake;
 
 static void
 handshake_free (Handshake *hs)
 {
+  g_clear_pointer (&hs->previous, sc_client_sender_unref);
   sc_client_tls_free (hs->tls);
   if (hs->fd >= 0)
     close (hs->fd);
@@ -585,9 +588,18 @@ say_hello (Handshake *hs, GError **error)
   return FALSE;
 }
 
+/* Reconnecting at once after leaving: the server may not have let the
+ * old connection go yet, and with it the nickname.  The old sender
+ * closes only once the server has closed its side (or after its
+ * linger time), so waiting for it first lets the same name be taken
+ * again. */
+#define PREVIOUS_CLOSE_WAIT_MS 2500
+
 static gboolean
 run_handshake (Handshake *hs, GError **error)
 {
+  if (hs->previous)
+    sc_client_sender_wait_closed (hs->previous, PREVIOUS_CLOSE_WAIT_MS);
   hs->fd = sc_socket_connect (hs->host, hs->port, CONNECT_TIMEOUT_MS, error);
   if (hs->fd < 0)
     return FALSE;
@@ -811,6 +823,7 @@ sc_client_connect_async (ScClient *self,
                              ? g_strdup (self->known_servers_path)
                              : sc_known_servers_default_path ();
   hs->generation = (guint) g_atomic_int_get (&self->generation);
+  hs->previous = g_steal_pointer (&self->last_sender);
   set_state (self, SC_CLIENT_STATE_CONNECTING);
 
   connecting = g_new0 (Connecting, 1);
@@ -1064,6 +1077,7 @@ sc_client_dispose (GObject *object)
   if (self->state == SC_CLIENT_STATE_CONNECTED)
     teardown (self, SC_DISCONNECT_BY_US, "the client was closed");
   self->state = SC_CLIENT_STATE_DISCONNECTED;
+  g_clear_pointer (&self->last_sender, sc_client_sender_unref);
   sc_client_events_clear (self);
   G_OBJECT_CLASS (sc_client_parent_class)->dispose (object);
 }

@@ -496,6 +496,24 @@ test_cancel_connect (Fixture *fixture, gconstpointer data)
   close (silent);
 }
 
+/* Disconnect, then connect again at once with the same nickname, as the
+ * terminal client's menu 2 then 1 does: the old connection is gone from
+ * the server before the new one says hello, so the name is free. */
+static void
+test_reconnect_same_name (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (Peer) peer = peer_new_in (NULL);
+
+  for (guint i = 0; i < 20; i++)
+    {
+      g_autoptr (GError) error =
+        peer_try_connect (peer, "127.0.0.1", fixture->port, "alice");
+
+      g_assert_no_error (error);
+      sc_client_disconnect (peer->client);
+    }
+}
+
 /* ------------------------------------------------------------------ */
 
 int
@@ -516,6 +534,8 @@ main (int argc, char **argv)
                    test_disconnect_in_handler);
   add_server_test ("/client/lifecycle/unref-in-handler", NULL,
                    test_unref_in_handler);
+  add_server_test ("/client/lifecycle/reconnect-same-name", NULL,
+                   test_reconnect_same_name);
 
   return g_test_run ();
 }
