@@ -881,8 +881,10 @@ run_kill (guint victim_node, GPid pid, guint n_victims, const char *out_path)
       }
   for (guint i = 0; i < n_victims; i++)
     {
+      /* Nicknames are unique on a node. */
+      g_autofree char *name = g_strdup_printf ("victim%u", i);
       Client *victim =
-        connect_client (victim_node, "victim", SC_FLAG_NO_PRESENCE, TRUE);
+        connect_client (victim_node, name, SC_FLAG_NO_PRESENCE, TRUE);
 
       victim->acks = FALSE; /* holds every message unacknowledged */
       g_ptr_array_add (victims, victim);
@@ -1116,8 +1118,12 @@ run_natskill (const char *pids, guint per_node)
   natskill.undelivered =
     g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
   for (guint i = 0; i < total; i++)
-    g_ptr_array_add (
-      all, connect_client (i % n_ports, "steady", SC_FLAG_NO_PRESENCE, TRUE));
+    {
+      g_autofree char *name = g_strdup_printf ("steady%u", i);
+
+      g_ptr_array_add (
+        all, connect_client (i % n_ports, name, SC_FLAG_NO_PRESENCE, TRUE));
+    }
   listers = one_per_node (all);
   wait_lists_agree (listers, total, 10000, NULL);
   for (guint i = 0; parts[i]; i++)
