@@ -115,7 +115,11 @@ start_display () {
 
 # start_client DISPLAY NICKNAME SCRIPT [THEME]
 start_client () {
+  mkdir -p "$WORK/$2/data" "$WORK/$2/config"
+  # Each client's history and known servers in the script's own folder:
+  # the pictures do not depend on earlier runs.
   env DISPLAY=":$1" GSETTINGS_SCHEMA_DIR="$BUILD/data" \
+    XDG_DATA_HOME="$WORK/$2/data" XDG_CONFIG_HOME="$WORK/$2/config" \
     GSETTINGS_BACKEND=memory "${CLIENT_ENV[@]}" \
     SOCKCHAT_DEMO_SCRIPT="$3" NO_AT_BRIDGE=1 GTK_THEME="${4:-Adwaita}" \
     dbus-run-session -- "$BUILD/gui-client/sockchat" --host 127.0.0.1 \
