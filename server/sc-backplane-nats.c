@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "sc-backplane.h"
+#include "sc-nickname.h"
 #include "sc-outbox.h"
 #include "sc-server-private.h"
 #include "sc-worker.h"
@@ -50,6 +51,7 @@ typedef struct
   guint64 incarnation;
   gboolean wants_presence;
   ScClientInfo info;
+  char *skeleton; /* of its nickname (sc-nickname.h), NULL for none */
 } RemoteClient;
 
 typedef struct
@@ -250,6 +252,7 @@ pending_key_equal (gconstpointer a, gconstpointer b)
 static void
 remote_client_free (RemoteClient *client)
 {
+  g_free (client->skeleton);
   sc_client_info_clear (&client->info);
   g_free (client);
 }
@@ -1324,6 +1327,9 @@ apply_entry (ScBackplaneNats *self,
       client->info.port = (guint16) g_ascii_strtoull (fields[2], NULL, 10);
       client->info.address = g_strdup (fields[3]);
       client->info.nickname = g_strdup (fields[4]);
+      g_free (client->skeleton);
+      client->skeleton =
+        fields[4][0] != '\0' ? sc_nickname_skeleton (fields[4]) : NULL;
       if (is_new)
         {
           notice = sc_message_new (SC_MSG_CLIENT_JOINED, 0);
@@ -1511,6 +1517,24 @@ nats_has_client (ScBackplane *backplane, guint32 id)
   found = g_hash_table_contains (self->remote, GUINT_TO_POINTER (id));
   g_mutex_unlock (&self->lock);
   return found;
+}
+
+static char *
+nats_nickname_holder (ScBackplane *backplane, const char *skeleton)
+{
+  ScBackplaneNats *self = (ScBackplaneNats *) backplane;
+  GHashTableIter iter;
+  RemoteClient *client;
+  char *holder = NULL;
+
+  g_mutex_lock (&self->lock);
+  g_hash_table_iter_init (&iter, self->remote);
+  while (holder == NULL &&
+         g_hash_table_iter_next (&iter, NULL, (gpointer *) &client))
+    if (client->skeleton != NULL && g_str_equal (client->skeleton, skeleton))
+      holder = g_strdup (client->info.nickname);
+  g_mutex_unlock (&self->lock);
+  return holder;
 }
 
 static GArray *
@@ -2020,6 +2044,7 @@ static const ScBackplaneClass nats_class = {
   .client_ready = nats_client_ready,
   .client_left = nats_client_left,
   .has_client = nats_has_client,
+  .nickname_holder = nats_nickname_holder,
   .remote_ids = nats_remote_ids,
   .count_remote = nats_count_remote,
   .list_after = nats_list_after,

@@ -91,6 +91,18 @@ sc_backplane_has_client (ScBackplane *backplane, guint32 id)
   return backplane != NULL && backplane->klass->has_client (backplane, id);
 }
 
+/* Nicknames are unique across the cluster as on one server: the
+ * nickname of another node's client that @skeleton would collide with,
+ * as this node last heard; NULL when none (or without a backplane).
+ * (transfer full) */
+char *
+sc_backplane_nickname_holder (ScBackplane *backplane, const char *skeleton)
+{
+  if (backplane == NULL || skeleton == NULL)
+    return NULL;
+  return backplane->klass->nickname_holder (backplane, skeleton);
+}
+
 /* The ids of every client of the other nodes, in no order; NULL without
  * a backplane.  (transfer full) */
 GArray *

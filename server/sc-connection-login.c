@@ -48,7 +48,13 @@ claim_nickname (ScConnection *connection,
   g_autofree char *holder_key = NULL;
   g_autofree char *why = NULL;
 
-  if (sc_registry_set_ready (connection->server->registry, connection->info.id,
+  /* Another node's client first, as this node last heard of them (a
+   * claim on two nodes within the directory's delay can still pass on
+   * both, docs/CLUSTER.md). */
+  holder =
+    sc_backplane_nickname_holder (connection->server->backplane, skeleton);
+  if (holder == NULL &&
+      sc_registry_set_ready (connection->server->registry, connection->info.id,
                              nickname, skeleton, &holder))
     return TRUE;
   key = sc_nickname_key (nickname);

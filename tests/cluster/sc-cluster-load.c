@@ -41,6 +41,8 @@ typedef struct
   GArray *listed;   /* guint32: ids seen in the list under way */
   guint32 list_count;
   gboolean list_done;
+  ScStatus hello_status; /* of the HELLO_REPLY, once answered */
+  gboolean answered;
 } Client;
 
 static guint16 ports[8];
@@ -125,7 +127,11 @@ read_client (Client *client)
       if (message == NULL)
         continue;
       if (message->type == SC_MSG_HELLO_REPLY)
-        client->id = message->client_id;
+        {
+          client->id = message->client_id;
+          client->hello_status = message->status;
+          client->answered = TRUE;
+        }
       if (message->type == SC_MSG_MESSAGE && client->acks &&
           !(message->flags & SC_FLAG_NO_ACK))
         {
@@ -678,7 +684,12 @@ run_presence (guint rounds)
   on_message = presence_message;
   expect.latencies = g_array_new (FALSE, FALSE, sizeof (double));
   for (guint node = 0; node < n_ports; node++)
-    g_ptr_array_add (observers, connect_client (node, "observer", 0, TRUE));
+    {
+      /* Nicknames are unique across the cluster. */
+      g_autofree char *name = g_strdup_printf ("observer%u", node);
+
+      g_ptr_array_add (observers, connect_client (node, name, 0, TRUE));
+    }
   /* Let the observers' own entries settle before timing anything. */
   wait_lists_agree (observers, 0, 10000, NULL);
   expect.observers = n_ports - 1;
@@ -707,9 +718,10 @@ run_presence (guint rounds)
       expect.seen = 0;
       expect.seen_by = 0;
       sc_message_init (&rename, SC_MSG_SET_NICKNAME, ++actor->next_request);
-      rename.nickname = (char *) "renamed";
+      rename.nickname = g_strdup_printf ("renamed%u", r);
       expect.since = now_us ();
       queue (actor, &rename);
+      g_free (rename.nickname);
       if (!pump_until (all_seen, NULL, 2000))
         timeouts++;
 
@@ -744,6 +756,29 @@ run_presence (guint rounds)
 /* ------------------------------------------------------------------ */
 /* lists */
 
+static gboolean
+answered (gpointer data)
+{
+  return ((Client *) data)->answered;
+}
+
+/* Nicknames are unique across the cluster: "LISTER0" on node 2 looks
+ * like node 1's "lister0" and is refused. */
+static void
+check_name_taken_elsewhere (void)
+{
+  Client *copycat;
+
+  if (n_ports < 2)
+    return;
+  copycat = connect_client (1, "LISTER0", SC_FLAG_NO_PRESENCE, FALSE);
+  pump_until (answered, copycat, 10000);
+  ok (copycat->answered && copycat->hello_status == SC_STATUS_NICKNAME_IN_USE,
+      "names: a nickname held on another node is refused (status %d)",
+      copycat->answered ? (int) copycat->hello_status : -1);
+  disconnect_client (copycat);
+}
+
 static int
 run_lists (guint want, const char *forbidden_path, int wait_ms)
 {
@@ -755,14 +790,19 @@ run_lists (guint want, const char *forbidden_path, int wait_ms)
 
   on_message = NULL;
   for (guint node = 0; node < n_ports; node++)
-    g_ptr_array_add (
-      listers, connect_client (node, "lister", SC_FLAG_NO_PRESENCE, TRUE));
+    {
+      g_autofree char *name = g_strdup_printf ("lister%u", node);
+
+      g_ptr_array_add (listers,
+                       connect_client (node, name, SC_FLAG_NO_PRESENCE, TRUE));
+    }
   started = now_us ();
   agreed = wait_lists_agree (listers, want, (guint) wait_ms, &seen);
   ok (agreed,
       "lists: the %u nodes list the same clients: %u (want %u) after %.1f s "
       "(bound %.0f s)",
       n_ports, seen, want, (now_us () - started) / 1e6, wait_ms / 1000.0);
+  check_name_taken_elsewhere ();
   if (forbidden_path &&
       g_file_get_contents (forbidden_path, &forbidden, NULL, NULL))
     {
@@ -875,9 +915,12 @@ run_kill (guint victim_node, GPid pid, guint n_victims, const char *out_path)
   for (guint node = 0; node < n_ports; node++)
     if (node != victim_node)
       {
-        g_ptr_array_add (observers, connect_client (node, "watcher", 0, TRUE));
+        g_autofree char *watcher = g_strdup_printf ("watcher%u", node);
+        g_autofree char *sender = g_strdup_printf ("sender%u", node);
+
+        g_ptr_array_add (observers, connect_client (node, watcher, 0, TRUE));
         g_ptr_array_add (
-          senders, connect_client (node, "sender", SC_FLAG_NO_PRESENCE, TRUE));
+          senders, connect_client (node, sender, SC_FLAG_NO_PRESENCE, TRUE));
       }
   for (guint i = 0; i < n_victims; i++)
     {
@@ -892,7 +935,10 @@ run_kill (guint victim_node, GPid pid, guint n_victims, const char *out_path)
     }
   g_file_set_contents (out_path, ids->str, (gssize) ids->len, NULL);
   listers = g_ptr_array_copy (observers, NULL, NULL);
-  if (!wait_lists_agree (listers, 0, 10000, NULL))
+  /* Every victim listed on both other nodes before anything is sent to
+   * them: lists that agree may still both lack the newest. */
+  if (!wait_lists_agree (listers, observers->len + senders->len + victims->len,
+                         10000, NULL))
     g_printerr ("# kill: lists did not agree before the kill\n");
   for (guint s = 0; s < senders->len; s++)
     for (guint v = 0; v < victims->len; v++)
@@ -1131,8 +1177,12 @@ run_natskill (const char *pids, guint per_node)
   natskill.killed_at = now_us ();
   /* Clients that say hello during the stall. */
   for (guint node = 0; node < n_ports; node++)
-    g_ptr_array_add (all,
-                     connect_client (node, "late", SC_FLAG_NO_PRESENCE, TRUE));
+    {
+      g_autofree char *name = g_strdup_printf ("late%u", node);
+
+      g_ptr_array_add (all,
+                       connect_client (node, name, SC_FLAG_NO_PRESENCE, TRUE));
+    }
   /* Three seconds of traffic: every 20 ms each client sends one message
    * to a client of another node. */
   for (guint round = 0; now_us () - natskill.killed_at < 3 * G_USEC_PER_SEC;
