@@ -315,6 +315,14 @@ notify_presence (ScWorker *worker, gpointer data)
 static void
 post_presence (ScBackplaneNats *self, ScMessage *notice)
 {
+  /* --hide-addresses holds for the clients of other nodes too. */
+  if (notice->type == SC_MSG_CLIENT_JOINED &&
+      self->config->hide_addresses)
+    {
+      g_free (notice->sender.address);
+      notice->sender.address = g_strdup ("");
+      notice->sender.port = 0;
+    }
   /* One worker for every notice keeps a client's joined, renamed and
    * left in order. */
   post_call (self, 0, notify_presence, notice,
