@@ -316,8 +316,7 @@ static void
 post_presence (ScBackplaneNats *self, ScMessage *notice)
 {
   /* --hide-addresses holds for the clients of other nodes too. */
-  if (notice->type == SC_MSG_CLIENT_JOINED &&
-      self->config->hide_addresses)
+  if (notice->type == SC_MSG_CLIENT_JOINED && self->config->hide_addresses)
     {
       g_free (notice->sender.address);
       notice->sender.address = g_strdup ("");
