@@ -7,6 +7,7 @@
 
 #include "sc-accounts.h"
 #include "sc-password-checker.h"
+#include "sc-tsan.h"
 
 struct _ScPasswordChecker
 {
@@ -42,6 +43,9 @@ deliver (gpointer data)
 {
   Check *check = data;
 
+  /* Handed over through GLib's main context, which ThreadSanitizer
+   * does not see. */
+  SC_HAPPENS_AFTER (check);
   check->done (check->right, check->data);
   return G_SOURCE_REMOVE;
 }
@@ -54,6 +58,7 @@ run_check (gpointer data, gpointer user_data)
   g_autoptr (GSource) source = NULL;
 
   check->right = sc_accounts_verify (check->hash, check->password);
+  SC_HAPPENS_BEFORE (check);
   source = g_idle_source_new ();
   g_source_set_priority (source, G_PRIORITY_DEFAULT);
   g_source_set_callback (source, deliver, check, (GDestroyNotify) check_free);
