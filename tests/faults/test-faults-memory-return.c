@@ -94,15 +94,30 @@ test_memory_return (void)
   for (guint i = 0; i < N_STALLED; i++)
     sc_test_peer_free (stalled[i]);
 
+  g_assert_cmpuint (rss_peak, >, rss_before + 40 * 1024 * 1024);
+  if (sc_fault_sanitized ())
+    {
+      /* AddressSanitizer's allocator replaces glibc's: it quarantines freed
+       * blocks on purpose and malloc_trim does not reach it, so the return
+       * cannot be measured there (CI saw it stay above 512 MiB).  The run
+       * still checks the free path for memory errors and leaks. */
+      g_test_message ("server RSS %" G_GSIZE_FORMAT
+                      " KiB before, %" G_GSIZE_FORMAT
+                      " KiB with the queues full; return not measured under "
+                      "a sanitizer",
+                      rss_before / 1024, rss_peak / 1024);
+      g_assert_cmpint (sc_fault_server_stop (server, 5000), ==, 0);
+      return;
+    }
+
   /* Back within 16 MiB of the start, allowing for allocator arenas that
-   * grew during the burst (sanitizers keep freed memory on purpose). */
-  target.rss = rss_before + (sc_fault_sanitized () ? 512 : 16) * 1024 * 1024;
+   * grew during the burst. */
+  target.rss = rss_before + 16 * 1024 * 1024;
   sc_test_wait_until (rss_within, &target, 10000);
   rss_after = sc_fault_proc_rss (pid);
   g_test_message ("server RSS %" G_GSIZE_FORMAT " KiB before, %" G_GSIZE_FORMAT
                   " KiB with the queues full, %" G_GSIZE_FORMAT " KiB after",
                   rss_before / 1024, rss_peak / 1024, rss_after / 1024);
-  g_assert_cmpuint (rss_peak, >, rss_before + 40 * 1024 * 1024);
   g_assert_cmpuint (rss_after, <=, target.rss);
   g_assert_cmpint (sc_fault_server_stop (server, 5000), ==, 0);
 }
