@@ -355,8 +355,22 @@ message_id_for (ScConnection *connection, const ScMessage *request)
   return ((guint64) connection->info.id << 32) | request->request_id;
 }
 
-/* Hands a forwarded message to its recipient; when it cannot take it,
- * the sender is owed a receipt saying why (unless it wants none). */
+/* A forwarded message that @recipient did not take: its sender is owed a
+ * receipt saying why (unless it wants none). */
+static void
+report_refusal (ScConnection *connection,
+                const ScMessage *request,
+                ScOutbox *recipient,
+                guint64 message_id,
+                ScStatus status)
+{
+  if (status != SC_STATUS_OK && !(request->flags & SC_FLAG_NO_RECEIPT))
+    sc_outbox_owe_receipt (connection->outbox, message_id,
+                           sc_outbox_get_id (recipient), status,
+                           connection->worker);
+}
+
+/* Hands a forwarded message to its recipient. */
 static void
 deliver_to (ScConnection *connection,
             const ScMessage *request,
@@ -369,10 +383,23 @@ deliver_to (ScConnection *connection,
     sc_outbox_deliver (recipient, frame, message_id, connection->info.id,
                        receipt, connection->worker);
 
-  if (status != SC_STATUS_OK && receipt)
-    sc_outbox_owe_receipt (connection->outbox, message_id,
-                           sc_outbox_get_id (recipient), status,
-                           connection->worker);
+  report_refusal (connection, request, recipient, message_id, status);
+}
+
+/* The same for a message whose room was reserved (sc_outbox_reserve()). */
+static void
+deliver_reserved (ScConnection *connection,
+                  const ScMessage *request,
+                  ScOutbox *recipient,
+                  guint64 message_id,
+                  GBytes *frame)
+{
+  gboolean receipt = !(request->flags & SC_FLAG_NO_RECEIPT);
+  ScStatus status = sc_outbox_deliver_reserved (recipient, frame, message_id,
+                                                connection->info.id, receipt,
+                                                connection->worker);
+
+  report_refusal (connection, request, recipient, message_id, status);
 }
 
 static const char *
@@ -449,11 +476,13 @@ handle_send (ScConnection *connection, const ScMessage *request)
       sc_connection_reply (connection, request, SC_STATUS_NO_SUCH_CLIENT, why);
       return;
     }
-  /* Checked before the reply, which must reach the sender before any
-   * receipt for the message can; should the recipient change its mind in
-   * between, the sender gets a failed receipt instead. */
+  /* Room is reserved before the reply, which must reach the sender before
+   * any receipt for the message can: once told it was accepted, the
+   * message is queued unless the recipient leaves meanwhile (a failed
+   * receipt then says so). */
   message_id = message_id_for (connection, request);
-  refusal = sc_outbox_can_take_message (recipient, message_id);
+  frame = forwarded_frame (connection, request, message_id, FALSE);
+  refusal = sc_outbox_reserve (recipient, message_id, g_bytes_get_size (frame));
   if (refusal != SC_STATUS_OK)
     {
       sc_connection_reply (connection, request, refusal,
@@ -467,8 +496,7 @@ handle_send (ScConnection *connection, const ScMessage *request)
       reply.message_id = message_id;
       sc_connection_queue_message (connection, &reply);
     }
-  frame = forwarded_frame (connection, request, message_id, FALSE);
-  deliver_to (connection, request, recipient, message_id, frame);
+  deliver_reserved (connection, request, recipient, message_id, frame);
   sc_connection_note_peer (connection, request->peer_id);
 }
 

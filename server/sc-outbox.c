@@ -13,7 +13,10 @@
  * - A forwarded message is refused (RECIPIENT_SLOW, the client stays)
  *   while half the output cap is queued or max_unacked messages wait for
  *   the client's acknowledgement, and refused with SERVER_BUSY while the
- *   server is over its memory budget.
+ *   server is over its memory budget.  A private message is reserved
+ *   before its sender is told it was accepted, and the reservation counts
+ *   against those limits: another worker's message cannot take its place
+ *   between the sender's reply and the queueing.
  * - Past the whole output cap the client is dropped as too slow: only
  *   replies and notices can take it there, as messages stop at half.
  * - Receipts owed to the client are kept compactly and encoded only while
@@ -74,6 +77,8 @@ struct _ScOutbox
   gboolean close_when_drained;
   gboolean batch_receipts; /* the client said HELLO with RECEIPT_BATCHES */
   ScWorker *flush_by;      /* the worker that will flush it next, if any */
+  guint reserved_messages; /* accepted by a sender's worker, not yet queued */
+  gsize reserved_bytes;
   ScOutQueue queue;
   GHashTable *unacked; /* message id -> ScPendingAck, created on use */
   GArray *owed;        /* OwedReceipt, from owed_head on; created on use */
@@ -444,7 +449,8 @@ refusal_status (ScOutbox *outbox)
                             : SC_STATUS_RECIPIENT_LEFT;
 }
 
-/* With the lock held: whether a forwarded message may be queued now. */
+/* With the lock held: whether a forwarded message may be queued now,
+ * counting those already reserved. */
 static ScStatus
 delivery_status (ScOutbox *outbox, guint64 message_id)
 {
@@ -454,8 +460,10 @@ delivery_status (ScOutbox *outbox, guint64 message_id)
     return SC_STATUS_BAD_REQUEST;
   if (sc_server_memory_exceeded (outbox->server))
     return SC_STATUS_SERVER_BUSY;
-  if (unacked_count (outbox) >= outbox->server->config->max_unacked ||
-      sc_out_queue_pending (&outbox->queue) >= cap (outbox) / 2)
+  if (unacked_count (outbox) + outbox->reserved_messages >=
+        outbox->server->config->max_unacked ||
+      sc_out_queue_pending (&outbox->queue) + outbox->reserved_bytes >=
+        cap (outbox) / 2)
     return SC_STATUS_RECIPIENT_SLOW;
   return SC_STATUS_OK;
 }
@@ -475,16 +483,45 @@ remember_unacked (ScOutbox *outbox, guint64 message_id, guint32 sender_id)
   g_hash_table_replace (outbox->unacked, &pending->message_id, pending);
 }
 
-/* Why a forwarded message would be refused right now, or SC_STATUS_OK. */
+/* Holds room for one message of @size bytes, so that the sender can be
+ * told it was accepted before it is queued (its reply must come before any
+ * receipt); returns SC_STATUS_OK, or why it would be refused.  Each
+ * reservation that succeeded must be followed by
+ * sc_outbox_deliver_reserved() on the same thread. */
 ScStatus
-sc_outbox_can_take_message (ScOutbox *outbox, guint64 message_id)
+sc_outbox_reserve (ScOutbox *outbox, guint64 message_id, gsize size)
 {
   ScStatus status;
 
   lock (outbox);
   status = delivery_status (outbox, message_id);
+  if (status == SC_STATUS_OK)
+    {
+      outbox->reserved_messages++;
+      outbox->reserved_bytes += size;
+    }
   unlock (outbox);
   return status;
+}
+
+/* With the lock held: queues a message the limits allow. */
+static gboolean
+queue_message (ScOutbox *outbox,
+               GBytes *frame,
+               guint64 message_id,
+               guint32 sender_id,
+               gboolean receipt,
+               ScWorker *current)
+{
+  gsize size;
+  const guint8 *data = g_bytes_get_data (frame, &size);
+  gboolean fits;
+
+  if (receipt)
+    remember_unacked (outbox, message_id, sender_id);
+  fits = append (outbox, data, size, current);
+  recharge (outbox);
+  return fits;
 }
 
 /* Queues a forwarded message and, when the sender wants a @receipt,
@@ -499,20 +536,44 @@ sc_outbox_deliver (ScOutbox *outbox,
                    gboolean receipt,
                    ScWorker *current)
 {
-  gsize size;
-  const guint8 *data = g_bytes_get_data (frame, &size);
   ScStatus status;
   gboolean fits = TRUE;
 
   lock (outbox);
   status = delivery_status (outbox, message_id);
   if (status == SC_STATUS_OK)
-    {
-      if (receipt)
-        remember_unacked (outbox, message_id, sender_id);
-      fits = append (outbox, data, size, current);
-      recharge (outbox);
-    }
+    fits =
+      queue_message (outbox, frame, message_id, sender_id, receipt, current);
+  unlock (outbox);
+  if (!fits)
+    drop_for_bytes (outbox, current);
+  return status;
+}
+
+/* Queues a message reserved with sc_outbox_reserve(): the limits were
+ * checked then.  Fails only when the client has gone meanwhile
+ * (RECIPIENT_LEFT, or RECIPIENT_SLOW when it was dropped as too slow). */
+ScStatus
+sc_outbox_deliver_reserved (ScOutbox *outbox,
+                            GBytes *frame,
+                            guint64 message_id,
+                            guint32 sender_id,
+                            gboolean receipt,
+                            ScWorker *current)
+{
+  ScStatus status = SC_STATUS_OK;
+  gboolean fits = TRUE;
+
+  lock (outbox);
+  g_assert (outbox->reserved_messages > 0);
+  outbox->reserved_messages--;
+  outbox->reserved_bytes -=
+    MIN (outbox->reserved_bytes, g_bytes_get_size (frame));
+  if (g_atomic_int_get (&outbox->open))
+    fits =
+      queue_message (outbox, frame, message_id, sender_id, receipt, current);
+  else
+    status = refusal_status (outbox);
   unlock (outbox);
   if (!fits)
     drop_for_bytes (outbox, current);

@@ -62,13 +62,19 @@ sc_outbox_send_frame (ScOutbox *outbox, GBytes *frame, ScWorker *current);
 gboolean sc_outbox_send_message (ScOutbox *outbox,
                                  const ScMessage *message,
                                  ScWorker *current);
-ScStatus sc_outbox_can_take_message (ScOutbox *outbox, guint64 message_id);
 ScStatus sc_outbox_deliver (ScOutbox *outbox,
                             GBytes *frame,
                             guint64 message_id,
                             guint32 sender_id,
                             gboolean receipt,
                             ScWorker *current);
+ScStatus sc_outbox_reserve (ScOutbox *outbox, guint64 message_id, gsize size);
+ScStatus sc_outbox_deliver_reserved (ScOutbox *outbox,
+                                     GBytes *frame,
+                                     guint64 message_id,
+                                     guint32 sender_id,
+                                     gboolean receipt,
+                                     ScWorker *current);
 gboolean sc_outbox_take_pending_ack (ScOutbox *outbox,
                                      guint64 message_id,
                                      guint32 *sender_id);

@@ -126,22 +126,6 @@ wait_for_ms (Condition condition,
   g_source_remove (tick);
 }
 
-/* As wait_for_ms(), but returns FALSE at the deadline instead of
- * failing, for a wait whose failure the test reports itself. */
-gboolean
-try_wait_ms (Condition condition, gpointer data, guint timeout_ms)
-{
-  gint64 deadline =
-    g_get_monotonic_time () + timeout_ms * G_GINT64_CONSTANT (1000);
-  guint tick = g_timeout_add (5, wake_up, NULL);
-  gboolean met;
-
-  while (!(met = condition (data)) && g_get_monotonic_time () <= deadline)
-    g_main_context_iteration (NULL, TRUE);
-  g_source_remove (tick);
-  return met;
-}
-
 void
 wait_for (Condition condition, gpointer data, const char *what)
 {

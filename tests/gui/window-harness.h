@@ -57,7 +57,6 @@ void wait_for_ms (Condition condition,
 
 /* The same within WAIT_MS. */
 void wait_for (Condition condition, gpointer data, const char *what);
-gboolean try_wait_ms (Condition condition, gpointer data, guint timeout_ms);
 
 /* The text of the window's All activity log, flushed first. */
 char *log_text (ScWindow *window);

@@ -230,6 +230,27 @@ decode_all (GByteArray *bytes)
 
 static const ScTestServerOptions three_unacked = { .max_unacked = 3 };
 
+/* With room for one more message: a reservation holds it, so a message
+ * another worker offers meanwhile is refused, and the reserved one is
+ * queued although the limit is reached by then. */
+static void
+assert_reserved_room_kept (Fixture *fixture, ScOutbox *outbox)
+{
+  g_autoptr (GBytes) frame = message_frame (1000, 10);
+
+  g_assert_cmpint (sc_outbox_reserve (outbox, 1000, g_bytes_get_size (frame)),
+                   ==, SC_STATUS_OK);
+  g_assert_cmpint (sc_outbox_reserve (outbox, 1001, 10), ==,
+                   SC_STATUS_RECIPIENT_SLOW);
+  g_assert_cmpint (
+    sc_outbox_deliver (outbox, frame, 1002, 1, TRUE, fixture->worker), ==,
+    SC_STATUS_RECIPIENT_SLOW);
+  g_assert_cmpint (sc_outbox_deliver_reserved (outbox, frame, 1000, 104, TRUE,
+                                               fixture->worker),
+                   ==, SC_STATUS_OK);
+  g_assert_cmpuint (sc_outbox_get_unacked (outbox), ==, 3);
+}
+
 static void
 test_outbox_unacked (Fixture *fixture, gconstpointer data)
 {
@@ -246,7 +267,7 @@ test_outbox_unacked (Fixture *fixture, gconstpointer data)
                        ==, SC_STATUS_OK);
     }
   /* Full: refused, not dropped. */
-  g_assert_cmpint (sc_outbox_can_take_message (outbox, 1000), ==,
+  g_assert_cmpint (sc_outbox_reserve (outbox, 1000, 10), ==,
                    SC_STATUS_RECIPIENT_SLOW);
   g_assert_cmpuint (sc_outbox_get_unacked (outbox), ==, 3);
   g_assert_false (sc_outbox_overflowed (outbox));
@@ -257,14 +278,15 @@ test_outbox_unacked (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (sender, ==, 102);
   g_assert_false (sc_outbox_take_pending_ack (outbox, 2, &sender));
   g_assert_false (sc_outbox_take_pending_ack (outbox, 99, &sender));
-  g_assert_cmpint (sc_outbox_can_take_message (outbox, 1000), ==, SC_STATUS_OK);
+  assert_reserved_room_kept (fixture, outbox);
 
   unacked = sc_outbox_close_socket (outbox, FALSE);
   fixture->fds[0] = -1;
-  g_assert_cmpuint (g_hash_table_size (unacked), ==, 2);
+  g_assert_cmpuint (g_hash_table_size (unacked), ==, 3);
   g_assert_nonnull (g_hash_table_lookup (unacked, &(guint64){ 1 }));
   g_assert_nonnull (g_hash_table_lookup (unacked, &(guint64){ 3 }));
-  g_assert_cmpint (sc_outbox_can_take_message (outbox, 1000), ==,
+  g_assert_nonnull (g_hash_table_lookup (unacked, &(guint64){ 1000 }));
+  g_assert_cmpint (sc_outbox_reserve (outbox, 1000, 10), ==,
                    SC_STATUS_RECIPIENT_LEFT);
 }
 
@@ -299,7 +321,7 @@ test_outbox_caps (Fixture *fixture, gconstpointer data)
   while (sc_outbox_send_frame (outbox, notice, fixture->worker))
     g_assert_cmpuint (sc_outbox_get_held (outbox), <=, 65536);
   g_assert_true (sc_outbox_overflowed (outbox));
-  g_assert_cmpint (sc_outbox_can_take_message (outbox, 1000), ==,
+  g_assert_cmpint (sc_outbox_reserve (outbox, 1000, 10), ==,
                    SC_STATUS_RECIPIENT_SLOW);
   unacked = sc_outbox_close_socket (outbox, FALSE);
   fixture->fds[0] = -1;
@@ -408,7 +430,7 @@ test_outbox_budget (Fixture *fixture, gconstpointer data)
       g_assert_cmpuint (sc_server_get_memory_held (fixture->server), ==,
                         sc_outbox_get_held (outbox));
     }
-  g_assert_cmpint (sc_outbox_can_take_message (outbox, 1000), ==,
+  g_assert_cmpint (sc_outbox_reserve (outbox, 1000, 10), ==,
                    SC_STATUS_SERVER_BUSY);
   unacked = sc_outbox_close_socket (outbox, FALSE);
   fixture->fds[0] = -1;
