@@ -10,7 +10,7 @@
 #   (default)  all of the above
 #   --quick    skip the sanitizer build
 #   --full     also: a ThreadSanitizer build of the server and client tests
-#              (_build-tsan), the protocol, server and client tests under
+#              and of cluster scenarios 1 to 3 (_build-tsan), the protocol, server and client tests under
 #              valgrind (meson test --setup valgrind), the 60 s soak
 #              (suite soak-long) and the three-node cluster test (suite
 #              cluster, about 70 s); CI runs this
@@ -187,6 +187,11 @@ full_checks () {
     meson compile -C _build-tsan; then
     run_more_tests _build-tsan testlog-tsan --setup tsan --suite server \
       --suite client
+    # The cluster code under ThreadSanitizer: traffic, presence, and every
+    # node stopped and restarted (the scenarios with tight time bounds
+    # are left to the plain build).
+    SC_CLUSTER_SCENARIOS="1 3 2" run_more_tests _build-tsan \
+      testlog-tsan-cluster --setup tsan --suite cluster
   else
     echo "_build-tsan: build failed"
     FAILED=$((FAILED + 1))

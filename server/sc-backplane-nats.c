@@ -37,7 +37,43 @@
 #include "sc-nickname.h"
 #include "sc-outbox.h"
 #include "sc-server-private.h"
+#include "sc-tsan.h"
 #include "sc-worker.h"
+
+#ifdef SC_TSAN
+/* ThreadSanitizer cannot see GLib's futex-based mutexes (sc-tsan.h), and
+ * this file's state is shared between libnats's threads, the cluster
+ * thread and the workers under three of them: each lock and wait states
+ * the order it gives. */
+static void
+tsan_mutex_lock (GMutex *mutex)
+{
+  g_mutex_lock (mutex);
+  SC_HAPPENS_AFTER (mutex);
+}
+
+static void
+tsan_mutex_unlock (GMutex *mutex)
+{
+  SC_HAPPENS_BEFORE (mutex);
+  g_mutex_unlock (mutex);
+}
+
+static gboolean
+tsan_cond_wait_until (GCond *cond, GMutex *mutex, gint64 end_time)
+{
+  gboolean signalled;
+
+  SC_HAPPENS_BEFORE (mutex);
+  signalled = g_cond_wait_until (cond, mutex, end_time);
+  SC_HAPPENS_AFTER (mutex);
+  return signalled;
+}
+
+#define g_mutex_lock      tsan_mutex_lock
+#define g_mutex_unlock    tsan_mutex_unlock
+#define g_cond_wait_until tsan_cond_wait_until
+#endif
 
 #define RECORD_MESSAGE      'M'
 #define RECORD_RECEIPT      'R'
@@ -131,7 +167,8 @@ typedef struct
   gint64 self_conflict_at; /* another process heartbeats with our node id */
 
   GMutex ids_lock;
-  GCond ids_cond;
+  GCond ids_cond; /* also: the connection's closed callback has run */
+  gboolean closed;
   guint32 ids_next, ids_end;
   guint32 spare_next, spare_end;
 } ScBackplaneNats;
@@ -1851,6 +1888,37 @@ on_disconnected (natsConnection *nc, void *closure)
     g_message ("cluster: lost the link to NATS");
 }
 
+/* libnats thread: the last callback of the connection.  It runs on the
+ * thread that ran the others (disconnected, reconnected), so once it has,
+ * none of them still uses this object. */
+static void
+on_closed (natsConnection *nc, void *closure)
+{
+  ScBackplaneNats *self = closure;
+
+  g_mutex_lock (&self->ids_lock);
+  self->closed = TRUE;
+  g_cond_broadcast (&self->ids_cond);
+  g_mutex_unlock (&self->ids_lock);
+}
+
+/* After natsConnection_Close(): waits (at most 2 s) for on_closed, as
+ * the object is freed next. */
+static void
+wait_closed (ScBackplaneNats *self)
+{
+  gint64 deadline = g_get_monotonic_time () + 2 * G_TIME_SPAN_SECOND;
+
+  g_mutex_lock (&self->ids_lock);
+  while (!self->closed)
+    if (!g_cond_wait_until (&self->ids_cond, &self->ids_lock, deadline))
+      {
+        g_warning ("cluster: the NATS connection did not report its close");
+        break;
+      }
+  g_mutex_unlock (&self->ids_lock);
+}
+
 static void
 on_reconnected (natsConnection *nc, void *closure)
 {
@@ -1918,6 +1986,7 @@ nats_start (ScBackplane *backplane, GError **error)
   natsOptions_SetTimeout (self->options, 2000);
   natsOptions_SetDisconnectedCB (self->options, on_disconnected, self);
   natsOptions_SetReconnectedCB (self->options, on_reconnected, self);
+  natsOptions_SetClosedCB (self->options, on_closed, self);
   s = natsConnection_Connect (&self->nc, self->options);
   if (s != NATS_OK)
     return fail (error, "cannot connect to NATS", s);
@@ -2001,7 +2070,10 @@ nats_stop (ScBackplane *backplane)
   if (self->heartbeat_sub)
     natsSubscription_Unsubscribe (self->heartbeat_sub);
   if (self->nc)
-    natsConnection_Close (self->nc);
+    {
+      natsConnection_Close (self->nc);
+      wait_closed (self);
+    }
 }
 
 static void
