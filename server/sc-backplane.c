@@ -5,6 +5,7 @@
 
 #include <glib/gi18n.h>
 
+#include <gmodule.h>
 #include <string.h>
 
 #include "sc-backplane.h"
@@ -16,15 +17,85 @@ sc_backplane_error_quark (void)
   return g_quark_from_static_string ("sc-backplane-error-quark");
 }
 
+#ifdef SC_HAVE_CLUSTER
+typedef ScBackplane *(*ScBackplaneConstructor) (ScServer *server,
+                                                GError **error);
+
+/* Where the NATS module is looked for: beside the running program first
+ * (a build tree), then where it is installed. */
+static GPtrArray *
+module_candidates (void)
+{
+  GPtrArray *paths = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *program = g_file_read_link ("/proc/self/exe", NULL);
+
+  if (program != NULL)
+    {
+      g_autofree char *dir = g_path_get_dirname (program);
+
+      g_ptr_array_add (paths,
+                       g_module_build_path (dir, "sockchat-backplane-nats"));
+    }
+  g_ptr_array_add (paths, g_module_build_path (SC_BACKPLANE_MODULE_DIR,
+                                               "sockchat-backplane-nats"));
+  return paths;
+}
+
+/* Loads the NATS backplane module once, for good (its threads outlive
+ * any one call), and returns its constructor. */
+static ScBackplaneConstructor
+load_nats_engine (GError **error)
+{
+  g_autoptr (GPtrArray) paths = module_candidates ();
+  g_autofree char *failures = NULL;
+  gpointer constructor = NULL;
+
+  for (guint i = 0; i < paths->len; i++)
+    {
+      const char *path = g_ptr_array_index (paths, i);
+      GModule *module;
+
+      if (!g_file_test (path, G_FILE_TEST_EXISTS))
+        continue;
+      module = g_module_open (path, G_MODULE_BIND_LOCAL);
+      if (module == NULL)
+        {
+          g_autofree char *earlier = g_steal_pointer (&failures);
+
+          failures = g_strdup_printf ("%s%s%s", earlier ? earlier : "",
+                                      earlier ? "; " : "", g_module_error ());
+          continue;
+        }
+      if (g_module_symbol (module, "sc_backplane_nats_new", &constructor))
+        {
+          g_module_make_resident (module);
+          return (ScBackplaneConstructor) constructor;
+        }
+      g_module_close (module);
+    }
+  g_set_error (error, SC_SERVER_CONFIG_ERROR, SC_SERVER_CONFIG_ERROR_INVALID,
+               _ ("--cluster: cannot load the NATS backplane module "
+                  "(sockchat-backplane-nats, in %s): %s"),
+               SC_BACKPLANE_MODULE_DIR,
+               failures ? failures : _ ("not installed"));
+  return NULL;
+}
+#endif
+
 /* The backplane the configuration asks for, or NULL without error when
  * it asks for none. */
 ScBackplane *
 sc_backplane_new (ScServer *server, GError **error)
 {
+#ifdef SC_HAVE_CLUSTER
+  ScBackplaneConstructor constructor;
+#endif
+
   if (server->config->cluster_urls == NULL)
     return NULL;
 #ifdef SC_HAVE_CLUSTER
-  return sc_backplane_nats_new (server, error);
+  constructor = load_nats_engine (error);
+  return constructor ? constructor (server, error) : NULL;
 #else
   g_set_error (error, SC_SERVER_CONFIG_ERROR, SC_SERVER_CONFIG_ERROR_INVALID,
                _ ("--cluster: this server was built without cluster support "

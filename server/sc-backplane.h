@@ -14,6 +14,7 @@
 #pragma once
 
 #include <glib.h>
+#include <gmodule.h>
 
 #include "sc-message.h"
 
@@ -110,7 +111,9 @@ gboolean sc_backplane_route_receipt (ScBackplane *backplane,
                                      ScStatus status);
 void sc_backplane_flush (ScBackplane *backplane);
 
-/* Engines. */
-ScBackplane *sc_backplane_nats_new (ScServer *server, GError **error);
+/* Engines: the NATS one is in a module (sockchat-backplane-nats), which
+ * sc_backplane_new() loads by this name. */
+G_MODULE_EXPORT ScBackplane *sc_backplane_nats_new (ScServer *server,
+                                                    GError **error);
 
 G_END_DECLS

@@ -145,6 +145,19 @@ for file in "${installed[@]}"; do
   check "installed: ${file#"$DEST"/}" test -f "$file"
 done
 
+# Clustering is a module the server loads for --cluster only: a server
+# run alone needs nothing of NATS (docs/CLUSTER.md).
+if readelf -d "$bindir/sockchat-server" | grep -q 'NEEDED.*libnats'; then
+  readelf -d "$bindir/sockchat-server" >"$TMP/readelf.out"
+  not_ok_file "sockchat-server does not link libnats" "$TMP/readelf.out"
+else
+  ok "sockchat-server does not link libnats"
+fi
+if [[ -n "${SC_BACKPLANE_MODULE:-}" ]]; then
+  check "installed: ${SC_BACKPLANE_MODULE#/}" \
+    test -f "$DEST$SC_BACKPLANE_MODULE"
+fi
+
 # The installed programs start: no library or data from the build tree.
 version_programs=(sockchat-server sockchat-cli)
 if [[ "$SC_GUI" == yes ]]; then
