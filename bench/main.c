@@ -49,6 +49,67 @@ run_floor_relay (const char *bind_address, int port)
   return 0;
 }
 
+/* "N,N,...": numbers from 1 to max, into a new array; NULL when one is
+ * not. */
+static GArray *
+parse_number_list (const char *text, gint64 max)
+{
+  g_auto (GStrv) words = g_strsplit (text, ",", -1);
+  GArray *numbers = g_array_new (FALSE, FALSE, sizeof (gint64));
+
+  for (guint i = 0; words[i] != NULL; i++)
+    {
+      gint64 number;
+
+      if (!g_ascii_string_to_signed (g_strstrip (words[i]), 10, 1, max, &number,
+                                     NULL))
+        {
+          g_array_unref (numbers);
+          return NULL;
+        }
+      g_array_append_val (numbers, number);
+    }
+  return numbers;
+}
+
+/* --ports and --more-pids, into config; FALSE when one is malformed. */
+static gboolean
+parse_cluster_lists (const char *ports_text,
+                     const char *pids_text,
+                     ScBenchWorkloadConfig *config,
+                     GArray **ports,
+                     GArray **pids)
+{
+  g_autoptr (GArray) port_numbers = NULL;
+  g_autoptr (GArray) pid_numbers = NULL;
+
+  *ports = g_array_new (FALSE, FALSE, sizeof (guint16));
+  *pids = g_array_new (FALSE, FALSE, sizeof (int));
+  if (ports_text != NULL &&
+      (port_numbers = parse_number_list (ports_text, G_MAXUINT16)) == NULL)
+    return FALSE;
+  if (pids_text != NULL &&
+      (pid_numbers = parse_number_list (pids_text, G_MAXINT)) == NULL)
+    return FALSE;
+  for (guint i = 0; port_numbers != NULL && i < port_numbers->len; i++)
+    {
+      guint16 port = g_array_index (port_numbers, gint64, i);
+
+      g_array_append_val (*ports, port);
+    }
+  for (guint i = 0; pid_numbers != NULL && i < pid_numbers->len; i++)
+    {
+      int pid = g_array_index (pid_numbers, gint64, i);
+
+      g_array_append_val (*pids, pid);
+    }
+  config->ports = (const guint16 *) (*ports)->data;
+  config->n_ports = (*ports)->len;
+  config->more_pids = (const int *) (*pids)->data;
+  config->n_more_pids = (*pids)->len;
+  return TRUE;
+}
+
 static void
 print_json (const ScBenchWorkloadConfig *config,
             const char *system,
@@ -64,6 +125,8 @@ print_json (const ScBenchWorkloadConfig *config,
     system, sc_bench_adapter_mode_name (config->adapter, config->mode),
     config->tls ? "true" : "false", sc_bench_workload_name (config->kind),
     config->payload);
+  if (config->n_ports > 0)
+    g_string_append_printf (out, "\"ports\":%u,", config->n_ports);
   if (config->kind == SC_BENCH_WORKLOAD_REQRESP)
     g_string_append_printf (out, "\"clients\":%u,", config->clients);
   else
@@ -169,7 +232,9 @@ int
 main (int argc, char **argv)
 {
   g_autofree char *system = NULL, *mode = NULL, *host = NULL, *workload = NULL,
-                  *bind = NULL;
+                  *bind = NULL, *ports_text = NULL, *more_pids_text = NULL;
+  g_autoptr (GArray) ports = NULL;
+  g_autoptr (GArray) more_pids = NULL;
   int port = -1, floor_port = -1, payload = 64, pairs = -1, window = -1,
       clients = -1, idle = -1, server_pid = 0, repeat = 1;
   double duration = 5, warmup = 1, rate = 10000;
@@ -191,6 +256,10 @@ main (int argc, char **argv)
       "Port to connect to (sockchat: 5330; floor: a built-in relay; "
       "mqtt 1883, redis 6379, nats 4222, irc 6667)",
       "PORT" },
+    { "ports", 0, 0, G_OPTION_ARG_STRING, &ports_text,
+      "A cluster's nodes: pair i's sender connects to the i-th port (modulo "
+      "their number), its receiver to the next one",
+      "PORT,PORT,..." },
     { "workload", 'w', 0, G_OPTION_ARG_STRING, &workload,
       "latency|throughput|unbatched|open|reqresp|idle, or a..f "
       "(default latency)",
@@ -217,6 +286,10 @@ main (int argc, char **argv)
       "Open loop: messages per second in total (default 10000)", "N" },
     { "server-pid", 0, 0, G_OPTION_ARG_INT, &server_pid,
       "Process to read CPU time and memory from", "PID" },
+    { "more-pids", 0, 0, G_OPTION_ARG_STRING, &more_pids_text,
+      "Processes whose CPU time counts with --server-pid's (a cluster's "
+      "other nodes and NATS servers)",
+      "PID,PID,..." },
     { "repeat", 'r', 0, G_OPTION_ARG_INT, &repeat,
       "Runs of the workload (default 1)", "N" },
     { "connect-timeout", 0, 0, G_OPTION_ARG_INT, &connect_timeout,
@@ -300,6 +373,14 @@ main (int argc, char **argv)
       return 2;
     }
 
+  if (!parse_cluster_lists (ports_text, more_pids_text, &config, &ports,
+                            &more_pids))
+    {
+      g_printerr ("sockchat-bench: --ports and --more-pids take numbers "
+                  "separated by commas\n");
+      return 2;
+    }
+
   config.host = host ? host : "127.0.0.1";
   config.payload = payload;
   config.duration_s = duration;
@@ -337,6 +418,8 @@ main (int argc, char **argv)
 
   if (port >= 0)
     config.port = port;
+  else if (config.n_ports > 0)
+    config.port = config.ports[0];
   else if (config.adapter == &sc_bench_adapter_floor)
     {
       /* No relay named: run one in a thread of this process.  Its CPU

@@ -7,12 +7,21 @@
 #   bench/run.sh [--quick] [--write-docs] [--payload BYTES] [--threads N]
 #                [--systems "sockchat sockchat1 floor mqtt mqtt:qos1 ..."]
 #   bench/run.sh --tls [--quick] [--payload BYTES] [--threads N]
+#   bench/run.sh --cluster [--quick] [--payload BYTES] [--threads N]
 #
 # --tls: only the TLS comparison: (a), (b) and (e) against SockChat's TLS
 #   listener and mosquitto's (QoS 0), each also in clear on the same
 #   servers, with one self-signed certificate (certtool, gnutls-bin);
 #   prints SockChat's ratios to mosquitto over TLS and what TLS adds to
 #   each one's server CPU per message.
+# --cluster: only the cluster comparison (docs/CLUSTER.md): 3 NATS
+#   servers (JetStream, routes) and 3 SockChat nodes on 127.0.0.1, each
+#   node connected to its own NATS server; (a) and (b) with every pair's
+#   two clients on different nodes, beside the same workloads with both
+#   on one node of the same cluster and on a server alone, interleaved
+#   run by run; prints what the cross-node hop adds, against issue 16's
+#   targets.  Skipped (status 0, with a message) without nats-server or
+#   a server built with cluster support.
 #
 # Each word of --systems is a row of the table, SYSTEM[:MODE]: the
 # server, and the adapter mode sockchat-bench drives it in (--mode;
@@ -43,17 +52,19 @@ src=$(dirname "$here")
 build=${BUILD_DIR:-$src/_build}
 quick=0
 tls=0
+cluster=0
 write_docs=0
 payload=64
 threads=2
 systems="sockchat sockchat:no-receipt sockchat:receipts-1.0 sockchat1 sockchat1:no-receipt floor mqtt mqtt:qos1 redis nats nats:request irc"
 idle_target=19000
 command_line="bench/run.sh $*"
-usage="usage: $0 [--quick] [--tls] [--write-docs] [--payload BYTES] [--threads N] [--systems LIST]"
+usage="usage: $0 [--quick] [--tls|--cluster] [--write-docs] [--payload BYTES] [--threads N] [--systems LIST]"
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) quick=1 ;;
     --tls) tls=1 ;;
+    --cluster) cluster=1 ;;
     --write-docs) write_docs=1 ;;
     --payload) payload=$2; shift ;;
     --threads) threads=$2; shift ;;
@@ -295,6 +306,15 @@ install_missing() {
 if [ $tls = 1 ]; then
   systems="sockchat mqtt"
 fi
+if [ $cluster = 1 ]; then
+  # The cluster section starts its own servers.
+  systems=
+  if ! have nats-server; then
+    echo "cluster run skipped: nats-server is not installed" \
+      "(Debian package nats-server)"
+    exit 0
+  fi
+fi
 if [ $quick = 0 ]; then
   install_missing
 fi
@@ -420,7 +440,7 @@ start_system() {
   eval "port_$system=\$port pid_$system=\$pid"
 }
 
-if [ $tls = 0 ]; then
+if [ $tls = 0 ] && [ $cluster = 0 ]; then
   for system in $run_servers; do
     start_system "$system"
   done
@@ -619,6 +639,242 @@ if [ $tls = 1 ]; then
     echo "wrote $src/docs/benchmarks/tls.md"
   fi
 
+  exit $failed
+fi
+
+# -------------------------------------------------------------- cluster
+
+# distinct_free_ports N: N free ports, no two alike (free_port alone can
+# draw the same one twice, nothing being bound in between).
+distinct_free_ports() {
+  chosen=
+  while [ "$(echo "$chosen" | wc -w)" -lt "$1" ]; do
+    candidate=$(free_port)
+    case " $chosen " in
+      *" $candidate "*) ;;
+      *) chosen="$chosen $candidate" ;;
+    esac
+  done
+  echo "$chosen"
+}
+
+# start_nats I CLIENT_PORTS ROUTE_PORTS: NATS server I (1 to 3) with
+# JetStream and routes to the other two; sets $pid.
+start_nats() {
+  i=$1 client_ports=$2 route_ports=$3
+  dir="$work/nats$i"
+  mkdir -p "$dir"
+  routes=
+  j=0
+  for route_port in $route_ports; do
+    j=$((j + 1))
+    [ "$j" != "$i" ] && routes="$routes nats-route://127.0.0.1:$route_port"
+  done
+  cat >"$dir/nats.conf" <<CONF
+server_name: sc-bench-nats-$i
+listen: 127.0.0.1:$(echo "$client_ports" | cut -d' ' -f"$i")
+jetstream {
+  store_dir: "$dir"
+  max_memory_store: 64MB
+  max_file_store: 256MB
+}
+cluster {
+  name: sc-bench
+  listen: 127.0.0.1:$(echo "$route_ports" | cut -d' ' -f"$i")
+  routes: [$(echo "$routes" | sed 's/^ //; s/ /, /g')]
+}
+CONF
+  port=$(echo "$client_ports" | cut -d' ' -f"$i")
+  # One Go processor each: three NATS servers, three nodes and the bench
+  # share this machine's CPUs, and with more each server's idle
+  # processors spin and wake one another (perf: a third of its time in
+  # context switches and nanosleep).  SC_BENCH_NATS_GOMAXPROCS=0 leaves
+  # Go's default (the number of CPUs).
+  if [ "${SC_BENCH_NATS_GOMAXPROCS:-1}" = 0 ]; then
+    start "nats$i" nats-server -c "$dir/nats.conf"
+  else
+    start "nats$i" env GOMAXPROCS="${SC_BENCH_NATS_GOMAXPROCS:-1}" \
+      nats-server -c "$dir/nats.conf"
+  fi
+}
+
+# start_node I NATS_PORT: SockChat node I on the NATS server at
+# NATS_PORT; sets $port and $pid.  Retried while JetStream elects its
+# first leaders (a node cannot lease its id before); exits 0 when the
+# server was built without cluster support.
+start_node() {
+  i=$1 nats_port=$2
+  for _ in $(seq 40); do
+    : >"$work/node$i.out"
+    : >"$work/node$i.err"
+    "$server_bin" --port 0 --bind 127.0.0.1 --threads "$threads" \
+      --max-clients 19900 --cluster "nats://127.0.0.1:$nats_port" \
+      --node-id "$i" --cluster-name scbench \
+      >>"$work/node$i.out" 2>>"$work/node$i.err" &
+    pid=$!
+    pids="$pids $pid"
+    for _ in $(seq 300); do
+      port=$(sed -n 's/.*listening on port \([0-9][0-9]*\).*/\1/p' \
+        "$work/node$i.out")
+      if [ -n "$port" ] && port_listening "$port"; then
+        return 0
+      fi
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.05
+    done
+    if grep -q "without cluster support" "$work/node$i.err"; then
+      echo "cluster run skipped: $server_bin was built without cluster" \
+        "support (libnats-dev; meson setup -Dcluster=enabled)"
+      exit 0
+    fi
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    sleep 0.5
+  done
+  echo "sockchat node $i did not join the cluster:" >&2
+  tail -5 "$work/node$i.err" >&2
+  exit 1
+}
+
+# cluster_bench ROW KEY WORKLOAD ARGS...: one run, its JSON appended to
+# $work/ROW-KEY.json.
+cluster_bench() {
+  row=$1 key=$2 workload=$3; shift 3
+  out="$work/$row-$key.json"
+  # shellcheck disable=SC2086
+  if ! "$bench_bin" --system sockchat --workload "$workload" \
+    --payload "$payload" --json $common "$@" >>"$out" 2>>"$out.err"; then
+    echo "$row $key failed:" >&2
+    tail -3 "$out.err" >&2
+    failed=1
+  fi
+}
+
+# cluster_medians: "KEY ROW msgs/s p50 p99 p99.9 cpu/msg" per row and
+# workload, the medians of their runs.
+cluster_medians() {
+  for file in "$work"/*-?.json; do
+    [ -s "$file" ] || continue
+    name=$(basename "$file" .json)
+    awk -v key="${name##*-}" -v row="${name%-*}" '
+      function field(line, name,   m) {
+        if (match(line, "\"" name "\":[0-9.]+")) {
+          m = substr(line, RSTART, RLENGTH); sub(/.*:/, "", m); return m + 0
+        }
+        return -1
+      }
+      function median(a, n,   i, j, t) {
+        for (i = 2; i <= n; i++)
+          for (j = i; j > 1 && a[j - 1] > a[j]; j--) {
+            t = a[j]; a[j] = a[j - 1]; a[j - 1] = t
+          }
+        return a[int((n + 1) / 2)]
+      }
+      /^\{/ { n++; r[n] = field($0, "msgs_per_s"); p50[n] = field($0, "p50_us")
+        p99[n] = field($0, "p99_us"); p999[n] = field($0, "p999_us")
+        cpu[n] = field($0, "server_cpu_us_per_msg") }
+      END {
+        if (n == 0) exit 0
+        printf "%s %s %.0f %.1f %.1f %.1f %.2f %d\n", key, row, median(r, n),
+          median(p50, n), median(p99, n), median(p999, n), median(cpu, n), n
+      }' "$file"
+  done
+}
+
+# cluster_report: the table and the targets of issue 16, from the
+# medians on standard input.
+cluster_report() {
+  awk -v threads="$threads" -v payload="$payload" '
+    { rate[$1, $2] = $3; p50[$1, $2] = $4; p99[$1, $2] = $5; p999[$1, $2] = $6
+      cpu[$1, $2] = $7; n[$1, $2] = $8; seen[$1, $2] = 1 }
+    function label(row) {
+      return row == "alone" ? "one server, no cluster" : row == "same" ? "cluster, same node" : "cluster, cross-node"
+    }
+    function verdict(ok) { return ok ? "met" : "MISSED" }
+    END {
+      printf "%-4s %-24s %9s %9s %9s %9s %12s %5s\n", "", "row", "msgs/s",
+        "p50 us", "p99 us", "p99.9 us", "cpu us/msg", "runs"
+      split("a b", keys, " "); split("alone same cross", rows, " ")
+      for (k = 1; k <= 2; k++)
+        for (r = 1; r <= 3; r++) {
+          key = keys[k]; row = rows[r]
+          if (!seen[key, row]) continue
+          printf "(%s)  %-24s %9s %9s %9s %9s %12s %5s\n", key, label(row),
+            rate[key, row], p50[key, row], p99[key, row], p999[key, row],
+            cpu[key, row], n[key, row]
+        }
+      print ""
+      print "cpu us/msg: all the servers of the row (the cluster rows: 3 nodes and"
+      print "3 NATS servers) over the messages delivered."
+      print ""
+      print "What a cross-node hop adds (cross-node minus same node, this invocation):"
+      if (seen["a", "cross"] && seen["a", "same"]) {
+        # (a) is a round trip: the ping and the pong each cross once.
+        d50 = (p50["a", "cross"] - p50["a", "same"]) / 2
+        d99 = (p99["a", "cross"] - p99["a", "same"]) / 2
+        printf "(a)  round trip p50 %+.1f us, p99 %+.1f us: per hop (half) p50 %+.1f us, p99 %+.1f us\n",
+          2 * d50, 2 * d99, d50, d99
+        printf "     target p50 at most +300 us per hop: %s (%+.1f us to spare); p99 at most +2000 us per hop: %s (%+.1f us to spare)\n",
+          verdict(d50 <= 300), 300 - d50, verdict(d99 <= 2000), 2000 - d99
+      }
+      if (seen["b", "cross"] && seen["b", "same"]) {
+        printf "(b)  one way p50 %+.1f us, p99 %+.1f us; msgs/s %.2fx the same node'"'"'s\n",
+          p50["b", "cross"] - p50["b", "same"], p99["b", "cross"] - p99["b", "same"],
+          rate["b", "cross"] / rate["b", "same"]
+        printf "     target 100 cross-node pairs at least 100000 msgs/s with receipts: %s (%s, %.2fx the target)\n",
+          verdict(rate["b", "cross"] >= 100000), rate["b", "cross"], rate["b", "cross"] / 100000
+      }
+    }'
+}
+
+if [ $cluster = 1 ]; then
+  if [ $quick = 1 ]; then
+    runs=1 common="--duration 0.5 --warmup 0.3"
+  else
+    runs=3 common="--duration 5 --warmup 1"
+  fi
+  failed=0
+  set -- $(distinct_free_ports 6)
+  nats_ports="$1 $2 $3" route_ports="$4 $5 $6"
+  nats_pids=
+  for i in 1 2 3; do
+    start_nats "$i" "$nats_ports" "$route_ports"
+    nats_pids="$nats_pids $pid"
+  done
+  node_ports= node_pids=
+  for i in 1 2 3; do
+    start_node "$i" "$(echo "$nats_ports" | cut -d' ' -f"$i")"
+    node_ports="$node_ports $port" node_pids="$node_pids $pid"
+  done
+  port=
+  start alone "$server_bin" --port 0 --bind 127.0.0.1 --threads "$threads" \
+    --max-clients 19900
+  port_alone=$port pid_alone=$pid
+  node1_port=$(echo $node_ports | cut -d' ' -f1)
+  all_ports=$(echo $node_ports | tr ' ' ,)
+  node1_pid=$(echo $node_pids | cut -d' ' -f1)
+  # Every cluster process counts in both cluster rows: the CPU per
+  # message of the cluster, whichever node does the work.
+  others=$(echo $node_pids $nats_pids | cut -d' ' -f2- | tr ' ' ,)
+  started=$(date -u '+%Y-%m-%d %H:%M UTC')
+  echo "cluster: 3 NATS servers (ports $nats_ports), 3 nodes (ports$node_ports)," \
+    "--threads $threads; payload $payload; $runs run(s) of each, interleaved;" \
+    "load average $(cut -d' ' -f1-3 /proc/loadavg); $started"
+  for rep in $(seq "$runs"); do
+    for spec in "a|latency" "b|throughput"; do
+      key=${spec%%|*} workload=${spec#*|}
+      cluster_bench alone "$key" "$workload" --port "$port_alone" \
+        --server-pid "$pid_alone"
+      cluster_bench same "$key" "$workload" --ports "$node1_port" \
+        --server-pid "$node1_pid" --more-pids "$others"
+      cluster_bench cross "$key" "$workload" --ports "$all_ports" \
+        --server-pid "$node1_pid" --more-pids "$others"
+    done
+  done
+  echo
+  cluster_medians | cluster_report
+  echo
+  echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
   exit $failed
 fi
 

@@ -328,6 +328,20 @@ sc_bench_conn_emit (ScBenchConn *conn,
     loop->handler (conn, type, body, length, loop->handler_data);
 }
 
+/* connect() to the loop's address, on the connection's own port if it
+ * has one. */
+static int
+connect_to (ScBenchLoop *loop, ScBenchConn *conn)
+{
+  struct sockaddr_storage address = loop->address;
+
+  if (conn->port != 0 && address.ss_family == AF_INET)
+    ((struct sockaddr_in *) &address)->sin_port = htons (conn->port);
+  else if (conn->port != 0 && address.ss_family == AF_INET6)
+    ((struct sockaddr_in6 *) &address)->sin6_port = htons (conn->port);
+  return connect (conn->fd, (struct sockaddr *) &address, loop->address_length);
+}
+
 /* Starts connecting the next connections, keeping at most
  * MAX_CONNECTING handshakes in progress so the server's listen backlog
  * never overflows. */
@@ -353,9 +367,7 @@ start_connects (ScBenchLoop *loop)
           continue;
         }
       setsockopt (conn->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-      if (connect (conn->fd, (struct sockaddr *) &loop->address,
-                   loop->address_length) < 0 &&
-          errno != EINPROGRESS)
+      if (connect_to (loop, conn) < 0 && errno != EINPROGRESS)
         {
           sc_bench_conn_fail (conn, g_strerror (errno));
           continue;

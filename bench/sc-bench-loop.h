@@ -47,6 +47,9 @@ struct _ScBenchConn
   /* PEER of an adapter with peer_companion: its second socket, and
    * COMPANION: the PEER it belongs to. */
   ScBenchConn *companion;
+  /* The port this connection goes to, or 0: the loop's.  A cluster run
+   * puts the two sides of a pair on different nodes this way. */
+  guint16 port;
 
   gboolean connecting;
   gboolean handshaking; /* --tls: TCP is up, the TLS handshake is not */

@@ -34,7 +34,16 @@ typedef struct
   guint64 count; /* stop after this many measured messages; 0: no limit */
   guint connect_timeout_ms;
   int server_pid; /* 0: unknown, no CPU or memory figures */
-  gboolean tls;   /* every connection over TLS */
+  /* A cluster: pair i's side 0 connects to ports[i % n_ports], side 1
+   * to the next one, so that with two ports or more every pair spans
+   * two nodes; NULL: every connection to port. */
+  const guint16 *ports;
+  guint n_ports;
+  /* More processes whose CPU time counts as the server's (a cluster's
+   * other nodes and its NATS servers). */
+  const int *more_pids;
+  guint n_more_pids;
+  gboolean tls; /* every connection over TLS */
 } ScBenchWorkloadConfig;
 
 typedef struct

@@ -465,6 +465,9 @@ typedef struct
   GByteArray *bytes;
   GArray *items; /* SentItem: what must be acknowledged */
   guint64 seq;
+  /* It holds a message or a receipt, not only acknowledgements: it goes
+   * at the end of the round. */
+  gboolean urgent;
 } NodeBatch;
 
 static void
@@ -479,11 +482,17 @@ typedef struct
 {
   ScBackplaneNats *owner;
   GHashTable *by_node; /* node -> NodeBatch */
+  GSource *ack_timer;  /* publishes batches of acknowledgements only */
 } Batches;
 
 static void
 batches_free (Batches *batches)
 {
+  if (batches->ack_timer != NULL)
+    {
+      g_source_destroy (batches->ack_timer);
+      g_source_unref (batches->ack_timer);
+    }
   g_hash_table_unref (batches->by_node);
   g_free (batches);
 }
@@ -522,16 +531,66 @@ batch_for (ScBackplaneNats *self, guint node)
   return batch;
 }
 
+/* A batch that only acknowledges other batches can wait a little for a
+ * message or a receipt to ride with (the origin waits --receipt-timeout
+ * for it): in ping-pong traffic every delivery otherwise costs one more
+ * publication, and one more wake-up of the origin's NATS client, on the
+ * way back.  At most this long; never longer than a tenth of the
+ * receipt timeout. */
+#define ACK_DELAY_MS 20
+
+static void
+publish_batches (ScBackplaneNats *self, Batches *batches, gboolean acks_too);
+
+static gboolean
+on_ack_timer (gpointer data)
+{
+  Batches *batches = data;
+
+  g_clear_pointer (&batches->ack_timer, g_source_unref);
+  publish_batches (batches->owner, batches, TRUE);
+  return G_SOURCE_REMOVE;
+}
+
+/* Whether a batch of acknowledgements only waits: on a worker (a
+ * thread with a main context to wake it again), not on the cluster
+ * thread. */
+static gboolean
+defer_acks (ScBackplaneNats *self, Batches *batches)
+{
+  GMainContext *context = g_main_context_get_thread_default ();
+  guint delay = MIN (ACK_DELAY_MS, self->config->receipt_timeout_ms / 10);
+
+  if (context == NULL || delay == 0)
+    return FALSE;
+  if (batches->ack_timer == NULL)
+    {
+      batches->ack_timer = g_timeout_source_new (delay);
+      g_source_set_callback (batches->ack_timer, on_ack_timer, batches, NULL);
+      g_source_attach (batches->ack_timer, context);
+    }
+  return TRUE;
+}
+
 static void
 nats_flush (ScBackplane *backplane)
 {
   ScBackplaneNats *self = (ScBackplaneNats *) backplane;
   Batches *batches = g_private_get (&batches_key);
-  GHashTableIter iter;
-  gpointer key, value;
 
   if (batches == NULL || batches->owner != self)
     return;
+  publish_batches (self, batches, FALSE);
+}
+
+/* Publishes this thread's batches; those holding acknowledgements only
+ * when acks_too, or when they cannot wait. */
+static void
+publish_batches (ScBackplaneNats *self, Batches *batches, gboolean acks_too)
+{
+  GHashTableIter iter;
+  gpointer key, value;
+
   g_hash_table_iter_init (&iter, batches->by_node);
   while (g_hash_table_iter_next (&iter, &key, &value))
     {
@@ -540,6 +599,8 @@ nats_flush (ScBackplane *backplane)
       natsStatus s;
 
       if (batch->bytes->len == 0)
+        continue;
+      if (!batch->urgent && !acks_too && defer_acks (self, batches))
         continue;
       /* Registered before it goes, so that its acknowledgement cannot
        * come first. */
@@ -566,6 +627,7 @@ nats_flush (ScBackplane *backplane)
         g_debug ("cluster: cannot publish to node %u: %s",
                  GPOINTER_TO_UINT (key), natsStatus_GetText (s));
       g_byte_array_set_size (batch->bytes, 0);
+      batch->urgent = FALSE;
     }
 }
 
@@ -587,6 +649,7 @@ append_receipt (ScBackplaneNats *self,
   put_u64 (batch->bytes, message_id);
   put_u16 (batch->bytes, (guint16) status);
   g_array_append_val (batch->items, item);
+  batch->urgent = TRUE;
 }
 
 /* Cluster thread: batches not acknowledged in time. */
@@ -707,6 +770,7 @@ nats_route_message (ScBackplane *backplane,
   put_u8 (batch->bytes, receipt);
   put_u32 (batch->bytes, (guint32) size);
   g_byte_array_append (batch->bytes, data, (guint) size);
+  batch->urgent = TRUE;
   if (receipt)
     {
       SentItem item = { RECORD_MESSAGE, sender_id, recipient_id, message_id,
