@@ -23,6 +23,24 @@ on_stop_signal (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* SIGHUP (systemctl reload): the accounts file is read again, so that
+ * --add-account takes effect without a restart. */
+static gboolean
+on_reload_signal (gpointer data)
+{
+  ScServer *server = data;
+  g_autoptr (GError) error = NULL;
+  guint n_accounts = 0;
+
+  if (sc_server_reload_accounts (server, &n_accounts, &error))
+    g_message ("reloaded the accounts file: %u registered nicknames",
+               n_accounts);
+  else
+    g_warning ("SIGHUP: accounts not reloaded, the earlier ones stay: %s",
+               error->message);
+  return G_SOURCE_CONTINUE;
+}
+
 /* One line of standard input without its line ending, not echoed when it
  * comes from a terminal.  (transfer full) */
 static char *
@@ -87,6 +105,8 @@ add_account (ScServerConfig *config, const char *nickname)
     }
   /* Translators: the nickname, then the accounts file. */
   g_print (_ ("Registered “%s” in %s\n"), nickname, config->accounts_path);
+  g_print ("%s\n", _ ("A running server reads it again on SIGHUP "
+                      "(systemctl reload sockchat-server)."));
   return 0;
 }
 
@@ -134,6 +154,7 @@ main (int argc, char **argv)
       g_printerr ("sockchat-server: %s\n", error->message);
       return 1;
     }
+  g_unix_signal_add (SIGHUP, on_reload_signal, server);
   /* Tools and tests read the port from here when started with --port 0. */
   if (!config->no_plaintext)
     g_print ("sockchat-server: listening on port %u\n",

@@ -4,7 +4,8 @@
  * (yescrypt, "$y$...", as libxcrypt makes them); empty lines and lines
  * starting with '#' are skipped.  A registered nickname, and any nickname
  * confusable with it (sc-nickname.h), can be taken only with the
- * account's password.  The file is read when the server starts.
+ * account's password.  The file is read when the server starts and on
+ * SIGHUP (sc-server-accounts.c).
  *
  * Checking a password costs tens of milliseconds on purpose; it is never
  * done on a worker's thread (sc-password-checker.h).

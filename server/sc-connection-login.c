@@ -76,6 +76,7 @@ claim_nickname (ScConnection *connection,
 static gboolean
 find_account (ScConnection *connection,
               const ScMessage *request,
+              ScAccounts *accounts,
               const char **hash)
 {
   ScServerConfig *config = connection->server->config;
@@ -86,10 +87,10 @@ find_account (ScConnection *connection,
   g_autofree char *why = NULL;
 
   *hash = NULL;
-  if (config->accounts == NULL)
+  if (accounts == NULL)
     return TRUE;
   if (nickname[0] != '\0')
-    *hash = sc_accounts_lookup (config->accounts, nickname, &registered);
+    *hash = sc_accounts_lookup (accounts, nickname, &registered);
   if (*hash == NULL)
     {
       if (!config->accounts_only)
@@ -449,6 +450,7 @@ void
 sc_connection_handle_hello (ScConnection *connection, const ScMessage *hello)
 {
   ScServerConfig *config = connection->server->config;
+  g_autoptr (ScAccounts) accounts = NULL;
   const char *hash = NULL;
 
   if (connection->ready)
@@ -481,7 +483,10 @@ sc_connection_handle_hello (ScConnection *connection, const ScMessage *hello)
   if (hello->nickname[0] != '\0' &&
       !check_nickname (connection, hello, hello->nickname))
     return;
-  if (!find_account (connection, hello, &hash))
+  /* Held until the check has copied the hash: a reload may replace the
+   * accounts meanwhile (sc-server-accounts.c). */
+  accounts = sc_server_dup_accounts (connection->server);
+  if (!find_account (connection, hello, accounts, &hash))
     return;
   if ((hash != NULL || config->password != NULL) &&
       refuse_plaintext_password (connection, hello))
@@ -500,6 +505,7 @@ sc_connection_handle_set_nickname (ScConnection *connection,
 {
   g_autofree char *key = NULL;
   g_autofree char *current_key = NULL;
+  g_autoptr (ScAccounts) accounts = NULL;
   const char *hash = NULL;
 
   if (!check_nickname (connection, request, request->nickname))
@@ -508,8 +514,9 @@ sc_connection_handle_set_nickname (ScConnection *connection,
    * its password again. */
   key = sc_nickname_key (request->nickname);
   current_key = sc_nickname_key (connection->info.nickname);
+  accounts = sc_server_dup_accounts (connection->server);
   if (!g_str_equal (key, current_key) &&
-      !find_account (connection, request, &hash))
+      !find_account (connection, request, accounts, &hash))
     return;
   if (hash != NULL && refuse_plaintext_password (connection, request))
     return;

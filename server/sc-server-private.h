@@ -3,6 +3,7 @@
 
 #include <gnutls/gnutls.h>
 
+#include "sc-accounts.h"
 #include "sc-auth-failures.h"
 #include "sc-password-checker.h"
 #include "sc-backplane.h"
@@ -23,6 +24,7 @@ struct _ScServer
   GTimeZone *local_zone;  /* read once: looking it up stats /etc/localtime */
   ScAuthFailures *auth_failures;
   ScPasswordChecker *password_checker; /* with registered nicknames */
+  GMutex accounts_lock; /* config->accounts, swapped by a reload */
   ScWorker **workers;
   guint n_workers;
 
@@ -64,6 +66,7 @@ struct _ScServer
   gsize memory_peak;  /* atomic: highest total since the last trim */
 };
 
+ScAccounts *sc_server_dup_accounts (ScServer *server);
 void sc_server_release_client_id (ScServer *server, guint32 id);
 void sc_server_set_next_client_id (ScServer *server, guint32 id);
 gboolean sc_server_take_client_slot (ScServer *server);

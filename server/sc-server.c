@@ -57,6 +57,7 @@ sc_server_new (const ScServerConfig *config)
   server->accept_context = g_main_context_new ();
   server->accept_loop = g_main_loop_new (server->accept_context, FALSE);
   g_mutex_init (&server->ids_lock);
+  g_mutex_init (&server->accounts_lock);
   server->ids_in_use = g_hash_table_new (NULL, NULL);
   server->next_client_id = 1;
   server->pending = sc_pending_table_new (server->config->max_pending,
@@ -557,6 +558,7 @@ sc_server_free (ScServer *server)
   g_hash_table_unref (server->ids_in_use);
   sc_pending_table_free (server->pending);
   g_mutex_clear (&server->ids_lock);
+  g_mutex_clear (&server->accounts_lock);
   g_time_zone_unref (server->local_zone);
   sc_auth_failures_free (server->auth_failures);
   sc_server_config_free (server->config);

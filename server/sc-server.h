@@ -16,6 +16,8 @@ guint16 sc_server_get_port (ScServer *server);
 guint16 sc_server_get_tls_port (ScServer *server);
 guint sc_server_get_n_clients (ScServer *server);
 gsize sc_server_get_memory_held (ScServer *server);
+gboolean
+sc_server_reload_accounts (ScServer *server, guint *n_accounts, GError **error);
 void sc_server_stop (ScServer *server);
 void sc_server_free (ScServer *server);
 

@@ -418,6 +418,95 @@ test_accounts_file (void)
   g_rmdir (dir);
 }
 
+/* The status of a HELLO as @nickname with @password, on a new
+ * connection. */
+static ScStatus
+hello_status (guint16 port, const char *nickname, const char *password)
+{
+  g_autoptr (ScTestPeer) peer = sc_test_peer_connect (port);
+  ScMessage *hello = sc_message_new (SC_MSG_HELLO, 0);
+  g_autoptr (ScMessage) reply = NULL;
+
+  hello->name = g_strdup ("test");
+  hello->nickname = g_strdup (nickname);
+  hello->password = g_strdup (password);
+  reply = sc_test_peer_request (peer, hello);
+  return reply->status;
+}
+
+typedef struct
+{
+  guint16 port;
+  const char *nickname, *password;
+} Login;
+
+static gboolean
+login_accepted (gpointer data)
+{
+  Login *login = data;
+
+  return hello_status (login->port, login->nickname, login->password) ==
+         SC_STATUS_OK;
+}
+
+/* An account added while the server runs is taken on SIGHUP; a file
+ * broken meanwhile is refused on SIGHUP and the accounts read before
+ * stay. */
+static void
+test_sighup_accounts (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("sockchat-accounts-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "accounts", NULL);
+  const char *args[] = { "--port",
+                         "0",
+                         "--bind",
+                         "127.0.0.1",
+                         "--accounts-file",
+                         path,
+                         "--accounts-only",
+                         "--allow-plaintext-password",
+                         NULL };
+  g_autoptr (ScServerChild) child = NULL;
+  g_autofree char *log = NULL;
+  Login bob = { 0, "bob", "builder" };
+  FILE *file;
+
+  /* The refused reload's warning must not abort the server. */
+  ScServerChildOptions options = { .args = args, .g_debug = "" };
+  g_autoptr (GError) error = NULL;
+
+  g_assert_cmpint (add_account (path, "alice", "wonderland"), ==, 0);
+  child = sc_server_child_spawn (&options, &error);
+  g_assert_no_error (error);
+  bob.port = child_read_port (child);
+  g_assert_cmpint (add_account (path, "bob", "builder"), ==, 0);
+  /* Not yet: the server read the file when it started. */
+  g_assert_cmpuint (hello_status (bob.port, "bob", "builder"), ==,
+                    SC_STATUS_INVALID_NICKNAME);
+  g_assert_true (sc_server_child_signal (child, SIGHUP));
+  sc_test_wait_until (login_accepted, &bob, 5000);
+
+  file = g_fopen (path, "a");
+  g_assert_nonnull (file);
+  fputs ("carol-without-a-hash\n", file);
+  fclose (file);
+  g_assert_true (sc_server_child_signal (child, SIGHUP));
+  /* The warning comes once the signal is handled; until then and after
+   * it, both accounts hold. */
+  g_assert_cmpuint (hello_status (bob.port, "alice", "wonderland"), ==,
+                    SC_STATUS_OK);
+  g_assert_cmpuint (hello_status (bob.port, "bob", NULL), ==,
+                    SC_STATUS_NICKNAME_REGISTERED);
+  g_assert_true (sc_server_child_signal (child, SIGTERM));
+  g_assert_cmpint (child_wait_exit (child, 5000), ==, 0);
+  log = sc_server_child_get_stderr (child);
+  g_assert_nonnull (strstr (log, "reloaded the accounts file: 2 registered"));
+  g_assert_nonnull (strstr (log, "accounts not reloaded, the earlier ones "
+                                 "stay"));
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
 static void
 test_bad_accounts_file (void)
 {
@@ -463,6 +552,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/server/cli/bad-password-file", test_bad_password_file);
   g_test_add_func ("/server/cli/accounts-file", test_accounts_file);
   g_test_add_func ("/server/cli/bad-accounts-file", test_bad_accounts_file);
+  g_test_add_func ("/server/signal/sighup-accounts", test_sighup_accounts);
   g_test_add_func ("/server/cli/version", test_version);
   g_test_add_func ("/server/cli/admission-limits", test_admission_limits);
 
