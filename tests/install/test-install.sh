@@ -264,6 +264,40 @@ else
     "systemd-analyze not installed (apt-get install systemd)"
 fi
 
+# The cluster examples (data/cluster/, docs/CLUSTER.md): the node
+# configurations are valid (the build tree's server reads each, then fails
+# only on reaching NATS, which the command line points at a closed port),
+# and the per-node unit passes systemd-analyze verify.
+if [[ -n "${SC_BACKPLANE_MODULE:-}" ]]; then
+  for n in 1 2 3; do
+    node_conf="$SC_SOURCE_ROOT/data/cluster/node-$n.conf"
+    status=0
+    timeout 20 "$BUILD_ROOT/server/sockchat-server" --config "$node_conf" \
+      --port 0 --bind 127.0.0.1 --cluster nats://127.0.0.1:1 \
+      >"$TMP/node.out" 2>&1 || status=$?
+    if [[ "$status" -eq 1 ]] && grep -q "cannot connect to NATS" "$TMP/node.out"; then
+      ok "data/cluster/node-$n.conf is a valid configuration"
+    else
+      echo "exit status $status" >>"$TMP/node.out"
+      not_ok_file "data/cluster/node-$n.conf is a valid configuration" \
+        "$TMP/node.out"
+    fi
+  done
+  if has systemd-analyze; then
+    sed "s|^ExecStart=/usr/bin/|ExecStart=$bindir/|" \
+      "$SC_SOURCE_ROOT/data/cluster/sockchat-server@.service" \
+      >"$TMP/unit/sockchat-server@.service"
+    if env MANPATH="$DEST$SC_MANDIR" systemd-analyze verify \
+      "$TMP/unit/sockchat-server@1.service" >"$TMP/verify.out" 2>&1 &&
+      ! grep -q 'sockchat' "$TMP/verify.out"; then
+      ok "systemd-analyze verify accepts data/cluster/sockchat-server@.service"
+    else
+      not_ok_file "systemd-analyze verify accepts data/cluster/sockchat-server@.service" \
+        "$TMP/verify.out"
+    fi
+  fi
+fi
+
 # server.conf lists every setting: the long options but --config,
 # --version and --add-account (commands, not settings), and "name", which
 # has no option.
