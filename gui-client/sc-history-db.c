@@ -50,7 +50,7 @@ static const char schema_sql[] =
 
 #define SELECT_ENTRY                                                    \
   "SELECT time_us, kind, sender_nickname, sender_id, text, message_id," \
-  "       state"                                                        \
+  "       state, id"                                                    \
   "  FROM messages WHERE conversation = ("                              \
   "    SELECT id FROM conversations WHERE server = ?1 AND name = ?2)"
 
@@ -58,6 +58,16 @@ static const char load_sql[] = SELECT_ENTRY " ORDER BY id DESC LIMIT ?3";
 static const char search_sql[] =
   SELECT_ENTRY " AND sc_history_contains (text, ?4)"
                " ORDER BY id DESC LIMIT ?3";
+/* Rows from ?3 up to, not including, ?4: a primary-key range. */
+static const char range_sql[] =
+  SELECT_ENTRY " AND id >= ?3 AND id < ?4 ORDER BY id";
+/* The matches older than row ?3: how many, and the newest's row.  One
+ * pass over the conversation's older rows, read in key order. */
+static const char count_older_sql[] =
+  "SELECT count (*), coalesce (max (id), 0) FROM messages"
+  " WHERE conversation = ("
+  "   SELECT id FROM conversations WHERE server = ?1 AND name = ?2)"
+  "   AND id < ?3 AND sc_history_contains (text, ?4)";
 
 /* ---- Errors ---- */
 
@@ -307,6 +317,9 @@ struct _ScHistoryDb
   sqlite3 *db;
   sqlite3_stmt *load;
   sqlite3_stmt *search;
+  sqlite3_stmt *range;
+  sqlite3_stmt *count_older;
+  GCancellable *cancellable; /* see sc_history_db_set_cancellable() */
 };
 
 void
@@ -316,7 +329,10 @@ sc_history_db_free (ScHistoryDb *self)
     return;
   sqlite3_finalize (self->load);
   sqlite3_finalize (self->search);
+  sqlite3_finalize (self->range);
+  sqlite3_finalize (self->count_older);
   sqlite3_close (self->db);
+  g_clear_object (&self->cancellable);
   g_free (self);
 }
 
@@ -348,7 +364,10 @@ sc_history_db_new (const char *path, GError **error)
       return NULL;
     }
   if (!sc_history_db_prepare (self->db, load_sql, &self->load, error) ||
-      !sc_history_db_prepare (self->db, search_sql, &self->search, error))
+      !sc_history_db_prepare (self->db, search_sql, &self->search, error) ||
+      !sc_history_db_prepare (self->db, range_sql, &self->range, error) ||
+      !sc_history_db_prepare (self->db, count_older_sql, &self->count_older,
+                              error))
     return NULL;
   return g_steal_pointer (&self);
 }
@@ -356,13 +375,16 @@ sc_history_db_new (const char *path, GError **error)
 static ScHistoryEntry *
 read_entry (sqlite3_stmt *stmt, const char *server, const char *conversation)
 {
-  return sc_history_entry_new (
+  ScHistoryEntry *entry = sc_history_entry_new (
     server, conversation, sqlite3_column_int64 (stmt, 0),
     (ScHistoryKind) sqlite3_column_int (stmt, 1),
     (const char *) sqlite3_column_text (stmt, 2),
     (guint32) sqlite3_column_int64 (stmt, 3),
     (const char *) sqlite3_column_text (stmt, 4),
     (guint64) sqlite3_column_int64 (stmt, 5), sqlite3_column_int (stmt, 6));
+
+  entry->row = sqlite3_column_int64 (stmt, 7);
+  return entry;
 }
 
 /* Steps a bound load or search statement to the end, newest first. */
@@ -401,6 +423,18 @@ reverse (GPtrArray *array)
     }
 }
 
+/* The needle as the search function wants it. */
+static char *
+fold_needle (const char *needle, GError **error)
+{
+  char *folded = fold (needle);
+
+  if (folded == NULL)
+    g_set_error_literal (error, SC_HISTORY_ERROR, SC_HISTORY_ERROR_FAILED,
+                         "The search text is not valid UTF-8");
+  return folded;
+}
+
 /* The newest @limit rows of the conversation, oldest first; see
  * sc_history_load(). */
 GPtrArray *
@@ -431,17 +465,81 @@ sc_history_db_search (ScHistoryDb *self,
                       guint limit,
                       GError **error)
 {
-  g_autofree char *folded = fold (needle);
+  g_autofree char *folded = fold_needle (needle, error);
 
   if (folded == NULL)
-    {
-      g_set_error_literal (error, SC_HISTORY_ERROR, SC_HISTORY_ERROR_FAILED,
-                           "The search text is not valid UTF-8");
-      return NULL;
-    }
+    return NULL;
   sc_history_db_bind_text (self->search, 1, server);
   sc_history_db_bind_text (self->search, 2, conversation);
   sqlite3_bind_int64 (self->search, 3, limit);
   sc_history_db_bind_text (self->search, 4, folded);
   return read_entries (self->search, server, conversation, error);
+}
+
+/* Rows @from_row <= row < @before_row, oldest first. */
+GPtrArray *
+sc_history_db_load_range (ScHistoryDb *self,
+                          const char *server,
+                          const char *conversation,
+                          gint64 from_row,
+                          gint64 before_row,
+                          GError **error)
+{
+  sc_history_db_bind_text (self->range, 1, server);
+  sc_history_db_bind_text (self->range, 2, conversation);
+  sqlite3_bind_int64 (self->range, 3, from_row);
+  sqlite3_bind_int64 (self->range, 4, before_row);
+  return read_entries (self->range, server, conversation, error);
+}
+
+/* How many rows older than @before_row hold @needle, and the newest
+ * such row (0 for none). */
+gboolean
+sc_history_db_count_older (ScHistoryDb *self,
+                           const char *server,
+                           const char *conversation,
+                           const char *needle,
+                           gint64 before_row,
+                           guint *n_older,
+                           gint64 *newest_row,
+                           GError **error)
+{
+  g_autofree char *folded = fold_needle (needle, error);
+  sqlite3_stmt *stmt = self->count_older;
+  int rc;
+
+  if (folded == NULL)
+    return FALSE;
+  sc_history_db_bind_text (stmt, 1, server);
+  sc_history_db_bind_text (stmt, 2, conversation);
+  sqlite3_bind_int64 (stmt, 3, before_row);
+  sc_history_db_bind_text (stmt, 4, folded);
+  rc = sqlite3_step (stmt);
+  *n_older = rc == SQLITE_ROW ? (guint) sqlite3_column_int64 (stmt, 0) : 0;
+  *newest_row = rc == SQLITE_ROW ? sqlite3_column_int64 (stmt, 1) : 0;
+  sqlite3_reset (stmt);
+  sqlite3_clear_bindings (stmt);
+  if (rc != SQLITE_ROW)
+    return sc_history_db_fail (error, self->db, rc,
+                               "Could not search the history");
+  return TRUE;
+}
+
+static int
+is_cancelled (void *data)
+{
+  return g_cancellable_is_cancelled (data);
+}
+
+/* Makes the reader's queries stop, failing, soon after @cancellable is
+ * cancelled: a search over a long conversation need not run to its end
+ * once nobody wants its answer.  The reader keeps a ref. */
+void
+sc_history_db_set_cancellable (ScHistoryDb *self, GCancellable *cancellable)
+{
+  g_set_object (&self->cancellable, cancellable);
+  if (cancellable != NULL)
+    sqlite3_progress_handler (self->db, 1000, is_cancelled, cancellable);
+  else
+    sqlite3_progress_handler (self->db, 0, NULL, NULL);
 }

@@ -6,6 +6,7 @@
  * time, the one that opened it. */
 #pragma once
 
+#include <gio/gio.h>
 #include <sqlite3.h>
 
 #include "sc-history-entry.h"
@@ -41,6 +42,23 @@ GPtrArray *sc_history_db_search (ScHistoryDb *self,
                                  const char *needle,
                                  guint limit,
                                  GError **error);
+
+GPtrArray *sc_history_db_load_range (ScHistoryDb *self,
+                                     const char *server,
+                                     const char *conversation,
+                                     gint64 from_row,
+                                     gint64 before_row,
+                                     GError **error);
+gboolean sc_history_db_count_older (ScHistoryDb *self,
+                                    const char *server,
+                                    const char *conversation,
+                                    const char *needle,
+                                    gint64 before_row,
+                                    guint *n_older,
+                                    gint64 *newest_row,
+                                    GError **error);
+void sc_history_db_set_cancellable (ScHistoryDb *self,
+                                    GCancellable *cancellable);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ScHistoryDb, sc_history_db_free)
 

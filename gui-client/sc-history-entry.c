@@ -39,11 +39,15 @@ sc_history_entry_new (const char *server,
 ScHistoryEntry *
 sc_history_entry_copy (const ScHistoryEntry *entry)
 {
+  ScHistoryEntry *copy;
+
   g_return_val_if_fail (entry != NULL, NULL);
-  return sc_history_entry_new (entry->server, entry->conversation,
-                               entry->time_us, entry->kind,
-                               entry->sender_nickname, entry->sender_id,
-                               entry->text, entry->message_id, entry->state);
+  copy =
+    sc_history_entry_new (entry->server, entry->conversation, entry->time_us,
+                          entry->kind, entry->sender_nickname, entry->sender_id,
+                          entry->text, entry->message_id, entry->state);
+  copy->row = entry->row;
+  return copy;
 }
 
 void

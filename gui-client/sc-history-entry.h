@@ -29,6 +29,9 @@ typedef struct
   char *text;
   guint64 message_id; /* the server's id for it, 0 for none */
   int state;          /* the caller's delivery state; opaque here */
+  /* Its number in the conversation, counting up from 1 without gaps;
+   * set on entries read from the store, 0 on the caller's own. */
+  gint64 row;
 } ScHistoryEntry;
 
 #define SC_TYPE_HISTORY_ENTRY (sc_history_entry_get_type ())

@@ -268,6 +268,141 @@ sc_history_search (ScHistory *self,
                                limit, error);
 }
 
+/**
+ * sc_history_load_range:
+ * @from_row: the first row wanted (ScHistoryEntry.row)
+ * @before_row: the first row not wanted
+ *
+ * Waits for queued writes, then reads the rows in between through the
+ * conversation's primary key; the caller bounds how many that is.
+ *
+ * Returns: (transfer container) (element-type ScHistoryEntry): oldest
+ * first; NULL on error.
+ */
+GPtrArray *
+sc_history_load_range (ScHistory *self,
+                       const char *server,
+                       const char *conversation,
+                       gint64 from_row,
+                       gint64 before_row,
+                       GError **error)
+{
+  g_return_val_if_fail (SC_IS_HISTORY (self), NULL);
+  g_return_val_if_fail (server != NULL && conversation != NULL, NULL);
+  sc_history_flush (self);
+  return sc_history_db_load_range (self->reader, server, conversation, from_row,
+                                   before_row, error);
+}
+
+/* What a count of older matches asks, and then answers. */
+typedef struct
+{
+  char *server;
+  char *conversation;
+  char *needle;
+  gint64 before_row;
+  guint n_older;
+  gint64 newest_row;
+} CountOlder;
+
+static void
+count_older_free (CountOlder *count)
+{
+  g_free (count->server);
+  g_free (count->conversation);
+  g_free (count->needle);
+  g_free (count);
+}
+
+/* In a worker thread: a connection of its own, since the owner's
+ * belongs to the owner's thread.  Opening one costs a fraction of a
+ * millisecond next to the search itself. */
+static void
+count_older_thread (GTask *task,
+                    gpointer source,
+                    gpointer data,
+                    GCancellable *cancellable)
+{
+  ScHistory *self = source;
+  CountOlder *count = data;
+  g_autoptr (ScHistoryDb) reader = NULL;
+  GError *error = NULL;
+
+  /* Flushing only queues an operation and waits for the writer: safe
+   * from any thread, and it makes the count include every append made
+   * before the call. */
+  sc_history_flush (self);
+  reader = sc_history_db_new (self->path, &error);
+  if (reader != NULL)
+    {
+      sc_history_db_set_cancellable (reader, cancellable);
+      sc_history_db_count_older (reader, count->server, count->conversation,
+                                 count->needle, count->before_row,
+                                 &count->n_older, &count->newest_row, &error);
+    }
+  if (g_task_return_error_if_cancelled (task))
+    g_clear_error (&error);
+  else if (error != NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+/**
+ * sc_history_count_older_async:
+ * @needle: as for sc_history_search()
+ * @before_row: only rows older than this one count
+ *
+ * Counts the rows of the conversation older than @before_row that hold
+ * @needle, and finds the newest of them, in a worker thread: the whole
+ * conversation may have to be read, and the caller's thread (the GTK
+ * one) must not wait for that.  Cancelling @cancellable stops the query.
+ */
+void
+sc_history_count_older_async (ScHistory *self,
+                              const char *server,
+                              const char *conversation,
+                              const char *needle,
+                              gint64 before_row,
+                              GCancellable *cancellable,
+                              GAsyncReadyCallback callback,
+                              gpointer user_data)
+{
+  g_autoptr (GTask) task = NULL;
+  CountOlder *count;
+
+  g_return_if_fail (SC_IS_HISTORY (self));
+  g_return_if_fail (server != NULL && conversation != NULL && needle != NULL);
+  count = g_new0 (CountOlder, 1);
+  count->server = g_strdup (server);
+  count->conversation = g_strdup (conversation);
+  count->needle = g_strdup (needle);
+  count->before_row = before_row;
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, sc_history_count_older_async);
+  g_task_set_task_data (task, count, (GDestroyNotify) count_older_free);
+  g_task_run_in_thread (task, count_older_thread);
+}
+
+/* @n_older and @newest_row (0 for none) are set when it returns TRUE. */
+gboolean
+sc_history_count_older_finish (ScHistory *self,
+                               GAsyncResult *result,
+                               guint *n_older,
+                               gint64 *newest_row,
+                               GError **error)
+{
+  CountOlder *count;
+
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  if (!g_task_propagate_boolean (G_TASK (result), error))
+    return FALSE;
+  count = g_task_get_task_data (G_TASK (result));
+  *n_older = count->n_older;
+  *newest_row = count->newest_row;
+  return TRUE;
+}
+
 static gboolean
 clear (ScHistory *self, const char *server, GError **error)
 {

@@ -16,6 +16,8 @@
  * (sc_history_set_limit()); older rows are pruned after each commit. */
 #pragma once
 
+#include <gio/gio.h>
+
 #include "sc-history-entry.h"
 
 G_BEGIN_DECLS
@@ -60,6 +62,26 @@ GPtrArray *sc_history_search (ScHistory *self,
                               const char *needle,
                               guint limit,
                               GError **error);
+
+GPtrArray *sc_history_load_range (ScHistory *self,
+                                  const char *server,
+                                  const char *conversation,
+                                  gint64 from_row,
+                                  gint64 before_row,
+                                  GError **error);
+void sc_history_count_older_async (ScHistory *self,
+                                   const char *server,
+                                   const char *conversation,
+                                   const char *needle,
+                                   gint64 before_row,
+                                   GCancellable *cancellable,
+                                   GAsyncReadyCallback callback,
+                                   gpointer user_data);
+gboolean sc_history_count_older_finish (ScHistory *self,
+                                        GAsyncResult *result,
+                                        guint *n_older,
+                                        gint64 *newest_row,
+                                        GError **error);
 
 gboolean sc_history_clear (ScHistory *self, GError **error);
 gboolean
