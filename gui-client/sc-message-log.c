@@ -953,6 +953,11 @@ sc_message_log_search_show_oldest (ScMessageLog *self)
                                      &match_start, &match_end, NULL))
     return FALSE;
   show_match (self, &match_start, &match_end);
+  /* Lines just put above keep estimated heights until laid out, and a
+   * deferred scroll to the first of them lands a line or two short: the
+   * top is a place the adjustment knows now. */
+  if (gtk_text_iter_get_line (&match_start) == 0 && self->vadjustment)
+    set_scroll_value (self, gtk_adjustment_get_lower (self->vadjustment));
   return TRUE;
 }
 
