@@ -37,9 +37,9 @@ show_match_count (ScWindow *self)
                 : g_strdup_printf (ngettext ("%u match", "%u matches", n), n);
   if (in_view != NULL && older > 0)
     {
-      /* Translators: matches of a search that only the history holds,
-       * not the conversation's log; after "%u matches · ". */
       in_history = g_strdup_printf (
+        /* Translators: matches of a search that only the history holds,
+         * not the conversation's log; after "%u matches · ". */
         ngettext ("%u older in history", "%u older in history", older), older);
       /* Translators: the search bar's count: the matches in view
        * ("3 matches"), then those in history ("2 older in history"). */
@@ -167,6 +167,7 @@ on_search_mode (ScWindow *self, GParamSpec *pspec, GtkSearchBar *bar)
   self->search_n_in_view = sc_message_log_search (
     sc_conversations_get_visible_log (self->conversations), NULL);
   self->search_n_older = 0;
+  self->search_older_row = 0;
   gtk_entry_set_text (GTK_ENTRY (self->search_entry), "");
   show_match_count (self);
 }
