@@ -71,7 +71,8 @@ struct _ScWindow
    * and matches further back in history, counted in a worker thread. */
   guint search_n_in_view;
   guint search_n_older;
-  gint64 search_older_row; /* the newest older match's row; 0 unknown */
+  gint64 search_older_row;      /* the newest older match's row; 0 unknown */
+  gboolean search_older_wanted; /* asked for while counting */
   GCancellable *search_cancellable; /* the count under way */
   /* The Everyone row is selected: the composer broadcasts. */
   gboolean everyone_selected;

@@ -51,6 +51,8 @@ show_match_count (ScWindow *self)
                             self->search_older_row > 0);
 }
 
+static void show_older (ScWindow *self);
+
 static void
 cancel_count (ScWindow *self)
 {
@@ -77,6 +79,8 @@ on_count_older (GObject *source, GAsyncResult *result, gpointer data)
   self->search_n_older = n_older;
   self->search_older_row = newest_row;
   show_match_count (self);
+  if (self->search_older_wanted)
+    show_older (self);
 }
 
 /* Asks history for the matches older than what the visible log shows. */
@@ -90,6 +94,7 @@ start_count_older (ScWindow *self)
 
   cancel_count (self);
   self->search_older_row = 0;
+  self->search_older_wanted = FALSE;
   if (first_row <= 1 || *needle == '\0' || self->history == NULL)
     {
       self->search_n_older = 0;
@@ -123,6 +128,9 @@ show_older (ScWindow *self)
   const char *key = sc_conversations_get_visible_key (self->conversations);
   const char *needle = gtk_entry_get_text (GTK_ENTRY (self->search_entry));
 
+  /* Asked for before the count answered: it will go on from there. */
+  self->search_older_wanted =
+    self->search_older_row <= 0 && self->search_cancellable != NULL;
   if (self->search_older_row <= 0)
     return;
   sc_window_history_show_older (self, key, log, self->search_older_row);
@@ -168,6 +176,7 @@ on_search_mode (ScWindow *self, GParamSpec *pspec, GtkSearchBar *bar)
     sc_conversations_get_visible_log (self->conversations), NULL);
   self->search_n_older = 0;
   self->search_older_row = 0;
+  self->search_older_wanted = FALSE;
   gtk_entry_set_text (GTK_ENTRY (self->search_entry), "");
   show_match_count (self);
 }

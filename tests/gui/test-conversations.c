@@ -489,6 +489,14 @@ label_is (gpointer data)
                     query->needle) == 0;
 }
 
+static gboolean
+older_match_known (gpointer data)
+{
+  ScWindow *window = data;
+
+  return gtk_widget_get_sensitive (GTK_WIDGET (window->search_older_button));
+}
+
 static void
 wait_for_search_label (ScWindow *window, const char *text)
 {
@@ -498,13 +506,13 @@ wait_for_search_label (ScWindow *window, const char *text)
 }
 
 /* Writes @n_rows to the conversation @key on the fixture's server, as
- * an earlier session would have: row @match_row says "needle in the
- * haystack", the others "filler". */
+ * an earlier session would have: the rows in @match_rows (ending with 0)
+ * say "needle in the haystack", the others "filler". */
 static void
 store_conversation (Fixture *fixture,
                     const char *key,
                     guint n_rows,
-                    guint match_row)
+                    const guint *match_rows)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (ScHistory) history = sc_history_new (NULL, &error);
@@ -514,13 +522,17 @@ store_conversation (Fixture *fixture,
   g_assert_no_error (error);
   for (guint row = 1; row <= n_rows; row++)
     {
-      g_autofree char *text = row == match_row
-                                ? g_strdup ("needle in the haystack")
-                                : g_strdup_printf ("filler %u", row);
-      g_autoptr (ScHistoryEntry) entry =
+      gboolean match = FALSE;
+      g_autofree char *text = NULL;
+      g_autoptr (ScHistoryEntry) entry = NULL;
+
+      for (const guint *m = match_rows; *m != 0; m++)
+        match = match || *m == row;
+      text = match ? g_strdup ("needle in the haystack")
+                   : g_strdup_printf ("filler %u", row);
+      entry =
         sc_history_entry_new (server, key, start + row * G_USEC_PER_SEC,
                               SC_HISTORY_KIND_INCOMING, "bob", 2, text, 0, 0);
-
       sc_history_append (history, entry);
     }
   sc_history_flush (history);
@@ -542,7 +554,7 @@ test_search_history (Fixture *fixture, gconstpointer data)
   a = fixture->windows[0];
   b = fixture->windows[1];
   g_settings_set_uint (settings, "log-lines", 100);
-  store_conversation (fixture, "peer:bob", 150, 1);
+  store_conversation (fixture, "peer:bob", 150, (const guint[]){ 1, 0 });
   connect_window (fixture, a, "alice");
   connect_window (fixture, b, "bob");
   select_client (a, sc_client_get_id (b->client));
@@ -574,7 +586,8 @@ test_search_history (Fixture *fixture, gconstpointer data)
 
 /* A match further back than the log's limit: the log takes the match
  * and the rows after it it has room for, and says how many more there
- * are before its top. */
+ * are before its top; with no room left, the next older match replaces
+ * the older lines. */
 static void
 test_search_history_gap (Fixture *fixture, gconstpointer data)
 {
@@ -586,22 +599,38 @@ test_search_history_gap (Fixture *fixture, gconstpointer data)
   a = fixture->windows[0];
   b = fixture->windows[1];
   g_settings_set_uint (settings, "log-lines", 100);
-  store_conversation (fixture, "peer:bob", 400, 10);
+  store_conversation (fixture, "peer:bob", 400, (const guint[]){ 5, 10, 0 });
   connect_window (fixture, a, "alice");
   connect_window (fixture, b, "bob");
   select_client (a, sc_client_get_id (b->client));
   log = sc_conversations_get_visible_log (a->conversations);
 
   g_action_group_activate_action (G_ACTION_GROUP (a), "search", NULL);
+  /* Enter at once, before the count has answered (its answer comes
+   * through the main loop, which has not run): it is done when the count
+   * answers. */
   search_for (a, "haystack");
-  wait_for_search_label (a, "No matches · 1 older in history");
-  gtk_button_clicked (a->search_older_button);
-  wait_for_search_label (a, "1 match");
+  g_assert_cmpstr (gtk_label_get_text (a->search_label), ==, "No matches");
+  g_signal_emit_by_name (a->search_entry, "activate");
+  wait_for_search_label (a, "1 match · 1 older in history");
   /* Rows 10 to 108 (99 lines), then the line for rows 109 to 300, then
    * rows 301 to 400. */
   g_assert_cmpint (sc_message_log_get_match_line (log), ==, 0);
   g_assert_cmpint (line_of (log, "filler 108"), ==, 98);
   g_assert_cmpint (line_of (log, "192 messages in between are not shown"), ==,
+                   99);
+  g_assert_cmpint (line_of (log, "filler 301"), ==, 100);
+  g_assert_cmpuint (sc_message_log_get_n_lines (log), ==, 200);
+
+  /* No room left above: Show Older replaces the older lines with rows 5
+   * to 103, which hold both matches. */
+  wait_for (older_match_known, a, "the count of older matches");
+  gtk_button_clicked (a->search_older_button);
+  wait_for_search_label (a, "2 matches");
+  g_assert_cmpint (sc_message_log_get_match_line (log), ==, 0);
+  g_assert_cmpint (line_of (log, "filler 9"), ==, 4);
+  g_assert_cmpint (line_of (log, "filler 103"), ==, 98);
+  g_assert_cmpint (line_of (log, "197 messages in between are not shown"), ==,
                    99);
   g_assert_cmpint (line_of (log, "filler 301"), ==, 100);
   g_assert_cmpuint (sc_message_log_get_n_lines (log), ==, 200);
@@ -623,7 +652,7 @@ test_search_history_long (Fixture *fixture, gconstpointer data)
   SKIP_WITHOUT_DISPLAY ();
   a = fixture->windows[0];
   b = fixture->windows[1];
-  store_conversation (fixture, "peer:bob", 10000, 1);
+  store_conversation (fixture, "peer:bob", 10000, (const guint[]){ 1, 0 });
   connect_window (fixture, a, "alice");
   connect_window (fixture, b, "bob");
   select_client (a, sc_client_get_id (b->client));
