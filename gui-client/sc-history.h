@@ -16,7 +16,9 @@
  * (sc_history_set_limit()); older rows are pruned after each commit. */
 #pragma once
 
-#include <glib-object.h>
+#include <gio/gio.h>
+
+#include "sc-history-entry.h"
 
 G_BEGIN_DECLS
 
@@ -30,48 +32,6 @@ typedef enum
   SC_HISTORY_ERROR_VERSION, /* written by a newer SockChat */
   SC_HISTORY_ERROR_FAILED,  /* any other database failure */
 } ScHistoryError;
-
-/* Stored as integers: append new kinds at the end. */
-typedef enum
-{
-  SC_HISTORY_KIND_INCOMING,      /* a private message to us */
-  SC_HISTORY_KIND_OUTGOING,      /* our private message to someone */
-  SC_HISTORY_KIND_BROADCAST_IN,  /* someone's message to everyone */
-  SC_HISTORY_KIND_BROADCAST_OUT, /* our message to everyone */
-  SC_HISTORY_KIND_EVENT,         /* a join, a leave, a server answer */
-} ScHistoryKind;
-
-/* One message of a conversation.  Every string is owned by the entry
- * and valid UTF-8; sender_nickname may be NULL. */
-typedef struct
-{
-  char *server;       /* "host:port" */
-  char *conversation; /* the caller's key, opaque to the store */
-  gint64 time_us;     /* real time, as g_get_real_time() */
-  ScHistoryKind kind;
-  char *sender_nickname;
-  guint32 sender_id;
-  char *text;
-  guint64 message_id; /* the server's id for it, 0 for none */
-  int state;          /* the caller's delivery state; opaque here */
-} ScHistoryEntry;
-
-#define SC_TYPE_HISTORY_ENTRY (sc_history_entry_get_type ())
-GType sc_history_entry_get_type (void) G_GNUC_CONST;
-
-ScHistoryEntry *sc_history_entry_new (const char *server,
-                                      const char *conversation,
-                                      gint64 time_us,
-                                      ScHistoryKind kind,
-                                      const char *sender_nickname,
-                                      guint32 sender_id,
-                                      const char *text,
-                                      guint64 message_id,
-                                      int state);
-ScHistoryEntry *sc_history_entry_copy (const ScHistoryEntry *entry);
-void sc_history_entry_free (ScHistoryEntry *entry);
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (ScHistoryEntry, sc_history_entry_free)
 
 /* Conversations keep this many rows unless told otherwise. */
 #define SC_HISTORY_DEFAULT_LIMIT 10000
@@ -102,6 +62,26 @@ GPtrArray *sc_history_search (ScHistory *self,
                               const char *needle,
                               guint limit,
                               GError **error);
+
+GPtrArray *sc_history_load_range (ScHistory *self,
+                                  const char *server,
+                                  const char *conversation,
+                                  gint64 from_row,
+                                  gint64 before_row,
+                                  GError **error);
+void sc_history_count_older_async (ScHistory *self,
+                                   const char *server,
+                                   const char *conversation,
+                                   const char *needle,
+                                   gint64 before_row,
+                                   GCancellable *cancellable,
+                                   GAsyncReadyCallback callback,
+                                   gpointer user_data);
+gboolean sc_history_count_older_finish (ScHistory *self,
+                                        GAsyncResult *result,
+                                        guint *n_older,
+                                        gint64 *newest_row,
+                                        GError **error);
 
 gboolean sc_history_clear (ScHistory *self, GError **error);
 gboolean

@@ -97,6 +97,10 @@ struct _ScMessageLog
   LogLine *divider_line;
   GtkTextMark *divider_mark;
 
+  /* Lines of history put above the others (sc_message_log_prepend_at()):
+   * allowed beyond max_lines, and the first to go when new lines come. */
+  guint n_older;
+
   /* Search: what is looked for, and the match shown as current. */
   char *needle;
   GtkTextMark *match_mark;
@@ -259,18 +263,21 @@ insert_line (ScMessageLog *self, GtkTextIter *end, LogLine *line)
   gtk_text_buffer_apply_tag (buffer, self->tags[TAG_HANG], &start, end);
 }
 
-/* Removes lines from the top until at most max_lines remain, forgetting
- * the sent messages whose lines go with them. */
+/* Removes lines from the top until at most max_lines (plus the older
+ * lines put above them) remain, forgetting the sent messages whose lines
+ * go with them.  The older lines are at the top, so they go first: each
+ * new line then takes one of theirs until none is left. */
 static void
 trim (ScMessageLog *self)
 {
   GtkTextBuffer *buffer = get_buffer (self);
   int n_lines = gtk_text_buffer_get_line_count (buffer) - 1;
-  int excess = n_lines - (int) self->max_lines;
+  int excess = n_lines - (int) (self->max_lines + self->n_older);
   GtkTextIter start, cut;
 
   if (excess <= 0)
     return;
+  self->n_older -= MIN (self->n_older, (guint) excess);
   while (self->sent_order.head)
     {
       SentEntry *entry = self->sent_order.head->data;
@@ -500,6 +507,80 @@ sc_message_log_append_at (ScMessageLog *self,
   line->state = g_strdup (state);
   line->state_failed = failed;
   enqueue (self, line);
+}
+
+/* ------------------------------------------------------------------ */
+/* Older lines, put above the others */
+
+/* How many more lines sc_message_log_prepend_at() takes.  The older
+ * lines are at most max_lines, so that the log never holds more than
+ * twice its limit. */
+guint
+sc_message_log_get_older_room (ScMessageLog *self)
+{
+  g_return_val_if_fail (SC_IS_MESSAGE_LOG (self), 0);
+  return self->max_lines - MIN (self->max_lines, self->n_older);
+}
+
+/**
+ * sc_message_log_prepend_at:
+ *
+ * Puts one line above every other at once, as sc_message_log_append_at()
+ * would show it; for lines from further back in history.  Call it newest
+ * first.  FALSE, doing nothing, when there is no room left
+ * (sc_message_log_get_older_room()).
+ */
+gboolean
+sc_message_log_prepend_at (ScMessageLog *self,
+                           ScLogKind kind,
+                           const char *who,
+                           const char *text,
+                           gint64 time_us,
+                           const char *state,
+                           gboolean failed)
+{
+  GtkTextBuffer *buffer = get_buffer (self);
+  LogLine *line;
+  GtkTextIter start, divider;
+  gboolean divider_at_start = FALSE;
+
+  g_return_val_if_fail (SC_IS_MESSAGE_LOG (self), FALSE);
+  g_return_val_if_fail (text != NULL, FALSE);
+  if (sc_message_log_get_older_room (self) == 0)
+    return FALSE;
+  line = new_line_at (kind, who, text, time_us);
+  line->state = g_strdup (state);
+  line->state_failed = failed;
+  gtk_text_buffer_get_start_iter (buffer, &start);
+  /* The divider's mark has left gravity: at the very start it would stay
+   * above the new line instead of going down with the line it marks. */
+  if (self->divider_mark)
+    {
+      gtk_text_buffer_get_iter_at_mark (buffer, &divider, self->divider_mark);
+      divider_at_start = gtk_text_iter_is_start (&divider);
+    }
+  insert_line (self, &start, line);
+  log_line_free (line);
+  if (divider_at_start)
+    gtk_text_buffer_move_mark (buffer, self->divider_mark, &start);
+  self->n_older++;
+  return TRUE;
+}
+
+/* Takes the older lines away again. */
+void
+sc_message_log_drop_older (ScMessageLog *self)
+{
+  GtkTextBuffer *buffer = get_buffer (self);
+  GtkTextIter start, cut;
+
+  g_return_if_fail (SC_IS_MESSAGE_LOG (self));
+  if (self->n_older == 0)
+    return;
+  gtk_text_buffer_get_start_iter (buffer, &start);
+  gtk_text_buffer_get_iter_at_line (buffer, &cut, (int) self->n_older);
+  gtk_text_buffer_delete (buffer, &start, &cut);
+  self->n_older = 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -856,6 +937,28 @@ sc_message_log_search_step (ScMessageLog *self, gboolean older)
   if (found)
     show_match (self, &match_start, &match_end);
   return found;
+}
+
+/* Makes the oldest match the current one; FALSE when there is none. */
+gboolean
+sc_message_log_search_show_oldest (ScMessageLog *self)
+{
+  GtkTextIter at, match_start, match_end;
+
+  g_return_val_if_fail (SC_IS_MESSAGE_LOG (self), FALSE);
+  if (self->needle == NULL)
+    return FALSE;
+  gtk_text_buffer_get_start_iter (get_buffer (self), &at);
+  if (!gtk_text_iter_forward_search (&at, self->needle, SEARCH_FLAGS,
+                                     &match_start, &match_end, NULL))
+    return FALSE;
+  show_match (self, &match_start, &match_end);
+  /* Lines just put above keep estimated heights until laid out, and a
+   * deferred scroll to the first of them lands a line or two short: the
+   * top is a place the adjustment knows now. */
+  if (gtk_text_iter_get_line (&match_start) == 0 && self->vadjustment)
+    set_scroll_value (self, gtk_adjustment_get_lower (self->vadjustment));
+  return TRUE;
 }
 
 /* The current match's line, for tests; -1 without one. */

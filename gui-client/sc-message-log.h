@@ -31,11 +31,21 @@ void sc_message_log_append_at (ScMessageLog *self,
                                gint64 time_us,
                                const char *state,
                                gboolean failed);
+gboolean sc_message_log_prepend_at (ScMessageLog *self,
+                                    ScLogKind kind,
+                                    const char *who,
+                                    const char *text,
+                                    gint64 time_us,
+                                    const char *state,
+                                    gboolean failed);
+guint sc_message_log_get_older_room (ScMessageLog *self);
+void sc_message_log_drop_older (ScMessageLog *self);
 void sc_message_log_mark_unread (ScMessageLog *self);
 void sc_message_log_clear_unread_mark (ScMessageLog *self);
 gboolean sc_message_log_get_has_unread_mark (ScMessageLog *self);
 guint sc_message_log_search (ScMessageLog *self, const char *needle);
 gboolean sc_message_log_search_step (ScMessageLog *self, gboolean older);
+gboolean sc_message_log_search_show_oldest (ScMessageLog *self);
 int sc_message_log_get_match_line (ScMessageLog *self);
 guint sc_message_log_append_sent (ScMessageLog *self,
                                   const char *to,

@@ -74,16 +74,19 @@ state_text (int state, gboolean *failed)
     }
 }
 
+/* Shows @entry below the log's lines, or above them when @above. */
 static void
 show_entry (ScWindow *self,
             ScMessageLog *log,
             const char *key,
-            const ScHistoryEntry *entry)
+            const ScHistoryEntry *entry,
+            gboolean above)
 {
   g_autofree char *who = NULL;
   const char *state = NULL;
   gboolean failed = FALSE;
   g_autofree char *title = NULL;
+  ScLogKind kind;
 
   switch (entry->kind)
     {
@@ -99,9 +102,111 @@ show_entry (ScWindow *self,
         _ ("← %s:"), entry->sender_nickname ? entry->sender_nickname : "");
       break;
     }
-  sc_message_log_append_at (
-    log, entry->kind == SC_HISTORY_KIND_EVENT ? SC_LOG_SYSTEM : SC_LOG_INCOMING,
-    who, entry->text, entry->time_us, state, failed);
+  kind = entry->kind == SC_HISTORY_KIND_EVENT ? SC_LOG_SYSTEM : SC_LOG_INCOMING;
+  if (above)
+    sc_message_log_prepend_at (log, kind, who, entry->text, entry->time_us,
+                               state, failed);
+  else
+    sc_message_log_append_at (log, kind, who, entry->text, entry->time_us,
+                              state, failed);
+}
+
+/* The rows of history a conversation's log shows, kept on the log: from
+ * first_row on; live_first_row is where the log started, before older
+ * lines were put above it. */
+typedef struct
+{
+  gint64 first_row;
+  gint64 live_first_row;
+} LoadedRows;
+
+#define LOADED_ROWS "sc-window-history-loaded-rows"
+
+static void
+set_loaded_rows (ScMessageLog *log, GPtrArray *entries)
+{
+  LoadedRows *rows = g_new0 (LoadedRows, 1);
+
+  /* An empty conversation numbers its first row 1: nothing is older. */
+  rows->first_row = entries->len > 0
+                      ? ((ScHistoryEntry *) g_ptr_array_index (entries, 0))->row
+                      : 1;
+  rows->live_first_row = rows->first_row;
+  g_object_set_data_full (G_OBJECT (log), LOADED_ROWS, rows, g_free);
+}
+
+/* The oldest row of history that @log shows: older rows are only in
+ * history.  0 when the log was not filled from history. */
+gint64
+sc_window_history_get_first_row (ScWindow *self, ScMessageLog *log)
+{
+  LoadedRows *rows = g_object_get_data (G_OBJECT (log), LOADED_ROWS);
+
+  return self->history != NULL && rows != NULL ? rows->first_row : 0;
+}
+
+/* Says that @n_rows rows after the one of @time_us are left out; a
+ * conversation keeps at most a million rows, so they fit a guint. */
+static void
+show_gap (ScMessageLog *log, guint n_rows, gint64 time_us)
+{
+  g_autofree char *text =
+    g_strdup_printf (ngettext ("%u message in between is not shown",
+                               "%u messages in between are not shown", n_rows),
+                     n_rows);
+
+  sc_message_log_prepend_at (log, SC_LOG_SYSTEM, NULL, text, time_us, NULL,
+                             FALSE);
+}
+
+/* Rows put above the log at one step.  The GTK thread inserts them at
+ * once: 500 lines take it about 25 ms, the log's 5,000 over 200 ms. */
+#define OLDER_PAGE_ROWS 500
+
+/* Puts history from @match_row up to what @log shows above its lines,
+ * at most a page of it and as far as the log has room for older lines
+ * (see sc-window-search.c); when it has none left, the older lines put
+ * there before go first. */
+void
+sc_window_history_show_older (ScWindow *self,
+                              const char *key,
+                              ScMessageLog *log,
+                              gint64 match_row)
+{
+  LoadedRows *rows = g_object_get_data (G_OBJECT (log), LOADED_ROWS);
+  g_autoptr (GPtrArray) entries = NULL;
+  g_autoptr (GError) error = NULL;
+  gint64 page, end;
+
+  g_return_if_fail (rows != NULL && match_row < rows->first_row);
+  if (self->history == NULL)
+    return;
+  /* Two lines at least: the match and the line saying what is between. */
+  if (sc_message_log_get_older_room (log) < 2)
+    {
+      sc_message_log_drop_older (log);
+      rows->first_row = rows->live_first_row;
+    }
+  page = MIN (sc_message_log_get_older_room (log), OLDER_PAGE_ROWS);
+  /* All the rows up to the log's top if they fit, else a line for those
+   * that do not. */
+  end = rows->first_row - match_row <= page ? rows->first_row
+                                            : match_row + page - 1;
+  entries = sc_history_load_range (self->history, self->history_server, key,
+                                   match_row, end, &error);
+  if (entries == NULL)
+    {
+      g_warning ("history of %s on %s: %s", key, self->history_server,
+                 error->message);
+      return;
+    }
+  if (end < rows->first_row && entries->len > 0)
+    show_gap (log, (guint) (rows->first_row - end),
+              ((ScHistoryEntry *) g_ptr_array_index (entries, entries->len - 1))
+                ->time_us);
+  for (guint i = entries->len; i > 0; i--)
+    show_entry (self, log, key, g_ptr_array_index (entries, i - 1), TRUE);
+  rows->first_row = match_row;
 }
 
 /* A conversation's new log starts with what history has of it, as much
@@ -126,7 +231,8 @@ on_log_created (ScWindow *self,
       return;
     }
   for (guint i = 0; i < entries->len; i++)
-    show_entry (self, log, key, g_ptr_array_index (entries, i));
+    show_entry (self, log, key, g_ptr_array_index (entries, i), FALSE);
+  set_loaded_rows (log, entries);
 }
 
 /* ------------------------------------------------------------------ */

@@ -50,6 +50,7 @@ struct _ScWindow
   GtkSearchBar *search_bar;
   GtkSearchEntry *search_entry;
   GtkLabel *search_label;
+  GtkButton *search_older_button;
   GtkButton *jump_button;
   GtkLabel *recipient_label;
   GtkCheckButton *broadcast_check;
@@ -66,6 +67,13 @@ struct _ScWindow
   ScHistory *history;     /* NULL while history is off or unavailable */
   char *history_server;   /* "host:port" of the last connection */
   GBinding *jump_binding; /* the jump button follows the visible log */
+  /* The search in the visible log (sc-window-search.c): matches in it,
+   * and matches further back in history, counted in a worker thread. */
+  guint search_n_in_view;
+  guint search_n_older;
+  gint64 search_older_row;      /* the newest older match's row; 0 unknown */
+  gboolean search_older_wanted; /* asked for while counting */
+  GCancellable *search_cancellable; /* the count under way */
   /* The Everyone row is selected: the composer broadcasts. */
   gboolean everyone_selected;
   GCancellable *cancellable;
@@ -125,6 +133,17 @@ void sc_window_history_record (ScWindow *self,
 void
 sc_window_history_receipt (ScWindow *self, guint64 message_id, gboolean ok);
 void sc_window_history_cleared (ScWindow *self);
+gint64 sc_window_history_get_first_row (ScWindow *self, ScMessageLog *log);
+void sc_window_history_show_older (ScWindow *self,
+                                   const char *key,
+                                   ScMessageLog *log,
+                                   gint64 match_row);
+
+/* sc-window-search.c */
+void sc_window_search_class_init (GtkWidgetClass *widget_class);
+void sc_window_search_init (ScWindow *self);
+void sc_window_search_refresh (ScWindow *self);
+void sc_window_search_dispose (ScWindow *self);
 
 /* sc-window.c */
 void sc_window_ensure_resources (void);

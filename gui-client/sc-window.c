@@ -884,54 +884,6 @@ on_jump_clicked (ScWindow *self, GtkButton *button)
 /* ------------------------------------------------------------------ */
 /* Conversations and searching in them */
 
-static void
-show_match_count (ScWindow *self, guint n)
-{
-  g_autofree char *text = NULL;
-
-  if (gtk_entry_get_text_length (GTK_ENTRY (self->search_entry)) > 0)
-    text = n == 0 ? g_strdup (_ ("No matches"))
-                  : g_strdup_printf (ngettext ("%u match", "%u matches", n), n);
-  gtk_label_set_text (self->search_label, text ? text : "");
-}
-
-static void
-on_search_changed (ScWindow *self, GtkSearchEntry *entry)
-{
-  ScMessageLog *log = sc_conversations_get_visible_log (self->conversations);
-  const char *needle = gtk_entry_get_text (GTK_ENTRY (entry));
-
-  show_match_count (self, sc_message_log_search (log, needle));
-}
-
-/* Enter and Shift+Enter (or Ctrl+G, Ctrl+Shift+G) go to older and
- * newer matches: the newest is shown first. */
-static void
-on_search_previous (ScWindow *self, GtkSearchEntry *entry)
-{
-  sc_message_log_search_step (
-    sc_conversations_get_visible_log (self->conversations), TRUE);
-}
-
-static void
-on_search_next (ScWindow *self, GtkSearchEntry *entry)
-{
-  sc_message_log_search_step (
-    sc_conversations_get_visible_log (self->conversations), FALSE);
-}
-
-static void
-on_search_mode (ScWindow *self, GParamSpec *pspec, GtkSearchBar *bar)
-{
-  if (!gtk_search_bar_get_search_mode (bar))
-    {
-      show_match_count (
-        self, sc_message_log_search (
-                sc_conversations_get_visible_log (self->conversations), NULL));
-      gtk_entry_set_text (GTK_ENTRY (self->search_entry), "");
-    }
-}
-
 /* The jump button and the search follow the conversation shown. */
 static void
 on_visible_log_changed (ScWindow *self, GParamSpec *pspec, GtkStack *stack)
@@ -941,8 +893,7 @@ on_visible_log_changed (ScWindow *self, GParamSpec *pspec, GtkStack *stack)
   g_clear_pointer (&self->jump_binding, g_binding_unbind);
   self->jump_binding = g_object_bind_property (
     log, "has-unseen", self->jump_button, "visible", G_BINDING_SYNC_CREATE);
-  if (gtk_search_bar_get_search_mode (self->search_bar))
-    on_search_changed (self, self->search_entry);
+  sc_window_search_refresh (self);
 }
 
 /* Shows conversation @key and, when the window is active, counts its
@@ -1027,6 +978,7 @@ sc_window_dispose (GObject *object)
   g_autoptr (ScClient) client = g_steal_pointer (&self->client);
 
   g_cancellable_cancel (self->cancellable);
+  sc_window_search_dispose (self);
   sc_window_cancel_retry (self);
   g_clear_handle_id (&self->notify_source, g_source_remove);
   sc_window_demo_clear (self);
@@ -1093,6 +1045,7 @@ bind_children (GtkWidgetClass *widget_class)
   BIND (search_bar);
   BIND (search_entry);
   BIND (search_label);
+  BIND (search_older_button);
   BIND (jump_button);
   BIND (recipient_label);
   BIND (broadcast_check);
@@ -1122,9 +1075,7 @@ sc_window_class_init (ScWindowClass *klass)
   gtk_widget_class_bind_template_callback (widget_class,
                                            on_connect_field_activate);
   gtk_widget_class_bind_template_callback (widget_class, on_message_key_press);
-  gtk_widget_class_bind_template_callback (widget_class, on_search_changed);
-  gtk_widget_class_bind_template_callback (widget_class, on_search_next);
-  gtk_widget_class_bind_template_callback (widget_class, on_search_previous);
+  sc_window_search_class_init (widget_class);
   gtk_widget_class_bind_template_callback (widget_class, on_broadcast_toggled);
   gtk_widget_class_bind_template_callback (widget_class, on_jump_clicked);
   gtk_widget_class_bind_template_callback (widget_class, on_clients_toggled);
@@ -1202,11 +1153,7 @@ sc_window_init (ScWindow *self)
   g_signal_connect_object (gtk_text_view_get_buffer (self->message_view),
                            "changed", G_CALLBACK (on_message_changed), self,
                            G_CONNECT_SWAPPED);
-  gtk_search_bar_connect_entry (self->search_bar,
-                                GTK_ENTRY (self->search_entry));
-  g_signal_connect_object (self->search_bar, "notify::search-mode-enabled",
-                           G_CALLBACK (on_search_mode), self,
-                           G_CONNECT_SWAPPED);
+  sc_window_search_init (self);
   g_signal_connect_object (self->client_list, "row-deleted",
                            G_CALLBACK (on_client_rows_changed), self,
                            G_CONNECT_SWAPPED);

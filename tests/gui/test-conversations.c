@@ -478,6 +478,210 @@ test_history (Fixture *fixture, gconstpointer data)
   g_assert_null (sc_conversations_lookup_log (a->conversations, "peer:bob"));
 }
 
+/* --- searching history ------------------------------------------ */
+
+static gboolean
+label_is (gpointer data)
+{
+  LogQuery *query = data;
+
+  return g_strcmp0 (gtk_label_get_text (query->window->search_label),
+                    query->needle) == 0;
+}
+
+static gboolean
+older_match_known (gpointer data)
+{
+  ScWindow *window = data;
+
+  return gtk_widget_get_sensitive (GTK_WIDGET (window->search_older_button));
+}
+
+static void
+wait_for_search_label (ScWindow *window, const char *text)
+{
+  g_autofree char *what = g_strdup_printf ("the search label '%s'", text);
+
+  wait_for (label_is, &(LogQuery){ window, text }, what);
+}
+
+/* Writes @n_rows to the conversation @key on the fixture's server, as
+ * an earlier session would have: the rows in @match_rows (ending with 0)
+ * say "needle in the haystack", the others "filler". */
+static void
+store_conversation (Fixture *fixture,
+                    const char *key,
+                    guint n_rows,
+                    const guint *match_rows)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (ScHistory) history = sc_history_new (NULL, &error);
+  g_autofree char *server = g_strdup_printf ("127.0.0.1:%u", fixture->port);
+  gint64 start = g_get_real_time () - G_USEC_PER_SEC * n_rows;
+
+  g_assert_no_error (error);
+  for (guint row = 1; row <= n_rows; row++)
+    {
+      gboolean match = FALSE;
+      g_autofree char *text = NULL;
+      g_autoptr (ScHistoryEntry) entry = NULL;
+
+      for (const guint *m = match_rows; *m != 0; m++)
+        match = match || *m == row;
+      text = match ? g_strdup ("needle in the haystack")
+                   : g_strdup_printf ("filler %u", row);
+      entry =
+        sc_history_entry_new (server, key, start + row * G_USEC_PER_SEC,
+                              SC_HISTORY_KIND_INCOMING, "bob", 2, text, 0, 0);
+      sc_history_append (history, entry);
+    }
+  sc_history_flush (history);
+}
+
+/* The log loads the newest 100 of 150 messages; Ctrl+F finds the match
+ * in the first one, which only history holds: the label offers it, and
+ * Enter past the (no) matches in view brings it into the log as the
+ * current match, with what was said between it and the log's top. */
+static void
+test_search_history (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GSettings) settings = g_settings_new (APPLICATION_ID);
+  ScWindow *a, *b;
+  ScMessageLog *log;
+  g_autofree char *text = NULL;
+
+  SKIP_WITHOUT_DISPLAY ();
+  a = fixture->windows[0];
+  b = fixture->windows[1];
+  g_settings_set_uint (settings, "log-lines", 100);
+  store_conversation (fixture, "peer:bob", 150, (const guint[]){ 1, 0 });
+  connect_window (fixture, a, "alice");
+  connect_window (fixture, b, "bob");
+  select_client (a, sc_client_get_id (b->client));
+  g_assert_cmpstr (sc_conversations_get_visible_key (a->conversations), ==,
+                   "peer:bob");
+  log = sc_conversations_get_visible_log (a->conversations);
+  text = conversation_text (a, "peer:bob");
+  g_assert_null (strstr (text, "needle"));
+  g_assert_nonnull (strstr (text, "filler 51"));
+  g_assert_null (strstr (text, "filler 50"));
+
+  g_action_group_activate_action (G_ACTION_GROUP (a), "search", NULL);
+  search_for (a, "NEEDLE");
+  wait_for_search_label (a, "No matches · 1 older in history");
+  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (a->search_older_button)));
+
+  g_signal_emit_by_name (a->search_entry, "activate");
+  wait_for_search_label (a, "1 match");
+  g_assert_false (gtk_widget_get_visible (GTK_WIDGET (a->search_older_button)));
+  g_assert_cmpint (sc_message_log_get_match_line (log), ==,
+                   line_of (log, "needle in the haystack"));
+  g_assert_cmpint (line_of (log, "needle in the haystack"), ==, 0);
+  /* Rows 1 to 50 above the 100 there were: no gap. */
+  g_assert_cmpuint (sc_message_log_get_n_lines (log), ==, 150);
+  g_assert_cmpint (line_of (log, "filler 50"), ==, 49);
+  g_assert_cmpint (line_of (log, "filler 51"), ==, 50);
+  g_settings_reset (settings, "log-lines");
+}
+
+/* A match further back than the log's limit: the log takes the match
+ * and the rows after it it has room for, and says how many more there
+ * are before its top; with no room left, the next older match replaces
+ * the older lines. */
+static void
+test_search_history_gap (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GSettings) settings = g_settings_new (APPLICATION_ID);
+  ScWindow *a, *b;
+  ScMessageLog *log;
+
+  SKIP_WITHOUT_DISPLAY ();
+  a = fixture->windows[0];
+  b = fixture->windows[1];
+  g_settings_set_uint (settings, "log-lines", 100);
+  store_conversation (fixture, "peer:bob", 400, (const guint[]){ 5, 10, 0 });
+  connect_window (fixture, a, "alice");
+  connect_window (fixture, b, "bob");
+  select_client (a, sc_client_get_id (b->client));
+  log = sc_conversations_get_visible_log (a->conversations);
+
+  g_action_group_activate_action (G_ACTION_GROUP (a), "search", NULL);
+  /* Enter at once, before the count has answered (its answer comes
+   * through the main loop, which has not run): it is done when the count
+   * answers. */
+  search_for (a, "haystack");
+  g_assert_cmpstr (gtk_label_get_text (a->search_label), ==, "No matches");
+  g_signal_emit_by_name (a->search_entry, "activate");
+  wait_for_search_label (a, "1 match · 1 older in history");
+  /* Rows 10 to 108 (99 lines), then the line for rows 109 to 300, then
+   * rows 301 to 400. */
+  g_assert_cmpint (sc_message_log_get_match_line (log), ==, 0);
+  g_assert_cmpint (line_of (log, "filler 108"), ==, 98);
+  g_assert_cmpint (line_of (log, "192 messages in between are not shown"), ==,
+                   99);
+  g_assert_cmpint (line_of (log, "filler 301"), ==, 100);
+  g_assert_cmpuint (sc_message_log_get_n_lines (log), ==, 200);
+
+  /* No room left above: Show Older replaces the older lines with rows 5
+   * to 103, which hold both matches. */
+  wait_for (older_match_known, a, "the count of older matches");
+  gtk_button_clicked (a->search_older_button);
+  wait_for_search_label (a, "2 matches");
+  g_assert_cmpint (sc_message_log_get_match_line (log), ==, 0);
+  g_assert_cmpint (line_of (log, "filler 9"), ==, 4);
+  g_assert_cmpint (line_of (log, "filler 103"), ==, 98);
+  g_assert_cmpint (line_of (log, "197 messages in between are not shown"), ==,
+                   99);
+  g_assert_cmpint (line_of (log, "filler 301"), ==, 100);
+  g_assert_cmpuint (sc_message_log_get_n_lines (log), ==, 200);
+  g_settings_reset (settings, "log-lines");
+}
+
+/* The default limits: a log of 5,000 lines over a conversation of
+ * 10,000 rows whose only match is the first.  The count runs in a worker
+ * thread; loading the match, on the GTK thread, is a page of 500 lines,
+ * timed and printed. */
+static void
+test_search_history_long (Fixture *fixture, gconstpointer data)
+{
+  ScWindow *a, *b;
+  ScMessageLog *log;
+  gint64 start;
+  double typed_ms, load_ms;
+
+  SKIP_WITHOUT_DISPLAY ();
+  a = fixture->windows[0];
+  b = fixture->windows[1];
+  store_conversation (fixture, "peer:bob", 10000, (const guint[]){ 1, 0 });
+  connect_window (fixture, a, "alice");
+  connect_window (fixture, b, "bob");
+  select_client (a, sc_client_get_id (b->client));
+  log = sc_conversations_get_visible_log (a->conversations);
+  sc_message_log_flush (log);
+  g_assert_cmpuint (sc_message_log_get_n_lines (log), ==, 5000);
+
+  g_action_group_activate_action (G_ACTION_GROUP (a), "search", NULL);
+  start = g_get_monotonic_time ();
+  search_for (a, "needle");
+  typed_ms = (g_get_monotonic_time () - start) / 1000.0;
+  wait_for_search_label (a, "No matches · 1 older in history");
+  start = g_get_monotonic_time ();
+  g_signal_emit_by_name (a->search_entry, "activate");
+  load_ms = (g_get_monotonic_time () - start) / 1000.0;
+  wait_for_search_label (a, "1 match");
+  /* A page: the match, 498 rows after it, and a line for rows 500 to
+   * 5,000. */
+  g_assert_cmpint (sc_message_log_get_match_line (log), ==, 0);
+  g_assert_cmpint (line_of (log, "filler 499"), ==, 498);
+  g_assert_cmpint (line_of (log, "4501 messages in between are not shown"), ==,
+                   499);
+  g_assert_cmpuint (sc_message_log_get_n_lines (log), ==, 5500);
+  g_test_message ("5,000 lines in the log, 10,000 rows in history: typing "
+                  "the needle %.1f ms on the GTK thread; loading the match "
+                  "and a page of rows after it above the log %.1f ms",
+                  typed_ms, load_ms);
+}
+
 static void
 add_tests (void)
 {
@@ -485,6 +689,9 @@ add_tests (void)
   window_test_add ("/gui/window/composer-multiline", test_composer_multiline);
   window_test_add ("/gui/window/search", test_search);
   window_test_add ("/gui/window/history", test_history);
+  window_test_add ("/gui/window/search-history", test_search_history);
+  window_test_add ("/gui/window/search-history-gap", test_search_history_gap);
+  window_test_add ("/gui/window/search-history-long", test_search_history_long);
   window_test_add ("/gui/window/notification", test_notification);
 }
 

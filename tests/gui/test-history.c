@@ -748,6 +748,114 @@ test_numbers (Fixture *fixture, gconstpointer data)
   g_assert_cmpfloat (cold_ms, <, 1000);
 }
 
+/* ---- Older matches, for the window's search ---- */
+
+typedef struct
+{
+  gboolean done;
+  gboolean ok;
+  guint n_older;
+  gint64 newest_row;
+  GError *error;
+} CountOlder;
+
+static void
+on_count_older (GObject *source, GAsyncResult *result, gpointer data)
+{
+  CountOlder *count = data;
+
+  count->ok =
+    sc_history_count_older_finish (SC_HISTORY (source), result, &count->n_older,
+                                   &count->newest_row, &count->error);
+  count->done = TRUE;
+}
+
+/* Runs the count and the main loop until it answers. */
+static CountOlder
+count_older (ScHistory *history,
+             const char *needle,
+             gint64 before_row,
+             GCancellable *cancellable)
+{
+  CountOlder count = { 0 };
+
+  sc_history_count_older_async (history, SERVER, "peer:0", needle, before_row,
+                                cancellable, on_count_older, &count);
+  while (!count.done)
+    g_main_context_iteration (NULL, TRUE);
+  return count;
+}
+
+/* Rows are numbered 1, 2, ... in their conversation; the count sees the
+ * matches older than a row and names the newest, ignoring case, in a
+ * worker thread that also waits for appends queued before it; a range
+ * loads rows by number.  On a conversation of 10,000 rows the count's
+ * time is printed: the window runs it off the GTK thread. */
+static void
+test_search_older (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GPtrArray) range = NULL;
+  g_autoptr (GPtrArray) loaded = NULL;
+  g_autoptr (GCancellable) cancelled = g_cancellable_new ();
+  g_autoptr (GError) error = NULL;
+  CountOlder count;
+  gint64 start;
+  double count_ms, range_ms;
+
+  fill (fixture->history, 1, 0, 10000);
+  loaded = load (fixture->history, "peer:0", 3);
+  g_assert_cmpint (((ScHistoryEntry *) loaded->pdata[0])->row, ==, 9998);
+  g_assert_cmpint (((ScHistoryEntry *) loaded->pdata[2])->row, ==, 10000);
+
+  /* "message 17 of" is in row 18 only; "message 1" starts rows 2 and
+   * 11 to 20, 101 to 200 and 1001 to 2000. */
+  count = count_older (fixture->history, "MESSAGE 17 of", 10001, NULL);
+  g_assert_no_error (count.error);
+  g_assert_true (count.ok);
+  g_assert_cmpuint (count.n_older, ==, 1);
+  g_assert_cmpint (count.newest_row, ==, 18);
+  count = count_older (fixture->history, "message 17 of", 18, NULL);
+  g_assert_true (count.ok);
+  g_assert_cmpuint (count.n_older, ==, 0);
+  g_assert_cmpint (count.newest_row, ==, 0);
+  count = count_older (fixture->history, "message 1", 1500, NULL);
+  g_assert_true (count.ok);
+  g_assert_cmpuint (count.n_older, ==, 1 + 10 + 100 + 499);
+  g_assert_cmpint (count.newest_row, ==, 1499);
+  start = g_get_monotonic_time ();
+  count = count_older (fixture->history, "message 1", 10001, NULL);
+  count_ms = ms_since (start);
+  g_assert_cmpuint (count.n_older, ==, 1 + 10 + 100 + 1000);
+  g_assert_cmpint (count.newest_row, ==, 2000);
+
+  /* Queued, not yet committed: the count waits for it. */
+  append (fixture->history, "peer:0", SC_HISTORY_KIND_INCOMING, "late one", 1);
+  count = count_older (fixture->history, "late one", 10002, NULL);
+  g_assert_cmpuint (count.n_older, ==, 1);
+  g_assert_cmpint (count.newest_row, ==, 10001);
+
+  g_cancellable_cancel (cancelled);
+  count = count_older (fixture->history, "message", 10001, cancelled);
+  g_assert_false (count.ok);
+  g_assert_error (count.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&count.error);
+
+  start = g_get_monotonic_time ();
+  range = sc_history_load_range (fixture->history, SERVER, "peer:0", 5000,
+                                 10000, &error);
+  range_ms = ms_since (start);
+  g_assert_no_error (error);
+  g_assert_cmpuint (range->len, ==, 5000);
+  g_assert_cmpint (((ScHistoryEntry *) range->pdata[0])->row, ==, 5000);
+  g_assert_cmpstr (((ScHistoryEntry *) range->pdata[0])->text, ==,
+                   "message 4999 of a conversation, long enough to look like "
+                   "one");
+  g_test_message ("10,000 rows: count the matches among all of them %.2f ms "
+                  "(in the worker thread, opening its connection included); "
+                  "load 5,000 rows by number %.2f ms",
+                  count_ms, range_ms);
+}
+
 static void
 add (const char *path, void (*test) (Fixture *, gconstpointer))
 {
@@ -773,5 +881,6 @@ main (int argc, char **argv)
   add ("/history/open/damaged-pages", test_damaged_pages);
   g_test_add_func ("/history/kill/mid-write", test_kill_mid_write);
   add ("/history/numbers", test_numbers);
+  add ("/history/search/older", test_search_older);
   return g_test_run ();
 }

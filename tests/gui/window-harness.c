@@ -10,6 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <glib/gstdio.h>
+
+#include "sc-test-tls.h"
 #include "sc-test-util.h"
 
 gboolean have_display;
@@ -329,24 +332,56 @@ park_pointer (void)
                    geometry.y + geometry.height - 1);
 }
 
+const FixtureOptions FIXTURE_TLS = { .tls = TRUE };
+
+/* A TLS listener on 127.0.0.1:0 with a self-signed certificate made in
+ * a folder of the test's own. */
+static void
+add_tls_listener (Fixture *fixture)
+{
+  g_autoptr (GError) error = NULL;
+
+  fixture->folder = g_dir_make_tmp ("sc-gui-tls-XXXXXX", &error);
+  g_assert_no_error (error);
+  fixture->config->tls_port = 0;
+  sc_test_tls_make_certificate (fixture->folder, "server",
+                                &fixture->config->tls_cert,
+                                &fixture->config->tls_key);
+}
+
+static void
+remove_tls_files (Fixture *fixture)
+{
+  if (fixture->folder == NULL)
+    return;
+  g_remove (fixture->config->tls_cert);
+  g_remove (fixture->config->tls_key);
+  g_rmdir (fixture->folder);
+  g_clear_pointer (&fixture->folder, g_free);
+}
+
 void
 fixture_setup (Fixture *fixture, gconstpointer data)
 {
-  g_autoptr (ScServerConfig) config = NULL;
+  const FixtureOptions *options = data;
   g_autoptr (GError) error = NULL;
 
   if (!have_display)
     return;
-  config = sc_server_config_new ();
-  g_free (config->bind_address);
-  config->bind_address = g_strdup ("127.0.0.1");
-  config->port = 0;
-  config->threads = 2;
-  config->shutdown_grace_ms = 200;
-  fixture->server = sc_server_new (config);
+  fixture->config = sc_server_config_new ();
+  g_free (fixture->config->bind_address);
+  fixture->config->bind_address = g_strdup ("127.0.0.1");
+  fixture->config->port = 0;
+  fixture->config->threads = 2;
+  fixture->config->shutdown_grace_ms = 200;
+  if (options != NULL && options->tls)
+    add_tls_listener (fixture);
+  fixture->server = sc_server_new (fixture->config);
   g_assert_true (sc_server_start (fixture->server, &error));
   g_assert_no_error (error);
   fixture->port = sc_server_get_port (fixture->server);
+  if (options != NULL && options->tls)
+    fixture->tls_port = sc_server_get_tls_port (fixture->server);
 
   fixture->app = app;
   park_pointer ();
@@ -370,12 +405,22 @@ fixture_teardown (Fixture *fixture, gconstpointer data)
       gtk_widget_destroy (GTK_WIDGET (fixture->windows[i]));
   wait_for (windows_finalized, fixture, "both windows to be finalized");
   g_clear_pointer (&fixture->server, sc_server_free);
+  remove_tls_files (fixture);
+  g_clear_pointer (&fixture->config, sc_server_config_free);
 }
 
 void
 window_test_add (const char *path, WindowTestFunc test)
 {
-  g_test_add (path, Fixture, NULL, fixture_setup, test, fixture_teardown);
+  window_test_add_full (path, test, NULL);
+}
+
+void
+window_test_add_full (const char *path,
+                      WindowTestFunc test,
+                      const FixtureOptions *options)
+{
+  g_test_add (path, Fixture, options, fixture_setup, test, fixture_teardown);
 }
 
 /* G_TEST_OPTION_ISOLATE_DIRS points XDG_DATA_DIRS at an empty directory,

@@ -93,10 +93,23 @@ void count_received (guint *n_received);
 typedef struct
 {
   ScServer *server;
+  ScServerConfig *config;
   guint16 port;
   ScApplication *app;
   ScWindow *windows[2];
+  /* With FIXTURE_TLS: the server's TLS port, and the folder that holds
+   * its self-signed certificate and key (config->tls_cert, tls_key). */
+  guint16 tls_port;
+  char *folder;
 } Fixture;
+
+/* What a test asks of its fixture, given as the test's data. */
+typedef struct
+{
+  gboolean tls; /* the server also listens for TLS */
+} FixtureOptions;
+
+extern const FixtureOptions FIXTURE_TLS;
 
 gboolean action_enabled (ScWindow *window, const char *name);
 
@@ -122,7 +135,8 @@ void assert_composer (ScWindow *window, const char *expected);
 
 /* ------------------------------------------------------------------ */
 /* The fixture: a server of its own and two windows, mapped and drawn;
- * without a display it does nothing */
+ * without a display it does nothing.  @data is NULL or the test's
+ * FixtureOptions. */
 
 void fixture_setup (Fixture *fixture, gconstpointer data);
 
@@ -135,6 +149,11 @@ typedef void (*WindowTestFunc) (Fixture *fixture, gconstpointer data);
 
 /* Registers @test at @path with the fixture. */
 void window_test_add (const char *path, WindowTestFunc test);
+
+/* The same with @options (not copied: a static). */
+void window_test_add_full (const char *path,
+                           WindowTestFunc test,
+                           const FixtureOptions *options);
 
 #define SKIP_WITHOUT_DISPLAY()                                        \
   G_STMT_START                                                        \
