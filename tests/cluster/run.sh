@@ -10,9 +10,10 @@
 #
 # Scenarios: 1 traffic (300 clients, 30,000 cross-node messages, 10
 # broadcasts), 3 presence latency and identical lists, 2 no id repeats
-# over 30,000 connects and a restart of every node, 4 kill -9 of a node;
-# on request 5 kill -9 of the NATS server leading the directory under
-# load, 6 every NATS server killed and restarted.
+# over 30,000 connects and a restart of every node, 4 kill -9 of a node,
+# 5 kill -9 of the NATS server leading the directory under load, 6 every
+# NATS server killed and restarted, 7 15,000 idle clients: the messages
+# each node publishes, counted by the NATS servers' monitoring.
 set -u
 
 source "$(dirname "${BASH_SOURCE[0]}")/../support/tap.sh"
@@ -32,10 +33,9 @@ NATS_PIDS=()
 NODE_PIDS=(0 0 0)
 NODE_PORTS=(0 0 0)
 CONNECTS="${SC_CLUSTER_CONNECTS:-30000}"
-# For debugging: the scenarios to run, and a directory to keep.
-# Scenarios 5 and 6 are not yet reliable enough to run by default (see
-# docs/CLUSTER.md): SC_CLUSTER_SCENARIOS="1 3 2 4 5 6" runs them too.
-SCENARIOS="${SC_CLUSTER_SCENARIOS:-1 3 2 4}"
+# For debugging: the scenarios to run (SC_CLUSTER_KEEP=1: the directory
+# is kept).
+SCENARIOS="${SC_CLUSTER_SCENARIOS:-1 3 2 4 5 6 7}"
 wants () { [[ " $SCENARIOS " == *" $1 "* ]]; }
 
 cleanup () {
@@ -130,7 +130,7 @@ start_node () {
   local i=$1 n=$(($1 + 1)) tries=0 port=""
   while [[ $tries -lt 40 ]]; do
     "$SC_SERVER" --port 0 --bind 127.0.0.1 --threads 2 --max-clients 19000 \
-      --max-pending 4096 --max-per-address 4096 --fanout-rate 100000000 \
+      --max-pending 4096 --max-per-address 8192 --fanout-rate 100000000 \
       --cluster "$URLS" --node-id "$n" --cluster-name sctest \
       >"$TMP/node$n.out" 2>>"$TMP/node$n.log" &
     NODE_PIDS[$i]=$!
@@ -234,6 +234,27 @@ for port in sys.argv[1:]:
 EOF
 }
 
+# Seconds from epoch time $1 to the first election of a leader for the
+# directory's stream after it, as the NATS servers logged it (empty if
+# none did).
+dir_elected () {
+  python3 - "$1" "$TMP"/nats?.log <<'EOF'
+import datetime, sys
+since = float(sys.argv[1])
+times = []
+for path in sys.argv[2:]:
+    for line in open(path, errors="replace"):
+        if "new stream leader for '$G > KV_sctest-dir'" not in line:
+            continue
+        stamp = " ".join(line.split()[1:3])
+        at = datetime.datetime.strptime(stamp, "%Y/%m/%d %H:%M:%S.%f").timestamp()
+        if at > since:
+            times.append(at - since)
+if times:
+    print("%.1f" % min(times))
+EOF
+}
+
 # 5: kill -9 of the NATS server that leads the directory's stream.
 if wants 5; then
   leader=$(dir_leader)
@@ -254,28 +275,106 @@ if wants 6; then
   done
   # JetStream answers again only once its meta group and the streams
   # have elected leaders: nats-server 2.9's Raft draws its election
-  # timeout between 4 and 9 s, which no option changes.  The listers
-  # say hello at once (during the election); the bound is on what
-  # SockChat adds after the directory has a leader again.
+  # timeout between 4 and 9 s, which no option changes, and the
+  # directory's stream is served only once it has a leader again (in the
+  # test 5 to 11 s after the restart).  The listers say hello at once,
+  # during the elections; the bound is on what SockChat adds after the
+  # stream's election, which the NATS servers log.
   restarted=$(date +%s.%N)
-  "$SC_LOAD" --ports "$(IFS=,; echo "${NODE_PORTS[*]}")" --mode lists \
-    --want 3 --wait 25000 >"$TMP/load.out" 2>"$TMP/load.err" &
-  lists_pid=$!
-  for _ in $(seq 1 250); do
-    [[ -n "$(dir_leader)" ]] && break
-    sleep 0.1
-  done
-  elected=$(date +%s.%N)
-  wait $lists_pid
-  report_load $? --mode lists
+  run_load --mode lists --want 3 --wait 25000
   agreed=$(sed -n 's/.*list the same clients.* after \([0-9.]*\) s.*/\1/p' "$TMP/load.out")
-  election=$(awk -v a="$restarted" -v b="$elected" 'BEGIN { printf "%.1f", b - a }')
-  after=$(awk -v t="${agreed:-99}" -v e="$election" 'BEGIN { printf "%.1f", t - e }')
+  election=$(dir_elected "$restarted")
+  after=$(awk -v t="${agreed:-99}" -v e="${election:-0}" 'BEGIN { printf "%.1f", t - e }')
   if awk -v x="$after" -v bound="${SC_CLUSTER_CONVERGE_MS:-10000}" \
       'BEGIN { exit !(x * 1000 <= bound) }'; then
     ok "after NATS returned the lists agreed ${agreed:-never} s after the restart, $after s after the directory had a leader (in $election s; bound 10 s)"
   else
     not_ok "after NATS returned the lists agreed ${agreed:-never} s after the restart, $after s after the directory had a leader (in $election s; bound 10 s)"
+  fi
+fi
+
+# Per node: the messages it published and those it received, as the
+# NATS servers count them on its connection ("N in out", one a line).
+node_msgs () {
+  python3 - "${MONITOR_PORTS[@]}" <<'EOF'
+import json, sys, urllib.request
+counts = {}
+for port in sys.argv[1:]:
+    try:
+        with urllib.request.urlopen(
+                "http://127.0.0.1:%s/connz?limit=1024" % port, timeout=2) as r:
+            data = json.load(r)
+    except Exception:
+        continue
+    for c in data.get("connections", []):
+        name = c.get("name", "")
+        if name.startswith("sockchat-node-"):
+            node = name[len("sockchat-node-"):]
+            sent, received = counts.get(node, (0, 0))
+            counts[node] = (sent + c.get("in_msgs", 0),
+                            received + c.get("out_msgs", 0))
+for node in sorted(counts):
+    print(node, *counts[node])
+EOF
+}
+
+# The largest number of messages a node published between two node_msgs.
+most_published () {
+  join <(echo "$1") <(echo "$2") | awk '{ d = $4 - $2; if (d > m) m = d } END { print m + 0 }'
+}
+
+# 7: many idle clients cost the backplane nothing but the heartbeats.
+# They are held at most 55 s: past the server's --idle-timeout (60 s)
+# it would ping them, and the driver does not answer.
+if wants 7; then
+  rm -f "$TMP/idle.ready" "$TMP/idle.stop"
+  "$SC_LOAD" --ports "$(IFS=,; echo "${NODE_PORTS[*]}")" --mode idle \
+    --clients "${SC_CLUSTER_IDLE:-5000}" --hold 55 --out "$TMP/idle.ready" \
+    --stop "$TMP/idle.stop" >"$TMP/load.out" 2>"$TMP/load.err" &
+  idle_pid=$!
+  t=$SECONDS
+  for _ in $(seq 1 900); do
+    [[ -e "$TMP/idle.ready" ]] && break
+    kill -0 $idle_pid 2>/dev/null || break
+    sleep 0.1
+  done
+  # The directory's writes for the new clients are not idle traffic:
+  # the window opens once no node published more than a heartbeat's
+  # share over two seconds (a query takes a while on a loaded machine,
+  # so the interval is measured).
+  settle=$SECONDS
+  while [[ $((SECONDS - settle)) -lt 25 ]]; do
+    s0=$(date +%s.%N)
+    a="$(node_msgs)"
+    sleep 2
+    b="$(node_msgs)"
+    awk -v m="$(most_published "$a" "$b")" -v a="$s0" -v b="$(date +%s.%N)" \
+      'BEGIN { exit !(m <= b - a + 1) }' && break
+  done
+  echo "# idle: clients connected in $((settle - t)) s, the backplane settled $((SECONDS - settle)) s later"
+  # A count is taken somewhere within its query, so the window between
+  # the two lies between the times below.
+  t0=$(date +%s.%N)
+  a="$(node_msgs)"
+  t0_end=$(date +%s.%N)
+  sleep "${SC_CLUSTER_QUIET_S:-10}"
+  t1=$(date +%s.%N)
+  b="$(node_msgs)"
+  t1_end=$(date +%s.%N)
+  touch "$TMP/idle.stop"
+  wait $idle_pid
+  report_load $? --mode idle
+  shortest=$(awk -v a="$t0_end" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
+  window=$(awk -v a="$t0" -v b="$t1_end" 'BEGIN { printf "%.1f", b - a }')
+  nodes=$(join <(echo "$a") <(echo "$b") | awk '{ printf "node %s published %d, received %d; ", $1, $4 - $2, $5 - $3 }')
+  most=$(most_published "$a" "$b")
+  counted=$(join <(echo "$a") <(echo "$b") | wc -l)
+  # One heartbeat a second, and one more for the window's two edges.
+  if [[ $counted -eq 3 ]] &&
+      awk -v m="$most" -v w="$window" 'BEGIN { exit !(m <= int(w) + 1) }'; then
+    ok "idle: with ${SC_CLUSTER_IDLE:-5000} idle clients per node, over $shortest to $window s ${nodes%; }: at most one message a second each (bound $(awk -v w="$window" 'BEGIN { print int(w) + 1 }'))"
+  else
+    not_ok "idle: with ${SC_CLUSTER_IDLE:-5000} idle clients per node, over $shortest to $window s ${nodes%; } (want at most one a second each, bound $(awk -v w="$window" 'BEGIN { print int(w) + 1 }'), 3 nodes counted: $counted)"
   fi
 fi
 
