@@ -118,7 +118,7 @@ typedef struct
   gint64 link_down_since;
   gint reregister; /* atomic: the link came back */
   gint resync;     /* atomic: the watcher starts over, for the same reason */
-  gint reconnects; /* atomic: told in heartbeats, so others resync too */
+  gint reconnects; /* atomic: told in heartbeats (for the logs of others) */
 
   GMutex lock;           /* the tables below, up to dirty_lock */
   GHashTable *remote;    /* id -> RemoteClient */
@@ -916,13 +916,12 @@ on_heartbeat (natsConnection *nc,
       g_array_append_val (self->replaced, *state);
       state->incarnation = incarnation;
     }
-  else if (state->reconnects != reconnects)
-    {
-      /* It reconnected: a NATS server went away, perhaps with the
-       * consumer behind this node's directory watcher, which would then
-       * wait in silence.  Reading the directory again is cheap. */
-      g_atomic_int_set (&self->resync, 1);
-    }
+  /* A change of its count of reconnections (a NATS server went away,
+   * perhaps with the consumer behind this node's watcher) used to make
+   * this node read the whole directory again.  The revision it tells
+   * finds a stalled watcher without that (check_watcher_lag), and the
+   * reads, one per reconnection of every node, each of every delete
+   * marker the directory holds, came in bursts after NATS restarted. */
   state->reconnects = reconnects;
   state->dir_revision = revision;
   state->last_seen = g_get_monotonic_time ();
