@@ -1064,6 +1064,33 @@ percentile (GArray *samples, double fraction)
   return g_array_index (samples, gint64, index);
 }
 
+#define LOCAL_BLOCK 200
+
+/* The p50 of same-node round trips in @samples (in the order taken), as
+ * the lowest p50 of its blocks of LOCAL_BLOCK: the test machine is
+ * shared, and another process's burst raises the p50 of the blocks it
+ * falls in, while a slower path would raise every block's. */
+static double
+steady_p50 (GArray *samples)
+{
+  double lowest = -1;
+
+  for (guint start = 0; start + LOCAL_BLOCK <= samples->len;
+       start += LOCAL_BLOCK)
+    {
+      g_autoptr (GArray) block =
+        g_array_sized_new (FALSE, FALSE, sizeof (gint64), LOCAL_BLOCK);
+      double p50;
+
+      g_array_append_vals (block, &g_array_index (samples, gint64, start),
+                           LOCAL_BLOCK);
+      p50 = percentile (block, 0.5);
+      if (lowest < 0 || p50 < lowest)
+        lowest = p50;
+    }
+  return lowest;
+}
+
 static int
 run_unreachable (const char *pids)
 {
@@ -1115,8 +1142,8 @@ run_unreachable (const char *pids)
   for (guint i = 0; i < LOCAL_SENDS; i++)
     if (send_and_wait (a, a2, &took) == SC_STATUS_OK)
       g_array_append_val (local_after, took);
-  p50_before = percentile (local_before, 0.5);
-  p50_after = percentile (local_after, 0.5);
+  p50_before = steady_p50 (local_before);
+  p50_after = steady_p50 (local_after);
   for (guint i = 0; i < clients->len; i++)
     if (((Client *) g_ptr_array_index (clients, i))->fd < 0)
       dropped++;
@@ -1126,8 +1153,10 @@ run_unreachable (const char *pids)
       local_after->len, LOCAL_SENDS, dropped);
   ok (p50_after <= p50_before * 1.10,
       "unreachable: same-node round trip p50 %.0f us with NATS down, %.0f us "
-      "before (bound +10%%; %u sends each)",
-      p50_after, p50_before, LOCAL_SENDS);
+      "before (bound +10%%; the lowest of %u blocks of %u sends each; over "
+      "all sends %.0f and %.0f us)",
+      p50_after, p50_before, LOCAL_SENDS / LOCAL_BLOCK, LOCAL_BLOCK,
+      percentile (local_after, 0.5), percentile (local_before, 0.5));
   return 0;
 }
 
