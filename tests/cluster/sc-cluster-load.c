@@ -1047,7 +1047,7 @@ send_and_wait (Client *from, Client *to, gint64 *took)
   return last_receipt.status;
 }
 
-#define LOCAL_SENDS  2000
+#define LOCAL_SENDS  5000
 #define REMOTE_SENDS 500
 
 /* The @fraction quantile of @samples (gint64), sorted in place; -1 for
@@ -1067,28 +1067,28 @@ percentile (GArray *samples, double fraction)
 #define LOCAL_BLOCK 200
 
 /* The p50 of same-node round trips in @samples (in the order taken), as
- * the lowest p50 of its blocks of LOCAL_BLOCK: the test machine is
- * shared, and another process's burst raises the p50 of the blocks it
- * falls in, while a slower path would raise every block's. */
+ * the 20th percentile of the p50s of its blocks of LOCAL_BLOCK: the test
+ * machine is shared, and another process's burst raises the p50 of the
+ * blocks it falls in, while a slower path would raise every block's.
+ * (The lowest block alone was one lucky moment too often.) */
 static double
 steady_p50 (GArray *samples)
 {
-  double lowest = -1;
+  g_autoptr (GArray) p50s = g_array_new (FALSE, FALSE, sizeof (gint64));
 
   for (guint start = 0; start + LOCAL_BLOCK <= samples->len;
        start += LOCAL_BLOCK)
     {
       g_autoptr (GArray) block =
         g_array_sized_new (FALSE, FALSE, sizeof (gint64), LOCAL_BLOCK);
-      double p50;
+      gint64 p50;
 
       g_array_append_vals (block, &g_array_index (samples, gint64, start),
                            LOCAL_BLOCK);
-      p50 = percentile (block, 0.5);
-      if (lowest < 0 || p50 < lowest)
-        lowest = p50;
+      p50 = (gint64) percentile (block, 0.5);
+      g_array_append_val (p50s, p50);
     }
-  return lowest;
+  return percentile (p50s, 0.2);
 }
 
 static int
@@ -1153,8 +1153,8 @@ run_unreachable (const char *pids)
       local_after->len, LOCAL_SENDS, dropped);
   ok (p50_after <= p50_before * 1.10,
       "unreachable: same-node round trip p50 %.0f us with NATS down, %.0f us "
-      "before (bound +10%%; the lowest of %u blocks of %u sends each; over "
-      "all sends %.0f and %.0f us)",
+      "before (bound +10%%; the 20th percentile of the p50s of %u blocks of "
+      "%u sends each; over all sends %.0f and %.0f us)",
       p50_after, p50_before, LOCAL_SENDS / LOCAL_BLOCK, LOCAL_BLOCK,
       percentile (local_after, 0.5), percentile (local_before, 0.5));
   return 0;
