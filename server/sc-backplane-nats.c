@@ -109,6 +109,7 @@ typedef struct
   kvWatcher *watcher;
   natsSubscription *route_sub;
   natsSubscription *heartbeat_sub;
+  natsSubscription *dir_leader_sub; /* the directory's leader elections */
 
   GThread *cluster_thread;
   GThread *watch_thread;
@@ -1257,6 +1258,27 @@ check_watcher_lag (ScBackplaneNats *self)
   g_mutex_unlock (&self->revision_lock);
 }
 
+/* libnats thread: JetStream's advisory that the directory's stream
+ * elected a leader.  The old leader may have gone with this node's
+ * watcher's consumer (scenario 5 of tests/cluster), which then waits in
+ * silence; the revision check would find it only once a write JetStream
+ * acknowledged after the election has been told in a heartbeat and the
+ * grace has passed, seconds later.  Elections are rare, so the directory
+ * is read again at each; no periodic traffic comes of it. */
+static void
+on_dir_leader_elected (natsConnection *nc,
+                       natsSubscription *sub,
+                       natsMsg *msg,
+                       void *closure)
+{
+  ScBackplaneNats *self = closure;
+
+  natsMsg_Destroy (msg);
+  g_atomic_int_set (&self->resync, 1);
+  g_message ("cluster: the directory's stream elected a leader: reading it "
+             "again");
+}
+
 /* Watch thread: the watcher applied @entry.  @restart: the first entry
  * of a fresh read, whose numbers may be lower than before. */
 static void
@@ -2080,6 +2102,14 @@ nats_start (ScBackplane *backplane, GError **error)
 
   s = natsConnection_Subscribe (&self->heartbeat_sub, self->nc,
                                 self->heartbeat_subject, on_heartbeat, self);
+  if (s == NATS_OK)
+    {
+      g_autofree char *advisory = g_strdup_printf (
+        "$JS.EVENT.ADVISORY.STREAM.LEADER_ELECTED.KV_%s", self->dir_bucket);
+
+      s = natsConnection_Subscribe (&self->dir_leader_sub, self->nc, advisory,
+                                    on_dir_leader_elected, self);
+    }
   if (s != NATS_OK)
     return fail (error, "cannot subscribe to heartbeats", s);
   if (!lease_node (self, error))
@@ -2133,6 +2163,8 @@ nats_stop (ScBackplane *backplane)
     natsSubscription_Unsubscribe (self->route_sub);
   if (self->heartbeat_sub)
     natsSubscription_Unsubscribe (self->heartbeat_sub);
+  if (self->dir_leader_sub)
+    natsSubscription_Unsubscribe (self->dir_leader_sub);
   if (self->nc)
     natsConnection_Close (self->nc);
 }
@@ -2146,6 +2178,7 @@ nats_free (ScBackplane *backplane)
   g_clear_pointer (&self->watcher, kvWatcher_Destroy);
   g_clear_pointer (&self->route_sub, natsSubscription_Destroy);
   g_clear_pointer (&self->heartbeat_sub, natsSubscription_Destroy);
+  g_clear_pointer (&self->dir_leader_sub, natsSubscription_Destroy);
   g_clear_pointer (&self->nodes_kv, kvStore_Destroy);
   g_clear_pointer (&self->dir_kv, kvStore_Destroy);
   g_clear_pointer (&self->js, jsCtx_Destroy);
