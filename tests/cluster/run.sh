@@ -132,6 +132,9 @@ done
 start_node () {
   local i=$1 n=$(($1 + 1)) tries=0 port=""
   while [[ $tries -lt 40 ]]; do
+    # Else the loop below may read the port of the node's last start
+    # before the new process truncates the file.
+    rm -f "$TMP/node$n.out"
     "$SC_SERVER" --port 0 --bind 127.0.0.1 --threads 2 --max-clients 19000 \
       --max-pending 4096 --max-per-address 8192 --fanout-rate 100000000 \
       --cluster "$URLS" --node-id "$n" --cluster-name sctest \
