@@ -207,6 +207,8 @@ fi
 if wants 4; then
 run_load --mode kill --victim 3 --pid "${NODE_PIDS[2]}" --victims 20 \
   --out "$TMP/victims"
+# Killed already, unless the driver failed first: then wait would hang.
+kill -KILL "${NODE_PIDS[2]}" 2>/dev/null
 wait "${NODE_PIDS[2]}" 2>/dev/null
 NODE_PIDS[2]=0
 t=$SECONDS
@@ -273,6 +275,7 @@ if wants 5; then
   leader=${leader:-0}
   echo "# killing NATS server $leader, the directory's leader"
   run_load --mode natskill --clients 10 --nats-pids "${NATS_PIDS[$leader]}"
+  kill -KILL "${NATS_PIDS[$leader]}" 2>/dev/null # if the driver failed
   wait "${NATS_PIDS[$leader]}" 2>/dev/null
   start_nats "$leader"
 fi
@@ -282,6 +285,7 @@ fi
 if wants 6; then
   run_load --mode unreachable --nats-pids "$(IFS=,; echo "${NATS_PIDS[*]}")"
   for i in 0 1 2; do
+    kill -KILL "${NATS_PIDS[$i]}" 2>/dev/null # if the driver failed
     wait "${NATS_PIDS[$i]}" 2>/dev/null
     start_nats "$i"
   done
