@@ -79,6 +79,10 @@ tsan_cond_wait_until (GCond *cond, GMutex *mutex, gint64 end_time)
 #define RECORD_RECEIPT      'R'
 #define RECORD_ACK          'A' /* a batch was served: its sequence number */
 #define REREGISTER_PER_TICK 500
+/* How long the watcher may stay behind a directory revision another node
+ * (or an acknowledged write of this one) has told, before it is taken
+ * for stalled.  A live watcher follows within milliseconds. */
+#define WATCHER_LAG_GRACE_US (2 * G_USEC_PER_SEC)
 
 typedef struct
 {
@@ -94,8 +98,9 @@ typedef struct
 {
   guint node;
   guint64 incarnation;
-  gint64 last_seen; /* monotonic */
-  guint reconnects; /* as its heartbeats count them */
+  gint64 last_seen;     /* monotonic */
+  guint reconnects;     /* as its heartbeats count them */
+  guint64 dir_revision; /* the directory's revision it last told */
 } NodeState;
 
 typedef struct
@@ -140,6 +145,7 @@ typedef struct
   kvWatcher *watcher;
   natsSubscription *route_sub;
   natsSubscription *heartbeat_sub;
+  natsSubscription *dir_leader_sub; /* the directory's leader elections */
 
   GThread *cluster_thread;
   GThread *watch_thread;
@@ -149,7 +155,7 @@ typedef struct
   gint64 link_down_since;
   gint reregister; /* atomic: the link came back */
   gint resync;     /* atomic: the watcher starts over, for the same reason */
-  gint reconnects; /* atomic: told in heartbeats, so others resync too */
+  gint reconnects; /* atomic: told in heartbeats (for the logs of others) */
 
   GMutex lock;           /* the tables below, up to dirty_lock */
   GHashTable *remote;    /* id -> RemoteClient */
@@ -171,6 +177,16 @@ typedef struct
   gboolean closed;
   guint32 ids_next, ids_end;
   guint32 spare_next, spare_end;
+
+  /* The directory's revisions (its stream's sequence numbers), so that a
+   * watcher whose consumer went away with a NATS server is noticed even
+   * when no node reconnected (see check_watcher_lag). */
+  GMutex revision_lock;
+  guint64 watched_revision; /* the last the watcher applied */
+  guint64 written_revision; /* the last own write JetStream acknowledged */
+  guint64 lag_target;       /* a revision the watcher has yet to reach */
+  gint64 lag_since;         /* monotonic; 0: not behind */
+  guint64 lag_resynced;     /* the target of the last resync for lag */
 } ScBackplaneNats;
 
 /* ------------------------------------------------------------------ */
@@ -969,6 +985,7 @@ on_heartbeat (natsConnection *nc,
   guint node = 0;
   guint64 incarnation = 0;
   guint reconnects;
+  guint64 revision;
   char *end = NULL;
   NodeState *state;
 
@@ -977,7 +994,8 @@ on_heartbeat (natsConnection *nc,
   if (end == NULL || *end != ' ')
     return;
   incarnation = g_ascii_strtoull (end + 1, &end, 16);
-  reconnects = (guint) g_ascii_strtoull (end, NULL, 10);
+  reconnects = (guint) g_ascii_strtoull (end, &end, 10);
+  revision = g_ascii_strtoull (end, NULL, 10); /* 0 from older nodes */
   g_mutex_lock (&self->lock);
   if (node == self->node)
     {
@@ -1000,25 +1018,41 @@ on_heartbeat (natsConnection *nc,
       g_array_append_val (self->replaced, *state);
       state->incarnation = incarnation;
     }
-  else if (state->reconnects != reconnects)
-    {
-      /* It reconnected: a NATS server went away, perhaps with the
-       * consumer behind this node's directory watcher, which would then
-       * wait in silence.  Reading the directory again is cheap. */
-      g_atomic_int_set (&self->resync, 1);
-    }
+  /* A change of its count of reconnections (a NATS server went away,
+   * perhaps with the consumer behind this node's watcher) used to make
+   * this node read the whole directory again.  The revision it tells
+   * finds a stalled watcher without that (check_watcher_lag), and the
+   * reads, one per reconnection of every node, each of every delete
+   * marker the directory holds, came in bursts after NATS restarted. */
   state->reconnects = reconnects;
+  state->dir_revision = revision;
   state->last_seen = g_get_monotonic_time ();
   g_mutex_unlock (&self->lock);
 }
 
+/* The newest directory revision this node knows of: what its watcher
+ * applied or JetStream acknowledged for its own writes. */
+static guint64
+known_revision (ScBackplaneNats *self)
+{
+  guint64 revision;
+
+  g_mutex_lock (&self->revision_lock);
+  revision = MAX (self->watched_revision, self->written_revision);
+  g_mutex_unlock (&self->revision_lock);
+  return revision;
+}
+
+/* "<node> <incarnation> <reconnections> <directory revision>". */
 static void
 publish_heartbeat (ScBackplaneNats *self)
 {
-  char text[64];
+  char text[96];
 
-  g_snprintf (text, sizeof text, "%u %" G_GINT64_MODIFIER "x %u", self->node,
-              self->incarnation, (guint) g_atomic_int_get (&self->reconnects));
+  g_snprintf (text, sizeof text,
+              "%u %" G_GINT64_MODIFIER "x %u %" G_GUINT64_FORMAT, self->node,
+              self->incarnation, (guint) g_atomic_int_get (&self->reconnects),
+              known_revision (self));
   natsConnection_PublishString (self->nc, self->heartbeat_subject, text);
 }
 
@@ -1090,11 +1124,24 @@ publish_purge (ScBackplaneNats *self, const char *subject)
   publish_dir (self, subject, NULL);
 }
 
-/* libnats thread: a directory write failed. */
+/* libnats thread: JetStream's answer to a directory write.  A failure
+ * marks the client for another write; a success tells the revision the
+ * directory reached, which the heartbeats spread (check_watcher_lag). */
 static void
-on_dir_error (jsCtx *js, jsPubAckErr *error, void *closure)
+on_dir_ack (
+  jsCtx *js, natsMsg *msg, jsPubAck *ack, jsPubAckErr *error, void *closure)
 {
-  mark_dirty (closure, natsMsg_GetSubject (error->Msg));
+  ScBackplaneNats *self = closure;
+
+  if (ack != NULL)
+    {
+      g_mutex_lock (&self->revision_lock);
+      self->written_revision = MAX (self->written_revision, ack->Sequence);
+      g_mutex_unlock (&self->revision_lock);
+    }
+  else
+    mark_dirty (self, natsMsg_GetSubject (msg));
+  natsMsg_Destroy (msg);
 }
 
 static gboolean
@@ -1253,6 +1300,99 @@ check_link (ScBackplaneNats *self)
     }
   g_mutex_unlock (&self->lock);
   post_outcomes (self, outcomes);
+}
+
+/* With the lock held: the newest directory revision a live node told. */
+static guint64
+told_revision (ScBackplaneNats *self)
+{
+  GHashTableIter iter;
+  gpointer value;
+  guint64 revision = 0;
+
+  g_hash_table_iter_init (&iter, self->nodes);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    revision = MAX (revision, ((NodeState *) value)->dir_revision);
+  return revision;
+}
+
+/* Every heartbeat interval.  The watcher follows the directory through
+ * an ordered consumer that lives on one NATS server; when that server
+ * dies, the consumer is gone and the watcher waits in silence (libnats
+ * notices only after missing the consumer's heartbeats, 10 s or more).
+ * A node's reconnection makes everyone resync (on_heartbeat), but when
+ * no node was connected to the server that died, nothing would.  So the
+ * heartbeats carry the revision each node knows of: a watcher still
+ * short of a revision after WATCHER_LAG_GRACE_US reads the directory
+ * again.  No request is made for it. */
+static void
+check_watcher_lag (ScBackplaneNats *self)
+{
+  gint64 now = g_get_monotonic_time ();
+  guint64 told;
+
+  g_mutex_lock (&self->lock);
+  told = told_revision (self);
+  g_mutex_unlock (&self->lock);
+  g_mutex_lock (&self->revision_lock);
+  told = MAX (told, self->written_revision);
+  if (self->lag_since != 0 && self->watched_revision >= self->lag_target)
+    self->lag_since = 0;
+  /* A target a resync could not reach (the stream was made anew, with
+   * lower numbers) is not chased again. */
+  if (self->lag_since == 0 && told > self->watched_revision &&
+      told > self->lag_resynced)
+    {
+      self->lag_target = told;
+      self->lag_since = now;
+    }
+  else if (self->lag_since != 0 && now - self->lag_since > WATCHER_LAG_GRACE_US)
+    {
+      g_message (
+        "cluster: the directory watcher stalled at revision %" G_GUINT64_FORMAT
+        " (revision %" G_GUINT64_FORMAT " exists): reading it again",
+        self->watched_revision, self->lag_target);
+      self->lag_resynced = self->lag_target;
+      self->lag_since = 0;
+      g_atomic_int_set (&self->resync, 1);
+    }
+  g_mutex_unlock (&self->revision_lock);
+}
+
+/* libnats thread: JetStream's advisory that the directory's stream
+ * elected a leader.  The old leader may have gone with this node's
+ * watcher's consumer (scenario 5 of tests/cluster), which then waits in
+ * silence; the revision check would find it only once a write JetStream
+ * acknowledged after the election has been told in a heartbeat and the
+ * grace has passed, seconds later.  Elections are rare, so the directory
+ * is read again at each; no periodic traffic comes of it. */
+static void
+on_dir_leader_elected (natsConnection *nc,
+                       natsSubscription *sub,
+                       natsMsg *msg,
+                       void *closure)
+{
+  ScBackplaneNats *self = closure;
+
+  natsMsg_Destroy (msg);
+  g_atomic_int_set (&self->resync, 1);
+  g_message ("cluster: the directory's stream elected a leader: reading it "
+             "again");
+}
+
+/* Watch thread: the watcher applied @entry.  @restart: the first entry
+ * of a fresh read, whose numbers may be lower than before. */
+static void
+note_watched (ScBackplaneNats *self, kvEntry *entry, gboolean restart)
+{
+  guint64 revision = kvEntry_Revision (entry);
+
+  g_mutex_lock (&self->revision_lock);
+  if (restart)
+    self->watched_revision = revision;
+  else
+    self->watched_revision = MAX (self->watched_revision, revision);
+  g_mutex_unlock (&self->revision_lock);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1476,12 +1616,16 @@ resync_directory (ScBackplaneNats *self)
   kvWatchOptions options;
   GHashTableIter iter;
   gpointer key;
+  gboolean first = TRUE;
 
   kvWatchOptions_Init (&options);
   if (kvStore_Watch (&fresh, self->dir_kv, ">", &options) != NATS_OK)
     {
+      /* Tried again soon: a request that JetStream cannot answer yet
+       * already waits a second (js_options.Wait), and one made while
+       * the link is down fails at once without reaching anyone. */
       g_atomic_int_set (&self->resync, 1);
-      g_usleep (500 * 1000);
+      g_usleep (200 * 1000);
       return;
     }
   g_mutex_lock (&self->lock);
@@ -1503,6 +1647,8 @@ resync_directory (ScBackplaneNats *self)
       if (entry == NULL)
         break;
       apply_entry (self, entry, TRUE, seen, own);
+      note_watched (self, entry, first);
+      first = FALSE;
       kvEntry_Destroy (entry);
     }
   g_mutex_lock (&self->lock);
@@ -1575,6 +1721,7 @@ watch_thread (gpointer data)
       if (entry == NULL)
         continue;
       apply_entry (self, entry, TRUE, NULL, NULL);
+      note_watched (self, entry, FALSE);
       kvEntry_Destroy (entry);
     }
   return NULL;
@@ -1611,6 +1758,7 @@ load_directory (ScBackplaneNats *self, GError **error)
       if (entry == NULL)
         return TRUE; /* the initial values are in */
       apply_entry (self, entry, FALSE, NULL, NULL);
+      note_watched (self, entry, FALSE);
       kvEntry_Destroy (entry);
     }
 }
@@ -1926,10 +2074,17 @@ cluster_thread (gpointer data)
             publish_heartbeat (self);
           check_liveness (self);
           check_link (self);
+          check_watcher_lag (self);
           check_in_flight (self);
           reregister_some (self);
           rewrite_dirty (self);
         }
+      /* Once the directory was read again, JetStream answers: this
+       * node's clients are written at once rather than at the next
+       * beat, which shortens convergence after NATS returns by up to a
+       * heartbeat interval. */
+      if (g_atomic_int_get (&self->reregister))
+        reregister_some (self);
       refill_ids (self);
       g_async_queue_timeout_pop (self->wakeups,
                                  (guint64) MAX (1, next_beat - now));
@@ -2066,8 +2221,8 @@ nats_start (ScBackplane *backplane, GError **error)
   js_options.Wait = 2000;
   /* Never reached in practice: a worker's publication must not stall. */
   js_options.PublishAsync.MaxPending = 1 << 20;
-  js_options.PublishAsync.ErrHandler = on_dir_error;
-  js_options.PublishAsync.ErrHandlerClosure = self;
+  js_options.PublishAsync.AckHandler = on_dir_ack;
+  js_options.PublishAsync.AckHandlerClosure = self;
   s = natsConnection_JetStream (&self->dir_js, self->nc, &js_options);
   if (s != NATS_OK)
     return fail (error, "no JetStream", s);
@@ -2080,6 +2235,14 @@ nats_start (ScBackplane *backplane, GError **error)
 
   s = natsConnection_Subscribe (&self->heartbeat_sub, self->nc,
                                 self->heartbeat_subject, on_heartbeat, self);
+  if (s == NATS_OK)
+    {
+      g_autofree char *advisory = g_strdup_printf (
+        "$JS.EVENT.ADVISORY.STREAM.LEADER_ELECTED.KV_%s", self->dir_bucket);
+
+      s = natsConnection_Subscribe (&self->dir_leader_sub, self->nc, advisory,
+                                    on_dir_leader_elected, self);
+    }
   if (s != NATS_OK)
     return fail (error, "cannot subscribe to heartbeats", s);
   if (!lease_node (self, error))
@@ -2133,6 +2296,8 @@ nats_stop (ScBackplane *backplane)
     natsSubscription_Unsubscribe (self->route_sub);
   if (self->heartbeat_sub)
     natsSubscription_Unsubscribe (self->heartbeat_sub);
+  if (self->dir_leader_sub)
+    natsSubscription_Unsubscribe (self->dir_leader_sub);
   if (self->nc)
     {
       natsConnection_Close (self->nc);
@@ -2149,6 +2314,7 @@ nats_free (ScBackplane *backplane)
   g_clear_pointer (&self->watcher, kvWatcher_Destroy);
   g_clear_pointer (&self->route_sub, natsSubscription_Destroy);
   g_clear_pointer (&self->heartbeat_sub, natsSubscription_Destroy);
+  g_clear_pointer (&self->dir_leader_sub, natsSubscription_Destroy);
   g_clear_pointer (&self->nodes_kv, kvStore_Destroy);
   g_clear_pointer (&self->dir_kv, kvStore_Destroy);
   g_clear_pointer (&self->js, jsCtx_Destroy);
@@ -2169,6 +2335,7 @@ nats_free (ScBackplane *backplane)
   g_mutex_clear (&self->lock);
   g_mutex_clear (&self->ids_lock);
   g_mutex_clear (&self->dirty_lock);
+  g_mutex_clear (&self->revision_lock);
   g_cond_clear (&self->ids_cond);
   g_free (self->own_subject);
   g_free (self->heartbeat_subject);
@@ -2217,6 +2384,7 @@ sc_backplane_nats_new (ScServer *server, GError **error)
   g_mutex_init (&self->lock);
   g_mutex_init (&self->ids_lock);
   g_mutex_init (&self->dirty_lock);
+  g_mutex_init (&self->revision_lock);
   g_cond_init (&self->ids_cond);
   self->remote = g_hash_table_new_full (NULL, NULL, NULL,
                                         (GDestroyNotify) remote_client_free);
