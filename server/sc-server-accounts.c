@@ -38,7 +38,8 @@ sc_server_reload_accounts (ScServer *server, guint *n_accounts, GError **error)
 
   if (server->config->accounts_path == NULL)
     {
-      g_set_error (error, SC_SERVER_CONFIG_ERROR, SC_SERVER_CONFIG_ERROR_INVALID,
+      g_set_error (error, SC_SERVER_CONFIG_ERROR,
+                   SC_SERVER_CONFIG_ERROR_INVALID,
                    "the server was started without --accounts-file");
       return FALSE;
     }

@@ -73,27 +73,6 @@ ok (gboolean passed, const char *format, ...)
     n_failed++;
 }
 
-/* A check whose failure is a known defect, not yet understood: TAP's
- * "# TODO" reports it with its numbers without failing the run. */
-static void todo_ok (gboolean passed, const char *why, const char *format, ...)
-  G_GNUC_PRINTF (3, 4);
-
-static void
-todo_ok (gboolean passed, const char *why, const char *format, ...)
-{
-  va_list args;
-  g_autofree char *text = NULL;
-
-  va_start (args, format);
-  text = g_strdup_vprintf (format, args);
-  va_end (args);
-  if (passed)
-    g_print ("ok - %s\n", text);
-  else
-    g_print ("not ok - %s # TODO %s\n", text, why);
-  fflush (stdout);
-}
-
 static gint64
 now_us (void)
 {
@@ -1173,15 +1152,14 @@ run_unreachable (const char *pids)
       "unreachable: same-node messages go on: %u of %u delivered; %u "
       "clients disconnected",
       local_after->len, LOCAL_SENDS, dropped);
-  todo_ok (
-    p50_after <= p50_before * 1.10,
-    "in whole default runs the p50 rose by a quarter a little after "
-    "the kill, unexplained yet (docs/CLUSTER.md, Tests)",
-    "unreachable: same-node round trip p50 %.0f us with NATS down, %.0f us "
-    "before (bound +10%%; %u sends each; the p50s of their blocks of %u: "
-    "%.0f to %.0f us before, %.0f to %.0f us during)",
-    p50_after, p50_before, LOCAL_SENDS, LOCAL_BLOCK, low_before, high_before,
-    low_after, high_after);
+  /* run.sh puts node 1 and this driver on one CPU for this: on two, the
+   * p50 takes one of two levels as the scheduler places the threads. */
+  ok (p50_after <= p50_before * 1.10,
+      "unreachable: same-node round trip p50 %.0f us with NATS down, %.0f us "
+      "before (bound +10%%; %u sends each; the p50s of their blocks of %u: "
+      "%.0f to %.0f us before, %.0f to %.0f us during)",
+      p50_after, p50_before, LOCAL_SENDS, LOCAL_BLOCK, low_before, high_before,
+      low_after, high_after);
   return 0;
 }
 
