@@ -461,12 +461,13 @@ typedef struct
 static void
 handshake_free (Handshake *hs)
 {
+  /* Possibly in the handshake thread, after the owner is done with it:
+   * before any field is read, as the owner may have taken some. */
+  SC_HAPPENS_AFTER (hs);
   g_clear_pointer (&hs->previous, sc_client_sender_unref);
   sc_client_tls_free (hs->tls);
   if (hs->fd >= 0)
     close (hs->fd);
-  /* Possibly in the handshake thread, after the owner is done with it. */
-  SC_HAPPENS_AFTER (hs);
   g_free (hs->accepted_fingerprint);
   g_free (hs->known_servers_path);
   g_free (hs->fingerprint);
