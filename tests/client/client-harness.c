@@ -23,6 +23,18 @@
  * it is iterated together with the default one. */
 GMainContext *other_context;
 
+/* How much slower than a plain build a call may be: the sanitizer
+ * factor, times SC_TEST_SLOWDOWN when the suite runs under a tool that
+ * slows everything (the valgrind test setup sets it). */
+guint
+call_time_slowdown (void)
+{
+  const char *factor = g_getenv ("SC_TEST_SLOWDOWN");
+  guint64 n = factor ? g_ascii_strtoull (factor, NULL, 10) : 1;
+
+  return SLOWDOWN * (guint) CLAMP (n, 1, 100);
+}
+
 gint64
 deadline_after (guint timeout_ms)
 {

@@ -44,6 +44,8 @@ G_BEGIN_DECLS
 #endif
 
 #define WAIT_TIMEOUT_MS (5000 * SLOWDOWN)
+
+guint call_time_slowdown (void);
 /* Connecting may first ask a resolver, which retries for ten seconds or
  * more before it gives up on an unreachable name server. */
 #define CONNECT_TIMEOUT_MS (30000 * SLOWDOWN)
