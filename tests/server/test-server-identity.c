@@ -300,8 +300,14 @@ test_account_check_off_worker (Fixture *fixture, gconstpointer data)
   g_usleep (2000);
   sc_test_peer_send (pinger, sc_message_new (SC_MSG_PING, 0));
   g_assert_cmpint (poll (fds, 2, 10000), >, 0);
-  g_assert_true (fds[1].revents & POLLIN);
-  g_assert_false (fds[0].revents & POLLIN);
+  /* Under valgrind (whose test setup sets SC_TEST_SLOWDOWN) threads take
+   * turns on one lock, so the pool's check can hold the worker back:
+   * there only both answers are checked. */
+  if (g_getenv ("SC_TEST_SLOWDOWN") == NULL)
+    {
+      g_assert_true (fds[1].revents & POLLIN);
+      g_assert_false (fds[0].revents & POLLIN);
+    }
   pong = sc_test_peer_expect (pinger, SC_MSG_PING_REPLY);
   reply = sc_test_peer_expect (login, SC_MSG_HELLO_REPLY);
   g_assert_cmpuint (reply->status, ==, SC_STATUS_OK);
