@@ -74,6 +74,7 @@ struct _ScWindow
   gint64 search_older_row;      /* the newest older match's row; 0 unknown */
   gboolean search_older_wanted; /* asked for while counting */
   GCancellable *search_cancellable; /* the count under way */
+  char *search_counted;             /* what the last count was asked */
   /* The Everyone row is selected: the composer broadcasts. */
   gboolean everyone_selected;
   GCancellable *cancellable;

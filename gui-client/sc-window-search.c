@@ -58,6 +58,19 @@ cancel_count (ScWindow *self)
 {
   g_cancellable_cancel (self->search_cancellable);
   g_clear_object (&self->search_cancellable);
+  g_clear_pointer (&self->search_counted, g_free);
+}
+
+/* The question a count of older matches answers: this needle, in this
+ * server's conversation, before this row. */
+static char *
+count_question (ScWindow *self, gint64 first_row)
+{
+  return g_strdup_printf (
+    "%s\n%s\n%" G_GINT64_FORMAT "\n%s",
+    self->history_server ? self->history_server : "",
+    sc_conversations_get_visible_key (self->conversations), first_row,
+    gtk_entry_get_text (GTK_ENTRY (self->search_entry)));
 }
 
 static void
@@ -93,17 +106,30 @@ start_count_older (ScWindow *self)
   gint64 first_row = sc_window_history_get_first_row (self, log);
 
   cancel_count (self);
+  self->search_n_older = 0;
   self->search_older_row = 0;
   self->search_older_wanted = FALSE;
   if (first_row <= 1 || *needle == '\0' || self->history == NULL)
-    {
-      self->search_n_older = 0;
-      return;
-    }
+    return;
+  self->search_counted = count_question (self, first_row);
   self->search_cancellable = g_cancellable_new ();
   sc_history_count_older_async (self->history, self->history_server, key,
                                 needle, first_row, self->search_cancellable,
                                 on_count_older, g_object_ref (self));
+}
+
+/* Whether the count under way or done answers the search now shown.
+ * GtkSearchEntry says "search-changed" 150 ms after the last key even
+ * when something (Enter, the conversation list) has already searched the
+ * same text; counting again would forget an Enter given meanwhile. */
+static gboolean
+count_is_current (ScWindow *self)
+{
+  ScMessageLog *log = sc_conversations_get_visible_log (self->conversations);
+  g_autofree char *question =
+    count_question (self, sc_window_history_get_first_row (self, log));
+
+  return g_strcmp0 (question, self->search_counted) == 0;
 }
 
 static void
@@ -113,9 +139,8 @@ on_search_changed (ScWindow *self, GtkSearchEntry *entry)
   const char *needle = gtk_entry_get_text (GTK_ENTRY (entry));
 
   self->search_n_in_view = sc_message_log_search (log, needle);
-  /* The count of older matches was for another needle or log. */
-  self->search_n_older = 0;
-  start_count_older (self);
+  if (!count_is_current (self))
+    start_count_older (self);
   show_match_count (self);
 }
 
@@ -127,6 +152,7 @@ show_older (ScWindow *self)
   ScMessageLog *log = sc_conversations_get_visible_log (self->conversations);
   const char *key = sc_conversations_get_visible_key (self->conversations);
   const char *needle = gtk_entry_get_text (GTK_ENTRY (self->search_entry));
+  guint n_older = self->search_n_older;
 
   /* Asked for before the count answered: it will go on from there. */
   self->search_older_wanted =
@@ -136,9 +162,10 @@ show_older (ScWindow *self)
   sc_window_history_show_older (self, key, log, self->search_older_row);
   self->search_n_in_view = sc_message_log_search (log, needle);
   sc_message_log_search_show_oldest (log);
-  /* Until the new count comes, one fewer is the best guess. */
-  self->search_n_older = self->search_n_older - 1;
   start_count_older (self);
+  /* Until the new count comes, one fewer is the best guess. */
+  if (self->search_cancellable != NULL)
+    self->search_n_older = n_older - 1;
   show_match_count (self);
 }
 
