@@ -371,6 +371,27 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# await_listening NAME PID PORT TRIES: waits (TRIES times 50 ms) until
+# the process PID listens on PORT or, when PORT is empty, on the port it
+# printed as "listening on port N" in $work/NAME.out; sets $port.  Fails
+# when the process ends or the time is up.
+await_listening() {
+  local name=$1 pid=$2 known_port=$3 tries=$4
+  for _ in $(seq "$tries"); do
+    port=$known_port
+    if [ -z "$port" ]; then
+      port=$(sed -n 's/.*listening on port \([0-9][0-9]*\).*/\1/p' \
+        "$work/$name.out")
+    fi
+    if [ -n "$port" ] && port_listening "$port"; then
+      return 0
+    fi
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.05
+  done
+  return 1
+}
+
 # start NAME COMMAND...: starts it with its output in $work/NAME.*, sets
 # $pid; the port it listens on comes from "listening on port N" in its
 # output, or is $port, already chosen.
@@ -382,19 +403,7 @@ start() {
   "$@" >>"$work/$name.out" 2>>"$work/$name.err" &
   pid=$!
   pids="$pids $pid"
-  known_port=$port
-  for _ in $(seq 200); do
-    port=$known_port
-    if [ -z "$port" ]; then
-      port=$(sed -n 's/.*listening on port \([0-9][0-9]*\).*/\1/p' \
-        "$work/$name.out")
-    fi
-    if [ -n "$port" ] && port_listening "$port"; then
-      return 0
-    fi
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-  done
+  await_listening "$name" "$pid" "$port" 200 && return 0
   echo "$name did not start:" >&2
   cat "$work/$name.err" "$work/$name.out" "$work/$name"/*.log >&2 2>/dev/null || true
   exit 1
@@ -713,15 +722,7 @@ start_node() {
       >>"$work/node$i.out" 2>>"$work/node$i.err" &
     pid=$!
     pids="$pids $pid"
-    for _ in $(seq 300); do
-      port=$(sed -n 's/.*listening on port \([0-9][0-9]*\).*/\1/p' \
-        "$work/node$i.out")
-      if [ -n "$port" ] && port_listening "$port"; then
-        return 0
-      fi
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.05
-    done
+    await_listening "node$i" "$pid" "" 300 && return 0
     if grep -q "without cluster support" "$work/node$i.err"; then
       echo "cluster run skipped: $server_bin was built without cluster" \
         "support (libnats-dev; meson setup -Dcluster=enabled)"
