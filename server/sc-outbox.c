@@ -43,16 +43,9 @@
 
 #include "sc-out-queue.h"
 #include "sc-outbox.h"
+#include "sc-owed-receipts.h"
 #include "sc-tsan.h"
 #include "sc-worker.h"
-
-/* A receipt this client is owed and that is not yet encoded. */
-typedef struct
-{
-  guint64 message_id;
-  guint32 recipient_id;
-  guint16 status;
-} OwedReceipt;
 
 struct _ScOutbox
 {
@@ -81,8 +74,7 @@ struct _ScOutbox
   gsize reserved_bytes;
   ScOutQueue queue;
   GHashTable *unacked; /* message id -> ScPendingAck, created on use */
-  GArray *owed;        /* OwedReceipt, from owed_head on; created on use */
-  guint owed_head;
+  ScOwedReceipts owed;
   gsize reader_held;    /* the owner's read buffer, for the budget */
   gint64 last_progress; /* monotonic: last byte written, or queue start */
   gsize charged;        /* atomic reads: what the budget holds for us */
@@ -126,7 +118,7 @@ scratch_buffer (void)
 static gsize
 owed_count (ScOutbox *outbox)
 {
-  return outbox->owed ? outbox->owed->len - outbox->owed_head : 0;
+  return sc_owed_receipts_count (&outbox->owed);
 }
 
 static gsize
@@ -182,7 +174,7 @@ outbox_clear (ScOutbox *outbox)
   g_clear_pointer (&outbox->tls, gnutls_deinit);
   sc_out_queue_clear (&outbox->queue);
   g_clear_pointer (&outbox->unacked, g_hash_table_unref);
-  g_clear_pointer (&outbox->owed, g_array_unref);
+  sc_owed_receipts_clear (&outbox->owed);
   outbox->reader_held = 0;
   recharge (outbox);
   g_mutex_clear (&outbox->lock);
@@ -610,86 +602,14 @@ sc_outbox_owe_receipt (ScOutbox *outbox,
                        ScStatus status,
                        ScWorker *current)
 {
-  OwedReceipt owed = { message_id, recipient_id, (guint16) status };
-
   lock (outbox);
   if (g_atomic_int_get (&outbox->open))
     {
-      if (outbox->owed == NULL)
-        outbox->owed = g_array_new (FALSE, FALSE, sizeof (OwedReceipt));
-      g_array_append_val (outbox->owed, owed);
+      sc_owed_receipts_add (&outbox->owed, message_id, recipient_id, status);
       recharge (outbox);
       schedule_flush (outbox, current);
     }
   unlock (outbox);
-}
-
-static const char *
-receipt_reason (ScStatus status)
-{
-  switch (status)
-    {
-    case SC_STATUS_OK: return "";
-    case SC_STATUS_RECIPIENT_LEFT: return "the recipient left";
-    case SC_STATUS_RECIPIENT_SLOW:
-      return "the recipient is too slow: it is not reading or acknowledging";
-    case SC_STATUS_SERVER_BUSY: return "the server is at its memory limit";
-    default: return sc_status_to_string (status);
-    }
-}
-
-/* How many owed receipts from owed_head on share the first one's
- * recipient and status, up to @limit. */
-static guint
-owed_run (ScOutbox *outbox, guint limit)
-{
-  OwedReceipt *first =
-    &g_array_index (outbox->owed, OwedReceipt, outbox->owed_head);
-  guint n = 1;
-
-  while (n < limit && outbox->owed_head + n < outbox->owed->len)
-    {
-      OwedReceipt *next =
-        &g_array_index (outbox->owed, OwedReceipt, outbox->owed_head + n);
-
-      if (next->recipient_id != first->recipient_id ||
-          next->status != first->status)
-        break;
-      n++;
-    }
-  return n;
-}
-
-static void
-encode_single (const OwedReceipt *owed, GByteArray *out)
-{
-  ScMessage receipt;
-
-  sc_message_init (&receipt, SC_MSG_DELIVERY_RECEIPT, 0);
-  receipt.message_id = owed->message_id;
-  receipt.peer_id = owed->recipient_id;
-  receipt.status = owed->status;
-  receipt.reason = (char *) receipt_reason (owed->status);
-  sc_message_append_frame (&receipt, out);
-}
-
-static void
-encode_batch (const OwedReceipt *owed, guint n, GByteArray *out)
-{
-  ScMessage receipts;
-  GArray ids = { 0 };
-  guint64 values[n];
-
-  for (guint i = 0; i < n; i++)
-    values[i] = owed[i].message_id;
-  ids.data = (char *) values;
-  ids.len = n;
-  sc_message_init (&receipts, SC_MSG_DELIVERY_RECEIPTS, 0);
-  receipts.peer_id = owed->recipient_id;
-  receipts.status = owed->status;
-  receipts.reason = (char *) receipt_reason (owed->status);
-  receipts.message_ids = &ids;
-  sc_message_append_frame (&receipts, out);
 }
 
 /* The most ids one DELIVERY_RECEIPTS frame carries: it must fit the
@@ -706,29 +626,15 @@ static void
 emit_owed (ScOutbox *outbox)
 {
   GByteArray *scratch = scratch_buffer ();
+  guint per_frame = outbox->batch_receipts ? batch_limit (outbox) : 1;
 
-  while (owed_count (outbox) > 0 &&
-         sc_out_queue_pending (&outbox->queue) < cap (outbox) / 2)
+  while (sc_out_queue_pending (&outbox->queue) < cap (outbox) / 2 &&
+         sc_owed_receipts_encode_next (&outbox->owed, per_frame, scratch))
     {
-      OwedReceipt *first =
-        &g_array_index (outbox->owed, OwedReceipt, outbox->owed_head);
-      guint n =
-        outbox->batch_receipts ? owed_run (outbox, batch_limit (outbox)) : 1;
-
-      g_byte_array_set_size (scratch, 0);
-      if (n == 1)
-        encode_single (first, scratch);
-      else
-        encode_batch (first, n, scratch);
-      outbox->owed_head += n;
       if (sc_out_queue_pending (&outbox->queue) == 0)
         outbox->last_progress = g_get_monotonic_time ();
       sc_out_queue_append (&outbox->queue, scratch->data, scratch->len);
-    }
-  if (outbox->owed != NULL && owed_count (outbox) == 0)
-    {
-      g_clear_pointer (&outbox->owed, g_array_unref);
-      outbox->owed_head = 0;
+      g_byte_array_set_size (scratch, 0);
     }
 }
 
@@ -938,8 +844,7 @@ sc_outbox_close_socket (ScOutbox *outbox, gboolean send_rest)
   g_clear_pointer (&outbox->tls, gnutls_deinit);
   unacked = g_steal_pointer (&outbox->unacked);
   sc_out_queue_clear (&outbox->queue);
-  g_clear_pointer (&outbox->owed, g_array_unref);
-  outbox->owed_head = 0;
+  sc_owed_receipts_clear (&outbox->owed);
   outbox->reader_held = 0;
   recharge (outbox);
   unlock (outbox);
