@@ -23,7 +23,8 @@ typedef struct
 
 struct _ScAccounts
 {
-  GHashTable *by_skeleton; /* skeleton -> Account */
+  GPtrArray *all;      /* Account, owned, in file order */
+  GHashTable *by_look; /* each look of its nickname -> Account */
 };
 
 static void
@@ -39,8 +40,10 @@ accounts_new (void)
 {
   ScAccounts *accounts = g_atomic_rc_box_new0 (ScAccounts);
 
-  accounts->by_skeleton = g_hash_table_new_full (
-    g_str_hash, g_str_equal, g_free, (GDestroyNotify) account_free);
+  accounts->all =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) account_free);
+  accounts->by_look =
+    g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   return accounts;
 }
 
@@ -54,7 +57,8 @@ sc_accounts_ref (ScAccounts *accounts)
 static void
 accounts_clear (ScAccounts *accounts)
 {
-  g_hash_table_unref (accounts->by_skeleton);
+  g_hash_table_unref (accounts->by_look);
+  g_ptr_array_unref (accounts->all);
 }
 
 void
@@ -76,6 +80,17 @@ file_error (GError **error,
   return FALSE;
 }
 
+/* The account whose nickname has any of @looks, or NULL. */
+static Account *
+find_account (ScAccounts *accounts, const char *const *looks)
+{
+  Account *account = NULL;
+
+  for (guint i = 0; looks[i] != NULL && account == NULL; i++)
+    account = g_hash_table_lookup (accounts->by_look, looks[i]);
+  return account;
+}
+
 /* Adds one "nickname:HASH" line.  The nickname is split at the last
  * colon, since a hash has none. */
 static gboolean
@@ -87,7 +102,7 @@ add_line (ScAccounts *accounts,
 {
   char *colon = strrchr (line, ':');
   g_autoptr (GError) local_error = NULL;
-  g_autofree char *skeleton = NULL;
+  g_auto (GStrv) looks = NULL;
   Account *account;
 
   if (colon == NULL || colon[1] != '$')
@@ -96,16 +111,17 @@ add_line (ScAccounts *accounts,
   *colon = '\0';
   if (!sc_nickname_check (line, &local_error))
     return file_error (error, path, line_number, local_error->message);
-  skeleton = sc_nickname_skeleton (line);
-  if (g_hash_table_contains (accounts->by_skeleton, skeleton))
+  looks = sc_nickname_looks (line);
+  if (find_account (accounts, (const char *const *) looks) != NULL)
     return file_error (error, path, line_number,
                        _ ("the nickname is registered already, or one too "
                           "like it"));
   account = g_new0 (Account, 1);
   account->nickname = g_strdup (line);
   account->hash = g_strdup (colon + 1);
-  g_hash_table_insert (accounts->by_skeleton, g_steal_pointer (&skeleton),
-                       account);
+  g_ptr_array_add (accounts->all, account);
+  for (guint i = 0; looks[i] != NULL; i++)
+    g_hash_table_insert (accounts->by_look, g_strdup (looks[i]), account);
   return TRUE;
 }
 
@@ -147,7 +163,7 @@ sc_accounts_get_n_accounts (ScAccounts *accounts)
 {
   g_return_val_if_fail (accounts != NULL, 0);
 
-  return g_hash_table_size (accounts->by_skeleton);
+  return accounts->all->len;
 }
 
 /* The hash of the account whose nickname is @nickname or confusable with
@@ -158,14 +174,14 @@ sc_accounts_lookup (ScAccounts *accounts,
                     const char *nickname,
                     const char **registered_name)
 {
-  g_autofree char *skeleton = NULL;
+  g_auto (GStrv) looks = NULL;
   Account *account;
 
   g_return_val_if_fail (accounts != NULL, NULL);
   g_return_val_if_fail (nickname != NULL, NULL);
 
-  skeleton = sc_nickname_skeleton (nickname);
-  account = g_hash_table_lookup (accounts->by_skeleton, skeleton);
+  looks = sc_nickname_looks (nickname);
+  account = find_account (accounts, (const char *const *) looks);
   if (account == NULL)
     return NULL;
   if (registered_name != NULL)

@@ -91,7 +91,7 @@ typedef struct
   guint64 incarnation;
   gboolean wants_presence;
   ScClientInfo info;
-  char *skeleton; /* of its nickname (sc-nickname.h), NULL for none */
+  GStrv looks; /* of its nickname (sc-nickname.h), NULL for none */
 } RemoteClient;
 
 typedef struct
@@ -305,7 +305,7 @@ pending_key_equal (gconstpointer a, gconstpointer b)
 static void
 remote_client_free (RemoteClient *client)
 {
-  g_free (client->skeleton);
+  g_strfreev (client->looks);
   sc_client_info_clear (&client->info);
   g_free (client);
 }
@@ -1575,9 +1575,9 @@ apply_entry (ScBackplaneNats *self,
       client->info.port = (guint16) g_ascii_strtoull (fields[2], NULL, 10);
       client->info.address = g_strdup (fields[3]);
       client->info.nickname = g_strdup (fields[4]);
-      g_free (client->skeleton);
-      client->skeleton =
-        fields[4][0] != '\0' ? sc_nickname_skeleton (fields[4]) : NULL;
+      g_strfreev (client->looks);
+      client->looks =
+        fields[4][0] != '\0' ? sc_nickname_looks (fields[4]) : NULL;
       if (is_new)
         {
           notice = sc_message_new (SC_MSG_CLIENT_JOINED, 0);
@@ -1776,7 +1776,7 @@ nats_has_client (ScBackplane *backplane, guint32 id)
 }
 
 static char *
-nats_nickname_holder (ScBackplane *backplane, const char *skeleton)
+nats_nickname_holder (ScBackplane *backplane, const char *look)
 {
   ScBackplaneNats *self = (ScBackplaneNats *) backplane;
   GHashTableIter iter;
@@ -1787,7 +1787,8 @@ nats_nickname_holder (ScBackplane *backplane, const char *skeleton)
   g_hash_table_iter_init (&iter, self->remote);
   while (holder == NULL &&
          g_hash_table_iter_next (&iter, NULL, (gpointer *) &client))
-    if (client->skeleton != NULL && g_str_equal (client->skeleton, skeleton))
+    if (client->looks != NULL &&
+        g_strv_contains ((const char *const *) client->looks, look))
       holder = g_strdup (client->info.nickname);
   g_mutex_unlock (&self->lock);
   return holder;

@@ -163,15 +163,16 @@ sc_backplane_has_client (ScBackplane *backplane, guint32 id)
 }
 
 /* Nicknames are unique across the cluster as on one server: the
- * nickname of another node's client that @skeleton would collide with,
- * as this node last heard; NULL when none (or without a backplane).
+ * nickname of another node's client that has @look among its looks
+ * (sc_nickname_looks()), as this node last heard; NULL when none (or
+ * without a backplane).
  * (transfer full) */
 char *
-sc_backplane_nickname_holder (ScBackplane *backplane, const char *skeleton)
+sc_backplane_nickname_holder (ScBackplane *backplane, const char *look)
 {
-  if (backplane == NULL || skeleton == NULL)
+  if (backplane == NULL || look == NULL)
     return NULL;
-  return backplane->klass->nickname_holder (backplane, skeleton);
+  return backplane->klass->nickname_holder (backplane, look);
 }
 
 /* The ids of every client of the other nodes, in no order; NULL without

@@ -48,9 +48,9 @@ typedef struct
                         gboolean wants_presence);
   void (*client_left) (ScBackplane *backplane, guint32 id);
   gboolean (*has_client) (ScBackplane *backplane, guint32 id);
-  /* The nickname of another node's client whose skeleton is @skeleton
-   * (sc-nickname.h), or NULL.  (transfer full) */
-  char *(*nickname_holder) (ScBackplane *backplane, const char *skeleton);
+  /* The nickname of another node's client that has @look among its
+   * looks (sc-nickname.h), or NULL.  (transfer full) */
+  char *(*nickname_holder) (ScBackplane *backplane, const char *look);
   GArray *(*remote_ids) (ScBackplane *backplane);
   guint (*count_remote) (ScBackplane *backplane);
   GPtrArray *(*list_after) (ScBackplane *backplane,
@@ -89,8 +89,7 @@ void sc_backplane_client_ready (ScBackplane *backplane,
                                 gboolean wants_presence);
 void sc_backplane_client_left (ScBackplane *backplane, guint32 id);
 gboolean sc_backplane_has_client (ScBackplane *backplane, guint32 id);
-char *sc_backplane_nickname_holder (ScBackplane *backplane,
-                                    const char *skeleton);
+char *sc_backplane_nickname_holder (ScBackplane *backplane, const char *look);
 GArray *sc_backplane_remote_ids (ScBackplane *backplane);
 guint sc_backplane_count_remote (ScBackplane *backplane);
 GPtrArray *sc_backplane_merge_list (ScBackplane *backplane,

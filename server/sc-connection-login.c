@@ -33,41 +33,6 @@ check_nickname (ScConnection *connection,
   return FALSE;
 }
 
-/* Makes this client ready under @nickname ("" for none), or renames it,
- * unless another client holds that nickname or one confusable with it:
- * then replies NICKNAME_IN_USE and returns FALSE. */
-static gboolean
-claim_nickname (ScConnection *connection,
-                const ScMessage *request,
-                const char *nickname)
-{
-  g_autofree char *skeleton =
-    nickname[0] != '\0' ? sc_nickname_skeleton (nickname) : NULL;
-  g_autofree char *holder = NULL;
-  g_autofree char *key = NULL;
-  g_autofree char *holder_key = NULL;
-  g_autofree char *why = NULL;
-
-  /* Another node's client first, as this node last heard of them (a
-   * claim on two nodes within the directory's delay can still pass on
-   * both, docs/CLUSTER.md). */
-  holder =
-    sc_backplane_nickname_holder (connection->server->backplane, skeleton);
-  if (holder == NULL &&
-      sc_registry_set_ready (connection->server->registry, connection->info.id,
-                             nickname, skeleton, &holder))
-    return TRUE;
-  key = sc_nickname_key (nickname);
-  holder_key = sc_nickname_key (holder);
-  if (g_str_equal (key, holder_key))
-    why = g_strdup_printf ("the nickname “%s” is in use", holder);
-  else
-    why =
-      g_strdup_printf ("the nickname looks like “%s”, which is in use", holder);
-  sc_connection_reply (connection, request, SC_STATUS_NICKNAME_IN_USE, why);
-  return FALSE;
-}
-
 /* The account that guards @nickname, if any.  Returns FALSE after
  * replying when the nickname cannot be had: on an accounts-only server
  * it is not registered; it looks like a registered one without being it;
@@ -132,35 +97,16 @@ refuse_hello (ScConnection *connection,
   sc_connection_close_after_flush (connection, status, reason);
 }
 
-/* The rest of a HELLO, once its password (if any) has been accepted. */
+/* A HELLO's nickname is the client's: it is ready. */
 static void
-complete_hello (ScConnection *connection, const ScMessage *hello)
+hello_claimed (ScConnection *connection,
+               const ScMessage *hello,
+               ScClaimOutcome outcome)
 {
   g_autoptr (ScMessage) reply = NULL;
   g_autoptr (ScMessage) joined = NULL;
 
-  if (sc_backplane_refuses_clients (connection->server->backplane))
-    {
-      refuse_hello (connection, hello, SC_STATUS_SERVER_BUSY,
-                    "this server has lost its cluster; try another one");
-      return;
-    }
-  if (!sc_server_take_client_slot (connection->server))
-    {
-      g_autofree char *why =
-        g_strdup_printf ("the server is full (%u clients)",
-                         connection->server->config->max_clients);
-
-      refuse_hello (connection, hello, SC_STATUS_SERVER_FULL, why);
-      return;
-    }
-  /* Both are set before the client becomes reachable: from then on other
-   * workers send it presence notices and receipts. */
-  sc_registry_set_presence (connection->server->registry, connection->info.id,
-                            !(hello->flags & SC_FLAG_NO_PRESENCE));
-  sc_outbox_set_batch_receipts (connection->outbox,
-                                hello->flags & SC_FLAG_RECEIPT_BATCHES);
-  if (!claim_nickname (connection, hello, hello->nickname))
+  if (outcome != SC_CLAIM_TAKEN)
     {
       sc_server_release_client_slot (connection->server);
       return;
@@ -192,17 +138,46 @@ complete_hello (ScConnection *connection, const ScMessage *hello)
   sc_connection_notify_everyone (connection, joined);
 }
 
-/* The rest of a SET_NICKNAME, once the nickname's password (if it has
- * an account) has been accepted. */
+/* The rest of a HELLO, once its password (if any) has been accepted. */
 static void
-complete_rename (ScConnection *connection, const ScMessage *request)
+complete_hello (ScConnection *connection, const ScMessage *hello)
+{
+  if (sc_backplane_refuses_clients (connection->server->backplane))
+    {
+      refuse_hello (connection, hello, SC_STATUS_SERVER_BUSY,
+                    "this server has lost its cluster; try another one");
+      return;
+    }
+  if (!sc_server_take_client_slot (connection->server))
+    {
+      g_autofree char *why =
+        g_strdup_printf ("the server is full (%u clients)",
+                         connection->server->config->max_clients);
+
+      refuse_hello (connection, hello, SC_STATUS_SERVER_FULL, why);
+      return;
+    }
+  /* Both are set before the client becomes reachable: from then on other
+   * workers send it presence notices and receipts. */
+  sc_registry_set_presence (connection->server->registry, connection->info.id,
+                            !(hello->flags & SC_FLAG_NO_PRESENCE));
+  sc_outbox_set_batch_receipts (connection->outbox,
+                                hello->flags & SC_FLAG_RECEIPT_BATCHES);
+  sc_connection_claim_nickname (connection, hello, hello_claimed);
+}
+
+/* A SET_NICKNAME's nickname is the client's now. */
+static void
+rename_claimed (ScConnection *connection,
+                const ScMessage *request,
+                ScClaimOutcome outcome)
 {
   g_autoptr (ScMessage) reply = NULL;
   g_autoptr (ScMessage) renamed = NULL;
   gboolean changed =
     !g_str_equal (connection->info.nickname, request->nickname);
 
-  if (!claim_nickname (connection, request, request->nickname))
+  if (outcome != SC_CLAIM_TAKEN)
     return;
   g_free (connection->info.nickname);
   connection->info.nickname = g_strdup (request->nickname);
@@ -221,6 +196,14 @@ complete_rename (ScConnection *connection, const ScMessage *request)
   renamed->client_id = connection->info.id;
   renamed->nickname = g_strdup (connection->info.nickname);
   sc_connection_notify_everyone (connection, renamed);
+}
+
+/* The rest of a SET_NICKNAME, once the nickname's password (if it has
+ * an account) has been accepted. */
+static void
+complete_rename (ScConnection *connection, const ScMessage *request)
+{
+  sc_connection_claim_nickname (connection, request, rename_claimed);
 }
 
 /* A password attempt on its way: the request (a copy) and, for a
@@ -249,8 +232,9 @@ attempt_unref (Attempt *attempt)
   g_rc_box_release_full (attempt, (GDestroyNotify) attempt_clear);
 }
 
-static ScMessage *
-copy_request (const ScMessage *request)
+/* A copy of a HELLO or SET_NICKNAME, for an answer given later. */
+ScMessage *
+sc_connection_copy_request (const ScMessage *request)
 {
   ScMessage *copy = sc_message_new (request->type, request->request_id);
 
@@ -270,7 +254,7 @@ attempt_new (ScConnection *connection,
   Attempt *attempt = g_rc_box_new0 (Attempt);
 
   attempt->connection = sc_connection_ref (connection);
-  attempt->request = copy_request (request);
+  attempt->request = sc_connection_copy_request (request);
   attempt->hash = g_strdup (hash);
   return attempt;
 }
@@ -322,7 +306,9 @@ on_checked (gboolean right, gpointer data)
   if (connection->closing || connection->close_after_flush)
     return;
   finish_attempt (connection, attempt->request, right);
-  if (attempt->paused && !connection->closing && !connection->close_after_flush)
+  /* A claim waiting for its nickname's holder to leave resumes it. */
+  if (attempt->paused && !connection->claim_waiting && !connection->closing &&
+      !connection->close_after_flush)
     sc_connection_resume_input (connection);
 }
 

@@ -42,8 +42,9 @@ struct _ScConnection
    * (broadcasts, list pages) spend these; see charge_fanout(). */
   double fanout_tokens;
   gint64 fanout_refilled_at;
-  gboolean throttled;    /* input paused until the fan-out budget refills */
-  gboolean auth_waiting; /* a password attempt is admitted, not answered */
+  gboolean throttled;     /* input paused until the fan-out budget refills */
+  gboolean auth_waiting;  /* a password attempt is admitted, not answered */
+  gboolean claim_waiting; /* its nickname's holder is leaving: input paused */
   ScAuthTicket auth_ticket;
   gint64 frame_started_at; /* first byte of a frame not yet complete; 0 */
   ScOutbox *peer_cache;    /* the last client looked up: see find_ready() */
@@ -57,6 +58,24 @@ struct _ScConnection
 };
 
 void sc_connection_note_peer (ScConnection *connection, guint32 peer_id);
+
+/* sc-connection-claim.c */
+typedef enum
+{
+  SC_CLAIM_TAKEN,   /* the client now holds the nickname */
+  SC_CLAIM_REFUSED, /* someone else does; NICKNAME_IN_USE was replied */
+  SC_CLAIM_GONE,    /* the client closed while the claim waited */
+} ScClaimOutcome;
+
+typedef void (*ScClaimDone) (ScConnection *connection,
+                             const ScMessage *request,
+                             ScClaimOutcome outcome);
+void sc_connection_claim_nickname (ScConnection *connection,
+                                   const ScMessage *request,
+                                   ScClaimDone done);
+
+/* sc-connection-login.c */
+ScMessage *sc_connection_copy_request (const ScMessage *request);
 gboolean sc_connection_read_tls (ScConnection *connection);
 void sc_connection_reject_client_hello (ScConnection *connection);
 void sc_connection_account_reader (ScConnection *connection);

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <string.h>
+#include <unicode/uchar.h>
 #include <unicode/uspoof.h>
 
 #include "sc-nickname.h"
@@ -15,13 +16,31 @@ sc_nickname_error_quark (void)
   return g_quark_from_static_string ("sc-nickname-error-quark");
 }
 
+/* Characters drawn as nothing that no Unicode property names: U+2800
+ * BRAILLE PATTERN BLANK is a symbol whose glyph is empty. */
+static gboolean
+is_blank_symbol (gunichar c)
+{
+  return c == 0x2800;
+}
+
 /* The reason a single character may not appear anywhere in a nickname,
  * or NULL.  Format characters (Unicode category Cf: bidi embeddings,
  * overrides and isolates, zero-width spaces and joiners, the BOM) change
- * how the text around them looks without being seen themselves. */
+ * how the text around them looks without being seen themselves; so do
+ * the other default-ignorable code points (the combining grapheme
+ * joiner, variation selectors, Hangul fillers), which a renderer draws
+ * as nothing, and blank symbols. */
 static const char *
 forbidden_character (gunichar c, ScNicknameError *code)
 {
+  if (u_hasBinaryProperty ((UChar32) c, UCHAR_DEFAULT_IGNORABLE_CODE_POINT) ||
+      is_blank_symbol (c))
+    {
+      *code = SC_NICKNAME_ERROR_INVISIBLE;
+      return "a nickname may not contain invisible characters (bidi "
+             "controls, zero-width characters, variation selectors, fillers)";
+    }
   switch (g_unichar_type (c))
     {
     case G_UNICODE_CONTROL:
@@ -158,34 +177,61 @@ spoof_checker (void)
   return checker;
 }
 
-/* The UTS #39 skeleton of @nickname's key: two nicknames with the same
- * skeleton look alike ("аlice" in Cyrillic and "alice", "Bob" and "bob",
- * "rn" and "m"), and a server lets only one of them be in use.  Falls
- * back to the key when ICU cannot tell.  (transfer full) */
-char *
-sc_nickname_skeleton (const char *nickname)
+/* The UTS #39 skeleton of @text, or a copy of it when ICU cannot tell.
+ * (transfer full) */
+static char *
+skeleton_of (const char *text)
 {
-  g_autofree char *key = NULL;
   USpoofChecker *checker = spoof_checker ();
   UErrorCode status = U_ZERO_ERROR;
   char *skeleton;
   int32_t length;
 
-  g_return_val_if_fail (nickname != NULL, NULL);
-
-  key = sc_nickname_key (nickname);
   if (checker == NULL)
-    return g_steal_pointer (&key);
-  length = uspoof_getSkeletonUTF8 (checker, 0, key, -1, NULL, 0, &status);
+    return g_strdup (text);
+  length = uspoof_getSkeletonUTF8 (checker, 0, text, -1, NULL, 0, &status);
   if (status != U_BUFFER_OVERFLOW_ERROR && U_FAILURE (status))
-    return g_steal_pointer (&key);
+    return g_strdup (text);
   status = U_ZERO_ERROR;
   skeleton = g_malloc (length + 1);
-  uspoof_getSkeletonUTF8 (checker, 0, key, -1, skeleton, length + 1, &status);
+  uspoof_getSkeletonUTF8 (checker, 0, text, -1, skeleton, length + 1, &status);
   if (U_FAILURE (status))
     {
       g_free (skeleton);
-      return g_steal_pointer (&key);
+      return g_strdup (text);
     }
   return skeleton;
+}
+
+/* The forms in which two nicknames look alike: a server lets only one
+ * nickname with any of them be in use.  UTS #39 compares skeletons case
+ * and all, while a nickname is one name in any case, and neither order of
+ * folding and skeleton sees every pair:
+ * - the skeleton of the key: "Alice" and "alice", "ALICE" and "alice",
+ *   "аlice" in Cyrillic, "rn" and "m";
+ * - the key of the skeleton, skeleton again: "aIice" with a capital I,
+ *   "AIice", "G00D" and "good", "0live" and "olive", which folding first
+ *   would have made "aiice", "g00d" and "0live".
+ * Each is tagged with its kind, so both can share one table.  Falls back
+ * to the key when ICU cannot tell.  (transfer full) */
+GStrv
+sc_nickname_looks (const char *nickname)
+{
+  g_autofree char *key = NULL;
+  g_autofree char *raw_skeleton = NULL;
+  g_autofree char *skeleton_key = NULL;
+  g_autofree char *of_key = NULL;
+  g_autofree char *of_skeleton = NULL;
+  GStrv looks = g_new0 (char *, SC_NICKNAME_N_LOOKS + 1);
+
+  g_return_val_if_fail (nickname != NULL, NULL);
+
+  key = sc_nickname_key (nickname);
+  of_key = skeleton_of (key);
+  raw_skeleton = skeleton_of (nickname);
+  skeleton_key = sc_nickname_key (raw_skeleton);
+  of_skeleton = skeleton_of (skeleton_key);
+  looks[0] = g_strconcat ("k:", of_key, NULL);
+  looks[1] = g_strconcat ("s:", of_skeleton, NULL);
+  return looks;
 }

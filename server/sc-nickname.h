@@ -6,8 +6,9 @@
  * hide characters (format characters such as bidi overrides and zero-width
  * spaces), break a line, or start or end with white space, and it is
  * compared with the names in use after Unicode NFC and case folding
- * (its "key") and by its UTS #39 confusable skeleton (ICU's uspoof), so
- * "Alice", "alice" and a Cyrillic "аlice" are one name.
+ * (its "key") and by UTS #39 confusable skeletons (ICU's uspoof, its
+ * "looks"), so "Alice", "alice", "aIice" and a Cyrillic "аlice" are one
+ * name.
  */
 #pragma once
 
@@ -25,7 +26,7 @@ typedef enum
   SC_NICKNAME_ERROR_UTF8,       /* not valid UTF-8 */
   SC_NICKNAME_ERROR_CONTROL,    /* a control character (C0, C1) */
   SC_NICKNAME_ERROR_LINE_BREAK, /* U+2028, U+2029 */
-  SC_NICKNAME_ERROR_INVISIBLE,  /* a format character (Cf) */
+  SC_NICKNAME_ERROR_INVISIBLE,  /* drawn as nothing: Cf, default ignorable */
   SC_NICKNAME_ERROR_EDGE_SPACE, /* starts or ends with white space */
   SC_NICKNAME_ERROR_ONLY_SPACE, /* nothing but white space */
 } ScNicknameError;
@@ -34,6 +35,9 @@ GQuark sc_nickname_error_quark (void);
 
 gboolean sc_nickname_check (const char *nickname, GError **error);
 char *sc_nickname_key (const char *nickname);
-char *sc_nickname_skeleton (const char *nickname);
+/* How many forms sc_nickname_looks() gives. */
+#define SC_NICKNAME_N_LOOKS 2
+
+GStrv sc_nickname_looks (const char *nickname);
 
 G_END_DECLS

@@ -38,6 +38,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -291,6 +293,27 @@ gboolean
 sc_outbox_is_open (ScOutbox *outbox)
 {
   return g_atomic_int_get (&outbox->open);
+}
+
+/* Whether the client has ended the connection from its side: its end of
+ * stream or a reset has reached the kernel, which the owner may not have
+ * read yet, or the server is closing it.  Any worker. */
+gboolean
+sc_outbox_peer_has_left (ScOutbox *outbox)
+{
+  struct tcp_info info;
+  socklen_t size = sizeof info;
+  gboolean left;
+
+  lock (outbox);
+  if (!g_atomic_int_get (&outbox->open) || outbox->fd < 0)
+    left = TRUE;
+  else
+    /* Not a TCP socket (a test's socket pair): never known to have left. */
+    left = getsockopt (outbox->fd, IPPROTO_TCP, TCP_INFO, &info, &size) == 0 &&
+           info.tcpi_state != TCP_ESTABLISHED;
+  unlock (outbox);
+  return left;
 }
 
 gsize

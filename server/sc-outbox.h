@@ -53,6 +53,7 @@ void sc_outbox_set_owner (ScOutbox *outbox, ScWorker *owner);
 void sc_outbox_watch_from (ScOutbox *outbox, ScWorker *owner);
 gsize sc_outbox_get_held (ScOutbox *outbox);
 gboolean sc_outbox_is_open (ScOutbox *outbox);
+gboolean sc_outbox_peer_has_left (ScOutbox *outbox);
 gsize sc_outbox_get_unacked (ScOutbox *outbox);
 gsize sc_outbox_get_owed (ScOutbox *outbox);
 

@@ -9,9 +9,9 @@
  * across those iterations let overlapping readers keep a writer out for
  * seconds.)
  *
- * The same table keeps the nicknames in use, by confusable skeleton
- * (sc-nickname.c), so that taking a name and checking that nobody holds
- * it are one step under the write lock, which a rename takes anyway.
+ * The same table keeps the nicknames in use, by their looks (confusable
+ * skeletons, sc-nickname.c), so that taking a name and checking that nobody
+ * holds it are one step under the write lock, which a rename takes anyway.
  */
 #include "config.h"
 
@@ -25,7 +25,7 @@ typedef struct
 {
   ScClientInfo info;
   ScOutbox *outbox;        /* a reference */
-  char *skeleton;          /* its nickname's, or NULL for none */
+  GStrv looks;             /* its nickname's, or NULL for none */
   gboolean ready;          /* said hello: listed and reachable */
   gboolean wants_presence; /* gets joined/left/renamed notices */
 } Entry;
@@ -34,7 +34,7 @@ struct _ScRegistry
 {
   GRWLock lock;
   GHashTable *entries;          /* id -> Entry */
-  GHashTable *names;            /* skeleton -> Entry (borrowed) */
+  GHashTable *names;            /* each look -> Entry (borrowed) */
   GArray *ready_ids;            /* sorted ids of ready entries */
   ScRegistrySnapshot *snapshot; /* NULL when out of date */
 };
@@ -43,7 +43,7 @@ static void
 entry_free (Entry *entry)
 {
   sc_client_info_clear (&entry->info);
-  g_free (entry->skeleton);
+  g_strfreev (entry->looks);
   sc_outbox_unref (entry->outbox);
   g_free (entry);
 }
@@ -147,11 +147,23 @@ ready_position (GArray *ids, guint32 id, gboolean *found)
 static void
 release_name (ScRegistry *registry, Entry *entry)
 {
-  if (entry->skeleton == NULL)
+  if (entry->looks == NULL)
     return;
-  if (g_hash_table_lookup (registry->names, entry->skeleton) == entry)
-    g_hash_table_remove (registry->names, entry->skeleton);
-  g_clear_pointer (&entry->skeleton, g_free);
+  for (guint i = 0; entry->looks[i] != NULL; i++)
+    if (g_hash_table_lookup (registry->names, entry->looks[i]) == entry)
+      g_hash_table_remove (registry->names, entry->looks[i]);
+  g_clear_pointer (&entry->looks, g_strfreev);
+}
+
+/* With the lock held: the entry holding a nickname with any of @looks. */
+static Entry *
+find_holder (ScRegistry *registry, const char *const *looks)
+{
+  Entry *holder = NULL;
+
+  for (guint i = 0; looks != NULL && looks[i] != NULL && holder == NULL; i++)
+    holder = g_hash_table_lookup (registry->names, looks[i]);
+  return holder;
 }
 
 void
@@ -176,26 +188,25 @@ sc_registry_remove (ScRegistry *registry, guint32 id)
 }
 
 /* Marks @id as having said hello with @nickname, or renames it when it
- * already has.  @skeleton is sc_nickname_skeleton (@nickname), or NULL
- * for no nickname.  Fails when another client holds a nickname with the
- * same skeleton, and then returns that nickname in @holder (transfer
- * full) and changes nothing. */
+ * already has.  @looks is sc_nickname_looks (@nickname), or NULL for no
+ * nickname.  Fails when another client holds a nickname with any of the
+ * same looks, and then returns that nickname in @holder (transfer full)
+ * and changes nothing. */
 gboolean
 sc_registry_set_ready (ScRegistry *registry,
                        guint32 id,
                        const char *nickname,
-                       const char *skeleton,
+                       const char *const *looks,
                        char **holder)
 {
   Entry *entry;
-  Entry *other = NULL;
+  Entry *other;
   gboolean found;
   guint pos;
 
   lock (registry);
   entry = g_hash_table_lookup (registry->entries, GUINT_TO_POINTER (id));
-  if (skeleton != NULL)
-    other = g_hash_table_lookup (registry->names, skeleton);
+  other = find_holder (registry, looks);
   if (other != NULL && other != entry)
     {
       if (holder != NULL)
@@ -208,10 +219,11 @@ sc_registry_set_ready (ScRegistry *registry,
       g_free (entry->info.nickname);
       entry->info.nickname = g_strdup (nickname);
       release_name (registry, entry);
-      if (skeleton != NULL)
+      if (looks != NULL)
         {
-          entry->skeleton = g_strdup (skeleton);
-          g_hash_table_insert (registry->names, entry->skeleton, entry);
+          entry->looks = g_strdupv ((GStrv) looks);
+          for (guint i = 0; entry->looks[i] != NULL; i++)
+            g_hash_table_insert (registry->names, entry->looks[i], entry);
         }
       if (!entry->ready)
         {
@@ -223,6 +235,22 @@ sc_registry_set_ready (ScRegistry *registry,
     }
   unlock (registry);
   return TRUE;
+}
+
+/* Returns a reference to the outbox of the client whose nickname has
+ * any of @looks, or NULL when none has.  (transfer full) */
+ScOutbox *
+sc_registry_lookup_holder (ScRegistry *registry, const char *const *looks)
+{
+  ScOutbox *outbox = NULL;
+  Entry *entry;
+
+  read_lock (registry);
+  entry = find_holder (registry, looks);
+  if (entry != NULL)
+    outbox = sc_outbox_ref (entry->outbox);
+  read_unlock (registry);
+  return outbox;
 }
 
 /* Returns a reference to the outbox of ready client @id, or NULL.

@@ -44,12 +44,14 @@ void sc_registry_remove (ScRegistry *registry, guint32 id);
 gboolean sc_registry_set_ready (ScRegistry *registry,
                                 guint32 id,
                                 const char *nickname,
-                                const char *skeleton,
+                                const char *const *looks,
                                 char **holder);
 void sc_registry_set_presence (ScRegistry *registry,
                                guint32 id,
                                gboolean wants_presence);
 ScOutbox *sc_registry_lookup_ready (ScRegistry *registry, guint32 id);
+ScOutbox *sc_registry_lookup_holder (ScRegistry *registry,
+                                     const char *const *looks);
 guint sc_registry_count_ready (ScRegistry *registry);
 GPtrArray *sc_registry_list_page (ScRegistry *registry,
                                   guint32 after_id,

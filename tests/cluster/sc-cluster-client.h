@@ -54,7 +54,9 @@ void start_list (Client *client);
 gboolean list_done (gpointer data);
 gboolean lists_agree (GPtrArray *listers, guint want, guint *seen);
 GPtrArray *one_per_node (GPtrArray *all);
-gboolean
-wait_lists_agree (GPtrArray *listers, guint want, guint timeout_ms, guint *seen);
+gboolean wait_lists_agree (GPtrArray *listers,
+                           guint want,
+                           guint timeout_ms,
+                           guint *seen);
 
 G_END_DECLS

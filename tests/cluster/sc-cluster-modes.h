@@ -11,7 +11,8 @@ int run_traffic (guint per_node, guint messages, guint broadcasts);
 int run_ids (guint connects, const char *out_path);
 int run_presence (guint rounds);
 int run_lists (guint want, const char *forbidden_path, int wait_ms);
-int run_kill (guint victim_node, GPid pid, guint n_victims, const char *out_path);
+int
+run_kill (guint victim_node, GPid pid, guint n_victims, const char *out_path);
 int run_unreachable (const char *pids);
 int run_natskill (const char *pids, guint per_node);
 int run_idle (guint per_node,

@@ -40,6 +40,21 @@ test_format_characters (void)
   assert_refused ("a\u200Db", SC_NICKNAME_ERROR_INVISIBLE);       /* ZWJ */
 }
 
+/* Not format characters, yet drawn as nothing: "mallory" followed by
+ * one of them looks exactly like "mallory" and has another skeleton. */
+static void
+test_invisible_characters (void)
+{
+  assert_refused ("mal\u034Flory", SC_NICKNAME_ERROR_INVISIBLE); /* CGJ */
+  assert_refused ("mallory\uFE0F", SC_NICKNAME_ERROR_INVISIBLE); /* VS16 */
+  assert_refused ("mallory\u180B", SC_NICKNAME_ERROR_INVISIBLE); /* FVS1 */
+  assert_refused ("mallory\u17B4", SC_NICKNAME_ERROR_INVISIBLE);
+  assert_refused ("mallory\u3164", SC_NICKNAME_ERROR_INVISIBLE); /* filler */
+  assert_refused ("\u115F\u1160", SC_NICKNAME_ERROR_INVISIBLE);
+  assert_refused ("\uFFA0", SC_NICKNAME_ERROR_INVISIBLE);
+  assert_refused ("mallory\u2800", SC_NICKNAME_ERROR_INVISIBLE); /* braille */
+}
+
 static void
 test_line_breaks_and_controls (void)
 {
@@ -97,13 +112,19 @@ test_keys (void)
   g_assert_cmpstr (alice, !=, cyrillic);
 }
 
+/* Whether @a and @b share a look, as the registry compares them. */
 static void
 assert_confusable (const char *a, const char *b, gboolean expected)
 {
-  g_autofree char *skeleton_a = sc_nickname_skeleton (a);
-  g_autofree char *skeleton_b = sc_nickname_skeleton (b);
+  g_auto (GStrv) looks_a = sc_nickname_looks (a);
+  g_auto (GStrv) looks_b = sc_nickname_looks (b);
+  gboolean shared = FALSE;
 
-  g_assert_cmpint (g_str_equal (skeleton_a, skeleton_b), ==, expected);
+  g_assert_cmpuint (g_strv_length (looks_a), ==, SC_NICKNAME_N_LOOKS);
+  for (guint i = 0; looks_a[i] != NULL; i++)
+    shared =
+      shared || g_strv_contains ((const char *const *) looks_b, looks_a[i]);
+  g_assert_cmpint (shared, ==, expected);
 }
 
 static void
@@ -112,11 +133,28 @@ test_skeletons (void)
   assert_confusable ("аlice", "alice", TRUE); /* Cyrillic a */
   assert_confusable ("аlicе", "Alice", TRUE); /* Cyrillic a and e */
   assert_confusable ("Bob", "bob", TRUE);
+  assert_confusable ("ALICE", "alice", TRUE);
   assert_confusable ("jos\u00e9", "Jose\u0301", TRUE);
   assert_confusable ("paypal", "pаypаl", TRUE);
+  assert_confusable ("rn", "m", TRUE);
   assert_confusable ("alice", "bob", FALSE);
   assert_confusable ("alice", "alicia", FALSE);
   assert_confusable ("李雷", "韩梅梅", FALSE);
+}
+
+/* Capital I looks like l, and O like 0, though folding makes them i and
+ * o: a skeleton taken after folding alone misses these. */
+static void
+test_skeletons_of_capitals (void)
+{
+  assert_confusable ("aIice", "alice", TRUE);
+  assert_confusable ("AIice", "alice", TRUE);
+  assert_confusable ("biII", "bill", TRUE);
+  assert_confusable ("Iuke", "luke", TRUE);
+  assert_confusable ("paypaI", "paypal", TRUE);
+  assert_confusable ("0live", "Olive", TRUE);
+  assert_confusable ("G00D", "good", TRUE);
+  assert_confusable ("Ivan", "ivan", TRUE);
 }
 
 int
@@ -126,11 +164,14 @@ main (int argc, char **argv)
 
   g_test_add_func ("/nickname/safe", test_safe_names);
   g_test_add_func ("/nickname/format-characters", test_format_characters);
+  g_test_add_func ("/nickname/invisible-characters", test_invisible_characters);
   g_test_add_func ("/nickname/line-breaks-and-controls",
                    test_line_breaks_and_controls);
   g_test_add_func ("/nickname/white-space", test_white_space);
   g_test_add_func ("/nickname/length-and-encoding", test_length_and_encoding);
   g_test_add_func ("/nickname/keys", test_keys);
   g_test_add_func ("/nickname/skeletons", test_skeletons);
+  g_test_add_func ("/nickname/skeletons-of-capitals",
+                   test_skeletons_of_capitals);
   return g_test_run ();
 }

@@ -12,6 +12,7 @@
 
 #include <poll.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "sc-test-peer.h"
 #include "sc-test-server.h"
@@ -121,6 +122,9 @@ test_confusable (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (reply->status, ==, SC_STATUS_NICKNAME_IN_USE);
   g_assert_nonnull (strstr (reply->reason, "looks like"));
   assert_hello_refused (b, "\u0430lic\u0435", NULL, SC_STATUS_NICKNAME_IN_USE);
+  /* A capital I for the l, which case folding alone would make an i. */
+  assert_hello_refused (b, "aIice", NULL, SC_STATUS_NICKNAME_IN_USE);
+  assert_hello_refused (b, "AIice", NULL, SC_STATUS_NICKNAME_IN_USE);
 }
 
 static void
@@ -128,7 +132,8 @@ test_unsafe (Fixture *fixture, gconstpointer data)
 {
   const char *unsafe[] = { "ali\u202Eecb", "al\u200Bice", "alice\u2028bob",
                            "\uFEFFbob",    "   ",         " bob",
-                           "bob ",         "a\u2066b",    "a\x1b[2Jb" };
+                           "bob ",         "a\u2066b",    "a\x1b[2Jb",
+                           "bob\uFE0F",    "b\u034Fob",   "\u3164" };
   g_autoptr (ScTestPeer) peer = sc_test_peer_connect (fixture->port);
   g_autoptr (ScTestPeer) ready = join (fixture, "ready", NULL);
 
@@ -226,6 +231,8 @@ test_account_hello (Fixture *fixture, gconstpointer data)
   /* A look-alike of a registered name is not to be had at all. */
   assert_hello_refused (peer, "\u0430lice", "wonderland",
                         SC_STATUS_NICKNAME_IN_USE);
+  assert_hello_refused (peer, "AIice", NULL, SC_STATUS_NICKNAME_IN_USE);
+  assert_hello_refused (peer, "a\u034Flice", NULL, SC_STATUS_INVALID_NICKNAME);
   /* A wrong password is refused and the connection closed, as with the
    * shared password. */
   assert_hello_refused (wrong, "alice", "guess", SC_STATUS_AUTH_FAILED);
@@ -276,6 +283,84 @@ test_account_slow_down (Fixture *fixture, gconstpointer data)
       elapsed_ms[i] = (g_get_monotonic_time () - start) / 1000;
     }
   g_assert_cmpint (elapsed_ms[2], >=, 240);
+}
+
+/* Guesses @n wrong passwords for "alice" on @peer, one after the other
+ * (from the third on, each is answered later than the last), then sends
+ * one more and leaves without waiting for its answer: the connection has
+ * ended from the client's side but stays, its input paused, until that
+ * answer is due, 250 ms after two failures, 2 s after five. */
+static void
+leave_while_guessing (ScTestPeer *peer, guint n)
+{
+  ScMessage *guess = sc_message_new (SC_MSG_SET_NICKNAME, 0);
+
+  sc_test_peer_set_timeout (peer, 15000);
+  for (guint i = 0; i < n; i++)
+    assert_rename_refused (peer, "alice", "guess", SC_STATUS_AUTH_FAILED);
+  guess->nickname = g_strdup ("alice");
+  guess->password = g_strdup ("guess");
+  sc_test_peer_send (peer, guess);
+  g_assert_cmpint (shutdown (sc_test_peer_get_fd (peer), SHUT_WR), ==, 0);
+}
+
+/* A client that ends its connection and at once says hello again under
+ * its nickname gets it, even while its old connection is still being
+ * closed: the claim waits for the old one to go. */
+static void
+test_nickname_of_leaving_client (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (ScTestPeer) old = join (fixture, "bob", NULL);
+  g_autoptr (ScTestPeer) again = sc_test_peer_connect (fixture->port);
+  g_autoptr (ScMessage) reply = NULL;
+  g_autoptr (ScMessage) answer = NULL;
+  gint64 start;
+
+  leave_while_guessing (old, 2);
+  start = g_get_monotonic_time ();
+  sc_test_peer_set_timeout (again, 15000);
+  reply = hello_as (again, "bob", NULL);
+  g_assert_cmpuint (reply->status, ==, SC_STATUS_OK);
+  g_assert_cmpstr (reply->nickname, ==, "bob");
+  g_test_message ("the nickname was given %.0f ms after the hello",
+                  (g_get_monotonic_time () - start) / 1000.0);
+  /* The old connection was answered, then closed. */
+  answer = sc_test_peer_try_expect (old, SC_MSG_SET_NICKNAME_REPLY, 15000);
+  g_assert_nonnull (answer);
+  g_assert_cmpuint (answer->status, ==, SC_STATUS_AUTH_FAILED);
+  g_assert_true (sc_test_peer_wait_closed (old, 5000));
+}
+
+/* A holder that has left but is not gone within a second: the claim is
+ * refused then, as for a holder still there, and everyone else was
+ * served meanwhile. */
+static void
+test_nickname_of_lingering_client (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (ScTestPeer) old = join (fixture, "bob", NULL);
+  g_autoptr (ScTestPeer) other = join (fixture, "carol", NULL);
+  g_autoptr (ScTestPeer) again = sc_test_peer_connect (fixture->port);
+  g_autoptr (ScMessage) pong = NULL;
+  g_autoptr (ScMessage) reply = NULL;
+  ScMessage *hello = sc_message_new (SC_MSG_HELLO, 0);
+  gint64 start, pong_ms, refused_ms;
+
+  leave_while_guessing (old, 5);
+  start = g_get_monotonic_time ();
+  hello->name = g_strdup ("test-identity");
+  hello->nickname = g_strdup ("bob");
+  sc_test_peer_send (again, hello);
+  pong = sc_test_peer_request (other, sc_message_new (SC_MSG_PING, 0));
+  pong_ms = (g_get_monotonic_time () - start) / 1000;
+  sc_test_peer_set_timeout (again, 15000);
+  reply = sc_test_peer_expect (again, SC_MSG_HELLO_REPLY);
+  refused_ms = (g_get_monotonic_time () - start) / 1000;
+  g_assert_cmpuint (reply->status, ==, SC_STATUS_NICKNAME_IN_USE);
+  g_assert_cmpint (refused_ms, >=, 900);
+  g_assert_cmpint (pong_ms, <, refused_ms);
+  g_test_message ("refused after %" G_GINT64_FORMAT " ms; a ping meanwhile "
+                  "answered after %" G_GINT64_FORMAT " ms",
+                  refused_ms, pong_ms);
 }
 
 /* While an account's password is hashed (tens of milliseconds), the
@@ -385,6 +470,10 @@ main (int argc, char **argv)
        test_account_slow_down);
   ADD ("/server/identity/account-check-off-worker", one_worker,
        test_account_check_off_worker);
+  ADD ("/server/identity/nickname-of-leaving-client", with_accounts,
+       test_nickname_of_leaving_client);
+  ADD ("/server/identity/nickname-of-lingering-client", with_accounts,
+       test_nickname_of_lingering_client);
   ADD ("/server/identity/accounts-only", accounts_only, test_accounts_only);
   ADD ("/server/identity/hide-addresses", hidden, test_hide_addresses);
 #undef ADD
