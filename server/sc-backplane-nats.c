@@ -12,6 +12,11 @@
  *   "<node>.<incarnation>.<client id>" per ready client.  Directory
  *   entries are written by plain publications on the bucket's subjects,
  *   which never wait, and read back by a watcher into a local copy.
+ * - Rosters: a node's whole list of clients, on core NATS subject
+ *   "<cluster>.roster", when another node may lack them (see "Rosters"
+ *   below for when, the frame and how they are ordered with the
+ *   directory): the lists converge as soon as NATS takes connections,
+ *   before JetStream serves the directory again.
  *
  * Threads: libnats calls back on its own threads; those only copy what
  * arrived and post it to a worker (SC_WORK_CALL), by origin node, so one
@@ -83,6 +88,15 @@ tsan_cond_wait_until (GCond *cond, GMutex *mutex, gint64 end_time)
  * (or an acknowledged write of this one) has told, before it is taken
  * for stalled.  A live watcher follows within milliseconds. */
 #define WATCHER_LAG_GRACE_US (2 * G_USEC_PER_SEC)
+/* Rosters (see "Rosters" below): at most one a second from a node, in
+ * chunks of at most this many bytes (or the server's max payload). */
+#define ROSTER_INTERVAL_US  G_USEC_PER_SEC
+#define ROSTER_CHUNK_MAX    (256 * 1024)
+#define ROSTER_HEADER_BYTES (4 + 8 + 8 + 2 + 2)
+/* How long a client another node said had left stays refused to its
+ * rosters: far longer than a roster takes to arrive, which is what it
+ * guards against (a roster built before the leave, served after it). */
+#define TOMBSTONE_KEEP_S 60
 
 typedef struct
 {
@@ -91,7 +105,9 @@ typedef struct
   guint64 incarnation;
   gboolean wants_presence;
   ScClientInfo info;
-  GStrv looks; /* of its nickname (sc-nickname.h), NULL for none */
+  GStrv looks;       /* of its nickname (sc-nickname.h), NULL for none */
+  guint64 seq;       /* its node's change counter for this state */
+  gboolean rostered; /* learnt from a roster, not yet from the directory */
 } RemoteClient;
 
 typedef struct
@@ -101,6 +117,8 @@ typedef struct
   gint64 last_seen;     /* monotonic */
   guint reconnects;     /* as its heartbeats count them */
   guint64 dir_revision; /* the directory's revision it last told */
+  guint64 roster_seq;   /* the change counter of its last roster applied */
+  guint heard_epoch;    /* this node's link_epoch when last heard */
 } NodeState;
 
 typedef struct
@@ -121,6 +139,7 @@ typedef struct
 {
   ScClientInfo info;
   gboolean wants_presence;
+  guint64 seq; /* the change counter of its last change */
 } LocalClient;
 
 typedef struct
@@ -131,6 +150,7 @@ typedef struct
   guint64 incarnation;
   char *own_subject;
   char *heartbeat_subject;
+  char *roster_subject;
   char *dir_prefix; /* "$KV.<cluster>-dir." */
   char *nodes_bucket;
   char *dir_bucket;
@@ -146,6 +166,7 @@ typedef struct
   natsSubscription *route_sub;
   natsSubscription *heartbeat_sub;
   natsSubscription *dir_leader_sub; /* the directory's leader elections */
+  natsSubscription *roster_sub;
 
   GThread *cluster_thread;
   GThread *watch_thread;
@@ -153,9 +174,14 @@ typedef struct
   gint stopping;        /* atomic */
   gint link_up;         /* atomic */
   gint64 link_down_since;
-  gint reregister; /* atomic: the link came back */
-  gint resync;     /* atomic: the watcher starts over, for the same reason */
-  gint reconnects; /* atomic: told in heartbeats (for the logs of others) */
+  gint reregister;    /* atomic: the link came back */
+  gint resync;        /* atomic: the watcher starts over, for the same reason */
+  gint reconnects;    /* atomic: told in heartbeats (for the logs of others) */
+  gint link_epoch;    /* atomic: counts the link's returns */
+  gint dir_stale;     /* atomic: the link was lost and the directory not read */
+  gint roster_wanted; /* atomic: another node may lack this one's clients */
+  gint local_changed; /* atomic: a client came, changed or left */
+  gint64 last_roster; /* monotonic; the cluster thread's */
 
   GMutex lock;           /* the tables below, up to dirty_lock */
   GHashTable *remote;    /* id -> RemoteClient */
@@ -171,6 +197,11 @@ typedef struct
   GMutex dirty_lock;
   GHashTable *dirty;       /* own client ids whose last write failed */
   gint64 self_conflict_at; /* another process heartbeats with our node id */
+  guint64 change_seq;      /* under lock: counts this node's client changes */
+  GHashTable *tombstones;  /* under lock: id -> second it left (see Rosters) */
+
+  GMutex roster_lock;
+  GHashTable *assemblies; /* node -> RosterAssembly, chunks still coming */
 
   GMutex ids_lock;
   GCond ids_cond; /* also: the connection's closed callback has run */
@@ -972,6 +1003,52 @@ on_route (natsConnection *nc,
 /* ------------------------------------------------------------------ */
 /* Heartbeats and liveness. */
 
+/* Any thread: this node's roster is to go out (at most one a second,
+ * so what asks for it within the second rides on one roster). */
+static void
+want_roster (ScBackplaneNats *self)
+{
+  g_atomic_int_set (&self->roster_wanted, 1);
+  g_async_queue_push (self->wakeups, GINT_TO_POINTER (1));
+}
+
+/* With the lock held: incarnation @incarnation of @node spoke (a
+ * heartbeat or a roster).  When this node had not heard of it, had taken
+ * it for dead, heard a new incarnation, or has not heard it since its
+ * own link came back, the two may disagree on each other's clients:
+ * this node's roster goes out, and the other's comes the same way. */
+static NodeState *
+touch_node (ScBackplaneNats *self, guint node, guint64 incarnation)
+{
+  NodeState *state = g_hash_table_lookup (self->nodes, GUINT_TO_POINTER (node));
+  guint epoch = (guint) g_atomic_int_get (&self->link_epoch);
+  gboolean news = FALSE;
+
+  if (state == NULL)
+    {
+      state = g_new0 (NodeState, 1);
+      state->node = node;
+      state->incarnation = incarnation;
+      g_hash_table_insert (self->nodes, GUINT_TO_POINTER (node), state);
+      news = TRUE;
+    }
+  else if (state->incarnation != incarnation)
+    {
+      /* The node restarted: its earlier incarnation is dead now. */
+      g_array_append_val (self->replaced, *state);
+      state->incarnation = incarnation;
+      state->roster_seq = 0;
+      news = TRUE;
+    }
+  if (state->heard_epoch != epoch)
+    news = TRUE;
+  state->heard_epoch = epoch;
+  state->last_seen = g_get_monotonic_time ();
+  if (news)
+    want_roster (self);
+  return state;
+}
+
 /* libnats thread. */
 static void
 on_heartbeat (natsConnection *nc,
@@ -1004,20 +1081,10 @@ on_heartbeat (natsConnection *nc,
       g_mutex_unlock (&self->lock);
       return;
     }
-  state = g_hash_table_lookup (self->nodes, GUINT_TO_POINTER (node));
-  if (state == NULL)
-    {
-      state = g_new0 (NodeState, 1);
-      state->node = node;
-      state->incarnation = incarnation;
-      g_hash_table_insert (self->nodes, GUINT_TO_POINTER (node), state);
-    }
-  else if (state->incarnation != incarnation)
-    {
-      /* The node restarted: its earlier incarnation is dead now. */
-      g_array_append_val (self->replaced, *state);
-      state->incarnation = incarnation;
-    }
+  state = touch_node (self, node, incarnation);
+  /* Its link came back: it may have missed this node's changes. */
+  if (state->reconnects != reconnects)
+    want_roster (self);
   /* A change of its count of reconnections (a NATS server went away,
    * perhaps with the consumer behind this node's watcher) used to make
    * this node read the whole directory again.  The revision it tells
@@ -1026,7 +1093,6 @@ on_heartbeat (natsConnection *nc,
    * marker the directory holds, came in bursts after NATS restarted. */
   state->reconnects = reconnects;
   state->dir_revision = revision;
-  state->last_seen = g_get_monotonic_time ();
   g_mutex_unlock (&self->lock);
 }
 
@@ -1094,9 +1160,14 @@ mark_dirty (ScBackplaneNats *self, const char *subject)
 /* A directory write: published without waiting for JetStream's answer.
  * When JetStream refuses it or does not answer in time (a leader
  * election, a lost link), on_dir_error marks the client dirty and the
- * cluster thread writes its current state again. */
+ * cluster thread writes its current state again.  @delete: a delete
+ * marker, whose @value (NULL or the owner's change counter) says who
+ * wrote it (see tombstones). */
 static void
-publish_dir (ScBackplaneNats *self, const char *subject, const char *value)
+publish_dir (ScBackplaneNats *self,
+             const char *subject,
+             const char *value,
+             gboolean delete)
 {
   jsPubOptions options;
   natsMsg *msg = NULL;
@@ -1104,7 +1175,7 @@ publish_dir (ScBackplaneNats *self, const char *subject, const char *value)
   if (natsMsg_Create (&msg, subject, NULL, value,
                       value ? (int) strlen (value) : 0) != NATS_OK)
     return;
-  if (value == NULL)
+  if (delete)
     natsMsgHeader_Set (msg, "KV-Operation", "DEL");
   jsPubOptions_Init (&options);
   /* Without it an answer that never comes (a stream without a leader)
@@ -1117,11 +1188,26 @@ publish_dir (ScBackplaneNats *self, const char *subject, const char *value)
     }
 }
 
-/* Removes a directory key: a delete marker. */
+/* Removes a directory key of another node (a dead one): a delete
+ * marker without a value. */
 static void
 publish_purge (ScBackplaneNats *self, const char *subject)
 {
-  publish_dir (self, subject, NULL);
+  publish_dir (self, subject, NULL, TRUE);
+}
+
+/* Removes one of this node's own keys: a delete marker that holds the
+ * change counter of the leave, so that the other nodes know the owner
+ * wrote it (a client that left never comes back). */
+static void
+publish_own_delete (ScBackplaneNats *self, guint32 id, guint64 seq)
+{
+  char subject[256];
+  char value[32];
+
+  dir_key (self, subject, sizeof subject, self->node, self->incarnation, id);
+  g_snprintf (value, sizeof value, "%" G_GUINT64_FORMAT, seq);
+  publish_dir (self, subject, value, TRUE);
 }
 
 /* libnats thread: JetStream's answer to a directory write.  A failure
@@ -1398,13 +1484,17 @@ note_watched (ScBackplaneNats *self, kvEntry *entry, gboolean restart)
 /* ------------------------------------------------------------------ */
 /* The directory. */
 
+/* "<presence 0|1>\t<since ms>\t<port>\t<address>\t<change counter>\t
+ * <nickname>": the nickname last, so that nothing in it can shift the
+ * other fields. */
 static char *
 entry_value (const LocalClient *client)
 {
-  return g_strdup_printf ("%d\t%" G_GINT64_FORMAT "\t%u\t%s\t%s",
-                          client->wants_presence ? 1 : 0,
-                          client->info.connected_since_ms, client->info.port,
-                          client->info.address, client->info.nickname);
+  return g_strdup_printf (
+    "%d\t%" G_GINT64_FORMAT "\t%u\t%s\t%" G_GUINT64_FORMAT "\t%s",
+    client->wants_presence ? 1 : 0, client->info.connected_since_ms,
+    client->info.port, client->info.address, client->seq,
+    client->info.nickname);
 }
 
 static void
@@ -1415,7 +1505,7 @@ publish_entry (ScBackplaneNats *self, const LocalClient *client)
 
   dir_key (self, key, sizeof key, self->node, self->incarnation,
            client->info.id);
-  publish_dir (self, key, value);
+  publish_dir (self, key, value, FALSE);
 }
 
 /* Cluster thread: the clients whose last directory write failed get
@@ -1439,16 +1529,12 @@ rewrite_dirty (ScBackplaneNats *self)
   while (g_hash_table_iter_next (&iter, &key, NULL))
     {
       LocalClient *client = g_hash_table_lookup (self->local, key);
-      char subject[256];
 
+      /* A client gone: the counter now is past its leave. */
       if (client != NULL)
         publish_entry (self, client);
       else
-        {
-          dir_key (self, subject, sizeof subject, self->node, self->incarnation,
-                   GPOINTER_TO_UINT (key));
-          publish_purge (self, subject);
-        }
+        publish_own_delete (self, GPOINTER_TO_UINT (key), self->change_seq);
     }
   g_mutex_unlock (&self->lock);
 }
@@ -1474,21 +1560,24 @@ nats_client_ready (ScBackplane *backplane,
   sc_client_info_copy_into (&client->info, info);
   if (wants_presence != -1)
     client->wants_presence = wants_presence;
+  client->seq = ++self->change_seq;
   publish_entry (self, client);
   g_mutex_unlock (&self->lock);
+  g_atomic_int_set (&self->local_changed, 1);
 }
 
 static void
 nats_client_left (ScBackplane *backplane, guint32 id)
 {
   ScBackplaneNats *self = (ScBackplaneNats *) backplane;
-  char key[256];
+  guint64 seq;
 
   g_mutex_lock (&self->lock);
   g_hash_table_remove (self->local, GUINT_TO_POINTER (id));
+  seq = ++self->change_seq;
   g_mutex_unlock (&self->lock);
-  dir_key (self, key, sizeof key, self->node, self->incarnation, id);
-  publish_purge (self, key);
+  publish_own_delete (self, id, seq);
+  g_atomic_int_set (&self->local_changed, 1);
 }
 
 static gboolean
@@ -1504,6 +1593,147 @@ parse_key (const char *key, guint *node, guint64 *incarnation, guint32 *id)
   return *id != 0;
 }
 
+/* With the lock held: client @info->id of incarnation @incarnation of
+ * @node is as told, at change @seq of that node.  Returns the notice the
+ * change makes for local clients (CLIENT_JOINED or CLIENT_RENAMED), or
+ * NULL.  The watcher and the rosters both come here, so that the same
+ * client told twice (once by each) makes one notice. */
+static ScMessage *
+upsert_remote (ScBackplaneNats *self,
+               guint node,
+               guint64 incarnation,
+               guint64 seq,
+               gboolean wants_presence,
+               const ScClientInfo *info)
+{
+  RemoteClient *client =
+    g_hash_table_lookup (self->remote, GUINT_TO_POINTER (info->id));
+  ScMessage *notice = NULL;
+
+  if (client == NULL)
+    {
+      client = g_new0 (RemoteClient, 1);
+      client->id = info->id;
+      g_hash_table_insert (self->remote, GUINT_TO_POINTER (info->id), client);
+      g_tree_insert (self->remote_sorted, GUINT_TO_POINTER (info->id), client);
+      notice = sc_message_new (SC_MSG_CLIENT_JOINED, 0);
+      sc_client_info_copy_into (&notice->sender, info);
+    }
+  else if (g_strcmp0 (client->info.nickname, info->nickname) != 0)
+    {
+      notice = sc_message_new (SC_MSG_CLIENT_RENAMED, 0);
+      notice->client_id = info->id;
+      notice->nickname = g_strdup (info->nickname);
+    }
+  client->node = node;
+  client->incarnation = incarnation;
+  client->seq = seq;
+  client->wants_presence = wants_presence;
+  sc_client_info_clear (&client->info);
+  sc_client_info_copy_into (&client->info, info);
+  g_strfreev (client->looks);
+  client->looks =
+    info->nickname[0] != '\0' ? sc_nickname_looks (info->nickname) : NULL;
+  return notice;
+}
+
+/* With the lock held: is a put at change @seq of (@node, @incarnation)
+ * for client @id older than what this node holds?  Either the client's
+ * own state is newer, or a roster of that node at a later change was
+ * applied: the roster held the client's latest state then, or the
+ * client had left (the order between rosters and the directory,
+ * docs/CLUSTER.md). */
+static gboolean
+put_is_stale (ScBackplaneNats *self,
+              guint node,
+              guint64 incarnation,
+              guint32 id,
+              guint64 seq)
+{
+  NodeState *state = g_hash_table_lookup (self->nodes, GUINT_TO_POINTER (node));
+  RemoteClient *client =
+    g_hash_table_lookup (self->remote, GUINT_TO_POINTER (id));
+
+  if (state != NULL && state->incarnation == incarnation &&
+      seq <= state->roster_seq)
+    return TRUE;
+  return client != NULL && client->node == node &&
+         client->incarnation == incarnation && seq < client->seq;
+}
+
+/* With the lock held: a directory put's value, parsed and applied.
+ * Values written before the change counter (five fields) count as
+ * change 0. */
+static ScMessage *
+apply_put (ScBackplaneNats *self,
+           guint node,
+           guint64 incarnation,
+           guint32 id,
+           const char *value)
+{
+  g_auto (GStrv) fields = g_strsplit (value ? value : "", "\t", 6);
+  guint n = g_strv_length (fields);
+  ScClientInfo info = { 0 };
+  guint64 seq;
+  ScMessage *notice;
+
+  if (n != 5 && n != 6)
+    return NULL;
+  seq = n == 6 ? g_ascii_strtoull (fields[4], NULL, 10) : 0;
+  if (put_is_stale (self, node, incarnation, id, seq))
+    return NULL;
+  info.id = id;
+  info.connected_since_ms = g_ascii_strtoll (fields[1], NULL, 10);
+  info.port = (guint16) g_ascii_strtoull (fields[2], NULL, 10);
+  info.address = fields[3];
+  info.nickname = fields[n - 1];
+  notice = upsert_remote (self, node, incarnation, seq,
+                          g_str_equal (fields[0], "1"), &info);
+  ((RemoteClient *) g_hash_table_lookup (self->remote, GUINT_TO_POINTER (id)))
+    ->rostered = FALSE;
+  return notice;
+}
+
+/* With the lock held: a directory delete.  A client that left never
+ * comes back (ids are not reused), so a delete always applies; one its
+ * own node wrote (it holds a value) also keeps a roster built before the
+ * leave from bringing the client back. */
+static ScMessage *
+apply_delete (ScBackplaneNats *self,
+              guint node,
+              guint64 incarnation,
+              guint32 id,
+              gboolean by_owner)
+{
+  RemoteClient *client =
+    g_hash_table_lookup (self->remote, GUINT_TO_POINTER (id));
+  ScMessage *notice;
+
+  if (by_owner)
+    g_hash_table_insert (
+      self->tombstones, GUINT_TO_POINTER (id),
+      GUINT_TO_POINTER ((guint) (g_get_monotonic_time () / G_USEC_PER_SEC)));
+  if (client == NULL || client->node != node ||
+      client->incarnation != incarnation)
+    return NULL;
+  notice = sc_message_new (SC_MSG_CLIENT_LEFT, 0);
+  notice->client_id = id;
+  notice->status = SC_STATUS_OK;
+  notice->reason = g_strdup ("disconnected");
+  g_tree_remove (self->remote_sorted, GUINT_TO_POINTER (id));
+  g_hash_table_remove (self->remote, GUINT_TO_POINTER (id));
+  return notice;
+}
+
+static void
+post_notice (ScBackplaneNats *self, ScMessage *notice, gboolean notify)
+{
+  if (notice != NULL && notify)
+    post_presence (self, notice);
+  else if (notice != NULL)
+    sc_message_free (notice);
+}
+
 /* One directory change, from the watcher.  Notices only once the initial
  * values are in: those describe clients that were there before. */
 static void
@@ -1516,19 +1746,18 @@ apply_entry (ScBackplaneNats *self,
   guint node;
   guint64 incarnation;
   guint32 id;
-  RemoteClient *client;
-  ScMessage *notice = NULL;
+  ScMessage *notice;
+  gboolean put = kvEntry_Operation (entry) == kvOp_Put;
 
   if (!parse_key (kvEntry_Key (entry), &node, &incarnation, &id))
     return;
   if (node == self->node && incarnation == self->incarnation && own != NULL &&
-      kvEntry_Operation (entry) == kvOp_Put)
+      put)
     g_hash_table_add (own, GUINT_TO_POINTER (id));
   if (node == self->node)
     {
       /* An earlier incarnation of this node left entries: purge them. */
-      if (incarnation != self->incarnation &&
-          kvEntry_Operation (entry) == kvOp_Put)
+      if (incarnation != self->incarnation && put)
         {
           char key[256];
 
@@ -1538,67 +1767,16 @@ apply_entry (ScBackplaneNats *self,
       return;
     }
   g_mutex_lock (&self->lock);
-  client = g_hash_table_lookup (self->remote, GUINT_TO_POINTER (id));
-  if (kvEntry_Operation (entry) == kvOp_Put && seen != NULL)
+  if (put && seen != NULL)
     g_hash_table_add (seen, GUINT_TO_POINTER (id));
-  if (kvEntry_Operation (entry) == kvOp_Put)
-    {
-      g_auto (GStrv) fields = g_strsplit (
-        kvEntry_ValueString (entry) ? kvEntry_ValueString (entry) : "", "\t",
-        5);
-      gboolean is_new = client == NULL;
-
-      if (g_strv_length (fields) != 5)
-        {
-          g_mutex_unlock (&self->lock);
-          return;
-        }
-      if (is_new)
-        {
-          client = g_new0 (RemoteClient, 1);
-          client->id = id;
-          g_hash_table_insert (self->remote, GUINT_TO_POINTER (id), client);
-          g_tree_insert (self->remote_sorted, GUINT_TO_POINTER (id), client);
-        }
-      if (!is_new && g_strcmp0 (client->info.nickname, fields[4]) != 0)
-        {
-          notice = sc_message_new (SC_MSG_CLIENT_RENAMED, 0);
-          notice->client_id = id;
-          notice->nickname = g_strdup (fields[4]);
-        }
-      client->node = node;
-      client->incarnation = incarnation;
-      client->wants_presence = g_str_equal (fields[0], "1");
-      sc_client_info_clear (&client->info);
-      client->info.id = id;
-      client->info.connected_since_ms = g_ascii_strtoll (fields[1], NULL, 10);
-      client->info.port = (guint16) g_ascii_strtoull (fields[2], NULL, 10);
-      client->info.address = g_strdup (fields[3]);
-      client->info.nickname = g_strdup (fields[4]);
-      g_strfreev (client->looks);
-      client->looks =
-        fields[4][0] != '\0' ? sc_nickname_looks (fields[4]) : NULL;
-      if (is_new)
-        {
-          notice = sc_message_new (SC_MSG_CLIENT_JOINED, 0);
-          sc_client_info_copy_into (&notice->sender, &client->info);
-        }
-    }
-  else if (client != NULL && client->node == node &&
-           client->incarnation == incarnation)
-    {
-      notice = sc_message_new (SC_MSG_CLIENT_LEFT, 0);
-      notice->client_id = id;
-      notice->status = SC_STATUS_OK;
-      notice->reason = g_strdup ("disconnected");
-      g_tree_remove (self->remote_sorted, GUINT_TO_POINTER (id));
-      g_hash_table_remove (self->remote, GUINT_TO_POINTER (id));
-    }
+  if (put)
+    notice =
+      apply_put (self, node, incarnation, id, kvEntry_ValueString (entry));
+  else
+    notice =
+      apply_delete (self, node, incarnation, id, kvEntry_ValueLen (entry) > 0);
   g_mutex_unlock (&self->lock);
-  if (notice != NULL && notify)
-    post_presence (self, notice);
-  else if (notice != NULL)
-    sc_message_free (notice);
+  post_notice (self, notice, notify);
 }
 
 /* After a reconnection the watcher may have missed changes, and the
@@ -1615,7 +1793,7 @@ resync_directory (ScBackplaneNats *self)
   kvWatcher *fresh = NULL, *old;
   kvWatchOptions options;
   GHashTableIter iter;
-  gpointer key;
+  gpointer key, value;
   gboolean first = TRUE;
 
   kvWatchOptions_Init (&options);
@@ -1653,8 +1831,12 @@ resync_directory (ScBackplaneNats *self)
     }
   g_mutex_lock (&self->lock);
   g_hash_table_iter_init (&iter, self->remote);
-  while (g_hash_table_iter_next (&iter, &key, NULL))
-    if (!g_hash_table_contains (seen, key))
+  /* A client a roster told of and the directory does not hold yet (its
+   * node writes its entries again only now) stays: its node's delete,
+   * its next roster or its death removes it. */
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    if (!g_hash_table_contains (seen, key) &&
+        !((RemoteClient *) value)->rostered)
       {
         guint32 id = GPOINTER_TO_UINT (key);
 
@@ -1687,6 +1869,7 @@ resync_directory (ScBackplaneNats *self)
   /* JetStream answers again: this node's own entries, some of which may
    * have been lost or purged meanwhile, are written again. */
   g_atomic_int_set (&self->reregister, 1);
+  g_atomic_int_set (&self->dir_stale, 0);
   g_async_queue_push (self->wakeups, GINT_TO_POINTER (1));
   g_message ("cluster: directory read again: %u clients on other nodes",
              g_hash_table_size (seen));
@@ -1846,6 +2029,457 @@ nats_list_after (ScBackplane *backplane,
   *more = node != NULL;
   g_mutex_unlock (&self->lock);
   return page;
+}
+
+/* ------------------------------------------------------------------ */
+/* Rosters: a node's whole list of clients, over core NATS.
+ *
+ * The directory is served only once JetStream's Raft groups have
+ * elected leaders, 4 to 9 s per election after NATS returns.  Core NATS
+ * works as soon as the servers take connections, so a node publishes
+ * its roster on "<cluster>.roster" when another node may lack its
+ * clients: it heard a node it did not know, had taken for dead, or not
+ * heard since its own link came back, or a node whose link came back
+ * (touch_node, on_heartbeat); and, while its own directory writes are
+ * not known to have landed, whenever its clients change.  At most one a
+ * second; never in steady state.
+ *
+ * A roster is one or more chunks (messages), each
+ *   u32 node, u64 incarnation, u64 change counter, u16 chunk, u16 chunks
+ * then records
+ *   u32 id, u64 change counter of its last change, u8 presence,
+ *   u64 connected since (ms), u16 port, u16 length + address,
+ *   u16 length + nickname (UTF-8),
+ * all big-endian.  The receiver applies it once every chunk is in.
+ *
+ * Order between rosters and the directory: every node counts the changes
+ * of its clients (a client ready or changed, a client gone), and the
+ * directory's values, the delete markers it writes for its own clients
+ * and the rosters carry that counter.  The local copy keeps, per client,
+ * the counter of the state it holds, and per node the counter of the
+ * last roster applied.  A directory put at or below the roster's counter,
+ * or below the client's, is stale and ignored; a roster changes only
+ * clients whose state in it is newer, and removes its node's clients
+ * it does not hold unless their state is newer than it.  A delete always
+ * applies (ids are never reused); one the client's own node wrote keeps
+ * a tombstone for TOMBSTONE_KEEP_S, so that a roster built before the
+ * leave but applied after it does not bring the client back.  A resync
+ * keeps the clients a roster told of that the directory does not hold
+ * yet.  So a client told of by both makes one notice, and when all is
+ * quiet the copy is the directory. */
+
+typedef struct
+{
+  guint node;
+  guint64 incarnation;
+  guint64 seq;
+  guint16 count;
+  guint16 received;
+  GBytes **chunks; /* count of them; NULL: not yet */
+} RosterAssembly;
+
+static void
+roster_assembly_free (RosterAssembly *assembly)
+{
+  for (guint i = 0; i < assembly->count; i++)
+    if (assembly->chunks[i] != NULL)
+      g_bytes_unref (assembly->chunks[i]);
+  g_free (assembly->chunks);
+  g_free (assembly);
+}
+
+typedef struct
+{
+  ScBackplaneNats *self;
+  RosterAssembly *assembly;
+} RosterArrival;
+
+static void
+roster_arrival_free (RosterArrival *arrival)
+{
+  roster_assembly_free (arrival->assembly);
+  g_free (arrival);
+}
+
+static void
+put_string (GByteArray *out, const char *text)
+{
+  gsize length = MIN (strlen (text ? text : ""), G_MAXUINT16);
+
+  put_u16 (out, (guint16) length);
+  g_byte_array_append (out, (const guint8 *) (text ? text : ""),
+                       (guint) length);
+}
+
+static void
+put_roster_record (GByteArray *out, const LocalClient *client)
+{
+  put_u32 (out, client->info.id);
+  put_u64 (out, client->seq);
+  put_u8 (out, client->wants_presence ? 1 : 0);
+  put_u64 (out, (guint64) client->info.connected_since_ms);
+  put_u16 (out, client->info.port);
+  put_string (out, client->info.address);
+  put_string (out, client->info.nickname);
+}
+
+/* The chunks' bodies, each under @limit bytes (a record never spans
+ * two), and in *seq the change counter the roster is at. */
+static GPtrArray *
+roster_bodies (ScBackplaneNats *self, gsize limit, guint64 *seq)
+{
+  GPtrArray *bodies =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) g_byte_array_unref);
+  g_autoptr (GByteArray) record = g_byte_array_new ();
+  GByteArray *body = g_byte_array_new ();
+  GHashTableIter iter;
+  gpointer value;
+
+  g_ptr_array_add (bodies, body);
+  g_mutex_lock (&self->lock);
+  *seq = self->change_seq;
+  g_hash_table_iter_init (&iter, self->local);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      g_byte_array_set_size (record, 0);
+      put_roster_record (record, value);
+      if (body->len > 0 && body->len + record->len > limit)
+        {
+          body = g_byte_array_new ();
+          g_ptr_array_add (bodies, body);
+        }
+      g_byte_array_append (body, record->data, record->len);
+    }
+  g_mutex_unlock (&self->lock);
+  return bodies;
+}
+
+/* Cluster thread: publishes this node's roster. */
+static void
+publish_roster (ScBackplaneNats *self)
+{
+  gint64 max_payload = natsConnection_GetMaxPayload (self->nc);
+  gsize limit = ROSTER_CHUNK_MAX;
+  g_autoptr (GPtrArray) bodies = NULL;
+  g_autoptr (GByteArray) chunk = g_byte_array_new ();
+  guint64 seq;
+
+  if (max_payload > 2 * ROSTER_HEADER_BYTES + 1024)
+    limit = MIN (limit, (gsize) max_payload - ROSTER_HEADER_BYTES - 1024);
+  bodies = roster_bodies (self, limit, &seq);
+  if (bodies->len > G_MAXUINT16)
+    return; /* millions of clients: not a case this node can hold */
+  for (guint i = 0; i < bodies->len; i++)
+    {
+      GByteArray *body = g_ptr_array_index (bodies, i);
+      natsStatus s;
+
+      g_byte_array_set_size (chunk, 0);
+      put_u32 (chunk, self->node);
+      put_u64 (chunk, self->incarnation);
+      put_u64 (chunk, seq);
+      put_u16 (chunk, (guint16) i);
+      put_u16 (chunk, (guint16) bodies->len);
+      g_byte_array_append (chunk, body->data, body->len);
+      s = natsConnection_Publish (self->nc, self->roster_subject, chunk->data,
+                                  (int) chunk->len);
+      if (s != NATS_OK)
+        {
+          /* Asked again: the next event that wants it sends it whole. */
+          g_debug ("cluster: cannot publish the roster: %s",
+                   natsStatus_GetText (s));
+          g_atomic_int_set (&self->roster_wanted, 1);
+          return;
+        }
+    }
+  g_debug ("cluster: roster at change %" G_GUINT64_FORMAT " published in %u "
+           "chunks",
+           seq, bodies->len);
+}
+
+/* Cluster thread: are this node's directory writes not known to have
+ * landed?  The link was lost and the directory not read since, or
+ * writes wait to be made again.  Meanwhile the other nodes learn of
+ * this node's changes from its rosters. */
+static gboolean
+directory_behind (ScBackplaneNats *self)
+{
+  gboolean behind;
+
+  if (g_atomic_int_get (&self->dir_stale) ||
+      g_atomic_int_get (&self->reregister))
+    return TRUE;
+  g_mutex_lock (&self->lock);
+  behind = self->to_reregister->len > 0;
+  g_mutex_unlock (&self->lock);
+  g_mutex_lock (&self->dirty_lock);
+  behind = behind || g_hash_table_size (self->dirty) > 0;
+  g_mutex_unlock (&self->dirty_lock);
+  return behind;
+}
+
+/* Cluster thread: the roster goes out if it is wanted and the last one
+ * went a second ago or more.  Returns when to look again (monotonic), or
+ * G_MAXINT64 when nothing waits. */
+static gint64
+maybe_publish_roster (ScBackplaneNats *self, gint64 now)
+{
+  gint64 due = self->last_roster + ROSTER_INTERVAL_US;
+
+  if (g_atomic_int_get (&self->local_changed) && directory_behind (self))
+    {
+      g_atomic_int_set (&self->local_changed, 0);
+      g_atomic_int_set (&self->roster_wanted, 1);
+    }
+  if (!g_atomic_int_get (&self->roster_wanted))
+    return G_MAXINT64;
+  if (!link_is_up (self))
+    return G_MAXINT64; /* on_reconnected asks again */
+  if (self->last_roster != 0 && now < due)
+    return due;
+  g_atomic_int_set (&self->roster_wanted, 0);
+  self->last_roster = now;
+  publish_roster (self);
+  return G_MAXINT64;
+}
+
+/* Parses a chunk's records into @out (RosterRecord); FALSE if malformed. */
+typedef struct
+{
+  guint64 seq;
+  gboolean wants_presence;
+  ScClientInfo info;
+} RosterRecord;
+
+static void
+roster_record_clear (RosterRecord *record)
+{
+  sc_client_info_clear (&record->info);
+}
+
+static char *
+get_string (Reader *reader)
+{
+  guint16 length = get_u16 (reader);
+  const guint8 *at = take (reader, length);
+
+  if (at == NULL)
+    return NULL;
+  if (!g_utf8_validate ((const char *) at, length, NULL))
+    {
+      reader->bad = TRUE;
+      return NULL;
+    }
+  return g_strndup ((const char *) at, length);
+}
+
+static gboolean
+parse_roster_chunk (GBytes *chunk, GArray *out)
+{
+  gsize size;
+  Reader reader = { g_bytes_get_data (chunk, &size), 0, ROSTER_HEADER_BYTES,
+                    FALSE };
+
+  reader.len = size;
+  while (!reader.bad && reader.pos < reader.len)
+    {
+      RosterRecord record = { 0 };
+
+      record.info.id = get_u32 (&reader);
+      record.seq = get_u64 (&reader);
+      record.wants_presence = get_u8 (&reader) != 0;
+      record.info.connected_since_ms = (gint64) get_u64 (&reader);
+      record.info.port = get_u16 (&reader);
+      record.info.address = get_string (&reader);
+      record.info.nickname = get_string (&reader);
+      if (reader.bad || record.info.id == 0)
+        {
+          roster_record_clear (&record);
+          return FALSE;
+        }
+      g_array_append_val (out, record);
+    }
+  return !reader.bad;
+}
+
+/* With the lock held: the roster's clients are added or updated, with
+ * the watcher's notices; a client its node's own delete marker said had
+ * left is not brought back. */
+static void
+roster_upsert (ScBackplaneNats *self,
+               RosterAssembly *roster,
+               GArray *records,
+               GHashTable *held,
+               GPtrArray *notices)
+{
+  for (guint i = 0; i < records->len; i++)
+    {
+      RosterRecord *record = &g_array_index (records, RosterRecord, i);
+      guint32 id = record->info.id;
+      RemoteClient *client =
+        g_hash_table_lookup (self->remote, GUINT_TO_POINTER (id));
+      ScMessage *notice;
+
+      g_hash_table_add (held, GUINT_TO_POINTER (id));
+      if (g_hash_table_contains (self->tombstones, GUINT_TO_POINTER (id)))
+        continue;
+      if (client != NULL && (client->node != roster->node ||
+                             client->incarnation != roster->incarnation ||
+                             record->seq <= client->seq))
+        continue;
+      notice =
+        upsert_remote (self, roster->node, roster->incarnation, record->seq,
+                       record->wants_presence, &record->info);
+      ((RemoteClient *) g_hash_table_lookup (self->remote,
+                                             GUINT_TO_POINTER (id)))
+        ->rostered = TRUE;
+      if (notice != NULL)
+        g_ptr_array_add (notices, notice);
+    }
+}
+
+/* With the lock held: the node's clients the roster does not hold leave,
+ * unless their state is newer than the roster (the directory told of a
+ * client that came after it was built). */
+static void
+roster_remove_absent (ScBackplaneNats *self,
+                      RosterAssembly *roster,
+                      GHashTable *held,
+                      GPtrArray *notices)
+{
+  g_autoptr (GArray) gone = g_array_new (FALSE, FALSE, sizeof (guint32));
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->remote);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      RemoteClient *client = value;
+
+      if (client->node == roster->node &&
+          client->incarnation == roster->incarnation &&
+          client->seq <= roster->seq &&
+          !g_hash_table_contains (held, GUINT_TO_POINTER (client->id)))
+        g_array_append_val (gone, client->id);
+    }
+  for (guint i = 0; i < gone->len; i++)
+    {
+      guint32 id = g_array_index (gone, guint32, i);
+
+      g_ptr_array_add (notices, apply_delete (self, roster->node,
+                                              roster->incarnation, id, FALSE));
+    }
+}
+
+/* Worker 0 (where presence notices are made, so they stay in order): a
+ * whole roster arrived. */
+static void
+apply_roster (ScWorker *worker, gpointer data)
+{
+  RosterArrival *arrival = data;
+  ScBackplaneNats *self = arrival->self;
+  RosterAssembly *roster = arrival->assembly;
+  g_autoptr (GArray) records = g_array_new (FALSE, TRUE, sizeof (RosterRecord));
+  g_autoptr (GHashTable) held = g_hash_table_new (NULL, NULL);
+  g_autoptr (GPtrArray) notices = g_ptr_array_new ();
+  NodeState *state;
+
+  g_array_set_clear_func (records, (GDestroyNotify) roster_record_clear);
+  for (guint i = 0; i < roster->count; i++)
+    if (!parse_roster_chunk (roster->chunks[i], records))
+      {
+        g_warning ("cluster: a malformed roster from node %u", roster->node);
+        return;
+      }
+  g_mutex_lock (&self->lock);
+  state = touch_node (self, roster->node, roster->incarnation);
+  if (roster->seq >= state->roster_seq)
+    {
+      state->roster_seq = roster->seq;
+      roster_upsert (self, roster, records, held, notices);
+      roster_remove_absent (self, roster, held, notices);
+    }
+  g_mutex_unlock (&self->lock);
+  for (guint i = 0; i < notices->len; i++)
+    post_presence (self, g_ptr_array_index (notices, i));
+  g_debug ("cluster: roster of node %u at change %" G_GUINT64_FORMAT
+           ": %u clients, %u notices",
+           roster->node, roster->seq, records->len, notices->len);
+}
+
+/* libnats thread (one for the subscription): the chunks of a roster are
+ * gathered; a newer roster of the same node drops what an older one had
+ * in. */
+static void
+on_roster (natsConnection *nc,
+           natsSubscription *sub,
+           natsMsg *msg,
+           void *closure)
+{
+  ScBackplaneNats *self = closure;
+  Reader reader = { (const guint8 *) natsMsg_GetData (msg),
+                    (gsize) natsMsg_GetDataLength (msg), 0, FALSE };
+  RosterAssembly *assembly, *complete = NULL;
+  guint node = get_u32 (&reader);
+  guint64 incarnation = get_u64 (&reader);
+  guint64 seq = get_u64 (&reader);
+  guint16 index = get_u16 (&reader);
+  guint16 count = get_u16 (&reader);
+
+  if (reader.bad || count == 0 || index >= count || node == self->node)
+    {
+      natsMsg_Destroy (msg);
+      return;
+    }
+  g_mutex_lock (&self->roster_lock);
+  assembly = g_hash_table_lookup (self->assemblies, GUINT_TO_POINTER (node));
+  if (assembly == NULL || assembly->incarnation != incarnation ||
+      assembly->seq != seq || assembly->count != count)
+    {
+      assembly = g_new0 (RosterAssembly, 1);
+      assembly->node = node;
+      assembly->incarnation = incarnation;
+      assembly->seq = seq;
+      assembly->count = count;
+      assembly->chunks = g_new0 (GBytes *, count);
+      g_hash_table_replace (self->assemblies, GUINT_TO_POINTER (node),
+                            assembly);
+    }
+  if (assembly->chunks[index] == NULL)
+    {
+      assembly->chunks[index] = g_bytes_new (reader.data, reader.len);
+      assembly->received++;
+    }
+  if (assembly->received == assembly->count)
+    g_hash_table_steal_extended (self->assemblies, GUINT_TO_POINTER (node),
+                                 NULL, (gpointer *) &complete);
+  g_mutex_unlock (&self->roster_lock);
+  natsMsg_Destroy (msg);
+  if (complete != NULL)
+    {
+      RosterArrival *arrival = g_new0 (RosterArrival, 1);
+
+      arrival->self = self;
+      arrival->assembly = complete;
+      post_call (self, 0, apply_roster, arrival,
+                 (GDestroyNotify) roster_arrival_free);
+    }
+}
+
+/* Cluster thread: tombstones older than TOMBSTONE_KEEP_S go. */
+static void
+prune_tombstones (ScBackplaneNats *self)
+{
+  guint now = (guint) (g_get_monotonic_time () / G_USEC_PER_SEC);
+  GHashTableIter iter;
+  gpointer value;
+
+  g_mutex_lock (&self->lock);
+  g_hash_table_iter_init (&iter, self->tombstones);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (now - GPOINTER_TO_UINT (value) > TOMBSTONE_KEEP_S)
+      g_hash_table_iter_remove (&iter);
+  g_mutex_unlock (&self->lock);
 }
 
 /* ------------------------------------------------------------------ */
@@ -2067,6 +2701,7 @@ cluster_thread (gpointer data)
   while (!g_atomic_int_get (&self->stopping))
     {
       gint64 now = g_get_monotonic_time ();
+      gint64 wake;
 
       if (now >= next_beat)
         {
@@ -2079,6 +2714,7 @@ cluster_thread (gpointer data)
           check_in_flight (self);
           reregister_some (self);
           rewrite_dirty (self);
+          prune_tombstones (self);
         }
       /* Once the directory was read again, JetStream answers: this
        * node's clients are written at once rather than at the next
@@ -2087,8 +2723,9 @@ cluster_thread (gpointer data)
       if (g_atomic_int_get (&self->reregister))
         reregister_some (self);
       refill_ids (self);
-      g_async_queue_timeout_pop (self->wakeups,
-                                 (guint64) MAX (1, next_beat - now));
+      now = g_get_monotonic_time ();
+      wake = MIN (next_beat, maybe_publish_roster (self, now));
+      g_async_queue_timeout_pop (self->wakeups, (guint64) MAX (1, wake - now));
     }
   return NULL;
 }
@@ -2103,6 +2740,7 @@ on_disconnected (natsConnection *nc, void *closure)
   if (g_atomic_int_get (&self->link_up))
     self->link_down_since = g_get_monotonic_time ();
   g_atomic_int_set (&self->link_up, 0);
+  g_atomic_int_set (&self->dir_stale, 1);
   g_mutex_unlock (&self->lock);
   if (!g_atomic_int_get (&self->stopping))
     g_message ("cluster: lost the link to NATS");
@@ -2144,10 +2782,13 @@ on_reconnected (natsConnection *nc, void *closure)
 {
   ScBackplaneNats *self = closure;
 
+  g_atomic_int_set (&self->dir_stale, 1);
   g_atomic_int_set (&self->link_up, 1);
   g_atomic_int_set (&self->resync, 1);
   g_atomic_int_inc (&self->reconnects);
-  g_async_queue_push (self->wakeups, GINT_TO_POINTER (1));
+  /* Every node heard from now on is sent this node's roster once. */
+  g_atomic_int_inc (&self->link_epoch);
+  want_roster (self);
   g_message ("cluster: the link to NATS is back");
 }
 
@@ -2253,6 +2894,11 @@ nats_start (ScBackplane *backplane, GError **error)
   if (s != NATS_OK)
     return fail (error, "cannot subscribe to its subject", s);
   natsSubscription_SetPendingLimits (self->route_sub, -1, 256 * 1024 * 1024);
+  s = natsConnection_Subscribe (&self->roster_sub, self->nc,
+                                self->roster_subject, on_roster, self);
+  if (s != NATS_OK)
+    return fail (error, "cannot subscribe to rosters", s);
+  natsSubscription_SetPendingLimits (self->roster_sub, -1, 256 * 1024 * 1024);
   if (!load_directory (self, error))
     return FALSE;
   if (!lease_block (self, &first))
@@ -2299,6 +2945,8 @@ nats_stop (ScBackplane *backplane)
     natsSubscription_Unsubscribe (self->heartbeat_sub);
   if (self->dir_leader_sub)
     natsSubscription_Unsubscribe (self->dir_leader_sub);
+  if (self->roster_sub)
+    natsSubscription_Unsubscribe (self->roster_sub);
   if (self->nc)
     {
       natsConnection_Close (self->nc);
@@ -2316,6 +2964,7 @@ nats_free (ScBackplane *backplane)
   g_clear_pointer (&self->route_sub, natsSubscription_Destroy);
   g_clear_pointer (&self->heartbeat_sub, natsSubscription_Destroy);
   g_clear_pointer (&self->dir_leader_sub, natsSubscription_Destroy);
+  g_clear_pointer (&self->roster_sub, natsSubscription_Destroy);
   g_clear_pointer (&self->nodes_kv, kvStore_Destroy);
   g_clear_pointer (&self->dir_kv, kvStore_Destroy);
   g_clear_pointer (&self->js, jsCtx_Destroy);
@@ -2333,13 +2982,17 @@ nats_free (ScBackplane *backplane)
   g_hash_table_unref (self->local);
   g_array_unref (self->to_reregister);
   g_hash_table_unref (self->dirty);
+  g_hash_table_unref (self->tombstones);
+  g_hash_table_unref (self->assemblies);
   g_mutex_clear (&self->lock);
+  g_mutex_clear (&self->roster_lock);
   g_mutex_clear (&self->ids_lock);
   g_mutex_clear (&self->dirty_lock);
   g_mutex_clear (&self->revision_lock);
   g_cond_clear (&self->ids_cond);
   g_free (self->own_subject);
   g_free (self->heartbeat_subject);
+  g_free (self->roster_subject);
   g_free (self->dir_prefix);
   g_free (self->nodes_bucket);
   g_free (self->dir_bucket);
@@ -2378,6 +3031,7 @@ sc_backplane_nats_new (ScServer *server, GError **error)
   self->incarnation = ((guint64) g_random_int () << 32 | g_random_int ()) | 1;
   self->own_subject = g_strdup_printf ("%s.node.%u", cluster, self->node);
   self->heartbeat_subject = g_strdup_printf ("%s.heartbeat", cluster);
+  self->roster_subject = g_strdup_printf ("%s.roster", cluster);
   self->nodes_bucket = g_strdup_printf ("%s-nodes", cluster);
   self->dir_bucket = g_strdup_printf ("%s-dir", cluster);
   self->dir_prefix = g_strdup_printf ("$KV.%s.", self->dir_bucket);
@@ -2401,6 +3055,10 @@ sc_backplane_nats_new (ScServer *server, GError **error)
                                        (GDestroyNotify) local_client_free);
   self->to_reregister = g_array_new (FALSE, FALSE, sizeof (guint32));
   self->dirty = g_hash_table_new (NULL, NULL);
+  self->tombstones = g_hash_table_new (NULL, NULL);
+  g_mutex_init (&self->roster_lock);
+  self->assemblies = g_hash_table_new_full (
+    NULL, NULL, NULL, (GDestroyNotify) roster_assembly_free);
   self->started_at = g_get_monotonic_time ();
   return &self->parent;
 }

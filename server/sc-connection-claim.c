@@ -55,10 +55,10 @@ try_claim (ScConnection *connection, const char *nickname, char **holder)
   if (sc_registry_set_ready (server->registry, connection->info.id, nickname,
                              (const char *const *) looks, holder))
     return HOLDER_NONE;
-  outbox = sc_registry_lookup_holder (server->registry,
-                                      (const char *const *) looks);
+  outbox =
+    sc_registry_lookup_holder (server->registry, (const char *const *) looks);
   return outbox != NULL && sc_outbox_peer_has_left (outbox) ? HOLDER_LEAVING
-                                                             : HOLDER_STAYS;
+                                                            : HOLDER_STAYS;
 }
 
 static void
@@ -129,7 +129,8 @@ wait_for_holder (ScConnection *connection,
   claim->deadline = g_get_monotonic_time () + CLAIM_WAIT_MS * 1000;
   connection->claim_waiting = TRUE;
   sc_connection_pause_input (connection);
-  g_source_set_callback (timer, retry_claim, claim, (GDestroyNotify) claim_free);
+  g_source_set_callback (timer, retry_claim, claim,
+                         (GDestroyNotify) claim_free);
   g_source_attach (timer, g_main_context_get_thread_default ());
 }
 

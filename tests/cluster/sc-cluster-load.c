@@ -9,6 +9,8 @@
  *   ids      many short connections: the ids, one a line, to --out
  *   presence joins, renames and leaves seen on the other nodes: latency
  *   lists    every node lists the same clients (waits up to 10 s)
+ *   rejoin   after NATS came back: the lists agree, and still once
+ *            JetStream serves the directory, each client told once
  *   kill     clients of the victim node hold unacknowledged messages,
  *            the node is killed: CLIENT_LEFT elsewhere, one failed
  *            receipt per message
@@ -50,8 +52,8 @@ main (int argc, char **argv)
     { "nats-pids", 0, 0, G_OPTION_ARG_STRING, &nats_pids,
       "NATS servers to kill", "PID,PID" },
     { "out", 0, 0, G_OPTION_ARG_FILENAME, &out, "output file", "FILE" },
-    { "stop", 0, 0, G_OPTION_ARG_FILENAME, &stop, "idle: ends when it exists",
-      "FILE" },
+    { "stop", 0, 0, G_OPTION_ARG_FILENAME, &stop,
+      "idle, rejoin: ends when it exists", "FILE" },
     { "forbidden", 0, 0, G_OPTION_ARG_FILENAME, &forbidden,
       "ids that must not be listed", "FILE" },
     { NULL }
@@ -82,6 +84,8 @@ main (int argc, char **argv)
     run_presence ((guint) rounds);
   else if (g_str_equal (mode, "lists"))
     run_lists ((guint) want, forbidden, wait_ms);
+  else if (g_str_equal (mode, "rejoin"))
+    run_rejoin ((guint) want, wait_ms, stop);
   else if (g_str_equal (mode, "natskill") && nats_pids)
     run_natskill (nats_pids, (guint) per_node);
   else if (g_str_equal (mode, "unreachable") && nats_pids)

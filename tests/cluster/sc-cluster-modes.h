@@ -11,6 +11,7 @@ int run_traffic (guint per_node, guint messages, guint broadcasts);
 int run_ids (guint connects, const char *out_path);
 int run_presence (guint rounds);
 int run_lists (guint want, const char *forbidden_path, int wait_ms);
+int run_rejoin (guint held, int wait_ms, const char *stop_path);
 int
 run_kill (guint victim_node, GPid pid, guint n_victims, const char *out_path);
 int run_unreachable (const char *pids);
