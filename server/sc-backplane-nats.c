@@ -1694,6 +1694,17 @@ apply_put (ScBackplaneNats *self,
   return notice;
 }
 
+/* With the lock held: whether (@node, @incarnation) is heard from. */
+static gboolean
+node_alive (ScBackplaneNats *self, guint node, guint64 incarnation)
+{
+  NodeState *state = g_hash_table_lookup (self->nodes, GUINT_TO_POINTER (node));
+
+  return state != NULL && state->incarnation == incarnation &&
+         !is_dead (state, g_get_monotonic_time (),
+                   (gint64) self->config->node_timeout_ms * 1000);
+}
+
 /* With the lock held: a directory delete.  A client that left never
  * comes back (ids are not reused), so a delete always applies; one its
  * own node wrote (it holds a value) also keeps a roster built before the
@@ -1734,6 +1745,18 @@ post_notice (ScBackplaneNats *self, ScMessage *notice, gboolean notify)
     sc_message_free (notice);
 }
 
+/* Whether client @id is still one of this node's. */
+static gboolean
+has_local (ScBackplaneNats *self, guint32 id)
+{
+  gboolean local;
+
+  g_mutex_lock (&self->lock);
+  local = g_hash_table_contains (self->local, GUINT_TO_POINTER (id));
+  g_mutex_unlock (&self->lock);
+  return local;
+}
+
 /* One directory change, from the watcher.  Notices only once the initial
  * values are in: those describe clients that were there before. */
 static void
@@ -1756,14 +1779,18 @@ apply_entry (ScBackplaneNats *self,
     g_hash_table_add (own, GUINT_TO_POINTER (id));
   if (node == self->node)
     {
+      char key[256];
+
+      dir_key (self, key, sizeof key, node, incarnation, id);
       /* An earlier incarnation of this node left entries: purge them. */
       if (incarnation != self->incarnation && put)
-        {
-          char key[256];
-
-          dir_key (self, key, sizeof key, node, incarnation, id);
-          publish_purge (self, key);
-        }
+        publish_purge (self, key);
+      /* Another node took this one for dead (all of NATS was down
+       * longer than the node timeout) and purged its entries: a client
+       * still here is written again. */
+      else if (incarnation == self->incarnation && !put &&
+               kvEntry_ValueLen (entry) == 0 && has_local (self, id))
+        mark_dirty (self, key);
       return;
     }
   g_mutex_lock (&self->lock);
@@ -1772,6 +1799,14 @@ apply_entry (ScBackplaneNats *self,
   if (put)
     notice =
       apply_put (self, node, incarnation, id, kvEntry_ValueString (entry));
+  /* A purge by a node that took this client's node for dead, when this
+   * node hears it alive: the verdict was wrong (every NATS server was
+   * down past the node timeout), and the owner writes the entry again.
+   * Applied, it would remove a client whose later writes and rosters
+   * this node takes for stale. */
+  else if (kvEntry_ValueLen (entry) == 0 &&
+           node_alive (self, node, incarnation))
+    notice = NULL;
   else
     notice =
       apply_delete (self, node, incarnation, id, kvEntry_ValueLen (entry) > 0);
