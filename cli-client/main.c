@@ -72,6 +72,7 @@ main (int argc, char **argv)
   gboolean version_only = FALSE;
   gboolean tls = FALSE;
   gboolean trust_new = FALSE;
+  gboolean allow_plaintext_password = FALSE;
   guint16 port = 0;
   guint signal_sources[3];
   const GOptionEntry entries[] = {
@@ -93,6 +94,12 @@ main (int argc, char **argv)
     { "trust-new", 0, 0, G_OPTION_ARG_NONE, &trust_new,
       N_ ("With --tls: trust and remember a server certificate seen for the "
           "first time without asking (a changed one is still refused)"),
+      NULL },
+    { "allow-plaintext-password", 0, 0, G_OPTION_ARG_NONE,
+      &allow_plaintext_password,
+      N_ ("Send the password on a connection without TLS too (for a server "
+          "started with --allow-plaintext-password); without it, the "
+          "password crosses the network over TLS only"),
       NULL },
     { "version", 'V', 0, G_OPTION_ARG_NONE, &version_only,
       N_ ("Print the version and exit"), NULL },
@@ -142,6 +149,7 @@ main (int argc, char **argv)
   output = sc_cli_output_new (isatty (STDIN_FILENO) && isatty (STDOUT_FILENO));
   sc_client_set_tls (client, tls);
   sc_client_set_trust_new (client, trust_new);
+  sc_client_set_allow_plaintext_password (client, allow_plaintext_password);
   if (tls && port == 0)
     port = SC_TLS_DEFAULT_PORT;
   cli = sc_cli_new (client, output);

@@ -52,6 +52,9 @@ sc_error_text (const GError *error)
 
   if (error->domain == SC_STATUS_ERROR)
     return g_strdup (sc_status_text ((guint) error->code));
+  if (error->domain == SC_ERROR && error->code == SC_ERROR_PLAINTEXT_PASSWORD)
+    return g_strdup (_ ("the password is sent over TLS only: turn on TLS, "
+                        "or leave the password out"));
   if (error->domain == SC_ERROR && error->code == SC_ERROR_TIMEOUT)
     return g_strdup (_ ("no answer from the server in time"));
   if (error->domain == SC_ERROR && error->code == SC_ERROR_CLOSED)

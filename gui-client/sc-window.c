@@ -738,13 +738,17 @@ on_info_bar_response (GtkInfoBar *info_bar, int response, ScWindow *self)
 /* Enter in a connection field connects; in the nickname field while
  * connected, it asks the server for the new name. */
 /* The password field's text for the next hello or nickname change; an
- * empty field sends none.  It is never saved. */
+ * empty field sends none.  It is never saved, and crosses the network
+ * over TLS only unless the "allow-plaintext-password" key says so. */
 void
 sc_window_use_password (ScWindow *self)
 {
   const char *password = gtk_entry_get_text (self->password_entry);
 
   sc_client_set_password (self->client, *password ? password : NULL);
+  sc_client_set_allow_plaintext_password (
+    self->client,
+    g_settings_get_boolean (self->settings, "allow-plaintext-password"));
 }
 
 static void

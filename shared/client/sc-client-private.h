@@ -42,6 +42,7 @@ struct _ScClient
    * was refused, so a program can show the fingerprint). */
   gboolean use_tls;
   gboolean trust_new;
+  gboolean allow_plaintext_password;
   char *accepted_fingerprint;
   char *known_servers_path; /* NULL: the default one */
   char *tls_fingerprint;

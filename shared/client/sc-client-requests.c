@@ -288,8 +288,10 @@ sc_client_set_nickname_async (ScClient *self,
   pending->on_reply = on_nickname_set;
   request->nickname = g_strdup (nickname);
   /* A registered nickname is taken with its password (protocol 1.2);
-   * servers ignore one they do not need. */
-  request->password = g_strdup (self->password);
+   * servers ignore one they do not need.  Never in clear unless allowed
+   * (sc_client_set_allow_plaintext_password()). */
+  if (self->tls != NULL || self->allow_plaintext_password)
+    request->password = g_strdup (self->password);
   sc_client_submit (self, pending, request);
 }
 

@@ -446,6 +446,7 @@ typedef struct
   int fd;
   gboolean use_tls;
   gboolean trust_new;
+  gboolean allow_plaintext_password;
   char *accepted_fingerprint;
   char *known_servers_path;
   ScClientTls *tls;
@@ -556,6 +557,15 @@ say_hello (Handshake *hs, GError **error)
   gsize size;
   const guint8 *data;
 
+  /* Checked before anything is sent: a server that refuses it over a
+   * plain connection has already seen it by then. */
+  if (hs->password != NULL && hs->tls == NULL && !hs->allow_plaintext_password)
+    {
+      g_set_error_literal (error, SC_ERROR, SC_ERROR_PLAINTEXT_PASSWORD,
+                           "the password would cross the network "
+                           "unencrypted: connect over TLS");
+      return FALSE;
+    }
   hello->name = g_strdup (hs->program);
   hello->nickname = g_strdup (hs->nickname ? hs->nickname : "");
   hello->password = g_strdup (hs->password);
@@ -819,6 +829,7 @@ sc_client_connect_async (ScClient *self,
   hs->fd = -1;
   hs->use_tls = self->use_tls;
   hs->trust_new = self->trust_new;
+  hs->allow_plaintext_password = self->allow_plaintext_password;
   hs->accepted_fingerprint = g_strdup (self->accepted_fingerprint);
   hs->known_servers_path = self->known_servers_path
                              ? g_strdup (self->known_servers_path)
@@ -1006,6 +1017,17 @@ sc_client_get_tls (ScClient *self)
 {
   g_return_val_if_fail (SC_IS_CLIENT (self), FALSE);
   return self->use_tls;
+}
+
+/* Lets the password (sc_client_set_password()) be sent on a connection
+ * without TLS, for a server started with --allow-plaintext-password.
+ * Without it, connecting with a password fails before anything is sent
+ * (SC_ERROR_PLAINTEXT_PASSWORD), and nickname changes go without it. */
+void
+sc_client_set_allow_plaintext_password (ScClient *self, gboolean allow)
+{
+  g_return_if_fail (SC_IS_CLIENT (self));
+  self->allow_plaintext_password = allow;
 }
 
 /* A server certificate seen for the first time (not signed by a trusted

@@ -47,6 +47,9 @@ typedef enum
   /* The server's certificate is not the one remembered for its host and
    * port: someone may be in the middle.  Never trusted on its own. */
   SC_ERROR_TLS_CERTIFICATE_CHANGED,
+  /* A password was to be sent on a connection without TLS, which the
+   * program did not allow (sc_client_set_allow_plaintext_password()). */
+  SC_ERROR_PLAINTEXT_PASSWORD,
 } ScError;
 
 /* Message types.  Requests are 0x01-0x0F and are answered by the response

@@ -1053,7 +1053,9 @@ test_hostile_text (Fixture *fixture, gconstpointer data)
 }
 
 /* --password-file: a registered nickname is taken with the password in
- * the file, and refused without it. */
+ * the file, and refused without it.  Over plain TCP the password is sent
+ * only with --allow-plaintext-password: without it the client refuses
+ * before sending anything. */
 static void
 test_registered_nickname (void)
 {
@@ -1074,6 +1076,7 @@ test_registered_nickname (void)
   g_autoptr (ScServerChild) server = NULL;
   g_autoptr (Child) owner = NULL;
   g_autoptr (Child) stranger = NULL;
+  g_autoptr (Child) careful = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree char *port = NULL;
   g_autofree char *connected = NULL;
@@ -1090,6 +1093,22 @@ test_registered_nickname (void)
   {
     const char *args[] = { "--host",     "127.0.0.1", "--port",          port,
                            "--nickname", "alice",     "--password-file", secret,
+                           NULL };
+    careful = cli_spawn ("careful", args);
+  }
+  child_wait_for (careful, "Could not connect to 127\\.0\\.0\\.1 port \\d+: "
+                           "the password would cross the network "
+                           "unencrypted.*");
+  {
+    const char *args[] = { "--host",
+                           "127.0.0.1",
+                           "--port",
+                           port,
+                           "--nickname",
+                           "alice",
+                           "--password-file",
+                           secret,
+                           "--allow-plaintext-password",
                            NULL };
     owner = cli_spawn ("owner", args);
   }

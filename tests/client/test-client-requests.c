@@ -446,6 +446,8 @@ test_registered_nickname (Fixture *fixture, gconstpointer data)
   g_assert_error (refused, SC_STATUS_ERROR, SC_STATUS_NICKNAME_REGISTERED);
 
   sc_client_set_password (owner->client, "wonderland");
+  /* The test's server takes passwords over plain TCP. */
+  sc_client_set_allow_plaintext_password (owner->client, TRUE);
   peer_connect (owner, fixture->port, "guest");
   sc_client_set_nickname_async (owner->client, "alice", NULL, store_result,
                                 &result);
@@ -453,6 +455,22 @@ test_registered_nickname (Fixture *fixture, gconstpointer data)
   accepted = sc_client_set_nickname_finish (owner->client, result, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (accepted, ==, "alice");
+}
+
+/* A password is not sent over plain TCP unless allowed: the connection
+ * fails before the hello, with its own error, and is closed. */
+static void
+test_password_over_tls_only (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (Peer) careful = peer_new_in (NULL);
+  g_autoptr (GError) refused = NULL;
+
+  sc_client_set_password (careful->client, "wonderland");
+  refused = peer_try_connect (careful, "127.0.0.1", fixture->port, "alice");
+  g_assert_error (refused, SC_ERROR, SC_ERROR_PLAINTEXT_PASSWORD);
+  g_assert_cmpint (sc_client_get_state (careful->client), ==,
+                   SC_CLIENT_STATE_DISCONNECTED);
+  wait_until (sc_server_get_n_clients (fixture->server) == 0);
 }
 
 static void
@@ -652,6 +670,8 @@ main (int argc, char **argv)
   add_server_test ("/client/request/set-nickname", NULL, test_set_nickname);
   add_server_test ("/client/request/registered-nickname", &with_accounts,
                    test_registered_nickname);
+  add_server_test ("/client/request/password-over-tls-only", &with_accounts,
+                   test_password_over_tls_only);
   add_server_test ("/client/request/ping", NULL, test_ping);
   add_server_test ("/client/request/broadcast", NULL, test_broadcast);
   add_server_test ("/client/message/receipt", NULL, test_message_receipt);

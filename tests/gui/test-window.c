@@ -274,9 +274,9 @@ test_connect_refused (Fixture *fixture, gconstpointer data)
 
 /* A registered nickname from the window: its password goes in the
  * Password field (never saved); without it, or with a wrong one, the
- * window says why in words, and the right one connects.  Plain
- * connections are allowed the password here; the TLS-only rule has its
- * own tests (tests/server/test-server-tls.c). */
+ * window says why in words, and the right one connects.  Over plain TCP
+ * the window sends it only when the settings allow it; the server's
+ * TLS-only rule has its own tests (tests/server/test-server-tls.c). */
 static void
 test_registered_nickname (Fixture *fixture, gconstpointer data)
 {
@@ -303,6 +303,14 @@ test_registered_nickname (Fixture *fixture, gconstpointer data)
   g_assert_no_error (error);
 
   sc_window_set_server (window, "127.0.0.1", fixture->port, "alice");
+  /* Without TLS, a password stays home unless the settings allow it. */
+  gtk_entry_set_text (window->password_entry, "wonderland");
+  gtk_button_clicked (window->connect_button);
+  wait_for_log (window, "the password is sent over TLS only");
+  g_assert_true (is_disconnected (window));
+  g_settings_set_boolean (window->settings, "allow-plaintext-password", TRUE);
+
+  gtk_entry_set_text (window->password_entry, "");
   gtk_button_clicked (window->connect_button);
   wait_for_log (window, "that nickname is registered: its password is needed");
   g_assert_true (is_disconnected (window));
@@ -317,6 +325,7 @@ test_registered_nickname (Fixture *fixture, gconstpointer data)
   wait_for (is_connected, window, "alice to connect with her password");
   g_assert_cmpstr (sc_client_get_nickname (window->client), ==, "alice");
   g_assert_false (gtk_entry_get_visibility (window->password_entry));
+  g_settings_reset (window->settings, "allow-plaintext-password");
 }
 
 /* --- defects of issue 13 ------------------------------------------- */

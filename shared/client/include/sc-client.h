@@ -82,6 +82,7 @@ void sc_client_set_password (ScClient *self, const char *password);
 void sc_client_set_tls (ScClient *self, gboolean tls);
 gboolean sc_client_get_tls (ScClient *self);
 void sc_client_set_trust_new (ScClient *self, gboolean trust_new);
+void sc_client_set_allow_plaintext_password (ScClient *self, gboolean allow);
 void sc_client_set_accepted_fingerprint (ScClient *self,
                                          const char *fingerprint);
 void sc_client_set_known_servers_path (ScClient *self, const char *path);
