@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <string.h>
 
 #include "sc-cli-private.h"
 
@@ -135,7 +136,11 @@ static void
 print_error (ScCli *self, const char *what, const GError *error)
 {
   g_autofree char *message = sc_cli_output_sanitize (error->message);
+  gsize length = strlen (message);
 
+  /* The line ends with its own full stop, not with a second one. */
+  if (length > 0 && message[length - 1] == '.')
+    message[length - 1] = '\0';
   /* Translators: the first %s says what failed, the second why. */
   sc_cli_output_print (self->output, _ ("%s: %s."), what, message);
 }

@@ -305,6 +305,13 @@ on_checked (gboolean right, gpointer data)
    * it closed. */
   if (connection->closing || connection->close_after_flush)
     return;
+  /* The account's owner, from now on (see
+   * sc_connection_handle_set_nickname()). */
+  if (right && attempt->hash != NULL)
+    {
+      g_free (connection->account_key);
+      connection->account_key = sc_nickname_key (attempt->request->nickname);
+    }
   finish_attempt (connection, attempt->request, right);
   /* A claim waiting for its nickname's holder to leave resumes it. */
   if (attempt->paused && !connection->claim_waiting && !connection->closing &&
@@ -496,12 +503,14 @@ sc_connection_handle_set_nickname (ScConnection *connection,
 
   if (!check_nickname (connection, request, request->nickname))
     return;
-  /* The owner of a nickname may change its case or composition without
-   * its password again. */
+  /* The account's owner may change its nickname's case or composition
+   * without the password again; a client that took the name before it
+   * was registered is not its owner. */
   key = sc_nickname_key (request->nickname);
   current_key = sc_nickname_key (connection->info.nickname);
   accounts = sc_server_dup_accounts (connection->server);
-  if (!g_str_equal (key, current_key) &&
+  if (!(g_str_equal (key, current_key) &&
+        g_strcmp0 (key, connection->account_key) == 0) &&
       !find_account (connection, request, accounts, &hash))
     return;
   if (hash != NULL && refuse_plaintext_password (connection, request))

@@ -45,6 +45,7 @@ struct _ScConnection
   gboolean throttled;     /* input paused until the fan-out budget refills */
   gboolean auth_waiting;  /* a password attempt is admitted, not answered */
   gboolean claim_waiting; /* its nickname's holder is leaving: input paused */
+  char *account_key;      /* the account whose password it gave, as a key */
   ScAuthTicket auth_ticket;
   gint64 frame_started_at; /* first byte of a frame not yet complete; 0 */
   ScOutbox *peer_cache;    /* the last client looked up: see find_ready() */

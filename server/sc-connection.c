@@ -40,6 +40,7 @@ connection_clear (ScConnection *connection)
   g_clear_pointer (&connection->outbox, sc_outbox_unref);
   g_clear_pointer (&connection->peer_cache, sc_outbox_unref);
   g_free (connection->close_reason);
+  g_free (connection->account_key);
 }
 
 ScConnection *

@@ -507,6 +507,67 @@ test_sighup_accounts (void)
   g_rmdir (dir);
 }
 
+/* A HELLO for the login's nickname without a password is told that the
+ * nickname is registered. */
+static gboolean
+registered_now (gpointer data)
+{
+  Login *login = data;
+
+  return hello_status (login->port, login->nickname, NULL) ==
+         SC_STATUS_NICKNAME_REGISTERED;
+}
+
+/* A client that took a nickname before it was registered does not own
+ * the account: after the reload, changing the name's case needs the
+ * password like any other claim, while the account's owner (who gave it)
+ * may change the case freely. */
+static void
+test_sighup_accounts_holder (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("sockchat-accounts-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "accounts", NULL);
+  const char *args[] = { "--port",
+                         "0",
+                         "--bind",
+                         "127.0.0.1",
+                         "--accounts-file",
+                         path,
+                         "--allow-plaintext-password",
+                         NULL };
+  ScServerChildOptions options = { .args = args };
+  g_autoptr (ScServerChild) child = NULL;
+  g_autoptr (ScTestPeer) early = NULL;
+  g_autoptr (ScMessage) joined = NULL;
+  g_autoptr (ScMessage) renamed = NULL;
+  g_autoptr (GError) error = NULL;
+  Login frank = { 0, "frank", NULL };
+  ScMessage *hello = sc_message_new (SC_MSG_HELLO, 0);
+  ScMessage *rename = sc_message_new (SC_MSG_SET_NICKNAME, 0);
+
+  g_assert_cmpint (add_account (path, "alice", "wonderland"), ==, 0);
+  child = sc_server_child_spawn (&options, &error);
+  g_assert_no_error (error);
+  frank.port = child_read_port (child);
+  early = sc_test_peer_connect (frank.port);
+  hello->name = g_strdup ("test");
+  hello->nickname = g_strdup ("frank");
+  joined = sc_test_peer_request (early, hello);
+  g_assert_cmpuint (joined->status, ==, SC_STATUS_OK);
+
+  g_assert_cmpint (add_account (path, "frank", "sinatra"), ==, 0);
+  g_assert_true (sc_server_child_signal (child, SIGHUP));
+  g_assert_true (sc_test_wait_until (registered_now, &frank, 5000));
+  rename->nickname = g_strdup ("Frank");
+  renamed = sc_test_peer_request (early, rename);
+  g_assert_cmpuint (renamed->status, ==, SC_STATUS_NICKNAME_REGISTERED);
+
+  g_assert_true (sc_server_child_signal (child, SIGTERM));
+  g_assert_cmpint (child_wait_exit (child, 5000), ==, 0);
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
 static void
 test_bad_accounts_file (void)
 {
@@ -553,6 +614,8 @@ main (int argc, char *argv[])
   g_test_add_func ("/server/cli/accounts-file", test_accounts_file);
   g_test_add_func ("/server/cli/bad-accounts-file", test_bad_accounts_file);
   g_test_add_func ("/server/signal/sighup-accounts", test_sighup_accounts);
+  g_test_add_func ("/server/signal/sighup-accounts-holder",
+                   test_sighup_accounts_holder);
   g_test_add_func ("/server/cli/version", test_version);
   g_test_add_func ("/server/cli/admission-limits", test_admission_limits);
 
