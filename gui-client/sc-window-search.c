@@ -84,8 +84,14 @@ on_count_older (GObject *source, GAsyncResult *result, gpointer data)
   if (!sc_history_count_older_finish (SC_HISTORY (source), result, &n_older,
                                       &newest_row, &error))
     {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        g_warning ("searching history: %s", error->message);
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        return;
+      g_warning ("searching history: %s", error->message);
+      /* Not answered: the next search asks again, and an Enter given
+       * meanwhile waits for nothing. */
+      g_clear_object (&self->search_cancellable);
+      g_clear_pointer (&self->search_counted, g_free);
+      self->search_older_wanted = FALSE;
       return;
     }
   g_clear_object (&self->search_cancellable);

@@ -80,15 +80,35 @@ file_error (GError **error,
   return FALSE;
 }
 
-/* The account whose nickname has any of @looks, or NULL. */
+/* The account whose nickname has any of @looks, or NULL.  When the
+ * looks lead to two accounts, the one that is not @nickname itself (in
+ * any case or form): the name looks like that one, and may not be had
+ * even with its own account's password. */
 static Account *
-find_account (ScAccounts *accounts, const char *const *looks)
+find_account (ScAccounts *accounts,
+              const char *nickname,
+              const char *const *looks)
 {
-  Account *account = NULL;
+  g_autofree char *key = sc_nickname_key (nickname);
+  Account *found = NULL;
 
-  for (guint i = 0; looks[i] != NULL && account == NULL; i++)
-    account = g_hash_table_lookup (accounts->by_look, looks[i]);
-  return account;
+  for (guint i = 0; looks[i] != NULL; i++)
+    {
+      Account *account = g_hash_table_lookup (accounts->by_look, looks[i]);
+      g_autofree char *account_key = NULL;
+
+      if (account == NULL || account == found)
+        continue;
+      if (found == NULL)
+        {
+          found = account;
+          continue;
+        }
+      account_key = sc_nickname_key (account->nickname);
+      if (!g_str_equal (account_key, key))
+        found = account;
+    }
+  return found;
 }
 
 /* Adds one "nickname:HASH" line.  The nickname is split at the last
@@ -112,7 +132,7 @@ add_line (ScAccounts *accounts,
   if (!sc_nickname_check (line, &local_error))
     return file_error (error, path, line_number, local_error->message);
   looks = sc_nickname_looks (line);
-  if (find_account (accounts, (const char *const *) looks) != NULL)
+  if (find_account (accounts, line, (const char *const *) looks) != NULL)
     return file_error (error, path, line_number,
                        _ ("the nickname is registered already, or one too "
                           "like it"));
@@ -181,7 +201,7 @@ sc_accounts_lookup (ScAccounts *accounts,
   g_return_val_if_fail (nickname != NULL, NULL);
 
   looks = sc_nickname_looks (nickname);
-  account = find_account (accounts, (const char *const *) looks);
+  account = find_account (accounts, nickname, (const char *const *) looks);
   if (account == NULL)
     return NULL;
   if (registered_name != NULL)

@@ -1694,6 +1694,20 @@ apply_put (ScBackplaneNats *self,
   return notice;
 }
 
+/* With the lock held: a purged client of a live node stays, and as the
+ * directory does not hold it until its node writes it again, a re-read
+ * meanwhile keeps it as it keeps a client told of by a roster only. */
+static ScMessage *
+keep_purged (ScBackplaneNats *self, guint32 id)
+{
+  RemoteClient *client =
+    g_hash_table_lookup (self->remote, GUINT_TO_POINTER (id));
+
+  if (client != NULL)
+    client->rostered = TRUE;
+  return NULL;
+}
+
 /* With the lock held: whether (@node, @incarnation) is heard from. */
 static gboolean
 node_alive (ScBackplaneNats *self, guint node, guint64 incarnation)
@@ -1806,7 +1820,7 @@ apply_entry (ScBackplaneNats *self,
    * this node takes for stale. */
   else if (kvEntry_ValueLen (entry) == 0 &&
            node_alive (self, node, incarnation))
-    notice = NULL;
+    notice = keep_purged (self, id);
   else
     notice =
       apply_delete (self, node, incarnation, id, kvEntry_ValueLen (entry) > 0);
@@ -1889,16 +1903,12 @@ resync_directory (ScBackplaneNats *self)
 
         g_array_append_val (stale, id);
       }
-  g_mutex_unlock (&self->lock);
+  /* Written as the owner's deletes (with the change counter): the other
+   * nodes ignore a bare delete of a live node's entry as a purge. */
   for (guint i = 0; i < stale->len; i++)
-    {
-      g_autofree char *stale_key =
-        g_strdup_printf ("%u.%" G_GINT64_MODIFIER "x.%u", self->node,
-                         self->incarnation, g_array_index (stale, guint32, i));
-
-      if (kvStore_Delete (self->dir_kv, stale_key) != NATS_OK)
-        g_atomic_int_set (&self->resync, 1); /* tried again */
-    }
+    publish_own_delete (self, g_array_index (stale, guint32, i),
+                        self->change_seq);
+  g_mutex_unlock (&self->lock);
   for (guint i = 0; i < gone->len; i++)
     post_left (self, g_array_index (gone, guint32, i), SC_STATUS_OK);
   /* JetStream answers again: this node's own entries, some of which may

@@ -55,8 +55,8 @@ try_claim (ScConnection *connection, const char *nickname, char **holder)
   if (sc_registry_set_ready (server->registry, connection->info.id, nickname,
                              (const char *const *) looks, holder))
     return HOLDER_NONE;
-  outbox =
-    sc_registry_lookup_holder (server->registry, (const char *const *) looks);
+  outbox = sc_registry_lookup_holder (
+    server->registry, (const char *const *) looks, connection->info.id);
   return outbox != NULL && sc_outbox_peer_has_left (outbox) ? HOLDER_LEAVING
                                                             : HOLDER_STAYS;
 }

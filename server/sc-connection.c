@@ -421,8 +421,10 @@ sc_connection_tick (ScConnection *connection, gint64 now)
 
       sc_connection_protocol_error (connection, SC_STATUS_TIMEOUT, why);
     }
-  /* A password attempt under way has its own bounded wait. */
+  /* A password attempt under way has its own bounded wait, and so has a
+   * hello waiting for its nickname's holder to leave. */
   else if (!connection->ready && !connection->auth_waiting &&
+           !connection->claim_waiting &&
            now - connection->connected_at >
              (gint64) config->hello_timeout_s * G_USEC_PER_SEC)
     sc_connection_protocol_error (connection, SC_STATUS_TIMEOUT,
@@ -497,14 +499,16 @@ sc_connection_turn_away (ScConnection *connection,
 
 /* The accept thread wants room among the connections waiting for hello:
  * this one goes, unless it has said hello meanwhile (and is ready, or its
- * password is being checked). */
+ * password is being checked, or it waits for its nickname's holder to
+ * leave). */
 void
 sc_connection_evict (ScConnection *connection,
                      ScStatus status,
                      const char *reason)
 {
   if (connection->closing || connection->close_after_flush ||
-      connection->ready || connection->auth_waiting)
+      connection->ready || connection->auth_waiting ||
+      connection->claim_waiting)
     return;
   if (connection->handshaking)
     {

@@ -155,15 +155,20 @@ release_name (ScRegistry *registry, Entry *entry)
   g_clear_pointer (&entry->looks, g_strfreev);
 }
 
-/* With the lock held: the entry holding a nickname with any of @looks. */
+/* With the lock held: an entry other than @self holding a nickname with
+ * any of @looks.  Every look is checked: a rename to another case of
+ * one's own name shares the first look with oneself, not the second. */
 static Entry *
-find_holder (ScRegistry *registry, const char *const *looks)
+find_holder (ScRegistry *registry, const char *const *looks, Entry *self)
 {
-  Entry *holder = NULL;
+  for (guint i = 0; looks != NULL && looks[i] != NULL; i++)
+    {
+      Entry *holder = g_hash_table_lookup (registry->names, looks[i]);
 
-  for (guint i = 0; looks != NULL && looks[i] != NULL && holder == NULL; i++)
-    holder = g_hash_table_lookup (registry->names, looks[i]);
-  return holder;
+      if (holder != NULL && holder != self)
+        return holder;
+    }
+  return NULL;
 }
 
 void
@@ -206,8 +211,8 @@ sc_registry_set_ready (ScRegistry *registry,
 
   lock (registry);
   entry = g_hash_table_lookup (registry->entries, GUINT_TO_POINTER (id));
-  other = find_holder (registry, looks);
-  if (other != NULL && other != entry)
+  other = find_holder (registry, looks, entry);
+  if (other != NULL)
     {
       if (holder != NULL)
         *holder = g_strdup (other->info.nickname);
@@ -237,16 +242,21 @@ sc_registry_set_ready (ScRegistry *registry,
   return TRUE;
 }
 
-/* Returns a reference to the outbox of the client whose nickname has
- * any of @looks, or NULL when none has.  (transfer full) */
+/* Returns a reference to the outbox of a client other than @except_id
+ * whose nickname has any of @looks, or NULL when none has.
+ * (transfer full) */
 ScOutbox *
-sc_registry_lookup_holder (ScRegistry *registry, const char *const *looks)
+sc_registry_lookup_holder (ScRegistry *registry,
+                           const char *const *looks,
+                           guint32 except_id)
 {
   ScOutbox *outbox = NULL;
   Entry *entry;
 
   read_lock (registry);
-  entry = find_holder (registry, looks);
+  entry = find_holder (
+    registry, looks,
+    g_hash_table_lookup (registry->entries, GUINT_TO_POINTER (except_id)));
   if (entry != NULL)
     outbox = sc_outbox_ref (entry->outbox);
   read_unlock (registry);

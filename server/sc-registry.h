@@ -51,7 +51,8 @@ void sc_registry_set_presence (ScRegistry *registry,
                                gboolean wants_presence);
 ScOutbox *sc_registry_lookup_ready (ScRegistry *registry, guint32 id);
 ScOutbox *sc_registry_lookup_holder (ScRegistry *registry,
-                                     const char *const *looks);
+                                     const char *const *looks,
+                                     guint32 except_id);
 guint sc_registry_count_ready (ScRegistry *registry);
 GPtrArray *sc_registry_list_page (ScRegistry *registry,
                                   guint32 after_id,

@@ -28,6 +28,11 @@ static const ScTestServerOptions one_worker = { .accounts = accounts,
 static const ScTestServerOptions accounts_only = { .accounts = accounts,
                                                    .accounts_only = TRUE };
 static const ScTestServerOptions hidden = { .hide_addresses = TRUE };
+/* Two accounts whose names do not look alike, though one's capital form
+ * looks like the other. */
+static const char *const near_accounts[] = { "alice:wonderland",
+                                             "aiice:looking-glass", NULL };
+static const ScTestServerOptions near_alike = { .accounts = near_accounts };
 
 static ScMessage *
 hello_as (ScTestPeer *peer, const char *nickname, const char *password)
@@ -111,6 +116,23 @@ test_unique (Fixture *fixture, gconstpointer data)
 }
 
 /* Names that only look alike are one name too. */
+typedef struct
+{
+  Fixture *fixture;
+  const char *nickname;
+} NameQuery;
+
+/* Whether a new client can say hello as the query's nickname now. */
+static gboolean
+nickname_free (gpointer data)
+{
+  NameQuery *query = data;
+  g_autoptr (ScTestPeer) peer = sc_test_peer_connect (query->fixture->port);
+  g_autoptr (ScMessage) reply = hello_as (peer, query->nickname, NULL);
+
+  return reply->status == SC_STATUS_OK;
+}
+
 static void
 test_confusable (Fixture *fixture, gconstpointer data)
 {
@@ -125,6 +147,18 @@ test_confusable (Fixture *fixture, gconstpointer data)
   /* A capital I for the l, which case folding alone would make an i. */
   assert_hello_refused (b, "aIice", NULL, SC_STATUS_NICKNAME_IN_USE);
   assert_hello_refused (b, "AIice", NULL, SC_STATUS_NICKNAME_IN_USE);
+  /* "aiice" does not look like "alice"; another case of it does, and a
+   * rename to it is checked against everyone else's names too. */
+  {
+    g_autoptr (ScTestPeer) e = join (fixture, "aiice", NULL);
+
+    assert_rename_refused (e, "aIice", NULL, SC_STATUS_NICKNAME_IN_USE);
+  }
+  /* alice's names are free again once she leaves: nothing of hers was
+   * taken over by the refused renames. */
+  g_clear_pointer (&a, sc_test_peer_free);
+  g_assert_true (
+    sc_test_wait_until (nickname_free, &(NameQuery){ fixture, "alice" }, 5000));
 }
 
 static void
@@ -283,6 +317,21 @@ test_account_slow_down (Fixture *fixture, gconstpointer data)
       elapsed_ms[i] = (g_get_monotonic_time () - start) / 1000;
     }
   g_assert_cmpint (elapsed_ms[2], >=, 240);
+}
+
+/* "aIice" is another case of the account "aiice" and looks like the
+ * account "alice": not to be had, not even with aiice's password, while
+ * "aiice" itself is. */
+static void
+test_account_look_alike (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (ScTestPeer) peer = sc_test_peer_connect (fixture->port);
+  g_autoptr (ScTestPeer) owner = NULL;
+
+  sc_test_peer_set_timeout (peer, 15000);
+  assert_hello_refused (peer, "aIice", "looking-glass",
+                        SC_STATUS_NICKNAME_IN_USE);
+  owner = join (fixture, "aiice", "looking-glass");
 }
 
 /* Guesses @n wrong passwords for "alice" on @peer, one after the other
@@ -474,6 +523,8 @@ main (int argc, char **argv)
        test_nickname_of_leaving_client);
   ADD ("/server/identity/nickname-of-lingering-client", with_accounts,
        test_nickname_of_lingering_client);
+  ADD ("/server/identity/account-look-alike", near_alike,
+       test_account_look_alike);
   ADD ("/server/identity/accounts-only", accounts_only, test_accounts_only);
   ADD ("/server/identity/hide-addresses", hidden, test_hide_addresses);
 #undef ADD
