@@ -1882,10 +1882,15 @@ resync_directory (ScBackplaneNats *self)
   g_hash_table_iter_init (&iter, self->remote);
   /* A client a roster told of and the directory does not hold yet (its
    * node writes its entries again only now) stays: its node's delete,
-   * its next roster or its death removes it. */
+   * its next roster or its death removes it.  So does any client of a
+   * node that is heard from: right after JetStream elects its leaders a
+   * read can come back short (a default run saw 1 of 33 remote clients),
+   * and a live node's rosters and deletes say what it holds. */
   while (g_hash_table_iter_next (&iter, &key, &value))
     if (!g_hash_table_contains (seen, key) &&
-        !((RemoteClient *) value)->rostered)
+        !((RemoteClient *) value)->rostered &&
+        !node_alive (self, ((RemoteClient *) value)->node,
+                     ((RemoteClient *) value)->incarnation))
       {
         guint32 id = GPOINTER_TO_UINT (key);
 

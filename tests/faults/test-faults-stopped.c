@@ -45,7 +45,12 @@ cli_start (guint16 port, const char *nickname)
 static void
 test_stopped_recipient (void)
 {
-  const char *args[] = { "--output-cap", "65536", NULL };
+  /* A message that finds less than half the cap queued is taken, and one
+   * that takes the queue past the cap drops the client; one that fits
+   * under it leaves the queue past half, and then messages are refused
+   * (RECIPIENT_SLOW, the client stays) until the write timeout drops it. */
+  const char *args[] = { "--output-cap", "65536", "--write-timeout", "2",
+                         NULL };
   ScFaultServerOptions options = { .args = args };
   g_autoptr (ScServerChild) server = sc_fault_server_start (&options);
   guint16 port = sc_server_child_get_port (server);
@@ -58,6 +63,7 @@ test_stopped_recipient (void)
   gsize rss_before, rss_max;
   gsize rss_bound = (sc_fault_sanitized () ? 64 : 8) * 1024 * 1024;
   guint n_accepted = 0;
+  guint n_refused = 0;
   guint n_sent = 0;
   guint32 slow_id;
   gboolean dropped = FALSE;
@@ -97,6 +103,12 @@ test_stopped_recipient (void)
             g_memdup2 (&reply->message_id, sizeof (guint64))));
           n_accepted++;
         }
+      else if (reply->status == SC_STATUS_RECIPIENT_SLOW)
+        {
+          /* Refused while half the cap is queued: not yet dropped. */
+          n_refused++;
+          g_usleep (20 * 1000);
+        }
       else
         {
           /* Once dropped, it is no longer a client. */
@@ -108,11 +120,11 @@ test_stopped_recipient (void)
         rss_max = MAX (rss_max, sc_fault_proc_rss (server_pid));
     }
   rss_max = MAX (rss_max, sc_fault_proc_rss (server_pid));
-  g_test_message ("%u messages of %u bytes accepted (%.1f MiB) before the "
-                  "stopped client was dropped; server RSS %.1f MiB before, "
-                  "at most %.1f MiB during the flood",
+  g_test_message ("%u messages of %u bytes accepted (%.1f MiB) and %u "
+                  "refused before the stopped client was dropped; server "
+                  "RSS %.1f MiB before, at most %.1f MiB during the flood",
                   n_accepted, TEXT_LENGTH,
-                  n_accepted * (double) TEXT_LENGTH / (1024 * 1024),
+                  n_accepted * (double) TEXT_LENGTH / (1024 * 1024), n_refused,
                   rss_before / (1024.0 * 1024), rss_max / (1024.0 * 1024));
   g_assert_true (dropped);
   g_assert_cmpuint (n_accepted, >, 0);
