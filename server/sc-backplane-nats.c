@@ -43,6 +43,7 @@
 #include "sc-outbox.h"
 #include "sc-server-private.h"
 #include "sc-tsan.h"
+#include "sc-wire.h"
 #include "sc-worker.h"
 
 #ifdef SC_TSAN
@@ -221,97 +222,66 @@ typedef struct
 } ScBackplaneNats;
 
 /* ------------------------------------------------------------------ */
-/* Encoding: big-endian fields into a GByteArray, and a bounded reader. */
-
-static void
-put_u8 (GByteArray *out, guint8 value)
-{
-  g_byte_array_append (out, &value, 1);
-}
-
-static void
-put_u16 (GByteArray *out, guint16 value)
-{
-  value = GUINT16_TO_BE (value);
-  g_byte_array_append (out, (guint8 *) &value, 2);
-}
-
-static void
-put_u32 (GByteArray *out, guint32 value)
-{
-  value = GUINT32_TO_BE (value);
-  g_byte_array_append (out, (guint8 *) &value, 4);
-}
-
-static void
-put_u64 (GByteArray *out, guint64 value)
-{
-  value = GUINT64_TO_BE (value);
-  g_byte_array_append (out, (guint8 *) &value, 8);
-}
+/* Decoding: fields read one after another over ScWireReader (sc-wire.h),
+ * remembering whether one did not fit, so that a batch or a roster is
+ * checked once, at its end. */
 
 typedef struct
 {
-  const guint8 *data;
-  gsize len;
-  gsize pos;
+  ScWireReader wire;
   gboolean bad;
 } Reader;
-
-static const guint8 *
-take (Reader *reader, gsize n)
-{
-  const guint8 *at;
-
-  if (reader->bad || n > reader->len - reader->pos)
-    {
-      reader->bad = TRUE;
-      return NULL;
-    }
-  at = reader->data + reader->pos;
-  reader->pos += n;
-  return at;
-}
 
 static guint8
 get_u8 (Reader *reader)
 {
-  const guint8 *at = take (reader, 1);
+  guint8 value = 0;
 
-  return at ? at[0] : 0;
+  reader->bad = reader->bad || !sc_wire_read_u8 (&reader->wire, &value, NULL);
+  return value;
 }
 
 static guint16
 get_u16 (Reader *reader)
 {
-  const guint8 *at = take (reader, 2);
   guint16 value = 0;
 
-  if (at)
-    memcpy (&value, at, 2);
-  return GUINT16_FROM_BE (value);
+  reader->bad = reader->bad || !sc_wire_read_u16 (&reader->wire, &value, NULL);
+  return value;
 }
 
 static guint32
 get_u32 (Reader *reader)
 {
-  const guint8 *at = take (reader, 4);
   guint32 value = 0;
 
-  if (at)
-    memcpy (&value, at, 4);
-  return GUINT32_FROM_BE (value);
+  reader->bad = reader->bad || !sc_wire_read_u32 (&reader->wire, &value, NULL);
+  return value;
 }
 
 static guint64
 get_u64 (Reader *reader)
 {
-  const guint8 *at = take (reader, 8);
   guint64 value = 0;
 
-  if (at)
-    memcpy (&value, at, 8);
-  return GUINT64_FROM_BE (value);
+  reader->bad = reader->bad || !sc_wire_read_u64 (&reader->wire, &value, NULL);
+  return value;
+}
+
+/* Passes over @n bytes, which the caller reads from where they were. */
+static void
+skip (Reader *reader, gsize n)
+{
+  if (reader->bad || n > sc_wire_reader_remaining (&reader->wire))
+    reader->bad = TRUE;
+  else
+    reader->wire.pos += n;
+}
+
+static gboolean
+reader_done (const Reader *reader)
+{
+  return reader->bad || sc_wire_reader_remaining (&reader->wire) == 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -571,9 +541,9 @@ batch_for (ScBackplaneNats *self, guint node)
   if (batch->bytes->len == 0)
     {
       batch->seq = __atomic_add_fetch (&self->next_seq, 1, __ATOMIC_RELAXED);
-      put_u32 (batch->bytes, self->node);
-      put_u64 (batch->bytes, self->incarnation);
-      put_u64 (batch->bytes, batch->seq);
+      sc_wire_append_u32 (batch->bytes, self->node);
+      sc_wire_append_u64 (batch->bytes, self->incarnation);
+      sc_wire_append_u64 (batch->bytes, batch->seq);
     }
   return batch;
 }
@@ -690,11 +660,11 @@ append_receipt (ScBackplaneNats *self,
   SentItem item = { RECORD_RECEIPT, sender_id, recipient_id, message_id,
                     (guint16) status };
 
-  put_u8 (batch->bytes, RECORD_RECEIPT);
-  put_u32 (batch->bytes, sender_id);
-  put_u32 (batch->bytes, recipient_id);
-  put_u64 (batch->bytes, message_id);
-  put_u16 (batch->bytes, (guint16) status);
+  sc_wire_append_u8 (batch->bytes, RECORD_RECEIPT);
+  sc_wire_append_u32 (batch->bytes, sender_id);
+  sc_wire_append_u32 (batch->bytes, recipient_id);
+  sc_wire_append_u64 (batch->bytes, message_id);
+  sc_wire_append_u16 (batch->bytes, (guint16) status);
   g_array_append_val (batch->items, item);
   batch->urgent = TRUE;
 }
@@ -810,12 +780,12 @@ nats_route_message (ScBackplane *backplane,
   g_mutex_unlock (&self->lock);
 
   batch = batch_for (self, node);
-  put_u8 (batch->bytes, RECORD_MESSAGE);
-  put_u32 (batch->bytes, sender_id);
-  put_u32 (batch->bytes, recipient_id);
-  put_u64 (batch->bytes, message_id);
-  put_u8 (batch->bytes, receipt);
-  put_u32 (batch->bytes, (guint32) size);
+  sc_wire_append_u8 (batch->bytes, RECORD_MESSAGE);
+  sc_wire_append_u32 (batch->bytes, sender_id);
+  sc_wire_append_u32 (batch->bytes, recipient_id);
+  sc_wire_append_u64 (batch->bytes, message_id);
+  sc_wire_append_u8 (batch->bytes, receipt);
+  sc_wire_append_u32 (batch->bytes, (guint32) size);
   g_byte_array_append (batch->bytes, data, (guint) size);
   batch->urgent = TRUE;
   if (receipt)
@@ -901,18 +871,18 @@ serve_batch (ScWorker *worker, gpointer data)
   Arrival *arrival = data;
   ScBackplaneNats *self = arrival->self;
   ScServer *server = self->parent.server;
-  Reader reader = { NULL, 0, 0, FALSE };
+  Reader reader = { { 0 }, FALSE };
   gsize size;
+  const guint8 *bytes = g_bytes_get_data (arrival->bytes, &size);
   guint origin;
   guint64 seq;
   gboolean answer = FALSE;
 
-  reader.data = g_bytes_get_data (arrival->bytes, &size);
-  reader.len = size;
+  sc_wire_reader_init (&reader.wire, bytes, size);
   origin = get_u32 (&reader);
   get_u64 (&reader);
   seq = get_u64 (&reader);
-  while (!reader.bad && reader.pos < reader.len)
+  while (!reader_done (&reader))
     {
       guint8 kind = get_u8 (&reader);
       guint32 sender_id = get_u32 (&reader);
@@ -925,12 +895,13 @@ serve_batch (ScWorker *worker, gpointer data)
         {
           gboolean receipt = get_u8 (&reader);
           guint32 length = get_u32 (&reader);
-          gsize offset = reader.pos;
+          gsize offset = reader.wire.pos;
           g_autoptr (GBytes) frame = NULL;
           g_autoptr (ScOutbox) recipient = NULL;
           ScStatus status = SC_STATUS_RECIPIENT_LEFT;
 
-          if (take (&reader, length) == NULL)
+          skip (&reader, length);
+          if (reader.bad)
             break;
           g_mutex_lock (&self->lock);
           g_hash_table_insert (self->routes, GUINT_TO_POINTER (sender_id),
@@ -970,10 +941,10 @@ serve_batch (ScWorker *worker, gpointer data)
       NodeBatch *batch = batch_for (self, origin);
 
       /* Acknowledgements are not acknowledged. */
-      put_u8 (batch->bytes, RECORD_ACK);
-      put_u32 (batch->bytes, 0);
-      put_u32 (batch->bytes, 0);
-      put_u64 (batch->bytes, seq);
+      sc_wire_append_u8 (batch->bytes, RECORD_ACK);
+      sc_wire_append_u32 (batch->bytes, 0);
+      sc_wire_append_u32 (batch->bytes, 0);
+      sc_wire_append_u64 (batch->bytes, seq);
     }
 }
 
@@ -2152,25 +2123,15 @@ roster_arrival_free (RosterArrival *arrival)
 }
 
 static void
-put_string (GByteArray *out, const char *text)
-{
-  gsize length = MIN (strlen (text ? text : ""), G_MAXUINT16);
-
-  put_u16 (out, (guint16) length);
-  g_byte_array_append (out, (const guint8 *) (text ? text : ""),
-                       (guint) length);
-}
-
-static void
 put_roster_record (GByteArray *out, const LocalClient *client)
 {
-  put_u32 (out, client->info.id);
-  put_u64 (out, client->seq);
-  put_u8 (out, client->wants_presence ? 1 : 0);
-  put_u64 (out, (guint64) client->info.connected_since_ms);
-  put_u16 (out, client->info.port);
-  put_string (out, client->info.address);
-  put_string (out, client->info.nickname);
+  sc_wire_append_u32 (out, client->info.id);
+  sc_wire_append_u64 (out, client->seq);
+  sc_wire_append_u8 (out, client->wants_presence ? 1 : 0);
+  sc_wire_append_u64 (out, (guint64) client->info.connected_since_ms);
+  sc_wire_append_u16 (out, client->info.port);
+  sc_wire_append_string (out, client->info.address);
+  sc_wire_append_string (out, client->info.nickname);
 }
 
 /* The chunks' bodies, each under @limit bytes (a record never spans
@@ -2225,11 +2186,11 @@ publish_roster (ScBackplaneNats *self)
       natsStatus s;
 
       g_byte_array_set_size (chunk, 0);
-      put_u32 (chunk, self->node);
-      put_u64 (chunk, self->incarnation);
-      put_u64 (chunk, seq);
-      put_u16 (chunk, (guint16) i);
-      put_u16 (chunk, (guint16) bodies->len);
+      sc_wire_append_u32 (chunk, self->node);
+      sc_wire_append_u64 (chunk, self->incarnation);
+      sc_wire_append_u64 (chunk, seq);
+      sc_wire_append_u16 (chunk, (guint16) i);
+      sc_wire_append_u16 (chunk, (guint16) bodies->len);
       g_byte_array_append (chunk, body->data, body->len);
       s = natsConnection_Publish (self->nc, self->roster_subject, chunk->data,
                                   (int) chunk->len);
@@ -2310,28 +2271,23 @@ roster_record_clear (RosterRecord *record)
 static char *
 get_string (Reader *reader)
 {
-  guint16 length = get_u16 (reader);
-  const guint8 *at = take (reader, length);
+  char *text = NULL;
 
-  if (at == NULL)
-    return NULL;
-  if (!g_utf8_validate ((const char *) at, length, NULL))
-    {
-      reader->bad = TRUE;
-      return NULL;
-    }
-  return g_strndup ((const char *) at, length);
+  reader->bad =
+    reader->bad || !sc_wire_read_string (&reader->wire, &text, NULL);
+  return text;
 }
 
 static gboolean
 parse_roster_chunk (GBytes *chunk, GArray *out)
 {
   gsize size;
-  Reader reader = { g_bytes_get_data (chunk, &size), 0, ROSTER_HEADER_BYTES,
-                    FALSE };
+  const guint8 *data = g_bytes_get_data (chunk, &size);
+  Reader reader = { { 0 }, FALSE };
 
-  reader.len = size;
-  while (!reader.bad && reader.pos < reader.len)
+  sc_wire_reader_init (&reader.wire, data, size);
+  skip (&reader, ROSTER_HEADER_BYTES);
+  while (!reader_done (&reader))
     {
       RosterRecord record = { 0 };
 
@@ -2467,14 +2423,19 @@ on_roster (natsConnection *nc,
            void *closure)
 {
   ScBackplaneNats *self = closure;
-  Reader reader = { (const guint8 *) natsMsg_GetData (msg),
-                    (gsize) natsMsg_GetDataLength (msg), 0, FALSE };
+  Reader reader = { { 0 }, FALSE };
   RosterAssembly *assembly, *complete = NULL;
-  guint node = get_u32 (&reader);
-  guint64 incarnation = get_u64 (&reader);
-  guint64 seq = get_u64 (&reader);
-  guint16 index = get_u16 (&reader);
-  guint16 count = get_u16 (&reader);
+  guint node;
+  guint64 incarnation, seq;
+  guint16 index, count;
+
+  sc_wire_reader_init (&reader.wire, (const guint8 *) natsMsg_GetData (msg),
+                       (gsize) natsMsg_GetDataLength (msg));
+  node = get_u32 (&reader);
+  incarnation = get_u64 (&reader);
+  seq = get_u64 (&reader);
+  index = get_u16 (&reader);
+  count = get_u16 (&reader);
 
   if (reader.bad || count == 0 || index >= count || node == self->node)
     {
@@ -2497,7 +2458,8 @@ on_roster (natsConnection *nc,
     }
   if (assembly->chunks[index] == NULL)
     {
-      assembly->chunks[index] = g_bytes_new (reader.data, reader.len);
+      assembly->chunks[index] =
+        g_bytes_new (reader.wire.data, reader.wire.length);
       assembly->received++;
     }
   if (assembly->received == assembly->count)
