@@ -47,11 +47,12 @@ fill_queues (ScTestPeer *sender, ScTestPeer **stalled)
       g_assert_cmpuint (round, <, 1000);
       for (guint i = 0; i < N_STALLED; i++)
         {
-          ScMessage *send = sc_message_new (SC_MSG_SEND_MESSAGE, 0);
+          ScMessage *send;
           g_autoptr (ScMessage) reply = NULL;
 
           if (full[i])
             continue;
+          send = sc_message_new (SC_MSG_SEND_MESSAGE, 0);
           send->peer_id = sc_test_peer_get_id (stalled[i]);
           send->text = g_strdup (text);
           reply = sc_test_peer_request (sender, send);
