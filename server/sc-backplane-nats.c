@@ -39,6 +39,7 @@
 #include <string.h>
 
 #include "sc-backplane.h"
+#include "sc-directory-sweeper.h"
 #include "sc-nickname.h"
 #include "sc-outbox.h"
 #include "sc-server-private.h"
@@ -164,6 +165,7 @@ typedef struct
   kvStore *nodes_kv;
   kvStore *dir_kv;
   kvWatcher *watcher;
+  ScDirectorySweeper *sweeper; /* removes old delete markers */
   natsSubscription *route_sub;
   natsSubscription *heartbeat_sub;
   natsSubscription *dir_leader_sub; /* the directory's leader elections */
@@ -1329,6 +1331,8 @@ check_liveness (ScBackplaneNats *self)
   post_outcomes (self, outcomes);
   for (guint i = 0; purge && i < purges->len; i++)
     publish_purge (self, g_ptr_array_index (purges, i));
+  if (purge)
+    sc_directory_sweeper_poke (self->sweeper, now);
 }
 
 /* While the link is down past the receipt timeout, every pending receipt
@@ -2886,6 +2890,8 @@ nats_start (ScBackplane *backplane, GError **error)
   self->dir_kv = open_bucket (self, self->dir_bucket, &s);
   if (s != NATS_OK)
     return fail (error, "cannot open the directory bucket", s);
+  self->sweeper = sc_directory_sweeper_new (
+    self->dir_kv, self->config->delete_markers_kept_s);
 
   s = natsConnection_Subscribe (&self->heartbeat_sub, self->nc,
                                 self->heartbeat_subject, on_heartbeat, self);
@@ -2964,6 +2970,8 @@ nats_stop (ScBackplane *backplane)
       natsConnection_Close (self->nc);
       wait_closed (self);
     }
+  /* After the close, which ends a sweep under way. */
+  g_clear_pointer (&self->sweeper, sc_directory_sweeper_free);
 }
 
 static void
