@@ -13,8 +13,8 @@
  *   entries are written by plain publications on the bucket's subjects,
  *   which never wait, and read back by a watcher into a local copy.
  * - Rosters: a node's whole list of clients, on core NATS subject
- *   "<cluster>.roster", when another node may lack them (see "Rosters"
- *   below for when, the frame and how they are ordered with the
+ *   "<cluster>.roster", when another node may lack them (see "Rosters" below
+ *   for when, the frame and how they are ordered with the
  *   directory): the lists converge as soon as NATS takes connections,
  *   before JetStream serves the directory again.
  *
@@ -25,65 +25,18 @@
  * keys and leases id blocks; a "sc-cluster-watch" thread follows the
  * directory.  Workers only publish, which does not wait.
  *
- * Exactly one outcome per (message, recipient): the origin node keeps a
- * pending entry for each remote recipient and resolves it once, with the
- * receipt that comes back, RECIPIENT_LEFT when the recipient's node dies,
- * or UNREACHABLE once its own link has been down for --receipt-timeout.
- * Whatever comes for an entry already resolved is dropped.
+ * This file holds the object: its creation, start and stop, the link's
+ * callbacks, the cluster thread, the leases of the node id and client
+ * ids, and the hand-over of work to the workers.  The other parts,
+ * which share sc-backplane-nats-private.h:
+ * - sc-backplane-nats-routing.c: the per-thread batches of messages and
+ *   receipts, what a node does with a batch from another, and the
+ *   one outcome of each remote delivery.
  */
 #include "config.h"
 
-#include <glib/gi18n.h>
+#include "sc-backplane-nats-private.h"
 
-#include <nats/nats.h>
-#include <string.h>
-
-#include "sc-backplane.h"
-#include "sc-nickname.h"
-#include "sc-outbox.h"
-#include "sc-server-private.h"
-#include "sc-tsan.h"
-#include "sc-wire.h"
-#include "sc-worker.h"
-
-#ifdef SC_TSAN
-/* ThreadSanitizer cannot see GLib's futex-based mutexes (sc-tsan.h), and
- * this file's state is shared between libnats's threads, the cluster
- * thread and the workers under three of them: each lock and wait states
- * the order it gives. */
-static void
-tsan_mutex_lock (GMutex *mutex)
-{
-  g_mutex_lock (mutex);
-  SC_HAPPENS_AFTER (mutex);
-}
-
-static void
-tsan_mutex_unlock (GMutex *mutex)
-{
-  SC_HAPPENS_BEFORE (mutex);
-  g_mutex_unlock (mutex);
-}
-
-static gboolean
-tsan_cond_wait_until (GCond *cond, GMutex *mutex, gint64 end_time)
-{
-  gboolean signalled;
-
-  SC_HAPPENS_BEFORE (mutex);
-  signalled = g_cond_wait_until (cond, mutex, end_time);
-  SC_HAPPENS_AFTER (mutex);
-  return signalled;
-}
-
-#define g_mutex_lock      tsan_mutex_lock
-#define g_mutex_unlock    tsan_mutex_unlock
-#define g_cond_wait_until tsan_cond_wait_until
-#endif
-
-#define RECORD_MESSAGE      'M'
-#define RECORD_RECEIPT      'R'
-#define RECORD_ACK          'A' /* a batch was served: its sequence number */
 #define REREGISTER_PER_TICK 500
 /* How long the watcher may stay behind a directory revision another node
  * (or an acknowledged write of this one) has told, before it is taken
@@ -98,191 +51,6 @@ tsan_cond_wait_until (GCond *cond, GMutex *mutex, gint64 end_time)
  * rosters: far longer than a roster takes to arrive, which is what it
  * guards against (a roster built before the leave, served after it). */
 #define TOMBSTONE_KEEP_S 60
-
-typedef struct
-{
-  guint32 id;
-  guint node;
-  guint64 incarnation;
-  gboolean wants_presence;
-  ScClientInfo info;
-  GStrv looks;       /* of its nickname (sc-nickname.h), NULL for none */
-  guint64 seq;       /* its node's change counter for this state */
-  gboolean rostered; /* learnt from a roster, not yet from the directory */
-} RemoteClient;
-
-typedef struct
-{
-  guint node;
-  guint64 incarnation;
-  gint64 last_seen;     /* monotonic */
-  guint reconnects;     /* as its heartbeats count them */
-  guint64 dir_revision; /* the directory's revision it last told */
-  guint64 roster_seq;   /* the change counter of its last roster applied */
-  guint heard_epoch;    /* this node's link_epoch when last heard */
-} NodeState;
-
-typedef struct
-{
-  guint64 message_id;
-  guint32 recipient_id;
-} PendingKey;
-
-typedef struct
-{
-  PendingKey key;
-  guint32 sender_id;
-  guint node;
-  guint64 incarnation;
-} Pending;
-
-typedef struct
-{
-  ScClientInfo info;
-  gboolean wants_presence;
-  guint64 seq; /* the change counter of its last change */
-} LocalClient;
-
-typedef struct
-{
-  ScBackplane parent;
-  ScServerConfig *config;
-  guint node;
-  guint64 incarnation;
-  char *own_subject;
-  char *heartbeat_subject;
-  char *roster_subject;
-  char *dir_prefix; /* "$KV.<cluster>-dir." */
-  char *nodes_bucket;
-  char *dir_bucket;
-  gint64 started_at;
-
-  natsOptions *options;
-  natsConnection *nc;
-  jsCtx *js;
-  jsCtx *dir_js; /* asynchronous directory writes, retried on failure */
-  kvStore *nodes_kv;
-  kvStore *dir_kv;
-  kvWatcher *watcher;
-  natsSubscription *route_sub;
-  natsSubscription *heartbeat_sub;
-  natsSubscription *dir_leader_sub; /* the directory's leader elections */
-  natsSubscription *roster_sub;
-
-  GThread *cluster_thread;
-  GThread *watch_thread;
-  GAsyncQueue *wakeups; /* pokes the cluster thread */
-  gint stopping;        /* atomic */
-  gint link_up;         /* atomic */
-  gint64 link_down_since;
-  gint reregister;    /* atomic: the link came back */
-  gint resync;        /* atomic: the watcher starts over, for the same reason */
-  gint reconnects;    /* atomic: told in heartbeats (for the logs of others) */
-  gint link_epoch;    /* atomic: counts the link's returns */
-  gint dir_stale;     /* atomic: the link was lost and the directory not read */
-  gint roster_wanted; /* atomic: another node may lack this one's clients */
-  gint local_changed; /* atomic: a client came, changed or left */
-  gint64 last_roster; /* monotonic; the cluster thread's */
-
-  GMutex lock;           /* the tables below, up to dirty_lock */
-  GHashTable *remote;    /* id -> RemoteClient */
-  GTree *remote_sorted;  /* id -> RemoteClient (borrowed) */
-  GHashTable *nodes;     /* node -> NodeState */
-  GArray *replaced;      /* NodeState: incarnations a newer one replaced */
-  GHashTable *pending;   /* PendingKey -> Pending */
-  GHashTable *in_flight; /* batch seq -> InFlight, until acknowledged */
-  guint64 next_seq;      /* atomic, not locked: the last batch number */
-  GHashTable *routes;    /* remote sender id -> node it spoke from */
-  GHashTable *local;     /* id -> LocalClient: this node's own clients */
-  GArray *to_reregister; /* ids still to write again after a reconnect */
-  GMutex dirty_lock;
-  GHashTable *dirty;       /* own client ids whose last write failed */
-  gint64 self_conflict_at; /* another process heartbeats with our node id */
-  guint64 change_seq;      /* under lock: counts this node's client changes */
-  GHashTable *tombstones;  /* under lock: id -> second it left (see Rosters) */
-
-  GMutex roster_lock;
-  GHashTable *assemblies; /* node -> RosterAssembly, chunks still coming */
-
-  GMutex ids_lock;
-  GCond ids_cond; /* also: the connection's closed callback has run */
-  gboolean closed;
-  guint32 ids_next, ids_end;
-  guint32 spare_next, spare_end;
-
-  /* The directory's revisions (its stream's sequence numbers), so that a
-   * watcher whose consumer went away with a NATS server is noticed even
-   * when no node reconnected (see check_watcher_lag). */
-  GMutex revision_lock;
-  guint64 watched_revision; /* the last the watcher applied */
-  guint64 written_revision; /* the last own write JetStream acknowledged */
-  guint64 lag_target;       /* a revision the watcher has yet to reach */
-  gint64 lag_since;         /* monotonic; 0: not behind */
-  guint64 lag_resynced;     /* the target of the last resync for lag */
-} ScBackplaneNats;
-
-/* ------------------------------------------------------------------ */
-/* Decoding: fields read one after another over ScWireReader (sc-wire.h),
- * remembering whether one did not fit, so that a batch or a roster is
- * checked once, at its end. */
-
-typedef struct
-{
-  ScWireReader wire;
-  gboolean bad;
-} Reader;
-
-static guint8
-get_u8 (Reader *reader)
-{
-  guint8 value = 0;
-
-  reader->bad = reader->bad || !sc_wire_read_u8 (&reader->wire, &value, NULL);
-  return value;
-}
-
-static guint16
-get_u16 (Reader *reader)
-{
-  guint16 value = 0;
-
-  reader->bad = reader->bad || !sc_wire_read_u16 (&reader->wire, &value, NULL);
-  return value;
-}
-
-static guint32
-get_u32 (Reader *reader)
-{
-  guint32 value = 0;
-
-  reader->bad = reader->bad || !sc_wire_read_u32 (&reader->wire, &value, NULL);
-  return value;
-}
-
-static guint64
-get_u64 (Reader *reader)
-{
-  guint64 value = 0;
-
-  reader->bad = reader->bad || !sc_wire_read_u64 (&reader->wire, &value, NULL);
-  return value;
-}
-
-/* Passes over @n bytes, which the caller reads from where they were. */
-static void
-skip (Reader *reader, gsize n)
-{
-  if (reader->bad || n > sc_wire_reader_remaining (&reader->wire))
-    reader->bad = TRUE;
-  else
-    reader->wire.pos += n;
-}
-
-static gboolean
-reader_done (const Reader *reader)
-{
-  return reader->bad || sc_wire_reader_remaining (&reader->wire) == 0;
-}
 
 /* ------------------------------------------------------------------ */
 /* Tables. */
@@ -326,21 +94,15 @@ compare_ids (gconstpointer a, gconstpointer b, gpointer unused)
   return x < y ? -1 : x > y;
 }
 
-static gboolean
-link_is_up (ScBackplaneNats *self)
-{
-  return g_atomic_int_get (&self->link_up);
-}
-
 /* ------------------------------------------------------------------ */
 /* Handing work to the workers. */
 
-static void
-post_call (ScBackplaneNats *self,
-           guint worker_index,
-           void (*call) (ScWorker *, gpointer),
-           gpointer data,
-           GDestroyNotify data_free)
+void
+sc_nats_post_call (ScBackplaneNats *self,
+                   guint worker_index,
+                   void (*call) (ScWorker *, gpointer),
+                   gpointer data,
+                   GDestroyNotify data_free)
 {
   ScServer *server = self->parent.server;
   ScWorkItem *item = sc_work_item_new (SC_WORK_CALL, 0);
@@ -378,8 +140,8 @@ post_presence (ScBackplaneNats *self, ScMessage *notice)
     }
   /* One worker for every notice keeps a client's joined, renamed and
    * left in order. */
-  post_call (self, 0, notify_presence, notice,
-             (GDestroyNotify) sc_message_free);
+  sc_nats_post_call (self, 0, notify_presence, notice,
+                     (GDestroyNotify) sc_message_free);
 }
 
 static void
@@ -393,14 +155,6 @@ post_left (ScBackplaneNats *self, guint32 id, ScStatus status)
     g_strdup (status == SC_STATUS_OK ? "disconnected" : "its server stopped");
   post_presence (self, left);
 }
-
-typedef struct
-{
-  guint32 sender_id;
-  guint32 recipient_id;
-  guint64 message_id;
-  ScStatus status;
-} Outcome;
 
 /* Receipts the origin resolved on its own (a node died, the link was
  * lost): each to its local sender, if it is still here. */
@@ -430,8 +184,8 @@ compare_outcomes (gconstpointer a, gconstpointer b)
   return x->message_id < y->message_id ? -1 : x->message_id > y->message_id;
 }
 
-static void
-post_outcomes (ScBackplaneNats *self, GArray *outcomes)
+void
+sc_nats_post_outcomes (ScBackplaneNats *self, GArray *outcomes)
 {
   if (outcomes->len == 0)
     {
@@ -440,535 +194,8 @@ post_outcomes (ScBackplaneNats *self, GArray *outcomes)
     }
   /* In the order they were sent: message ids only grow per sender. */
   g_array_sort (outcomes, compare_outcomes);
-  post_call (self, 0, deliver_outcomes, outcomes,
-             (GDestroyNotify) g_array_unref);
-}
-
-/* ------------------------------------------------------------------ */
-/* Per-thread batches: what a worker routed this round, by node.
- *
- * Every batch has a sequence number, and the node that serves a batch
- * holding messages or receipts answers with an acknowledgement record
- * for it.  Core NATS loses what is in flight when a connection breaks, so
- * the sender keeps what each batch carried until it is acknowledged: past
- * --receipt-timeout, a message's pending receipt fails with UNREACHABLE
- * and a receipt is sent again (the origin drops the duplicate). */
-
-typedef struct
-{
-  guint8 kind;
-  guint32 sender_id;
-  guint32 recipient_id;
-  guint64 message_id;
-  guint16 status;
-} SentItem;
-
-typedef struct
-{
-  guint node;
-  gint64 deadline;
-  GArray *items; /* SentItem */
-} InFlight;
-
-static void
-in_flight_free (InFlight *in_flight)
-{
-  g_array_unref (in_flight->items);
-  g_free (in_flight);
-}
-
-typedef struct
-{
-  GByteArray *bytes;
-  GArray *items; /* SentItem: what must be acknowledged */
-  guint64 seq;
-  /* It holds a message or a receipt, not only acknowledgements: it goes
-   * at the end of the round. */
-  gboolean urgent;
-} NodeBatch;
-
-static void
-node_batch_free (NodeBatch *batch)
-{
-  g_byte_array_unref (batch->bytes);
-  g_array_unref (batch->items);
-  g_free (batch);
-}
-
-typedef struct
-{
-  ScBackplaneNats *owner;
-  GHashTable *by_node; /* node -> NodeBatch */
-  GSource *ack_timer;  /* publishes batches of acknowledgements only */
-} Batches;
-
-static void
-batches_free (Batches *batches)
-{
-  if (batches->ack_timer != NULL)
-    {
-      g_source_destroy (batches->ack_timer);
-      g_source_unref (batches->ack_timer);
-    }
-  g_hash_table_unref (batches->by_node);
-  g_free (batches);
-}
-
-static GPrivate batches_key = G_PRIVATE_INIT ((GDestroyNotify) batches_free);
-
-static NodeBatch *
-batch_for (ScBackplaneNats *self, guint node)
-{
-  Batches *batches = g_private_get (&batches_key);
-  NodeBatch *batch;
-
-  if (batches == NULL || batches->owner != self)
-    {
-      batches = g_new0 (Batches, 1);
-      batches->owner = self;
-      batches->by_node = g_hash_table_new_full (
-        NULL, NULL, NULL, (GDestroyNotify) node_batch_free);
-      g_private_replace (&batches_key, batches);
-    }
-  batch = g_hash_table_lookup (batches->by_node, GUINT_TO_POINTER (node));
-  if (batch == NULL)
-    {
-      batch = g_new0 (NodeBatch, 1);
-      batch->bytes = g_byte_array_sized_new (4096);
-      batch->items = g_array_new (FALSE, FALSE, sizeof (SentItem));
-      g_hash_table_insert (batches->by_node, GUINT_TO_POINTER (node), batch);
-    }
-  if (batch->bytes->len == 0)
-    {
-      batch->seq = __atomic_add_fetch (&self->next_seq, 1, __ATOMIC_RELAXED);
-      sc_wire_append_u32 (batch->bytes, self->node);
-      sc_wire_append_u64 (batch->bytes, self->incarnation);
-      sc_wire_append_u64 (batch->bytes, batch->seq);
-    }
-  return batch;
-}
-
-/* A batch that only acknowledges other batches can wait a little for a
- * message or a receipt to ride with (the origin waits --receipt-timeout
- * for it): in ping-pong traffic every delivery otherwise costs one more
- * publication, and one more wake-up of the origin's NATS client, on the
- * way back.  At most this long; never longer than a tenth of the
- * receipt timeout. */
-#define ACK_DELAY_MS 20
-
-static void
-publish_batches (ScBackplaneNats *self, Batches *batches, gboolean acks_too);
-
-static gboolean
-on_ack_timer (gpointer data)
-{
-  Batches *batches = data;
-
-  g_clear_pointer (&batches->ack_timer, g_source_unref);
-  publish_batches (batches->owner, batches, TRUE);
-  return G_SOURCE_REMOVE;
-}
-
-/* Whether a batch of acknowledgements only waits: on a worker (a
- * thread with a main context to wake it again), not on the cluster
- * thread. */
-static gboolean
-defer_acks (ScBackplaneNats *self, Batches *batches)
-{
-  GMainContext *context = g_main_context_get_thread_default ();
-  guint delay = MIN (ACK_DELAY_MS, self->config->receipt_timeout_ms / 10);
-
-  if (context == NULL || delay == 0)
-    return FALSE;
-  if (batches->ack_timer == NULL)
-    {
-      batches->ack_timer = g_timeout_source_new (delay);
-      g_source_set_callback (batches->ack_timer, on_ack_timer, batches, NULL);
-      g_source_attach (batches->ack_timer, context);
-    }
-  return TRUE;
-}
-
-static void
-nats_flush (ScBackplane *backplane)
-{
-  ScBackplaneNats *self = (ScBackplaneNats *) backplane;
-  Batches *batches = g_private_get (&batches_key);
-
-  if (batches == NULL || batches->owner != self)
-    return;
-  publish_batches (self, batches, FALSE);
-}
-
-/* Publishes this thread's batches; those holding acknowledgements only
- * when acks_too, or when they cannot wait. */
-static void
-publish_batches (ScBackplaneNats *self, Batches *batches, gboolean acks_too)
-{
-  GHashTableIter iter;
-  gpointer key, value;
-
-  g_hash_table_iter_init (&iter, batches->by_node);
-  while (g_hash_table_iter_next (&iter, &key, &value))
-    {
-      NodeBatch *batch = value;
-      char subject[128];
-      natsStatus s;
-
-      if (batch->bytes->len == 0)
-        continue;
-      if (!batch->urgent && !acks_too && defer_acks (self, batches))
-        continue;
-      /* Registered before it goes, so that its acknowledgement cannot
-       * come first. */
-      if (batch->items->len > 0)
-        {
-          InFlight *in_flight = g_new0 (InFlight, 1);
-
-          in_flight->node = GPOINTER_TO_UINT (key);
-          in_flight->deadline =
-            g_get_monotonic_time () +
-            (gint64) self->config->receipt_timeout_ms * 1000;
-          in_flight->items = batch->items;
-          batch->items = g_array_new (FALSE, FALSE, sizeof (SentItem));
-          g_mutex_lock (&self->lock);
-          g_hash_table_insert (self->in_flight, g_memdup2 (&batch->seq, 8),
-                               in_flight);
-          g_mutex_unlock (&self->lock);
-        }
-      g_snprintf (subject, sizeof subject, "%s.node.%u",
-                  self->config->cluster_name, GPOINTER_TO_UINT (key));
-      s = natsConnection_Publish (self->nc, subject, batch->bytes->data,
-                                  (int) batch->bytes->len);
-      if (s != NATS_OK)
-        g_debug ("cluster: cannot publish to node %u: %s",
-                 GPOINTER_TO_UINT (key), natsStatus_GetText (s));
-      g_byte_array_set_size (batch->bytes, 0);
-      batch->urgent = FALSE;
-    }
-}
-
-static void
-append_receipt (ScBackplaneNats *self,
-                guint node,
-                guint32 sender_id,
-                guint64 message_id,
-                guint32 recipient_id,
-                ScStatus status)
-{
-  NodeBatch *batch = batch_for (self, node);
-  SentItem item = { RECORD_RECEIPT, sender_id, recipient_id, message_id,
-                    (guint16) status };
-
-  sc_wire_append_u8 (batch->bytes, RECORD_RECEIPT);
-  sc_wire_append_u32 (batch->bytes, sender_id);
-  sc_wire_append_u32 (batch->bytes, recipient_id);
-  sc_wire_append_u64 (batch->bytes, message_id);
-  sc_wire_append_u16 (batch->bytes, (guint16) status);
-  g_array_append_val (batch->items, item);
-  batch->urgent = TRUE;
-}
-
-/* Cluster thread: batches not acknowledged in time. */
-static void
-check_in_flight (ScBackplaneNats *self)
-{
-  gint64 now = g_get_monotonic_time ();
-  g_autoptr (GPtrArray) expired =
-    g_ptr_array_new_with_free_func ((GDestroyNotify) in_flight_free);
-  GArray *outcomes = g_array_new (FALSE, FALSE, sizeof (Outcome));
-  GHashTableIter iter;
-  gpointer value;
-
-  g_mutex_lock (&self->lock);
-  g_hash_table_iter_init (&iter, self->in_flight);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    if (((InFlight *) value)->deadline <= now)
-      {
-        g_ptr_array_add (expired, value);
-        g_hash_table_iter_steal (&iter);
-      }
-  for (guint i = 0; i < expired->len; i++)
-    {
-      InFlight *in_flight = g_ptr_array_index (expired, i);
-
-      for (guint j = 0; j < in_flight->items->len; j++)
-        {
-          SentItem *item = &g_array_index (in_flight->items, SentItem, j);
-          PendingKey key = { item->message_id, item->recipient_id };
-          Pending *pending;
-
-          if (item->kind != RECORD_MESSAGE)
-            continue;
-          pending = g_hash_table_lookup (self->pending, &key);
-          if (pending != NULL)
-            {
-              Outcome outcome = { pending->sender_id, key.recipient_id,
-                                  key.message_id, SC_STATUS_UNREACHABLE };
-
-              g_array_append_val (outcomes, outcome);
-              g_hash_table_remove (self->pending, &key);
-            }
-        }
-    }
-  g_mutex_unlock (&self->lock);
-  post_outcomes (self, outcomes);
-  /* Receipts are sent again while their node lives. */
-  for (guint i = 0; i < expired->len; i++)
-    {
-      InFlight *in_flight = g_ptr_array_index (expired, i);
-      gboolean alive;
-
-      g_mutex_lock (&self->lock);
-      alive =
-        g_hash_table_contains (self->nodes, GUINT_TO_POINTER (in_flight->node));
-      g_mutex_unlock (&self->lock);
-      for (guint j = 0; alive && j < in_flight->items->len; j++)
-        {
-          SentItem *item = &g_array_index (in_flight->items, SentItem, j);
-
-          if (item->kind == RECORD_RECEIPT)
-            append_receipt (self, in_flight->node, item->sender_id,
-                            item->message_id, item->recipient_id, item->status);
-        }
-    }
-  nats_flush (&self->parent);
-}
-
-/* ------------------------------------------------------------------ */
-/* Routing: worker side. */
-
-static ScStatus
-nats_route_message (ScBackplane *backplane,
-                    guint32 sender_id,
-                    guint32 recipient_id,
-                    guint64 message_id,
-                    GBytes *frame,
-                    gboolean receipt)
-{
-  ScBackplaneNats *self = (ScBackplaneNats *) backplane;
-  RemoteClient *client;
-  NodeBatch *batch;
-  gsize size;
-  const guint8 *data = g_bytes_get_data (frame, &size);
-  guint node;
-
-  g_mutex_lock (&self->lock);
-  client = g_hash_table_lookup (self->remote, GUINT_TO_POINTER (recipient_id));
-  if (client == NULL)
-    {
-      g_mutex_unlock (&self->lock);
-      return SC_STATUS_RECIPIENT_LEFT;
-    }
-  if (!link_is_up (self))
-    {
-      g_mutex_unlock (&self->lock);
-      return SC_STATUS_UNREACHABLE;
-    }
-  node = client->node;
-  if (receipt)
-    {
-      Pending *pending = g_new0 (Pending, 1);
-
-      pending->key.message_id = message_id;
-      pending->key.recipient_id = recipient_id;
-      pending->sender_id = sender_id;
-      pending->node = node;
-      pending->incarnation = client->incarnation;
-      g_hash_table_replace (self->pending, &pending->key, pending);
-    }
-  g_mutex_unlock (&self->lock);
-
-  batch = batch_for (self, node);
-  sc_wire_append_u8 (batch->bytes, RECORD_MESSAGE);
-  sc_wire_append_u32 (batch->bytes, sender_id);
-  sc_wire_append_u32 (batch->bytes, recipient_id);
-  sc_wire_append_u64 (batch->bytes, message_id);
-  sc_wire_append_u8 (batch->bytes, receipt);
-  sc_wire_append_u32 (batch->bytes, (guint32) size);
-  g_byte_array_append (batch->bytes, data, (guint) size);
-  batch->urgent = TRUE;
-  if (receipt)
-    {
-      SentItem item = { RECORD_MESSAGE, sender_id, recipient_id, message_id,
-                        0 };
-
-      g_array_append_val (batch->items, item);
-    }
-  return SC_STATUS_OK;
-}
-
-static gboolean
-nats_route_receipt (ScBackplane *backplane,
-                    guint32 sender_id,
-                    guint64 message_id,
-                    guint32 recipient_id,
-                    ScStatus status)
-{
-  ScBackplaneNats *self = (ScBackplaneNats *) backplane;
-  gpointer node_value;
-  RemoteClient *client;
-  guint node;
-
-  g_mutex_lock (&self->lock);
-  if (g_hash_table_lookup_extended (self->routes, GUINT_TO_POINTER (sender_id),
-                                    NULL, &node_value))
-    node = GPOINTER_TO_UINT (node_value);
-  else if ((client =
-              g_hash_table_lookup (self->remote, GUINT_TO_POINTER (sender_id))))
-    node = client->node;
-  else
-    {
-      g_mutex_unlock (&self->lock);
-      return FALSE;
-    }
-  g_mutex_unlock (&self->lock);
-
-  append_receipt (self, node, sender_id, message_id, recipient_id, status);
-  return TRUE;
-}
-
-/* A receipt came back for a pending entry: resolved here, once. */
-static void
-resolve_receipt (ScBackplaneNats *self,
-                 ScWorker *worker,
-                 guint32 sender_id,
-                 guint32 recipient_id,
-                 guint64 message_id,
-                 ScStatus status)
-{
-  PendingKey key = { message_id, recipient_id };
-  g_autoptr (ScOutbox) sender = NULL;
-  gboolean found;
-
-  g_mutex_lock (&self->lock);
-  found = g_hash_table_remove (self->pending, &key);
-  g_mutex_unlock (&self->lock);
-  if (!found)
-    return; /* a duplicate, or resolved already by a node's death */
-  sender = sc_registry_lookup_ready (self->parent.server->registry, sender_id);
-  if (sender != NULL)
-    sc_outbox_owe_receipt (sender, message_id, recipient_id, status, worker);
-}
-
-typedef struct
-{
-  ScBackplaneNats *self;
-  GBytes *bytes;
-} Arrival;
-
-static void
-arrival_free (Arrival *arrival)
-{
-  g_bytes_unref (arrival->bytes);
-  g_free (arrival);
-}
-
-/* A batch from another node, on the worker its origin maps to. */
-static void
-serve_batch (ScWorker *worker, gpointer data)
-{
-  Arrival *arrival = data;
-  ScBackplaneNats *self = arrival->self;
-  ScServer *server = self->parent.server;
-  Reader reader = { { 0 }, FALSE };
-  gsize size;
-  const guint8 *bytes = g_bytes_get_data (arrival->bytes, &size);
-  guint origin;
-  guint64 seq;
-  gboolean answer = FALSE;
-
-  sc_wire_reader_init (&reader.wire, bytes, size);
-  origin = get_u32 (&reader);
-  get_u64 (&reader);
-  seq = get_u64 (&reader);
-  while (!reader_done (&reader))
-    {
-      guint8 kind = get_u8 (&reader);
-      guint32 sender_id = get_u32 (&reader);
-      guint32 recipient_id = get_u32 (&reader);
-      guint64 message_id = get_u64 (&reader);
-
-      if (kind == RECORD_MESSAGE || kind == RECORD_RECEIPT)
-        answer = TRUE;
-      if (kind == RECORD_MESSAGE)
-        {
-          gboolean receipt = get_u8 (&reader);
-          guint32 length = get_u32 (&reader);
-          gsize offset = reader.wire.pos;
-          g_autoptr (GBytes) frame = NULL;
-          g_autoptr (ScOutbox) recipient = NULL;
-          ScStatus status = SC_STATUS_RECIPIENT_LEFT;
-
-          skip (&reader, length);
-          if (reader.bad)
-            break;
-          g_mutex_lock (&self->lock);
-          g_hash_table_insert (self->routes, GUINT_TO_POINTER (sender_id),
-                               GUINT_TO_POINTER (origin));
-          g_mutex_unlock (&self->lock);
-          frame = g_bytes_new_from_bytes (arrival->bytes, offset, length);
-          recipient = sc_registry_lookup_ready (server->registry, recipient_id);
-          if (recipient != NULL)
-            status = sc_outbox_deliver (recipient, frame, message_id, sender_id,
-                                        receipt, worker);
-          if (status != SC_STATUS_OK && receipt)
-            nats_route_receipt (&self->parent, sender_id, message_id,
-                                recipient_id, status);
-        }
-      else if (kind == RECORD_ACK)
-        {
-          g_mutex_lock (&self->lock);
-          g_hash_table_remove (self->in_flight, &message_id);
-          g_mutex_unlock (&self->lock);
-          continue;
-        }
-      else if (kind == RECORD_RECEIPT)
-        {
-          ScStatus status = get_u16 (&reader);
-
-          if (!reader.bad)
-            resolve_receipt (self, worker, sender_id, recipient_id, message_id,
-                             status);
-        }
-      else
-        reader.bad = TRUE;
-    }
-  if (reader.bad)
-    g_warning ("cluster: a malformed batch from node %u", origin);
-  else if (answer)
-    {
-      NodeBatch *batch = batch_for (self, origin);
-
-      /* Acknowledgements are not acknowledged. */
-      sc_wire_append_u8 (batch->bytes, RECORD_ACK);
-      sc_wire_append_u32 (batch->bytes, 0);
-      sc_wire_append_u32 (batch->bytes, 0);
-      sc_wire_append_u64 (batch->bytes, seq);
-    }
-}
-
-/* libnats thread. */
-static void
-on_route (natsConnection *nc,
-          natsSubscription *sub,
-          natsMsg *msg,
-          void *closure)
-{
-  ScBackplaneNats *self = closure;
-  Arrival *arrival = g_new0 (Arrival, 1);
-  int length = natsMsg_GetDataLength (msg);
-  guint32 origin = 0;
-
-  arrival->self = self;
-  arrival->bytes = g_bytes_new (natsMsg_GetData (msg), (gsize) length);
-  if (length >= 4)
-    {
-      memcpy (&origin, natsMsg_GetData (msg), 4);
-      origin = GUINT32_FROM_BE (origin);
-    }
-  natsMsg_Destroy (msg);
-  post_call (self, origin, serve_batch, arrival, (GDestroyNotify) arrival_free);
+  sc_nats_post_call (self, 0, deliver_outcomes, outcomes,
+                     (GDestroyNotify) g_array_unref);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1326,7 +553,7 @@ check_liveness (ScBackplaneNats *self)
 
   for (guint i = 0; i < gone->len; i++)
     post_left (self, g_array_index (gone, guint32, i), SC_STATUS_TIMEOUT);
-  post_outcomes (self, outcomes);
+  sc_nats_post_outcomes (self, outcomes);
   for (guint i = 0; purge && i < purges->len; i++)
     publish_purge (self, g_ptr_array_index (purges, i));
 }
@@ -1356,7 +583,7 @@ check_link (ScBackplaneNats *self)
         }
     }
   g_mutex_unlock (&self->lock);
-  post_outcomes (self, outcomes);
+  sc_nats_post_outcomes (self, outcomes);
 }
 
 /* With the lock held: the newest directory revision a live node told. */
@@ -2473,8 +1700,8 @@ on_roster (natsConnection *nc,
 
       arrival->self = self;
       arrival->assembly = complete;
-      post_call (self, 0, apply_roster, arrival,
-                 (GDestroyNotify) roster_arrival_free);
+      sc_nats_post_call (self, 0, apply_roster, arrival,
+                         (GDestroyNotify) roster_arrival_free);
     }
 }
 
@@ -2723,7 +1950,7 @@ cluster_thread (gpointer data)
           check_liveness (self);
           check_link (self);
           check_watcher_lag (self);
-          check_in_flight (self);
+          sc_nats_check_in_flight (self);
           reregister_some (self);
           rewrite_dirty (self);
           prune_tombstones (self);
@@ -2902,7 +2129,7 @@ nats_start (ScBackplane *backplane, GError **error)
   if (!lease_node (self, error))
     return FALSE;
   s = natsConnection_Subscribe (&self->route_sub, self->nc, self->own_subject,
-                                on_route, self);
+                                sc_nats_on_route, self);
   if (s != NATS_OK)
     return fail (error, "cannot subscribe to its subject", s);
   natsSubscription_SetPendingLimits (self->route_sub, -1, 256 * 1024 * 1024);
@@ -3024,9 +2251,9 @@ static const ScBackplaneClass nats_class = {
   .remote_ids = nats_remote_ids,
   .count_remote = nats_count_remote,
   .list_after = nats_list_after,
-  .route_message = nats_route_message,
-  .route_receipt = nats_route_receipt,
-  .flush = nats_flush,
+  .route_message = sc_nats_route_message,
+  .route_receipt = sc_nats_route_receipt,
+  .flush = sc_nats_flush,
 };
 
 ScBackplane *
@@ -3060,8 +2287,9 @@ sc_backplane_nats_new (ScServer *server, GError **error)
   self->replaced = g_array_new (FALSE, FALSE, sizeof (NodeState));
   self->pending =
     g_hash_table_new_full (pending_key_hash, pending_key_equal, NULL, g_free);
-  self->in_flight = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
-                                           (GDestroyNotify) in_flight_free);
+  self->in_flight =
+    g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
+                           (GDestroyNotify) sc_nats_in_flight_free);
   self->routes = g_hash_table_new (NULL, NULL);
   self->local = g_hash_table_new_full (NULL, NULL, NULL,
                                        (GDestroyNotify) local_client_free);
