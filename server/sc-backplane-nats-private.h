@@ -260,7 +260,15 @@ void sc_nats_post_call (ScBackplaneNats *self,
                         void (*call) (ScWorker *, gpointer),
                         gpointer data,
                         GDestroyNotify data_free);
+void sc_nats_post_left (ScBackplaneNats *self, guint32 id, ScStatus status);
 void sc_nats_post_outcomes (ScBackplaneNats *self, GArray *outcomes);
+void sc_nats_dir_key (ScBackplaneNats *self,
+                      char *out,
+                      gsize size,
+                      guint node,
+                      guint64 incarnation,
+                      guint32 id);
+void sc_nats_publish_purge (ScBackplaneNats *self, const char *subject);
 
 /* sc-backplane-nats-routing.c */
 void sc_nats_in_flight_free (InFlight *in_flight);
@@ -281,5 +289,26 @@ void sc_nats_on_route (natsConnection *nc,
                        natsSubscription *sub,
                        natsMsg *msg,
                        void *closure);
+
+/* sc-backplane-nats-liveness.c */
+void sc_nats_want_roster (ScBackplaneNats *self);
+NodeState *
+sc_nats_touch_node (ScBackplaneNats *self, guint node, guint64 incarnation);
+void sc_nats_on_heartbeat (natsConnection *nc,
+                           natsSubscription *sub,
+                           natsMsg *msg,
+                           void *closure);
+void sc_nats_publish_heartbeat (ScBackplaneNats *self);
+gboolean
+sc_nats_node_alive (ScBackplaneNats *self, guint node, guint64 incarnation);
+void sc_nats_check_liveness (ScBackplaneNats *self);
+void sc_nats_check_link (ScBackplaneNats *self);
+void sc_nats_check_watcher_lag (ScBackplaneNats *self);
+void sc_nats_on_dir_leader_elected (natsConnection *nc,
+                                    natsSubscription *sub,
+                                    natsMsg *msg,
+                                    void *closure);
+void
+sc_nats_note_watched (ScBackplaneNats *self, kvEntry *entry, gboolean restart);
 
 G_END_DECLS
