@@ -260,15 +260,9 @@ void sc_nats_post_call (ScBackplaneNats *self,
                         void (*call) (ScWorker *, gpointer),
                         gpointer data,
                         GDestroyNotify data_free);
+void sc_nats_post_presence (ScBackplaneNats *self, ScMessage *notice);
 void sc_nats_post_left (ScBackplaneNats *self, guint32 id, ScStatus status);
 void sc_nats_post_outcomes (ScBackplaneNats *self, GArray *outcomes);
-void sc_nats_dir_key (ScBackplaneNats *self,
-                      char *out,
-                      gsize size,
-                      guint node,
-                      guint64 incarnation,
-                      guint32 id);
-void sc_nats_publish_purge (ScBackplaneNats *self, const char *subject);
 
 /* sc-backplane-nats-routing.c */
 void sc_nats_in_flight_free (InFlight *in_flight);
@@ -310,5 +304,43 @@ void sc_nats_on_dir_leader_elected (natsConnection *nc,
                                     void *closure);
 void
 sc_nats_note_watched (ScBackplaneNats *self, kvEntry *entry, gboolean restart);
+
+/* sc-backplane-nats-directory.c */
+void sc_nats_dir_key (ScBackplaneNats *self,
+                      char *out,
+                      gsize size,
+                      guint node,
+                      guint64 incarnation,
+                      guint32 id);
+void sc_nats_publish_purge (ScBackplaneNats *self, const char *subject);
+void sc_nats_on_dir_ack (
+  jsCtx *js, natsMsg *msg, jsPubAck *ack, jsPubAckErr *error, void *closure);
+void sc_nats_rewrite_dirty (ScBackplaneNats *self);
+void sc_nats_client_ready (ScBackplane *backplane,
+                           const ScClientInfo *info,
+                           gboolean wants_presence);
+void sc_nats_client_left (ScBackplane *backplane, guint32 id);
+ScMessage *sc_nats_upsert_remote (ScBackplaneNats *self,
+                                  guint node,
+                                  guint64 incarnation,
+                                  guint64 seq,
+                                  gboolean wants_presence,
+                                  const ScClientInfo *info);
+ScMessage *sc_nats_apply_delete (ScBackplaneNats *self,
+                                 guint node,
+                                 guint64 incarnation,
+                                 guint32 id,
+                                 gboolean by_owner);
+gpointer sc_nats_watch_thread (gpointer data);
+gboolean sc_nats_load_directory (ScBackplaneNats *self, GError **error);
+gboolean sc_nats_has_client (ScBackplane *backplane, guint32 id);
+char *sc_nats_nickname_holder (ScBackplane *backplane, const char *look);
+GArray *sc_nats_remote_ids (ScBackplane *backplane);
+guint sc_nats_count_remote (ScBackplane *backplane);
+GPtrArray *sc_nats_list_after (ScBackplane *backplane,
+                               guint32 after_id,
+                               guint limit,
+                               gboolean *more);
+void sc_nats_reregister_some (ScBackplaneNats *self);
 
 G_END_DECLS
