@@ -253,6 +253,7 @@ link_is_up (ScBackplaneNats *self)
   return g_atomic_int_get (&self->link_up);
 }
 typedef struct _InFlight InFlight;
+typedef struct _RosterAssembly RosterAssembly;
 
 /* sc-backplane-nats.c */
 void sc_nats_post_call (ScBackplaneNats *self,
@@ -342,5 +343,14 @@ GPtrArray *sc_nats_list_after (ScBackplane *backplane,
                                guint limit,
                                gboolean *more);
 void sc_nats_reregister_some (ScBackplaneNats *self);
+
+/* sc-backplane-nats-roster.c */
+void sc_nats_roster_assembly_free (RosterAssembly *assembly);
+gint64 sc_nats_maybe_publish_roster (ScBackplaneNats *self, gint64 now);
+void sc_nats_on_roster (natsConnection *nc,
+                        natsSubscription *sub,
+                        natsMsg *msg,
+                        void *closure);
+void sc_nats_prune_tombstones (ScBackplaneNats *self);
 
 G_END_DECLS
