@@ -10,6 +10,10 @@
 
 #define REREGISTER_PER_TICK 500
 
+/* ------------------------------------------------------------------ */
+/* Writes: each publication names its key, and JetStream's answer comes
+ * back later (sc_nats_on_dir_ack). */
+
 void
 sc_nats_dir_key (ScBackplaneNats *self,
                  char *out,

@@ -167,7 +167,7 @@ typedef struct
 
   /* The directory's revisions (its stream's sequence numbers), so that a
    * watcher whose consumer went away with a NATS server is noticed even
-   * when no node reconnected (see check_watcher_lag). */
+   * when no node reconnected (see sc_nats_check_watcher_lag). */
   GMutex revision_lock;
   guint64 watched_revision; /* the last the watcher applied */
   guint64 written_revision; /* the last own write JetStream acknowledged */

@@ -12,9 +12,9 @@
  *   "<node>.<incarnation>.<client id>" per ready client.
  * - Rosters: a node's whole list of clients, on core NATS subject
  *   "<cluster>.roster", when another node may lack them (see
- * sc-backplane-nats-roster.c for when, the frame and how they are ordered with
- * the directory): the lists converge as soon as NATS takes connections, before
- * JetStream serves the directory again.
+ *   sc-backplane-nats-roster.c for when, the frame and how they are
+ *   ordered with the directory): the lists converge as soon as NATS
+ *   takes connections, before JetStream serves the directory again.
  *
  * Threads: libnats calls back on its own threads; those only copy what
  * arrived and post it to a worker (SC_WORK_CALL), by origin node, so one
