@@ -1,7 +1,9 @@
 /* sc-cli-indications.c: what the server says unasked, printed as it
  * arrives: messages, delivery receipts, clients joining, leaving and
  * renaming themselves, shutdown and the end of the connection.  Every
- * string from the network goes through sc_cli_output_sanitize() first. */
+ * string from the network goes through sc_cli_output_sanitize() first,
+ * and every line that carries one is wrapped with continuation marks
+ * (sc_terminal_text_wrap()). */
 #include "config.h"
 
 #include <glib/gi18n.h>
@@ -10,6 +12,24 @@
 
 #include "sc-cli-private.h"
 #include "sc-terminal-text.h"
+
+/* A notice that carries text from the network (a nickname, a reason):
+ * wrapped as message texts are, so that a long one cannot wrap into what
+ * looks like a line of the client's own. */
+static void G_GNUC_PRINTF (2, 3)
+  print_marked (ScCli *self, const char *format, ...)
+{
+  g_autofree char *line = NULL;
+  g_autofree char *wrapped = NULL;
+  va_list args;
+
+  va_start (args, format);
+  line = g_strdup_vprintf (format, args);
+  va_end (args);
+  wrapped =
+    sc_terminal_text_wrap (line, sc_terminal_text_columns (STDOUT_FILENO));
+  sc_cli_output_print (self->output, "%s", wrapped);
+}
 
 /* The line announcing a message, before its text. */
 static char *
@@ -70,9 +90,8 @@ on_delivery_receipt (ScClient *client,
     }
   safe_reason = sc_cli_output_sanitize (
     reason && *reason ? reason : sc_status_to_string (status));
-  sc_cli_output_print (self->output,
-                       _ ("Message %llu not delivered to client %u: %s."),
-                       (unsigned long long) message_id, recipient, safe_reason);
+  print_marked (self, _ ("Message %llu not delivered to client %u: %s."),
+                (unsigned long long) message_id, recipient, safe_reason);
 }
 
 static void
@@ -85,13 +104,12 @@ on_client_joined (ScClient *client, const ScPeer *info, ScCli *self)
     {
       g_autofree char *nickname = sc_cli_output_sanitize (info->nickname);
 
-      sc_cli_output_print (self->output, _ ("Client %u (%s) joined from %s."),
-                           info->id, nickname, endpoint);
+      print_marked (self, _ ("Client %u (%s) joined from %s."), info->id,
+                    nickname, endpoint);
     }
   else
     {
-      sc_cli_output_print (self->output, _ ("Client %u joined from %s."),
-                           info->id, endpoint);
+      print_marked (self, _ ("Client %u joined from %s."), info->id, endpoint);
     }
 }
 
@@ -101,10 +119,9 @@ on_client_left (ScClient *client, guint id, const char *reason, ScCli *self)
   g_autofree char *safe_reason = sc_cli_output_sanitize (reason);
 
   if (*safe_reason != '\0')
-    sc_cli_output_print (self->output, _ ("Client %u left (%s)."), id,
-                         safe_reason);
+    print_marked (self, _ ("Client %u left (%s)."), id, safe_reason);
   else
-    sc_cli_output_print (self->output, _ ("Client %u left."), id);
+    print_marked (self, _ ("Client %u left."), id);
 }
 
 static void
@@ -115,8 +132,7 @@ on_client_renamed (ScClient *client,
 {
   g_autofree char *safe = sc_cli_output_sanitize (nickname);
 
-  sc_cli_output_print (self->output, _ ("Client %u is now called \"%s\"."), id,
-                       safe);
+  print_marked (self, _ ("Client %u is now called \"%s\"."), id, safe);
 }
 
 static void
@@ -127,10 +143,9 @@ on_server_shutdown (ScClient *client, const char *reason, ScCli *self)
   /* The reason is often just the news itself. */
   if (*safe != '\0' &&
       g_ascii_strcasecmp (safe, "the server is shutting down") != 0)
-    sc_cli_output_print (self->output, _ ("The server is shutting down: %s."),
-                         safe);
+    print_marked (self, _ ("The server is shutting down: %s."), safe);
   else
-    sc_cli_output_print (self->output, _ ("The server is shutting down."));
+    print_marked (self, _ ("The server is shutting down."));
 }
 
 static void
@@ -155,8 +170,10 @@ on_disconnected (ScClient *client,
   else
     {
       g_autofree char *safe = sc_cli_output_sanitize (detail);
+      g_autofree char *line = g_strdup_printf (_ ("Disconnected: %s."), safe);
 
-      message = g_strdup_printf (_ ("Disconnected: %s."), safe);
+      message =
+        sc_terminal_text_wrap (line, sc_terminal_text_columns (STDOUT_FILENO));
     }
   if (!menu_stale)
     {

@@ -277,6 +277,8 @@ sc_nats_check_liveness (ScBackplaneNats *self)
   sc_nats_post_outcomes (self, outcomes);
   for (guint i = 0; purge && i < purges->len; i++)
     sc_nats_publish_purge (self, g_ptr_array_index (purges, i));
+  if (purge)
+    sc_directory_sweeper_poke (self->sweeper, now);
 }
 
 /* While the link is down past the receipt timeout, every pending receipt

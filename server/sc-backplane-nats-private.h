@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "sc-backplane.h"
+#include "sc-directory-sweeper.h"
 #include "sc-nickname.h"
 #include "sc-outbox.h"
 #include "sc-server-private.h"
@@ -119,6 +120,7 @@ typedef struct
   kvStore *nodes_kv;
   kvStore *dir_kv;
   kvWatcher *watcher;
+  ScDirectorySweeper *sweeper; /* removes old delete markers */
   natsSubscription *route_sub;
   natsSubscription *heartbeat_sub;
   natsSubscription *dir_leader_sub; /* the directory's leader elections */

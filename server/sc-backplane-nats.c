@@ -516,6 +516,8 @@ nats_start (ScBackplane *backplane, GError **error)
   self->dir_kv = open_bucket (self, self->dir_bucket, &s);
   if (s != NATS_OK)
     return fail (error, "cannot open the directory bucket", s);
+  self->sweeper = sc_directory_sweeper_new (
+    self->dir_kv, self->config->delete_markers_kept_s);
 
   s = natsConnection_Subscribe (&self->heartbeat_sub, self->nc,
                                 self->heartbeat_subject, sc_nats_on_heartbeat,
@@ -596,6 +598,8 @@ nats_stop (ScBackplane *backplane)
       natsConnection_Close (self->nc);
       wait_closed (self);
     }
+  /* After the close, which ends a sweep under way. */
+  g_clear_pointer (&self->sweeper, sc_directory_sweeper_free);
 }
 
 static void

@@ -34,6 +34,7 @@ static const ClusterSetting cluster_settings[] = {
   CLUSTER_SETTING ("receipt-timeout", 10, 600000, receipt_timeout_ms),
   CLUSTER_SETTING ("kv-replicas", 1, 5, kv_replicas),
   CLUSTER_SETTING ("id-block", 16, 1048576, id_block),
+  CLUSTER_SETTING ("delete-markers-kept", 1, 604800, delete_markers_kept_s),
 };
 
 struct _ScClusterArgs
@@ -56,6 +57,7 @@ sc_server_config_init_cluster (ScServerConfig *config)
   config->receipt_timeout_ms = 2000;
   config->kv_replicas = 3;
   config->id_block = 1024;
+  config->delete_markers_kept_s = 1800;
   config->backplane_lost_refuse = FALSE;
 }
 
@@ -201,9 +203,11 @@ sc_cluster_args_new (void)
     N_ ("Copies the NATS cluster keeps of the directory and leases, 1 to 5 "
         "(default 3)"),
     N_ ("Client ids leased from the cluster at a time (default 1024)"),
+    N_ ("Seconds the directory keeps the marker a departed client leaves, "
+        "before a server removes it (default 1800)"),
   };
   static const char *const arg_names[] = {
-    "N", N_ ("MS"), N_ ("MS"), N_ ("MS"), "N", "N",
+    "N", N_ ("MS"), N_ ("MS"), N_ ("MS"), "N", "N", N_ ("S"),
   };
   guint n = 0;
 

@@ -53,6 +53,7 @@ typedef struct
   guint receipt_timeout_ms;
   guint kv_replicas;
   guint id_block;
+  guint delete_markers_kept_s;    /* the directory's markers of departures */
   gboolean backplane_lost_refuse; /* refuse new clients while it is lost */
 } ScServerConfig;
 

@@ -131,9 +131,18 @@ check_certificate (ScClientTls *tls,
                    policy->known_path);
       return FALSE;
     }
-  if (!policy->trust_new &&
-      (policy->accepted == NULL ||
-       g_ascii_strcasecmp (policy->accepted, fingerprint) != 0))
+  if (policy->accepted != NULL &&
+      g_ascii_strcasecmp (policy->accepted, fingerprint) != 0)
+    {
+      g_set_error (error, SC_ERROR, SC_ERROR_TLS_CERTIFICATE_CHANGED,
+                   "WARNING: the certificate of %s port %u has CHANGED since "
+                   "it was shown to you. Someone may be intercepting the "
+                   "connection. You accepted: %s; offered now: %s. Nothing "
+                   "was remembered.",
+                   policy->host, policy->port, policy->accepted, fingerprint);
+      return FALSE;
+    }
+  if (!policy->trust_new && policy->accepted == NULL)
     {
       g_autofree char *problem = NULL;
 

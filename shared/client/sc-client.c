@@ -830,7 +830,9 @@ sc_client_connect_async (ScClient *self,
   hs->use_tls = self->use_tls;
   hs->trust_new = self->trust_new;
   hs->allow_plaintext_password = self->allow_plaintext_password;
-  hs->accepted_fingerprint = g_strdup (self->accepted_fingerprint);
+  /* An answer to one question: it does not carry over to other servers
+   * or later connections. */
+  hs->accepted_fingerprint = g_steal_pointer (&self->accepted_fingerprint);
   hs->known_servers_path = self->known_servers_path
                              ? g_strdup (self->known_servers_path)
                              : sc_known_servers_default_path ();
@@ -1045,8 +1047,11 @@ sc_client_set_trust_new (ScClient *self, gboolean trust_new)
 }
 
 /* The user has accepted this certificate (shown to them after a refusal
- * with SC_ERROR_TLS_UNKNOWN_CERTIFICATE): the next connection trusts and
- * remembers it if the server still shows the same one. */
+ * with SC_ERROR_TLS_UNKNOWN_CERTIFICATE): the next connection, and only
+ * that one, trusts and remembers it if the server still shows the same
+ * one; if it shows another, that connection fails with
+ * SC_ERROR_TLS_CERTIFICATE_CHANGED (the certificate changed between the
+ * question and the answer: not a new question to ask). */
 void
 sc_client_set_accepted_fingerprint (ScClient *self, const char *fingerprint)
 {

@@ -977,10 +977,11 @@ test_connect_nickname (Fixture *fixture, gconstpointer data)
   }
 }
 
-/* Reads the lines of one incoming message: the first starts with
- * @head, and every other line up to one containing @last is a marked
- * continuation.  Fails on an escape, a bidi control or a line that could
- * pass for a message of its own. */
+/* Reads the lines of one incoming message or notice: the first starts
+ * with @head, and every other line up to one containing @last is a
+ * marked continuation.  Fails on an escape, a bidi control, a line wider
+ * than the 40 columns the caller set (a terminal would wrap it without a
+ * mark) or a line that could pass for one of the client's own. */
 static void
 expect_marked_message (Child *cli, const char *head, const char *last)
 {
@@ -1000,6 +1001,8 @@ expect_marked_message (Child *cli, const char *head, const char *last)
 
       g_assert_null (strchr (line, '\x1b'));
       g_assert_null (strstr (line, "\u202E"));
+      /* Within the 40 columns, so that no terminal wraps it unmarked. */
+      g_assert_cmpuint (g_utf8_strlen (line, -1), <=, 40);
       if (line != NULL && !g_str_equal (line, first) &&
           !g_str_has_prefix (line, "  | "))
         child_dump (cli);
@@ -1023,7 +1026,9 @@ test_hostile_text (Fixture *fixture, gconstpointer data)
   g_autoptr (ScTestPeer) mallory = NULL;
   g_autofree char *padded = NULL;
   g_autofree char *head = NULL;
+  g_autoptr (ScMessage) reply = NULL;
   ScMessage *broadcast;
+  ScMessage *rename;
 
   /* Pipes are no terminal: COLUMNS gives the width to wrap at. */
   g_setenv ("COLUMNS", "40", TRUE);
@@ -1050,6 +1055,17 @@ test_hostile_text (Fixture *fixture, gconstpointer data)
   broadcast->text = g_strdup (padded);
   sc_message_free (sc_test_peer_request (mallory, broadcast));
   expect_marked_message (bob, head, "fake two");
+
+  /* A notice carries a nickname: padded, it must not wrap into a line of
+   * its own either. */
+  g_free (head);
+  head =
+    g_strdup_printf ("Client %u is now called", sc_test_peer_get_id (mallory));
+  rename = sc_message_new (SC_MSG_SET_NICKNAME, 0);
+  rename->nickname = g_strdup_printf ("a%*sClient 9 left", 17, "");
+  reply = sc_test_peer_request (mallory, rename);
+  g_assert_cmpuint (reply->status, ==, SC_STATUS_OK);
+  expect_marked_message (bob, head, "left");
 }
 
 /* --password-file: a registered nickname is taken with the password in

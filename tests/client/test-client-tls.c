@@ -140,6 +140,34 @@ test_changed (TlsFixture *fixture, gconstpointer data)
   sc_test_server_wait_n_clients (fixture, 0, 5000);
 }
 
+/* The user accepted one certificate, and the server then shows another
+ * (someone stepped in between the question and the answer): a warning
+ * that it changed, not a new "never seen before" question; nothing is
+ * remembered, and the answer does not carry over to the next attempt. */
+static void
+test_changed_after_accept (TlsFixture *fixture, gconstpointer data)
+{
+  g_autoptr (Peer) peer = tls_peer_new (FALSE);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *offered = server_fingerprint (fixture);
+  g_autofree char *stored = NULL;
+  const char *accepted = "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:"
+                         "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF";
+
+  sc_client_set_accepted_fingerprint (peer->client, accepted);
+  error = peer_try_connect (peer, "127.0.0.1", fixture->tls_port, "me");
+  g_assert_error (error, SC_ERROR, SC_ERROR_TLS_CERTIFICATE_CHANGED);
+  g_assert_nonnull (strstr (error->message, accepted));
+  g_assert_nonnull (strstr (error->message, offered));
+  stored = remembered (fixture);
+  g_assert_null (stored);
+  sc_test_server_wait_n_clients (fixture, 0, 5000);
+
+  g_clear_error (&error);
+  error = peer_try_connect (peer, "127.0.0.1", fixture->tls_port, "me");
+  g_assert_error (error, SC_ERROR, SC_ERROR_TLS_UNKNOWN_CERTIFICATE);
+}
+
 /* The plain client of a TLS-only port, and a TLS client of a plain port,
  * fail with an error instead of hanging. */
 static void
@@ -189,6 +217,7 @@ main (int argc, char **argv)
   add_tls_test ("/client/tls/chat", test_chat);
   add_tls_test ("/client/tls/first-use", test_first_use);
   add_tls_test ("/client/tls/changed", test_changed);
+  add_tls_test ("/client/tls/changed-after-accept", test_changed_after_accept);
   add_tls_test ("/client/tls/wrong-port", test_wrong_port);
   g_test_add_func ("/client/tls/known-servers-file", test_known_servers_file);
   return g_test_run ();

@@ -13,7 +13,8 @@
 # over 30,000 connects and a restart of every node, 4 kill -9 of a node,
 # 5 kill -9 of the NATS server leading the directory under load, 6 every
 # NATS server killed and restarted, 7 15,000 idle clients: the messages
-# each node publishes, counted by the NATS servers' monitoring.
+# each node publishes, counted by the NATS servers' monitoring, 8 the
+# markers departed clients leave in the directory removed.
 set -u
 
 source "$(dirname "${BASH_SOURCE[0]}")/../support/tap.sh"
@@ -32,10 +33,12 @@ TMP="$(mktemp -d "${TMPDIR:-/tmp}/sc-cluster.XXXXXX")"
 NATS_PIDS=()
 NODE_PIDS=(0 0 0)
 NODE_PORTS=(0 0 0)
+NODE_EXTRA_ARGS=()
+CLUSTER_NAME=sctest
 CONNECTS="${SC_CLUSTER_CONNECTS:-30000}"
 # For debugging: the scenarios to run (SC_CLUSTER_KEEP=1: the directory
 # is kept).
-SCENARIOS="${SC_CLUSTER_SCENARIOS:-1 3 2 4 5 6 7}"
+SCENARIOS="${SC_CLUSTER_SCENARIOS:-1 3 2 4 5 6 7 8}"
 wants () { [[ " $SCENARIOS " == *" $1 "* ]]; }
 
 cleanup () {
@@ -135,8 +138,8 @@ start_node () {
     rm -f "$TMP/node$n.out"
     "$SC_SERVER" --port 0 --bind 127.0.0.1 --threads 2 --max-clients 19000 \
       --max-pending 4096 --max-per-address 8192 --fanout-rate 100000000 \
-      --cluster "$URLS" --node-id "$n" --cluster-name sctest \
-      >"$TMP/node$n.out" 2>>"$TMP/node$n.log" &
+      --cluster "$URLS" --node-id "$n" --cluster-name "$CLUSTER_NAME" \
+      "${NODE_EXTRA_ARGS[@]}" >"$TMP/node$n.out" 2>>"$TMP/node$n.log" &
     NODE_PIDS[$i]=$!
     for _ in $(seq 1 150); do
       port="$(sed -n 's/.*listening on port \([0-9]*\).*/\1/p' "$TMP/node$n.out")"
@@ -238,6 +241,30 @@ for port in sys.argv[2:]:
                 if leader.startswith("sc-nats-"):
                     print(leader[len("sc-nats-"):])
                     sys.exit(0)
+EOF
+}
+
+# How many messages the directory's stream of cluster $1 holds (live
+# entries and markers), the most any NATS server reports; empty if none
+# answers.
+dir_messages () {
+  python3 - "KV_$1-dir" "${MONITOR_PORTS[@]}" <<'EOF'
+import json, sys, urllib.request
+most = None
+for port in sys.argv[2:]:
+    try:
+        with urllib.request.urlopen(
+                "http://127.0.0.1:%s/jsz?streams=true" % port, timeout=2) as r:
+            data = json.load(r)
+    except Exception:
+        continue
+    for account in data.get("account_details", []):
+        for stream in account.get("stream_detail", []):
+            if stream.get("name") == sys.argv[1]:
+                n = stream.get("state", {}).get("messages", 0)
+                most = n if most is None else max(most, n)
+if most is not None:
+    print(most)
 EOF
 }
 
@@ -448,6 +475,38 @@ if wants 7; then
   else
     not_ok "idle: with ${SC_CLUSTER_IDLE:-5000} idle clients per node, over $shortest to $window s ${nodes%; } (want at most one a second each, bound $(awk -v w="$window" 'BEGIN { print int(w) + 1 }'), 3 nodes counted: $counted)"
   fi
+fi
+
+# 8: the markers that departed clients leave in the directory are
+# removed once older than --delete-markers-kept, so the bucket does not
+# grow with every connection ever made.  The nodes restart as a new
+# cluster (a bucket of its own, not the tens of thousands of markers the
+# scenarios above left: a sweep removes them one JetStream purge at a
+# time) and keep markers 2 s; 600 clients come and go.
+if wants 8; then
+  for i in 0 1 2; do stop_node "$i"; done
+  CLUSTER_NAME=sctest8
+  NODE_EXTRA_ARGS=(--delete-markers-kept 2)
+  for i in 0 1 2; do
+    start_node "$i" || bail_out "node $((i + 1)) did not restart"
+  done
+  run_load --mode ids --connects 600 --out "$TMP/ids8"
+  before=$(dir_messages sctest8)
+  t=$SECONDS
+  after=$before
+  while [[ $((SECONDS - t)) -lt ${SC_CLUSTER_SWEEP_S:-90} ]]; do
+    after=$(dir_messages sctest8)
+    [[ -n "$after" && $after -le 10 ]] && break
+    sleep 1
+  done
+  if [[ -n "$after" && $after -le 10 ]]; then
+    ok "sweep: the directory went from ${before:-?} entries to $after within $((SECONDS - t)) s of 600 clients leaving (--delete-markers-kept 2)"
+  else
+    not_ok "sweep: the directory still holds ${after:-?} entries $((SECONDS - t)) s after 600 clients left (had ${before:-?}; want at most 10)" \
+      "$(grep -h 'delete markers' "$TMP"/node?.log | tail -5)"
+  fi
+  # The cluster works as before, the sweeps going on.
+  run_load --mode presence --rounds 10
 fi
 
 for i in 0 1 2; do

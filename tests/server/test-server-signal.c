@@ -157,6 +157,18 @@ test_bad_threads (void)
   check_usage_error (zero, "threads");
 }
 
+/* The cluster's numeric settings are checked whether or not --cluster is
+ * given, so one configuration file serves every build. */
+static void
+test_bad_cluster_setting (void)
+{
+  const char *zero[] = { "--port", "0", "--delete-markers-kept", "0", NULL };
+  const char *word[] = { "--port", "0", "--delete-markers-kept", "soon", NULL };
+
+  check_usage_error (zero, "delete-markers-kept must be between 1 and 604800");
+  check_usage_error (word, "delete-markers-kept wants a number, not “soon”");
+}
+
 static void
 test_extra_argument (void)
 {
@@ -607,6 +619,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/server/signal/sigterm-idle", test_sigterm_idle);
   g_test_add_func ("/server/cli/bad-port", test_bad_port);
   g_test_add_func ("/server/cli/bad-threads", test_bad_threads);
+  g_test_add_func ("/server/cli/bad-cluster-setting", test_bad_cluster_setting);
   g_test_add_func ("/server/cli/extra-argument", test_extra_argument);
   g_test_add_func ("/server/cli/port-in-use", test_port_in_use);
   g_test_add_func ("/server/cli/password-file", test_password_file);
