@@ -1,7 +1,7 @@
 /* sc-backplane.h: what joins several servers into one (docs/CLUSTER.md).
  *
  * The server talks to the other nodes only through this interface; an
- * engine (sc-backplane-nats.c: NATS core for routing, heartbeats and
+ * engine (sc-backplane-nats*.c: NATS core for routing, heartbeats and
  * receipts, JetStream key-value buckets for the directory and the id
  * leases) implements the class.  Every function takes a NULL backplane
  * and then does what a single server does, so the hooks in the request
