@@ -38,6 +38,9 @@ gboolean sc_message_log_prepend_at (ScMessageLog *self,
                                     gint64 time_us,
                                     const char *state,
                                     gboolean failed);
+gboolean sc_message_log_prepend_note (ScMessageLog *self,
+                                      const char *text,
+                                      gint64 time_us);
 guint sc_message_log_get_older_room (ScMessageLog *self);
 void sc_message_log_drop_older (ScMessageLog *self);
 void sc_message_log_mark_unread (ScMessageLog *self);

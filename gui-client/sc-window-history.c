@@ -155,8 +155,7 @@ show_gap (ScMessageLog *log, guint n_rows, gint64 time_us)
                                "%u messages in between are not shown", n_rows),
                      n_rows);
 
-  sc_message_log_prepend_at (log, SC_LOG_SYSTEM, NULL, text, time_us, NULL,
-                             FALSE);
+  sc_message_log_prepend_note (log, text, time_us);
 }
 
 /* Rows put above the log at one step.  The GTK thread inserts them at

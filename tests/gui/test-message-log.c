@@ -252,6 +252,52 @@ test_bidi_isolated (void)
   gtk_widget_destroy (window);
 }
 
+/* A search matches the text of the lines only, not the time stamps,
+ * names or delivery states the log adds, and counts every occurrence,
+ * case aside, of whole characters: "cafe" is not in "Café", "x2" not in
+ * "x²".  test-history.c's
+ * /history/search/occurrences counts the same texts in history alike:
+ * the window adds the two counts. */
+static void
+test_search_text_only (void)
+{
+  g_autoptr (ScMessageLog) log = NULL;
+
+  SKIP_WITHOUT_DISPLAY ();
+  log = new_log ();
+  sc_message_log_append (log, SC_LOG_INCOMING, "bob:", "Bob, bob and BOB");
+  sc_message_log_append (log, SC_LOG_INCOMING, "bob:", "Café au lait");
+  sc_message_log_append (log, SC_LOG_INCOMING, "bob:", "aaaa");
+  sc_message_log_append (log, SC_LOG_INCOMING, "bob:", "x² ﬁne");
+  sc_message_log_append_at (log, SC_LOG_INCOMING, "→ bob:", "hi",
+                            g_get_real_time (), "delivered", FALSE);
+  sc_message_log_append (log, SC_LOG_SYSTEM, "bob", "joined");
+  sc_message_log_flush (log);
+
+  g_assert_cmpuint (sc_message_log_search (log, "bob"), ==, 3);
+  g_assert_cmpint (sc_message_log_get_match_line (log), ==, 0);
+  g_assert_true (sc_message_log_search_step (log, TRUE));
+  g_assert_true (sc_message_log_search_step (log, TRUE));
+  g_assert_false (sc_message_log_search_step (log, TRUE));
+  g_assert_true (sc_message_log_search_step (log, FALSE));
+  g_assert_cmpuint (sc_message_log_search (log, "cafe"), ==, 0);
+  g_assert_cmpuint (sc_message_log_search (log, "CAFÉ"), ==, 1);
+  g_assert_cmpuint (sc_message_log_search (log, "aa"), ==, 2);
+  g_assert_cmpuint (sc_message_log_search (log, "x2"), ==, 0);
+  g_assert_cmpuint (sc_message_log_search (log, "fi"), ==, 1);
+  g_assert_cmpuint (sc_message_log_search (log, "joined"), ==, 1);
+  g_assert_cmpuint (sc_message_log_search (log, "delivered"), ==, 0);
+  g_assert_cmpuint (sc_message_log_search (log, "→"), ==, 0);
+  g_assert_cmpuint (sc_message_log_search (log, "["), ==, 0);
+  g_assert_cmpuint (sc_message_log_search (log, ": "), ==, 0);
+  g_assert_cmpint (sc_message_log_get_match_line (log), ==, -1);
+
+  /* A note says something about the messages; it is not one. */
+  g_assert_true (sc_message_log_prepend_note (log, "3 messages in between",
+                                              g_get_real_time ()));
+  g_assert_cmpuint (sc_message_log_search (log, "messages"), ==, 0);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -266,5 +312,6 @@ main (int argc, char *argv[])
                    test_refused_and_abandoned);
   g_test_add_func ("/gui/message-log/trimmed", test_trimmed);
   g_test_add_func ("/gui/message-log/bidi-isolated", test_bidi_isolated);
+  g_test_add_func ("/gui/message-log/search-text-only", test_search_text_only);
   return g_test_run ();
 }
