@@ -37,7 +37,7 @@ typedef enum
   TAG_MATCH_CURRENT,
   TAG_HANG,
   TAG_TEXT, /* what was said: the only part of a line a search looks at */
-  TAG_NOTE, /* the text of a note: the log's own words, not a message */
+  TAG_NOTE, /* a note's line: the log's own words, not a message */
   N_TAGS
 } LogTag;
 
@@ -103,6 +103,10 @@ struct _ScMessageLog
   /* Lines of history put above the others (sc_message_log_prepend_at()):
    * allowed beyond max_lines, and the first to go when new lines come. */
   guint n_older;
+
+  /* Messages that have left the log from its top: trimmed, or dropped
+   * from the queue before they were shown (sc_message_log_get_n_gone()). */
+  guint64 n_gone;
 
   /* Search: what is looked for, and the match shown as current. */
   char *needle;
@@ -267,6 +271,32 @@ insert_line (ScMessageLog *self, GtkTextIter *end, LogLine *line)
   gtk_text_buffer_insert (buffer, end, "\n", 1);
   gtk_text_buffer_get_iter_at_offset (buffer, &start, start_offset);
   gtk_text_buffer_apply_tag (buffer, self->tags[TAG_HANG], &start, end);
+  if (line->note)
+    gtk_text_buffer_apply_tag (buffer, self->tags[TAG_NOTE], &start, end);
+}
+
+/* Whether the buffer line at @start is a message: not the unread
+ * divider, not a note. */
+static gboolean
+is_message_line (ScMessageLog *self, const GtkTextIter *start)
+{
+  return !gtk_text_iter_has_tag (start, self->tags[TAG_DIVIDER]) &&
+         !gtk_text_iter_has_tag (start, self->tags[TAG_NOTE]);
+}
+
+/* Counts the messages among the first @n_lines lines, about to go. */
+static void
+count_gone (ScMessageLog *self, int n_lines)
+{
+  GtkTextIter at;
+
+  gtk_text_buffer_get_start_iter (get_buffer (self), &at);
+  for (int i = 0; i < n_lines; i++)
+    {
+      if (is_message_line (self, &at))
+        self->n_gone++;
+      gtk_text_iter_forward_line (&at);
+    }
 }
 
 /* Removes lines from the top until at most max_lines (plus the older
@@ -305,6 +335,7 @@ trim (ScMessageLog *self)
           self->divider_mark = NULL;
         }
     }
+  count_gone (self, excess);
   gtk_text_buffer_get_start_iter (buffer, &start);
   gtk_text_buffer_get_iter_at_line (buffer, &cut, excess);
   gtk_text_buffer_delete (buffer, &start, &cut);
@@ -384,6 +415,22 @@ drop_line (ScMessageLog *self, LogLine *line)
   log_line_free (line);
 }
 
+/* Drops the oldest queued line: too many came while the log was not
+ * shown, or within one turn of the main loop.  It is newer than every
+ * line in the buffer, so all of those must go too when the queue is
+ * shown, older lines included, or the log would show a hole where it
+ * was: they lose their allowance. */
+static void
+drop_oldest_queued (ScMessageLog *self)
+{
+  LogLine *line = g_queue_pop_head (&self->queue);
+
+  if (!line->divider && !line->note)
+    self->n_gone++;
+  self->n_older = 0;
+  drop_line (self, line);
+}
+
 /* Only a log on screen moves lines into its buffer: a conversation in
  * the background keeps at most max_lines queued, at the cost of a queue
  * push per line, and shows them when it is opened. */
@@ -402,7 +449,7 @@ enqueue (ScMessageLog *self, LogLine *line)
   g_queue_push_tail (&self->queue, line);
   /* Lines beyond the cap would be trimmed as soon as they were shown. */
   while (self->queue.length > self->max_lines)
-    drop_line (self, g_queue_pop_head (&self->queue));
+    drop_oldest_queued (self);
   schedule_flush (self);
 }
 
@@ -1087,6 +1134,22 @@ sc_message_log_get_n_queued (ScMessageLog *self)
   return self->queue.length;
 }
 
+/**
+ * sc_message_log_get_n_gone:
+ *
+ * How many messages have left the log from its top since it was made:
+ * trimmed from the buffer, or dropped from the queue before they were
+ * shown.  The unread divider and notes do not count, nor the lines that
+ * sc_message_log_drop_older() takes away.  Once the log is flushed, the
+ * messages it shows are the ones that came after those.
+ */
+guint64
+sc_message_log_get_n_gone (ScMessageLog *self)
+{
+  g_return_val_if_fail (SC_IS_MESSAGE_LOG (self), 0);
+  return self->n_gone;
+}
+
 guint
 sc_message_log_get_n_lines (ScMessageLog *self)
 {
@@ -1111,7 +1174,7 @@ sc_message_log_set_max_lines (ScMessageLog *self, guint max_lines)
     return;
   self->max_lines = max_lines;
   while (self->queue.length > self->max_lines)
-    drop_line (self, g_queue_pop_head (&self->queue));
+    drop_oldest_queued (self);
   trim (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_LINES]);
 }

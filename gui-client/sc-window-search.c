@@ -14,6 +14,12 @@
  * history's text alike), so the highlights, the count and the count of
  * older matches agree: a name counts only where someone wrote it.
  *
+ * "Older" means older than the log's top line, whose row of history
+ * sc_window_history_get_first_row() follows as the log lets messages go
+ * from its top (its limit reached while the conversation runs, or
+ * lines dropped before a conversation in the background was shown):
+ * their matches are counted, and reached, in history.
+ *
  * Going to an older match than the oldest in view (Enter past it, or the
  * Show Older button) loads history from that match up to the top of the
  * log and puts it above the log's lines (sc_window_history_show_older()).

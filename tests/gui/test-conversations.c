@@ -831,6 +831,108 @@ test_search_text_only (Fixture *fixture, gconstpointer data)
   g_settings_reset (settings, "log-lines");
 }
 
+/* --- matches in lines the log let go ------------------------------- */
+
+static gboolean
+received_at_least (gpointer data)
+{
+  guint *counts = data;
+
+  return counts[0] >= counts[1];
+}
+
+/* Bob sends alice @n messages, "needle N" for the numbers in @needles
+ * (ending with 0) and "filler N" for the others, a few at a time. */
+static void
+send_numbered (ScWindow *from, ScWindow *to, guint n, const guint *needles)
+{
+  guint counts[2] = { 0, 0 };
+  gulong handler = g_signal_connect_swapped (
+    to->client, "message-received", G_CALLBACK (count_received), &counts[0]);
+
+  wait_for (client_listed,
+            &(ClientQuery){ from, sc_client_get_id (to->client) },
+            "the recipient in the list");
+  for (guint i = 1; i <= n; i++)
+    {
+      g_autofree char *text = NULL;
+      gboolean needle = FALSE;
+
+      for (const guint *m = needles; *m != 0; m++)
+        needle = needle || *m == i;
+      text = g_strdup_printf (needle ? "needle %u" : "filler %u", i);
+      sc_client_send_message_async (from->client, sc_client_get_id (to->client),
+                                    text, NULL, NULL, NULL);
+      if (i % 10 == 0 || i == n)
+        {
+          counts[1] = i;
+          wait_for (received_at_least, counts, "the messages to arrive");
+        }
+    }
+  g_signal_handler_disconnect (to->client, handler);
+}
+
+/* The log holds 100 lines; 150 messages come in this session, so the
+ * first 50 leave it while the conversation runs (trimmed from the
+ * buffer when it is shown, dropped from the queue when it is not).
+ * Their matches are in history only: the count must see them, and
+ * Enter must bring them back, the newest first. */
+static void
+search_trimmed (Fixture *fixture, gboolean shown)
+{
+  g_autoptr (GSettings) settings = g_settings_new (APPLICATION_ID);
+  ScWindow *a, *b;
+  ScMessageLog *log;
+  g_autofree char *text = NULL;
+
+  a = fixture->windows[0];
+  b = fixture->windows[1];
+  g_settings_set_uint (settings, "log-lines", 100);
+  connect_window (fixture, a, "alice");
+  connect_window (fixture, b, "bob");
+  if (shown)
+    select_client (a, sc_client_get_id (b->client));
+  send_numbered (b, a, 150, (const guint[]){ 3, 7, 140, 0 });
+  if (!shown)
+    select_client (a, sc_client_get_id (b->client));
+  log = sc_conversations_get_visible_log (a->conversations);
+  g_assert_true (log ==
+                 sc_conversations_get_log (a->conversations, "peer:bob"));
+  sc_message_log_flush (log);
+  g_assert_cmpint (line_of (log, "filler 51"), <=, 1);
+  text = conversation_text (a, "peer:bob");
+  g_assert_null (strstr (text, "filler 50\n"));
+
+  g_action_group_activate_action (G_ACTION_GROUP (a), "search", NULL);
+  search_for (a, "needle");
+  wait_for_search_label (a, "1 match · 2 older in history");
+  g_signal_emit_by_name (a->search_entry, "activate");
+  wait_for_search_label (a, "2 matches · 1 older in history");
+  g_assert_cmpint (sc_message_log_get_match_line (log), ==, 0);
+  g_assert_cmpint (line_of (log, "needle 7"), ==, 0);
+  g_assert_cmpint (line_of (log, "filler 50"), ==, 43);
+  g_signal_emit_by_name (a->search_entry, "activate");
+  wait_for_ms (count_answered, a, "the count from the new top", 3 * WAIT_MS);
+  g_assert_cmpstr (gtk_label_get_text (a->search_label), ==, "3 matches");
+  g_assert_cmpint (line_of (log, "needle 3"), ==, 0);
+  g_assert_cmpint (sc_message_log_get_match_line (log), ==, 0);
+  g_settings_reset (settings, "log-lines");
+}
+
+static void
+test_search_trimmed_shown (Fixture *fixture, gconstpointer data)
+{
+  SKIP_WITHOUT_DISPLAY ();
+  search_trimmed (fixture, TRUE);
+}
+
+static void
+test_search_trimmed_hidden (Fixture *fixture, gconstpointer data)
+{
+  SKIP_WITHOUT_DISPLAY ();
+  search_trimmed (fixture, FALSE);
+}
+
 static void
 add_tests (void)
 {
@@ -842,6 +944,10 @@ add_tests (void)
   window_test_add ("/gui/window/search-history-gap", test_search_history_gap);
   window_test_add ("/gui/window/search-history-long", test_search_history_long);
   window_test_add ("/gui/window/search-text-only", test_search_text_only);
+  window_test_add ("/gui/window/search-history-trimmed-shown",
+                   test_search_trimmed_shown);
+  window_test_add ("/gui/window/search-history-trimmed-hidden",
+                   test_search_trimmed_hidden);
   window_test_add ("/gui/window/notification", test_notification);
 }
 
