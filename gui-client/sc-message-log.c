@@ -1517,8 +1517,8 @@ create_tags (ScMessageLog *self, GtkTextBuffer *buffer)
   self->tags[TAG_HANG] = gtk_text_buffer_create_tag (buffer, "hang", NULL);
   self->tags[TAG_TEXT] = gtk_text_buffer_create_tag (buffer, "text", NULL);
   self->tags[TAG_NOTE] = gtk_text_buffer_create_tag (buffer, "note", NULL);
-  /* Made last, so they win over the colours: a match shows inside a
-   * coloured name. */
+  /* Made last, so they win over the colours: a match shows inside
+   * coloured text (an answer's, an error's). */
   create_match_tags (self, buffer);
   update_tag_colors (self);
   update_hanging_indent (self);
