@@ -61,10 +61,13 @@ static const char search_sql[] =
 /* Rows from ?3 up to, not including, ?4: a primary-key range. */
 static const char range_sql[] =
   SELECT_ENTRY " AND id >= ?3 AND id < ?4 ORDER BY id";
-/* The matches older than row ?3: how many, and the newest's row.  One
- * pass over the conversation's older rows, read in key order. */
+/* The matches older than row ?3: how many (every occurrence, as the
+ * log counts them), and the newest's row.  One pass over the
+ * conversation's older rows, read in key order; only the few rows that
+ * match are read again for their number of occurrences. */
 static const char count_older_sql[] =
-  "SELECT count (*), coalesce (max (id), 0) FROM messages"
+  "SELECT coalesce (sum (sc_history_occurrences (text, ?4)), 0),"
+  "       coalesce (max (id), 0) FROM messages"
   " WHERE conversation = ("
   "   SELECT id FROM conversations WHERE server = ?1 AND name = ?2)"
   "   AND id < ?3 AND sc_history_contains (text, ?4)";
@@ -266,13 +269,19 @@ sc_history_db_open (const char *path, GError **error)
 /* ---- The search function ---- */
 
 /* Case- and normalisation-insensitive comparison needs both sides in
- * one form; the needle is folded once, each text as it is read. */
+ * one form; the needle is folded once, each text as it is read.  The
+ * form is chosen to find what the log's search (GtkTextIter's
+ * case-insensitive one) finds, since the window adds the two counts:
+ * case folded, then canonically composed.  GtkTextIter compares
+ * decomposed characters but only whole ones, so "cafe" is not in
+ * "Café" for either; and it makes no compatibility mappings, so "x2" is
+ * not in "x²" either (NFKC would find it). */
 static char *
 fold (const char *text)
 {
   g_autofree char *casefolded = g_utf8_casefold (text, -1);
 
-  return g_utf8_normalize (casefolded, -1, G_NORMALIZE_ALL_COMPOSE);
+  return g_utf8_normalize (casefolded, -1, G_NORMALIZE_DEFAULT_COMPOSE);
 }
 
 static gboolean
@@ -284,15 +293,38 @@ is_ascii (const char *text)
   return TRUE;
 }
 
-/* sc_history_contains (text, folded_needle): whether the text holds the
- * needle, literally (no wildcards) and ignoring case in every script.
- * SQLite's LIKE folds ASCII only.  ASCII texts, the common case in a
- * busy conversation, are compared without folding a copy. */
+/* How many times @text holds @needle, up to @most, each occurrence
+ * looked for after the end of the one before, as the log's search goes
+ * from match to match. */
+static int
+count_in (const char *text,
+          const char *needle,
+          char *(*find) (const char *, const char *),
+          int most)
+{
+  size_t length = strlen (needle);
+  int n = 0;
+
+  if (length == 0)
+    return 0;
+  for (const char *at = find (text, needle); at != NULL && n < most;
+       at = find (at + length, needle))
+    n++;
+  return n;
+}
+
+/* sc_history_contains (text, folded_needle) and
+ * sc_history_occurrences (text, folded_needle): whether, and how many
+ * times, the text holds the needle, literally (no wildcards) and
+ * ignoring case in every script; the function's user data is the most
+ * it counts.  SQLite's LIKE folds ASCII only.  ASCII texts, the common
+ * case in a busy conversation, are compared without folding a copy. */
 static void
-contains_function (sqlite3_context *context, int argc, sqlite3_value **argv)
+occurrences_function (sqlite3_context *context, int argc, sqlite3_value **argv)
 {
   const char *text = (const char *) sqlite3_value_text (argv[0]);
   const char *needle = (const char *) sqlite3_value_text (argv[1]);
+  int most = GPOINTER_TO_INT (sqlite3_user_data (context));
   g_autofree char *folded = NULL;
 
   if (text == NULL || needle == NULL)
@@ -302,12 +334,20 @@ contains_function (sqlite3_context *context, int argc, sqlite3_value **argv)
     }
   if (is_ascii (text))
     {
-      sqlite3_result_int (context, strcasestr (text, needle) != NULL);
+      sqlite3_result_int (context, count_in (text, needle, strcasestr, most));
       return;
     }
   folded = fold (text);
   sqlite3_result_int (context,
-                      folded != NULL && strstr (folded, needle) != NULL);
+                      folded ? count_in (folded, needle, strstr, most) : 0);
+}
+
+static int
+add_function (sqlite3 *db, const char *name, int most)
+{
+  return sqlite3_create_function (
+    db, name, 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
+    GINT_TO_POINTER (most), occurrences_function, NULL, NULL);
 }
 
 /* ---- Reading ---- */
@@ -354,10 +394,9 @@ sc_history_db_new (const char *path, GError **error)
   self->db = sc_history_db_open (path, error);
   if (self->db == NULL)
     return NULL;
-  rc = sqlite3_create_function (self->db, "sc_history_contains", 2,
-                                SQLITE_UTF8 | SQLITE_DETERMINISTIC |
-                                  SQLITE_INNOCUOUS,
-                                NULL, contains_function, NULL, NULL);
+  rc = add_function (self->db, "sc_history_contains", 1);
+  if (rc == SQLITE_OK)
+    rc = add_function (self->db, "sc_history_occurrences", G_MAXINT);
   if (rc != SQLITE_OK)
     {
       sc_history_db_fail (error, self->db, rc, "Could not set up searching");
@@ -492,8 +531,8 @@ sc_history_db_load_range (ScHistoryDb *self,
   return read_entries (self->range, server, conversation, error);
 }
 
-/* How many rows older than @before_row hold @needle, and the newest
- * such row (0 for none). */
+/* How many times rows older than @before_row hold @needle, and the
+ * newest such row (0 for none). */
 gboolean
 sc_history_db_count_older (ScHistoryDb *self,
                            const char *server,

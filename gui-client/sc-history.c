@@ -353,8 +353,10 @@ count_older_thread (GTask *task,
  * @needle: as for sc_history_search()
  * @before_row: only rows older than this one count
  *
- * Counts the rows of the conversation older than @before_row that hold
- * @needle, and finds the newest of them, in a worker thread: the whole
+ * Counts the matches of @needle in the text of the conversation's rows
+ * older than @before_row (every occurrence, as ScMessageLog's search
+ * counts them), and finds the newest row that holds one, in a worker
+ * thread: the whole
  * conversation may have to be read, and the caller's thread (the GTK
  * one) must not wait for that.  Cancelling @cancellable stops the query.
  */

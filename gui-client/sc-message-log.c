@@ -36,6 +36,8 @@ typedef enum
   TAG_MATCH,
   TAG_MATCH_CURRENT,
   TAG_HANG,
+  TAG_TEXT, /* what was said: the only part of a line a search looks at */
+  TAG_NOTE, /* a note's line: the log's own words, not a message */
   N_TAGS
 } LogTag;
 
@@ -70,6 +72,7 @@ typedef struct
   SentEntry *sent;
   char *state; /* a remembered sent message's final state, or NULL */
   gboolean state_failed;
+  gboolean note; /* the log's own line (sc_message_log_prepend_note()) */
 } LogLine;
 
 struct _ScMessageLog
@@ -100,6 +103,10 @@ struct _ScMessageLog
   /* Lines of history put above the others (sc_message_log_prepend_at()):
    * allowed beyond max_lines, and the first to go when new lines come. */
   guint n_older;
+
+  /* Messages that have left the log from its top: trimmed, or dropped
+   * from the queue before they were shown (sc_message_log_get_n_gone()). */
+  guint64 n_gone;
 
   /* Search: what is looked for, and the match shown as current. */
   char *needle;
@@ -246,7 +253,10 @@ insert_line (ScMessageLog *self, GtkTextIter *end, LogLine *line)
       gtk_text_buffer_insert_with_tags (buffer, end, line->who, -1, tag, NULL);
       gtk_text_buffer_insert (buffer, end, " ", 1);
     }
+  /* text_tag() may be NULL, which ends the list: it comes last. */
   gtk_text_buffer_insert_with_tags (buffer, end, line->text, -1,
+                                    line->note ? self->tags[TAG_NOTE]
+                                               : self->tags[TAG_TEXT],
                                     text_tag (self, line), NULL);
   if (entry)
     insert_sent_state (self, end, entry);
@@ -261,6 +271,32 @@ insert_line (ScMessageLog *self, GtkTextIter *end, LogLine *line)
   gtk_text_buffer_insert (buffer, end, "\n", 1);
   gtk_text_buffer_get_iter_at_offset (buffer, &start, start_offset);
   gtk_text_buffer_apply_tag (buffer, self->tags[TAG_HANG], &start, end);
+  if (line->note)
+    gtk_text_buffer_apply_tag (buffer, self->tags[TAG_NOTE], &start, end);
+}
+
+/* Whether the buffer line at @start is a message: not the unread
+ * divider, not a note. */
+static gboolean
+is_message_line (ScMessageLog *self, const GtkTextIter *start)
+{
+  return !gtk_text_iter_has_tag (start, self->tags[TAG_DIVIDER]) &&
+         !gtk_text_iter_has_tag (start, self->tags[TAG_NOTE]);
+}
+
+/* Counts the messages among the first @n_lines lines, about to go. */
+static void
+count_gone (ScMessageLog *self, int n_lines)
+{
+  GtkTextIter at;
+
+  gtk_text_buffer_get_start_iter (get_buffer (self), &at);
+  for (int i = 0; i < n_lines; i++)
+    {
+      if (is_message_line (self, &at))
+        self->n_gone++;
+      gtk_text_iter_forward_line (&at);
+    }
 }
 
 /* Removes lines from the top until at most max_lines (plus the older
@@ -299,6 +335,7 @@ trim (ScMessageLog *self)
           self->divider_mark = NULL;
         }
     }
+  count_gone (self, excess);
   gtk_text_buffer_get_start_iter (buffer, &start);
   gtk_text_buffer_get_iter_at_line (buffer, &cut, excess);
   gtk_text_buffer_delete (buffer, &start, &cut);
@@ -378,6 +415,22 @@ drop_line (ScMessageLog *self, LogLine *line)
   log_line_free (line);
 }
 
+/* Drops the oldest queued line: too many came while the log was not
+ * shown, or within one turn of the main loop.  It is newer than every
+ * line in the buffer, so all of those must go too when the queue is
+ * shown, older lines included, or the log would show a hole where it
+ * was: they lose their allowance. */
+static void
+drop_oldest_queued (ScMessageLog *self)
+{
+  LogLine *line = g_queue_pop_head (&self->queue);
+
+  if (!line->divider && !line->note)
+    self->n_gone++;
+  self->n_older = 0;
+  drop_line (self, line);
+}
+
 /* Only a log on screen moves lines into its buffer: a conversation in
  * the background keeps at most max_lines queued, at the cost of a queue
  * push per line, and shows them when it is opened. */
@@ -396,7 +449,7 @@ enqueue (ScMessageLog *self, LogLine *line)
   g_queue_push_tail (&self->queue, line);
   /* Lines beyond the cap would be trimmed as soon as they were shown. */
   while (self->queue.length > self->max_lines)
-    drop_line (self, g_queue_pop_head (&self->queue));
+    drop_oldest_queued (self);
   schedule_flush (self);
 }
 
@@ -522,6 +575,36 @@ sc_message_log_get_older_room (ScMessageLog *self)
   return self->max_lines - MIN (self->max_lines, self->n_older);
 }
 
+/* Puts @line (freed here) above every other, or frees it when there is
+ * no room left. */
+static gboolean
+prepend_line (ScMessageLog *self, LogLine *line)
+{
+  GtkTextBuffer *buffer = get_buffer (self);
+  GtkTextIter start, divider;
+  gboolean divider_at_start = FALSE;
+
+  if (sc_message_log_get_older_room (self) == 0)
+    {
+      log_line_free (line);
+      return FALSE;
+    }
+  gtk_text_buffer_get_start_iter (buffer, &start);
+  /* The divider's mark has left gravity: at the very start it would stay
+   * above the new line instead of going down with the line it marks. */
+  if (self->divider_mark)
+    {
+      gtk_text_buffer_get_iter_at_mark (buffer, &divider, self->divider_mark);
+      divider_at_start = gtk_text_iter_is_start (&divider);
+    }
+  insert_line (self, &start, line);
+  log_line_free (line);
+  if (divider_at_start)
+    gtk_text_buffer_move_mark (buffer, self->divider_mark, &start);
+  self->n_older++;
+  return TRUE;
+}
+
 /**
  * sc_message_log_prepend_at:
  *
@@ -539,32 +622,36 @@ sc_message_log_prepend_at (ScMessageLog *self,
                            const char *state,
                            gboolean failed)
 {
-  GtkTextBuffer *buffer = get_buffer (self);
   LogLine *line;
-  GtkTextIter start, divider;
-  gboolean divider_at_start = FALSE;
 
   g_return_val_if_fail (SC_IS_MESSAGE_LOG (self), FALSE);
   g_return_val_if_fail (text != NULL, FALSE);
-  if (sc_message_log_get_older_room (self) == 0)
-    return FALSE;
   line = new_line_at (kind, who, text, time_us);
   line->state = g_strdup (state);
   line->state_failed = failed;
-  gtk_text_buffer_get_start_iter (buffer, &start);
-  /* The divider's mark has left gravity: at the very start it would stay
-   * above the new line instead of going down with the line it marks. */
-  if (self->divider_mark)
-    {
-      gtk_text_buffer_get_iter_at_mark (buffer, &divider, self->divider_mark);
-      divider_at_start = gtk_text_iter_is_start (&divider);
-    }
-  insert_line (self, &start, line);
-  log_line_free (line);
-  if (divider_at_start)
-    gtk_text_buffer_move_mark (buffer, self->divider_mark, &start);
-  self->n_older++;
-  return TRUE;
+  return prepend_line (self, line);
+}
+
+/**
+ * sc_message_log_prepend_note:
+ *
+ * Puts a system line of the log's own above every other, as
+ * sc_message_log_prepend_at() does: one that says something about the
+ * messages, such as what is left out between them, and is not one.
+ * Searches do not look at it.
+ */
+gboolean
+sc_message_log_prepend_note (ScMessageLog *self,
+                             const char *text,
+                             gint64 time_us)
+{
+  LogLine *line;
+
+  g_return_val_if_fail (SC_IS_MESSAGE_LOG (self), FALSE);
+  g_return_val_if_fail (text != NULL, FALSE);
+  line = new_line_at (SC_LOG_SYSTEM, NULL, text, time_us);
+  line->note = TRUE;
+  return prepend_line (self, line);
 }
 
 /* Takes the older lines away again. */
@@ -855,6 +942,62 @@ clear_matches (ScMessageLog *self)
   self->match_mark = NULL;
 }
 
+/* Matches lie inside the text of a line, never in its time stamp, the
+ * name before it or the delivery state after it: those are the log's
+ * own words, and history, which counts the older matches, holds only
+ * the text (see sc-window-search.c).  Both find the next match from
+ * the end of the last one. */
+static gboolean
+find_forward (ScMessageLog *self,
+              const GtkTextIter *from,
+              GtkTextIter *match_start,
+              GtkTextIter *match_end)
+{
+  GtkTextTag *text = self->tags[TAG_TEXT];
+  GtkTextIter at = *from, limit;
+
+  for (;;)
+    {
+      if (!gtk_text_iter_has_tag (&at, text) &&
+          !gtk_text_iter_forward_to_tag_toggle (&at, text))
+        return FALSE;
+      limit = at;
+      gtk_text_iter_forward_to_tag_toggle (&limit, text);
+      if (gtk_text_iter_forward_search (&at, self->needle, SEARCH_FLAGS,
+                                        match_start, match_end, &limit))
+        return TRUE;
+      at = limit;
+    }
+}
+
+/* The last match that ends before @from. */
+static gboolean
+find_backward (ScMessageLog *self,
+               const GtkTextIter *from,
+               GtkTextIter *match_start,
+               GtkTextIter *match_end)
+{
+  GtkTextTag *text = self->tags[TAG_TEXT];
+  GtkTextIter at = *from, limit;
+
+  for (;;)
+    {
+      if (!gtk_text_iter_has_tag (&at, text) &&
+          !gtk_text_iter_ends_tag (&at, text) &&
+          !gtk_text_iter_backward_to_tag_toggle (&at, text))
+        return FALSE;
+      limit = at;
+      if (!gtk_text_iter_starts_tag (&limit, text))
+        gtk_text_iter_backward_to_tag_toggle (&limit, text);
+      if (gtk_text_iter_backward_search (&at, self->needle, SEARCH_FLAGS,
+                                         match_start, match_end, &limit))
+        return TRUE;
+      at = limit;
+      if (!gtk_text_iter_backward_char (&at))
+        return FALSE;
+    }
+}
+
 /* Makes the match at @start..@end the current one and shows it; the
  * reader is then looking back, so new lines no longer pull the view. */
 static void
@@ -880,8 +1023,9 @@ show_match (ScMessageLog *self, GtkTextIter *start, GtkTextIter *end)
  * sc_message_log_search:
  * @needle: (nullable): what to look for; NULL or "" ends the search
  *
- * Highlights every line that contains @needle (case aside) and shows
- * the newest.  Returns how many matches there are.
+ * Highlights every occurrence of @needle (case aside) in the text of
+ * the lines, not in their time stamps or names, and shows the newest.
+ * Returns how many there are.
  */
 guint
 sc_message_log_search (ScMessageLog *self, const char *needle)
@@ -898,8 +1042,7 @@ sc_message_log_search (ScMessageLog *self, const char *needle)
   if (self->needle == NULL)
     return 0;
   gtk_text_buffer_get_start_iter (buffer, &at);
-  while (gtk_text_iter_forward_search (&at, self->needle, SEARCH_FLAGS,
-                                       &match_start, &match_end, NULL))
+  while (find_forward (self, &at, &match_start, &match_end))
     {
       gtk_text_buffer_apply_tag (buffer, self->tags[TAG_MATCH], &match_start,
                                  &match_end);
@@ -926,13 +1069,11 @@ sc_message_log_search_step (ScMessageLog *self, gboolean older)
     return FALSE;
   gtk_text_buffer_get_iter_at_mark (buffer, &at, self->match_mark);
   if (older)
-    found = gtk_text_iter_backward_search (&at, self->needle, SEARCH_FLAGS,
-                                           &match_start, &match_end, NULL);
+    found = find_backward (self, &at, &match_start, &match_end);
   else
     {
       gtk_text_iter_forward_char (&at);
-      found = gtk_text_iter_forward_search (&at, self->needle, SEARCH_FLAGS,
-                                            &match_start, &match_end, NULL);
+      found = find_forward (self, &at, &match_start, &match_end);
     }
   if (found)
     show_match (self, &match_start, &match_end);
@@ -949,8 +1090,7 @@ sc_message_log_search_show_oldest (ScMessageLog *self)
   if (self->needle == NULL)
     return FALSE;
   gtk_text_buffer_get_start_iter (get_buffer (self), &at);
-  if (!gtk_text_iter_forward_search (&at, self->needle, SEARCH_FLAGS,
-                                     &match_start, &match_end, NULL))
+  if (!find_forward (self, &at, &match_start, &match_end))
     return FALSE;
   show_match (self, &match_start, &match_end);
   /* Lines just put above keep estimated heights until laid out, and a
@@ -994,6 +1134,22 @@ sc_message_log_get_n_queued (ScMessageLog *self)
   return self->queue.length;
 }
 
+/**
+ * sc_message_log_get_n_gone:
+ *
+ * How many messages have left the log from its top since it was made:
+ * trimmed from the buffer, or dropped from the queue before they were
+ * shown.  The unread divider and notes do not count, nor the lines that
+ * sc_message_log_drop_older() takes away.  Once the log is flushed, the
+ * messages it shows are the ones that came after those.
+ */
+guint64
+sc_message_log_get_n_gone (ScMessageLog *self)
+{
+  g_return_val_if_fail (SC_IS_MESSAGE_LOG (self), 0);
+  return self->n_gone;
+}
+
 guint
 sc_message_log_get_n_lines (ScMessageLog *self)
 {
@@ -1018,7 +1174,7 @@ sc_message_log_set_max_lines (ScMessageLog *self, guint max_lines)
     return;
   self->max_lines = max_lines;
   while (self->queue.length > self->max_lines)
-    drop_line (self, g_queue_pop_head (&self->queue));
+    drop_oldest_queued (self);
   trim (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_LINES]);
 }
@@ -1359,8 +1515,10 @@ create_tags (ScMessageLog *self, GtkTextBuffer *buffer)
   g_object_set (self->tags[TAG_DIVIDER], "justification", GTK_JUSTIFY_CENTER,
                 NULL);
   self->tags[TAG_HANG] = gtk_text_buffer_create_tag (buffer, "hang", NULL);
-  /* Made last, so they win over the colours: a match shows inside a
-   * coloured name. */
+  self->tags[TAG_TEXT] = gtk_text_buffer_create_tag (buffer, "text", NULL);
+  self->tags[TAG_NOTE] = gtk_text_buffer_create_tag (buffer, "note", NULL);
+  /* Made last, so they win over the colours: a match shows inside
+   * coloured text (an answer's, an error's). */
   create_match_tags (self, buffer);
   update_tag_colors (self);
   update_hanging_indent (self);

@@ -38,6 +38,9 @@ gboolean sc_message_log_prepend_at (ScMessageLog *self,
                                     gint64 time_us,
                                     const char *state,
                                     gboolean failed);
+gboolean sc_message_log_prepend_note (ScMessageLog *self,
+                                      const char *text,
+                                      gint64 time_us);
 guint sc_message_log_get_older_room (ScMessageLog *self);
 void sc_message_log_drop_older (ScMessageLog *self);
 void sc_message_log_mark_unread (ScMessageLog *self);
@@ -66,6 +69,7 @@ void sc_message_log_flush (ScMessageLog *self);
 void sc_message_log_scroll_to_end (ScMessageLog *self);
 gboolean sc_message_log_get_has_unseen (ScMessageLog *self);
 guint sc_message_log_get_n_queued (ScMessageLog *self);
+guint64 sc_message_log_get_n_gone (ScMessageLog *self);
 guint sc_message_log_get_n_lines (ScMessageLog *self);
 guint sc_message_log_get_max_lines (ScMessageLog *self);
 void sc_message_log_set_max_lines (ScMessageLog *self, guint max_lines);

@@ -40,6 +40,8 @@ open_history (ScWindow *self)
   sc_window_show_info (self, GTK_MESSAGE_WARNING, FALSE, text);
 }
 
+static void forget_loaded_rows (gpointer log, gpointer unused);
+
 static void
 on_history_enabled (ScWindow *self, const char *key, GSettings *settings)
 {
@@ -48,7 +50,13 @@ on_history_enabled (ScWindow *self, const char *key, GSettings *settings)
   if (enabled && self->history == NULL)
     open_history (self);
   else if (!enabled)
-    g_clear_object (&self->history);
+    {
+      g_clear_object (&self->history);
+      /* What the logs show from now on is not in history: their rows no
+       * longer say where history goes on. */
+      sc_conversations_foreach_log (self->conversations, forget_loaded_rows,
+                                    NULL);
+    }
 }
 
 static void
@@ -111,28 +119,89 @@ show_entry (ScWindow *self,
                               state, failed);
 }
 
-/* The rows of history a conversation's log shows, kept on the log: from
- * first_row on; live_first_row is where the log started, before older
- * lines were put above it. */
+/* The rows of history a conversation's log shows, kept on the log, as
+ * runs of consecutive rows from its top down.  The last run is the log
+ * as it was filled when made, and what came since: every message said
+ * in the conversation is both put in its log and written to history,
+ * so it goes on without end.  (Our own message is written when the
+ * server has taken it, so a message received in between comes first in
+ * history: the two orders can differ by such a pair, counted the same.
+ * While history is off nothing is written, so the logs forget their
+ * rows then.)  Runs of older rows put above it
+ * (sc_window_history_show_older()) come before, each ending at a note
+ * that says what is left out, or where the run below starts. */
 typedef struct
 {
   gint64 first_row;
-  gint64 live_first_row;
+  gint64 n_rows;
+} RowRun;
+
+typedef struct
+{
+  GArray *runs; /* RowRun, top first; never empty */
+  /* The log's sc_message_log_get_n_gone() when last taken into
+   * account: the messages that left its top since then were the first
+   * rows of the runs. */
+  guint64 n_gone;
 } LoadedRows;
 
 #define LOADED_ROWS "sc-window-history-loaded-rows"
 
 static void
+loaded_rows_free (LoadedRows *rows)
+{
+  g_array_unref (rows->runs);
+  g_free (rows);
+}
+
+static void
+forget_loaded_rows (gpointer log, gpointer unused)
+{
+  g_object_set_data (G_OBJECT (log), LOADED_ROWS, NULL);
+}
+
+static void
 set_loaded_rows (ScMessageLog *log, GPtrArray *entries)
 {
   LoadedRows *rows = g_new0 (LoadedRows, 1);
-
   /* An empty conversation numbers its first row 1: nothing is older. */
-  rows->first_row = entries->len > 0
-                      ? ((ScHistoryEntry *) g_ptr_array_index (entries, 0))->row
-                      : 1;
-  rows->live_first_row = rows->first_row;
-  g_object_set_data_full (G_OBJECT (log), LOADED_ROWS, rows, g_free);
+  RowRun live = {
+    entries->len > 0 ? ((ScHistoryEntry *) g_ptr_array_index (entries, 0))->row
+                     : 1,
+    G_MAXINT64,
+  };
+
+  rows->runs = g_array_new (FALSE, FALSE, sizeof (RowRun));
+  g_array_append_val (rows->runs, live);
+  rows->n_gone = sc_message_log_get_n_gone (log);
+  g_object_set_data_full (G_OBJECT (log), LOADED_ROWS, rows,
+                          (GDestroyNotify) loaded_rows_free);
+}
+
+/* Takes the messages that left the log's top (its limit reached while
+ * the conversation went on) off the top runs: their rows are only in
+ * history now, and a search must count them as older. */
+static void
+forget_gone_rows (LoadedRows *rows, ScMessageLog *log)
+{
+  guint64 gone;
+
+  sc_message_log_flush (log);
+  gone = sc_message_log_get_n_gone (log) - rows->n_gone;
+  rows->n_gone += gone;
+  while (gone > 0)
+    {
+      RowRun *top = &g_array_index (rows->runs, RowRun, 0);
+
+      if (rows->runs->len == 1 || (guint64) top->n_rows > gone)
+        {
+          top->first_row += (gint64) gone;
+          top->n_rows -= (gint64) gone;
+          return;
+        }
+      gone -= (guint64) top->n_rows;
+      g_array_remove_index (rows->runs, 0);
+    }
 }
 
 /* The oldest row of history that @log shows: older rows are only in
@@ -142,7 +211,10 @@ sc_window_history_get_first_row (ScWindow *self, ScMessageLog *log)
 {
   LoadedRows *rows = g_object_get_data (G_OBJECT (log), LOADED_ROWS);
 
-  return self->history != NULL && rows != NULL ? rows->first_row : 0;
+  if (self->history == NULL || rows == NULL)
+    return 0;
+  forget_gone_rows (rows, log);
+  return g_array_index (rows->runs, RowRun, 0).first_row;
 }
 
 /* Says that @n_rows rows after the one of @time_us are left out; a
@@ -155,8 +227,7 @@ show_gap (ScMessageLog *log, guint n_rows, gint64 time_us)
                                "%u messages in between are not shown", n_rows),
                      n_rows);
 
-  sc_message_log_prepend_at (log, SC_LOG_SYSTEM, NULL, text, time_us, NULL,
-                             FALSE);
+  sc_message_log_prepend_note (log, text, time_us);
 }
 
 /* Rows put above the log at one step.  The GTK thread inserts them at
@@ -176,22 +247,25 @@ sc_window_history_show_older (ScWindow *self,
   LoadedRows *rows = g_object_get_data (G_OBJECT (log), LOADED_ROWS);
   g_autoptr (GPtrArray) entries = NULL;
   g_autoptr (GError) error = NULL;
-  gint64 page, end;
+  gint64 page, end, first_row;
+  RowRun run;
 
-  g_return_if_fail (rows != NULL && match_row < rows->first_row);
-  if (self->history == NULL)
+  /* History was turned off since the count answered. */
+  if (self->history == NULL || rows == NULL)
     return;
+  first_row = sc_window_history_get_first_row (self, log);
+  g_return_if_fail (match_row < first_row);
   /* Two lines at least: the match and the line saying what is between. */
   if (sc_message_log_get_older_room (log) < 2)
     {
       sc_message_log_drop_older (log);
-      rows->first_row = rows->live_first_row;
+      g_array_remove_range (rows->runs, 0, rows->runs->len - 1);
+      first_row = g_array_index (rows->runs, RowRun, 0).first_row;
     }
   page = MIN (sc_message_log_get_older_room (log), OLDER_PAGE_ROWS);
   /* All the rows up to the log's top if they fit, else a line for those
    * that do not. */
-  end = rows->first_row - match_row <= page ? rows->first_row
-                                            : match_row + page - 1;
+  end = first_row - match_row <= page ? first_row : match_row + page - 1;
   entries = sc_history_load_range (self->history, self->history_server, key,
                                    match_row, end, &error);
   if (entries == NULL)
@@ -200,13 +274,16 @@ sc_window_history_show_older (ScWindow *self,
                  error->message);
       return;
     }
-  if (end < rows->first_row && entries->len > 0)
-    show_gap (log, (guint) (rows->first_row - end),
+  if (end < first_row && entries->len > 0)
+    show_gap (log, (guint) (first_row - end),
               ((ScHistoryEntry *) g_ptr_array_index (entries, entries->len - 1))
                 ->time_us);
   for (guint i = entries->len; i > 0; i--)
     show_entry (self, log, key, g_ptr_array_index (entries, i - 1), TRUE);
-  rows->first_row = match_row;
+  run.first_row = match_row;
+  run.n_rows = (gint64) entries->len;
+  if (run.n_rows > 0)
+    g_array_prepend_val (rows->runs, run);
 }
 
 /* A conversation's new log starts with what history has of it, as much

@@ -6,6 +6,20 @@
  * matches history holds further back (sc_history_count_older_async()),
  * which the label then adds: "3 matches · 2 older in history".
  *
+ * What is searched is the text of the messages, what people wrote: not
+ * the time stamp, the name or the arrow before it, nor the delivery
+ * state after it, which the log adds and history does not keep.  Both
+ * sides count every occurrence, case aside, in the same Unicode form
+ * (GtkTextIter's case-insensitive search; sc-history-db.c folds
+ * history's text alike), so the highlights, the count and the count of
+ * older matches agree: a name counts only where someone wrote it.
+ *
+ * "Older" means older than the log's top line, whose row of history
+ * sc_window_history_get_first_row() follows as the log lets messages go
+ * from its top (its limit reached while the conversation runs, or
+ * lines dropped before a conversation in the background was shown):
+ * their matches are counted, and reached, in history.
+ *
  * Going to an older match than the oldest in view (Enter past it, or the
  * Show Older button) loads history from that match up to the top of the
  * log and puts it above the log's lines (sc_window_history_show_older()).
@@ -159,6 +173,8 @@ show_older (ScWindow *self)
   const char *key = sc_conversations_get_visible_key (self->conversations);
   const char *needle = gtk_entry_get_text (GTK_ENTRY (self->search_entry));
   guint n_older = self->search_n_older;
+  guint n_in_view = self->search_n_in_view;
+  guint loaded;
 
   /* Asked for before the count answered: it will go on from there. */
   self->search_older_wanted =
@@ -169,9 +185,13 @@ show_older (ScWindow *self)
   self->search_n_in_view = sc_message_log_search (log, needle);
   sc_message_log_search_show_oldest (log);
   start_count_older (self);
-  /* Until the new count comes, one fewer is the best guess. */
+  /* Until the new count comes, the best guess: the matches that came
+   * into view, all in the one row loaded, are no longer older (at least
+   * one, if older lines with matches had to go to make room). */
+  loaded =
+    self->search_n_in_view > n_in_view ? self->search_n_in_view - n_in_view : 1;
   if (self->search_cancellable != NULL)
-    self->search_n_older = n_older - 1;
+    self->search_n_older = n_older - MIN (n_older, loaded);
   show_match_count (self);
 }
 

@@ -480,13 +480,22 @@ test_history (Fixture *fixture, gconstpointer data)
 
 /* --- searching history ------------------------------------------ */
 
+/* Says each label it sees once, so that a wait that times out shows
+ * what the label said instead. */
 static gboolean
 label_is (gpointer data)
 {
+  static char *last_seen;
   LogQuery *query = data;
+  const char *text = gtk_label_get_text (query->window->search_label);
 
-  return g_strcmp0 (gtk_label_get_text (query->window->search_label),
-                    query->needle) == 0;
+  if (g_strcmp0 (text, last_seen) != 0)
+    {
+      g_test_message ("search label: '%s'", text);
+      g_free (last_seen);
+      last_seen = g_strdup (text);
+    }
+  return g_strcmp0 (text, query->needle) == 0;
 }
 
 static gboolean
@@ -495,6 +504,15 @@ older_match_known (gpointer data)
   ScWindow *window = data;
 
   return gtk_widget_get_sensitive (GTK_WIDGET (window->search_older_button));
+}
+
+/* The count of older matches has answered (or was not needed). */
+static gboolean
+count_answered (gpointer data)
+{
+  ScWindow *window = data;
+
+  return window->search_cancellable == NULL;
 }
 
 /* Three times the usual wait: the count of older matches runs in a
@@ -691,6 +709,260 @@ test_search_history_long (Fixture *fixture, gconstpointer data)
                   typed_ms, load_ms);
 }
 
+/* --- what a search finds ------------------------------------------ */
+
+static void
+count_signal (guint *n)
+{
+  (*n)++;
+}
+
+static gboolean
+at_least_two (gpointer data)
+{
+  return *(guint *) data >= 2;
+}
+
+/* search_for(), then waits for GtkSearchEntry's own "search-changed",
+ * 150 ms after the text changed (later on a loaded machine): it searches
+ * the log again, which would make the newest match the current one
+ * again after a test's Enter.  @needle must differ from the text
+ * before, or the entry says nothing. */
+static void
+search_settled (ScWindow *window, const char *needle)
+{
+  guint n_emitted = 0;
+  gulong handler =
+    g_signal_connect_swapped (window->search_entry, "search-changed",
+                              G_CALLBACK (count_signal), &n_emitted);
+
+  search_for (window, needle);
+  wait_for (at_least_two, &n_emitted, "the entry's own search-changed");
+  g_signal_handler_disconnect (window->search_entry, handler);
+}
+
+typedef struct
+{
+  guint row;
+  const char *text;
+} StoredText;
+
+/* Writes @n_rows of bob's messages to @key, "filler N" but for the rows
+ * in @texts (ending with a row 0). */
+static void
+store_texts (Fixture *fixture,
+             const char *key,
+             guint n_rows,
+             const StoredText *texts)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (ScHistory) history = sc_history_new (NULL, &error);
+  g_autofree char *server = g_strdup_printf ("127.0.0.1:%u", fixture->port);
+  gint64 start = g_get_real_time () - G_USEC_PER_SEC * n_rows;
+
+  g_assert_no_error (error);
+  for (guint row = 1; row <= n_rows; row++)
+    {
+      g_autofree char *text = g_strdup_printf ("filler %u", row);
+      g_autoptr (ScHistoryEntry) entry = NULL;
+
+      for (const StoredText *t = texts; t->row != 0; t++)
+        if (t->row == row)
+          {
+            g_free (text);
+            text = g_strdup (t->text);
+          }
+      entry =
+        sc_history_entry_new (server, key, start + row * G_USEC_PER_SEC,
+                              SC_HISTORY_KIND_INCOMING, "bob", 2, text, 0, 0);
+      sc_history_append (history, entry);
+    }
+  sc_history_flush (history);
+}
+
+/* The highlighted ranges in @log, each checked to be @needle (case
+ * aside) inside a message's text. */
+static guint
+n_highlights (ScMessageLog *log, const char *needle)
+{
+  GtkTextBuffer *buffer = gtk_text_view_get_buffer (GTK_TEXT_VIEW (log));
+  GtkTextTag *match =
+    gtk_text_tag_table_lookup (gtk_text_buffer_get_tag_table (buffer), "match");
+  GtkTextIter at, end;
+  guint n = 0;
+
+  gtk_text_buffer_get_start_iter (buffer, &at);
+  while (gtk_text_iter_starts_tag (&at, match) ||
+         gtk_text_iter_forward_to_tag_toggle (&at, match))
+    {
+      g_autofree char *text = NULL;
+      g_autofree char *folded = NULL;
+      g_autofree char *folded_needle = g_utf8_casefold (needle, -1);
+
+      if (!gtk_text_iter_starts_tag (&at, match))
+        continue;
+      end = at;
+      gtk_text_iter_forward_to_tag_toggle (&end, match);
+      text = gtk_text_iter_get_text (&at, &end);
+      folded = g_utf8_casefold (text, -1);
+      g_assert_cmpstr (folded, ==, folded_needle);
+      n++;
+      at = end;
+    }
+  return n;
+}
+
+/* Search finds what people wrote, not the names and times the log puts
+ * before it: history only has the text, so the view must match the
+ * same, or a name would count in view and never older.  Every
+ * occurrence counts on both sides. */
+static void
+test_search_text_only (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GSettings) settings = g_settings_new (APPLICATION_ID);
+  ScWindow *a, *b;
+  ScMessageLog *log;
+
+  SKIP_WITHOUT_DISPLAY ();
+  a = fixture->windows[0];
+  b = fixture->windows[1];
+  g_settings_set_uint (settings, "log-lines", 100);
+  store_texts (fixture, "peer:bob", 150,
+               (const StoredText[]){ { 10, "ask Bob, bob knows" },
+                                     { 120, "bob said so" },
+                                     { 0, NULL } });
+  connect_window (fixture, a, "alice");
+  connect_window (fixture, b, "bob");
+  select_client (a, sc_client_get_id (b->client));
+  log = sc_conversations_get_visible_log (a->conversations);
+  g_action_group_activate_action (G_ACTION_GROUP (a), "search", NULL);
+
+  /* Every line in view says "← bob:"; one message says bob. */
+  search_settled (a, "bob");
+  wait_for_search_label (a, "1 match · 2 older in history");
+  g_assert_cmpuint (n_highlights (log, "bob"), ==, 1);
+  g_assert_cmpint (sc_message_log_get_match_line (log), ==,
+                   line_of (log, "bob said so"));
+
+  /* The older match holds bob twice: both come into view. */
+  g_signal_emit_by_name (a->search_entry, "activate");
+  wait_for_ms (count_answered, a, "the count from the new top", 3 * WAIT_MS);
+  g_assert_cmpstr (gtk_label_get_text (a->search_label), ==, "3 matches");
+  g_assert_cmpuint (n_highlights (log, "bob"), ==, 3);
+  g_assert_cmpint (sc_message_log_get_match_line (log), ==, 0);
+  g_assert_cmpint (line_of (log, "ask Bob, bob knows"), ==, 0);
+
+  /* Names, arrows and times are not searched, in view or in history. */
+  search_for (a, "←");
+  wait_for_search_label (a, "No matches");
+  search_for (a, "[");
+  wait_for_search_label (a, "No matches");
+  g_assert_cmpuint (n_highlights (log, "["), ==, 0);
+  g_settings_reset (settings, "log-lines");
+}
+
+/* --- matches in lines the log let go ------------------------------- */
+
+static gboolean
+received_at_least (gpointer data)
+{
+  guint *counts = data;
+
+  return counts[0] >= counts[1];
+}
+
+/* Bob sends alice @n messages, "needle N" for the numbers in @needles
+ * (ending with 0) and "filler N" for the others, a few at a time. */
+static void
+send_numbered (ScWindow *from, ScWindow *to, guint n, const guint *needles)
+{
+  guint counts[2] = { 0, 0 };
+  gulong handler = g_signal_connect_swapped (
+    to->client, "message-received", G_CALLBACK (count_received), &counts[0]);
+
+  wait_for (client_listed,
+            &(ClientQuery){ from, sc_client_get_id (to->client) },
+            "the recipient in the list");
+  for (guint i = 1; i <= n; i++)
+    {
+      g_autofree char *text = NULL;
+      gboolean needle = FALSE;
+
+      for (const guint *m = needles; *m != 0; m++)
+        needle = needle || *m == i;
+      text = g_strdup_printf (needle ? "needle %u" : "filler %u", i);
+      sc_client_send_message_async (from->client, sc_client_get_id (to->client),
+                                    text, NULL, NULL, NULL);
+      if (i % 10 == 0 || i == n)
+        {
+          counts[1] = i;
+          wait_for (received_at_least, counts, "the messages to arrive");
+        }
+    }
+  g_signal_handler_disconnect (to->client, handler);
+}
+
+/* The log holds 100 lines; 150 messages come in this session, so the
+ * first 50 leave it while the conversation runs (trimmed from the
+ * buffer when it is shown, dropped from the queue when it is not).
+ * Their matches are in history only: the count must see them, and
+ * Enter must bring them back, the newest first. */
+static void
+search_trimmed (Fixture *fixture, gboolean shown)
+{
+  g_autoptr (GSettings) settings = g_settings_new (APPLICATION_ID);
+  ScWindow *a, *b;
+  ScMessageLog *log;
+  g_autofree char *text = NULL;
+
+  a = fixture->windows[0];
+  b = fixture->windows[1];
+  g_settings_set_uint (settings, "log-lines", 100);
+  connect_window (fixture, a, "alice");
+  connect_window (fixture, b, "bob");
+  if (shown)
+    select_client (a, sc_client_get_id (b->client));
+  send_numbered (b, a, 150, (const guint[]){ 3, 7, 140, 0 });
+  if (!shown)
+    select_client (a, sc_client_get_id (b->client));
+  log = sc_conversations_get_visible_log (a->conversations);
+  g_assert_true (log ==
+                 sc_conversations_get_log (a->conversations, "peer:bob"));
+  sc_message_log_flush (log);
+  g_assert_cmpint (line_of (log, "filler 51"), <=, 1);
+  text = conversation_text (a, "peer:bob");
+  g_assert_null (strstr (text, "filler 50\n"));
+
+  g_action_group_activate_action (G_ACTION_GROUP (a), "search", NULL);
+  search_settled (a, "needle");
+  wait_for_search_label (a, "1 match · 2 older in history");
+  g_signal_emit_by_name (a->search_entry, "activate");
+  wait_for_search_label (a, "2 matches · 1 older in history");
+  g_assert_cmpint (sc_message_log_get_match_line (log), ==, 0);
+  g_assert_cmpint (line_of (log, "needle 7"), ==, 0);
+  g_assert_cmpint (line_of (log, "filler 50"), ==, 43);
+  g_signal_emit_by_name (a->search_entry, "activate");
+  wait_for_ms (count_answered, a, "the count from the new top", 3 * WAIT_MS);
+  g_assert_cmpstr (gtk_label_get_text (a->search_label), ==, "3 matches");
+  g_assert_cmpint (line_of (log, "needle 3"), ==, 0);
+  g_assert_cmpint (sc_message_log_get_match_line (log), ==, 0);
+  g_settings_reset (settings, "log-lines");
+}
+
+static void
+test_search_trimmed_shown (Fixture *fixture, gconstpointer data)
+{
+  SKIP_WITHOUT_DISPLAY ();
+  search_trimmed (fixture, TRUE);
+}
+
+static void
+test_search_trimmed_hidden (Fixture *fixture, gconstpointer data)
+{
+  SKIP_WITHOUT_DISPLAY ();
+  search_trimmed (fixture, FALSE);
+}
+
 static void
 add_tests (void)
 {
@@ -701,6 +973,11 @@ add_tests (void)
   window_test_add ("/gui/window/search-history", test_search_history);
   window_test_add ("/gui/window/search-history-gap", test_search_history_gap);
   window_test_add ("/gui/window/search-history-long", test_search_history_long);
+  window_test_add ("/gui/window/search-text-only", test_search_text_only);
+  window_test_add ("/gui/window/search-history-trimmed-shown",
+                   test_search_trimmed_shown);
+  window_test_add ("/gui/window/search-history-trimmed-hidden",
+                   test_search_trimmed_hidden);
   window_test_add ("/gui/window/notification", test_notification);
 }
 

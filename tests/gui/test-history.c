@@ -856,6 +856,46 @@ test_search_older (Fixture *fixture, gconstpointer data)
                   count_ms, range_ms);
 }
 
+/* The count of older matches finds what the log's search finds in the
+ * same texts (test-message-log.c's /gui/message-log/search-text-only):
+ * every occurrence, each after the end of the one before, case aside,
+ * of whole characters. */
+static void
+test_search_occurrences (Fixture *fixture, gconstpointer data)
+{
+  const struct
+  {
+    const char *needle;
+    guint n;
+    gint64 newest_row;
+  } expected[] = {
+    { "bob", 3, 1 },    { "cafe", 0, 0 },      { "CAFÉ", 1, 2 },
+    { "aa", 2, 3 },     { "x2", 0, 0 },        { "fi", 1, 4 },
+    { "joined", 1, 6 }, { "delivered", 0, 0 }, { "alice", 0, 0 },
+    { "[", 0, 0 },
+  };
+
+  append (fixture->history, "peer:0", SC_HISTORY_KIND_INCOMING,
+          "Bob, bob and BOB", 0);
+  append (fixture->history, "peer:0", SC_HISTORY_KIND_INCOMING, "Café au lait",
+          0);
+  append (fixture->history, "peer:0", SC_HISTORY_KIND_INCOMING, "aaaa", 0);
+  append (fixture->history, "peer:0", SC_HISTORY_KIND_INCOMING, "x² ﬁne", 0);
+  append (fixture->history, "peer:0", SC_HISTORY_KIND_OUTGOING, "hi", 7);
+  sc_history_update_state (fixture->history, SERVER, 7, 1);
+  append (fixture->history, "peer:0", SC_HISTORY_KIND_EVENT, "joined", 0);
+  for (guint i = 0; i < G_N_ELEMENTS (expected); i++)
+    {
+      CountOlder count =
+        count_older (fixture->history, expected[i].needle, 7, NULL);
+
+      g_assert_no_error (count.error);
+      g_assert_true (count.ok);
+      g_assert_cmpuint (count.n_older, ==, expected[i].n);
+      g_assert_cmpint (count.newest_row, ==, expected[i].newest_row);
+    }
+}
+
 static void
 add (const char *path, void (*test) (Fixture *, gconstpointer))
 {
@@ -882,5 +922,6 @@ main (int argc, char **argv)
   g_test_add_func ("/history/kill/mid-write", test_kill_mid_write);
   add ("/history/numbers", test_numbers);
   add ("/history/search/older", test_search_older);
+  add ("/history/search/occurrences", test_search_occurrences);
   return g_test_run ();
 }

@@ -192,6 +192,91 @@ test_trimmed (void)
   g_assert_cmpuint (sc_message_log_get_n_lines (log), ==, 2);
 }
 
+/* The buffer's text, one string. */
+static char *
+all_text (ScMessageLog *log)
+{
+  GtkTextBuffer *buffer = gtk_text_view_get_buffer (GTK_TEXT_VIEW (log));
+  GtkTextIter start, end;
+
+  gtk_text_buffer_get_bounds (buffer, &start, &end);
+  return gtk_text_buffer_get_text (buffer, &start, &end, FALSE);
+}
+
+static void
+append_numbered (ScMessageLog *log, guint from, guint to)
+{
+  for (guint i = from; i <= to; i++)
+    {
+      g_autofree char *text = g_strdup_printf ("m%u.", i);
+
+      sc_message_log_append (log, SC_LOG_INCOMING, "bob:", text);
+    }
+}
+
+/* The messages that leave the log's top are counted, so that the
+ * window knows which row of history its top line is: dropped from the
+ * queue or trimmed from the buffer alike, the unread divider and notes
+ * not.  Lines dropped from the queue are newer than the buffer's, whose
+ * lines all go with them, older lines too: the log never shows a hole. */
+static void
+test_n_gone (void)
+{
+  g_autoptr (ScMessageLog) log = NULL;
+  g_autofree char *text = NULL;
+
+  SKIP_WITHOUT_DISPLAY ();
+  log = new_log ();
+  sc_message_log_set_max_lines (log, 5);
+  append_numbered (log, 1, 3);
+  sc_message_log_mark_unread (log);
+  append_numbered (log, 4, 8);
+  /* m1 to m3 and the divider were dropped from the queue. */
+  g_assert_cmpuint (sc_message_log_get_n_gone (log), ==, 3);
+  sc_message_log_flush (log);
+  g_assert_cmpuint (sc_message_log_get_n_gone (log), ==, 3);
+
+  /* Older lines above: a note first, then a message from history. */
+  g_assert_true (sc_message_log_prepend_at (log, SC_LOG_INCOMING,
+                                            "bob:", "old.", 0, NULL, FALSE));
+  g_assert_true (sc_message_log_prepend_note (log, "1 message in between", 0));
+  append_numbered (log, 9, 9);
+  sc_message_log_flush (log);
+  g_assert_cmpuint (sc_message_log_get_n_gone (log), ==, 3);
+  append_numbered (log, 10, 11);
+  sc_message_log_flush (log);
+  /* The note went first, uncounted; then "old.", m4 and m5. */
+  g_assert_cmpuint (sc_message_log_get_n_gone (log), ==, 6);
+
+  /* A divider in the buffer goes uncounted: m6 to m12 went. */
+  sc_message_log_mark_unread (log);
+  append_numbered (log, 12, 12);
+  sc_message_log_flush (log);
+  append_numbered (log, 13, 17);
+  sc_message_log_flush (log);
+  g_assert_cmpuint (sc_message_log_get_n_gone (log), ==, 13);
+  text = all_text (log);
+  g_assert_null (strstr (text, "New messages"));
+  g_assert_null (strstr (text, "m12."));
+  g_assert_nonnull (strstr (text, "m13."));
+  g_clear_pointer (&text, g_free);
+
+  /* Older lines, then more new lines than the log holds, queued: the
+   * log shows the newest five and nothing older. */
+  g_assert_true (sc_message_log_prepend_at (log, SC_LOG_INCOMING,
+                                            "bob:", "older.", 0, NULL, FALSE));
+  append_numbered (log, 18, 24);
+  sc_message_log_flush (log);
+  text = all_text (log);
+  g_assert_null (strstr (text, "older."));
+  g_assert_null (strstr (text, "m17."));
+  g_assert_null (strstr (text, "m19."));
+  g_assert_nonnull (strstr (text, "m20."));
+  g_assert_cmpuint (sc_message_log_get_n_lines (log), ==, 5);
+  /* m18 and m19 dropped, "older." and m13 to m17 trimmed. */
+  g_assert_cmpuint (sc_message_log_get_n_gone (log), ==, 21);
+}
+
 static gboolean
 log_realized (gpointer data)
 {
@@ -252,6 +337,52 @@ test_bidi_isolated (void)
   gtk_widget_destroy (window);
 }
 
+/* A search matches the text of the lines only, not the time stamps,
+ * names or delivery states the log adds, and counts every occurrence,
+ * case aside, of whole characters: "cafe" is not in "Café", "x2" not in
+ * "x²".  test-history.c's
+ * /history/search/occurrences counts the same texts in history alike:
+ * the window adds the two counts. */
+static void
+test_search_text_only (void)
+{
+  g_autoptr (ScMessageLog) log = NULL;
+
+  SKIP_WITHOUT_DISPLAY ();
+  log = new_log ();
+  sc_message_log_append (log, SC_LOG_INCOMING, "bob:", "Bob, bob and BOB");
+  sc_message_log_append (log, SC_LOG_INCOMING, "bob:", "Café au lait");
+  sc_message_log_append (log, SC_LOG_INCOMING, "bob:", "aaaa");
+  sc_message_log_append (log, SC_LOG_INCOMING, "bob:", "x² ﬁne");
+  sc_message_log_append_at (log, SC_LOG_INCOMING, "→ bob:", "hi",
+                            g_get_real_time (), "delivered", FALSE);
+  sc_message_log_append (log, SC_LOG_SYSTEM, "bob", "joined");
+  sc_message_log_flush (log);
+
+  g_assert_cmpuint (sc_message_log_search (log, "bob"), ==, 3);
+  g_assert_cmpint (sc_message_log_get_match_line (log), ==, 0);
+  g_assert_true (sc_message_log_search_step (log, TRUE));
+  g_assert_true (sc_message_log_search_step (log, TRUE));
+  g_assert_false (sc_message_log_search_step (log, TRUE));
+  g_assert_true (sc_message_log_search_step (log, FALSE));
+  g_assert_cmpuint (sc_message_log_search (log, "cafe"), ==, 0);
+  g_assert_cmpuint (sc_message_log_search (log, "CAFÉ"), ==, 1);
+  g_assert_cmpuint (sc_message_log_search (log, "aa"), ==, 2);
+  g_assert_cmpuint (sc_message_log_search (log, "x2"), ==, 0);
+  g_assert_cmpuint (sc_message_log_search (log, "fi"), ==, 1);
+  g_assert_cmpuint (sc_message_log_search (log, "joined"), ==, 1);
+  g_assert_cmpuint (sc_message_log_search (log, "delivered"), ==, 0);
+  g_assert_cmpuint (sc_message_log_search (log, "→"), ==, 0);
+  g_assert_cmpuint (sc_message_log_search (log, "["), ==, 0);
+  g_assert_cmpuint (sc_message_log_search (log, ": "), ==, 0);
+  g_assert_cmpint (sc_message_log_get_match_line (log), ==, -1);
+
+  /* A note says something about the messages; it is not one. */
+  g_assert_true (sc_message_log_prepend_note (log, "3 messages in between",
+                                              g_get_real_time ()));
+  g_assert_cmpuint (sc_message_log_search (log, "messages"), ==, 0);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -266,5 +397,7 @@ main (int argc, char *argv[])
                    test_refused_and_abandoned);
   g_test_add_func ("/gui/message-log/trimmed", test_trimmed);
   g_test_add_func ("/gui/message-log/bidi-isolated", test_bidi_isolated);
+  g_test_add_func ("/gui/message-log/n-gone", test_n_gone);
+  g_test_add_func ("/gui/message-log/search-text-only", test_search_text_only);
   return g_test_run ();
 }
