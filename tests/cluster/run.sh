@@ -221,52 +221,47 @@ fi
 run_load --mode lists --want 3 --forbidden "$TMP/victims"
 fi
 
-# The index of the NATS server leading stream $1 (default the
-# directory's; empty when the monitoring endpoints do not say: no leader
-# yet).
-dir_leader () {
-  python3 - "${1:-KV_sctest-dir}" "${MONITOR_PORTS[@]}" <<'EOF'
+# stream_state STREAM WHAT: what the NATS servers' monitoring says of
+# JetStream stream STREAM: "leader", the index of the server leading it
+# (the first that names one), or "messages", the most messages any
+# server holds for it.  Empty when no server says (no leader yet).
+stream_state () {
+  python3 - "$1" "$2" "${MONITOR_PORTS[@]}" <<'EOF'
 import json, sys, urllib.request
-for port in sys.argv[2:]:
-    try:
-        with urllib.request.urlopen(
-                "http://127.0.0.1:%s/jsz?streams=true" % port, timeout=0.5) as r:
-            data = json.load(r)
-    except Exception:
-        continue
-    for account in data.get("account_details", []):
-        for stream in account.get("stream_detail", []):
-            if stream.get("name") == sys.argv[1]:
-                leader = stream.get("cluster", {}).get("leader", "")
-                if leader.startswith("sc-nats-"):
-                    print(leader[len("sc-nats-"):])
-                    sys.exit(0)
-EOF
-}
-
-# How many messages the directory's stream of cluster $1 holds (live
-# entries and markers), the most any NATS server reports; empty if none
-# answers.
-dir_messages () {
-  python3 - "KV_$1-dir" "${MONITOR_PORTS[@]}" <<'EOF'
-import json, sys, urllib.request
+name, what = sys.argv[1], sys.argv[2]
+# A leader is asked for in loops that wait for an election.
+timeout = 0.5 if what == "leader" else 2
 most = None
-for port in sys.argv[2:]:
+for port in sys.argv[3:]:
     try:
         with urllib.request.urlopen(
-                "http://127.0.0.1:%s/jsz?streams=true" % port, timeout=2) as r:
+                "http://127.0.0.1:%s/jsz?streams=true" % port,
+                timeout=timeout) as r:
             data = json.load(r)
     except Exception:
         continue
     for account in data.get("account_details", []):
         for stream in account.get("stream_detail", []):
-            if stream.get("name") == sys.argv[1]:
-                n = stream.get("state", {}).get("messages", 0)
-                most = n if most is None else max(most, n)
-if most is not None:
+            if stream.get("name") != name:
+                continue
+            leader = stream.get("cluster", {}).get("leader", "")
+            if what == "leader" and leader.startswith("sc-nats-"):
+                print(leader[len("sc-nats-"):])
+                sys.exit(0)
+            n = stream.get("state", {}).get("messages", 0)
+            most = n if most is None else max(most, n)
+if what == "messages" and most is not None:
     print(most)
 EOF
 }
+
+# The index of the NATS server leading stream $1 (default the
+# directory's); empty when there is no leader yet.
+dir_leader () { stream_state "${1:-KV_sctest-dir}" leader; }
+
+# How many messages the directory's stream of cluster $1 holds (live
+# entries and markers); empty if no server answers.
+dir_messages () { stream_state "KV_$1-dir" messages; }
 
 # Seconds from epoch time $1 until JetStream serves the directory again,
 # as the NATS servers logged it: both the directory's stream and the

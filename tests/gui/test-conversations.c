@@ -528,14 +528,19 @@ wait_for_search_label (ScWindow *window, const char *text)
   wait_for_ms (label_is, &(LogQuery){ window, text }, what, 3 * WAIT_MS);
 }
 
-/* Writes @n_rows to the conversation @key on the fixture's server, as
- * an earlier session would have: the rows in @match_rows (ending with 0)
- * say "needle in the haystack", the others "filler". */
+typedef struct
+{
+  guint row;
+  const char *text;
+} StoredText;
+
+/* Writes @n_rows of bob's messages to @key, "filler N" but for the rows
+ * in @texts (ending with a row 0). */
 static void
-store_conversation (Fixture *fixture,
-                    const char *key,
-                    guint n_rows,
-                    const guint *match_rows)
+store_texts (Fixture *fixture,
+             const char *key,
+             guint n_rows,
+             const StoredText *texts)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (ScHistory) history = sc_history_new (NULL, &error);
@@ -545,20 +550,41 @@ store_conversation (Fixture *fixture,
   g_assert_no_error (error);
   for (guint row = 1; row <= n_rows; row++)
     {
-      gboolean match = FALSE;
-      g_autofree char *text = NULL;
+      g_autofree char *text = g_strdup_printf ("filler %u", row);
       g_autoptr (ScHistoryEntry) entry = NULL;
 
-      for (const guint *m = match_rows; *m != 0; m++)
-        match = match || *m == row;
-      text = match ? g_strdup ("needle in the haystack")
-                   : g_strdup_printf ("filler %u", row);
+      for (const StoredText *t = texts; t->row != 0; t++)
+        if (t->row == row)
+          {
+            g_free (text);
+            text = g_strdup (t->text);
+          }
       entry =
         sc_history_entry_new (server, key, start + row * G_USEC_PER_SEC,
                               SC_HISTORY_KIND_INCOMING, "bob", 2, text, 0, 0);
       sc_history_append (history, entry);
     }
   sc_history_flush (history);
+}
+
+/* Writes @n_rows to the conversation @key on the fixture's server, as
+ * an earlier session would have: the rows in @match_rows (ending with 0)
+ * say "needle in the haystack", the others "filler N". */
+static void
+store_conversation (Fixture *fixture,
+                    const char *key,
+                    guint n_rows,
+                    const guint *match_rows)
+{
+  g_autoptr (GArray) texts = g_array_new (TRUE, TRUE, sizeof (StoredText));
+
+  for (const guint *m = match_rows; *m != 0; m++)
+    {
+      StoredText text = { *m, "needle in the haystack" };
+
+      g_array_append_val (texts, text);
+    }
+  store_texts (fixture, key, n_rows, (const StoredText *) texts->data);
 }
 
 /* The log loads the newest 100 of 150 messages; Ctrl+F finds the match
@@ -739,45 +765,6 @@ search_settled (ScWindow *window, const char *needle)
   search_for (window, needle);
   wait_for (at_least_two, &n_emitted, "the entry's own search-changed");
   g_signal_handler_disconnect (window->search_entry, handler);
-}
-
-typedef struct
-{
-  guint row;
-  const char *text;
-} StoredText;
-
-/* Writes @n_rows of bob's messages to @key, "filler N" but for the rows
- * in @texts (ending with a row 0). */
-static void
-store_texts (Fixture *fixture,
-             const char *key,
-             guint n_rows,
-             const StoredText *texts)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (ScHistory) history = sc_history_new (NULL, &error);
-  g_autofree char *server = g_strdup_printf ("127.0.0.1:%u", fixture->port);
-  gint64 start = g_get_real_time () - G_USEC_PER_SEC * n_rows;
-
-  g_assert_no_error (error);
-  for (guint row = 1; row <= n_rows; row++)
-    {
-      g_autofree char *text = g_strdup_printf ("filler %u", row);
-      g_autoptr (ScHistoryEntry) entry = NULL;
-
-      for (const StoredText *t = texts; t->row != 0; t++)
-        if (t->row == row)
-          {
-            g_free (text);
-            text = g_strdup (t->text);
-          }
-      entry =
-        sc_history_entry_new (server, key, start + row * G_USEC_PER_SEC,
-                              SC_HISTORY_KIND_INCOMING, "bob", 2, text, 0, 0);
-      sc_history_append (history, entry);
-    }
-  sc_history_flush (history);
 }
 
 /* The highlighted ranges in @log, each checked to be @needle (case
