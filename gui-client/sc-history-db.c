@@ -293,23 +293,80 @@ is_ascii (const char *text)
   return TRUE;
 }
 
-/* How many times @text holds @needle, up to @most, each occurrence
+/* How many times ASCII @text holds @needle, up to @most, each occurrence
  * looked for after the end of the one before, as the log's search goes
  * from match to match. */
 static int
-count_in (const char *text,
-          const char *needle,
-          char *(*find) (const char *, const char *),
-          int most)
+count_in_ascii (const char *text, const char *needle, int most)
 {
   size_t length = strlen (needle);
   int n = 0;
 
   if (length == 0)
     return 0;
-  for (const char *at = find (text, needle); at != NULL && n < most;
-       at = find (at + length, needle))
+  for (const char *at = strcasestr (text, needle); at != NULL && n < most;
+       at = strcasestr (at + length, needle))
     n++;
+  return n;
+}
+
+/* @text (composed) folded one character at a time, with @edges[i] set
+ * where a character of @text begins or ends in the result, so that a
+ * match can be widened to the whole characters it touches. */
+static char *
+fold_by_character (const char *text, GByteArray *edges)
+{
+  g_autofree char *composed =
+    g_utf8_normalize (text, -1, G_NORMALIZE_DEFAULT_COMPOSE);
+  GString *out = g_string_new (NULL);
+  guint8 yes = 1, no = 0;
+
+  g_byte_array_append (edges, &yes, 1);
+  for (const char *p = composed; p != NULL && *p; p = g_utf8_next_char (p))
+    {
+      g_autofree char *one = g_strndup (p, g_utf8_next_char (p) - p);
+      g_autofree char *folded = fold (one);
+
+      g_string_append (out, folded);
+      for (gsize i = 1; i < strlen (folded); i++)
+        g_byte_array_append (edges, &no, 1);
+      g_byte_array_append (edges, &yes, 1);
+    }
+  return g_string_free (out, FALSE);
+}
+
+/* How many times @text holds @needle (folded), up to @most, as the log's
+ * search (GtkTextIter's) counts them: a match takes the whole characters
+ * it touches ("s" in "ß", which folds to "ss", is one match, not two),
+ * the next is looked for after them, and a match followed by a combining
+ * mark is no match ("किताब" is not in "किताबें": its last letter
+ * carries a vowel sign there). */
+static int
+count_in_folded (const char *text, const char *needle, int most)
+{
+  g_autoptr (GByteArray) edges = g_byte_array_new ();
+  g_autofree char *folded = fold_by_character (text, edges);
+  size_t length = strlen (needle);
+  const char *at;
+  int n = 0;
+
+  if (length == 0)
+    return 0;
+  at = strstr (folded, needle);
+  while (at != NULL && n < most)
+    {
+      gsize end = (gsize) (at - folded) + length;
+
+      while (!edges->data[end])
+        end++;
+      if (!g_unichar_ismark (g_utf8_get_char (folded + end)))
+        {
+          n++;
+          at = strstr (folded + end, needle);
+        }
+      else
+        at = strstr (g_utf8_next_char (at), needle);
+    }
   return n;
 }
 
@@ -325,7 +382,6 @@ occurrences_function (sqlite3_context *context, int argc, sqlite3_value **argv)
   const char *text = (const char *) sqlite3_value_text (argv[0]);
   const char *needle = (const char *) sqlite3_value_text (argv[1]);
   int most = GPOINTER_TO_INT (sqlite3_user_data (context));
-  g_autofree char *folded = NULL;
 
   if (text == NULL || needle == NULL)
     {
@@ -333,13 +389,9 @@ occurrences_function (sqlite3_context *context, int argc, sqlite3_value **argv)
       return;
     }
   if (is_ascii (text))
-    {
-      sqlite3_result_int (context, count_in (text, needle, strcasestr, most));
-      return;
-    }
-  folded = fold (text);
-  sqlite3_result_int (context,
-                      folded ? count_in (folded, needle, strstr, most) : 0);
+    sqlite3_result_int (context, count_in_ascii (text, needle, most));
+  else
+    sqlite3_result_int (context, count_in_folded (text, needle, most));
 }
 
 static int

@@ -56,6 +56,8 @@ on_history_enabled (ScWindow *self, const char *key, GSettings *settings)
        * longer say where history goes on. */
       sc_conversations_foreach_log (self->conversations, forget_loaded_rows,
                                     NULL);
+      /* A count under way or shown offers what can no longer be loaded. */
+      sc_window_search_refresh (self);
     }
 }
 

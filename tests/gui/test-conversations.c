@@ -767,6 +767,33 @@ search_settled (ScWindow *window, const char *needle)
   g_signal_handler_disconnect (window->search_entry, handler);
 }
 
+/* History turned off while the bar offers older matches: the offer goes
+ * (there is nothing to load them from), and the matches in view stay. */
+static void
+test_search_history_turned_off (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GSettings) settings = g_settings_new (APPLICATION_ID);
+  ScWindow *a, *b;
+
+  SKIP_WITHOUT_DISPLAY ();
+  a = fixture->windows[0];
+  b = fixture->windows[1];
+  g_settings_set_uint (settings, "log-lines", 100);
+  store_conversation (fixture, "peer:bob", 150, (const guint[]){ 1, 140, 0 });
+  connect_window (fixture, a, "alice");
+  connect_window (fixture, b, "bob");
+  select_client (a, sc_client_get_id (b->client));
+  g_action_group_activate_action (G_ACTION_GROUP (a), "search", NULL);
+  search_settled (a, "needle");
+  wait_for_search_label (a, "1 match · 1 older in history");
+
+  g_settings_set_boolean (settings, "history-enabled", FALSE);
+  wait_for_search_label (a, "1 match");
+  g_assert_false (gtk_widget_get_visible (GTK_WIDGET (a->search_older_button)));
+  g_settings_reset (settings, "history-enabled");
+  g_settings_reset (settings, "log-lines");
+}
+
 /* The highlighted ranges in @log, each checked to be @needle (case
  * aside) inside a message's text. */
 static guint
@@ -958,6 +985,8 @@ add_tests (void)
   window_test_add ("/gui/window/search", test_search);
   window_test_add ("/gui/window/history", test_history);
   window_test_add ("/gui/window/search-history", test_search_history);
+  window_test_add ("/gui/window/search-history-turned-off",
+                   test_search_history_turned_off);
   window_test_add ("/gui/window/search-history-gap", test_search_history_gap);
   window_test_add ("/gui/window/search-history-long", test_search_history_long);
   window_test_add ("/gui/window/search-text-only", test_search_text_only);

@@ -357,6 +357,9 @@ test_search_text_only (void)
   sc_message_log_append_at (log, SC_LOG_INCOMING, "→ bob:", "hi",
                             g_get_real_time (), "delivered", FALSE);
   sc_message_log_append (log, SC_LOG_SYSTEM, "bob", "joined");
+  sc_message_log_append (log, SC_LOG_INCOMING, "bob:", "Straße");
+  sc_message_log_append (log, SC_LOG_INCOMING,
+                         "bob:", "किताबें \u0628\u064E\u0628");
   sc_message_log_flush (log);
 
   g_assert_cmpuint (sc_message_log_search (log, "bob"), ==, 3);
@@ -370,6 +373,10 @@ test_search_text_only (void)
   g_assert_cmpuint (sc_message_log_search (log, "aa"), ==, 2);
   g_assert_cmpuint (sc_message_log_search (log, "x2"), ==, 0);
   g_assert_cmpuint (sc_message_log_search (log, "fi"), ==, 1);
+  /* The same counts as history's (/history/search/occurrences). */
+  g_assert_cmpuint (sc_message_log_search (log, "s"), ==, 2);
+  g_assert_cmpuint (sc_message_log_search (log, "किताब"), ==, 0);
+  g_assert_cmpuint (sc_message_log_search (log, "\u0628"), ==, 1);
   g_assert_cmpuint (sc_message_log_search (log, "joined"), ==, 1);
   g_assert_cmpuint (sc_message_log_search (log, "delivered"), ==, 0);
   g_assert_cmpuint (sc_message_log_search (log, "→"), ==, 0);
