@@ -328,6 +328,10 @@ count_older_thread (GTask *task,
   g_autoptr (ScHistoryDb) reader = NULL;
   GError *error = NULL;
 
+  /* A count the user typed past while it waited for a pool thread: the
+   * flush below may wait long for a busy writer, holding the thread. */
+  if (g_task_return_error_if_cancelled (task))
+    return;
   /* Flushing only queues an operation and waits for the writer: safe
    * from any thread, and it makes the count include every append made
    * before the call. */
