@@ -327,8 +327,9 @@ told_revision (ScBackplaneNats *self)
  * an ordered consumer that lives on one NATS server; when that server
  * dies, the consumer is gone and the watcher waits in silence (libnats
  * notices only after missing the consumer's heartbeats, 10 s or more).
- * A node's reconnection makes everyone resync (sc_nats_on_heartbeat), but when
- * no node was connected to the server that died, nothing would.  So the
+ * Nothing else says so when no node was connected to the server that
+ * died (a node's reconnection only asks for rosters,
+ * sc_nats_on_heartbeat).  So the
  * heartbeats carry the revision each node knows of: a watcher still
  * short of a revision after WATCHER_LAG_GRACE_US reads the directory
  * again.  No request is made for it. */
